@@ -1,0 +1,446 @@
+//! The apply executor: walks a plan's operations in dependency order with bounded parallelism,
+//! recording every result in the state as soon as it is known.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::Direction;
+use serde::Serialize;
+use serde_json::Value;
+use tokio::task::JoinSet;
+
+use crate::model::reference::resolve_refs;
+use crate::model::{Address, StackSpec};
+use crate::plan::{normalize, Action, Plan};
+use crate::provider::{Applied, Desired, Existing, Provider, ProviderError};
+use crate::resources::schema;
+use crate::state::{PendingOperation, ResourceState, StackState, StateError, StateLock};
+
+/// One kind of provider call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OpKind {
+    /// Create a resource.
+    Create,
+    /// Update a resource in place.
+    Update,
+    /// Delete a resource.
+    Delete,
+}
+
+impl OpKind {
+    /// The verb, e.g. `create`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpKind::Create => "create",
+            OpKind::Update => "update",
+            OpKind::Delete => "delete",
+        }
+    }
+}
+
+/// How one operation ended.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "status", rename_all = "lowercase")]
+pub enum Outcome {
+    /// It succeeded.
+    Done,
+    /// It failed; the message holds the whole cause chain.
+    Failed {
+        /// The error and its causes.
+        error: String,
+    },
+    /// It was not attempted because an operation it depends on failed.
+    Skipped {
+        /// The address whose operation failed.
+        because: Address,
+    },
+}
+
+/// What the executor reports as it goes.
+#[derive(Debug, Clone)]
+pub enum ApplyEvent {
+    /// A provider call started.
+    Started {
+        /// The resource.
+        address: Address,
+        /// The call.
+        kind: OpKind,
+    },
+    /// An operation ended (or was skipped).
+    Finished {
+        /// The resource.
+        address: Address,
+        /// The call.
+        kind: OpKind,
+        /// How it ended.
+        outcome: Outcome,
+        /// How long it took.
+        elapsed: Duration,
+        /// The physical id, when known.
+        physical_id: Option<String>,
+    },
+}
+
+/// The result of one operation.
+#[derive(Debug, Clone, Serialize)]
+pub struct OpResult {
+    /// The resource.
+    pub address: Address,
+    /// The call.
+    pub kind: OpKind,
+    /// How it ended.
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    /// How long it took.
+    #[serde(skip)]
+    pub elapsed: Duration,
+}
+
+/// Every operation of an apply and how it ended.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ApplyReport {
+    /// In the order they finished.
+    pub results: Vec<OpResult>,
+}
+
+impl ApplyReport {
+    /// Whether any operation failed or was skipped.
+    pub fn is_success(&self) -> bool {
+        self.results.iter().all(|r| r.outcome == Outcome::Done)
+    }
+
+    /// Operations that ended a given way.
+    pub fn count(&self, f: impl Fn(&Outcome) -> bool) -> usize {
+        self.results.iter().filter(|r| f(&r.outcome)).count()
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Op {
+    address: Address,
+    kind: OpKind,
+}
+
+/// The graph of operations: an edge from each operation to those that must wait for it.
+fn operations(plan: &Plan, desired: &StackSpec, state: &StackState) -> DiGraph<Op, ()> {
+    let mut g = DiGraph::new();
+    let mut creates: HashMap<&Address, NodeIndex> = HashMap::new();
+    let mut updates: HashMap<&Address, NodeIndex> = HashMap::new();
+    let mut deletes: HashMap<&Address, NodeIndex> = HashMap::new();
+    for change in &plan.resources {
+        let a = &change.address;
+        let mut add = |kind| g.add_node(Op { address: a.clone(), kind });
+        match change.action {
+            Action::NoOp => {}
+            Action::Create => {
+                creates.insert(a, add(OpKind::Create));
+            }
+            Action::Update => {
+                updates.insert(a, add(OpKind::Update));
+            }
+            Action::Delete => {
+                deletes.insert(a, add(OpKind::Delete));
+            }
+            Action::Replace => {
+                let d = add(OpKind::Delete);
+                let c = add(OpKind::Create);
+                deletes.insert(a, d);
+                creates.insert(a, c);
+                g.add_edge(d, c, ());
+            }
+        }
+    }
+    let apply_of = |a: &Address| creates.get(a).or_else(|| updates.get(a)).copied();
+    // Creates and updates after those of their dependencies.
+    for r in &desired.resources {
+        if let Some(node) = apply_of(&r.address) {
+            for d in &r.dependencies {
+                if let Some(dep) = apply_of(d) {
+                    g.add_edge(dep, node, ());
+                }
+            }
+        }
+    }
+    // A resource is deleted only once nothing that depended on it (when last applied) still does:
+    // its dependents are deleted or updated first.
+    for (address, r) in &state.resources {
+        for d in &r.dependencies {
+            if let Some(&del) = deletes.get(d) {
+                if let Some(&first) = deletes.get(address).or_else(|| updates.get(address)) {
+                    g.add_edge(first, del, ());
+                }
+            }
+        }
+    }
+    g
+}
+
+/// Options of an apply.
+#[derive(Debug, Clone, Copy)]
+pub struct ApplyOptions {
+    /// The most provider calls in flight at once.
+    pub parallelism: usize,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        Self { parallelism: 10 }
+    }
+}
+
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        source = e.source();
+    }
+    text
+}
+
+fn now() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
+enum Call {
+    Create(Desired),
+    Update(Existing, Value),
+    Delete(Existing),
+}
+
+/// Applies `plan`, made from `desired` against `state`. The state is saved through `lock`
+/// before every mutating call (the intent) and after it (the result). Independent branches go on
+/// when an operation fails; its dependents are skipped.
+pub async fn execute(
+    plan: &Plan,
+    desired: &StackSpec,
+    state: &mut StackState,
+    lock: &dyn StateLock,
+    provider: Arc<dyn Provider>,
+    options: ApplyOptions,
+    on_event: &(dyn Fn(&ApplyEvent) + Send + Sync),
+) -> Result<ApplyReport, StateError> {
+    let graph = operations(plan, desired, state);
+    let mut waiting: Vec<usize> =
+        graph.node_indices().map(|n| graph.neighbors_directed(n, Direction::Incoming).count()).collect();
+    let mut ready: Vec<NodeIndex> = graph.node_indices().filter(|n| waiting[n.index()] == 0).collect();
+    ready.reverse();
+    let mut finished = vec![false; graph.node_count()];
+    let mut report = ApplyReport::default();
+    let mut tasks: JoinSet<(NodeIndex, Result<Applied, ProviderError>, Duration)> = JoinSet::new();
+    let parallelism = options.parallelism.max(1);
+
+    loop {
+        while tasks.len() < parallelism {
+            let Some(node) = ready.pop() else { break };
+            let op = &graph[node];
+            let call = match prepare(op, desired, state) {
+                Ok(call) => call,
+                Err(message) => {
+                    let outcome = Outcome::Failed { error: message };
+                    finish(&graph, node, outcome, Duration::ZERO, None, &mut finished, &mut report, on_event);
+                    skip_dependents(&graph, node, &mut finished, &mut report, on_event);
+                    continue;
+                }
+            };
+            let (name, physical_id) = match &call {
+                Call::Create(d) => (d.name.clone(), None),
+                Call::Update(e, _) | Call::Delete(e) => (e.name.clone(), Some(e.physical_id.clone())),
+            };
+            state.pending.push(PendingOperation {
+                address: op.address.clone(),
+                operation: op.kind.as_str().to_string(),
+                type_name: desired
+                    .resource(&op.address)
+                    .map(|r| r.type_name.clone())
+                    .or_else(|| state.resources.get(&op.address).map(|r| r.type_name.clone()))
+                    .unwrap_or_default(),
+                name,
+                physical_id,
+                started_at: now(),
+            });
+            lock.save(state)?;
+            on_event(&ApplyEvent::Started { address: op.address.clone(), kind: op.kind });
+            let provider = provider.clone();
+            tasks.spawn(async move {
+                let started = Instant::now();
+                let result = match call {
+                    Call::Create(d) => provider.create(&d).await,
+                    Call::Update(e, props) => provider.update(&e, &props).await,
+                    Call::Delete(e) => match provider.delete(&e).await {
+                        Ok(()) => Ok(Applied { physical_id: e.physical_id, outputs: BTreeMap::new() }),
+                        Err(err) if err.is_not_found() => {
+                            Ok(Applied { physical_id: e.physical_id, outputs: BTreeMap::new() })
+                        }
+                        Err(err) => Err(err),
+                    },
+                };
+                (node, result, started.elapsed())
+            });
+        }
+        let Some(joined) = tasks.join_next().await else { break };
+        let (node, result, elapsed) = joined.expect("provider calls do not panic");
+        let op = graph[node].clone();
+        state.pending.retain(|p| p.address != op.address);
+        let (outcome, physical_id) = match result {
+            Ok(applied) => {
+                record(&op, desired, state, applied.clone(), false);
+                (Outcome::Done, Some(applied.physical_id))
+            }
+            Err(ProviderError::Incomplete { applied, source }) if op.kind == OpKind::Create => {
+                let error = ProviderError::Incomplete { applied: applied.clone(), source };
+                record(&op, desired, state, applied.clone(), true);
+                (Outcome::Failed { error: chain(&error) }, Some(applied.physical_id))
+            }
+            Err(error) => (Outcome::Failed { error: chain(&error) }, None),
+        };
+        lock.save(state)?;
+        let failed = outcome != Outcome::Done;
+        finish(&graph, node, outcome, elapsed, physical_id, &mut finished, &mut report, on_event);
+        if failed {
+            skip_dependents(&graph, node, &mut finished, &mut report, on_event);
+        } else {
+            for next in graph.neighbors(node) {
+                waiting[next.index()] -= 1;
+                if waiting[next.index()] == 0 && !finished[next.index()] {
+                    ready.push(next);
+                }
+            }
+        }
+    }
+
+    state.outputs = resolve_outputs(desired, state);
+    lock.save(state)?;
+    Ok(report)
+}
+
+fn prepare(op: &Op, desired: &StackSpec, state: &StackState) -> Result<Call, String> {
+    let existing = || {
+        state.resources.get(&op.address).map(|r| Existing {
+            address: op.address.clone(),
+            type_name: r.type_name.clone(),
+            physical_id: r.physical_id.clone(),
+            name: r.name.clone(),
+            props: r.props.clone(),
+            outputs: r.outputs.clone(),
+        })
+    };
+    if op.kind == OpKind::Delete {
+        return existing().map(Call::Delete).ok_or_else(|| format!("{} is not in the state", op.address));
+    }
+    let spec = desired.resource(&op.address).ok_or_else(|| format!("{} is not in the stack", op.address))?;
+    let schema = schema(&spec.type_name).ok_or_else(|| format!("unknown resource type `{}`", spec.type_name))?;
+    let mut missing = vec![];
+    let props = resolve_refs(&spec.props, &mut |a, attr| {
+        let value = Address::parse(a).and_then(|a| state.resources.get(&a)).and_then(|r| r.outputs.get(attr));
+        value.cloned().unwrap_or_else(|| {
+            missing.push(format!("{a}.{attr}"));
+            Value::Null
+        })
+    });
+    if !missing.is_empty() {
+        return Err(format!("references outputs that are not known: {}", missing.join(", ")));
+    }
+    let props = normalize(schema, &props);
+    match op.kind {
+        OpKind::Create => Ok(Call::Create(Desired {
+            address: op.address.clone(),
+            type_name: spec.type_name.clone(),
+            name: spec.name.clone(),
+            props,
+        })),
+        _ => existing().map(|e| Call::Update(e, props)).ok_or_else(|| format!("{} is not in the state", op.address)),
+    }
+}
+
+fn record(op: &Op, desired: &StackSpec, state: &mut StackState, applied: Applied, tainted: bool) {
+    match op.kind {
+        OpKind::Delete => {
+            state.resources.remove(&op.address);
+        }
+        OpKind::Create | OpKind::Update => {
+            let spec = desired.resource(&op.address).expect("creates and updates are of desired resources");
+            let props = match prepare(op, desired, state) {
+                Ok(Call::Create(d)) => d.props,
+                Ok(Call::Update(_, p)) => p,
+                _ => Value::Null,
+            };
+            state.resources.insert(
+                op.address.clone(),
+                ResourceState {
+                    type_name: spec.type_name.clone(),
+                    physical_id: applied.physical_id,
+                    name: spec.name.clone(),
+                    props,
+                    outputs: applied.outputs,
+                    dependencies: spec.dependencies.clone(),
+                    tainted,
+                },
+            );
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    graph: &DiGraph<Op, ()>,
+    node: NodeIndex,
+    outcome: Outcome,
+    elapsed: Duration,
+    physical_id: Option<String>,
+    finished: &mut [bool],
+    report: &mut ApplyReport,
+    on_event: &(dyn Fn(&ApplyEvent) + Send + Sync),
+) {
+    let op = &graph[node];
+    finished[node.index()] = true;
+    on_event(&ApplyEvent::Finished {
+        address: op.address.clone(),
+        kind: op.kind,
+        outcome: outcome.clone(),
+        elapsed,
+        physical_id,
+    });
+    report.results.push(OpResult { address: op.address.clone(), kind: op.kind, outcome, elapsed });
+}
+
+fn skip_dependents(
+    graph: &DiGraph<Op, ()>,
+    failed: NodeIndex,
+    finished: &mut [bool],
+    report: &mut ApplyReport,
+    on_event: &(dyn Fn(&ApplyEvent) + Send + Sync),
+) {
+    let because = graph[failed].address.clone();
+    let mut stack: Vec<NodeIndex> = graph.neighbors(failed).collect();
+    while let Some(n) = stack.pop() {
+        if finished[n.index()] {
+            continue;
+        }
+        finish(graph, n, Outcome::Skipped { because: because.clone() }, Duration::ZERO, None, finished, report, on_event);
+        stack.extend(graph.neighbors(n));
+    }
+}
+
+/// The stack's outputs, resolved against the state; outputs whose resources are missing are left out.
+pub fn resolve_outputs(desired: &StackSpec, state: &StackState) -> BTreeMap<String, Value> {
+    desired
+        .outputs
+        .iter()
+        .filter_map(|(name, value)| {
+            let mut complete = true;
+            let resolved = resolve_refs(value, &mut |a, attr| {
+                let found = Address::parse(a).and_then(|a| state.resources.get(&a)).and_then(|r| r.outputs.get(attr));
+                found.cloned().unwrap_or_else(|| {
+                    complete = false;
+                    Value::Null
+                })
+            });
+            complete.then(|| (name.clone(), resolved))
+        })
+        .collect()
+}

@@ -1,0 +1,180 @@
+//! The engine ties the pure core to the edges: it locks and loads a stack's state, refreshes it
+//! from the provider, plans, and applies.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::Value;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::apply::{self, ApplyEvent, ApplyOptions, ApplyReport};
+use crate::model::{Address, Env, StackSpec};
+use crate::plan::{self, Plan, PlanError};
+use crate::provider::{Existing, Provider, ProviderError};
+use crate::state::{StackState, StateBackend, StateError, StateLock};
+
+/// Failures of the engine, each naming what the user can do.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The state could not be locked, read or written.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// The plan could not be made.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// A resource could not be read back from the cloud.
+    #[error("cannot refresh {address} ({physical_id}); check your AWS credentials, region and endpoint")]
+    Refresh {
+        /// The resource.
+        address: Address,
+        /// Its physical id.
+        physical_id: String,
+        /// The cause.
+        #[source]
+        source: ProviderError,
+    },
+    /// The recorded state belongs to another stack or environment.
+    #[error("the state of `{stack}` ({env}) records stack `{found_stack}` ({found_env}); it was copied or renamed by hand")]
+    Mismatch {
+        /// The stack asked for.
+        stack: String,
+        /// The environment asked for.
+        env: String,
+        /// The stack in the document.
+        found_stack: String,
+        /// The environment in the document.
+        found_env: String,
+    },
+}
+
+/// A stack locked, loaded, refreshed and planned; ready to apply. Dropping it releases the lock.
+pub struct Prepared {
+    /// The plan.
+    pub plan: Plan,
+    /// Resources the refresh found deleted outside platform.
+    pub vanished: Vec<Address>,
+    desired: StackSpec,
+    state: StackState,
+    refreshed_differs: bool,
+    lock: Box<dyn StateLock>,
+}
+
+impl Prepared {
+    /// The refreshed state the plan was made against.
+    pub fn state(&self) -> &StackState {
+        &self.state
+    }
+}
+
+/// The engine: a provider, a state backend and the apply options.
+#[derive(Clone)]
+pub struct Engine {
+    provider: Arc<dyn Provider>,
+    backend: Arc<dyn StateBackend>,
+    options: ApplyOptions,
+}
+
+impl Engine {
+    /// An engine applying through `provider` and recording in `backend`.
+    pub fn new(provider: Arc<dyn Provider>, backend: Arc<dyn StateBackend>, options: ApplyOptions) -> Self {
+        Self { provider, backend, options }
+    }
+
+    /// Locks the stack's state (failing at once if another run holds it), refreshes every recorded
+    /// resource from the provider and plans `desired` (or its destruction) against it.
+    pub async fn prepare(&self, desired: &StackSpec, destroy: bool, operation: &str) -> Result<Prepared, EngineError> {
+        let lock = self.backend.lock(&desired.name, &desired.env, operation)?;
+        let loaded = lock.load()?.unwrap_or_else(|| StackState::new(&desired.name, &desired.env));
+        if loaded.stack != desired.name || loaded.env != desired.env {
+            return Err(EngineError::Mismatch {
+                stack: desired.name.clone(),
+                env: desired.env.to_string(),
+                found_stack: loaded.stack,
+                found_env: loaded.env.to_string(),
+            });
+        }
+        let (state, vanished) = self.refresh(&loaded).await?;
+        let target = if destroy { desired.emptied() } else { desired.clone() };
+        let plan = plan::plan(&target, &state, &vanished)?;
+        Ok(Prepared { plan, vanished, refreshed_differs: state != loaded, desired: target, state, lock })
+    }
+
+    /// Reads every recorded resource back, in parallel. Attributes the provider reads replace the
+    /// recorded ones; resources that no longer exist are dropped and returned.
+    pub async fn refresh(&self, recorded: &StackState) -> Result<(StackState, Vec<Address>), EngineError> {
+        let semaphore = Arc::new(Semaphore::new(self.options.parallelism.max(1)));
+        let mut reads = JoinSet::new();
+        for (address, r) in &recorded.resources {
+            let existing = Existing {
+                address: address.clone(),
+                type_name: r.type_name.clone(),
+                physical_id: r.physical_id.clone(),
+                name: r.name.clone(),
+                props: r.props.clone(),
+                outputs: r.outputs.clone(),
+            };
+            let provider = self.provider.clone();
+            let semaphore = semaphore.clone();
+            reads.spawn(async move {
+                let _permit = semaphore.acquire_owned().await.expect("semaphore is never closed");
+                let result = provider.read(&existing).await;
+                (existing, result)
+            });
+        }
+        let mut state = recorded.clone();
+        let mut vanished = vec![];
+        while let Some(joined) = reads.join_next().await {
+            let (existing, result) = joined.expect("provider reads do not panic");
+            match result {
+                Ok(Some(observed)) => {
+                    let r = state.resources.get_mut(&existing.address).expect("read of a recorded resource");
+                    if let Value::Object(props) = &mut r.props {
+                        props.extend(observed.props);
+                    }
+                    r.outputs.extend(observed.outputs);
+                }
+                Ok(None) => {
+                    state.resources.remove(&existing.address);
+                    vanished.push(existing.address);
+                }
+                Err(source) => {
+                    return Err(EngineError::Refresh {
+                        address: existing.address,
+                        physical_id: existing.physical_id,
+                        source,
+                    })
+                }
+            }
+        }
+        vanished.sort();
+        Ok((state, vanished))
+    }
+
+    /// Applies a prepared plan, reporting progress through `on_event`. The state is written after
+    /// every operation; the lock is released when this returns.
+    pub async fn apply(
+        &self,
+        prepared: Prepared,
+        on_event: &(dyn Fn(&ApplyEvent) + Send + Sync),
+    ) -> Result<ApplyReport, EngineError> {
+        let Prepared { plan, desired, mut state, refreshed_differs, lock, .. } = prepared;
+        if !plan.has_changes() {
+            let outputs = apply::resolve_outputs(&desired, &state);
+            if refreshed_differs || outputs != state.outputs {
+                state.outputs = outputs;
+                lock.save(&mut state)?;
+            }
+            return Ok(ApplyReport::default());
+        }
+        let report =
+            apply::execute(&plan, &desired, &mut state, lock.as_ref(), self.provider.clone(), self.options, on_event)
+                .await?;
+        Ok(report)
+    }
+
+    /// The recorded outputs of a stack, if it was ever applied.
+    pub fn outputs(&self, stack: &str, env: &Env) -> Result<Option<BTreeMap<String, Value>>, EngineError> {
+        Ok(self.backend.read(stack, env)?.map(|s| s.outputs))
+    }
+}

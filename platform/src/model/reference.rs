@@ -1,0 +1,157 @@
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::{Serialize, Serializer};
+use serde_json::{json, Map, Value};
+
+use super::Address;
+
+/// JSON key marking a reference to another resource's output: `{"$ref": "stack.name", "attr": "id"}`.
+pub const REF_KEY: &str = "$ref";
+/// JSON key marking a value that is only known once a resource is applied.
+pub const UNKNOWN_KEY: &str = "$unknown";
+
+/// A typed reference to a value: either a literal (an id that exists outside the stack)
+/// or an output of another resource, resolved at apply time.
+///
+/// The type parameter is a marker (`VpcId`, `SubnetId`, ...) so that the compiler
+/// refuses, say, a subnet id where a VPC id is expected.
+pub struct Ref<T> {
+    inner: Inner,
+    _kind: PhantomData<fn() -> T>,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+enum Inner {
+    Literal(String),
+    Output { address: Address, attribute: &'static str },
+}
+
+impl<T> Ref<T> {
+    /// A reference to something that already exists, by its id.
+    pub fn existing(id: impl Into<String>) -> Self {
+        Self { inner: Inner::Literal(id.into()), _kind: PhantomData }
+    }
+
+    /// A reference to output `attribute` of the resource at `address`.
+    pub(crate) fn output(address: Address, attribute: &'static str) -> Self {
+        Self { inner: Inner::Output { address, attribute }, _kind: PhantomData }
+    }
+
+    /// The address this reference points at, if it points at a resource.
+    pub fn address(&self) -> Option<&Address> {
+        match &self.inner {
+            Inner::Output { address, .. } => Some(address),
+            Inner::Literal(_) => None,
+        }
+    }
+}
+
+impl<T> Clone for Ref<T> {
+    fn clone(&self) -> Self {
+        Self { inner: self.inner.clone(), _kind: PhantomData }
+    }
+}
+
+impl<T> PartialEq for Ref<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.inner == other.inner
+    }
+}
+
+impl<T> fmt::Debug for Ref<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.inner {
+            Inner::Literal(id) => write!(f, "Ref({id:?})"),
+            Inner::Output { address, attribute } => write!(f, "Ref({address}.{attribute})"),
+        }
+    }
+}
+
+impl<T> Serialize for Ref<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match &self.inner {
+            Inner::Literal(id) => s.serialize_str(id),
+            Inner::Output { address, attribute } => {
+                json!({ REF_KEY: address.to_string(), "attr": attribute }).serialize(s)
+            }
+        }
+    }
+}
+
+/// A reference found in a props document.
+pub(crate) fn as_ref(value: &Value) -> Option<(&str, &str)> {
+    let obj = value.as_object()?;
+    if obj.len() != 2 {
+        return None;
+    }
+    Some((obj.get(REF_KEY)?.as_str()?, obj.get("attr")?.as_str()?))
+}
+
+/// Calls `f` for every reference inside `value`.
+pub(crate) fn visit_refs(value: &Value, f: &mut impl FnMut(&str, &str)) {
+    if let Some((address, attr)) = as_ref(value) {
+        f(address, attr);
+        return;
+    }
+    match value {
+        Value::Array(items) => items.iter().for_each(|v| visit_refs(v, f)),
+        Value::Object(map) => map.values().for_each(|v| visit_refs(v, f)),
+        _ => {}
+    }
+}
+
+/// Replaces every reference inside `value` by what `lookup` returns for it.
+pub(crate) fn resolve_refs(value: &Value, lookup: &mut impl FnMut(&str, &str) -> Value) -> Value {
+    if let Some((address, attr)) = as_ref(value) {
+        return lookup(address, attr);
+    }
+    match value {
+        Value::Array(items) => Value::Array(items.iter().map(|v| resolve_refs(v, lookup)).collect()),
+        Value::Object(map) => {
+            Value::Object(map.iter().map(|(k, v)| (k.clone(), resolve_refs(v, lookup))).collect::<Map<_, _>>())
+        }
+        other => other.clone(),
+    }
+}
+
+/// The placeholder for `address.attr` while its resource is still to be created.
+pub fn unknown(address: &str, attr: &str) -> Value {
+    json!({ UNKNOWN_KEY: format!("{address}.{attr}") })
+}
+
+/// Whether `value` is, or contains, a value known only after apply.
+pub fn is_unknown(value: &Value) -> bool {
+    match value {
+        Value::Object(map) => map.contains_key(UNKNOWN_KEY) || map.values().any(is_unknown),
+        Value::Array(items) => items.iter().any(is_unknown),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct VpcId;
+
+    #[test]
+    fn references_serialize_as_markers_and_literals_as_strings() {
+        let r: Ref<VpcId> = Ref::output(Address::new("foundation", "vpc"), "id");
+        assert_eq!(serde_json::to_value(&r).unwrap(), json!({"$ref": "foundation.vpc", "attr": "id"}));
+        let l: Ref<VpcId> = Ref::existing("vpc-123");
+        assert_eq!(serde_json::to_value(&l).unwrap(), json!("vpc-123"));
+    }
+
+    #[test]
+    fn visits_and_resolves_nested_references() {
+        let doc = json!({"a": [{"$ref": "s.x", "attr": "id"}], "b": {"c": {"$ref": "s.y", "attr": "arn"}}});
+        let mut seen = vec![];
+        visit_refs(&doc, &mut |a, b| seen.push(format!("{a}/{b}")));
+        assert_eq!(seen, ["s.x/id", "s.y/arn"]);
+        let resolved = resolve_refs(&doc, &mut |a, b| json!(format!("{a}:{b}")));
+        assert_eq!(resolved, json!({"a": ["s.x:id"], "b": {"c": "s.y:arn"}}));
+        assert!(!is_unknown(&resolved));
+        assert!(is_unknown(&json!({"a": [unknown("s.x", "id")]})));
+    }
+}

@@ -1,0 +1,268 @@
+use std::collections::{BTreeMap, BTreeSet};
+use std::marker::PhantomData;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::reference::visit_refs;
+use super::{validate, Address, Env, NameStyle, Ref, Resource, TAG_ADDRESS, TAG_ENV, TAG_STACK};
+
+/// One resource of a stack's desired state, untyped: what the graph, plan and apply work on.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ResourceSpec {
+    /// The resource's address.
+    pub address: Address,
+    /// Its type (a key of [`crate::resources::schema`]).
+    pub type_name: String,
+    /// Its deterministic physical name.
+    pub name: Option<String>,
+    /// Its props, including the engine-managed `name` and `tags`; references are still markers.
+    pub props: Value,
+    /// The addresses it depends on: those it references, and those declared with [`Stack::depends_on`].
+    pub dependencies: BTreeSet<Address>,
+}
+
+/// A stack's desired state, checked: every name valid, every reference inside the stack, no cycle.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StackSpec {
+    /// The stack's name.
+    pub name: String,
+    /// The environment it is built for.
+    pub env: Env,
+    /// Its resources, in declaration order.
+    pub resources: Vec<ResourceSpec>,
+    /// Its named outputs; references are resolved after apply.
+    pub outputs: BTreeMap<String, Value>,
+}
+
+impl StackSpec {
+    /// The same stack with no resources: what `destroy` plans against.
+    pub fn emptied(&self) -> StackSpec {
+        StackSpec { name: self.name.clone(), env: self.env.clone(), resources: vec![], outputs: BTreeMap::new() }
+    }
+
+    /// The resource at `address`.
+    pub fn resource(&self, address: &Address) -> Option<&ResourceSpec> {
+        self.resources.iter().find(|r| &r.address == address)
+    }
+}
+
+/// Why a stack could not be built. Reported before any AWS call.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum StackError {
+    /// Props, names or references that AWS or the engine would refuse.
+    #[error("stack `{stack}` ({env}) is invalid:\n{}", problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    Invalid {
+        /// The stack's name.
+        stack: String,
+        /// The environment.
+        env: String,
+        /// One sentence per problem, each naming the address involved.
+        problems: Vec<String>,
+    },
+    /// Resources that depend on each other in a loop.
+    #[error("stack `{stack}` has a dependency cycle: {}", cycle.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(" -> "))]
+    Cycle {
+        /// The stack's name.
+        stack: String,
+        /// The addresses in the cycle.
+        cycle: Vec<Address>,
+    },
+}
+
+/// A typed handle to a resource added to a stack; its methods give typed references to the
+/// resource's outputs (see the impls in [`crate::resources`]).
+pub struct Handle<R> {
+    address: Address,
+    _type: PhantomData<fn() -> R>,
+}
+
+impl<R> Clone for Handle<R> {
+    fn clone(&self) -> Self {
+        Self { address: self.address.clone(), _type: PhantomData }
+    }
+}
+
+impl<R> std::fmt::Debug for Handle<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Handle({})", self.address)
+    }
+}
+
+impl<R> Handle<R> {
+    /// The resource's address.
+    pub fn address(&self) -> &Address {
+        &self.address
+    }
+
+    /// A typed reference to one of the resource's outputs.
+    pub(crate) fn output<K>(&self, attribute: &'static str) -> Ref<K> {
+        Ref::output(self.address.clone(), attribute)
+    }
+}
+
+/// Builds a stack from typed resources. Problems are collected and reported together by [`Stack::build`].
+pub struct Stack {
+    name: String,
+    env: Env,
+    resources: Vec<ResourceSpec>,
+    outputs: BTreeMap<String, Value>,
+    problems: Vec<String>,
+}
+
+impl Stack {
+    /// Starts an empty stack named `name` for environment `env`.
+    pub fn new(name: &str, env: &Env) -> Self {
+        let mut problems = vec![];
+        if let Err(e) = validate::logical_name(name) {
+            problems.push(format!("stack name: {e}"));
+        }
+        Self { name: name.to_string(), env: env.clone(), resources: vec![], outputs: BTreeMap::new(), problems }
+    }
+
+    /// The stack's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The environment the stack is built for.
+    pub fn env(&self) -> &Env {
+        &self.env
+    }
+
+    /// Adds a resource under `logical` (unique in the stack) and returns its typed handle.
+    pub fn add<R: Resource>(&mut self, logical: &str, resource: R) -> Handle<R> {
+        let address = Address::new(&self.name, logical);
+        let handle = Handle { address: address.clone(), _type: PhantomData };
+        if let Err(e) = validate::logical_name(logical) {
+            self.problems.push(format!("{address}: {e}"));
+        }
+        if self.resources.iter().any(|r| r.address == address) {
+            self.problems.push(format!("{address}: declared twice"));
+            return handle;
+        }
+        let Some(schema) = crate::resources::schema(R::TYPE) else {
+            self.problems.push(format!("{address}: unknown resource type `{}`", R::TYPE));
+            return handle;
+        };
+        let mut local = vec![];
+        resource.validate(&mut local);
+        self.problems.extend(local.into_iter().map(|p| format!("{address}: {p}")));
+
+        let mut props = match serde_json::to_value(&resource) {
+            Ok(Value::Object(map)) => map,
+            _ => {
+                self.problems.push(format!("{address}: props must serialize to a JSON object"));
+                return handle;
+            }
+        };
+        let name = match schema.name_style {
+            NameStyle::Tag => Some(format!("{}-{}-{}", self.env, self.name, logical)),
+            NameStyle::Dashed { max_len, lowercase } => {
+                let n = format!("{}-{}-{}", self.env, self.name, logical);
+                if lowercase && n.chars().any(|c| c.is_ascii_uppercase()) {
+                    self.problems.push(format!("{address}: the name `{n}` must be lower case"));
+                }
+                validate::length(&format!("{address}: name `{n}`"), &n, max_len, &mut self.problems);
+                Some(n)
+            }
+            NameStyle::Path { max_len } => {
+                let n = format!("/platform/{}/{}/{}", self.env, self.name, logical);
+                validate::length(&format!("{address}: name `{n}`"), &n, max_len, &mut self.problems);
+                Some(n)
+            }
+            NameStyle::None => None,
+        };
+        if let (Some(n), NameStyle::Dashed { .. } | NameStyle::Path { .. }) = (&name, schema.name_style) {
+            props.insert("name".into(), Value::String(n.clone()));
+        }
+        if schema.taggable {
+            let tags = self.tags(&address, &props, name.as_deref().filter(|_| schema.name_style == NameStyle::Tag));
+            props.insert("tags".into(), Value::Object(tags));
+        }
+        let props = Value::Object(props);
+        let mut dependencies = BTreeSet::new();
+        visit_refs(&props, &mut |a, _| {
+            if let Some(a) = Address::parse(a) {
+                dependencies.insert(a);
+            }
+        });
+        self.resources.push(ResourceSpec {
+            address,
+            type_name: R::TYPE.to_string(),
+            name,
+            props,
+            dependencies,
+        });
+        handle
+    }
+
+    fn tags(&mut self, address: &Address, props: &Map<String, Value>, name_tag: Option<&str>) -> Map<String, Value> {
+        let mut tags = Map::new();
+        if let Some(Value::Object(user)) = props.get("tags") {
+            for (k, v) in user {
+                if k.starts_with("platform:") || k.starts_with("aws:") {
+                    self.problems.push(format!("{address}: tag `{k}` is reserved"));
+                } else if k.len() > 128 || v.as_str().is_none_or(|v| v.len() > 256) {
+                    self.problems.push(format!("{address}: tag `{k}` is too long (keys 128, values 256 characters)"));
+                }
+                tags.insert(k.clone(), v.clone());
+            }
+        }
+        if let Some(n) = name_tag {
+            tags.entry("Name").or_insert_with(|| Value::String(n.to_string()));
+        }
+        tags.insert(TAG_STACK.into(), Value::String(self.name.clone()));
+        tags.insert(TAG_ENV.into(), Value::String(self.env.to_string()));
+        tags.insert(TAG_ADDRESS.into(), Value::String(address.to_string()));
+        tags
+    }
+
+    /// Declares that `dependent` must be applied after `dependency` although it does not reference it.
+    pub fn depends_on<A, B>(&mut self, dependent: &Handle<A>, dependency: &Handle<B>) {
+        match self.resources.iter_mut().find(|r| r.address == dependent.address) {
+            Some(r) => {
+                r.dependencies.insert(dependency.address.clone());
+            }
+            None => self.problems.push(format!("{}: not in stack `{}`", dependent.address, self.name)),
+        }
+    }
+
+    /// Declares a named output of the stack, e.g. `stack.output("vpc_id", vpc.id())`.
+    pub fn output(&mut self, name: &str, value: impl Serialize) {
+        match serde_json::to_value(value) {
+            Ok(v) => {
+                if self.outputs.insert(name.to_string(), v).is_some() {
+                    self.problems.push(format!("output `{name}` declared twice"));
+                }
+            }
+            Err(e) => self.problems.push(format!("output `{name}`: {e}")),
+        }
+    }
+
+    /// Checks the whole stack and returns its desired state.
+    pub fn build(self) -> Result<StackSpec, StackError> {
+        let spec = StackSpec { name: self.name, env: self.env, resources: self.resources, outputs: self.outputs };
+        let mut problems = self.problems;
+        let known: BTreeSet<&Address> = spec.resources.iter().map(|r| &r.address).collect();
+        for r in &spec.resources {
+            for d in &r.dependencies {
+                if !known.contains(d) {
+                    problems.push(format!("{}: references `{d}`, which is not in stack `{}`", r.address, spec.name));
+                }
+            }
+        }
+        for (name, value) in &spec.outputs {
+            visit_refs(value, &mut |a, _| {
+                if !Address::parse(a).is_some_and(|a| known.contains(&a)) {
+                    problems.push(format!("output `{name}`: references `{a}`, which is not in stack `{}`", spec.name));
+                }
+            });
+        }
+        if !problems.is_empty() {
+            return Err(StackError::Invalid { stack: spec.name, env: spec.env.to_string(), problems });
+        }
+        crate::graph::DependencyGraph::of(&spec)?;
+        Ok(spec)
+    }
+}

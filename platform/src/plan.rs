@@ -1,0 +1,344 @@
+//! The plan: what must change to bring the recorded (and refreshed) state to the desired stack.
+//! Pure: no IO.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::graph::DependencyGraph;
+use crate::model::reference::resolve_refs;
+use crate::model::{is_unknown, unknown, Address, Env, StackSpec, TypeSchema};
+use crate::resources::schema;
+use crate::state::StackState;
+
+/// The version of the plan's JSON form.
+pub const PLAN_FORMAT_VERSION: u32 = 1;
+
+/// What happens to one resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// Nothing to do.
+    NoOp,
+    /// Create it.
+    Create,
+    /// Update it in place.
+    Update,
+    /// Delete it and create it again (an attribute that AWS cannot change has changed).
+    Replace,
+    /// Delete it.
+    Delete,
+}
+
+impl Action {
+    /// The word used in plans and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::NoOp => "no-op",
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Replace => "replace",
+            Action::Delete => "delete",
+        }
+    }
+}
+
+/// One attribute that changes. `before` is absent for creates, `after` for deletes;
+/// a value known only after apply is `{"$unknown": "address.attr"}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AttributeChange {
+    /// The attribute's path, e.g. `cidr_block` or `tags.Name`.
+    pub path: String,
+    /// Its recorded value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub before: Option<Value>,
+    /// Its desired value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after: Option<Value>,
+    /// Whether this change alone forces a replacement.
+    pub forces_replacement: bool,
+}
+
+/// The planned change of one resource.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ResourceChange {
+    /// The resource's address.
+    pub address: Address,
+    /// Its type.
+    pub type_name: String,
+    /// What happens to it.
+    pub action: Action,
+    /// Its current physical id, if it exists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub physical_id: Option<String>,
+    /// Attribute by attribute.
+    pub changes: Vec<AttributeChange>,
+    /// Why, when it is not obvious (e.g. it was deleted outside platform).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl ResourceChange {
+    /// The attributes that force the replacement.
+    pub fn replaced_because(&self) -> impl Iterator<Item = &str> {
+        self.changes.iter().filter(|c| c.forces_replacement).map(|c| c.path.as_str())
+    }
+}
+
+/// Counts of a plan's actions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Resources to create.
+    pub create: usize,
+    /// Resources to update in place.
+    pub update: usize,
+    /// Resources to replace.
+    pub replace: usize,
+    /// Resources to delete.
+    pub delete: usize,
+}
+
+/// The plan of one stack in one environment.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Plan {
+    /// The version of this JSON form.
+    pub format_version: u32,
+    /// The stack.
+    pub stack: String,
+    /// The environment.
+    pub env: Env,
+    /// Whether this plan destroys the stack.
+    pub destroy: bool,
+    /// The lineage of the state it was made against.
+    pub lineage: String,
+    /// The serial of the state it was made against.
+    pub serial: u64,
+    /// Every resource, in apply order (deletes of removed resources last).
+    pub resources: Vec<ResourceChange>,
+}
+
+impl Plan {
+    /// Counts per action.
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary::default();
+        for r in &self.resources {
+            match r.action {
+                Action::Create => s.create += 1,
+                Action::Update => s.update += 1,
+                Action::Replace => s.replace += 1,
+                Action::Delete => s.delete += 1,
+                Action::NoOp => {}
+            }
+        }
+        s
+    }
+
+    /// Whether applying it would change anything.
+    pub fn has_changes(&self) -> bool {
+        self.resources.iter().any(|r| r.action != Action::NoOp)
+    }
+
+    /// The change of one address.
+    pub fn change(&self, address: &Address) -> Option<&ResourceChange> {
+        self.resources.iter().find(|r| &r.address == address)
+    }
+}
+
+/// Puts a props document in canonical form: unordered lists sorted and deduplicated,
+/// tags managed by AWS (`aws:*`) dropped. Object keys are already sorted (JSON maps are ordered).
+pub fn normalize(schema: &TypeSchema, props: &Value) -> Value {
+    let Value::Object(map) = props else { return props.clone() };
+    let mut out = Map::new();
+    for (key, value) in map {
+        let value = match (key.as_str(), value) {
+            (k, Value::Array(items)) if schema.sets.contains(&k) => {
+                let mut keyed: Vec<(String, Value)> = items.iter().map(|v| (v.to_string(), v.clone())).collect();
+                keyed.sort_by(|a, b| a.0.cmp(&b.0));
+                keyed.dedup_by(|a, b| a.0 == b.0);
+                Value::Array(keyed.into_iter().map(|(_, v)| v).collect())
+            }
+            ("tags", Value::Object(tags)) => {
+                Value::Object(tags.iter().filter(|(k, _)| !k.starts_with("aws:")).map(|(k, v)| (k.clone(), v.clone())).collect())
+            }
+            _ => value.clone(),
+        };
+        out.insert(key.clone(), value);
+    }
+    Value::Object(out)
+}
+
+fn diff_into(path: String, before: Option<&Value>, after: Option<&Value>, forces: bool, out: &mut Vec<AttributeChange>) {
+    match (before, after) {
+        (Some(Value::Object(b)), Some(Value::Object(a))) if !a.contains_key(crate::model::UNKNOWN_KEY) => {
+            let keys: std::collections::BTreeSet<&String> = b.keys().chain(a.keys()).collect();
+            for k in keys {
+                diff_into(format!("{path}.{k}"), b.get(k), a.get(k), forces, out);
+            }
+        }
+        (b, a) if b != a || a.is_some_and(is_unknown) => out.push(AttributeChange {
+            path,
+            before: b.cloned(),
+            after: a.cloned(),
+            forces_replacement: forces,
+        }),
+        _ => {}
+    }
+}
+
+/// Attribute-level differences between two props documents (top-level keys, and keys of nested objects).
+pub fn diff(schema: &TypeSchema, before: &Value, after: &Value) -> Vec<AttributeChange> {
+    let empty = Map::new();
+    let b = before.as_object().unwrap_or(&empty);
+    let a = after.as_object().unwrap_or(&empty);
+    let keys: std::collections::BTreeSet<&String> = b.keys().chain(a.keys()).collect();
+    let mut out = vec![];
+    for k in keys {
+        diff_into(k.clone(), b.get(k), a.get(k), schema.forces_new(k), &mut out);
+    }
+    out
+}
+
+/// The props of every desired resource with references resolved as far as the plan knows them:
+/// outputs of resources that stay are taken from the state, outputs of resources to be
+/// (re)created are unknown.
+fn all_attributes_as_changes(props: &Value, before: bool) -> Vec<AttributeChange> {
+    props
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| AttributeChange {
+                    path: k.clone(),
+                    before: before.then(|| v.clone()),
+                    after: (!before).then(|| v.clone()),
+                    forces_replacement: false,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Plans `desired` against `state` (already refreshed from AWS). `vanished` lists the resources the
+/// refresh found deleted outside platform; they were dropped from `state` and are created again.
+pub fn plan(desired: &StackSpec, state: &StackState, vanished: &[Address]) -> Result<Plan, PlanError> {
+    let graph = DependencyGraph::of(desired).map_err(PlanError::Stack)?;
+    let mut actions: HashMap<Address, Action> = HashMap::new();
+    let mut resources = Vec::with_capacity(desired.resources.len() + state.resources.len());
+    for address in graph.order() {
+        let spec = desired.resource(&address).expect("graph nodes are the stack's resources");
+        let schema = schema(&spec.type_name).ok_or_else(|| PlanError::UnknownType(spec.type_name.clone()))?;
+        let resolved = resolve_refs(&spec.props, &mut |a, attr| {
+            let Some(a) = Address::parse(a) else { return unknown(a, attr) };
+            match actions.get(&a) {
+                Some(Action::Create | Action::Replace) | None => unknown(&a.to_string(), attr),
+                _ => state
+                    .resources
+                    .get(&a)
+                    .and_then(|r| r.outputs.get(attr))
+                    .cloned()
+                    .unwrap_or_else(|| unknown(&a.to_string(), attr)),
+            }
+        });
+        let after = normalize(schema, &resolved);
+        let change = match state.resources.get(&address) {
+            None => ResourceChange {
+                address: address.clone(),
+                type_name: spec.type_name.clone(),
+                action: Action::Create,
+                physical_id: None,
+                changes: all_attributes_as_changes(&after, false),
+                reason: vanished.contains(&address).then(|| "it was deleted outside platform".to_string()),
+            },
+            Some(current) if current.type_name != spec.type_name => ResourceChange {
+                address: address.clone(),
+                type_name: spec.type_name.clone(),
+                action: Action::Replace,
+                physical_id: Some(current.physical_id.clone()),
+                changes: vec![AttributeChange {
+                    path: "type".into(),
+                    before: Some(Value::String(current.type_name.clone())),
+                    after: Some(Value::String(spec.type_name.clone())),
+                    forces_replacement: true,
+                }],
+                reason: None,
+            },
+            Some(current) if current.tainted => ResourceChange {
+                address: address.clone(),
+                type_name: spec.type_name.clone(),
+                action: Action::Replace,
+                physical_id: Some(current.physical_id.clone()),
+                changes: diff(schema, &normalize(schema, &current.props), &after),
+                reason: Some("its creation did not finish (tainted)".to_string()),
+            },
+            Some(current) => {
+                let changes = diff(schema, &normalize(schema, &current.props), &after);
+                let action = if changes.iter().any(|c| c.forces_replacement) {
+                    Action::Replace
+                } else if changes.is_empty() {
+                    Action::NoOp
+                } else {
+                    Action::Update
+                };
+                ResourceChange {
+                    address: address.clone(),
+                    type_name: spec.type_name.clone(),
+                    action,
+                    physical_id: Some(current.physical_id.clone()),
+                    changes,
+                    reason: None,
+                }
+            }
+        };
+        actions.insert(address, change.action);
+        resources.push(change);
+    }
+    // Resources recorded but no longer declared, deleted dependents first.
+    let mut removed: Vec<&Address> = state.resources.keys().filter(|a| desired.resource(a).is_none()).collect();
+    removed.sort_by_key(|a| std::cmp::Reverse(depth(state, a, &mut BTreeMap::new())));
+    for address in removed {
+        let current = &state.resources[address];
+        resources.push(ResourceChange {
+            address: address.clone(),
+            type_name: current.type_name.clone(),
+            action: Action::Delete,
+            physical_id: Some(current.physical_id.clone()),
+            changes: all_attributes_as_changes(&current.props, true),
+            reason: None,
+        });
+    }
+    Ok(Plan {
+        format_version: PLAN_FORMAT_VERSION,
+        stack: desired.name.clone(),
+        env: desired.env.clone(),
+        destroy: desired.resources.is_empty(),
+        lineage: state.lineage.clone(),
+        serial: state.serial,
+        resources,
+    })
+}
+
+/// The length of the longest dependency chain below a recorded resource.
+fn depth(state: &StackState, address: &Address, memo: &mut BTreeMap<Address, usize>) -> usize {
+    if let Some(d) = memo.get(address) {
+        return *d;
+    }
+    memo.insert(address.clone(), 0);
+    let d = state
+        .resources
+        .get(address)
+        .map(|r| r.dependencies.iter().map(|d| 1 + depth(state, d, memo)).max().unwrap_or(0))
+        .unwrap_or(0);
+    memo.insert(address.clone(), d);
+    d
+}
+
+/// Why a plan could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// The desired stack is not a valid graph.
+    #[error(transparent)]
+    Stack(crate::model::StackError),
+    /// A resource type this version does not know.
+    #[error("unknown resource type `{0}`")]
+    UnknownType(String),
+}

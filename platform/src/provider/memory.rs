@@ -1,0 +1,146 @@
+//! An in-memory provider for engine tests: resources live in a map, failures can be injected,
+//! and every call is logged so tests can check the order of operations.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+
+use super::{Applied, Desired, Existing, Observed, Provider, ProviderError};
+
+/// Resources kept in memory. Physical ids are `<type>-<n>`.
+#[derive(Debug, Default)]
+pub struct MemoryProvider {
+    inner: Mutex<Inner>,
+    delay: Option<Duration>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    next: u64,
+    resources: BTreeMap<String, Value>,
+    failing: HashSet<(String, String)>,
+    log: Vec<String>,
+    in_flight: usize,
+    max_in_flight: usize,
+}
+
+impl MemoryProvider {
+    /// An empty provider.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A provider whose calls each take `delay` (to observe parallelism).
+    pub fn with_delay(delay: Duration) -> Self {
+        Self { delay: Some(delay), ..Self::default() }
+    }
+
+    /// Makes `operation` (`create`, `update`, `delete`, `read`) fail for the resource at `address`.
+    pub fn fail(&self, operation: &str, address: &str) {
+        self.inner.lock().unwrap().failing.insert((operation.to_string(), address.to_string()));
+    }
+
+    /// Clears injected failures.
+    pub fn heal(&self) {
+        self.inner.lock().unwrap().failing.clear();
+    }
+
+    /// The calls made so far, as `operation address`.
+    pub fn log(&self) -> Vec<String> {
+        self.inner.lock().unwrap().log.clone()
+    }
+
+    /// The most calls that were in flight at once.
+    pub fn max_in_flight(&self) -> usize {
+        self.inner.lock().unwrap().max_in_flight
+    }
+
+    /// The props of every live resource, by physical id.
+    pub fn resources(&self) -> BTreeMap<String, Value> {
+        self.inner.lock().unwrap().resources.clone()
+    }
+
+    /// Changes a live resource's props behind the engine's back (drift).
+    pub fn tamper(&self, physical_id: &str, attribute: &str, value: Value) {
+        if let Some(Value::Object(m)) = self.inner.lock().unwrap().resources.get_mut(physical_id) {
+            m.insert(attribute.to_string(), value);
+        }
+    }
+
+    /// Deletes a live resource behind the engine's back.
+    pub fn remove(&self, physical_id: &str) {
+        self.inner.lock().unwrap().resources.remove(physical_id);
+    }
+
+    async fn call(&self, operation: &str, address: &str) -> Result<(), ProviderError> {
+        {
+            let mut inner = self.inner.lock().unwrap();
+            inner.log.push(format!("{operation} {address}"));
+            inner.in_flight += 1;
+            inner.max_in_flight = inner.max_in_flight.max(inner.in_flight);
+        }
+        if let Some(d) = self.delay {
+            tokio::time::sleep(d).await;
+        }
+        let mut inner = self.inner.lock().unwrap();
+        inner.in_flight -= 1;
+        if inner.failing.contains(&(operation.to_string(), address.to_string())) {
+            return Err(ProviderError::Api {
+                operation: "memory:Call",
+                code: Some("InjectedFailure".into()),
+                message: format!("{operation} of {address} failed on purpose"),
+            });
+        }
+        Ok(())
+    }
+
+    fn outputs(id: &str) -> BTreeMap<String, Value> {
+        BTreeMap::from([("id".to_string(), Value::String(id.to_string()))])
+    }
+}
+
+#[async_trait]
+impl Provider for MemoryProvider {
+    async fn create(&self, desired: &Desired) -> Result<Applied, ProviderError> {
+        self.call("create", &desired.address.to_string()).await?;
+        let mut inner = self.inner.lock().unwrap();
+        inner.next += 1;
+        let id = format!("{}-{}", desired.type_name.replace('.', "-"), inner.next);
+        inner.resources.insert(id.clone(), desired.props.clone());
+        Ok(Applied { outputs: Self::outputs(&id), physical_id: id })
+    }
+
+    async fn read(&self, existing: &Existing) -> Result<Option<Observed>, ProviderError> {
+        self.call("read", &existing.address.to_string()).await?;
+        let inner = self.inner.lock().unwrap();
+        Ok(inner.resources.get(&existing.physical_id).map(|props| Observed {
+            props: props.as_object().cloned().unwrap_or_else(Map::new),
+            outputs: Self::outputs(&existing.physical_id),
+        }))
+    }
+
+    async fn update(&self, existing: &Existing, desired: &Value) -> Result<Applied, ProviderError> {
+        self.call("update", &existing.address.to_string()).await?;
+        let mut inner = self.inner.lock().unwrap();
+        match inner.resources.get_mut(&existing.physical_id) {
+            Some(props) => *props = desired.clone(),
+            None => {
+                return Err(ProviderError::Api {
+                    operation: "memory:Update",
+                    code: Some("NotFound".into()),
+                    message: format!("{} does not exist", existing.physical_id),
+                })
+            }
+        }
+        Ok(Applied { physical_id: existing.physical_id.clone(), outputs: Self::outputs(&existing.physical_id) })
+    }
+
+    async fn delete(&self, existing: &Existing) -> Result<(), ProviderError> {
+        self.call("delete", &existing.address.to_string()).await?;
+        self.inner.lock().unwrap().resources.remove(&existing.physical_id);
+        Ok(())
+    }
+}

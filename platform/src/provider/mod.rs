@@ -1,0 +1,135 @@
+//! Providers carry out create, read, update and delete of resources. The engine only sees
+//! this trait; [`aws`] talks to AWS through the AWS SDK for Rust, [`memory`] keeps resources
+//! in memory for engine tests.
+
+pub mod aws;
+pub mod memory;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+
+use crate::model::Address;
+
+/// A resource to create: props fully resolved (no references, no unknowns).
+#[derive(Debug, Clone)]
+pub struct Desired {
+    /// Its address (for messages and tags).
+    pub address: Address,
+    /// Its type.
+    pub type_name: String,
+    /// Its deterministic name.
+    pub name: Option<String>,
+    /// Its resolved props.
+    pub props: Value,
+}
+
+/// A resource that exists, as recorded.
+#[derive(Debug, Clone)]
+pub struct Existing {
+    /// Its address.
+    pub address: Address,
+    /// Its type.
+    pub type_name: String,
+    /// Its physical id.
+    pub physical_id: String,
+    /// Its deterministic name.
+    pub name: Option<String>,
+    /// The props last applied.
+    pub props: Value,
+    /// The outputs last recorded.
+    pub outputs: BTreeMap<String, Value>,
+}
+
+/// What a create or update left behind.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Applied {
+    /// The physical id.
+    pub physical_id: String,
+    /// The outputs (every output of the type's schema).
+    pub outputs: BTreeMap<String, Value>,
+}
+
+/// What a read found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observed {
+    /// The attributes that could be read, in the same form as the declared props.
+    /// Attributes AWS does not report back keep their recorded values.
+    pub props: Map<String, Value>,
+    /// The outputs.
+    pub outputs: BTreeMap<String, Value>,
+}
+
+/// A failure of a provider call.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    /// AWS refused or failed the call. `message` holds the SDK error's whole chain.
+    #[error("{operation} failed: {message}")]
+    Api {
+        /// The API operation, e.g. `ec2:CreateVpc`.
+        operation: &'static str,
+        /// The AWS error code, if there was one.
+        code: Option<String>,
+        /// The error and its causes.
+        message: String,
+    },
+    /// A wait ran past its deadline.
+    #[error("timed out after {}s waiting for {waiting_for}", after.as_secs())]
+    Timeout {
+        /// What was awaited.
+        waiting_for: String,
+        /// The deadline.
+        after: Duration,
+    },
+    /// An asynchronous AWS operation ended in failure.
+    #[error("{what} failed: {message}")]
+    OperationFailed {
+        /// The operation.
+        what: String,
+        /// AWS's explanation.
+        message: String,
+    },
+    /// The provider does not handle this type.
+    #[error("resource type `{0}` is not supported by this provider")]
+    UnsupportedType(String),
+    /// The resource was created but a later step of its creation failed. The engine records
+    /// it as tainted, so the next apply replaces it instead of losing track of it.
+    #[error("{} was created, but setting it up failed", applied.physical_id)]
+    Incomplete {
+        /// What was created.
+        applied: Applied,
+        /// The step that failed.
+        #[source]
+        source: Box<ProviderError>,
+    },
+    /// The props do not have the expected form (a bug, or a state written by another version).
+    #[error("props of `{address}` are malformed: {message}")]
+    Malformed {
+        /// The resource.
+        address: Address,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl ProviderError {
+    /// Whether the error says the resource does not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, ProviderError::Api { code: Some(code), .. } if code.contains("NotFound") || code.contains("NoSuch"))
+    }
+}
+
+/// Create, read, update and delete of resources of the types a provider supports.
+#[async_trait]
+pub trait Provider: Send + Sync {
+    /// Creates a resource and returns its physical id and outputs.
+    async fn create(&self, desired: &Desired) -> Result<Applied, ProviderError>;
+    /// Reads a resource back; `None` if it no longer exists.
+    async fn read(&self, existing: &Existing) -> Result<Option<Observed>, ProviderError>;
+    /// Changes a resource in place to `desired` (resolved props).
+    async fn update(&self, existing: &Existing, desired: &Value) -> Result<Applied, ProviderError>;
+    /// Deletes a resource. Deleting one that is already gone succeeds.
+    async fn delete(&self, existing: &Existing) -> Result<(), ProviderError>;
+}

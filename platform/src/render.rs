@@ -1,0 +1,108 @@
+//! How plans and apply reports are shown to people (pure: returns text, prints nothing).
+
+use std::fmt::Write;
+
+use serde_json::Value;
+
+use crate::apply::{ApplyReport, Outcome};
+use crate::model::UNKNOWN_KEY;
+use crate::plan::{Action, Plan, Summary};
+
+/// A value as shown in a plan: JSON, with unknown values as `(known after apply)`.
+pub fn value(v: &Value) -> String {
+    match v {
+        Value::Object(m) if m.contains_key(UNKNOWN_KEY) => "(known after apply)".to_string(),
+        Value::Object(m) => {
+            let inner: Vec<String> = m.iter().map(|(k, v)| format!("{k}: {}", value(v))).collect();
+            format!("{{{}}}", inner.join(", "))
+        }
+        Value::Array(items) => format!("[{}]", items.iter().map(value).collect::<Vec<_>>().join(", ")),
+        other => other.to_string(),
+    }
+}
+
+fn symbol(action: Action) -> &'static str {
+    match action {
+        Action::NoOp => " ",
+        Action::Create => "+",
+        Action::Update => "~",
+        Action::Replace => "-/+",
+        Action::Delete => "-",
+    }
+}
+
+/// The one-line summary: `2 to create, 1 to update, 0 to replace, 0 to delete`.
+pub fn summary_line(s: &Summary) -> String {
+    format!("{} to create, {} to update, {} to replace, {} to delete", s.create, s.update, s.replace, s.delete)
+}
+
+/// A plan as text, the way `platform plan` shows it.
+pub fn plan_text(plan: &Plan) -> String {
+    let mut out = String::new();
+    let verb = if plan.destroy { "Destroy plan" } else { "Plan" };
+    let _ = writeln!(out, "{verb} for stack `{}` in `{}`:", plan.stack, plan.env);
+    if !plan.has_changes() {
+        let n = plan.resources.len();
+        let _ = writeln!(out, "  No changes. {n} resource{} up to date.", if n == 1 { "" } else { "s" });
+        return out;
+    }
+    for r in plan.resources.iter().filter(|r| r.action != Action::NoOp) {
+        let id = r.physical_id.as_deref().map(|id| format!(" [{id}]")).unwrap_or_default();
+        let _ = write!(out, "\n  {} {} ({}){id} will be {}", symbol(r.action), r.address, r.type_name, past(r.action));
+        if r.action == Action::Replace {
+            let because: Vec<&str> = r.replaced_because().collect();
+            if !because.is_empty() {
+                let _ = write!(out, " because {} cannot change in place", because.join(", "));
+            }
+        }
+        if let Some(reason) = &r.reason {
+            let _ = write!(out, " ({reason})");
+        }
+        out.push('\n');
+        for c in &r.changes {
+            let line = match (r.action, &c.before, &c.after) {
+                (Action::Create, _, Some(a)) => format!("{} = {}", c.path, value(a)),
+                (Action::Delete, Some(b), _) => format!("{} = {}", c.path, value(b)),
+                (_, Some(b), Some(a)) => format!("{}: {} -> {}", c.path, value(b), value(a)),
+                (_, None, Some(a)) => format!("{}: (none) -> {}", c.path, value(a)),
+                (_, Some(b), None) => format!("{}: {} -> (none)", c.path, value(b)),
+                (_, None, None) => c.path.clone(),
+            };
+            let forces = if c.forces_replacement && r.action == Action::Replace { "  # forces replacement" } else { "" };
+            let _ = writeln!(out, "      {line}{forces}");
+        }
+    }
+    let _ = writeln!(out, "\n{}.", summary_line(&plan.summary()));
+    out
+}
+
+fn past(action: Action) -> &'static str {
+    match action {
+        Action::NoOp => "left as is",
+        Action::Create => "created",
+        Action::Update => "updated in place",
+        Action::Replace => "replaced",
+        Action::Delete => "deleted",
+    }
+}
+
+/// The end of an apply: what was done, what failed and why, what was skipped.
+pub fn report_text(stack: &str, report: &ApplyReport) -> String {
+    let mut out = String::new();
+    let done = report.count(|o| *o == Outcome::Done);
+    let failed = report.count(|o| matches!(o, Outcome::Failed { .. }));
+    let skipped = report.count(|o| matches!(o, Outcome::Skipped { .. }));
+    let _ = writeln!(out, "Stack `{stack}`: {done} done, {failed} failed, {skipped} skipped.");
+    for r in &report.results {
+        match &r.outcome {
+            Outcome::Done => {}
+            Outcome::Failed { error } => {
+                let _ = writeln!(out, "  failed:  {} {}: {error}", r.kind.as_str(), r.address);
+            }
+            Outcome::Skipped { because } => {
+                let _ = writeln!(out, "  skipped: {} {} (because {because} failed)", r.kind.as_str(), r.address);
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,354 @@
+//! EC2 networking: VPC, subnets, internet gateway, route tables, security groups.
+
+use serde::{Deserialize, Serialize};
+
+use super::Tags;
+use crate::model::validate::{self, cidr4};
+use crate::model::{Handle, NameStyle, Ref, Resource, TypeSchema};
+
+/// Marker for references to VPC ids.
+pub struct VpcId;
+/// Marker for references to subnet ids.
+pub struct SubnetId;
+/// Marker for references to internet gateway ids.
+pub struct InternetGatewayId;
+/// Marker for references to route table ids.
+pub struct RouteTableId;
+/// Marker for references to security group ids.
+pub struct SecurityGroupId;
+
+/// Schema of [`Vpc`].
+pub const VPC: TypeSchema = TypeSchema {
+    type_name: "aws.ec2.vpc",
+    name_style: NameStyle::Tag,
+    force_new: &["cidr_block"],
+    sets: &[],
+    taggable: true,
+    outputs: &["id"],
+};
+
+/// A VPC.
+#[derive(Debug, Clone, Serialize)]
+pub struct Vpc {
+    /// The IPv4 block, /16 to /28.
+    pub cidr_block: String,
+    /// Whether the Amazon DNS server answers in the VPC.
+    pub enable_dns_support: bool,
+    /// Whether instances get public DNS host names (needed by private DNS namespaces).
+    pub enable_dns_hostnames: bool,
+    /// User tags.
+    pub tags: Tags,
+}
+
+impl Vpc {
+    /// A VPC with DNS support and host names on, as service discovery needs.
+    pub fn new(cidr_block: impl Into<String>) -> Self {
+        Self { cidr_block: cidr_block.into(), enable_dns_support: true, enable_dns_hostnames: true, tags: Tags::new() }
+    }
+}
+
+impl Resource for Vpc {
+    const TYPE: &'static str = VPC.type_name;
+    fn validate(&self, problems: &mut Vec<String>) {
+        validate::vpc_cidr("cidr_block", &self.cidr_block, problems);
+    }
+}
+
+impl Handle<Vpc> {
+    /// The VPC's id.
+    pub fn id(&self) -> Ref<VpcId> {
+        self.output("id")
+    }
+}
+
+/// Schema of [`Subnet`].
+pub const SUBNET: TypeSchema = TypeSchema {
+    type_name: "aws.ec2.subnet",
+    name_style: NameStyle::Tag,
+    force_new: &["vpc", "cidr_block", "availability_zone"],
+    sets: &[],
+    taggable: true,
+    outputs: &["id", "availability_zone_name"],
+};
+
+/// An availability zone, by its position among the region's available zones (sorted by name).
+/// Zone names are discovered from the region at apply time, so no stack names a zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct AzIndex(pub u8);
+
+/// A subnet in one availability zone.
+#[derive(Debug, Clone, Serialize)]
+pub struct Subnet {
+    /// The VPC it belongs to.
+    pub vpc: Ref<VpcId>,
+    /// Its IPv4 block, inside the VPC's.
+    pub cidr_block: String,
+    /// Its availability zone.
+    pub availability_zone: AzIndex,
+    /// Whether instances launched in it get a public IPv4 address.
+    pub map_public_ip_on_launch: bool,
+    /// User tags.
+    pub tags: Tags,
+}
+
+impl Subnet {
+    /// A subnet that gives no public addresses.
+    pub fn new(vpc: Ref<VpcId>, cidr_block: impl Into<String>, availability_zone: AzIndex) -> Self {
+        Self { vpc, cidr_block: cidr_block.into(), availability_zone, map_public_ip_on_launch: false, tags: Tags::new() }
+    }
+}
+
+impl Resource for Subnet {
+    const TYPE: &'static str = SUBNET.type_name;
+    fn validate(&self, problems: &mut Vec<String>) {
+        validate::vpc_cidr("cidr_block", &self.cidr_block, problems);
+    }
+}
+
+impl Handle<Subnet> {
+    /// The subnet's id.
+    pub fn id(&self) -> Ref<SubnetId> {
+        self.output("id")
+    }
+}
+
+/// Schema of [`InternetGateway`].
+pub const INTERNET_GATEWAY: TypeSchema = TypeSchema {
+    type_name: "aws.ec2.internet_gateway",
+    name_style: NameStyle::Tag,
+    force_new: &["vpc"],
+    sets: &[],
+    taggable: true,
+    outputs: &["id"],
+};
+
+/// An internet gateway attached to a VPC.
+#[derive(Debug, Clone, Serialize)]
+pub struct InternetGateway {
+    /// The VPC it is attached to.
+    pub vpc: Ref<VpcId>,
+    /// User tags.
+    pub tags: Tags,
+}
+
+impl Resource for InternetGateway {
+    const TYPE: &'static str = INTERNET_GATEWAY.type_name;
+}
+
+impl Handle<InternetGateway> {
+    /// The gateway's id.
+    pub fn id(&self) -> Ref<InternetGatewayId> {
+        self.output("id")
+    }
+}
+
+/// Schema of [`RouteTable`].
+pub const ROUTE_TABLE: TypeSchema = TypeSchema {
+    type_name: "aws.ec2.route_table",
+    name_style: NameStyle::Tag,
+    force_new: &["vpc"],
+    sets: &["routes"],
+    taggable: true,
+    outputs: &["id"],
+};
+
+/// A route table. Its routes are managed authoritatively: routes added outside the
+/// declaration are removed on the next apply (the VPC's `local` route excepted).
+#[derive(Debug, Clone, Serialize)]
+pub struct RouteTable {
+    /// The VPC it belongs to.
+    pub vpc: Ref<VpcId>,
+    /// Its routes.
+    pub routes: Vec<Route>,
+    /// User tags.
+    pub tags: Tags,
+}
+
+/// A route to an internet gateway.
+#[derive(Debug, Clone, Serialize)]
+pub struct Route {
+    /// The destination block, e.g. `0.0.0.0/0`.
+    pub destination_cidr_block: String,
+    /// The gateway the traffic goes to.
+    pub gateway_id: Ref<InternetGatewayId>,
+}
+
+impl Resource for RouteTable {
+    const TYPE: &'static str = ROUTE_TABLE.type_name;
+    fn validate(&self, problems: &mut Vec<String>) {
+        for r in &self.routes {
+            if let Err(e) = cidr4(&r.destination_cidr_block) {
+                problems.push(format!("routes: {e}"));
+            }
+        }
+    }
+}
+
+impl Handle<RouteTable> {
+    /// The route table's id.
+    pub fn id(&self) -> Ref<RouteTableId> {
+        self.output("id")
+    }
+}
+
+/// Schema of [`RouteTableAssociation`].
+pub const ROUTE_TABLE_ASSOCIATION: TypeSchema = TypeSchema {
+    type_name: "aws.ec2.route_table_association",
+    name_style: NameStyle::None,
+    force_new: &["route_table", "subnet"],
+    sets: &[],
+    taggable: false,
+    outputs: &["id"],
+};
+
+/// The association of a subnet with a route table.
+#[derive(Debug, Clone, Serialize)]
+pub struct RouteTableAssociation {
+    /// The route table.
+    pub route_table: Ref<RouteTableId>,
+    /// The subnet that uses it.
+    pub subnet: Ref<SubnetId>,
+}
+
+impl Resource for RouteTableAssociation {
+    const TYPE: &'static str = ROUTE_TABLE_ASSOCIATION.type_name;
+}
+
+/// Schema of [`SecurityGroup`].
+pub const SECURITY_GROUP: TypeSchema = TypeSchema {
+    type_name: "aws.ec2.security_group",
+    name_style: NameStyle::Dashed { max_len: 255, lowercase: false },
+    force_new: &["name", "vpc", "description"],
+    sets: &["ingress", "egress"],
+    taggable: true,
+    outputs: &["id"],
+};
+
+/// A security group whose rules are managed authoritatively: the declared ingress and
+/// egress rules are exactly the group's rules (AWS's default allow-all egress rule is
+/// removed unless declared). There is no separate rule resource for the same group, so
+/// two resources never fight over its rules.
+#[derive(Debug, Clone, Serialize)]
+pub struct SecurityGroup {
+    /// The VPC it belongs to.
+    pub vpc: Ref<VpcId>,
+    /// What the group is for (AWS cannot change it later).
+    pub description: String,
+    /// Inbound rules.
+    pub ingress: Vec<Rule>,
+    /// Outbound rules.
+    pub egress: Vec<Rule>,
+    /// User tags.
+    pub tags: Tags,
+}
+
+/// An IP protocol of a rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Protocol {
+    /// TCP.
+    #[serde(rename = "tcp")]
+    Tcp,
+    /// UDP.
+    #[serde(rename = "udp")]
+    Udp,
+    /// ICMP.
+    #[serde(rename = "icmp")]
+    Icmp,
+    /// Every protocol and port.
+    #[serde(rename = "-1")]
+    All,
+}
+
+/// Where a rule's traffic comes from (ingress) or goes to (egress).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Peer {
+    /// An IPv4 block.
+    CidrIpv4(String),
+    /// An IPv6 block.
+    CidrIpv6(String),
+    /// Another security group.
+    SecurityGroup(Ref<SecurityGroupId>),
+}
+
+/// One security group rule.
+#[derive(Debug, Clone, Serialize)]
+pub struct Rule {
+    /// The protocol.
+    pub protocol: Protocol,
+    /// First port (-1 for every port of [`Protocol::All`]).
+    pub from_port: i32,
+    /// Last port.
+    pub to_port: i32,
+    /// The other side.
+    pub peer: Peer,
+    /// What the rule is for.
+    pub description: String,
+}
+
+impl Rule {
+    /// TCP on one port.
+    pub fn tcp(port: u16, peer: Peer, description: impl Into<String>) -> Self {
+        Self {
+            protocol: Protocol::Tcp,
+            from_port: port.into(),
+            to_port: port.into(),
+            peer,
+            description: description.into(),
+        }
+    }
+
+    /// Every protocol and port.
+    pub fn all(peer: Peer, description: impl Into<String>) -> Self {
+        Self { protocol: Protocol::All, from_port: -1, to_port: -1, peer, description: description.into() }
+    }
+}
+
+impl Resource for SecurityGroup {
+    const TYPE: &'static str = SECURITY_GROUP.type_name;
+    fn validate(&self, problems: &mut Vec<String>) {
+        validate::length("description", &self.description, 255, problems);
+        if !self.description.is_ascii() {
+            problems.push("description: must be ASCII".into());
+        }
+        for (kind, rules) in [("ingress", &self.ingress), ("egress", &self.egress)] {
+            for r in rules {
+                match r.protocol {
+                    Protocol::All if (r.from_port, r.to_port) != (-1, -1) => {
+                        problems.push(format!("{kind}: a rule for every protocol must use ports -1 to -1"))
+                    }
+                    Protocol::Tcp | Protocol::Udp
+                        if !(0..=65535).contains(&r.from_port) || r.to_port < r.from_port || r.to_port > 65535 =>
+                    {
+                        problems.push(format!("{kind}: port range {}-{} is invalid", r.from_port, r.to_port))
+                    }
+                    _ => {}
+                }
+                match &r.peer {
+                    Peer::CidrIpv4(c) => {
+                        if let Err(e) = cidr4(c) {
+                            problems.push(format!("{kind}: {e}"));
+                        }
+                    }
+                    Peer::CidrIpv6(c) => {
+                        if let Err(e) = validate::cidr6(c) {
+                            problems.push(format!("{kind}: {e}"));
+                        }
+                    }
+                    Peer::SecurityGroup(_) => {}
+                }
+                if r.description.len() > 255 {
+                    problems.push(format!("{kind}: a rule description is longer than 255 characters"));
+                }
+            }
+        }
+    }
+}
+
+impl Handle<SecurityGroup> {
+    /// The group's id.
+    pub fn id(&self) -> Ref<SecurityGroupId> {
+        self.output("id")
+    }
+}

@@ -1,0 +1,66 @@
+//! ECR: container image repositories.
+
+use serde::Serialize;
+
+use super::{Arn, Name, Tags, Uri};
+use crate::model::{Handle, NameStyle, Ref, Resource, TypeSchema};
+
+/// Schema of [`EcrRepository`].
+pub const REPOSITORY: TypeSchema = TypeSchema {
+    type_name: "aws.ecr.repository",
+    name_style: NameStyle::Dashed { max_len: 256, lowercase: true },
+    force_new: &["name"],
+    sets: &[],
+    taggable: true,
+    outputs: &["arn", "name", "repository_uri"],
+};
+
+/// Whether image tags can be overwritten.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TagMutability {
+    /// A pushed tag never points at another image.
+    Immutable,
+    /// Tags can be moved.
+    Mutable,
+}
+
+/// A private image repository.
+#[derive(Debug, Clone, Serialize)]
+pub struct EcrRepository {
+    /// Scan images for vulnerabilities when they are pushed.
+    pub scan_on_push: bool,
+    /// Whether tags can be overwritten.
+    pub image_tag_mutability: TagMutability,
+    /// Delete the repository even if it holds images (the images are lost). Not an AWS
+    /// attribute: it only changes how `destroy` deletes.
+    pub force_delete: bool,
+    /// User tags.
+    pub tags: Tags,
+}
+
+impl Default for EcrRepository {
+    /// Scan on push, immutable tags, and no deletion of a repository that holds images.
+    fn default() -> Self {
+        Self { scan_on_push: true, image_tag_mutability: TagMutability::Immutable, force_delete: false, tags: Tags::new() }
+    }
+}
+
+impl Resource for EcrRepository {
+    const TYPE: &'static str = REPOSITORY.type_name;
+}
+
+impl Handle<EcrRepository> {
+    /// The repository's ARN.
+    pub fn arn(&self) -> Ref<Arn> {
+        self.output("arn")
+    }
+    /// The repository's name.
+    pub fn name(&self) -> Ref<Name> {
+        self.output("name")
+    }
+    /// The URI images are pushed to and pulled from.
+    pub fn repository_uri(&self) -> Ref<Uri> {
+        self.output("repository_uri")
+    }
+}

@@ -1,0 +1,100 @@
+//! The typed resources `platform` manages, with their schemas (pure: no IO).
+//!
+//! Each resource is a plain struct of props; [`crate::model::Stack::add`] returns a
+//! [`Handle`](crate::model::Handle) whose methods give typed references to its outputs.
+//! The AWS provider ([`crate::provider::aws`]) implements create, read, update and delete
+//! for every type listed in [`SCHEMAS`].
+
+pub mod ec2;
+pub mod ecr;
+pub mod ecs;
+pub mod logs;
+pub mod servicediscovery;
+
+use std::collections::BTreeMap;
+
+use crate::model::TypeSchema;
+
+pub use ec2::{
+    AzIndex, InternetGateway, InternetGatewayId, Peer, Protocol, Route, RouteTable, RouteTableAssociation,
+    RouteTableId, Rule, SecurityGroup, SecurityGroupId, Subnet, SubnetId, Vpc, VpcId,
+};
+pub use ecr::{EcrRepository, TagMutability};
+pub use ecs::{ContainerInsights, EcsCluster};
+pub use logs::LogGroup;
+pub use servicediscovery::{NamespaceId, PrivateDnsNamespace};
+
+/// User tags of a resource (the engine adds `Name` and the `platform:*` tags).
+pub type Tags = BTreeMap<String, String>;
+
+/// Marker for references to ARNs.
+pub struct Arn;
+/// Marker for references to physical names.
+pub struct Name;
+/// Marker for references to URIs (an ECR repository's, for example).
+pub struct Uri;
+
+/// Every resource type the engine knows.
+pub const SCHEMAS: &[&TypeSchema] = &[
+    &ec2::VPC,
+    &ec2::SUBNET,
+    &ec2::INTERNET_GATEWAY,
+    &ec2::ROUTE_TABLE,
+    &ec2::ROUTE_TABLE_ASSOCIATION,
+    &ec2::SECURITY_GROUP,
+    &ecr::REPOSITORY,
+    &ecs::CLUSTER,
+    &servicediscovery::PRIVATE_DNS_NAMESPACE,
+    &logs::LOG_GROUP,
+    #[cfg(test)]
+    &test_thing::SCHEMA,
+];
+
+/// The schema of a resource type.
+pub fn schema(type_name: &str) -> Option<&'static TypeSchema> {
+    SCHEMAS.iter().copied().find(|s| s.type_name == type_name)
+}
+
+#[cfg(test)]
+pub(crate) mod test_thing {
+    //! A resource type for engine unit tests, served by the in-memory provider.
+    use serde::Serialize;
+
+    use super::Tags;
+    use crate::model::{Handle, NameStyle, Ref, Resource, TypeSchema};
+
+    pub const SCHEMA: TypeSchema = TypeSchema {
+        type_name: "test.thing",
+        name_style: NameStyle::Dashed { max_len: 64, lowercase: true },
+        force_new: &["name", "immutable"],
+        sets: &["set"],
+        taggable: true,
+        outputs: &["id"],
+    };
+
+    pub struct ThingId;
+
+    #[derive(Debug, Clone, Default, Serialize)]
+    pub struct Thing {
+        pub size: u32,
+        pub immutable: String,
+        pub set: Vec<String>,
+        pub parent: Option<Ref<ThingId>>,
+        pub tags: Tags,
+    }
+
+    impl Resource for Thing {
+        const TYPE: &'static str = "test.thing";
+        fn validate(&self, problems: &mut Vec<String>) {
+            if self.size > 100 {
+                problems.push("size: must be at most 100".into());
+            }
+        }
+    }
+
+    impl Handle<Thing> {
+        pub fn id(&self) -> Ref<ThingId> {
+            self.output("id")
+        }
+    }
+}

@@ -1,0 +1,55 @@
+//! Cloud Map: private DNS namespaces for service discovery.
+
+use serde::Serialize;
+
+use super::{Arn, Tags, VpcId};
+use crate::model::validate;
+use crate::model::{Handle, NameStyle, Ref, Resource, TypeSchema};
+
+/// Marker for references to Cloud Map namespace ids.
+pub struct NamespaceId;
+
+/// Schema of [`PrivateDnsNamespace`].
+pub const PRIVATE_DNS_NAMESPACE: TypeSchema = TypeSchema {
+    type_name: "aws.servicediscovery.private_dns_namespace",
+    name_style: NameStyle::None,
+    force_new: &["dns_name", "vpc"],
+    sets: &[],
+    taggable: true,
+    outputs: &["id", "arn", "hosted_zone_id"],
+};
+
+/// A private DNS namespace: services register in it and find each other by name inside the VPC.
+/// Creating and deleting one is asynchronous; the provider waits for the operation with a deadline.
+#[derive(Debug, Clone, Serialize)]
+pub struct PrivateDnsNamespace {
+    /// The DNS name, e.g. `dev.platform.internal`; it must be unique per VPC.
+    pub dns_name: String,
+    /// The VPC it is visible in.
+    pub vpc: Ref<VpcId>,
+    /// What the namespace is for.
+    pub description: String,
+    /// User tags.
+    pub tags: Tags,
+}
+
+impl Resource for PrivateDnsNamespace {
+    const TYPE: &'static str = PRIVATE_DNS_NAMESPACE.type_name;
+    fn validate(&self, problems: &mut Vec<String>) {
+        validate::dns_name("dns_name", &self.dns_name, problems);
+        if self.description.len() > 1024 {
+            problems.push("description: must be at most 1024 characters".into());
+        }
+    }
+}
+
+impl Handle<PrivateDnsNamespace> {
+    /// The namespace's id.
+    pub fn id(&self) -> Ref<NamespaceId> {
+        self.output("id")
+    }
+    /// The namespace's ARN.
+    pub fn arn(&self) -> Ref<Arn> {
+        self.output("arn")
+    }
+}
