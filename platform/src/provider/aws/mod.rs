@@ -1,1 +1,241 @@
-//! AWS provider
+//! The AWS provider: create, read, update and delete through the AWS SDK for Rust.
+//!
+//! Credentials, region and endpoint come from the standard `aws-config` chain (profiles,
+//! environment, SSO, instance roles; `AWS_REGION`, `AWS_ENDPOINT_URL`). Nothing here names a
+//! region, an account or a zone: availability zones are discovered from the region.
+
+mod ec2;
+mod ecr;
+mod ecs;
+mod logs;
+mod servicediscovery;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_ec2::error::ProvideErrorMetadata;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use tokio::sync::OnceCell;
+
+use super::{Applied, Desired, Existing, Observed, Provider, ProviderError};
+use crate::model::Address;
+
+/// The AWS provider.
+#[derive(Debug, Clone)]
+pub struct AwsProvider {
+    ec2: aws_sdk_ec2::Client,
+    ecr: aws_sdk_ecr::Client,
+    ecs: aws_sdk_ecs::Client,
+    discovery: aws_sdk_servicediscovery::Client,
+    logs: aws_sdk_cloudwatchlogs::Client,
+    zones: OnceCell<Vec<String>>,
+    /// How long asynchronous AWS operations (Cloud Map namespaces) are awaited.
+    pub operation_timeout: Duration,
+}
+
+impl AwsProvider {
+    /// A provider configured by the standard AWS chain.
+    pub async fn from_env() -> Self {
+        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        Self::new(&config)
+    }
+
+    /// A provider using `config`.
+    pub fn new(config: &aws_config::SdkConfig) -> Self {
+        Self {
+            ec2: aws_sdk_ec2::Client::new(config),
+            ecr: aws_sdk_ecr::Client::new(config),
+            ecs: aws_sdk_ecs::Client::new(config),
+            discovery: aws_sdk_servicediscovery::Client::new(config),
+            logs: aws_sdk_cloudwatchlogs::Client::new(config),
+            zones: OnceCell::new(),
+            operation_timeout: Duration::from_secs(600),
+        }
+    }
+
+    /// The region's available zones, sorted by name (discovered once).
+    async fn zones(&self) -> Result<&[String], ProviderError> {
+        self.zones
+            .get_or_try_init(|| async {
+                let out = self
+                    .ec2
+                    .describe_availability_zones()
+                    .filters(filter("state", ["available"]))
+                    .send()
+                    .await
+                    .map_err(api("ec2:DescribeAvailabilityZones"))?;
+                let mut zones: Vec<String> = out
+                    .availability_zones()
+                    .iter()
+                    .filter(|z| z.zone_type().is_none_or(|t| t == "availability-zone"))
+                    .filter_map(|z| z.zone_name().map(str::to_string))
+                    .collect();
+                zones.sort();
+                Ok(zones)
+            })
+            .await
+            .map(Vec::as_slice)
+    }
+}
+
+#[async_trait]
+impl Provider for AwsProvider {
+    async fn create(&self, d: &Desired) -> Result<Applied, ProviderError> {
+        match d.type_name.as_str() {
+            "aws.ec2.vpc" => ec2::create_vpc(self, d).await,
+            "aws.ec2.subnet" => ec2::create_subnet(self, d).await,
+            "aws.ec2.internet_gateway" => ec2::create_internet_gateway(self, d).await,
+            "aws.ec2.route_table" => ec2::create_route_table(self, d).await,
+            "aws.ec2.route_table_association" => ec2::create_association(self, d).await,
+            "aws.ec2.security_group" => ec2::create_security_group(self, d).await,
+            "aws.ecr.repository" => ecr::create(self, d).await,
+            "aws.ecs.cluster" => ecs::create(self, d).await,
+            "aws.servicediscovery.private_dns_namespace" => servicediscovery::create(self, d).await,
+            "aws.logs.log_group" => logs::create(self, d).await,
+            other => Err(ProviderError::UnsupportedType(other.to_string())),
+        }
+    }
+
+    async fn read(&self, e: &Existing) -> Result<Option<Observed>, ProviderError> {
+        let result = match e.type_name.as_str() {
+            "aws.ec2.vpc" => ec2::read_vpc(self, e).await,
+            "aws.ec2.subnet" => ec2::read_subnet(self, e).await,
+            "aws.ec2.internet_gateway" => ec2::read_internet_gateway(self, e).await,
+            "aws.ec2.route_table" => ec2::read_route_table(self, e).await,
+            "aws.ec2.route_table_association" => ec2::read_association(self, e).await,
+            "aws.ec2.security_group" => ec2::read_security_group(self, e).await,
+            "aws.ecr.repository" => ecr::read(self, e).await,
+            "aws.ecs.cluster" => ecs::read(self, e).await,
+            "aws.servicediscovery.private_dns_namespace" => servicediscovery::read(self, e).await,
+            "aws.logs.log_group" => logs::read(self, e).await,
+            other => Err(ProviderError::UnsupportedType(other.to_string())),
+        };
+        match result {
+            Err(err) if err.is_not_found() => Ok(None),
+            other => other,
+        }
+    }
+
+    async fn update(&self, e: &Existing, desired: &Value) -> Result<Applied, ProviderError> {
+        match e.type_name.as_str() {
+            "aws.ec2.vpc" => ec2::update_vpc(self, e, desired).await,
+            "aws.ec2.subnet" => ec2::update_subnet(self, e, desired).await,
+            "aws.ec2.internet_gateway" | "aws.ec2.route_table_association" => {
+                ec2::update_tags(self, e, desired).await?;
+                Ok(Applied { physical_id: e.physical_id.clone(), outputs: e.outputs.clone() })
+            }
+            "aws.ec2.route_table" => ec2::update_route_table(self, e, desired).await,
+            "aws.ec2.security_group" => ec2::update_security_group(self, e, desired).await,
+            "aws.ecr.repository" => ecr::update(self, e, desired).await,
+            "aws.ecs.cluster" => ecs::update(self, e, desired).await,
+            "aws.servicediscovery.private_dns_namespace" => servicediscovery::update(self, e, desired).await,
+            "aws.logs.log_group" => logs::update(self, e, desired).await,
+            other => Err(ProviderError::UnsupportedType(other.to_string())),
+        }
+    }
+
+    async fn delete(&self, e: &Existing) -> Result<(), ProviderError> {
+        match e.type_name.as_str() {
+            "aws.ec2.vpc" => ec2::delete_vpc(self, e).await,
+            "aws.ec2.subnet" => ec2::delete_subnet(self, e).await,
+            "aws.ec2.internet_gateway" => ec2::delete_internet_gateway(self, e).await,
+            "aws.ec2.route_table" => ec2::delete_route_table(self, e).await,
+            "aws.ec2.route_table_association" => ec2::delete_association(self, e).await,
+            "aws.ec2.security_group" => ec2::delete_security_group(self, e).await,
+            "aws.ecr.repository" => ecr::delete(self, e).await,
+            "aws.ecs.cluster" => ecs::delete(self, e).await,
+            "aws.servicediscovery.private_dns_namespace" => servicediscovery::delete(self, e).await,
+            "aws.logs.log_group" => logs::delete(self, e).await,
+            other => Err(ProviderError::UnsupportedType(other.to_string())),
+        }
+    }
+}
+
+/// Turns an SDK error into a [`ProviderError`] holding its code and whole cause chain.
+fn api<E>(operation: &'static str) -> impl FnOnce(E) -> ProviderError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    move |err| ProviderError::Api {
+        operation,
+        code: err.code().map(str::to_string),
+        message: DisplayErrorContext(&err).to_string(),
+    }
+}
+
+/// Parses resolved props into the provider's view of them.
+fn props<T: DeserializeOwned>(address: &Address, props: &Value) -> Result<T, ProviderError> {
+    serde_json::from_value(props.clone())
+        .map_err(|e| ProviderError::Malformed { address: address.clone(), message: e.to_string() })
+}
+
+/// Wraps the failure of a step after the resource was created.
+fn incomplete(physical_id: &str, outputs: &BTreeMap<String, Value>) -> impl FnOnce(ProviderError) -> ProviderError {
+    let applied = Applied { physical_id: physical_id.to_string(), outputs: outputs.clone() };
+    move |source| ProviderError::Incomplete { applied, source: Box::new(source) }
+}
+
+fn filter<const N: usize>(name: &str, values: [&str; N]) -> aws_sdk_ec2::types::Filter {
+    aws_sdk_ec2::types::Filter::builder().name(name).set_values(Some(values.map(str::to_string).to_vec())).build()
+}
+
+fn outputs<const N: usize>(pairs: [(&str, &str); N]) -> BTreeMap<String, Value> {
+    pairs.into_iter().map(|(k, v)| (k.to_string(), Value::String(v.to_string()))).collect()
+}
+
+/// Tags as a JSON object.
+fn tag_map<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Value {
+    Value::Object(
+        pairs
+            .into_iter()
+            .filter(|(k, _)| !k.starts_with("aws:"))
+            .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
+            .collect::<Map<_, _>>(),
+    )
+}
+
+/// The tags to set and the keys to remove to go from `old` to `new`.
+fn tag_changes(old: &Value, new: &Value) -> (Vec<(String, String)>, Vec<String>) {
+    let empty = Map::new();
+    let old = old.get("tags").and_then(Value::as_object).unwrap_or(&empty);
+    let new = new.get("tags").and_then(Value::as_object).unwrap_or(&empty);
+    let set = new
+        .iter()
+        .filter(|(k, v)| old.get(*k) != Some(*v))
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+        .collect();
+    let remove = old.keys().filter(|k| !new.contains_key(*k)).cloned().collect();
+    (set, remove)
+}
+
+/// The user and platform tags of resolved props, as pairs.
+fn tags_of(props: &Value) -> Vec<(String, String)> {
+    props
+        .get("tags")
+        .and_then(Value::as_object)
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
+        .unwrap_or_default()
+}
+
+/// Polls `check` until it returns `Some`, sleeping between polls, up to `deadline`.
+async fn wait_for<T, F, Fut>(what: String, deadline: Duration, mut check: F) -> Result<T, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<T>, ProviderError>>,
+{
+    let started = tokio::time::Instant::now();
+    let mut delay = Duration::from_millis(200);
+    loop {
+        if let Some(done) = check().await? {
+            return Ok(done);
+        }
+        if started.elapsed() + delay > deadline {
+            return Err(ProviderError::Timeout { waiting_for: what, after: deadline });
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}
