@@ -132,7 +132,12 @@ fn operations(plan: &Plan, desired: &StackSpec, state: &StackState) -> DiGraph<O
     let mut deletes: HashMap<&Address, NodeIndex> = HashMap::new();
     for change in &plan.resources {
         let a = &change.address;
-        let mut add = |kind| g.add_node(Op { address: a.clone(), kind });
+        let mut add = |kind| {
+            g.add_node(Op {
+                address: a.clone(),
+                kind,
+            })
+        };
         match change.action {
             Action::NoOp => {}
             Action::Create => {
@@ -225,9 +230,14 @@ pub async fn execute(
     on_event: &(dyn Fn(&ApplyEvent) + Send + Sync),
 ) -> Result<ApplyReport, StateError> {
     let graph = operations(plan, desired, state);
-    let mut waiting: Vec<usize> =
-        graph.node_indices().map(|n| graph.neighbors_directed(n, Direction::Incoming).count()).collect();
-    let mut ready: Vec<NodeIndex> = graph.node_indices().filter(|n| waiting[n.index()] == 0).collect();
+    let mut waiting: Vec<usize> = graph
+        .node_indices()
+        .map(|n| graph.neighbors_directed(n, Direction::Incoming).count())
+        .collect();
+    let mut ready: Vec<NodeIndex> = graph
+        .node_indices()
+        .filter(|n| waiting[n.index()] == 0)
+        .collect();
     ready.reverse();
     let mut finished = vec![false; graph.node_count()];
     let mut report = ApplyReport::default();
@@ -242,14 +252,25 @@ pub async fn execute(
                 Ok(call) => call,
                 Err(message) => {
                     let outcome = Outcome::Failed { error: message };
-                    finish(&graph, node, outcome, Duration::ZERO, None, &mut finished, &mut report, on_event);
+                    finish(
+                        &graph,
+                        node,
+                        outcome,
+                        Duration::ZERO,
+                        None,
+                        &mut finished,
+                        &mut report,
+                        on_event,
+                    );
                     skip_dependents(&graph, node, &mut finished, &mut report, on_event);
                     continue;
                 }
             };
             let (name, physical_id) = match &call {
                 Call::Create(d) => (d.name.clone(), None),
-                Call::Update(e, _) | Call::Delete(e) => (e.name.clone(), Some(e.physical_id.clone())),
+                Call::Update(e, _) | Call::Delete(e) => {
+                    (e.name.clone(), Some(e.physical_id.clone()))
+                }
             };
             state.pending.push(PendingOperation {
                 address: op.address.clone(),
@@ -257,14 +278,22 @@ pub async fn execute(
                 type_name: desired
                     .resource(&op.address)
                     .map(|r| r.type_name.clone())
-                    .or_else(|| state.resources.get(&op.address).map(|r| r.type_name.clone()))
+                    .or_else(|| {
+                        state
+                            .resources
+                            .get(&op.address)
+                            .map(|r| r.type_name.clone())
+                    })
                     .unwrap_or_default(),
                 name,
                 physical_id,
                 started_at: now(),
             });
             lock.save(state)?;
-            on_event(&ApplyEvent::Started { address: op.address.clone(), kind: op.kind });
+            on_event(&ApplyEvent::Started {
+                address: op.address.clone(),
+                kind: op.kind,
+            });
             let provider = provider.clone();
             tasks.spawn(async move {
                 let started = Instant::now();
@@ -272,17 +301,23 @@ pub async fn execute(
                     Call::Create(d) => provider.create(&d).await,
                     Call::Update(e, props) => provider.update(&e, &props).await,
                     Call::Delete(e) => match provider.delete(&e).await {
-                        Ok(()) => Ok(Applied { physical_id: e.physical_id, outputs: BTreeMap::new() }),
-                        Err(err) if err.is_not_found() => {
-                            Ok(Applied { physical_id: e.physical_id, outputs: BTreeMap::new() })
-                        }
+                        Ok(()) => Ok(Applied {
+                            physical_id: e.physical_id,
+                            outputs: BTreeMap::new(),
+                        }),
+                        Err(err) if err.is_not_found() => Ok(Applied {
+                            physical_id: e.physical_id,
+                            outputs: BTreeMap::new(),
+                        }),
                         Err(err) => Err(err),
                     },
                 };
                 (node, result, started.elapsed())
             });
         }
-        let Some(joined) = tasks.join_next().await else { break };
+        let Some(joined) = tasks.join_next().await else {
+            break;
+        };
         let (node, result, elapsed) = joined.expect("provider calls do not panic");
         let op = graph[node].clone();
         state.pending.retain(|p| p.address != op.address);
@@ -292,15 +327,37 @@ pub async fn execute(
                 (Outcome::Done, Some(applied.physical_id))
             }
             Err(ProviderError::Incomplete { applied, source }) if op.kind == OpKind::Create => {
-                let error = ProviderError::Incomplete { applied: applied.clone(), source };
+                let error = ProviderError::Incomplete {
+                    applied: applied.clone(),
+                    source,
+                };
                 record(&op, desired, state, applied.clone(), true);
-                (Outcome::Failed { error: chain(&error) }, Some(applied.physical_id))
+                (
+                    Outcome::Failed {
+                        error: chain(&error),
+                    },
+                    Some(applied.physical_id),
+                )
             }
-            Err(error) => (Outcome::Failed { error: chain(&error) }, None),
+            Err(error) => (
+                Outcome::Failed {
+                    error: chain(&error),
+                },
+                None,
+            ),
         };
         lock.save(state)?;
         let failed = outcome != Outcome::Done;
-        finish(&graph, node, outcome, elapsed, physical_id, &mut finished, &mut report, on_event);
+        finish(
+            &graph,
+            node,
+            outcome,
+            elapsed,
+            physical_id,
+            &mut finished,
+            &mut report,
+            on_event,
+        );
         if failed {
             skip_dependents(&graph, node, &mut finished, &mut report, on_event);
         } else {
@@ -330,20 +387,30 @@ fn prepare(op: &Op, desired: &StackSpec, state: &StackState) -> Result<Call, Str
         })
     };
     if op.kind == OpKind::Delete {
-        return existing().map(Call::Delete).ok_or_else(|| format!("{} is not in the state", op.address));
+        return existing()
+            .map(Call::Delete)
+            .ok_or_else(|| format!("{} is not in the state", op.address));
     }
-    let spec = desired.resource(&op.address).ok_or_else(|| format!("{} is not in the stack", op.address))?;
-    let schema = schema(&spec.type_name).ok_or_else(|| format!("unknown resource type `{}`", spec.type_name))?;
+    let spec = desired
+        .resource(&op.address)
+        .ok_or_else(|| format!("{} is not in the stack", op.address))?;
+    let schema = schema(&spec.type_name)
+        .ok_or_else(|| format!("unknown resource type `{}`", spec.type_name))?;
     let mut missing = vec![];
     let props = resolve_refs(&spec.props, &mut |a, attr| {
-        let value = Address::parse(a).and_then(|a| state.resources.get(&a)).and_then(|r| r.outputs.get(attr));
+        let value = Address::parse(a)
+            .and_then(|a| state.resources.get(&a))
+            .and_then(|r| r.outputs.get(attr));
         value.cloned().unwrap_or_else(|| {
             missing.push(format!("{a}.{attr}"));
             Value::Null
         })
     });
     if !missing.is_empty() {
-        return Err(format!("references outputs that are not known: {}", missing.join(", ")));
+        return Err(format!(
+            "references outputs that are not known: {}",
+            missing.join(", ")
+        ));
     }
     let props = normalize(schema, &props);
     match op.kind {
@@ -353,7 +420,9 @@ fn prepare(op: &Op, desired: &StackSpec, state: &StackState) -> Result<Call, Str
             name: spec.name.clone(),
             props,
         })),
-        _ => existing().map(|e| Call::Update(e, props)).ok_or_else(|| format!("{} is not in the state", op.address)),
+        _ => existing()
+            .map(|e| Call::Update(e, props))
+            .ok_or_else(|| format!("{} is not in the state", op.address)),
     }
 }
 
@@ -363,7 +432,9 @@ fn record(op: &Op, desired: &StackSpec, state: &mut StackState, applied: Applied
             state.resources.remove(&op.address);
         }
         OpKind::Create | OpKind::Update => {
-            let spec = desired.resource(&op.address).expect("creates and updates are of desired resources");
+            let spec = desired
+                .resource(&op.address)
+                .expect("creates and updates are of desired resources");
             let props = match prepare(op, desired, state) {
                 Ok(Call::Create(d)) => d.props,
                 Ok(Call::Update(_, p)) => p,
@@ -405,7 +476,12 @@ fn finish(
         elapsed,
         physical_id,
     });
-    report.results.push(OpResult { address: op.address.clone(), kind: op.kind, outcome, elapsed });
+    report.results.push(OpResult {
+        address: op.address.clone(),
+        kind: op.kind,
+        outcome,
+        elapsed,
+    });
 }
 
 fn skip_dependents(
@@ -421,7 +497,18 @@ fn skip_dependents(
         if finished[n.index()] {
             continue;
         }
-        finish(graph, n, Outcome::Skipped { because: because.clone() }, Duration::ZERO, None, finished, report, on_event);
+        finish(
+            graph,
+            n,
+            Outcome::Skipped {
+                because: because.clone(),
+            },
+            Duration::ZERO,
+            None,
+            finished,
+            report,
+            on_event,
+        );
         stack.extend(graph.neighbors(n));
     }
 }
@@ -434,7 +521,9 @@ pub fn resolve_outputs(desired: &StackSpec, state: &StackState) -> BTreeMap<Stri
         .filter_map(|(name, value)| {
             let mut complete = true;
             let resolved = resolve_refs(value, &mut |a, attr| {
-                let found = Address::parse(a).and_then(|a| state.resources.get(&a)).and_then(|r| r.outputs.get(attr));
+                let found = Address::parse(a)
+                    .and_then(|a| state.resources.get(&a))
+                    .and_then(|r| r.outputs.get(attr));
                 found.cloned().unwrap_or_else(|| {
                     complete = false;
                     Value::Null

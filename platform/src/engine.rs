@@ -24,7 +24,9 @@ pub enum EngineError {
     #[error(transparent)]
     Plan(#[from] PlanError),
     /// A resource could not be read back from the cloud.
-    #[error("cannot refresh {address} ({physical_id}); check your AWS credentials, region and endpoint")]
+    #[error(
+        "cannot refresh {address} ({physical_id}); check your AWS credentials, region and endpoint"
+    )]
     Refresh {
         /// The resource.
         address: Address,
@@ -77,15 +79,30 @@ pub struct Engine {
 
 impl Engine {
     /// An engine applying through `provider` and recording in `backend`.
-    pub fn new(provider: Arc<dyn Provider>, backend: Arc<dyn StateBackend>, options: ApplyOptions) -> Self {
-        Self { provider, backend, options }
+    pub fn new(
+        provider: Arc<dyn Provider>,
+        backend: Arc<dyn StateBackend>,
+        options: ApplyOptions,
+    ) -> Self {
+        Self {
+            provider,
+            backend,
+            options,
+        }
     }
 
     /// Locks the stack's state (failing at once if another run holds it), refreshes every recorded
     /// resource from the provider and plans `desired` (or its destruction) against it.
-    pub async fn prepare(&self, desired: &StackSpec, destroy: bool, operation: &str) -> Result<Prepared, EngineError> {
+    pub async fn prepare(
+        &self,
+        desired: &StackSpec,
+        destroy: bool,
+        operation: &str,
+    ) -> Result<Prepared, EngineError> {
         let lock = self.backend.lock(&desired.name, &desired.env, operation)?;
-        let loaded = lock.load()?.unwrap_or_else(|| StackState::new(&desired.name, &desired.env));
+        let loaded = lock
+            .load()?
+            .unwrap_or_else(|| StackState::new(&desired.name, &desired.env));
         if loaded.stack != desired.name || loaded.env != desired.env {
             return Err(EngineError::Mismatch {
                 stack: desired.name.clone(),
@@ -95,14 +112,28 @@ impl Engine {
             });
         }
         let (state, vanished) = self.refresh(&loaded).await?;
-        let target = if destroy { desired.emptied() } else { desired.clone() };
+        let target = if destroy {
+            desired.emptied()
+        } else {
+            desired.clone()
+        };
         let plan = plan::plan(&target, &state, &vanished)?;
-        Ok(Prepared { plan, vanished, refreshed_differs: state != loaded, desired: target, state, lock })
+        Ok(Prepared {
+            plan,
+            vanished,
+            refreshed_differs: state != loaded,
+            desired: target,
+            state,
+            lock,
+        })
     }
 
     /// Reads every recorded resource back, in parallel. Attributes the provider reads replace the
     /// recorded ones; resources that no longer exist are dropped and returned.
-    pub async fn refresh(&self, recorded: &StackState) -> Result<(StackState, Vec<Address>), EngineError> {
+    pub async fn refresh(
+        &self,
+        recorded: &StackState,
+    ) -> Result<(StackState, Vec<Address>), EngineError> {
         let semaphore = Arc::new(Semaphore::new(self.options.parallelism.max(1)));
         let mut reads = JoinSet::new();
         for (address, r) in &recorded.resources {
@@ -117,7 +148,10 @@ impl Engine {
             let provider = self.provider.clone();
             let semaphore = semaphore.clone();
             reads.spawn(async move {
-                let _permit = semaphore.acquire_owned().await.expect("semaphore is never closed");
+                let _permit = semaphore
+                    .acquire_owned()
+                    .await
+                    .expect("semaphore is never closed");
                 let result = provider.read(&existing).await;
                 (existing, result)
             });
@@ -128,7 +162,10 @@ impl Engine {
             let (existing, result) = joined.expect("provider reads do not panic");
             match result {
                 Ok(Some(observed)) => {
-                    let r = state.resources.get_mut(&existing.address).expect("read of a recorded resource");
+                    let r = state
+                        .resources
+                        .get_mut(&existing.address)
+                        .expect("read of a recorded resource");
                     if let Value::Object(props) = &mut r.props {
                         props.extend(observed.props);
                     }
@@ -158,7 +195,14 @@ impl Engine {
         prepared: Prepared,
         on_event: &(dyn Fn(&ApplyEvent) + Send + Sync),
     ) -> Result<ApplyReport, EngineError> {
-        let Prepared { plan, desired, mut state, refreshed_differs, lock, .. } = prepared;
+        let Prepared {
+            plan,
+            desired,
+            mut state,
+            refreshed_differs,
+            lock,
+            ..
+        } = prepared;
         if !plan.has_changes() {
             let outputs = apply::resolve_outputs(&desired, &state);
             if refreshed_differs || outputs != state.outputs {
@@ -167,14 +211,25 @@ impl Engine {
             }
             return Ok(ApplyReport::default());
         }
-        let report =
-            apply::execute(&plan, &desired, &mut state, lock.as_ref(), self.provider.clone(), self.options, on_event)
-                .await?;
+        let report = apply::execute(
+            &plan,
+            &desired,
+            &mut state,
+            lock.as_ref(),
+            self.provider.clone(),
+            self.options,
+            on_event,
+        )
+        .await?;
         Ok(report)
     }
 
     /// The recorded outputs of a stack, if it was ever applied.
-    pub fn outputs(&self, stack: &str, env: &Env) -> Result<Option<BTreeMap<String, Value>>, EngineError> {
+    pub fn outputs(
+        &self,
+        stack: &str,
+        env: &Env,
+    ) -> Result<Option<BTreeMap<String, Value>>, EngineError> {
         Ok(self.backend.read(stack, env)?.map(|s| s.outputs))
     }
 }

@@ -82,7 +82,10 @@ pub struct ResourceChange {
 impl ResourceChange {
     /// The attributes that force the replacement.
     pub fn replaced_because(&self) -> impl Iterator<Item = &str> {
-        self.changes.iter().filter(|c| c.forces_replacement).map(|c| c.path.as_str())
+        self.changes
+            .iter()
+            .filter(|c| c.forces_replacement)
+            .map(|c| c.path.as_str())
     }
 }
 
@@ -148,19 +151,25 @@ impl Plan {
 /// Puts a props document in canonical form: unordered lists sorted and deduplicated,
 /// tags managed by AWS (`aws:*`) dropped. Object keys are already sorted (JSON maps are ordered).
 pub fn normalize(schema: &TypeSchema, props: &Value) -> Value {
-    let Value::Object(map) = props else { return props.clone() };
+    let Value::Object(map) = props else {
+        return props.clone();
+    };
     let mut out = Map::new();
     for (key, value) in map {
         let value = match (key.as_str(), value) {
             (k, Value::Array(items)) if schema.sets.contains(&k) => {
-                let mut keyed: Vec<(String, Value)> = items.iter().map(|v| (v.to_string(), v.clone())).collect();
+                let mut keyed: Vec<(String, Value)> =
+                    items.iter().map(|v| (v.to_string(), v.clone())).collect();
                 keyed.sort_by(|a, b| a.0.cmp(&b.0));
                 keyed.dedup_by(|a, b| a.0 == b.0);
                 Value::Array(keyed.into_iter().map(|(_, v)| v).collect())
             }
-            ("tags", Value::Object(tags)) => {
-                Value::Object(tags.iter().filter(|(k, _)| !k.starts_with("aws:")).map(|(k, v)| (k.clone(), v.clone())).collect())
-            }
+            ("tags", Value::Object(tags)) => Value::Object(
+                tags.iter()
+                    .filter(|(k, _)| !k.starts_with("aws:"))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            ),
             _ => value.clone(),
         };
         out.insert(key.clone(), value);
@@ -168,9 +177,17 @@ pub fn normalize(schema: &TypeSchema, props: &Value) -> Value {
     Value::Object(out)
 }
 
-fn diff_into(path: String, before: Option<&Value>, after: Option<&Value>, forces: bool, out: &mut Vec<AttributeChange>) {
+fn diff_into(
+    path: String,
+    before: Option<&Value>,
+    after: Option<&Value>,
+    forces: bool,
+    out: &mut Vec<AttributeChange>,
+) {
     match (before, after) {
-        (Some(Value::Object(b)), Some(Value::Object(a))) if !a.contains_key(crate::model::UNKNOWN_KEY) => {
+        (Some(Value::Object(b)), Some(Value::Object(a)))
+            if !a.contains_key(crate::model::UNKNOWN_KEY) =>
+        {
             let keys: std::collections::BTreeSet<&String> = b.keys().chain(a.keys()).collect();
             for k in keys {
                 diff_into(format!("{path}.{k}"), b.get(k), a.get(k), forces, out);
@@ -194,7 +211,13 @@ pub fn diff(schema: &TypeSchema, before: &Value, after: &Value) -> Vec<Attribute
     let keys: std::collections::BTreeSet<&String> = b.keys().chain(a.keys()).collect();
     let mut out = vec![];
     for k in keys {
-        diff_into(k.clone(), b.get(k), a.get(k), schema.forces_new(k), &mut out);
+        diff_into(
+            k.clone(),
+            b.get(k),
+            a.get(k),
+            schema.forces_new(k),
+            &mut out,
+        );
     }
     out
 }
@@ -220,15 +243,24 @@ fn all_attributes_as_changes(props: &Value, before: bool) -> Vec<AttributeChange
 
 /// Plans `desired` against `state` (already refreshed from AWS). `vanished` lists the resources the
 /// refresh found deleted outside platform; they were dropped from `state` and are created again.
-pub fn plan(desired: &StackSpec, state: &StackState, vanished: &[Address]) -> Result<Plan, PlanError> {
+pub fn plan(
+    desired: &StackSpec,
+    state: &StackState,
+    vanished: &[Address],
+) -> Result<Plan, PlanError> {
     let graph = DependencyGraph::of(desired).map_err(PlanError::Stack)?;
     let mut actions: HashMap<Address, Action> = HashMap::new();
     let mut resources = Vec::with_capacity(desired.resources.len() + state.resources.len());
     for address in graph.order() {
-        let spec = desired.resource(&address).expect("graph nodes are the stack's resources");
-        let schema = schema(&spec.type_name).ok_or_else(|| PlanError::UnknownType(spec.type_name.clone()))?;
+        let spec = desired
+            .resource(&address)
+            .expect("graph nodes are the stack's resources");
+        let schema = schema(&spec.type_name)
+            .ok_or_else(|| PlanError::UnknownType(spec.type_name.clone()))?;
         let resolved = resolve_refs(&spec.props, &mut |a, attr| {
-            let Some(a) = Address::parse(a) else { return unknown(a, attr) };
+            let Some(a) = Address::parse(a) else {
+                return unknown(a, attr);
+            };
             match actions.get(&a) {
                 Some(Action::Create | Action::Replace) | None => unknown(&a.to_string(), attr),
                 _ => state
@@ -247,7 +279,9 @@ pub fn plan(desired: &StackSpec, state: &StackState, vanished: &[Address]) -> Re
                 action: Action::Create,
                 physical_id: None,
                 changes: all_attributes_as_changes(&after, false),
-                reason: vanished.contains(&address).then(|| "it was deleted outside platform".to_string()),
+                reason: vanished
+                    .contains(&address)
+                    .then(|| "it was deleted outside platform".to_string()),
             },
             Some(current) if current.type_name != spec.type_name => ResourceChange {
                 address: address.clone(),
@@ -293,7 +327,11 @@ pub fn plan(desired: &StackSpec, state: &StackState, vanished: &[Address]) -> Re
         resources.push(change);
     }
     // Resources recorded but no longer declared, deleted dependents first.
-    let mut removed: Vec<&Address> = state.resources.keys().filter(|a| desired.resource(a).is_none()).collect();
+    let mut removed: Vec<&Address> = state
+        .resources
+        .keys()
+        .filter(|a| desired.resource(a).is_none())
+        .collect();
     removed.sort_by_key(|a| std::cmp::Reverse(depth(state, a, &mut BTreeMap::new())));
     for address in removed {
         let current = &state.resources[address];
@@ -326,7 +364,13 @@ fn depth(state: &StackState, address: &Address, memo: &mut BTreeMap<Address, usi
     let d = state
         .resources
         .get(address)
-        .map(|r| r.dependencies.iter().map(|d| 1 + depth(state, d, memo)).max().unwrap_or(0))
+        .map(|r| {
+            r.dependencies
+                .iter()
+                .map(|d| 1 + depth(state, d, memo))
+                .max()
+                .unwrap_or(0)
+        })
         .unwrap_or(0);
     memo.insert(address.clone(), d);
     d

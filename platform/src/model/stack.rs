@@ -38,7 +38,12 @@ pub struct StackSpec {
 impl StackSpec {
     /// The same stack with no resources: what `destroy` plans against.
     pub fn emptied(&self) -> StackSpec {
-        StackSpec { name: self.name.clone(), env: self.env.clone(), resources: vec![], outputs: BTreeMap::new() }
+        StackSpec {
+            name: self.name.clone(),
+            env: self.env.clone(),
+            resources: vec![],
+            outputs: BTreeMap::new(),
+        }
     }
 
     /// The resource at `address`.
@@ -79,7 +84,10 @@ pub struct Handle<R> {
 
 impl<R> Clone for Handle<R> {
     fn clone(&self) -> Self {
-        Self { address: self.address.clone(), _type: PhantomData }
+        Self {
+            address: self.address.clone(),
+            _type: PhantomData,
+        }
     }
 }
 
@@ -117,7 +125,13 @@ impl Stack {
         if let Err(e) = validate::logical_name(name) {
             problems.push(format!("stack name: {e}"));
         }
-        Self { name: name.to_string(), env: env.clone(), resources: vec![], outputs: BTreeMap::new(), problems }
+        Self {
+            name: name.to_string(),
+            env: env.clone(),
+            resources: vec![],
+            outputs: BTreeMap::new(),
+            problems,
+        }
     }
 
     /// The stack's name.
@@ -133,7 +147,10 @@ impl Stack {
     /// Adds a resource under `logical` (unique in the stack) and returns its typed handle.
     pub fn add<R: Resource>(&mut self, logical: &str, resource: R) -> Handle<R> {
         let address = Address::new(&self.name, logical);
-        let handle = Handle { address: address.clone(), _type: PhantomData };
+        let handle = Handle {
+            address: address.clone(),
+            _type: PhantomData,
+        };
         if let Err(e) = validate::logical_name(logical) {
             self.problems.push(format!("{address}: {e}"));
         }
@@ -142,17 +159,20 @@ impl Stack {
             return handle;
         }
         let Some(schema) = crate::resources::schema(R::TYPE) else {
-            self.problems.push(format!("{address}: unknown resource type `{}`", R::TYPE));
+            self.problems
+                .push(format!("{address}: unknown resource type `{}`", R::TYPE));
             return handle;
         };
         let mut local = vec![];
         resource.validate(&mut local);
-        self.problems.extend(local.into_iter().map(|p| format!("{address}: {p}")));
+        self.problems
+            .extend(local.into_iter().map(|p| format!("{address}: {p}")));
 
         let mut props = match serde_json::to_value(&resource) {
             Ok(Value::Object(map)) => map,
             _ => {
-                self.problems.push(format!("{address}: props must serialize to a JSON object"));
+                self.problems
+                    .push(format!("{address}: props must serialize to a JSON object"));
                 return handle;
             }
         };
@@ -161,23 +181,41 @@ impl Stack {
             NameStyle::Dashed { max_len, lowercase } => {
                 let n = format!("{}-{}-{}", self.env, self.name, logical);
                 if lowercase && n.chars().any(|c| c.is_ascii_uppercase()) {
-                    self.problems.push(format!("{address}: the name `{n}` must be lower case"));
+                    self.problems
+                        .push(format!("{address}: the name `{n}` must be lower case"));
                 }
-                validate::length(&format!("{address}: name `{n}`"), &n, max_len, &mut self.problems);
+                validate::length(
+                    &format!("{address}: name `{n}`"),
+                    &n,
+                    max_len,
+                    &mut self.problems,
+                );
                 Some(n)
             }
             NameStyle::Path { max_len } => {
                 let n = format!("/platform/{}/{}/{}", self.env, self.name, logical);
-                validate::length(&format!("{address}: name `{n}`"), &n, max_len, &mut self.problems);
+                validate::length(
+                    &format!("{address}: name `{n}`"),
+                    &n,
+                    max_len,
+                    &mut self.problems,
+                );
                 Some(n)
             }
             NameStyle::None => None,
         };
-        if let (Some(n), NameStyle::Dashed { .. } | NameStyle::Path { .. }) = (&name, schema.name_style) {
+        if let (Some(n), NameStyle::Dashed { .. } | NameStyle::Path { .. }) =
+            (&name, schema.name_style)
+        {
             props.insert("name".into(), Value::String(n.clone()));
         }
         if schema.taggable {
-            let tags = self.tags(&address, &props, name.as_deref().filter(|_| schema.name_style == NameStyle::Tag));
+            let tags = self.tags(
+                &address,
+                &props,
+                name.as_deref()
+                    .filter(|_| schema.name_style == NameStyle::Tag),
+            );
             props.insert("tags".into(), Value::Object(tags));
         }
         let props = Value::Object(props);
@@ -197,20 +235,29 @@ impl Stack {
         handle
     }
 
-    fn tags(&mut self, address: &Address, props: &Map<String, Value>, name_tag: Option<&str>) -> Map<String, Value> {
+    fn tags(
+        &mut self,
+        address: &Address,
+        props: &Map<String, Value>,
+        name_tag: Option<&str>,
+    ) -> Map<String, Value> {
         let mut tags = Map::new();
         if let Some(Value::Object(user)) = props.get("tags") {
             for (k, v) in user {
                 if k.starts_with("platform:") || k.starts_with("aws:") {
-                    self.problems.push(format!("{address}: tag `{k}` is reserved"));
+                    self.problems
+                        .push(format!("{address}: tag `{k}` is reserved"));
                 } else if k.len() > 128 || v.as_str().is_none_or(|v| v.len() > 256) {
-                    self.problems.push(format!("{address}: tag `{k}` is too long (keys 128, values 256 characters)"));
+                    self.problems.push(format!(
+                        "{address}: tag `{k}` is too long (keys 128, values 256 characters)"
+                    ));
                 }
                 tags.insert(k.clone(), v.clone());
             }
         }
         if let Some(n) = name_tag {
-            tags.entry("Name").or_insert_with(|| Value::String(n.to_string()));
+            tags.entry("Name")
+                .or_insert_with(|| Value::String(n.to_string()));
         }
         tags.insert(TAG_STACK.into(), Value::String(self.name.clone()));
         tags.insert(TAG_ENV.into(), Value::String(self.env.to_string()));
@@ -220,11 +267,18 @@ impl Stack {
 
     /// Declares that `dependent` must be applied after `dependency` although it does not reference it.
     pub fn depends_on<A, B>(&mut self, dependent: &Handle<A>, dependency: &Handle<B>) {
-        match self.resources.iter_mut().find(|r| r.address == dependent.address) {
+        match self
+            .resources
+            .iter_mut()
+            .find(|r| r.address == dependent.address)
+        {
             Some(r) => {
                 r.dependencies.insert(dependency.address.clone());
             }
-            None => self.problems.push(format!("{}: not in stack `{}`", dependent.address, self.name)),
+            None => self.problems.push(format!(
+                "{}: not in stack `{}`",
+                dependent.address, self.name
+            )),
         }
     }
 
@@ -233,7 +287,8 @@ impl Stack {
         match serde_json::to_value(value) {
             Ok(v) => {
                 if self.outputs.insert(name.to_string(), v).is_some() {
-                    self.problems.push(format!("output `{name}` declared twice"));
+                    self.problems
+                        .push(format!("output `{name}` declared twice"));
                 }
             }
             Err(e) => self.problems.push(format!("output `{name}`: {e}")),
@@ -242,25 +297,40 @@ impl Stack {
 
     /// Checks the whole stack and returns its desired state.
     pub fn build(self) -> Result<StackSpec, StackError> {
-        let spec = StackSpec { name: self.name, env: self.env, resources: self.resources, outputs: self.outputs };
+        let spec = StackSpec {
+            name: self.name,
+            env: self.env,
+            resources: self.resources,
+            outputs: self.outputs,
+        };
         let mut problems = self.problems;
         let known: BTreeSet<&Address> = spec.resources.iter().map(|r| &r.address).collect();
         for r in &spec.resources {
             for d in &r.dependencies {
                 if !known.contains(d) {
-                    problems.push(format!("{}: references `{d}`, which is not in stack `{}`", r.address, spec.name));
+                    problems.push(format!(
+                        "{}: references `{d}`, which is not in stack `{}`",
+                        r.address, spec.name
+                    ));
                 }
             }
         }
         for (name, value) in &spec.outputs {
             visit_refs(value, &mut |a, _| {
                 if !Address::parse(a).is_some_and(|a| known.contains(&a)) {
-                    problems.push(format!("output `{name}`: references `{a}`, which is not in stack `{}`", spec.name));
+                    problems.push(format!(
+                        "output `{name}`: references `{a}`, which is not in stack `{}`",
+                        spec.name
+                    ));
                 }
             });
         }
         if !problems.is_empty() {
-            return Err(StackError::Invalid { stack: spec.name, env: spec.env.to_string(), problems });
+            return Err(StackError::Invalid {
+                stack: spec.name,
+                env: spec.env.to_string(),
+                problems,
+            });
         }
         crate::graph::DependencyGraph::of(&spec)?;
         Ok(spec)

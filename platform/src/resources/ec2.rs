@@ -43,7 +43,12 @@ pub struct Vpc {
 impl Vpc {
     /// A VPC with DNS support and host names on, as service discovery needs.
     pub fn new(cidr_block: impl Into<String>) -> Self {
-        Self { cidr_block: cidr_block.into(), enable_dns_support: true, enable_dns_hostnames: true, tags: Tags::new() }
+        Self {
+            cidr_block: cidr_block.into(),
+            enable_dns_support: true,
+            enable_dns_hostnames: true,
+            tags: Tags::new(),
+        }
     }
 }
 
@@ -95,7 +100,13 @@ pub struct Subnet {
 impl Subnet {
     /// A subnet that gives no public addresses.
     pub fn new(vpc: Ref<VpcId>, cidr_block: impl Into<String>, availability_zone: AzIndex) -> Self {
-        Self { vpc, cidr_block: cidr_block.into(), availability_zone, map_public_ip_on_launch: false, tags: Tags::new() }
+        Self {
+            vpc,
+            cidr_block: cidr_block.into(),
+            availability_zone,
+            map_public_ip_on_launch: false,
+            tags: Tags::new(),
+        }
     }
 }
 
@@ -218,7 +229,10 @@ impl Resource for RouteTableAssociation {
 /// Schema of [`SecurityGroup`].
 pub const SECURITY_GROUP: TypeSchema = TypeSchema {
     type_name: "aws.ec2.security_group",
-    name_style: NameStyle::Dashed { max_len: 255, lowercase: false },
+    name_style: NameStyle::Dashed {
+        max_len: 255,
+        lowercase: false,
+    },
     force_new: &["name", "vpc", "description"],
     sets: &["ingress", "egress"],
     taggable: true,
@@ -301,7 +315,13 @@ impl Rule {
 
     /// Every protocol and port.
     pub fn all(peer: Peer, description: impl Into<String>) -> Self {
-        Self { protocol: Protocol::All, from_port: -1, to_port: -1, peer, description: description.into() }
+        Self {
+            protocol: Protocol::All,
+            from_port: -1,
+            to_port: -1,
+            peer,
+            description: description.into(),
+        }
     }
 }
 
@@ -315,13 +335,18 @@ impl Resource for SecurityGroup {
         for (kind, rules) in [("ingress", &self.ingress), ("egress", &self.egress)] {
             for r in rules {
                 match r.protocol {
-                    Protocol::All if (r.from_port, r.to_port) != (-1, -1) => {
-                        problems.push(format!("{kind}: a rule for every protocol must use ports -1 to -1"))
-                    }
+                    Protocol::All if (r.from_port, r.to_port) != (-1, -1) => problems.push(
+                        format!("{kind}: a rule for every protocol must use ports -1 to -1"),
+                    ),
                     Protocol::Tcp | Protocol::Udp
-                        if !(0..=65535).contains(&r.from_port) || r.to_port < r.from_port || r.to_port > 65535 =>
+                        if !(0..=65535).contains(&r.from_port)
+                            || r.to_port < r.from_port
+                            || r.to_port > 65535 =>
                     {
-                        problems.push(format!("{kind}: port range {}-{} is invalid", r.from_port, r.to_port))
+                        problems.push(format!(
+                            "{kind}: port range {}-{} is invalid",
+                            r.from_port, r.to_port
+                        ))
                     }
                     _ => {}
                 }
@@ -339,7 +364,9 @@ impl Resource for SecurityGroup {
                     Peer::SecurityGroup(_) => {}
                 }
                 if r.description.len() > 255 {
-                    problems.push(format!("{kind}: a rule description is longer than 255 characters"));
+                    problems.push(format!(
+                        "{kind}: a rule description is longer than 255 characters"
+                    ));
                 }
             }
         }

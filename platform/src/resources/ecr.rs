@@ -8,7 +8,10 @@ use crate::model::{Handle, NameStyle, Ref, Resource, TypeSchema};
 /// Schema of [`EcrRepository`].
 pub const REPOSITORY: TypeSchema = TypeSchema {
     type_name: "aws.ecr.repository",
-    name_style: NameStyle::Dashed { max_len: 256, lowercase: true },
+    name_style: NameStyle::Dashed {
+        max_len: 256,
+        lowercase: true,
+    },
     force_new: &["name"],
     sets: &[],
     taggable: true,
@@ -42,7 +45,12 @@ pub struct EcrRepository {
 impl Default for EcrRepository {
     /// Scan on push, immutable tags, and no deletion of a repository that holds images.
     fn default() -> Self {
-        Self { scan_on_push: true, image_tag_mutability: TagMutability::Immutable, force_delete: false, tags: Tags::new() }
+        Self {
+            scan_on_push: true,
+            image_tag_mutability: TagMutability::Immutable,
+            force_delete: false,
+            tags: Tags::new(),
+        }
     }
 }
 

@@ -16,8 +16,9 @@ use std::collections::BTreeMap;
 use crate::model::TypeSchema;
 
 pub use ec2::{
-    AzIndex, InternetGateway, InternetGatewayId, Peer, Protocol, Route, RouteTable, RouteTableAssociation,
-    RouteTableId, Rule, SecurityGroup, SecurityGroupId, Subnet, SubnetId, Vpc, VpcId,
+    AzIndex, InternetGateway, InternetGatewayId, Peer, Protocol, Route, RouteTable,
+    RouteTableAssociation, RouteTableId, Rule, SecurityGroup, SecurityGroupId, Subnet, SubnetId,
+    Vpc, VpcId,
 };
 pub use ecr::{EcrRepository, TagMutability};
 pub use ecs::{ContainerInsights, EcsCluster};
@@ -65,7 +66,10 @@ pub(crate) mod test_thing {
 
     pub const SCHEMA: TypeSchema = TypeSchema {
         type_name: "test.thing",
-        name_style: NameStyle::Dashed { max_len: 64, lowercase: true },
+        name_style: NameStyle::Dashed {
+            max_len: 64,
+            lowercase: true,
+        },
         force_new: &["name", "immutable"],
         sets: &["set"],
         taggable: true,

@@ -118,7 +118,11 @@ impl LockInfo {
 
 impl std::fmt::Display for LockInfo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "pid {} on host {}, running `{}` since {}", self.pid, self.host, self.operation, self.started_at)
+        write!(
+            f,
+            "pid {} on host {}, running `{}` since {}",
+            self.pid, self.host, self.operation, self.started_at
+        )
     }
 }
 
@@ -169,7 +173,12 @@ pub enum StateError {
 /// Where states live. Each stack and environment has its own document and lock.
 pub trait StateBackend: Send + Sync {
     /// Takes the lock of a stack and environment, failing at once if another run holds it.
-    fn lock(&self, stack: &str, env: &Env, operation: &str) -> Result<Box<dyn StateLock>, StateError>;
+    fn lock(
+        &self,
+        stack: &str,
+        env: &Env,
+        operation: &str,
+    ) -> Result<Box<dyn StateLock>, StateError>;
     /// Reads a state without locking (for `output` and cross-stack references).
     fn read(&self, stack: &str, env: &Env) -> Result<Option<StackState>, StateError>;
 }

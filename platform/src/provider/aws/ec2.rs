@@ -4,8 +4,8 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use aws_sdk_ec2::types::{
-    AttributeBooleanValue, IpPermission, IpRange, Ipv6Range, ResourceType, SecurityGroupRule, Tag, TagSpecification,
-    UserIdGroupPair,
+    AttributeBooleanValue, IpPermission, IpRange, Ipv6Range, ResourceType, SecurityGroupRule, Tag,
+    TagSpecification, UserIdGroupPair,
 };
 
 use super::{api, filter, incomplete, outputs, props, tag_changes, tag_map, tags_of, AwsProvider};
@@ -14,22 +14,39 @@ use crate::provider::{Applied, Desired, Existing, Observed, ProviderError};
 fn tag_spec(kind: ResourceType, props: &Value) -> TagSpecification {
     TagSpecification::builder()
         .resource_type(kind)
-        .set_tags(Some(tags_of(props).into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()))
+        .set_tags(Some(
+            tags_of(props)
+                .into_iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                .collect(),
+        ))
         .build()
 }
 
 fn tags_value(tags: &[Tag]) -> Value {
-    tag_map(tags.iter().map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())))
+    tag_map(
+        tags.iter()
+            .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())),
+    )
 }
 
 /// Sets and removes tags of an EC2 resource to go from the recorded to the desired props.
-pub(super) async fn update_tags(p: &AwsProvider, e: &Existing, desired: &Value) -> Result<(), ProviderError> {
+pub(super) async fn update_tags(
+    p: &AwsProvider,
+    e: &Existing,
+    desired: &Value,
+) -> Result<(), ProviderError> {
     let (set, remove) = tag_changes(&e.props, desired);
     if !remove.is_empty() {
         p.ec2
             .delete_tags()
             .resources(&e.physical_id)
-            .set_tags(Some(remove.into_iter().map(|k| Tag::builder().key(k).build()).collect()))
+            .set_tags(Some(
+                remove
+                    .into_iter()
+                    .map(|k| Tag::builder().key(k).build())
+                    .collect(),
+            ))
             .send()
             .await
             .map_err(api("ec2:DeleteTags"))?;
@@ -38,7 +55,11 @@ pub(super) async fn update_tags(p: &AwsProvider, e: &Existing, desired: &Value) 
         p.ec2
             .create_tags()
             .resources(&e.physical_id)
-            .set_tags(Some(set.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()))
+            .set_tags(Some(
+                set.into_iter()
+                    .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                    .collect(),
+            ))
             .send()
             .await
             .map_err(api("ec2:CreateTags"))?;
@@ -47,7 +68,10 @@ pub(super) async fn update_tags(p: &AwsProvider, e: &Existing, desired: &Value) 
 }
 
 fn applied(e: &Existing) -> Applied {
-    Applied { physical_id: e.physical_id.clone(), outputs: e.outputs.clone() }
+    Applied {
+        physical_id: e.physical_id.clone(),
+        outputs: e.outputs.clone(),
+    }
 }
 
 // ---- VPC ----
@@ -59,7 +83,12 @@ struct VpcProps {
     enable_dns_hostnames: bool,
 }
 
-async fn set_vpc_dns(p: &AwsProvider, id: &str, support: Option<bool>, hostnames: Option<bool>) -> Result<(), ProviderError> {
+async fn set_vpc_dns(
+    p: &AwsProvider,
+    id: &str,
+    support: Option<bool>,
+    hostnames: Option<bool>,
+) -> Result<(), ProviderError> {
     // AWS takes one attribute per call.
     if let Some(v) = support {
         p.ec2
@@ -92,20 +121,47 @@ pub(super) async fn create_vpc(p: &AwsProvider, d: &Desired) -> Result<Applied, 
         .send()
         .await
         .map_err(api("ec2:CreateVpc"))?;
-    let id = out.vpc().and_then(|v| v.vpc_id()).unwrap_or_default().to_string();
+    let id = out
+        .vpc()
+        .and_then(|v| v.vpc_id())
+        .unwrap_or_default()
+        .to_string();
     let outs = outputs([("id", &id)]);
     // New VPCs have DNS support on and DNS host names off.
-    set_vpc_dns(p, &id, (!v.enable_dns_support).then_some(false), v.enable_dns_hostnames.then_some(true))
-        .await
-        .map_err(incomplete(&id, &outs))?;
-    Ok(Applied { physical_id: id, outputs: outs })
+    set_vpc_dns(
+        p,
+        &id,
+        (!v.enable_dns_support).then_some(false),
+        v.enable_dns_hostnames.then_some(true),
+    )
+    .await
+    .map_err(incomplete(&id, &outs))?;
+    Ok(Applied {
+        physical_id: id,
+        outputs: outs,
+    })
 }
 
-pub(super) async fn read_vpc(p: &AwsProvider, e: &Existing) -> Result<Option<Observed>, ProviderError> {
-    let out = p.ec2.describe_vpcs().vpc_ids(&e.physical_id).send().await.map_err(api("ec2:DescribeVpcs"))?;
-    let Some(vpc) = out.vpcs().first() else { return Ok(None) };
+pub(super) async fn read_vpc(
+    p: &AwsProvider,
+    e: &Existing,
+) -> Result<Option<Observed>, ProviderError> {
+    let out = p
+        .ec2
+        .describe_vpcs()
+        .vpc_ids(&e.physical_id)
+        .send()
+        .await
+        .map_err(api("ec2:DescribeVpcs"))?;
+    let Some(vpc) = out.vpcs().first() else {
+        return Ok(None);
+    };
     let attribute = |name: aws_sdk_ec2::types::VpcAttributeName| {
-        p.ec2.describe_vpc_attribute().vpc_id(&e.physical_id).attribute(name).send()
+        p.ec2
+            .describe_vpc_attribute()
+            .vpc_id(&e.physical_id)
+            .attribute(name)
+            .send()
     };
     let support = attribute(aws_sdk_ec2::types::VpcAttributeName::EnableDnsSupport)
         .await
@@ -115,13 +171,26 @@ pub(super) async fn read_vpc(p: &AwsProvider, e: &Existing) -> Result<Option<Obs
         .map_err(api("ec2:DescribeVpcAttribute"))?;
     let mut props = Map::new();
     props.insert("cidr_block".into(), json!(vpc.cidr_block()));
-    props.insert("enable_dns_support".into(), json!(support.enable_dns_support().and_then(|a| a.value())));
-    props.insert("enable_dns_hostnames".into(), json!(hostnames.enable_dns_hostnames().and_then(|a| a.value())));
+    props.insert(
+        "enable_dns_support".into(),
+        json!(support.enable_dns_support().and_then(|a| a.value())),
+    );
+    props.insert(
+        "enable_dns_hostnames".into(),
+        json!(hostnames.enable_dns_hostnames().and_then(|a| a.value())),
+    );
     props.insert("tags".into(), tags_value(vpc.tags()));
-    Ok(Some(Observed { props, outputs: outputs([("id", &e.physical_id)]) }))
+    Ok(Some(Observed {
+        props,
+        outputs: outputs([("id", &e.physical_id)]),
+    }))
 }
 
-pub(super) async fn update_vpc(p: &AwsProvider, e: &Existing, desired: &Value) -> Result<Applied, ProviderError> {
+pub(super) async fn update_vpc(
+    p: &AwsProvider,
+    e: &Existing,
+    desired: &Value,
+) -> Result<Applied, ProviderError> {
     let old: VpcProps = props(&e.address, &e.props)?;
     let new: VpcProps = props(&e.address, desired)?;
     set_vpc_dns(
@@ -136,7 +205,12 @@ pub(super) async fn update_vpc(p: &AwsProvider, e: &Existing, desired: &Value) -
 }
 
 pub(super) async fn delete_vpc(p: &AwsProvider, e: &Existing) -> Result<(), ProviderError> {
-    p.ec2.delete_vpc().vpc_id(&e.physical_id).send().await.map_err(api("ec2:DeleteVpc"))?;
+    p.ec2
+        .delete_vpc()
+        .vpc_id(&e.physical_id)
+        .send()
+        .await
+        .map_err(api("ec2:DeleteVpc"))?;
     Ok(())
 }
 
@@ -164,15 +238,17 @@ async fn set_map_public_ip(p: &AwsProvider, id: &str, value: bool) -> Result<(),
 pub(super) async fn create_subnet(p: &AwsProvider, d: &Desired) -> Result<Applied, ProviderError> {
     let s: SubnetProps = props(&d.address, &d.props)?;
     let zones = p.zones().await?;
-    let zone = zones.get(s.availability_zone).ok_or_else(|| ProviderError::Malformed {
-        address: d.address.clone(),
-        message: format!(
-            "availability zone #{} was asked for, but the region has {} available zones ({})",
-            s.availability_zone,
-            zones.len(),
-            zones.join(", ")
-        ),
-    })?;
+    let zone = zones
+        .get(s.availability_zone)
+        .ok_or_else(|| ProviderError::Malformed {
+            address: d.address.clone(),
+            message: format!(
+                "availability zone #{} was asked for, but the region has {} available zones ({})",
+                s.availability_zone,
+                zones.len(),
+                zones.join(", ")
+            ),
+        })?;
     let out = p
         .ec2
         .create_subnet()
@@ -183,17 +259,40 @@ pub(super) async fn create_subnet(p: &AwsProvider, d: &Desired) -> Result<Applie
         .send()
         .await
         .map_err(api("ec2:CreateSubnet"))?;
-    let id = out.subnet().and_then(|s| s.subnet_id()).unwrap_or_default().to_string();
-    let outs = outputs([("id", id.as_str()), ("availability_zone_name", zone.as_str())]);
+    let id = out
+        .subnet()
+        .and_then(|s| s.subnet_id())
+        .unwrap_or_default()
+        .to_string();
+    let outs = outputs([
+        ("id", id.as_str()),
+        ("availability_zone_name", zone.as_str()),
+    ]);
     if s.map_public_ip_on_launch {
-        set_map_public_ip(p, &id, true).await.map_err(incomplete(&id, &outs))?;
+        set_map_public_ip(p, &id, true)
+            .await
+            .map_err(incomplete(&id, &outs))?;
     }
-    Ok(Applied { physical_id: id, outputs: outs })
+    Ok(Applied {
+        physical_id: id,
+        outputs: outs,
+    })
 }
 
-pub(super) async fn read_subnet(p: &AwsProvider, e: &Existing) -> Result<Option<Observed>, ProviderError> {
-    let out = p.ec2.describe_subnets().subnet_ids(&e.physical_id).send().await.map_err(api("ec2:DescribeSubnets"))?;
-    let Some(subnet) = out.subnets().first() else { return Ok(None) };
+pub(super) async fn read_subnet(
+    p: &AwsProvider,
+    e: &Existing,
+) -> Result<Option<Observed>, ProviderError> {
+    let out = p
+        .ec2
+        .describe_subnets()
+        .subnet_ids(&e.physical_id)
+        .send()
+        .await
+        .map_err(api("ec2:DescribeSubnets"))?;
+    let Some(subnet) = out.subnets().first() else {
+        return Ok(None);
+    };
     let zones = p.zones().await?;
     let zone = subnet.availability_zone().unwrap_or_default();
     let mut props = Map::new();
@@ -201,17 +300,30 @@ pub(super) async fn read_subnet(p: &AwsProvider, e: &Existing) -> Result<Option<
     props.insert("cidr_block".into(), json!(subnet.cidr_block()));
     props.insert(
         "availability_zone".into(),
-        zones.iter().position(|z| z == zone).map_or_else(|| json!(zone), |i| json!(i)),
+        zones
+            .iter()
+            .position(|z| z == zone)
+            .map_or_else(|| json!(zone), |i| json!(i)),
     );
-    props.insert("map_public_ip_on_launch".into(), json!(subnet.map_public_ip_on_launch().unwrap_or(false)));
+    props.insert(
+        "map_public_ip_on_launch".into(),
+        json!(subnet.map_public_ip_on_launch().unwrap_or(false)),
+    );
     props.insert("tags".into(), tags_value(subnet.tags()));
     Ok(Some(Observed {
         props,
-        outputs: outputs([("id", e.physical_id.as_str()), ("availability_zone_name", zone)]),
+        outputs: outputs([
+            ("id", e.physical_id.as_str()),
+            ("availability_zone_name", zone),
+        ]),
     }))
 }
 
-pub(super) async fn update_subnet(p: &AwsProvider, e: &Existing, desired: &Value) -> Result<Applied, ProviderError> {
+pub(super) async fn update_subnet(
+    p: &AwsProvider,
+    e: &Existing,
+    desired: &Value,
+) -> Result<Applied, ProviderError> {
     let old: SubnetProps = props(&e.address, &e.props)?;
     let new: SubnetProps = props(&e.address, desired)?;
     if old.map_public_ip_on_launch != new.map_public_ip_on_launch {
@@ -222,7 +334,12 @@ pub(super) async fn update_subnet(p: &AwsProvider, e: &Existing, desired: &Value
 }
 
 pub(super) async fn delete_subnet(p: &AwsProvider, e: &Existing) -> Result<(), ProviderError> {
-    p.ec2.delete_subnet().subnet_id(&e.physical_id).send().await.map_err(api("ec2:DeleteSubnet"))?;
+    p.ec2
+        .delete_subnet()
+        .subnet_id(&e.physical_id)
+        .send()
+        .await
+        .map_err(api("ec2:DeleteSubnet"))?;
     Ok(())
 }
 
@@ -233,7 +350,10 @@ struct GatewayProps {
     vpc: String,
 }
 
-pub(super) async fn create_internet_gateway(p: &AwsProvider, d: &Desired) -> Result<Applied, ProviderError> {
+pub(super) async fn create_internet_gateway(
+    p: &AwsProvider,
+    d: &Desired,
+) -> Result<Applied, ProviderError> {
     let g: GatewayProps = props(&d.address, &d.props)?;
     let out = p
         .ec2
@@ -242,7 +362,11 @@ pub(super) async fn create_internet_gateway(p: &AwsProvider, d: &Desired) -> Res
         .send()
         .await
         .map_err(api("ec2:CreateInternetGateway"))?;
-    let id = out.internet_gateway().and_then(|g| g.internet_gateway_id()).unwrap_or_default().to_string();
+    let id = out
+        .internet_gateway()
+        .and_then(|g| g.internet_gateway_id())
+        .unwrap_or_default()
+        .to_string();
     let outs = outputs([("id", &id)]);
     p.ec2
         .attach_internet_gateway()
@@ -252,10 +376,16 @@ pub(super) async fn create_internet_gateway(p: &AwsProvider, d: &Desired) -> Res
         .await
         .map_err(api("ec2:AttachInternetGateway"))
         .map_err(incomplete(&id, &outs))?;
-    Ok(Applied { physical_id: id, outputs: outs })
+    Ok(Applied {
+        physical_id: id,
+        outputs: outs,
+    })
 }
 
-pub(super) async fn read_internet_gateway(p: &AwsProvider, e: &Existing) -> Result<Option<Observed>, ProviderError> {
+pub(super) async fn read_internet_gateway(
+    p: &AwsProvider,
+    e: &Existing,
+) -> Result<Option<Observed>, ProviderError> {
     let out = p
         .ec2
         .describe_internet_gateways()
@@ -263,18 +393,38 @@ pub(super) async fn read_internet_gateway(p: &AwsProvider, e: &Existing) -> Resu
         .send()
         .await
         .map_err(api("ec2:DescribeInternetGateways"))?;
-    let Some(g) = out.internet_gateways().first() else { return Ok(None) };
+    let Some(g) = out.internet_gateways().first() else {
+        return Ok(None);
+    };
     let mut props = Map::new();
-    props.insert("vpc".into(), json!(g.attachments().first().and_then(|a| a.vpc_id())));
+    props.insert(
+        "vpc".into(),
+        json!(g.attachments().first().and_then(|a| a.vpc_id())),
+    );
     props.insert("tags".into(), tags_value(g.tags()));
-    Ok(Some(Observed { props, outputs: outputs([("id", &e.physical_id)]) }))
+    Ok(Some(Observed {
+        props,
+        outputs: outputs([("id", &e.physical_id)]),
+    }))
 }
 
-pub(super) async fn delete_internet_gateway(p: &AwsProvider, e: &Existing) -> Result<(), ProviderError> {
-    let vpc = e.props.get("vpc").and_then(Value::as_str).unwrap_or_default();
+pub(super) async fn delete_internet_gateway(
+    p: &AwsProvider,
+    e: &Existing,
+) -> Result<(), ProviderError> {
+    let vpc = e
+        .props
+        .get("vpc")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     if !vpc.is_empty() {
-        let detached =
-            p.ec2.detach_internet_gateway().internet_gateway_id(&e.physical_id).vpc_id(vpc).send().await;
+        let detached = p
+            .ec2
+            .detach_internet_gateway()
+            .internet_gateway_id(&e.physical_id)
+            .vpc_id(vpc)
+            .send()
+            .await;
         if let Err(err) = detached {
             let err = api("ec2:DetachInternetGateway")(err);
             let not_attached = matches!(&err, ProviderError::Api { code: Some(c), .. } if c == "Gateway.NotAttached");
@@ -318,7 +468,10 @@ async fn create_route(p: &AwsProvider, table: &str, r: &RouteProps) -> Result<()
     Ok(())
 }
 
-pub(super) async fn create_route_table(p: &AwsProvider, d: &Desired) -> Result<Applied, ProviderError> {
+pub(super) async fn create_route_table(
+    p: &AwsProvider,
+    d: &Desired,
+) -> Result<Applied, ProviderError> {
     let t: RouteTableProps = props(&d.address, &d.props)?;
     let out = p
         .ec2
@@ -328,15 +481,27 @@ pub(super) async fn create_route_table(p: &AwsProvider, d: &Desired) -> Result<A
         .send()
         .await
         .map_err(api("ec2:CreateRouteTable"))?;
-    let id = out.route_table().and_then(|t| t.route_table_id()).unwrap_or_default().to_string();
+    let id = out
+        .route_table()
+        .and_then(|t| t.route_table_id())
+        .unwrap_or_default()
+        .to_string();
     let outs = outputs([("id", &id)]);
     for r in &t.routes {
-        create_route(p, &id, r).await.map_err(incomplete(&id, &outs))?;
+        create_route(p, &id, r)
+            .await
+            .map_err(incomplete(&id, &outs))?;
     }
-    Ok(Applied { physical_id: id, outputs: outs })
+    Ok(Applied {
+        physical_id: id,
+        outputs: outs,
+    })
 }
 
-pub(super) async fn read_route_table(p: &AwsProvider, e: &Existing) -> Result<Option<Observed>, ProviderError> {
+pub(super) async fn read_route_table(
+    p: &AwsProvider,
+    e: &Existing,
+) -> Result<Option<Observed>, ProviderError> {
     let out = p
         .ec2
         .describe_route_tables()
@@ -344,7 +509,9 @@ pub(super) async fn read_route_table(p: &AwsProvider, e: &Existing) -> Result<Op
         .send()
         .await
         .map_err(api("ec2:DescribeRouteTables"))?;
-    let Some(t) = out.route_tables().first() else { return Ok(None) };
+    let Some(t) = out.route_tables().first() else {
+        return Ok(None);
+    };
     // The VPC's own `local` route is not managed; every other route is.
     let routes: Vec<Value> = t
         .routes()
@@ -361,17 +528,36 @@ pub(super) async fn read_route_table(p: &AwsProvider, e: &Existing) -> Result<Op
     props.insert("vpc".into(), json!(t.vpc_id()));
     props.insert("routes".into(), Value::Array(routes));
     props.insert("tags".into(), tags_value(t.tags()));
-    Ok(Some(Observed { props, outputs: outputs([("id", &e.physical_id)]) }))
+    Ok(Some(Observed {
+        props,
+        outputs: outputs([("id", &e.physical_id)]),
+    }))
 }
 
-pub(super) async fn update_route_table(p: &AwsProvider, e: &Existing, desired: &Value) -> Result<Applied, ProviderError> {
-    let old: Vec<Value> = e.props.get("routes").and_then(Value::as_array).cloned().unwrap_or_default();
+pub(super) async fn update_route_table(
+    p: &AwsProvider,
+    e: &Existing,
+    desired: &Value,
+) -> Result<Applied, ProviderError> {
+    let old: Vec<Value> = e
+        .props
+        .get("routes")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     let new: RouteTableProps = props(&e.address, desired)?;
     let old_destinations: Vec<String> = old
         .iter()
-        .filter_map(|r| r.get("destination_cidr_block").and_then(Value::as_str).map(str::to_string))
+        .filter_map(|r| {
+            r.get("destination_cidr_block")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
         .collect();
-    for dest in old_destinations.iter().filter(|d| !new.routes.iter().any(|r| &r.destination_cidr_block == *d)) {
+    for dest in old_destinations
+        .iter()
+        .filter(|d| !new.routes.iter().any(|r| &r.destination_cidr_block == *d))
+    {
         p.ec2
             .delete_route()
             .route_table_id(&e.physical_id)
@@ -381,7 +567,10 @@ pub(super) async fn update_route_table(p: &AwsProvider, e: &Existing, desired: &
             .map_err(api("ec2:DeleteRoute"))?;
     }
     for r in &new.routes {
-        let current = old.iter().find(|o| o.get("destination_cidr_block").and_then(Value::as_str) == Some(&r.destination_cidr_block));
+        let current = old.iter().find(|o| {
+            o.get("destination_cidr_block").and_then(Value::as_str)
+                == Some(&r.destination_cidr_block)
+        });
         match current {
             None => create_route(p, &e.physical_id, r).await?,
             Some(o) if o.get("gateway_id").and_then(Value::as_str) != Some(&r.gateway_id) => {
@@ -402,7 +591,12 @@ pub(super) async fn update_route_table(p: &AwsProvider, e: &Existing, desired: &
 }
 
 pub(super) async fn delete_route_table(p: &AwsProvider, e: &Existing) -> Result<(), ProviderError> {
-    p.ec2.delete_route_table().route_table_id(&e.physical_id).send().await.map_err(api("ec2:DeleteRouteTable"))?;
+    p.ec2
+        .delete_route_table()
+        .route_table_id(&e.physical_id)
+        .send()
+        .await
+        .map_err(api("ec2:DeleteRouteTable"))?;
     Ok(())
 }
 
@@ -414,7 +608,10 @@ struct AssociationProps {
     subnet: String,
 }
 
-pub(super) async fn create_association(p: &AwsProvider, d: &Desired) -> Result<Applied, ProviderError> {
+pub(super) async fn create_association(
+    p: &AwsProvider,
+    d: &Desired,
+) -> Result<Applied, ProviderError> {
     let a: AssociationProps = props(&d.address, &d.props)?;
     let out = p
         .ec2
@@ -425,14 +622,23 @@ pub(super) async fn create_association(p: &AwsProvider, d: &Desired) -> Result<A
         .await
         .map_err(api("ec2:AssociateRouteTable"))?;
     let id = out.association_id().unwrap_or_default().to_string();
-    Ok(Applied { outputs: outputs([("id", &id)]), physical_id: id })
+    Ok(Applied {
+        outputs: outputs([("id", &id)]),
+        physical_id: id,
+    })
 }
 
-pub(super) async fn read_association(p: &AwsProvider, e: &Existing) -> Result<Option<Observed>, ProviderError> {
+pub(super) async fn read_association(
+    p: &AwsProvider,
+    e: &Existing,
+) -> Result<Option<Observed>, ProviderError> {
     let out = p
         .ec2
         .describe_route_tables()
-        .filters(filter("association.route-table-association-id", [e.physical_id.as_str()]))
+        .filters(filter(
+            "association.route-table-association-id",
+            [e.physical_id.as_str()],
+        ))
         .send()
         .await
         .map_err(api("ec2:DescribeRouteTables"))?;
@@ -445,7 +651,10 @@ pub(super) async fn read_association(p: &AwsProvider, e: &Existing) -> Result<Op
         let mut props = Map::new();
         props.insert("route_table".into(), json!(a.route_table_id()));
         props.insert("subnet".into(), json!(a.subnet_id()));
-        Observed { props, outputs: outputs([("id", &e.physical_id)]) }
+        Observed {
+            props,
+            outputs: outputs([("id", &e.physical_id)]),
+        }
     }))
 }
 
@@ -509,13 +718,31 @@ fn rule_value(r: &SecurityGroupRule) -> Value {
 fn permission(rule: &Value) -> Result<IpPermission, String> {
     let r: RuleProps = serde_json::from_value(rule.clone()).map_err(|e| e.to_string())?;
     let description = (!r.description.is_empty()).then(|| r.description.clone());
-    let mut b = IpPermission::builder().ip_protocol(&r.protocol).from_port(r.from_port).to_port(r.to_port);
+    let mut b = IpPermission::builder()
+        .ip_protocol(&r.protocol)
+        .from_port(r.from_port)
+        .to_port(r.to_port);
     if let Some(c) = r.peer.get("cidr_ipv4").and_then(Value::as_str) {
-        b = b.ip_ranges(IpRange::builder().cidr_ip(c).set_description(description).build());
+        b = b.ip_ranges(
+            IpRange::builder()
+                .cidr_ip(c)
+                .set_description(description)
+                .build(),
+        );
     } else if let Some(c) = r.peer.get("cidr_ipv6").and_then(Value::as_str) {
-        b = b.ipv6_ranges(Ipv6Range::builder().cidr_ipv6(c).set_description(description).build());
+        b = b.ipv6_ranges(
+            Ipv6Range::builder()
+                .cidr_ipv6(c)
+                .set_description(description)
+                .build(),
+        );
     } else if let Some(g) = r.peer.get("security_group").and_then(Value::as_str) {
-        b = b.user_id_group_pairs(UserIdGroupPair::builder().group_id(g).set_description(description).build());
+        b = b.user_id_group_pairs(
+            UserIdGroupPair::builder()
+                .group_id(g)
+                .set_description(description)
+                .build(),
+        );
     } else {
         return Err(format!("rule peer {:?} is not supported", r.peer));
     }
@@ -524,15 +751,30 @@ fn permission(rule: &Value) -> Result<IpPermission, String> {
 
 async fn group_rules(p: &AwsProvider, id: &str) -> Result<Vec<SecurityGroupRule>, ProviderError> {
     let mut rules = vec![];
-    let mut pages = p.ec2.describe_security_group_rules().filters(filter("group-id", [id])).into_paginator().send();
+    let mut pages = p
+        .ec2
+        .describe_security_group_rules()
+        .filters(filter("group-id", [id]))
+        .into_paginator()
+        .send();
     while let Some(page) = pages.next().await {
-        rules.extend(page.map_err(api("ec2:DescribeSecurityGroupRules"))?.security_group_rules().iter().cloned());
+        rules.extend(
+            page.map_err(api("ec2:DescribeSecurityGroupRules"))?
+                .security_group_rules()
+                .iter()
+                .cloned(),
+        );
     }
     Ok(rules)
 }
 
 /// Makes the group's rules exactly the declared ones: revokes the others, authorizes the missing.
-async fn sync_rules(p: &AwsProvider, e_address: &crate::model::Address, id: &str, desired: &Value) -> Result<(), ProviderError> {
+async fn sync_rules(
+    p: &AwsProvider,
+    e_address: &crate::model::Address,
+    id: &str,
+    desired: &Value,
+) -> Result<(), ProviderError> {
     let g: GroupProps = props(e_address, desired)?;
     let current = group_rules(p, id).await?;
     for egress in [false, true] {
@@ -544,10 +786,17 @@ async fn sync_rules(p: &AwsProvider, e_address: &crate::model::Address, id: &str
             .collect();
         let missing: Vec<IpPermission> = wanted
             .iter()
-            .filter(|w| !current.iter().any(|r| r.is_egress() == Some(egress) && &rule_value(r) == *w))
+            .filter(|w| {
+                !current
+                    .iter()
+                    .any(|r| r.is_egress() == Some(egress) && &rule_value(r) == *w)
+            })
             .map(|w| permission(w))
             .collect::<Result<_, _>>()
-            .map_err(|message| ProviderError::Malformed { address: e_address.clone(), message })?;
+            .map_err(|message| ProviderError::Malformed {
+                address: e_address.clone(),
+                message,
+            })?;
         if !stale.is_empty() {
             if egress {
                 p.ec2
@@ -590,7 +839,10 @@ async fn sync_rules(p: &AwsProvider, e_address: &crate::model::Address, id: &str
     Ok(())
 }
 
-pub(super) async fn create_security_group(p: &AwsProvider, d: &Desired) -> Result<Applied, ProviderError> {
+pub(super) async fn create_security_group(
+    p: &AwsProvider,
+    d: &Desired,
+) -> Result<Applied, ProviderError> {
     let g: GroupProps = props(&d.address, &d.props)?;
     let out = p
         .ec2
@@ -604,11 +856,19 @@ pub(super) async fn create_security_group(p: &AwsProvider, d: &Desired) -> Resul
         .map_err(api("ec2:CreateSecurityGroup"))?;
     let id = out.group_id().unwrap_or_default().to_string();
     let outs = outputs([("id", &id)]);
-    sync_rules(p, &d.address, &id, &d.props).await.map_err(incomplete(&id, &outs))?;
-    Ok(Applied { physical_id: id, outputs: outs })
+    sync_rules(p, &d.address, &id, &d.props)
+        .await
+        .map_err(incomplete(&id, &outs))?;
+    Ok(Applied {
+        physical_id: id,
+        outputs: outs,
+    })
 }
 
-pub(super) async fn read_security_group(p: &AwsProvider, e: &Existing) -> Result<Option<Observed>, ProviderError> {
+pub(super) async fn read_security_group(
+    p: &AwsProvider,
+    e: &Existing,
+) -> Result<Option<Observed>, ProviderError> {
     let out = p
         .ec2
         .describe_security_groups()
@@ -616,10 +876,18 @@ pub(super) async fn read_security_group(p: &AwsProvider, e: &Existing) -> Result
         .send()
         .await
         .map_err(api("ec2:DescribeSecurityGroups"))?;
-    let Some(g) = out.security_groups().first() else { return Ok(None) };
+    let Some(g) = out.security_groups().first() else {
+        return Ok(None);
+    };
     let rules = group_rules(p, &e.physical_id).await?;
     let of = |egress: bool| -> Value {
-        Value::Array(rules.iter().filter(|r| r.is_egress() == Some(egress)).map(rule_value).collect())
+        Value::Array(
+            rules
+                .iter()
+                .filter(|r| r.is_egress() == Some(egress))
+                .map(rule_value)
+                .collect(),
+        )
     };
     let mut props = Map::new();
     props.insert("name".into(), json!(g.group_name()));
@@ -628,16 +896,31 @@ pub(super) async fn read_security_group(p: &AwsProvider, e: &Existing) -> Result
     props.insert("ingress".into(), of(false));
     props.insert("egress".into(), of(true));
     props.insert("tags".into(), tags_value(g.tags()));
-    Ok(Some(Observed { props, outputs: outputs([("id", &e.physical_id)]) }))
+    Ok(Some(Observed {
+        props,
+        outputs: outputs([("id", &e.physical_id)]),
+    }))
 }
 
-pub(super) async fn update_security_group(p: &AwsProvider, e: &Existing, desired: &Value) -> Result<Applied, ProviderError> {
+pub(super) async fn update_security_group(
+    p: &AwsProvider,
+    e: &Existing,
+    desired: &Value,
+) -> Result<Applied, ProviderError> {
     sync_rules(p, &e.address, &e.physical_id, desired).await?;
     update_tags(p, e, desired).await?;
     Ok(applied(e))
 }
 
-pub(super) async fn delete_security_group(p: &AwsProvider, e: &Existing) -> Result<(), ProviderError> {
-    p.ec2.delete_security_group().group_id(&e.physical_id).send().await.map_err(api("ec2:DeleteSecurityGroup"))?;
+pub(super) async fn delete_security_group(
+    p: &AwsProvider,
+    e: &Existing,
+) -> Result<(), ProviderError> {
+    p.ec2
+        .delete_security_group()
+        .group_id(&e.physical_id)
+        .send()
+        .await
+        .map_err(api("ec2:DeleteSecurityGroup"))?;
     Ok(())
 }

@@ -125,13 +125,18 @@ impl Provider for AwsProvider {
             "aws.ec2.subnet" => ec2::update_subnet(self, e, desired).await,
             "aws.ec2.internet_gateway" | "aws.ec2.route_table_association" => {
                 ec2::update_tags(self, e, desired).await?;
-                Ok(Applied { physical_id: e.physical_id.clone(), outputs: e.outputs.clone() })
+                Ok(Applied {
+                    physical_id: e.physical_id.clone(),
+                    outputs: e.outputs.clone(),
+                })
             }
             "aws.ec2.route_table" => ec2::update_route_table(self, e, desired).await,
             "aws.ec2.security_group" => ec2::update_security_group(self, e, desired).await,
             "aws.ecr.repository" => ecr::update(self, e, desired).await,
             "aws.ecs.cluster" => ecs::update(self, e, desired).await,
-            "aws.servicediscovery.private_dns_namespace" => servicediscovery::update(self, e, desired).await,
+            "aws.servicediscovery.private_dns_namespace" => {
+                servicediscovery::update(self, e, desired).await
+            }
             "aws.logs.log_group" => logs::update(self, e, desired).await,
             other => Err(ProviderError::UnsupportedType(other.to_string())),
         }
@@ -168,22 +173,39 @@ where
 
 /// Parses resolved props into the provider's view of them.
 fn props<T: DeserializeOwned>(address: &Address, props: &Value) -> Result<T, ProviderError> {
-    serde_json::from_value(props.clone())
-        .map_err(|e| ProviderError::Malformed { address: address.clone(), message: e.to_string() })
+    serde_json::from_value(props.clone()).map_err(|e| ProviderError::Malformed {
+        address: address.clone(),
+        message: e.to_string(),
+    })
 }
 
 /// Wraps the failure of a step after the resource was created.
-fn incomplete(physical_id: &str, outputs: &BTreeMap<String, Value>) -> impl FnOnce(ProviderError) -> ProviderError {
-    let applied = Applied { physical_id: physical_id.to_string(), outputs: outputs.clone() };
-    move |source| ProviderError::Incomplete { applied, source: Box::new(source) }
+fn incomplete(
+    physical_id: &str,
+    outputs: &BTreeMap<String, Value>,
+) -> impl FnOnce(ProviderError) -> ProviderError {
+    let applied = Applied {
+        physical_id: physical_id.to_string(),
+        outputs: outputs.clone(),
+    };
+    move |source| ProviderError::Incomplete {
+        applied,
+        source: Box::new(source),
+    }
 }
 
 fn filter<const N: usize>(name: &str, values: [&str; N]) -> aws_sdk_ec2::types::Filter {
-    aws_sdk_ec2::types::Filter::builder().name(name).set_values(Some(values.map(str::to_string).to_vec())).build()
+    aws_sdk_ec2::types::Filter::builder()
+        .name(name)
+        .set_values(Some(values.map(str::to_string).to_vec()))
+        .build()
 }
 
 fn outputs<const N: usize>(pairs: [(&str, &str); N]) -> BTreeMap<String, Value> {
-    pairs.into_iter().map(|(k, v)| (k.to_string(), Value::String(v.to_string()))).collect()
+    pairs
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
+        .collect()
 }
 
 /// Tags as a JSON object.
@@ -207,7 +229,11 @@ fn tag_changes(old: &Value, new: &Value) -> (Vec<(String, String)>, Vec<String>)
         .filter(|(k, v)| old.get(*k) != Some(*v))
         .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
         .collect();
-    let remove = old.keys().filter(|k| !new.contains_key(*k)).cloned().collect();
+    let remove = old
+        .keys()
+        .filter(|k| !new.contains_key(*k))
+        .cloned()
+        .collect();
     (set, remove)
 }
 
@@ -216,12 +242,20 @@ fn tags_of(props: &Value) -> Vec<(String, String)> {
     props
         .get("tags")
         .and_then(Value::as_object)
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 /// Polls `check` until it returns `Some`, sleeping between polls, up to `deadline`.
-async fn wait_for<T, F, Fut>(what: String, deadline: Duration, mut check: F) -> Result<T, ProviderError>
+async fn wait_for<T, F, Fut>(
+    what: String,
+    deadline: Duration,
+    mut check: F,
+) -> Result<T, ProviderError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<Option<T>, ProviderError>>,
@@ -233,7 +267,10 @@ where
             return Ok(done);
         }
         if started.elapsed() + delay > deadline {
-            return Err(ProviderError::Timeout { waiting_for: what, after: deadline });
+            return Err(ProviderError::Timeout {
+                waiting_for: what,
+                after: deadline,
+            });
         }
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(5));

@@ -1,0 +1,222 @@
+//! The foundation stack: the network, the container registry, the cluster, service discovery and
+//! the shared log group that every service of an environment builds on.
+
+use platform::model::{Env, Stack, StackError, StackSpec};
+use platform::resources::{
+    AzIndex, EcrRepository, EcsCluster, InternetGateway, LogGroup, PrivateDnsNamespace, Route,
+    RouteTable, RouteTableAssociation, Subnet, Tags, Vpc,
+};
+
+/// The stack's name in the catalog.
+pub const NAME: &str = "foundation";
+
+/// What can vary between foundations.
+#[derive(Debug, Clone)]
+pub struct FoundationOptions {
+    /// The VPC's block; subnets are carved from it (/20 each: public ones from the start of the
+    /// block, private ones from its second half). Must be a /16.
+    pub cidr_prefix: [u8; 2],
+    /// How many availability zones to spread subnets over.
+    pub zones: u8,
+    /// One image repository per service.
+    pub repositories: Vec<String>,
+    /// Days the shared log group keeps events.
+    pub log_retention_days: u32,
+}
+
+impl Default for FoundationOptions {
+    fn default() -> Self {
+        Self {
+            cidr_prefix: [10, 0],
+            zones: 3,
+            repositories: vec!["card-service".into()],
+            log_retention_days: 30,
+        }
+    }
+}
+
+/// The foundation of `env` with the default options.
+pub fn foundation(env: &Env) -> Result<StackSpec, StackError> {
+    foundation_with(env, &FoundationOptions::default())
+}
+
+/// The foundation of `env`.
+pub fn foundation_with(env: &Env, options: &FoundationOptions) -> Result<StackSpec, StackError> {
+    let mut s = Stack::new(NAME, env);
+    let [a, b] = options.cidr_prefix;
+    let vpc = s.add("vpc", Vpc::new(format!("{a}.{b}.0.0/16")));
+    let gateway = s.add(
+        "internet-gateway",
+        InternetGateway {
+            vpc: vpc.id(),
+            tags: Tags::new(),
+        },
+    );
+
+    let public_routes = s.add(
+        "public-routes",
+        RouteTable {
+            vpc: vpc.id(),
+            routes: vec![Route {
+                destination_cidr_block: "0.0.0.0/0".into(),
+                gateway_id: gateway.id(),
+            }],
+            tags: Tags::new(),
+        },
+    );
+    // Private subnets reach only the VPC: no route to the internet.
+    let private_routes = s.add(
+        "private-routes",
+        RouteTable {
+            vpc: vpc.id(),
+            routes: vec![],
+            tags: Tags::new(),
+        },
+    );
+
+    let mut public = vec![];
+    let mut private = vec![];
+    for zone in 0..options.zones {
+        let letter = char::from(b'a' + zone);
+        let mut subnet = Subnet::new(
+            vpc.id(),
+            format!("{a}.{b}.{}.0/20", 16 * u32::from(zone)),
+            AzIndex(zone),
+        );
+        subnet.tags.insert("tier".into(), "public".into());
+        let p = s.add(&format!("public-{letter}"), subnet);
+        s.add(
+            &format!("public-{letter}-routes"),
+            RouteTableAssociation {
+                route_table: public_routes.id(),
+                subnet: p.id(),
+            },
+        );
+        let mut subnet = Subnet::new(
+            vpc.id(),
+            format!("{a}.{b}.{}.0/20", 128 + 16 * u32::from(zone)),
+            AzIndex(zone),
+        );
+        subnet.tags.insert("tier".into(), "private".into());
+        let q = s.add(&format!("private-{letter}"), subnet);
+        s.add(
+            &format!("private-{letter}-routes"),
+            RouteTableAssociation {
+                route_table: private_routes.id(),
+                subnet: q.id(),
+            },
+        );
+        public.push(p.id());
+        private.push(q.id());
+    }
+
+    let repositories: Vec<_> = options
+        .repositories
+        .iter()
+        .map(|service| {
+            (
+                service,
+                s.add(&format!("{service}-images"), EcrRepository::default()),
+            )
+        })
+        .collect();
+    let cluster = s.add("cluster", EcsCluster::default());
+    let namespace = s.add(
+        "discovery",
+        PrivateDnsNamespace {
+            dns_name: format!("{env}.platform.internal"),
+            vpc: vpc.id(),
+            description: format!("Service discovery of the {env} environment"),
+            tags: Tags::new(),
+        },
+    );
+    let logs = s.add("logs", LogGroup::new(options.log_retention_days));
+
+    s.output("vpc_id", vpc.id());
+    s.output("public_subnet_ids", &public);
+    s.output("private_subnet_ids", &private);
+    s.output("cluster_arn", cluster.arn());
+    s.output("cluster_name", cluster.name());
+    s.output("namespace_id", namespace.id());
+    s.output("namespace_arn", namespace.arn());
+    s.output("log_group_name", logs.name());
+    for (service, repo) in &repositories {
+        s.output(
+            &format!("{}_repository_uri", service.replace('-', "_")),
+            repo.repository_uri(),
+        );
+    }
+    s.build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dev() -> Env {
+        Env::new("dev").unwrap()
+    }
+
+    #[test]
+    fn builds_three_zones_of_public_and_private_subnets() {
+        let spec = foundation(&dev()).unwrap();
+        let count = |t: &str| spec.resources.iter().filter(|r| r.type_name == t).count();
+        assert_eq!(count("aws.ec2.subnet"), 6);
+        assert_eq!(count("aws.ec2.route_table_association"), 6);
+        assert_eq!(count("aws.ec2.vpc"), 1);
+        assert_eq!(count("aws.ecs.cluster"), 1);
+        assert_eq!(count("aws.ecr.repository"), 1);
+        assert_eq!(count("aws.servicediscovery.private_dns_namespace"), 1);
+        assert_eq!(count("aws.logs.log_group"), 1);
+        let zones: Vec<_> = spec
+            .resources
+            .iter()
+            .filter(|r| r.type_name == "aws.ec2.subnet")
+            .map(|r| r.props["availability_zone"].as_u64().unwrap())
+            .collect();
+        assert_eq!(zones, [0, 0, 1, 1, 2, 2]);
+    }
+
+    #[test]
+    fn names_are_deterministic_and_per_environment() {
+        let dev = foundation(&dev()).unwrap();
+        let prod = foundation(&Env::new("prod").unwrap()).unwrap();
+        assert_eq!(dev, foundation(&Env::new("dev").unwrap()).unwrap());
+        let cluster = |s: &StackSpec| {
+            s.resources
+                .iter()
+                .find(|r| r.type_name == "aws.ecs.cluster")
+                .unwrap()
+                .name
+                .clone()
+        };
+        assert_eq!(cluster(&dev).as_deref(), Some("dev-foundation-cluster"));
+        assert_eq!(cluster(&prod).as_deref(), Some("prod-foundation-cluster"));
+    }
+
+    #[test]
+    fn every_taggable_resource_carries_the_platform_tags() {
+        let spec = foundation(&dev()).unwrap();
+        for r in spec
+            .resources
+            .iter()
+            .filter(|r| r.type_name != "aws.ec2.route_table_association")
+        {
+            let tags = &r.props["tags"];
+            assert_eq!(tags["platform:stack"], "foundation", "{}", r.address);
+            assert_eq!(tags["platform:env"], "dev", "{}", r.address);
+            assert_eq!(tags["platform:address"], r.address.to_string());
+        }
+    }
+
+    #[test]
+    fn bad_options_are_refused_before_any_aws_call() {
+        let options = FoundationOptions {
+            zones: 3,
+            repositories: vec!["Card_Service".into()],
+            ..Default::default()
+        };
+        let err = foundation_with(&dev(), &options).unwrap_err().to_string();
+        assert!(err.contains("foundation.Card_Service-images"), "{err}");
+    }
+}
