@@ -1,1 +1,208 @@
+//! Test harness: a real AWS API emulator (moto in server mode) on a free loopback port, one per
+//! test, so tests never share cloud state and nothing can reach real AWS.
 
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+
+/// The workspace's root directory.
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ lives in the workspace")
+        .to_path_buf()
+}
+
+fn moto_server() -> PathBuf {
+    if let Some(path) = std::env::var_os("PLATFORM_MOTO_SERVER") {
+        return PathBuf::from(path);
+    }
+    let path = workspace_root().join(".venv/emulator/bin/moto_server");
+    assert!(
+        path.exists(),
+        "the AWS emulator is not installed at {}: run `scripts/test` (it installs it), or `scripts/emulator-venv`",
+        path.display()
+    );
+    path
+}
+
+/// A running emulator, stopped when dropped.
+pub struct Emulator {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub endpoint: String,
+}
+
+impl Emulator {
+    /// Starts an emulator on a free loopback port and waits until it answers.
+    pub fn start() -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new(moto_server())
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the emulator starts");
+        let emulator = Self {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "the emulator did not listen on port {port} within 60s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        emulator
+    }
+
+    /// An SDK configuration pointing at this emulator, with test credentials and `us-east-1`.
+    /// It does not read the environment, so a test can never reach real AWS.
+    pub async fn sdk_config(&self) -> SdkConfig {
+        aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(aws_sdk_ec2::config::Credentials::new(
+                "testing", "testing", None, None, "emulator",
+            ))
+            .load()
+            .await
+    }
+
+    /// Environment variables that point the `platform` binary (or any AWS SDK) at this emulator.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL", self.endpoint.clone()),
+            ("AWS_ACCESS_KEY_ID", "testing".into()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+            ("AWS_REGION", "us-east-1".into()),
+            ("AWS_EC2_METADATA_DISABLED", "true".into()),
+        ]
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An engine on the AWS provider, pointed at its own emulator, with state in a temporary directory.
+pub struct Harness {
+    /// The emulator.
+    pub emulator: Emulator,
+    /// SDK configuration for checking what the engine did, from outside it.
+    pub config: SdkConfig,
+    /// The engine under test.
+    pub engine: platform::Engine,
+    /// Where states are kept.
+    pub backend: platform::state::local::LocalBackend,
+    _dir: tempfile::TempDir,
+}
+
+impl Harness {
+    /// Starts an emulator and an engine on it.
+    pub async fn new() -> Self {
+        let emulator = Emulator::start();
+        let config = emulator.sdk_config().await;
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let backend = platform::state::local::LocalBackend::new(dir.path());
+        let engine = platform::Engine::new(
+            std::sync::Arc::new(platform::provider::aws::AwsProvider::new(&config)),
+            std::sync::Arc::new(backend.clone()),
+            platform::apply::ApplyOptions::default(),
+        );
+        Self {
+            emulator,
+            config,
+            engine,
+            backend,
+            _dir: dir,
+        }
+    }
+
+    /// Plans `spec`.
+    pub async fn plan(&self, spec: &platform::StackSpec) -> platform::plan::Plan {
+        self.engine
+            .prepare(spec, false, "plan")
+            .await
+            .expect("plan")
+            .plan
+    }
+
+    /// Applies `spec`, requiring every operation to succeed, and returns the state.
+    pub async fn apply(&self, spec: &platform::StackSpec) -> platform::state::StackState {
+        let prepared = self
+            .engine
+            .prepare(spec, false, "apply")
+            .await
+            .expect("prepare apply");
+        let report = self.engine.apply(prepared, &|_| {}).await.expect("apply");
+        assert!(
+            report.is_success(),
+            "apply failed: {}",
+            platform::render::report_text(&spec.name, &report)
+        );
+        self.state(spec)
+    }
+
+    /// Applies `spec` and then requires a plan with no changes (no perpetual diff).
+    pub async fn apply_converged(&self, spec: &platform::StackSpec) -> platform::state::StackState {
+        let state = self.apply(spec).await;
+        let plan = self.plan(spec).await;
+        assert!(
+            !plan.has_changes(),
+            "a just-applied stack must plan as no changes:\n{}",
+            platform::render::plan_text(&plan)
+        );
+        state
+    }
+
+    /// Destroys `spec`, requiring success and an empty state.
+    pub async fn destroy(&self, spec: &platform::StackSpec) {
+        let prepared = self
+            .engine
+            .prepare(spec, true, "destroy")
+            .await
+            .expect("prepare destroy");
+        let report = self.engine.apply(prepared, &|_| {}).await.expect("destroy");
+        assert!(
+            report.is_success(),
+            "destroy failed: {}",
+            platform::render::report_text(&spec.name, &report)
+        );
+        assert!(
+            self.state(spec).resources.is_empty(),
+            "destroy leaves nothing in the state"
+        );
+    }
+
+    /// The recorded state of `spec`.
+    pub fn state(&self, spec: &platform::StackSpec) -> platform::state::StackState {
+        use platform::state::StateBackend;
+        self.backend
+            .read(&spec.name, &spec.env)
+            .expect("state readable")
+            .expect("state exists")
+    }
+}
+
+/// The physical id recorded for `stack.name`.
+pub fn id_of(state: &platform::state::StackState, name: &str) -> String {
+    state
+        .resources
+        .get(&platform::Address::new(&state.stack, name))
+        .unwrap_or_else(|| panic!("{name} is in the state"))
+        .physical_id
+        .clone()
+}
