@@ -4,7 +4,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use aws_sdk_ec2::types::{
-    AttributeBooleanValue, IpPermission, IpRange, Ipv6Range, ResourceType, SecurityGroupRule, Tag,
+    AttributeBooleanValue, IpPermission, IpRange, Ipv6Range, PrefixListId, ResourceType, Tag,
     TagSpecification, UserIdGroupPair,
 };
 
@@ -688,33 +688,54 @@ struct RuleProps {
     description: String,
 }
 
-/// A rule as AWS reports it, in the form the props use.
-fn rule_value(r: &SecurityGroupRule) -> Value {
-    let peer = if let Some(c) = r.cidr_ipv4() {
-        json!({ "cidr_ipv4": c })
-    } else if let Some(c) = r.cidr_ipv6() {
-        json!({ "cidr_ipv6": c })
-    } else if let Some(g) = r.referenced_group_info().and_then(|g| g.group_id()) {
-        json!({ "security_group": g })
-    } else {
-        // Prefix lists cannot be declared yet: shown as they are, and removed by the next apply.
-        json!({ "prefix_list": r.prefix_list_id() })
-    };
-    let protocol = match r.ip_protocol().unwrap_or("-1") {
+/// The rules of an AWS permission, one per peer, in the form the props use.
+fn rule_values(perm: &IpPermission) -> Vec<Value> {
+    let protocol = match perm.ip_protocol().unwrap_or("-1") {
         "6" => "tcp",
         "17" => "udp",
         "1" => "icmp",
         other => other,
     };
-    json!({
-        "protocol": protocol,
-        "from_port": r.from_port(),
-        "to_port": r.to_port(),
-        "peer": peer,
-        "description": r.description().unwrap_or_default(),
-    })
+    let (from, to) = match protocol {
+        "-1" => (-1, -1),
+        _ => (perm.from_port().unwrap_or(-1), perm.to_port().unwrap_or(-1)),
+    };
+    let rule = |peer: Value, description: Option<&str>| {
+        json!({
+            "protocol": protocol,
+            "from_port": from,
+            "to_port": to,
+            "peer": peer,
+            "description": description.unwrap_or_default(),
+        })
+    };
+    let mut out = vec![];
+    out.extend(
+        perm.ip_ranges()
+            .iter()
+            .map(|r| rule(json!({ "cidr_ipv4": r.cidr_ip() }), r.description())),
+    );
+    out.extend(
+        perm.ipv6_ranges()
+            .iter()
+            .map(|r| rule(json!({ "cidr_ipv6": r.cidr_ipv6() }), r.description())),
+    );
+    out.extend(
+        perm.user_id_group_pairs()
+            .iter()
+            .map(|g| rule(json!({ "security_group": g.group_id() }), g.description())),
+    );
+    // Prefix lists cannot be declared yet: shown as they are, and removed by the next apply.
+    out.extend(perm.prefix_list_ids().iter().map(|p| {
+        rule(
+            json!({ "prefix_list": p.prefix_list_id() }),
+            p.description(),
+        )
+    }));
+    out
 }
 
+/// The AWS permission granting exactly one rule.
 fn permission(rule: &Value) -> Result<IpPermission, String> {
     let r: RuleProps = serde_json::from_value(rule.clone()).map_err(|e| e.to_string())?;
     let description = (!r.description.is_empty()).then(|| r.description.clone());
@@ -743,81 +764,107 @@ fn permission(rule: &Value) -> Result<IpPermission, String> {
                 .set_description(description)
                 .build(),
         );
+    } else if let Some(p) = r.peer.get("prefix_list").and_then(Value::as_str) {
+        b = b.prefix_list_ids(
+            PrefixListId::builder()
+                .prefix_list_id(p)
+                .set_description(description)
+                .build(),
+        );
     } else {
         return Err(format!("rule peer {:?} is not supported", r.peer));
     }
     Ok(b.build())
 }
 
-async fn group_rules(p: &AwsProvider, id: &str) -> Result<Vec<SecurityGroupRule>, ProviderError> {
-    let mut rules = vec![];
-    let mut pages = p
-        .ec2
-        .describe_security_group_rules()
-        .filters(filter("group-id", [id]))
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        rules.extend(
-            page.map_err(api("ec2:DescribeSecurityGroupRules"))?
-                .security_group_rules()
-                .iter()
-                .cloned(),
-        );
-    }
-    Ok(rules)
+/// The group's (ingress, egress) rules, one per peer, read from the group itself: one call per group, and
+/// the form AWS documents for both its rules and their descriptions.
+fn group_rules(g: &aws_sdk_ec2::types::SecurityGroup) -> (Vec<Value>, Vec<Value>) {
+    (
+        g.ip_permissions().iter().flat_map(rule_values).collect(),
+        g.ip_permissions_egress()
+            .iter()
+            .flat_map(rule_values)
+            .collect(),
+    )
 }
 
-/// Makes the group's rules exactly the declared ones: revokes the others, authorizes the missing.
+async fn describe_group(
+    p: &AwsProvider,
+    id: &str,
+) -> Result<Option<aws_sdk_ec2::types::SecurityGroup>, ProviderError> {
+    let out = p
+        .ec2
+        .describe_security_groups()
+        .group_ids(id)
+        .send()
+        .await
+        .map_err(api("ec2:DescribeSecurityGroups"))?;
+    Ok(out.security_groups().first().cloned())
+}
+
+/// Makes the group's rules exactly the declared ones: revokes the others, then authorizes the missing.
 async fn sync_rules(
     p: &AwsProvider,
-    e_address: &crate::model::Address,
+    address: &crate::model::Address,
     id: &str,
     desired: &Value,
 ) -> Result<(), ProviderError> {
-    let g: GroupProps = props(e_address, desired)?;
-    let current = group_rules(p, id).await?;
-    for egress in [false, true] {
-        let wanted = if egress { &g.egress } else { &g.ingress };
-        let stale: Vec<String> = current
+    let g: GroupProps = props(address, desired)?;
+    let group = describe_group(p, id)
+        .await?
+        .ok_or_else(|| ProviderError::Api {
+            operation: "ec2:DescribeSecurityGroups",
+            code: Some("InvalidGroup.NotFound".into()),
+            message: format!("security group {id} does not exist"),
+        })?;
+    let (ingress, egress) = group_rules(&group);
+    let malformed = |message| ProviderError::Malformed {
+        address: address.clone(),
+        message,
+    };
+    for is_egress in [false, true] {
+        let (wanted, current) = if is_egress {
+            (&g.egress, &egress)
+        } else {
+            (&g.ingress, &ingress)
+        };
+        let stale: Vec<IpPermission> = current
             .iter()
-            .filter(|r| r.is_egress() == Some(egress) && !wanted.contains(&rule_value(r)))
-            .filter_map(|r| r.security_group_rule_id().map(str::to_string))
-            .collect();
+            .filter(|r| !wanted.contains(r))
+            .map(permission)
+            .collect::<Result<_, _>>()
+            .map_err(malformed)?;
         let missing: Vec<IpPermission> = wanted
             .iter()
-            .filter(|w| {
-                !current
-                    .iter()
-                    .any(|r| r.is_egress() == Some(egress) && &rule_value(r) == *w)
-            })
-            .map(|w| permission(w))
+            .filter(|w| !current.contains(w))
+            .map(permission)
             .collect::<Result<_, _>>()
-            .map_err(|message| ProviderError::Malformed {
-                address: e_address.clone(),
-                message,
-            })?;
-        if !stale.is_empty() {
-            if egress {
+            .map_err(malformed)?;
+        match (is_egress, stale.is_empty()) {
+            (_, true) => {}
+            (true, false) => {
                 p.ec2
                     .revoke_security_group_egress()
                     .group_id(id)
-                    .set_security_group_rule_ids(Some(stale))
+                    .set_ip_permissions(Some(stale))
                     .send()
                     .await
                     .map_err(api("ec2:RevokeSecurityGroupEgress"))?;
-            } else {
+            }
+            (false, false) => {
                 p.ec2
                     .revoke_security_group_ingress()
                     .group_id(id)
-                    .set_security_group_rule_ids(Some(stale))
+                    .set_ip_permissions(Some(stale))
                     .send()
                     .await
                     .map_err(api("ec2:RevokeSecurityGroupIngress"))?;
             }
         }
-        if !missing.is_empty() {
-            if egress {
+        match (is_egress, missing.is_empty()) {
+            (_, true) => {}
+            (true, false) => {
                 p.ec2
                     .authorize_security_group_egress()
                     .group_id(id)
@@ -825,7 +872,8 @@ async fn sync_rules(
                     .send()
                     .await
                     .map_err(api("ec2:AuthorizeSecurityGroupEgress"))?;
-            } else {
+            }
+            (false, false) => {
                 p.ec2
                     .authorize_security_group_ingress()
                     .group_id(id)
@@ -869,32 +917,16 @@ pub(super) async fn read_security_group(
     p: &AwsProvider,
     e: &Existing,
 ) -> Result<Option<Observed>, ProviderError> {
-    let out = p
-        .ec2
-        .describe_security_groups()
-        .group_ids(&e.physical_id)
-        .send()
-        .await
-        .map_err(api("ec2:DescribeSecurityGroups"))?;
-    let Some(g) = out.security_groups().first() else {
+    let Some(g) = describe_group(p, &e.physical_id).await? else {
         return Ok(None);
     };
-    let rules = group_rules(p, &e.physical_id).await?;
-    let of = |egress: bool| -> Value {
-        Value::Array(
-            rules
-                .iter()
-                .filter(|r| r.is_egress() == Some(egress))
-                .map(rule_value)
-                .collect(),
-        )
-    };
+    let (ingress, egress) = group_rules(&g);
     let mut props = Map::new();
     props.insert("name".into(), json!(g.group_name()));
     props.insert("description".into(), json!(g.description()));
     props.insert("vpc".into(), json!(g.vpc_id()));
-    props.insert("ingress".into(), of(false));
-    props.insert("egress".into(), of(true));
+    props.insert("ingress".into(), Value::Array(ingress));
+    props.insert("egress".into(), Value::Array(egress));
     props.insert("tags".into(), tags_value(g.tags()));
     Ok(Some(Observed {
         props,
