@@ -170,13 +170,15 @@ fn operations(plan: &Plan, desired: &StackSpec, state: &StackState) -> DiGraph<O
         }
     }
     // A resource is deleted only once nothing that depended on it (when last applied) still does:
-    // its dependents are deleted or updated first.
+    // its dependents are deleted first, or updated first when it goes away for good. (When it is
+    // replaced, its dependents' updates need the new one, so they come after its re-creation.)
     for (address, r) in &state.resources {
         for d in &r.dependencies {
-            if let Some(&del) = deletes.get(d) {
-                if let Some(&first) = deletes.get(address).or_else(|| updates.get(address)) {
-                    g.add_edge(first, del, ());
-                }
+            let Some(&del) = deletes.get(d) else { continue };
+            if let Some(&first) = deletes.get(address) {
+                g.add_edge(first, del, ());
+            } else if let (Some(&update), false) = (updates.get(address), creates.contains_key(d)) {
+                g.add_edge(update, del, ());
             }
         }
     }
@@ -370,6 +372,27 @@ pub async fn execute(
         }
     }
 
+    // Operations never reached would mean the graph had a cycle; report them rather than
+    // claim success.
+    for node in graph
+        .node_indices()
+        .filter(|n| !finished[n.index()])
+        .collect::<Vec<_>>()
+    {
+        let outcome = Outcome::Failed {
+            error: "not run: its operations wait on each other".into(),
+        };
+        finish(
+            &graph,
+            node,
+            outcome,
+            Duration::ZERO,
+            None,
+            &mut finished,
+            &mut report,
+            on_event,
+        );
+    }
     state.outputs = resolve_outputs(desired, state);
     lock.save(state)?;
     Ok(report)

@@ -16,5 +16,8 @@ pub mod render;
 pub mod resources;
 pub mod state;
 
+#[cfg(test)]
+mod tests;
+
 pub use engine::{Engine, EngineError, Prepared};
 pub use model::{Address, Env, Handle, Ref, Stack, StackError, StackSpec};

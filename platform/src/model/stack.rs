@@ -153,6 +153,7 @@ impl Stack {
         };
         if let Err(e) = validate::logical_name(logical) {
             self.problems.push(format!("{address}: {e}"));
+            return handle;
         }
         if self.resources.iter().any(|r| r.address == address) {
             self.problems.push(format!("{address}: declared twice"));

@@ -1,0 +1,466 @@
+//! Engine tests on the in-memory provider: plan, normalization, executor ordering, failures,
+//! parallelism, state writes, drift and locking.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::apply::{ApplyOptions, ApplyReport, Outcome};
+use crate::model::{Env, Stack, StackError, StackSpec};
+use crate::plan::{Action, Plan};
+use crate::provider::memory::MemoryProvider;
+use crate::resources::test_thing::Thing;
+use crate::state::local::LocalBackend;
+use crate::state::{StackState, StateBackend};
+use crate::{render, Address, Engine, EngineError};
+
+struct Fixture {
+    provider: Arc<MemoryProvider>,
+    backend: LocalBackend,
+    engine: Engine,
+    _dir: tempfile::TempDir,
+}
+
+fn fixture_with(provider: MemoryProvider, parallelism: usize) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let provider = Arc::new(provider);
+    let backend = LocalBackend::new(dir.path());
+    let engine = Engine::new(
+        provider.clone(),
+        Arc::new(backend.clone()),
+        ApplyOptions { parallelism },
+    );
+    Fixture {
+        provider,
+        backend,
+        engine,
+        _dir: dir,
+    }
+}
+
+fn fixture() -> Fixture {
+    fixture_with(MemoryProvider::new(), 10)
+}
+
+impl Fixture {
+    async fn plan(&self, spec: &StackSpec) -> Plan {
+        self.engine.prepare(spec, false, "plan").await.unwrap().plan
+    }
+
+    async fn apply(&self, spec: &StackSpec) -> ApplyReport {
+        let prepared = self.engine.prepare(spec, false, "apply").await.unwrap();
+        self.engine.apply(prepared, &|_| {}).await.unwrap()
+    }
+
+    async fn destroy(&self, spec: &StackSpec) -> ApplyReport {
+        let prepared = self.engine.prepare(spec, true, "destroy").await.unwrap();
+        self.engine.apply(prepared, &|_| {}).await.unwrap()
+    }
+
+    fn state(&self) -> StackState {
+        self.backend.read("s", &env()).unwrap().unwrap()
+    }
+
+    fn id(&self, name: &str) -> String {
+        self.state().resources[&Address::new("s", name)]
+            .physical_id
+            .clone()
+    }
+}
+
+fn env() -> Env {
+    Env::new("dev").unwrap()
+}
+
+/// `a`, `b` (child of `a`), `c` (child of `b`), `d` (independent).
+#[derive(Clone)]
+struct Shape {
+    size: u32,
+    immutable: &'static str,
+    set: Vec<&'static str>,
+    with_d: bool,
+}
+
+const SHAPE: Shape = Shape {
+    size: 1,
+    immutable: "x",
+    set: vec![],
+    with_d: true,
+};
+
+fn stack(shape: &Shape) -> StackSpec {
+    let mut s = Stack::new("s", &env());
+    let a = s.add(
+        "a",
+        Thing {
+            size: shape.size,
+            immutable: shape.immutable.into(),
+            set: shape.set.iter().map(|x| x.to_string()).collect(),
+            ..Thing::default()
+        },
+    );
+    let b = s.add(
+        "b",
+        Thing {
+            parent: Some(a.id()),
+            ..Thing::default()
+        },
+    );
+    s.add(
+        "c",
+        Thing {
+            parent: Some(b.id()),
+            ..Thing::default()
+        },
+    );
+    if shape.with_d {
+        s.add("d", Thing::default());
+    }
+    s.output("a_id", a.id());
+    s.build().unwrap()
+}
+
+fn position(log: &[String], entry: &str) -> usize {
+    log.iter()
+        .position(|l| l == entry)
+        .unwrap_or_else(|| panic!("`{entry}` in {log:?}"))
+}
+
+#[tokio::test]
+async fn applies_in_dependency_order_and_then_plans_no_changes() {
+    let f = fixture();
+    let spec = stack(&SHAPE);
+    let plan = f.plan(&spec).await;
+    assert_eq!(plan.summary().create, 4);
+    let report = f.apply(&spec).await;
+    assert!(report.is_success());
+    let log = f.provider.log();
+    assert!(position(&log, "create s.a") < position(&log, "create s.b"));
+    assert!(position(&log, "create s.b") < position(&log, "create s.c"));
+    let state = f.state();
+    assert_eq!(state.resources.len(), 4);
+    assert_eq!(state.outputs["a_id"], json!(f.id("a")));
+    assert_eq!(
+        state.resources[&Address::new("s", "b")].props["parent"],
+        json!(f.id("a"))
+    );
+    assert!(state.pending.is_empty());
+    let again = f.plan(&spec).await;
+    assert!(!again.has_changes(), "{}", render::plan_text(&again));
+}
+
+#[tokio::test]
+async fn state_is_written_before_and_after_every_operation() {
+    let f = fixture();
+    f.apply(&stack(&SHAPE)).await;
+    // Four creates, each recorded as an intent and as a result, and the outputs at the end.
+    assert_eq!(f.state().serial, 4 * 2 + 1);
+}
+
+#[tokio::test]
+async fn unordered_lists_are_normalized_so_their_order_is_no_change() {
+    let f = fixture();
+    f.apply(&stack(&Shape {
+        set: vec!["b", "a", "a"],
+        ..SHAPE
+    }))
+    .await;
+    assert!(!f
+        .plan(&stack(&Shape {
+            set: vec!["a", "b"],
+            ..SHAPE
+        }))
+        .await
+        .has_changes());
+    let plan = f
+        .plan(&stack(&Shape {
+            set: vec!["a", "c"],
+            ..SHAPE
+        }))
+        .await;
+    assert_eq!(
+        plan.change(&Address::new("s", "a")).unwrap().action,
+        Action::Update
+    );
+}
+
+#[tokio::test]
+async fn updates_in_place_and_replaces_when_a_force_new_attribute_changes() {
+    let f = fixture();
+    f.apply(&stack(&SHAPE)).await;
+    let old_a = f.id("a");
+
+    let plan = f.plan(&stack(&Shape { size: 2, ..SHAPE })).await;
+    let a = plan.change(&Address::new("s", "a")).unwrap();
+    assert_eq!(a.action, Action::Update);
+    assert_eq!(a.changes.len(), 1);
+    assert_eq!(
+        (a.changes[0].before.clone(), a.changes[0].after.clone()),
+        (Some(json!(1)), Some(json!(2)))
+    );
+    assert_eq!(
+        plan.change(&Address::new("s", "b")).unwrap().action,
+        Action::NoOp
+    );
+
+    let plan = f
+        .plan(&stack(&Shape {
+            immutable: "y",
+            ..SHAPE
+        }))
+        .await;
+    let a = plan.change(&Address::new("s", "a")).unwrap();
+    assert_eq!(a.action, Action::Replace);
+    assert_eq!(a.replaced_because().collect::<Vec<_>>(), ["immutable"]);
+    // `b` references `a`'s id, which is only known after the replacement.
+    let b = plan.change(&Address::new("s", "b")).unwrap();
+    assert_eq!(b.action, Action::Update);
+    assert_eq!(
+        render::value(b.changes[0].after.as_ref().unwrap()),
+        "(known after apply)"
+    );
+
+    f.provider.log();
+    assert!(f
+        .apply(&stack(&Shape {
+            immutable: "y",
+            ..SHAPE
+        }))
+        .await
+        .is_success());
+    assert_ne!(f.id("a"), old_a);
+    let log = f.provider.log();
+    let recreated = log.iter().rposition(|l| l == "create s.a").unwrap();
+    assert!(position(&log, "delete s.a") < recreated, "{log:?}");
+    assert!(recreated < position(&log, "update s.b"), "{log:?}");
+    assert_eq!(
+        f.state().resources[&Address::new("s", "b")].props["parent"],
+        json!(f.id("a"))
+    );
+    assert!(!f
+        .plan(&stack(&Shape {
+            immutable: "y",
+            ..SHAPE
+        }))
+        .await
+        .has_changes());
+}
+
+#[tokio::test]
+async fn deletes_dependents_before_what_they_depend_on() {
+    let f = fixture();
+    let spec = stack(&SHAPE);
+    f.apply(&spec).await;
+    let plan = f.engine.prepare(&spec, true, "destroy").await.unwrap().plan;
+    assert!(plan.destroy);
+    assert_eq!(plan.summary().delete, 4);
+    drop(plan);
+    assert!(f.destroy(&spec).await.is_success());
+    let log = f.provider.log();
+    assert!(position(&log, "delete s.c") < position(&log, "delete s.b"));
+    assert!(position(&log, "delete s.b") < position(&log, "delete s.a"));
+    assert!(f.provider.resources().is_empty());
+    assert!(f.state().resources.is_empty());
+}
+
+#[tokio::test]
+async fn removing_a_resource_from_the_stack_deletes_it() {
+    let f = fixture();
+    f.apply(&stack(&SHAPE)).await;
+    let plan = f
+        .plan(&stack(&Shape {
+            with_d: false,
+            ..SHAPE
+        }))
+        .await;
+    assert_eq!(
+        plan.change(&Address::new("s", "d")).unwrap().action,
+        Action::Delete
+    );
+    assert_eq!(plan.summary().delete, 1);
+    f.apply(&stack(&Shape {
+        with_d: false,
+        ..SHAPE
+    }))
+    .await;
+    assert_eq!(f.provider.resources().len(), 3);
+}
+
+#[tokio::test]
+async fn a_failure_skips_its_dependents_and_independent_branches_go_on() {
+    let f = fixture();
+    f.provider.fail("create", "s.b");
+    let report = f.apply(&stack(&SHAPE)).await;
+    assert!(!report.is_success());
+    let outcome = |name: &str| {
+        report
+            .results
+            .iter()
+            .find(|r| r.address == Address::new("s", name))
+            .map(|r| r.outcome.clone())
+            .unwrap()
+    };
+    assert_eq!(outcome("a"), Outcome::Done);
+    assert_eq!(outcome("d"), Outcome::Done);
+    assert!(
+        matches!(outcome("b"), Outcome::Failed { error } if error.contains("failed on purpose"))
+    );
+    assert_eq!(
+        outcome("c"),
+        Outcome::Skipped {
+            because: Address::new("s", "b")
+        }
+    );
+    let text = render::report_text("s", &report);
+    assert!(text.contains("2 done, 1 failed, 1 skipped"), "{text}");
+    let state = f.state();
+    assert_eq!(state.resources.len(), 2, "what succeeded is recorded");
+    assert!(
+        state.pending.is_empty(),
+        "failed calls leave no intent behind"
+    );
+
+    // Once the cause is gone, the next apply finishes the job.
+    f.provider.heal();
+    let plan = f.plan(&stack(&SHAPE)).await;
+    assert_eq!(plan.summary().create, 2);
+    assert!(f.apply(&stack(&SHAPE)).await.is_success());
+    assert!(!f.plan(&stack(&SHAPE)).await.has_changes());
+}
+
+#[tokio::test]
+async fn parallelism_bounds_the_calls_in_flight() {
+    let f = fixture_with(MemoryProvider::with_delay(Duration::from_millis(20)), 3);
+    let mut s = Stack::new("s", &env());
+    for i in 0..12 {
+        s.add(&format!("t{i}"), Thing::default());
+    }
+    let spec = s.build().unwrap();
+    assert!(f.apply(&spec).await.is_success());
+    assert_eq!(f.provider.max_in_flight(), 3);
+}
+
+#[tokio::test]
+async fn drift_is_planned_back_to_the_declaration() {
+    let f = fixture();
+    f.apply(&stack(&SHAPE)).await;
+    f.provider.tamper(&f.id("a"), "size", json!(7));
+    f.provider.remove(&f.id("d"));
+    let plan = f.plan(&stack(&SHAPE)).await;
+    let a = plan.change(&Address::new("s", "a")).unwrap();
+    assert_eq!(a.action, Action::Update);
+    assert_eq!(a.changes[0].before, Some(json!(7)));
+    let d = plan.change(&Address::new("s", "d")).unwrap();
+    assert_eq!(d.action, Action::Create);
+    assert_eq!(d.reason.as_deref(), Some("it was deleted outside platform"));
+    f.apply(&stack(&SHAPE)).await;
+    assert!(!f.plan(&stack(&SHAPE)).await.has_changes());
+}
+
+#[tokio::test]
+async fn a_second_run_on_a_locked_stack_is_refused_naming_the_holder() {
+    let f = fixture();
+    let spec = stack(&SHAPE);
+    let held = f.engine.prepare(&spec, false, "apply").await.unwrap();
+    let Err(err) = f.engine.prepare(&spec, false, "apply").await else {
+        panic!("the second run must be refused")
+    };
+    assert!(matches!(
+        err,
+        EngineError::State(crate::state::StateError::Locked { .. })
+    ));
+    assert!(
+        err.to_string()
+            .contains(&format!("pid {}", std::process::id())),
+        "{err}"
+    );
+    drop(held);
+    assert!(f.engine.prepare(&spec, false, "apply").await.is_ok());
+}
+
+#[test]
+fn a_reference_outside_the_stack_is_refused_naming_both_addresses() {
+    let mut other = Stack::new("other", &env());
+    let foreign = other.add("x", Thing::default());
+    let mut s = Stack::new("s", &env());
+    s.add(
+        "y",
+        Thing {
+            parent: Some(foreign.id()),
+            ..Thing::default()
+        },
+    );
+    let err = s.build().unwrap_err();
+    assert_eq!(
+        err,
+        StackError::Invalid {
+            stack: "s".into(),
+            env: "dev".into(),
+            problems: vec!["s.y: references `other.x`, which is not in stack `s`".into()],
+        }
+    );
+}
+
+#[test]
+fn a_cycle_is_refused_naming_its_addresses() {
+    let mut s = Stack::new("s", &env());
+    let a = s.add("a", Thing::default());
+    let b = s.add(
+        "b",
+        Thing {
+            parent: Some(a.id()),
+            ..Thing::default()
+        },
+    );
+    s.depends_on(&a, &b);
+    let err = s.build().unwrap_err().to_string();
+    assert_eq!(err, "stack `s` has a dependency cycle: s.a -> s.b");
+}
+
+#[test]
+fn invalid_names_and_props_are_all_reported_at_once() {
+    let mut s = Stack::new("s", &env());
+    s.add("Bad_Name", Thing::default());
+    s.add(
+        "big",
+        Thing {
+            size: 1000,
+            ..Thing::default()
+        },
+    );
+    s.add("big", Thing::default());
+    let mut tagged = Thing::default();
+    tagged.tags.insert("platform:stack".into(), "x".into());
+    s.add("tagged", tagged);
+    let StackError::Invalid { problems, .. } = s.build().unwrap_err() else {
+        panic!("invalid")
+    };
+    assert_eq!(problems.len(), 4, "{problems:?}");
+    assert!(problems[0].starts_with("s.Bad_Name: `Bad_Name` is not a valid name"));
+    assert_eq!(problems[1], "s.big: size: must be at most 100");
+    assert_eq!(problems[2], "s.big: declared twice");
+    assert_eq!(problems[3], "s.tagged: tag `platform:stack` is reserved");
+}
+
+#[tokio::test]
+async fn rendered_plans() {
+    let f = fixture();
+    let spec = stack(&SHAPE);
+    insta::assert_snapshot!("create", render::plan_text(&f.plan(&spec).await));
+    f.apply(&spec).await;
+    insta::assert_snapshot!("no_changes", render::plan_text(&f.plan(&spec).await));
+    let changed = stack(&Shape {
+        size: 3,
+        immutable: "y",
+        with_d: false,
+        set: vec!["z"],
+    });
+    insta::assert_snapshot!(
+        "update_replace_delete",
+        render::plan_text(&f.plan(&changed).await)
+    );
+    let mut plan = f.plan(&changed).await;
+    plan.lineage = "[lineage]".into();
+    insta::assert_json_snapshot!("update_replace_delete_json", plan);
+}
