@@ -1,0 +1,311 @@
+//! The `platform` binary end to end against the emulator, as a user runs it.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use platform::model::Env;
+use platform::state::local::LocalBackend;
+use platform::state::StateBackend;
+use platform_tests::Emulator;
+
+fn platform(dir: &Path, emulator: Option<&Emulator>, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_platform"));
+    cmd.current_dir(dir)
+        .args(args)
+        .env_remove("AWS_PROFILE")
+        .env_remove("PLATFORM_STATE_DIR");
+    match emulator {
+        Some(e) => {
+            cmd.envs(e.env());
+        }
+        // No endpoint at all: these runs must fail before any AWS call.
+        None => {
+            cmd.env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+                .env("AWS_REGION", "us-east-1");
+        }
+    }
+    cmd.output().expect("the platform binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[tokio::test]
+async fn apply_plan_output_and_destroy_the_foundation() {
+    let emulator = Emulator::start();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| platform(dir.path(), Some(&emulator), args);
+
+    // Before apply, a detailed plan exits 2.
+    let plan = run(&[
+        "plan",
+        "--stack",
+        "foundation",
+        "--env",
+        "dev",
+        "--detailed-exitcode",
+    ]);
+    assert_eq!(plan.status.code(), Some(2), "{}", text(&plan.stderr));
+    assert!(text(&plan.stdout).contains("20 to create, 0 to update, 0 to replace, 0 to delete."));
+
+    let apply = run(&["apply", "--stack", "foundation", "--env", "dev", "--yes"]);
+    assert!(
+        apply.status.success(),
+        "{}\n{}",
+        text(&apply.stdout),
+        text(&apply.stderr)
+    );
+    let stdout = text(&apply.stdout);
+    assert!(
+        stdout.contains("Stack `foundation`: 20 done, 0 failed, 0 skipped."),
+        "{stdout}"
+    );
+    assert!(stdout.contains("vpc_id = \"vpc-"), "{stdout}");
+    assert!(
+        text(&apply.stderr).contains("created foundation.vpc [vpc-"),
+        "progress is shown"
+    );
+
+    // Right after, nothing to change.
+    let plan = run(&[
+        "plan",
+        "--stack",
+        "foundation",
+        "--env",
+        "dev",
+        "--detailed-exitcode",
+    ]);
+    assert_eq!(
+        plan.status.code(),
+        Some(0),
+        "{}\n{}",
+        text(&plan.stdout),
+        text(&plan.stderr)
+    );
+    assert!(text(&plan.stdout).contains("No changes. 20 resources up to date."));
+
+    let json = run(&["plan", "--stack", "foundation", "--json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(doc["format_version"], 1);
+    assert_eq!(doc["plans"][0]["resources"].as_array().unwrap().len(), 20);
+    assert!(doc["plans"][0]["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["action"] == "no-op"));
+
+    let output = run(&["output", "--stack", "foundation", "--env", "dev", "--json"]);
+    let outputs: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(outputs["private_subnet_ids"].as_array().unwrap().len(), 3);
+    assert!(outputs["cluster_arn"]
+        .as_str()
+        .unwrap()
+        .ends_with("cluster/dev-foundation-cluster"));
+
+    // Another environment is another set of resources, in the same account.
+    let staging = run(&["apply", "--all", "--env", "staging", "--yes"]);
+    assert!(staging.status.success(), "{}", text(&staging.stderr));
+
+    let destroy = run(&["destroy", "--stack", "foundation", "--env", "dev", "--yes"]);
+    assert!(
+        destroy.status.success(),
+        "{}\n{}",
+        text(&destroy.stdout),
+        text(&destroy.stderr)
+    );
+
+    // Nothing tagged for the stack and environment is left.
+    let config = emulator.sdk_config().await;
+    let tagging = aws_sdk_resourcegroupstagging::Client::new(&config);
+    let tagged = |env: &'static str| {
+        tagging
+            .get_resources()
+            .tag_filters(
+                aws_sdk_resourcegroupstagging::types::TagFilter::builder()
+                    .key("platform:stack")
+                    .values("foundation")
+                    .build(),
+            )
+            .tag_filters(
+                aws_sdk_resourcegroupstagging::types::TagFilter::builder()
+                    .key("platform:env")
+                    .values(env)
+                    .build(),
+            )
+            .send()
+    };
+    let left = tagged("dev").await.unwrap();
+    // A deleted ECS cluster stays visible as INACTIVE for a while (on AWS and in the emulator), tags
+    // included: it counts as deleted.
+    let ecs = aws_sdk_ecs::Client::new(&config);
+    for mapping in left.resource_tag_mapping_list() {
+        let arn = mapping.resource_arn().unwrap();
+        assert!(arn.contains(":cluster/"), "left behind: {arn}");
+        let clusters = ecs.describe_clusters().clusters(arn).send().await.unwrap();
+        assert_eq!(
+            clusters.clusters()[0].status(),
+            Some("INACTIVE"),
+            "left behind: {arn}"
+        );
+    }
+    assert!(
+        !tagged("staging")
+            .await
+            .unwrap()
+            .resource_tag_mapping_list()
+            .is_empty(),
+        "staging is untouched"
+    );
+    // The tagging API does not list ECR repositories or Cloud Map namespaces: check them directly.
+    let ecr = aws_sdk_ecr::Client::new(&config);
+    let repos = ecr.describe_repositories().send().await.unwrap();
+    let names: Vec<_> = repos
+        .repositories()
+        .iter()
+        .filter_map(|r| r.repository_name())
+        .collect();
+    assert_eq!(names, ["staging-foundation-card-service-images"]);
+    let sd = aws_sdk_servicediscovery::Client::new(&config);
+    let namespaces = sd.list_namespaces().send().await.unwrap();
+    let names: Vec<_> = namespaces
+        .namespaces()
+        .iter()
+        .filter_map(|n| n.name())
+        .collect();
+    assert_eq!(names, ["staging.platform.internal"]);
+
+    let state = LocalBackend::new(dir.path().join(".platform/state"))
+        .read("foundation", &Env::new("dev").unwrap());
+    assert!(state.unwrap().unwrap().resources.is_empty());
+}
+
+#[test]
+fn a_second_apply_while_the_lock_is_held_is_refused_at_once_naming_the_holder() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = LocalBackend::new(dir.path().join(".platform/state"));
+    let _held = backend
+        .lock("foundation", &Env::new("dev").unwrap(), "apply")
+        .unwrap();
+    let out = platform(
+        dir.path(),
+        None,
+        &["apply", "--stack", "foundation", "--env", "dev", "--yes"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default();
+    assert!(
+        stderr.contains(&format!(
+            "is locked by pid {} on host {host}, running `apply` since",
+            std::process::id()
+        )),
+        "{stderr}"
+    );
+    // Another environment is not locked.
+    let other = platform(
+        dir.path(),
+        None,
+        &["output", "--stack", "foundation", "--env", "prod"],
+    );
+    assert!(text(&other.stderr).contains("has not been applied in `prod`"));
+}
+
+#[test]
+fn bad_input_is_refused_with_a_clear_error_before_any_aws_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (&["plan"], "error: name the stacks with --stack NAME or use --all (stacks: foundation)\n"),
+        (&["plan", "--stack", "nope"], "error: there is no stack `nope` (stacks: foundation)\n"),
+        (
+            &["apply", "--stack", "foundation", "--env", "Prod"],
+            "error: `Prod` is not a valid environment name: use 1 to 16 lower-case letters or digits, starting with a letter\n",
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = platform(dir.path(), None, args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert_eq!(text(&out.stderr), *expected, "{args:?}");
+    }
+    assert!(
+        !dir.path().join(".platform").exists(),
+        "nothing was written"
+    );
+}
+
+#[tokio::test]
+async fn apply_without_yes_and_without_a_terminal_refuses_and_changes_nothing() {
+    let emulator = Emulator::start();
+    let dir = tempfile::tempdir().unwrap();
+    let out = platform(
+        dir.path(),
+        Some(&emulator),
+        &["apply", "--stack", "foundation"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("standard input is not a terminal; pass --yes"),
+        "{}",
+        text(&out.stderr)
+    );
+    let state = LocalBackend::new(dir.path().join(".platform/state"))
+        .read("foundation", &Env::new("dev").unwrap());
+    assert!(state.unwrap().is_none(), "nothing was applied");
+}
+
+#[test]
+fn aws_errors_print_their_whole_cause_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    // Record a resource, then plan with an endpoint where nothing listens: the refresh fails.
+    let backend = LocalBackend::new(dir.path().join(".platform/state"));
+    let env = Env::new("dev").unwrap();
+    {
+        let lock = backend.lock("foundation", &env, "test").unwrap();
+        let mut state = platform::state::StackState::new("foundation", &env);
+        state.resources.insert(
+            platform::Address::new("foundation", "vpc"),
+            platform::state::ResourceState {
+                type_name: "aws.ec2.vpc".into(),
+                physical_id: "vpc-123".into(),
+                name: None,
+                props: serde_json::json!({}),
+                outputs: Default::default(),
+                dependencies: Default::default(),
+                tainted: false,
+            },
+        );
+        lock.save(&mut state).unwrap();
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_platform"))
+        .current_dir(dir.path())
+        .args(["plan", "--stack", "foundation"])
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "x")
+        .env("AWS_SECRET_ACCESS_KEY", "x")
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.starts_with("error: cannot refresh foundation.vpc (vpc-123); check your AWS credentials, region and endpoint\n"), "{stderr}");
+    assert!(
+        stderr.contains("caused by: ec2:DescribeVpcs failed: dispatch failure"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("Connection refused")
+            || stderr.contains("connection refused")
+            || stderr.contains("error trying to connect"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_catalog_is_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = platform(dir.path(), None, &["stacks"]);
+    insta::assert_snapshot!(text(&out.stdout), @"foundation       network, container registry, ECS cluster, service discovery and shared logs");
+}
