@@ -34,7 +34,7 @@ pub enum EngineError {
         physical_id: String,
         /// The cause.
         #[source]
-        source: ProviderError,
+        source: Box<ProviderError>,
     },
     /// The recorded state belongs to another stack or environment.
     #[error("the state of `{stack}` ({env}) records stack `{found_stack}` ({found_env}); it was copied or renamed by hand")]
@@ -179,7 +179,7 @@ impl Engine {
                     return Err(EngineError::Refresh {
                         address: existing.address,
                         physical_id: existing.physical_id,
-                        source,
+                        source: Box::new(source),
                     })
                 }
             }

@@ -138,7 +138,7 @@ pub enum StateError {
         /// The environment.
         env: String,
         /// The holder, as it recorded itself.
-        holder: Option<LockInfo>,
+        holder: Option<Box<LockInfo>>,
     },
     /// Reading or writing failed.
     #[error("cannot {action} {}", path.display())]
