@@ -8,7 +8,7 @@ use aws_sdk_ec2::types::{
     TagSpecification, UserIdGroupPair,
 };
 
-use super::{api, filter, incomplete, outputs, props, tag_changes, tag_map, tags_of, AwsProvider};
+use super::{api, filter, incomplete, outputs, props, sync_tags, tag_map, tags_of, AwsProvider};
 use crate::provider::{Applied, Desired, Existing, Observed, ProviderError};
 
 fn tag_spec(kind: ResourceType, props: &Value) -> TagSpecification {
@@ -36,34 +36,40 @@ pub(super) async fn update_tags(
     e: &Existing,
     desired: &Value,
 ) -> Result<(), ProviderError> {
-    let (set, remove) = tag_changes(&e.props, desired);
-    if !remove.is_empty() {
-        p.ec2
-            .delete_tags()
-            .resources(&e.physical_id)
-            .set_tags(Some(
-                remove
-                    .into_iter()
-                    .map(|k| Tag::builder().key(k).build())
-                    .collect(),
-            ))
-            .send()
-            .await
-            .map_err(api("ec2:DeleteTags"))?;
-    }
-    if !set.is_empty() {
-        p.ec2
-            .create_tags()
-            .resources(&e.physical_id)
-            .set_tags(Some(
-                set.into_iter()
-                    .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                    .collect(),
-            ))
-            .send()
-            .await
-            .map_err(api("ec2:CreateTags"))?;
-    }
+    sync_tags(
+        &e.props,
+        desired,
+        |remove| async move {
+            p.ec2
+                .delete_tags()
+                .resources(&e.physical_id)
+                .set_tags(Some(
+                    remove
+                        .into_iter()
+                        .map(|k| Tag::builder().key(k).build())
+                        .collect(),
+                ))
+                .send()
+                .await
+                .map_err(api("ec2:DeleteTags"))?;
+            Ok(())
+        },
+        |set| async move {
+            p.ec2
+                .create_tags()
+                .resources(&e.physical_id)
+                .set_tags(Some(
+                    set.into_iter()
+                        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                        .collect(),
+                ))
+                .send()
+                .await
+                .map_err(api("ec2:CreateTags"))?;
+            Ok(())
+        },
+    )
+    .await?;
     Ok(())
 }
 

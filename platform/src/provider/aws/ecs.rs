@@ -5,7 +5,7 @@ use serde_json::{json, Map, Value};
 
 use aws_sdk_ecs::types::{ClusterField, ClusterSetting, ClusterSettingName, Tag};
 
-use super::{api, outputs, props, tag_changes, tag_map, tags_of, AwsProvider};
+use super::{api, outputs, props, sync_tags, tag_map, tags_of, AwsProvider};
 use crate::provider::{Applied, Desired, Existing, Observed, ProviderError};
 
 #[derive(Deserialize)]
@@ -106,29 +106,35 @@ pub(super) async fn update(
             .await
             .map_err(api("ecs:UpdateCluster"))?;
     }
-    let (set, remove) = tag_changes(&e.props, desired);
-    if !remove.is_empty() {
-        p.ecs
-            .untag_resource()
-            .resource_arn(&e.physical_id)
-            .set_tag_keys(Some(remove))
-            .send()
-            .await
-            .map_err(api("ecs:UntagResource"))?;
-    }
-    if !set.is_empty() {
-        p.ecs
-            .tag_resource()
-            .resource_arn(&e.physical_id)
-            .set_tags(Some(
-                set.into_iter()
-                    .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                    .collect(),
-            ))
-            .send()
-            .await
-            .map_err(api("ecs:TagResource"))?;
-    }
+    sync_tags(
+        &e.props,
+        desired,
+        |remove| async move {
+            p.ecs
+                .untag_resource()
+                .resource_arn(&e.physical_id)
+                .set_tag_keys(Some(remove))
+                .send()
+                .await
+                .map_err(api("ecs:UntagResource"))?;
+            Ok(())
+        },
+        |set| async move {
+            p.ecs
+                .tag_resource()
+                .resource_arn(&e.physical_id)
+                .set_tags(Some(
+                    set.into_iter()
+                        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                        .collect(),
+                ))
+                .send()
+                .await
+                .map_err(api("ecs:TagResource"))?;
+            Ok(())
+        },
+    )
+    .await?;
     Ok(Applied {
         physical_id: e.physical_id.clone(),
         outputs: e.outputs.clone(),

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::{api, incomplete, outputs, props, tag_changes, tag_map, AwsProvider};
+use super::{api, incomplete, outputs, props, sync_tags, tag_map, AwsProvider};
 use crate::provider::{Applied, Desired, Existing, Observed, ProviderError};
 
 #[derive(Deserialize)]
@@ -127,25 +127,31 @@ pub(super) async fn update(
         .get("arn")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let (set, remove) = tag_changes(&e.props, desired);
-    if !remove.is_empty() {
-        p.logs
-            .untag_resource()
-            .resource_arn(arn)
-            .set_tag_keys(Some(remove))
-            .send()
-            .await
-            .map_err(api("logs:UntagResource"))?;
-    }
-    if !set.is_empty() {
-        p.logs
-            .tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(set.into_iter().collect()))
-            .send()
-            .await
-            .map_err(api("logs:TagResource"))?;
-    }
+    sync_tags(
+        &e.props,
+        desired,
+        |remove| async move {
+            p.logs
+                .untag_resource()
+                .resource_arn(arn)
+                .set_tag_keys(Some(remove))
+                .send()
+                .await
+                .map_err(api("logs:UntagResource"))?;
+            Ok(())
+        },
+        |set| async move {
+            p.logs
+                .tag_resource()
+                .resource_arn(arn)
+                .set_tags(Some(set.into_iter().collect()))
+                .send()
+                .await
+                .map_err(api("logs:TagResource"))?;
+            Ok(())
+        },
+    )
+    .await?;
     Ok(Applied {
         physical_id: e.physical_id.clone(),
         outputs: e.outputs.clone(),

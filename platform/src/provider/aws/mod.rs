@@ -237,6 +237,30 @@ fn tag_changes(old: &Value, new: &Value) -> (Vec<(String, String)>, Vec<String>)
     (set, remove)
 }
 
+/// Removes and sets tags with a service's own calls (each skipped when there is nothing to do) to go
+/// from the tags of `old` props to those of `new`.
+async fn sync_tags<U, UF, T, TF>(
+    old: &Value,
+    new: &Value,
+    untag: U,
+    tag: T,
+) -> Result<(), ProviderError>
+where
+    U: FnOnce(Vec<String>) -> UF,
+    UF: std::future::Future<Output = Result<(), ProviderError>>,
+    T: FnOnce(Vec<(String, String)>) -> TF,
+    TF: std::future::Future<Output = Result<(), ProviderError>>,
+{
+    let (set, remove) = tag_changes(old, new);
+    if !remove.is_empty() {
+        untag(remove).await?;
+    }
+    if !set.is_empty() {
+        tag(set).await?;
+    }
+    Ok(())
+}
+
 /// The user and platform tags of resolved props, as pairs.
 fn tags_of(props: &Value) -> Vec<(String, String)> {
     props

@@ -8,7 +8,7 @@ use aws_sdk_servicediscovery::types::{
     OperationStatus, OperationTargetType, PrivateDnsNamespaceChange, Tag,
 };
 
-use super::{api, outputs, props, tag_changes, tag_map, tags_of, wait_for, AwsProvider};
+use super::{api, outputs, props, sync_tags, tag_map, tags_of, wait_for, AwsProvider};
 use crate::provider::{Applied, Desired, Existing, Observed, ProviderError};
 
 #[derive(Deserialize)]
@@ -187,33 +187,39 @@ pub(super) async fn update(
         .get("arn")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let (set, remove) = tag_changes(&e.props, desired);
-    if !remove.is_empty() {
-        p.discovery
-            .untag_resource()
-            .resource_arn(arn)
-            .set_tag_keys(Some(remove))
-            .send()
-            .await
-            .map_err(api("servicediscovery:UntagResource"))?;
-    }
-    if !set.is_empty() {
-        let tags = set
-            .into_iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|err| ProviderError::Malformed {
-                address: e.address.clone(),
-                message: err.to_string(),
-            })?;
-        p.discovery
-            .tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(tags))
-            .send()
-            .await
-            .map_err(api("servicediscovery:TagResource"))?;
-    }
+    sync_tags(
+        &e.props,
+        desired,
+        |remove| async move {
+            p.discovery
+                .untag_resource()
+                .resource_arn(arn)
+                .set_tag_keys(Some(remove))
+                .send()
+                .await
+                .map_err(api("servicediscovery:UntagResource"))?;
+            Ok(())
+        },
+        |set| async move {
+            let tags = set
+                .into_iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|err| ProviderError::Malformed {
+                    address: e.address.clone(),
+                    message: err.to_string(),
+                })?;
+            p.discovery
+                .tag_resource()
+                .resource_arn(arn)
+                .set_tags(Some(tags))
+                .send()
+                .await
+                .map_err(api("servicediscovery:TagResource"))?;
+            Ok(())
+        },
+    )
+    .await?;
     Ok(Applied {
         physical_id: e.physical_id.clone(),
         outputs: e.outputs.clone(),
