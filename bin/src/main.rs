@@ -169,6 +169,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let mut plans = vec![];
             for spec in &specs {
                 let prepared = engine.prepare(spec, false, "plan").await?;
+                warn_interrupted(&prepared);
                 plans.push(prepared.plan);
             }
             if json {
@@ -259,6 +260,7 @@ async fn apply_all(
     for spec in &specs {
         let operation = if destroy { "destroy" } else { "apply" };
         let prepared = engine.prepare(spec, destroy, operation).await?;
+        warn_interrupted(&prepared);
         print!("{}", render::plan_text(&prepared.plan));
         if prepared.plan.has_changes() && !yes && !confirm(spec, destroy)? {
             println!("Nothing was changed.");
@@ -297,6 +299,27 @@ async fn apply_all(
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Warns about operations a killed run left unfinished: their effect may be missing from the state.
+fn warn_interrupted(prepared: &platform::Prepared) {
+    let pending = prepared.interrupted();
+    if pending.is_empty() {
+        return;
+    }
+    eprintln!("warning: a previous run stopped during these operations; what they did may be missing from the state:");
+    for p in pending {
+        let name = p
+            .name
+            .as_deref()
+            .map(|n| format!(" (name {n})"))
+            .unwrap_or_default();
+        eprintln!(
+            "  {} {}{name}, started {}",
+            p.operation, p.address, p.started_at
+        );
+    }
+    eprintln!("  Look for resources tagged platform:address=<address> before applying again.");
 }
 
 fn confirm(spec: &StackSpec, destroy: bool) -> Result<bool> {

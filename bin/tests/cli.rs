@@ -309,3 +309,32 @@ fn the_catalog_is_listed() {
     let out = platform(dir.path(), None, &["stacks"]);
     insta::assert_snapshot!(text(&out.stdout), @"foundation       network, container registry, ECS cluster, service discovery and shared logs");
 }
+
+#[test]
+fn operations_a_killed_run_left_unfinished_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = LocalBackend::new(dir.path().join(".platform/state"));
+    let env = Env::new("dev").unwrap();
+    {
+        let lock = backend.lock("foundation", &env, "apply").unwrap();
+        let mut state = platform::state::StackState::new("foundation", &env);
+        state.pending.push(platform::state::PendingOperation {
+            address: platform::Address::new("foundation", "vpc"),
+            operation: "create".into(),
+            type_name: "aws.ec2.vpc".into(),
+            name: Some("dev-foundation-vpc".into()),
+            physical_id: None,
+            started_at: "2026-11-30T10:00:00Z".into(),
+        });
+        lock.save(&mut state).unwrap();
+    }
+    let out = platform(dir.path(), None, &["plan", "--stack", "foundation"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(
+            "create foundation.vpc (name dev-foundation-vpc), started 2026-11-30T10:00:00Z"
+        ),
+        "{stderr}"
+    );
+}

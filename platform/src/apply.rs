@@ -492,6 +492,7 @@ fn finish(
 ) {
     let op = &graph[node];
     finished[node.index()] = true;
+    tracing::info!(address = %op.address, operation = op.kind.as_str(), ?outcome, ?elapsed, "finished");
     on_event(&ApplyEvent::Finished {
         address: op.address.clone(),
         kind: op.kind,

@@ -67,6 +67,12 @@ impl Prepared {
     pub fn state(&self) -> &StackState {
         &self.state
     }
+
+    /// Mutating calls a previous run started and never recorded as finished (it was killed):
+    /// what they did may be missing from the state.
+    pub fn interrupted(&self) -> &[crate::state::PendingOperation] {
+        &self.state.pending
+    }
 }
 
 /// The engine: a provider, a state backend and the apply options.
@@ -111,6 +117,7 @@ impl Engine {
                 found_env: loaded.env.to_string(),
             });
         }
+        tracing::debug!(stack = %desired.name, env = %desired.env, resources = loaded.resources.len(), "refreshing");
         let (state, vanished) = self.refresh(&loaded).await?;
         let target = if destroy {
             desired.emptied()

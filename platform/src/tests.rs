@@ -330,6 +330,35 @@ async fn a_failure_skips_its_dependents_and_independent_branches_go_on() {
 }
 
 #[tokio::test]
+async fn a_create_that_fails_half_way_is_recorded_as_tainted_and_replaced_next_time() {
+    let f = fixture();
+    f.provider.fail("create-incomplete", "s.a");
+    let report = f.apply(&stack(&SHAPE)).await;
+    assert!(!report.is_success());
+    let state = f.state();
+    let a = &state.resources[&Address::new("s", "a")];
+    assert!(a.tainted, "the resource exists, so it is recorded");
+    let half_made = a.physical_id.clone();
+    assert!(f.provider.resources().contains_key(&half_made));
+
+    f.provider.heal();
+    let plan = f.plan(&stack(&SHAPE)).await;
+    let change = plan.change(&Address::new("s", "a")).unwrap();
+    assert_eq!(change.action, Action::Replace);
+    assert_eq!(
+        change.reason.as_deref(),
+        Some("its creation did not finish (tainted)")
+    );
+    assert!(f.apply(&stack(&SHAPE)).await.is_success());
+    assert!(
+        !f.provider.resources().contains_key(&half_made),
+        "no orphan is left"
+    );
+    assert!(!f.state().resources[&Address::new("s", "a")].tainted);
+    assert!(!f.plan(&stack(&SHAPE)).await.has_changes());
+}
+
+#[tokio::test]
 async fn parallelism_bounds_the_calls_in_flight() {
     let f = fixture_with(MemoryProvider::with_delay(Duration::from_millis(20)), 3);
     let mut s = Stack::new("s", &env());

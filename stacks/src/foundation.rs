@@ -210,6 +210,24 @@ mod tests {
     }
 
     #[test]
+    fn subnets_outside_the_vpc_or_overlapping_are_refused() {
+        use platform::resources::{AzIndex, Subnet, Vpc};
+        let mut s = Stack::new("net", &dev());
+        let vpc = s.add("vpc", Vpc::new("10.0.0.0/16"));
+        s.add("a", Subnet::new(vpc.id(), "10.1.0.0/24", AzIndex(0)));
+        s.add("b", Subnet::new(vpc.id(), "10.0.0.0/20", AzIndex(0)));
+        s.add("c", Subnet::new(vpc.id(), "10.0.1.0/24", AzIndex(1)));
+        let err = s.build().unwrap_err().to_string();
+        assert!(
+            err.contains(
+                "net.a: cidr_block \"10.1.0.0/24\" is not inside the VPC's \"10.0.0.0/16\""
+            ),
+            "{err}"
+        );
+        assert!(err.contains("net.c: cidr_block overlaps net.b's"), "{err}");
+    }
+
+    #[test]
     fn bad_options_are_refused_before_any_aws_call() {
         let options = FoundationOptions {
             zones: 3,

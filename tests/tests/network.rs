@@ -44,7 +44,7 @@ fn network(v: Version) -> StackSpec {
         "gateway",
         InternetGateway {
             vpc: vpc.id(),
-            tags: Tags::new(),
+            tags: Tags::from([("owner".to_string(), v.owner.to_string())]),
         },
     );
     let routes = if v.route {
@@ -151,7 +151,7 @@ async fn network_resources_are_created_read_back_updated_and_deleted() {
     assert_eq!(action(&plan, "vpc"), Action::Update);
     assert_eq!(action(&plan, "subnet-a"), Action::Update);
     assert_eq!(action(&plan, "routes"), Action::Update);
-    assert_eq!(action(&plan, "gateway"), Action::NoOp);
+    assert_eq!(action(&plan, "gateway"), Action::Update, "its tag changes");
     let state = h.apply_converged(&network(v2)).await;
     assert_eq!(
         id_of(&state, "vpc"),
@@ -176,6 +176,18 @@ async fn network_resources_are_created_read_back_updated_and_deleted() {
         .await
         .unwrap();
     assert_eq!(subnet.subnets()[0].map_public_ip_on_launch(), Some(true));
+    let gw = ec2
+        .describe_internet_gateways()
+        .internet_gateway_ids(id_of(&state, "gateway"))
+        .send()
+        .await
+        .unwrap();
+    let owner = gw.internet_gateways()[0]
+        .tags()
+        .iter()
+        .find(|t| t.key() == Some("owner"))
+        .and_then(|t| t.value());
+    assert_eq!(owner, Some("team-b"));
     let table = ec2
         .describe_route_tables()
         .route_table_ids(id_of(&state, "routes"))

@@ -326,6 +326,7 @@ impl Stack {
                 }
             });
         }
+        crate::resources::ec2::check_subnets(&spec, &mut problems);
         if !problems.is_empty() {
             return Err(StackError::Invalid {
                 stack: spec.name,

@@ -41,7 +41,8 @@ impl MemoryProvider {
         }
     }
 
-    /// Makes `operation` (`create`, `update`, `delete`, `read`) fail for the resource at `address`.
+    /// Makes `operation` (`create`, `update`, `delete`, `read`) fail for the resource at `address`;
+    /// `create-incomplete` creates it and then fails, as a create whose later steps fail does.
     pub fn fail(&self, operation: &str, address: &str) {
         self.inner
             .lock()
@@ -120,6 +121,22 @@ impl Provider for MemoryProvider {
         inner.next += 1;
         let id = format!("{}-{}", desired.type_name.replace('.', "-"), inner.next);
         inner.resources.insert(id.clone(), desired.props.clone());
+        if inner
+            .failing
+            .contains(&("create-incomplete".to_string(), desired.address.to_string()))
+        {
+            return Err(ProviderError::Incomplete {
+                applied: Applied {
+                    outputs: Self::outputs(&id),
+                    physical_id: id,
+                },
+                source: Box::new(ProviderError::Api {
+                    operation: "memory:Configure",
+                    code: Some("InjectedFailure".into()),
+                    message: "setting it up failed on purpose".into(),
+                }),
+            });
+        }
         Ok(Applied {
             outputs: Self::outputs(&id),
             physical_id: id,

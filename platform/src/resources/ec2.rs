@@ -379,3 +379,44 @@ impl Handle<SecurityGroup> {
         self.output("id")
     }
 }
+
+/// Checks across resources of a stack: each subnet's block lies inside its VPC's (when the VPC is
+/// in the stack), and no two subnets of a VPC overlap.
+pub(crate) fn check_subnets(spec: &crate::model::StackSpec, problems: &mut Vec<String>) {
+    use crate::model::reference::as_ref;
+    let block =
+        |props: &serde_json::Value| props["cidr_block"].as_str().and_then(|c| cidr4(c).ok());
+    let mut seen: Vec<(&crate::model::Address, &str, validate::Cidr4)> = vec![];
+    for subnet in spec
+        .resources
+        .iter()
+        .filter(|r| r.type_name == SUBNET.type_name)
+    {
+        let Some(cidr) = block(&subnet.props) else {
+            continue;
+        };
+        let Some((vpc_address, _)) = as_ref(&subnet.props["vpc"]) else {
+            continue;
+        };
+        let vpc = spec
+            .resources
+            .iter()
+            .find(|r| r.address.to_string() == vpc_address);
+        if let Some(vpc_cidr) = vpc.and_then(|v| block(&v.props)) {
+            if !vpc_cidr.contains(&cidr) {
+                problems.push(format!(
+                    "{}: cidr_block {} is not inside the VPC's {}",
+                    subnet.address,
+                    subnet.props["cidr_block"],
+                    vpc.unwrap().props["cidr_block"]
+                ));
+            }
+        }
+        for (other, other_vpc, other_cidr) in &seen {
+            if *other_vpc == vpc_address && other_cidr.overlaps(&cidr) {
+                problems.push(format!("{}: cidr_block overlaps {other}'s", subnet.address));
+            }
+        }
+        seen.push((&subnet.address, vpc_address, cidr));
+    }
+}
