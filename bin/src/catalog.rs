@@ -1,22 +1,50 @@
 //! The stacks this binary knows, by name, in dependency order.
 
-use platform::model::{Env, StackError, StackSpec};
+use platform::model::{StackError, StackSpec};
+use stacks::Environment;
 
-/// A named stack constructor.
+/// A stack of the catalog.
 pub struct Entry {
     /// The name used with `--stack`.
     pub name: &'static str,
     /// One line about it.
     pub description: &'static str,
-    /// Builds the stack for an environment.
-    pub build: fn(&Env) -> Result<StackSpec, StackError>,
 }
 
 /// Every stack, upstream stacks first (`--all` applies in this order and destroys in reverse).
-pub fn catalog() -> Vec<Entry> {
-    vec![Entry {
+pub const ENTRIES: &[Entry] = &[
+    Entry {
         name: stacks::foundation::NAME,
         description: "network, container registry, ECS cluster, service discovery and shared logs",
-        build: stacks::foundation,
-    }]
+    },
+    Entry { name: card_stacks::DEPENDENCIES, description: "the card service's PostgreSQL database and image bucket" },
+];
+
+/// Builds every stack of the catalog for `environment`, in the order of [`ENTRIES`]. Building is
+/// pure and checks every stack before any AWS call.
+pub fn build(environment: &Environment) -> Result<Vec<StackSpec>, StackError> {
+    let foundation = stacks::foundation(environment)?;
+    let mut specs = vec![foundation.spec.clone()];
+    specs.extend(card_stacks::card_stacks(environment, &foundation)?);
+    Ok(specs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_entries_are_the_built_stacks_in_dependency_order() {
+        for environment in ["dev", "staging", "prod"] {
+            let environment = stacks::Environments::builtin().get(environment).unwrap().clone();
+            let specs = build(&environment).unwrap();
+            let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
+            assert_eq!(names, ENTRIES.iter().map(|e| e.name).collect::<Vec<_>>());
+            for (i, spec) in specs.iter().enumerate() {
+                for upstream in &spec.upstream {
+                    assert!(names[..i].contains(&upstream.as_str()), "{} uses {upstream}, declared later", spec.name);
+                }
+            }
+        }
+    }
 }

@@ -3,6 +3,7 @@
 mod catalog;
 mod progress;
 
+use std::collections::BTreeSet;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,9 +12,10 @@ use std::sync::Arc;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use platform::apply::ApplyOptions;
-use platform::model::{Env, StackSpec};
+use platform::model::{Address, StackSpec};
 use platform::provider::aws::AwsProvider;
 use platform::state::local::LocalBackend;
+use platform::state::StateBackend;
 use platform::{render, Engine};
 
 /// Infrastructure as code for AWS: typed stacks, planned and applied through the AWS SDK.
@@ -21,12 +23,7 @@ use platform::{render, Engine};
 #[command(name = "platform", version, about)]
 struct Cli {
     /// Where states are kept.
-    #[arg(
-        long,
-        global = true,
-        env = "PLATFORM_STATE_DIR",
-        default_value = ".platform/state"
-    )]
+    #[arg(long, global = true, env = "PLATFORM_STATE_DIR", default_value = ".platform/state")]
     state_dir: PathBuf,
     #[command(subcommand)]
     command: Command,
@@ -34,7 +31,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// List the stacks this binary knows.
+    /// List the stacks this binary knows, and the environments.
     Stacks,
     /// Show what apply would change.
     Plan {
@@ -51,23 +48,15 @@ enum Command {
     Apply {
         #[command(flatten)]
         select: Select,
-        /// Apply without asking.
-        #[arg(long)]
-        yes: bool,
-        /// How many AWS operations may run at once.
-        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256))]
-        parallelism: u16,
+        #[command(flatten)]
+        change: Change,
     },
-    /// Delete every resource of the stacks.
+    /// Delete every resource of the stacks, dependents first.
     Destroy {
         #[command(flatten)]
         select: Select,
-        /// Destroy without asking.
-        #[arg(long)]
-        yes: bool,
-        /// How many AWS operations may run at once.
-        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256))]
-        parallelism: u16,
+        #[command(flatten)]
+        change: Change,
     },
     /// Print the outputs recorded by the last apply.
     Output {
@@ -84,6 +73,20 @@ enum Command {
 }
 
 #[derive(Args)]
+struct Change {
+    /// Apply without asking.
+    #[arg(long)]
+    yes: bool,
+    /// How many AWS operations may run at once.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256))]
+    parallelism: u16,
+    /// Allow deleting or replacing this protected resource (repeatable), e.g.
+    /// `--allow-destroy card-dependencies.db-instance`.
+    #[arg(long = "allow-destroy", value_name = "ADDRESS")]
+    allow_destroy: Vec<String>,
+}
+
+#[derive(Args)]
 struct Select {
     /// A stack of the catalog (repeatable).
     #[arg(long = "stack", value_name = "NAME")]
@@ -91,34 +94,46 @@ struct Select {
     /// Every stack of the catalog.
     #[arg(long, conflicts_with = "stacks")]
     all: bool,
-    /// The environment.
+    /// The environment (one of stacks/environments.toml).
     #[arg(long, default_value = "dev")]
     env: String,
 }
 
+/// The stacks of one run: every stack of the environment (built and checked), and those selected.
+struct Selection {
+    all: Vec<StackSpec>,
+    selected: Vec<StackSpec>,
+}
+
 impl Select {
-    /// Builds the selected stacks (checking them all before any AWS call), in catalog order.
-    fn build(&self) -> Result<Vec<StackSpec>> {
-        let env = Env::new(&self.env).map_err(|e| anyhow!(e))?;
-        let catalog = catalog::catalog();
-        let names: Vec<&str> = catalog.iter().map(|e| e.name).collect();
+    /// Builds every stack (checking them all before any AWS call) and picks the selected ones, in
+    /// dependency order.
+    fn build(&self) -> Result<Selection> {
+        let environments = stacks::Environments::builtin();
+        let environment = environments.get(&self.env).map_err(|e| anyhow!(e))?;
+        let names: Vec<&str> = catalog::ENTRIES.iter().map(|e| e.name).collect();
         if self.stacks.is_empty() && !self.all {
-            bail!(
-                "name the stacks with --stack NAME or use --all (stacks: {})",
-                names.join(", ")
-            );
+            bail!("name the stacks with --stack NAME or use --all (stacks: {})", names.join(", "));
         }
         for s in &self.stacks {
             if !names.contains(&s.as_str()) {
                 bail!("there is no stack `{s}` (stacks: {})", names.join(", "));
             }
         }
-        catalog
-            .iter()
-            .filter(|e| self.all || self.stacks.iter().any(|s| s == e.name))
-            .map(|e| (e.build)(&env).map_err(anyhow::Error::from))
-            .collect()
+        let all = catalog::build(environment)?;
+        let selected = all.iter().filter(|s| self.all || self.stacks.contains(&s.name)).cloned().collect();
+        Ok(Selection { all, selected })
     }
+}
+
+fn parse_addresses(addresses: &[String]) -> Result<std::collections::BTreeSet<Address>> {
+    addresses
+        .iter()
+        .map(|a| {
+            Address::parse(a)
+                .ok_or_else(|| anyhow!("`{a}` is not an address (stack.name, e.g. card-dependencies.db-instance)"))
+        })
+        .collect()
 }
 
 fn main() -> ExitCode {
@@ -140,37 +155,34 @@ fn main() -> ExitCode {
     }
 }
 
-async fn engine(state_dir: &std::path::Path, parallelism: u16) -> Engine {
+async fn engine(state_dir: &std::path::Path, options: ApplyOptions) -> Engine {
     let provider = AwsProvider::from_env().await;
-    Engine::new(
-        Arc::new(provider),
-        Arc::new(LocalBackend::new(state_dir)),
-        ApplyOptions {
-            parallelism: parallelism.into(),
-        },
-    )
+    Engine::new(Arc::new(provider), Arc::new(LocalBackend::new(state_dir)), options)
 }
 
 async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Stacks => {
-            for e in catalog::catalog() {
-                println!("{:<16} {}", e.name, e.description);
+            let dev = stacks::Environments::builtin();
+            let specs = catalog::build(dev.get("dev").map_err(|e| anyhow!(e))?)?;
+            for (entry, spec) in catalog::ENTRIES.iter().zip(&specs) {
+                let uses = spec.upstream.iter().map(String::as_str).collect::<Vec<_>>().join(", ");
+                let uses = if uses.is_empty() { String::new() } else { format!(" (uses {uses})") };
+                println!("{:<18} {}{uses}", entry.name, entry.description);
             }
+            println!("\nenvironments: {}", dev.names().join(", "));
             Ok(ExitCode::SUCCESS)
         }
-        Command::Plan {
-            select,
-            detailed_exitcode,
-            json,
-        } => {
-            let specs = select.build()?;
-            let engine = engine(&cli.state_dir, 10).await;
+        Command::Plan { select, detailed_exitcode, json } => {
+            let selection = select.build()?;
+            let engine = engine(&cli.state_dir, ApplyOptions::default()).await;
             let mut plans = vec![];
-            for spec in &specs {
-                let prepared = engine.prepare(spec, false, "plan").await?;
+            let mut earlier = BTreeSet::new();
+            for spec in &selection.selected {
+                let prepared = engine.prepare_with(spec, false, "plan", &earlier).await?;
                 warn_interrupted(&prepared);
                 plans.push(prepared.plan);
+                earlier.insert(spec.name.clone());
             }
             if json {
                 let doc = serde_json::json!({ "format_version": platform::plan::PLAN_FORMAT_VERSION, "plans": plans });
@@ -180,34 +192,31 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     print!("{}", render::plan_text(p));
                 }
             }
+            let none = BTreeSet::new();
+            for blocked in plans.iter().flat_map(|p| p.blocked(&none)) {
+                eprintln!(
+                    "note: {} is protected: apply will refuse to {} it unless you pass --allow-destroy {}",
+                    blocked.address,
+                    blocked.action.as_str(),
+                    blocked.address
+                );
+            }
             let changes = plans.iter().any(|p| p.has_changes());
-            Ok(if detailed_exitcode && changes {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            })
+            Ok(if detailed_exitcode && changes { ExitCode::from(2) } else { ExitCode::SUCCESS })
         }
-        Command::Apply {
-            select,
-            yes,
-            parallelism,
-        } => {
-            let specs = select.build()?;
-            apply_all(&cli.state_dir, specs, false, yes, parallelism).await
+        Command::Apply { select, change } => {
+            let selection = select.build()?;
+            apply_all(&cli.state_dir, selection, false, change).await
         }
-        Command::Destroy {
-            select,
-            yes,
-            parallelism,
-        } => {
-            let mut specs = select.build()?;
-            specs.reverse();
-            apply_all(&cli.state_dir, specs, true, yes, parallelism).await
+        Command::Destroy { select, change } => {
+            let selection = select.build()?;
+            apply_all(&cli.state_dir, selection, true, change).await
         }
         Command::Output { stack, env, json } => {
-            let env = Env::new(&env).map_err(|e| anyhow!(e))?;
+            let environments = stacks::Environments::builtin();
+            let env = environments.get(&env).map_err(|e| anyhow!(e))?.env.clone();
             let backend = LocalBackend::new(&cli.state_dir);
-            let names: Vec<&str> = catalog::catalog().iter().map(|e| e.name).collect();
+            let names: Vec<&str> = catalog::ENTRIES.iter().map(|e| e.name).collect();
             let selected: Vec<String> = match stack {
                 Some(s) if names.contains(&s.as_str()) => vec![s],
                 Some(s) => bail!("there is no stack `{s}` (stacks: {})", names.join(", ")),
@@ -215,7 +224,6 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             };
             let mut all = serde_json::Map::new();
             for name in &selected {
-                use platform::state::StateBackend;
                 match backend.read(name, &env)? {
                     Some(state) => {
                         all.insert(name.clone(), serde_json::to_value(&state.outputs)?);
@@ -235,9 +243,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 println!("{}", serde_json::to_string_pretty(&doc)?);
             } else {
                 for (name, outputs) in &all {
-                    if selected.len() > 1 {
-                        println!("# {name}");
-                    }
+                    println!("# {name}");
                     for (k, v) in outputs.as_object().into_iter().flatten() {
                         println!("{k} = {v}");
                     }
@@ -248,40 +254,65 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
+/// Refuses to destroy a stack while a stack that uses it is still applied (and not destroyed first
+/// in the same run): its resources would be in the way, or left without what they depend on.
+fn check_dependents(backend: &LocalBackend, selection: &Selection) -> Result<()> {
+    for spec in &selection.selected {
+        for dependent in selection.all.iter().filter(|d| d.upstream.contains(&spec.name)) {
+            if selection.selected.iter().any(|s| s.name == dependent.name) {
+                continue;
+            }
+            let applied = backend.read(&dependent.name, &dependent.env)?.is_some_and(|s| !s.resources.is_empty());
+            if applied {
+                bail!(
+                    "stack `{}` is used by stack `{}`, which is still applied in `{}`: destroy `{}` first, or destroy both with --all",
+                    spec.name,
+                    dependent.name,
+                    spec.env,
+                    dependent.name
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 async fn apply_all(
     state_dir: &std::path::Path,
-    specs: Vec<StackSpec>,
+    selection: Selection,
     destroy: bool,
-    yes: bool,
-    parallelism: u16,
+    change: Change,
 ) -> Result<ExitCode> {
-    let engine = engine(state_dir, parallelism).await;
-    let mut ok = true;
+    let options =
+        ApplyOptions { parallelism: change.parallelism.into(), allow_destroy: parse_addresses(&change.allow_destroy)? };
+    let mut specs = selection.selected.clone();
+    if destroy {
+        check_dependents(&LocalBackend::new(state_dir), &selection)?;
+        specs.reverse();
+    }
+    let engine = engine(state_dir, options).await;
+    let operation = if destroy { "destroy" } else { "apply" };
     for spec in &specs {
-        let operation = if destroy { "destroy" } else { "apply" };
         let prepared = engine.prepare(spec, destroy, operation).await?;
         warn_interrupted(&prepared);
         print!("{}", render::plan_text(&prepared.plan));
-        if prepared.plan.has_changes() && !yes && !confirm(spec, destroy)? {
+        if prepared.plan.has_changes() && !change.yes && !confirm(spec, destroy)? {
             println!("Nothing was changed.");
             return Ok(ExitCode::from(1));
         }
-        let total = prepared.plan.resources.len();
-        let progress = progress::Progress::new(total);
+        let progress = progress::Progress::new(prepared.plan.resources.len());
         let report = engine.apply(prepared, &|e| progress.event(e)).await;
         progress.finish();
-        let report = report
-            .with_context(|| format!("applying stack `{}` ({}) stopped", spec.name, spec.env))?;
+        let report = report.with_context(|| format!("stack `{}` ({}) was not changed", spec.name, spec.env))?;
         if !report.results.is_empty() {
             print!("{}", render::report_text(&spec.name, &report));
         }
         if !report.is_success() {
-            ok = false;
             eprintln!(
                 "error: stack `{}` was not fully applied; what succeeded is recorded in the state. Fix the cause and run the command again.",
                 spec.name
             );
-            break;
+            return Ok(ExitCode::from(1));
         }
         if !destroy {
             if let Some(outputs) = engine.outputs(&spec.name, &spec.env)? {
@@ -294,11 +325,7 @@ async fn apply_all(
             }
         }
     }
-    Ok(if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Warns about operations a killed run left unfinished: their effect may be missing from the state.
@@ -309,15 +336,8 @@ fn warn_interrupted(prepared: &platform::Prepared) {
     }
     eprintln!("warning: a previous run stopped during these operations; what they did may be missing from the state:");
     for p in pending {
-        let name = p
-            .name
-            .as_deref()
-            .map(|n| format!(" (name {n})"))
-            .unwrap_or_default();
-        eprintln!(
-            "  {} {}{name}, started {}",
-            p.operation, p.address, p.started_at
-        );
+        let name = p.name.as_deref().map(|n| format!(" (name {n})")).unwrap_or_default();
+        eprintln!("  {} {}{name}, started {}", p.operation, p.address, p.started_at);
     }
     eprintln!("  Look for resources tagged platform:address=<address> before applying again.");
 }
@@ -329,15 +349,8 @@ fn confirm(spec: &StackSpec, destroy: bool) -> Result<bool> {
             if destroy { "destroy" } else { "apply" }
         );
     }
-    let verb = if destroy {
-        "Destroy every resource of"
-    } else {
-        "Apply these changes to"
-    };
-    print!(
-        "\n{verb} `{}` in `{}`? Only `yes` is accepted: ",
-        spec.name, spec.env
-    );
+    let verb = if destroy { "Destroy every resource of" } else { "Apply these changes to" };
+    print!("\n{verb} `{}` in `{}`? Only `yes` is accepted: ", spec.name, spec.env);
     std::io::stdout().flush()?;
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer)?;

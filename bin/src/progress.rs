@@ -20,6 +20,7 @@ fn done_verb(kind: OpKind) -> &'static str {
         OpKind::Create => "created",
         OpKind::Update => "updated",
         OpKind::Delete => "deleted",
+        OpKind::Await => "available:",
     }
 }
 
@@ -28,6 +29,7 @@ fn doing_verb(kind: OpKind) -> &'static str {
         OpKind::Create => "creating",
         OpKind::Update => "updating",
         OpKind::Delete => "deleting",
+        OpKind::Await => "waiting for",
     }
 }
 
@@ -36,19 +38,13 @@ impl Progress {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::new(total as u64);
             bar.set_style(
-                ProgressStyle::with_template(
-                    "{spinner} [{elapsed_precise}] {pos}/{len} {wide_msg}",
-                )
-                .expect("the template is valid"),
+                ProgressStyle::with_template("{spinner} [{elapsed_precise}] {pos}/{len} {wide_msg}")
+                    .expect("the template is valid"),
             );
             bar.enable_steady_tick(Duration::from_millis(120));
             bar
         });
-        Self {
-            bar,
-            state: Mutex::new((BTreeSet::new(), 0)),
-            total,
-        }
+        Self { bar, state: Mutex::new((BTreeSet::new(), 0)), total }
     }
 
     fn line(&self, text: String) {
@@ -67,33 +63,19 @@ impl Progress {
                     self.line(format!("  {} {address}...", doing_verb(*kind)));
                 }
             }
-            ApplyEvent::Finished {
-                address,
-                kind,
-                outcome,
-                elapsed,
-                physical_id,
-            } => {
+            ApplyEvent::Finished { address, kind, outcome, elapsed, physical_id } => {
                 state.0.remove(&address.to_string());
                 state.1 += 1;
-                let id = physical_id
-                    .as_deref()
-                    .map(|id| format!(" [{id}]"))
-                    .unwrap_or_default();
+                let id = physical_id.as_deref().map(|id| format!(" [{id}]")).unwrap_or_default();
                 let secs = elapsed.as_secs_f32();
                 match outcome {
-                    Outcome::Done => self.line(format!(
-                        "  {} {address}{id} in {secs:.1}s",
-                        done_verb(*kind)
-                    )),
-                    Outcome::Failed { error } => self.line(format!(
-                        "  failed to {} {address}{id} after {secs:.1}s: {error}",
-                        kind.as_str()
-                    )),
-                    Outcome::Skipped { because } => self.line(format!(
-                        "  skipped {} of {address}: {because} failed",
-                        kind.as_str()
-                    )),
+                    Outcome::Done => self.line(format!("  {} {address}{id} in {secs:.1}s", done_verb(*kind))),
+                    Outcome::Failed { error } => {
+                        self.line(format!("  failed to {} {address}{id} after {secs:.1}s: {error}", kind.as_str()))
+                    }
+                    Outcome::Skipped { because } => {
+                        self.line(format!("  skipped {} of {address}: {because} failed", kind.as_str()))
+                    }
                 }
             }
         }

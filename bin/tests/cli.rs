@@ -10,18 +10,14 @@ use platform_tests::Emulator;
 
 fn platform(dir: &Path, emulator: Option<&Emulator>, args: &[&str]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_platform"));
-    cmd.current_dir(dir)
-        .args(args)
-        .env_remove("AWS_PROFILE")
-        .env_remove("PLATFORM_STATE_DIR");
+    cmd.current_dir(dir).args(args).env_remove("AWS_PROFILE").env_remove("PLATFORM_STATE_DIR");
     match emulator {
         Some(e) => {
             cmd.envs(e.env());
         }
         // No endpoint at all: these runs must fail before any AWS call.
         None => {
-            cmd.env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-                .env("AWS_REGION", "us-east-1");
+            cmd.env("AWS_ENDPOINT_URL", "http://127.0.0.1:9").env("AWS_REGION", "us-east-1");
         }
     }
     cmd.output().expect("the platform binary runs")
@@ -38,82 +34,39 @@ async fn apply_plan_output_and_destroy_the_foundation() {
     let run = |args: &[&str]| platform(dir.path(), Some(&emulator), args);
 
     // Before apply, a detailed plan exits 2.
-    let plan = run(&[
-        "plan",
-        "--stack",
-        "foundation",
-        "--env",
-        "dev",
-        "--detailed-exitcode",
-    ]);
+    let plan = run(&["plan", "--stack", "foundation", "--env", "dev", "--detailed-exitcode"]);
     assert_eq!(plan.status.code(), Some(2), "{}", text(&plan.stderr));
     assert!(text(&plan.stdout).contains("20 to create, 0 to update, 0 to replace, 0 to delete."));
 
     let apply = run(&["apply", "--stack", "foundation", "--env", "dev", "--yes"]);
-    assert!(
-        apply.status.success(),
-        "{}\n{}",
-        text(&apply.stdout),
-        text(&apply.stderr)
-    );
+    assert!(apply.status.success(), "{}\n{}", text(&apply.stdout), text(&apply.stderr));
     let stdout = text(&apply.stdout);
-    assert!(
-        stdout.contains("Stack `foundation`: 20 done, 0 failed, 0 skipped."),
-        "{stdout}"
-    );
+    assert!(stdout.contains("Stack `foundation`: 20 done, 0 failed, 0 skipped."), "{stdout}");
     assert!(stdout.contains("vpc_id = \"vpc-"), "{stdout}");
-    assert!(
-        text(&apply.stderr).contains("created foundation.vpc [vpc-"),
-        "progress is shown"
-    );
+    assert!(text(&apply.stderr).contains("created foundation.vpc [vpc-"), "progress is shown");
 
     // Right after, nothing to change.
-    let plan = run(&[
-        "plan",
-        "--stack",
-        "foundation",
-        "--env",
-        "dev",
-        "--detailed-exitcode",
-    ]);
-    assert_eq!(
-        plan.status.code(),
-        Some(0),
-        "{}\n{}",
-        text(&plan.stdout),
-        text(&plan.stderr)
-    );
+    let plan = run(&["plan", "--stack", "foundation", "--env", "dev", "--detailed-exitcode"]);
+    assert_eq!(plan.status.code(), Some(0), "{}\n{}", text(&plan.stdout), text(&plan.stderr));
     assert!(text(&plan.stdout).contains("No changes. 20 resources up to date."));
 
     let json = run(&["plan", "--stack", "foundation", "--json"]);
     let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(doc["format_version"], 1);
     assert_eq!(doc["plans"][0]["resources"].as_array().unwrap().len(), 20);
-    assert!(doc["plans"][0]["resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|r| r["action"] == "no-op"));
+    assert!(doc["plans"][0]["resources"].as_array().unwrap().iter().all(|r| r["action"] == "no-op"));
 
     let output = run(&["output", "--stack", "foundation", "--env", "dev", "--json"]);
     let outputs: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(outputs["private_subnet_ids"].as_array().unwrap().len(), 3);
-    assert!(outputs["cluster_arn"]
-        .as_str()
-        .unwrap()
-        .ends_with("cluster/dev-foundation-cluster"));
+    assert!(outputs["cluster_arn"].as_str().unwrap().ends_with("cluster/dev-foundation-cluster"));
 
     // Another environment is another set of resources, in the same account.
     let staging = run(&["apply", "--all", "--env", "staging", "--yes"]);
     assert!(staging.status.success(), "{}", text(&staging.stderr));
 
     let destroy = run(&["destroy", "--stack", "foundation", "--env", "dev", "--yes"]);
-    assert!(
-        destroy.status.success(),
-        "{}\n{}",
-        text(&destroy.stdout),
-        text(&destroy.stderr)
-    );
+    assert!(destroy.status.success(), "{}\n{}", text(&destroy.stdout), text(&destroy.stderr));
 
     // Nothing tagged for the stack and environment is left.
     let config = emulator.sdk_config().await;
@@ -128,10 +81,7 @@ async fn apply_plan_output_and_destroy_the_foundation() {
                     .build(),
             )
             .tag_filters(
-                aws_sdk_resourcegroupstagging::types::TagFilter::builder()
-                    .key("platform:env")
-                    .values(env)
-                    .build(),
+                aws_sdk_resourcegroupstagging::types::TagFilter::builder().key("platform:env").values(env).build(),
             )
             .send()
     };
@@ -143,40 +93,20 @@ async fn apply_plan_output_and_destroy_the_foundation() {
         let arn = mapping.resource_arn().unwrap();
         assert!(arn.contains(":cluster/"), "left behind: {arn}");
         let clusters = ecs.describe_clusters().clusters(arn).send().await.unwrap();
-        assert_eq!(
-            clusters.clusters()[0].status(),
-            Some("INACTIVE"),
-            "left behind: {arn}"
-        );
+        assert_eq!(clusters.clusters()[0].status(), Some("INACTIVE"), "left behind: {arn}");
     }
-    assert!(
-        !tagged("staging")
-            .await
-            .unwrap()
-            .resource_tag_mapping_list()
-            .is_empty(),
-        "staging is untouched"
-    );
+    assert!(!tagged("staging").await.unwrap().resource_tag_mapping_list().is_empty(), "staging is untouched");
     // The tagging API does not list ECR repositories or Cloud Map namespaces: check them directly.
     let ecr = aws_sdk_ecr::Client::new(&config);
     let repos = ecr.describe_repositories().send().await.unwrap();
-    let names: Vec<_> = repos
-        .repositories()
-        .iter()
-        .filter_map(|r| r.repository_name())
-        .collect();
+    let names: Vec<_> = repos.repositories().iter().filter_map(|r| r.repository_name()).collect();
     assert_eq!(names, ["staging-foundation-card-service-images"]);
     let sd = aws_sdk_servicediscovery::Client::new(&config);
     let namespaces = sd.list_namespaces().send().await.unwrap();
-    let names: Vec<_> = namespaces
-        .namespaces()
-        .iter()
-        .filter_map(|n| n.name())
-        .collect();
+    let names: Vec<_> = namespaces.namespaces().iter().filter_map(|n| n.name()).collect();
     assert_eq!(names, ["staging.platform.internal"]);
 
-    let state = LocalBackend::new(dir.path().join(".platform/state"))
-        .read("foundation", &Env::new("dev").unwrap());
+    let state = LocalBackend::new(dir.path().join(".platform/state")).read("foundation", &Env::new("dev").unwrap());
     assert!(state.unwrap().unwrap().resources.is_empty());
 }
 
@@ -184,32 +114,17 @@ async fn apply_plan_output_and_destroy_the_foundation() {
 fn a_second_apply_while_the_lock_is_held_is_refused_at_once_naming_the_holder() {
     let dir = tempfile::tempdir().unwrap();
     let backend = LocalBackend::new(dir.path().join(".platform/state"));
-    let _held = backend
-        .lock("foundation", &Env::new("dev").unwrap(), "apply")
-        .unwrap();
-    let out = platform(
-        dir.path(),
-        None,
-        &["apply", "--stack", "foundation", "--env", "dev", "--yes"],
-    );
+    let _held = backend.lock("foundation", &Env::new("dev").unwrap(), "apply").unwrap();
+    let out = platform(dir.path(), None, &["apply", "--stack", "foundation", "--env", "dev", "--yes"]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_default();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_default();
     assert!(
-        stderr.contains(&format!(
-            "is locked by pid {} on host {host}, running `apply` since",
-            std::process::id()
-        )),
+        stderr.contains(&format!("is locked by pid {} on host {host}, running `apply` since", std::process::id())),
         "{stderr}"
     );
     // Another environment is not locked.
-    let other = platform(
-        dir.path(),
-        None,
-        &["output", "--stack", "foundation", "--env", "prod"],
-    );
+    let other = platform(dir.path(), None, &["output", "--stack", "foundation", "--env", "prod"]);
     assert!(text(&other.stderr).contains("has not been applied in `prod`"));
 }
 
@@ -217,11 +132,11 @@ fn a_second_apply_while_the_lock_is_held_is_refused_at_once_naming_the_holder() 
 fn bad_input_is_refused_with_a_clear_error_before_any_aws_call() {
     let dir = tempfile::tempdir().unwrap();
     let cases: &[(&[&str], &str)] = &[
-        (&["plan"], "error: name the stacks with --stack NAME or use --all (stacks: foundation)\n"),
-        (&["plan", "--stack", "nope"], "error: there is no stack `nope` (stacks: foundation)\n"),
+        (&["plan"], "error: name the stacks with --stack NAME or use --all (stacks: foundation, card-dependencies)\n"),
+        (&["plan", "--stack", "nope"], "error: there is no stack `nope` (stacks: foundation, card-dependencies)\n"),
         (
             &["apply", "--stack", "foundation", "--env", "Prod"],
-            "error: `Prod` is not a valid environment name: use 1 to 16 lower-case letters or digits, starting with a letter\n",
+            "error: there is no environment `Prod` (environments: dev, prod, staging; they are defined in stacks/environments.toml)\n",
         ),
     ];
     for (args, expected) in cases {
@@ -229,29 +144,17 @@ fn bad_input_is_refused_with_a_clear_error_before_any_aws_call() {
         assert_eq!(out.status.code(), Some(1), "{args:?}");
         assert_eq!(text(&out.stderr), *expected, "{args:?}");
     }
-    assert!(
-        !dir.path().join(".platform").exists(),
-        "nothing was written"
-    );
+    assert!(!dir.path().join(".platform").exists(), "nothing was written");
 }
 
 #[tokio::test]
 async fn apply_without_yes_and_without_a_terminal_refuses_and_changes_nothing() {
     let emulator = Emulator::start();
     let dir = tempfile::tempdir().unwrap();
-    let out = platform(
-        dir.path(),
-        Some(&emulator),
-        &["apply", "--stack", "foundation"],
-    );
+    let out = platform(dir.path(), Some(&emulator), &["apply", "--stack", "foundation"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("standard input is not a terminal; pass --yes"),
-        "{}",
-        text(&out.stderr)
-    );
-    let state = LocalBackend::new(dir.path().join(".platform/state"))
-        .read("foundation", &Env::new("dev").unwrap());
+    assert!(text(&out.stderr).contains("standard input is not a terminal; pass --yes"), "{}", text(&out.stderr));
+    let state = LocalBackend::new(dir.path().join(".platform/state")).read("foundation", &Env::new("dev").unwrap());
     assert!(state.unwrap().is_none(), "nothing was applied");
 }
 
@@ -274,6 +177,8 @@ fn aws_errors_print_their_whole_cause_chain() {
                 outputs: Default::default(),
                 dependencies: Default::default(),
                 tainted: false,
+                protected: false,
+                awaiting: false,
             },
         );
         lock.save(&mut state).unwrap();
@@ -290,11 +195,13 @@ fn aws_errors_print_their_whole_cause_chain() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
-    assert!(stderr.starts_with("error: cannot refresh foundation.vpc (vpc-123); check your AWS credentials, region and endpoint\n"), "{stderr}");
     assert!(
-        stderr.contains("caused by: ec2:DescribeVpcs failed: dispatch failure"),
+        stderr.starts_with(
+            "error: cannot refresh foundation.vpc (vpc-123); check your AWS credentials, region and endpoint\n"
+        ),
         "{stderr}"
     );
+    assert!(stderr.contains("caused by: ec2:DescribeVpcs failed: dispatch failure"), "{stderr}");
     assert!(
         stderr.contains("Connection refused")
             || stderr.contains("connection refused")
@@ -307,7 +214,12 @@ fn aws_errors_print_their_whole_cause_chain() {
 fn the_catalog_is_listed() {
     let dir = tempfile::tempdir().unwrap();
     let out = platform(dir.path(), None, &["stacks"]);
-    insta::assert_snapshot!(text(&out.stdout), @"foundation       network, container registry, ECS cluster, service discovery and shared logs");
+    insta::assert_snapshot!(text(&out.stdout), @r"
+    foundation         network, container registry, ECS cluster, service discovery and shared logs
+    card-dependencies  the card service's PostgreSQL database and image bucket (uses foundation)
+
+    environments: dev, prod, staging
+    ");
 }
 
 #[test]
@@ -332,9 +244,7 @@ fn operations_a_killed_run_left_unfinished_are_reported() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stderr = text(&out.stderr);
     assert!(
-        stderr.contains(
-            "create foundation.vpc (name dev-foundation-vpc), started 2026-11-30T10:00:00Z"
-        ),
+        stderr.contains("create foundation.vpc (name dev-foundation-vpc), started 2026-11-30T10:00:00Z"),
         "{stderr}"
     );
 }

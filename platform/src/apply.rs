@@ -1,7 +1,7 @@
 //! The apply executor: walks a plan's operations in dependency order with bounded parallelism,
 //! recording every result in the state as soon as it is known.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 
 use crate::model::reference::resolve_refs;
 use crate::model::{Address, StackSpec};
-use crate::plan::{normalize, Action, Plan};
+use crate::plan::{normalize, Action, Plan, Upstream};
 use crate::provider::{Applied, Desired, Existing, Provider, ProviderError};
 use crate::resources::schema;
 use crate::state::{PendingOperation, ResourceState, StackState, StateError, StateLock};
@@ -28,6 +28,8 @@ pub enum OpKind {
     Update,
     /// Delete a resource.
     Delete,
+    /// Wait until a resource is available.
+    Await,
 }
 
 impl OpKind {
@@ -37,6 +39,7 @@ impl OpKind {
             OpKind::Create => "create",
             OpKind::Update => "update",
             OpKind::Delete => "delete",
+            OpKind::Await => "await",
         }
     }
 }
@@ -130,40 +133,70 @@ fn operations(plan: &Plan, desired: &StackSpec, state: &StackState) -> DiGraph<O
     let mut creates: HashMap<&Address, NodeIndex> = HashMap::new();
     let mut updates: HashMap<&Address, NodeIndex> = HashMap::new();
     let mut deletes: HashMap<&Address, NodeIndex> = HashMap::new();
+    // The first and last operation of each address that is created, updated or awaited.
+    let mut entry: HashMap<&Address, NodeIndex> = HashMap::new();
+    let mut exit: HashMap<&Address, NodeIndex> = HashMap::new();
     for change in &plan.resources {
         let a = &change.address;
-        let mut add = |kind| {
-            g.add_node(Op {
-                address: a.clone(),
-                kind,
-            })
+        // The operations of this address, in order; each waits for the one before.
+        let mut chain: Vec<NodeIndex> = vec![];
+        let add = |g: &mut DiGraph<Op, ()>, chain: &mut Vec<NodeIndex>, kind| {
+            let node = g.add_node(Op { address: a.clone(), kind });
+            if let Some(&previous) = chain.last() {
+                g.add_edge(previous, node, ());
+            }
+            chain.push(node);
+            node
         };
+        let awaits = schema(&change.type_name).is_some_and(|s| s.awaits);
+        // A resource recorded as not yet available is awaited before anything else is done with it.
+        let still_awaited = state.resources.get(a).is_some_and(|r| r.awaiting);
         match change.action {
-            Action::NoOp => {}
+            Action::NoOp => {
+                if still_awaited {
+                    add(&mut g, &mut chain, OpKind::Await);
+                }
+            }
             Action::Create => {
-                creates.insert(a, add(OpKind::Create));
+                creates.insert(a, add(&mut g, &mut chain, OpKind::Create));
+                if awaits {
+                    add(&mut g, &mut chain, OpKind::Await);
+                }
             }
             Action::Update => {
-                updates.insert(a, add(OpKind::Update));
+                if still_awaited {
+                    add(&mut g, &mut chain, OpKind::Await);
+                }
+                updates.insert(a, add(&mut g, &mut chain, OpKind::Update));
+                if awaits {
+                    add(&mut g, &mut chain, OpKind::Await);
+                }
             }
             Action::Delete => {
-                deletes.insert(a, add(OpKind::Delete));
+                deletes.insert(a, g.add_node(Op { address: a.clone(), kind: OpKind::Delete }));
             }
             Action::Replace => {
-                let d = add(OpKind::Delete);
-                let c = add(OpKind::Create);
-                deletes.insert(a, d);
-                creates.insert(a, c);
-                g.add_edge(d, c, ());
+                // Delete, then create: the create is where the address's new life begins.
+                let delete = g.add_node(Op { address: a.clone(), kind: OpKind::Delete });
+                deletes.insert(a, delete);
+                let create = add(&mut g, &mut chain, OpKind::Create);
+                g.add_edge(delete, create, ());
+                creates.insert(a, create);
+                if awaits {
+                    add(&mut g, &mut chain, OpKind::Await);
+                }
             }
         }
+        if let (Some(&first), Some(&last)) = (chain.first(), chain.last()) {
+            entry.insert(a, first);
+            exit.insert(a, last);
+        }
     }
-    let apply_of = |a: &Address| creates.get(a).or_else(|| updates.get(a)).copied();
-    // Creates and updates after those of their dependencies.
+    // A resource is created or updated once its dependencies are done (and available).
     for r in &desired.resources {
-        if let Some(node) = apply_of(&r.address) {
+        if let Some(&node) = entry.get(&r.address) {
             for d in &r.dependencies {
-                if let Some(dep) = apply_of(d) {
+                if let Some(&dep) = exit.get(d) {
                     g.add_edge(dep, node, ());
                 }
             }
@@ -186,15 +219,17 @@ fn operations(plan: &Plan, desired: &StackSpec, state: &StackState) -> DiGraph<O
 }
 
 /// Options of an apply.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ApplyOptions {
     /// The most provider calls in flight at once.
     pub parallelism: usize,
+    /// Protected resources the user named as allowed to be deleted or replaced.
+    pub allow_destroy: BTreeSet<Address>,
 }
 
 impl Default for ApplyOptions {
     fn default() -> Self {
-        Self { parallelism: 10 }
+        Self { parallelism: 10, allow_destroy: BTreeSet::new() }
     }
 }
 
@@ -217,29 +252,28 @@ enum Call {
     Create(Desired),
     Update(Existing, Value),
     Delete(Existing),
+    Await(Existing),
 }
 
 /// Applies `plan`, made from `desired` against `state`. The state is saved through `lock`
 /// before every mutating call (the intent) and after it (the result). Independent branches go on
 /// when an operation fails; its dependents are skipped.
+#[allow(clippy::too_many_arguments)]
 pub async fn execute(
     plan: &Plan,
     desired: &StackSpec,
+    upstream: &Upstream,
     state: &mut StackState,
     lock: &dyn StateLock,
     provider: Arc<dyn Provider>,
-    options: ApplyOptions,
+    options: &ApplyOptions,
     on_event: &(dyn Fn(&ApplyEvent) + Send + Sync),
 ) -> Result<ApplyReport, StateError> {
+    let context = Context { desired, upstream, allow_destroy: &options.allow_destroy };
     let graph = operations(plan, desired, state);
-    let mut waiting: Vec<usize> = graph
-        .node_indices()
-        .map(|n| graph.neighbors_directed(n, Direction::Incoming).count())
-        .collect();
-    let mut ready: Vec<NodeIndex> = graph
-        .node_indices()
-        .filter(|n| waiting[n.index()] == 0)
-        .collect();
+    let mut waiting: Vec<usize> =
+        graph.node_indices().map(|n| graph.neighbors_directed(n, Direction::Incoming).count()).collect();
+    let mut ready: Vec<NodeIndex> = graph.node_indices().filter(|n| waiting[n.index()] == 0).collect();
     ready.reverse();
     let mut finished = vec![false; graph.node_count()];
     let mut report = ApplyReport::default();
@@ -250,29 +284,18 @@ pub async fn execute(
         while tasks.len() < parallelism {
             let Some(node) = ready.pop() else { break };
             let op = &graph[node];
-            let call = match prepare(op, desired, state) {
+            let call = match prepare(op, &context, state) {
                 Ok(call) => call,
                 Err(message) => {
                     let outcome = Outcome::Failed { error: message };
-                    finish(
-                        &graph,
-                        node,
-                        outcome,
-                        Duration::ZERO,
-                        None,
-                        &mut finished,
-                        &mut report,
-                        on_event,
-                    );
+                    finish(&graph, node, outcome, Duration::ZERO, None, &mut finished, &mut report, on_event);
                     skip_dependents(&graph, node, &mut finished, &mut report, on_event);
                     continue;
                 }
             };
             let (name, physical_id) = match &call {
                 Call::Create(d) => (d.name.clone(), None),
-                Call::Update(e, _) | Call::Delete(e) => {
-                    (e.name.clone(), Some(e.physical_id.clone()))
-                }
+                Call::Update(e, _) | Call::Delete(e) | Call::Await(e) => (e.name.clone(), Some(e.physical_id.clone())),
             };
             state.pending.push(PendingOperation {
                 address: op.address.clone(),
@@ -280,37 +303,28 @@ pub async fn execute(
                 type_name: desired
                     .resource(&op.address)
                     .map(|r| r.type_name.clone())
-                    .or_else(|| {
-                        state
-                            .resources
-                            .get(&op.address)
-                            .map(|r| r.type_name.clone())
-                    })
+                    .or_else(|| state.resources.get(&op.address).map(|r| r.type_name.clone()))
                     .unwrap_or_default(),
                 name,
                 physical_id,
                 started_at: now(),
             });
             lock.save(state)?;
-            on_event(&ApplyEvent::Started {
-                address: op.address.clone(),
-                kind: op.kind,
-            });
+            on_event(&ApplyEvent::Started { address: op.address.clone(), kind: op.kind });
             let provider = provider.clone();
             tasks.spawn(async move {
                 let started = Instant::now();
                 let result = match call {
                     Call::Create(d) => provider.create(&d).await,
                     Call::Update(e, props) => provider.update(&e, &props).await,
+                    Call::Await(e) => {
+                        provider.await_ready(&e).await.map(|outputs| Applied { physical_id: e.physical_id, outputs })
+                    }
                     Call::Delete(e) => match provider.delete(&e).await {
-                        Ok(()) => Ok(Applied {
-                            physical_id: e.physical_id,
-                            outputs: BTreeMap::new(),
-                        }),
-                        Err(err) if err.is_not_found() => Ok(Applied {
-                            physical_id: e.physical_id,
-                            outputs: BTreeMap::new(),
-                        }),
+                        Ok(()) => Ok(Applied { physical_id: e.physical_id, outputs: BTreeMap::new() }),
+                        Err(err) if err.is_not_found() => {
+                            Ok(Applied { physical_id: e.physical_id, outputs: BTreeMap::new() })
+                        }
                         Err(err) => Err(err),
                     },
                 };
@@ -325,41 +339,19 @@ pub async fn execute(
         state.pending.retain(|p| p.address != op.address);
         let (outcome, physical_id) = match result {
             Ok(applied) => {
-                record(&op, desired, state, applied.clone(), false);
+                record(&op, &context, state, applied.clone(), false);
                 (Outcome::Done, Some(applied.physical_id))
             }
             Err(ProviderError::Incomplete { applied, source }) if op.kind == OpKind::Create => {
-                let error = ProviderError::Incomplete {
-                    applied: applied.clone(),
-                    source,
-                };
-                record(&op, desired, state, applied.clone(), true);
-                (
-                    Outcome::Failed {
-                        error: chain(&error),
-                    },
-                    Some(applied.physical_id),
-                )
+                let error = ProviderError::Incomplete { applied: applied.clone(), source };
+                record(&op, &context, state, applied.clone(), true);
+                (Outcome::Failed { error: chain(&error) }, Some(applied.physical_id))
             }
-            Err(error) => (
-                Outcome::Failed {
-                    error: chain(&error),
-                },
-                None,
-            ),
+            Err(error) => (Outcome::Failed { error: chain(&error) }, None),
         };
         lock.save(state)?;
         let failed = outcome != Outcome::Done;
-        finish(
-            &graph,
-            node,
-            outcome,
-            elapsed,
-            physical_id,
-            &mut finished,
-            &mut report,
-            on_event,
-        );
+        finish(&graph, node, outcome, elapsed, physical_id, &mut finished, &mut report, on_event);
         if failed {
             skip_dependents(&graph, node, &mut finished, &mut report, on_event);
         } else {
@@ -374,31 +366,24 @@ pub async fn execute(
 
     // Operations never reached would mean the graph had a cycle; report them rather than
     // claim success.
-    for node in graph
-        .node_indices()
-        .filter(|n| !finished[n.index()])
-        .collect::<Vec<_>>()
-    {
-        let outcome = Outcome::Failed {
-            error: "not run: its operations wait on each other".into(),
-        };
-        finish(
-            &graph,
-            node,
-            outcome,
-            Duration::ZERO,
-            None,
-            &mut finished,
-            &mut report,
-            on_event,
-        );
+    for node in graph.node_indices().filter(|n| !finished[n.index()]).collect::<Vec<_>>() {
+        let outcome = Outcome::Failed { error: "not run: its operations wait on each other".into() };
+        finish(&graph, node, outcome, Duration::ZERO, None, &mut finished, &mut report, on_event);
     }
     state.outputs = resolve_outputs(desired, state);
     lock.save(state)?;
     Ok(report)
 }
 
-fn prepare(op: &Op, desired: &StackSpec, state: &StackState) -> Result<Call, String> {
+/// What the executor resolves references against.
+struct Context<'a> {
+    desired: &'a StackSpec,
+    upstream: &'a Upstream,
+    allow_destroy: &'a BTreeSet<Address>,
+}
+
+fn prepare(op: &Op, context: &Context, state: &StackState) -> Result<Call, String> {
+    let desired = context.desired;
     let existing = || {
         state.resources.get(&op.address).map(|r| Existing {
             address: op.address.clone(),
@@ -407,33 +392,30 @@ fn prepare(op: &Op, desired: &StackSpec, state: &StackState) -> Result<Call, Str
             name: r.name.clone(),
             props: r.props.clone(),
             outputs: r.outputs.clone(),
+            delete_allowed: context.allow_destroy.contains(&op.address),
         })
     };
-    if op.kind == OpKind::Delete {
-        return existing()
-            .map(Call::Delete)
-            .ok_or_else(|| format!("{} is not in the state", op.address));
+    let missing_from_state = || format!("{} is not in the state", op.address);
+    match op.kind {
+        OpKind::Delete => return existing().map(Call::Delete).ok_or_else(missing_from_state),
+        OpKind::Await => return existing().map(Call::Await).ok_or_else(missing_from_state),
+        OpKind::Create | OpKind::Update => {}
     }
-    let spec = desired
-        .resource(&op.address)
-        .ok_or_else(|| format!("{} is not in the stack", op.address))?;
-    let schema = schema(&spec.type_name)
-        .ok_or_else(|| format!("unknown resource type `{}`", spec.type_name))?;
+    let spec = desired.resource(&op.address).ok_or_else(|| format!("{} is not in the stack", op.address))?;
+    let schema = schema(&spec.type_name).ok_or_else(|| format!("unknown resource type `{}`", spec.type_name))?;
     let mut missing = vec![];
     let props = resolve_refs(&spec.props, &mut |a, attr| {
-        let value = Address::parse(a)
-            .and_then(|a| state.resources.get(&a))
-            .and_then(|r| r.outputs.get(attr));
+        let value = Address::parse(a).and_then(|a| match state.resources.get(&a) {
+            Some(r) => r.outputs.get(attr),
+            None => context.upstream.output(&a, attr),
+        });
         value.cloned().unwrap_or_else(|| {
             missing.push(format!("{a}.{attr}"));
             Value::Null
         })
     });
     if !missing.is_empty() {
-        return Err(format!(
-            "references outputs that are not known: {}",
-            missing.join(", ")
-        ));
+        return Err(format!("references outputs that are not known: {}", missing.join(", ")));
     }
     let props = normalize(schema, &props);
     match op.kind {
@@ -443,26 +425,29 @@ fn prepare(op: &Op, desired: &StackSpec, state: &StackState) -> Result<Call, Str
             name: spec.name.clone(),
             props,
         })),
-        _ => existing()
-            .map(|e| Call::Update(e, props))
-            .ok_or_else(|| format!("{} is not in the state", op.address)),
+        _ => existing().map(|e| Call::Update(e, props)).ok_or_else(missing_from_state),
     }
 }
 
-fn record(op: &Op, desired: &StackSpec, state: &mut StackState, applied: Applied, tainted: bool) {
+fn record(op: &Op, context: &Context, state: &mut StackState, applied: Applied, tainted: bool) {
     match op.kind {
         OpKind::Delete => {
             state.resources.remove(&op.address);
         }
+        OpKind::Await => {
+            if let Some(r) = state.resources.get_mut(&op.address) {
+                r.awaiting = false;
+                r.outputs.extend(applied.outputs);
+            }
+        }
         OpKind::Create | OpKind::Update => {
-            let spec = desired
-                .resource(&op.address)
-                .expect("creates and updates are of desired resources");
-            let props = match prepare(op, desired, state) {
+            let spec = context.desired.resource(&op.address).expect("creates and updates are of desired resources");
+            let props = match prepare(op, context, state) {
                 Ok(Call::Create(d)) => d.props,
                 Ok(Call::Update(_, p)) => p,
                 _ => Value::Null,
             };
+            let awaits = schema(&spec.type_name).is_some_and(|s| s.awaits);
             state.resources.insert(
                 op.address.clone(),
                 ResourceState {
@@ -473,6 +458,8 @@ fn record(op: &Op, desired: &StackSpec, state: &mut StackState, applied: Applied
                     outputs: applied.outputs,
                     dependencies: spec.dependencies.clone(),
                     tainted,
+                    protected: spec.protected,
+                    awaiting: awaits && !tainted,
                 },
             );
         }
@@ -500,12 +487,7 @@ fn finish(
         elapsed,
         physical_id,
     });
-    report.results.push(OpResult {
-        address: op.address.clone(),
-        kind: op.kind,
-        outcome,
-        elapsed,
-    });
+    report.results.push(OpResult { address: op.address.clone(), kind: op.kind, outcome, elapsed });
 }
 
 fn skip_dependents(
@@ -524,9 +506,7 @@ fn skip_dependents(
         finish(
             graph,
             n,
-            Outcome::Skipped {
-                because: because.clone(),
-            },
+            Outcome::Skipped { because: because.clone() },
             Duration::ZERO,
             None,
             finished,
@@ -545,9 +525,7 @@ pub fn resolve_outputs(desired: &StackSpec, state: &StackState) -> BTreeMap<Stri
         .filter_map(|(name, value)| {
             let mut complete = true;
             let resolved = resolve_refs(value, &mut |a, attr| {
-                let found = Address::parse(a)
-                    .and_then(|a| state.resources.get(&a))
-                    .and_then(|r| r.outputs.get(attr));
+                let found = Address::parse(a).and_then(|a| state.resources.get(&a)).and_then(|r| r.outputs.get(attr));
                 found.cloned().unwrap_or_else(|| {
                     complete = false;
                     Value::Null

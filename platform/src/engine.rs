@@ -1,7 +1,7 @@
 //! The engine ties the pure core to the edges: it locks and loads a stack's state, refreshes it
 //! from the provider, plans, and applies.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -10,7 +10,7 @@ use tokio::task::JoinSet;
 
 use crate::apply::{self, ApplyEvent, ApplyOptions, ApplyReport};
 use crate::model::{Address, Env, StackSpec};
-use crate::plan::{self, Plan, PlanError};
+use crate::plan::{self, Plan, PlanError, Upstream};
 use crate::provider::{Existing, Provider, ProviderError};
 use crate::state::{StackState, StateBackend, StateError, StateLock};
 
@@ -24,9 +24,7 @@ pub enum EngineError {
     #[error(transparent)]
     Plan(#[from] PlanError),
     /// A resource could not be read back from the cloud.
-    #[error(
-        "cannot refresh {address} ({physical_id}); check your AWS credentials, region and endpoint"
-    )]
+    #[error("cannot refresh {address} ({physical_id}); check your AWS credentials, region and endpoint")]
     Refresh {
         /// The resource.
         address: Address,
@@ -36,8 +34,41 @@ pub enum EngineError {
         #[source]
         source: Box<ProviderError>,
     },
+    /// A stack this one uses has not been applied.
+    #[error("stack `{stack}` uses stack `{upstream}`, which has not been applied in `{env}`: apply it first (platform apply --stack {upstream} --env {env}), or apply both with --all")]
+    UpstreamNotApplied {
+        /// The stack.
+        stack: String,
+        /// The environment.
+        env: String,
+        /// The stack it uses.
+        upstream: String,
+    },
+    /// A resource this stack references is missing from the state of the stack that declares it.
+    #[error("stack `{stack}` references {address}, which stack `{}` has not recorded in `{env}`: apply `{}` first", address.stack(), address.stack())]
+    UpstreamResourceMissing {
+        /// The stack.
+        stack: String,
+        /// The environment.
+        env: String,
+        /// The resource.
+        address: Address,
+    },
+    /// The plan deletes or replaces protected resources that were not allowed explicitly.
+    #[error("refusing to {} in `{env}`: {}. They hold data that would be lost. If that is really intended, name each one: {}",
+        if addresses.len() == 1 { "delete or replace a protected resource" } else { "delete or replace protected resources" },
+        addresses.iter().map(|(a, why)| format!("{a} ({why})")).collect::<Vec<_>>().join(", "),
+        addresses.iter().map(|(a, _)| format!("--allow-destroy {a}")).collect::<Vec<_>>().join(" "))]
+    Protected {
+        /// The environment.
+        env: String,
+        /// Each address, with what would happen to it.
+        addresses: Vec<(Address, String)>,
+    },
     /// The recorded state belongs to another stack or environment.
-    #[error("the state of `{stack}` ({env}) records stack `{found_stack}` ({found_env}); it was copied or renamed by hand")]
+    #[error(
+        "the state of `{stack}` ({env}) records stack `{found_stack}` ({found_env}); it was copied or renamed by hand"
+    )]
     Mismatch {
         /// The stack asked for.
         stack: String,
@@ -57,6 +88,7 @@ pub struct Prepared {
     /// Resources the refresh found deleted outside platform.
     pub vanished: Vec<Address>,
     desired: StackSpec,
+    upstream: Upstream,
     state: StackState,
     refreshed_differs: bool,
     lock: Box<dyn StateLock>,
@@ -85,30 +117,28 @@ pub struct Engine {
 
 impl Engine {
     /// An engine applying through `provider` and recording in `backend`.
-    pub fn new(
-        provider: Arc<dyn Provider>,
-        backend: Arc<dyn StateBackend>,
-        options: ApplyOptions,
-    ) -> Self {
-        Self {
-            provider,
-            backend,
-            options,
-        }
+    pub fn new(provider: Arc<dyn Provider>, backend: Arc<dyn StateBackend>, options: ApplyOptions) -> Self {
+        Self { provider, backend, options }
     }
 
     /// Locks the stack's state (failing at once if another run holds it), refreshes every recorded
     /// resource from the provider and plans `desired` (or its destruction) against it.
-    pub async fn prepare(
+    pub async fn prepare(&self, desired: &StackSpec, destroy: bool, operation: &str) -> Result<Prepared, EngineError> {
+        self.prepare_with(desired, destroy, operation, &BTreeSet::new()).await
+    }
+
+    /// Like [`Engine::prepare`]; `pending_upstream` names upstream stacks applied earlier in the same
+    /// run, whose outputs may still be unknown.
+    pub async fn prepare_with(
         &self,
         desired: &StackSpec,
         destroy: bool,
         operation: &str,
+        pending_upstream: &BTreeSet<String>,
     ) -> Result<Prepared, EngineError> {
+        let upstream = if destroy { Upstream::default() } else { self.upstream(desired, pending_upstream)? };
         let lock = self.backend.lock(&desired.name, &desired.env, operation)?;
-        let loaded = lock
-            .load()?
-            .unwrap_or_else(|| StackState::new(&desired.name, &desired.env));
+        let loaded = lock.load()?.unwrap_or_else(|| StackState::new(&desired.name, &desired.env));
         if loaded.stack != desired.name || loaded.env != desired.env {
             return Err(EngineError::Mismatch {
                 stack: desired.name.clone(),
@@ -119,28 +149,49 @@ impl Engine {
         }
         tracing::debug!(stack = %desired.name, env = %desired.env, resources = loaded.resources.len(), "refreshing");
         let (state, vanished) = self.refresh(&loaded).await?;
-        let target = if destroy {
-            desired.emptied()
-        } else {
-            desired.clone()
-        };
-        let plan = plan::plan(&target, &state, &vanished)?;
-        Ok(Prepared {
-            plan,
-            vanished,
-            refreshed_differs: state != loaded,
-            desired: target,
-            state,
-            lock,
-        })
+        let target = if destroy { desired.emptied() } else { desired.clone() };
+        let plan = plan::plan(&target, &state, &vanished, &upstream)?;
+        Ok(Prepared { plan, vanished, refreshed_differs: state != loaded, desired: target, upstream, state, lock })
+    }
+
+    /// Reads the outputs of the resources `desired` references in the stacks it uses.
+    fn upstream(&self, desired: &StackSpec, pending: &BTreeSet<String>) -> Result<Upstream, EngineError> {
+        let mut upstream = Upstream { outputs: BTreeMap::new(), pending: pending.clone() };
+        for name in &desired.upstream {
+            let state = self.backend.read(name, &desired.env)?;
+            let state = match (state, pending.contains(name)) {
+                (Some(state), _) => state,
+                (None, true) => continue,
+                (None, false) => {
+                    return Err(EngineError::UpstreamNotApplied {
+                        stack: desired.name.clone(),
+                        env: desired.env.to_string(),
+                        upstream: name.clone(),
+                    })
+                }
+            };
+            for address in desired.resources.iter().flat_map(|r| &r.dependencies).filter(|a| a.stack() == name) {
+                match state.resources.get(address) {
+                    Some(r) => {
+                        upstream.outputs.insert(address.clone(), r.outputs.clone());
+                    }
+                    None if pending.contains(name) => {}
+                    None => {
+                        return Err(EngineError::UpstreamResourceMissing {
+                            stack: desired.name.clone(),
+                            env: desired.env.to_string(),
+                            address: address.clone(),
+                        })
+                    }
+                }
+            }
+        }
+        Ok(upstream)
     }
 
     /// Reads every recorded resource back, in parallel. Attributes the provider reads replace the
     /// recorded ones; resources that no longer exist are dropped and returned.
-    pub async fn refresh(
-        &self,
-        recorded: &StackState,
-    ) -> Result<(StackState, Vec<Address>), EngineError> {
+    pub async fn refresh(&self, recorded: &StackState) -> Result<(StackState, Vec<Address>), EngineError> {
         let semaphore = Arc::new(Semaphore::new(self.options.parallelism.max(1)));
         let mut reads = JoinSet::new();
         for (address, r) in &recorded.resources {
@@ -151,14 +202,12 @@ impl Engine {
                 name: r.name.clone(),
                 props: r.props.clone(),
                 outputs: r.outputs.clone(),
+                delete_allowed: false,
             };
             let provider = self.provider.clone();
             let semaphore = semaphore.clone();
             reads.spawn(async move {
-                let _permit = semaphore
-                    .acquire_owned()
-                    .await
-                    .expect("semaphore is never closed");
+                let _permit = semaphore.acquire_owned().await.expect("semaphore is never closed");
                 let result = provider.read(&existing).await;
                 (existing, result)
             });
@@ -169,10 +218,7 @@ impl Engine {
             let (existing, result) = joined.expect("provider reads do not panic");
             match result {
                 Ok(Some(observed)) => {
-                    let r = state
-                        .resources
-                        .get_mut(&existing.address)
-                        .expect("read of a recorded resource");
+                    let r = state.resources.get_mut(&existing.address).expect("read of a recorded resource");
                     if let Value::Object(props) = &mut r.props {
                         props.extend(observed.props);
                     }
@@ -202,15 +248,25 @@ impl Engine {
         prepared: Prepared,
         on_event: &(dyn Fn(&ApplyEvent) + Send + Sync),
     ) -> Result<ApplyReport, EngineError> {
-        let Prepared {
-            plan,
-            desired,
-            mut state,
-            refreshed_differs,
-            lock,
-            ..
-        } = prepared;
-        if !plan.has_changes() {
+        let Prepared { plan, desired, upstream, mut state, refreshed_differs, lock, .. } = prepared;
+        let blocked: Vec<(Address, String)> = plan
+            .blocked(&self.options.allow_destroy)
+            .map(|r| {
+                let why = match r.action {
+                    crate::plan::Action::Replace => {
+                        let because: Vec<&str> = r.replaced_because().collect();
+                        format!("replace because {} cannot change in place", because.join(", "))
+                    }
+                    _ => "delete".to_string(),
+                };
+                (r.address.clone(), why)
+            })
+            .collect();
+        if !blocked.is_empty() {
+            return Err(EngineError::Protected { env: plan.env.to_string(), addresses: blocked });
+        }
+        let awaiting = state.resources.values().any(|r| r.awaiting);
+        if !plan.has_changes() && !awaiting {
             let outputs = apply::resolve_outputs(&desired, &state);
             if refreshed_differs || outputs != state.outputs {
                 state.outputs = outputs;
@@ -221,10 +277,11 @@ impl Engine {
         let report = apply::execute(
             &plan,
             &desired,
+            &upstream,
             &mut state,
             lock.as_ref(),
             self.provider.clone(),
-            self.options,
+            &self.options,
             on_event,
         )
         .await?;
@@ -232,11 +289,7 @@ impl Engine {
     }
 
     /// The recorded outputs of a stack, if it was ever applied.
-    pub fn outputs(
-        &self,
-        stack: &str,
-        env: &Env,
-    ) -> Result<Option<BTreeMap<String, Value>>, EngineError> {
+    pub fn outputs(&self, stack: &str, env: &Env) -> Result<Option<BTreeMap<String, Value>>, EngineError> {
         Ok(self.backend.read(stack, env)?.map(|s| s.outputs))
     }
 }

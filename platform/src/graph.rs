@@ -34,17 +34,10 @@ impl DependencyGraph {
             let mut cycle = tarjan_scc(&this.graph)
                 .into_iter()
                 .find(|scc| scc.len() > 1 || this.graph.contains_edge(scc[0], scc[0]))
-                .map(|scc| {
-                    scc.into_iter()
-                        .map(|n| this.graph[n].clone())
-                        .collect::<Vec<_>>()
-                })
+                .map(|scc| scc.into_iter().map(|n| this.graph[n].clone()).collect::<Vec<_>>())
                 .unwrap_or_default();
             cycle.sort();
-            return Err(StackError::Cycle {
-                stack: spec.name.clone(),
-                cycle,
-            });
+            return Err(StackError::Cycle { stack: spec.name.clone(), cycle });
         }
         Ok(this)
     }
@@ -52,11 +45,8 @@ impl DependencyGraph {
     /// The addresses in an order where every resource comes after its dependencies
     /// (ties broken by address, so the order is stable).
     pub fn order(&self) -> Vec<Address> {
-        let mut indegree: Vec<usize> = self
-            .graph
-            .node_indices()
-            .map(|n| self.graph.neighbors_directed(n, petgraph::Incoming).count())
-            .collect();
+        let mut indegree: Vec<usize> =
+            self.graph.node_indices().map(|n| self.graph.neighbors_directed(n, petgraph::Incoming).count()).collect();
         let mut ready: std::collections::BTreeSet<(Address, NodeIndex)> = self
             .graph
             .node_indices()
@@ -97,41 +87,25 @@ mod tests {
                     type_name: "test.thing".into(),
                     name: None,
                     props: json!({}),
-                    dependencies: deps
-                        .iter()
-                        .map(|d| Address::new("s", *d))
-                        .collect::<BTreeSet<_>>(),
+                    dependencies: deps.iter().map(|d| Address::new("s", *d)).collect::<BTreeSet<_>>(),
+                    protected: false,
                 })
                 .collect(),
             outputs: BTreeMap::new(),
+            upstream: BTreeSet::new(),
         }
     }
 
     #[test]
     fn orders_dependencies_first() {
-        let g = DependencyGraph::of(&spec(&[
-            ("c", &["b"]),
-            ("b", &["a"]),
-            ("a", &[]),
-            ("d", &[]),
-        ]))
-        .unwrap();
+        let g = DependencyGraph::of(&spec(&[("c", &["b"]), ("b", &["a"]), ("a", &[]), ("d", &[])])).unwrap();
         let order: Vec<String> = g.order().iter().map(|a| a.name().to_string()).collect();
         assert_eq!(order, ["a", "b", "c", "d"]);
     }
 
     #[test]
     fn names_every_address_of_a_cycle() {
-        let err = DependencyGraph::of(&spec(&[
-            ("a", &["c"]),
-            ("b", &["a"]),
-            ("c", &["b"]),
-            ("d", &[]),
-        ]))
-        .unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "stack `s` has a dependency cycle: s.a -> s.b -> s.c"
-        );
+        let err = DependencyGraph::of(&spec(&[("a", &["c"]), ("b", &["a"]), ("c", &["b"]), ("d", &[])])).unwrap_err();
+        assert_eq!(err.to_string(), "stack `s` has a dependency cycle: s.a -> s.b -> s.c");
     }
 }

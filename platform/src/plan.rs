@@ -1,7 +1,7 @@
 //! The plan: what must change to bring the recorded (and refreshed) state to the desired stack.
 //! Pure: no IO.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -77,15 +77,15 @@ pub struct ResourceChange {
     /// Why, when it is not obvious (e.g. it was deleted outside platform).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Whether it holds data, so that deleting or replacing it must be allowed explicitly.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub protected: bool,
 }
 
 impl ResourceChange {
     /// The attributes that force the replacement.
     pub fn replaced_because(&self) -> impl Iterator<Item = &str> {
-        self.changes
-            .iter()
-            .filter(|c| c.forces_replacement)
-            .map(|c| c.path.as_str())
+        self.changes.iter().filter(|c| c.forces_replacement).map(|c| c.path.as_str())
     }
 }
 
@@ -146,6 +146,30 @@ impl Plan {
     pub fn change(&self, address: &Address) -> Option<&ResourceChange> {
         self.resources.iter().find(|r| &r.address == address)
     }
+
+    /// Deletions and replacements of protected resources that `allowed` does not name.
+    pub fn blocked<'a>(&'a self, allowed: &'a BTreeSet<Address>) -> impl Iterator<Item = &'a ResourceChange> + 'a {
+        self.resources.iter().filter(move |r| {
+            r.protected && matches!(r.action, Action::Delete | Action::Replace) && !allowed.contains(&r.address)
+        })
+    }
+}
+
+/// Outputs of resources of the stacks a stack uses, read from their states.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Upstream {
+    /// Outputs by address.
+    pub outputs: BTreeMap<Address, BTreeMap<String, Value>>,
+    /// Upstream stacks that will be applied earlier in the same run: their missing outputs are
+    /// unknown rather than an error.
+    pub pending: BTreeSet<String>,
+}
+
+impl Upstream {
+    /// The output `attr` of the upstream resource at `address`.
+    pub fn output(&self, address: &Address, attr: &str) -> Option<&Value> {
+        self.outputs.get(address).and_then(|o| o.get(attr))
+    }
 }
 
 /// Puts a props document in canonical form: unordered lists sorted and deduplicated,
@@ -158,17 +182,13 @@ pub fn normalize(schema: &TypeSchema, props: &Value) -> Value {
     for (key, value) in map {
         let value = match (key.as_str(), value) {
             (k, Value::Array(items)) if schema.sets.contains(&k) => {
-                let mut keyed: Vec<(String, Value)> =
-                    items.iter().map(|v| (v.to_string(), v.clone())).collect();
+                let mut keyed: Vec<(String, Value)> = items.iter().map(|v| (v.to_string(), v.clone())).collect();
                 keyed.sort_by(|a, b| a.0.cmp(&b.0));
                 keyed.dedup_by(|a, b| a.0 == b.0);
                 Value::Array(keyed.into_iter().map(|(_, v)| v).collect())
             }
             ("tags", Value::Object(tags)) => Value::Object(
-                tags.iter()
-                    .filter(|(k, _)| !k.starts_with("aws:"))
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect(),
+                tags.iter().filter(|(k, _)| !k.starts_with("aws:")).map(|(k, v)| (k.clone(), v.clone())).collect(),
             ),
             _ => value.clone(),
         };
@@ -185,20 +205,15 @@ fn diff_into(
     out: &mut Vec<AttributeChange>,
 ) {
     match (before, after) {
-        (Some(Value::Object(b)), Some(Value::Object(a)))
-            if !a.contains_key(crate::model::UNKNOWN_KEY) =>
-        {
+        (Some(Value::Object(b)), Some(Value::Object(a))) if !a.contains_key(crate::model::UNKNOWN_KEY) => {
             let keys: std::collections::BTreeSet<&String> = b.keys().chain(a.keys()).collect();
             for k in keys {
                 diff_into(format!("{path}.{k}"), b.get(k), a.get(k), forces, out);
             }
         }
-        (b, a) if b != a || a.is_some_and(is_unknown) => out.push(AttributeChange {
-            path,
-            before: b.cloned(),
-            after: a.cloned(),
-            forces_replacement: forces,
-        }),
+        (b, a) if b != a || a.is_some_and(is_unknown) => {
+            out.push(AttributeChange { path, before: b.cloned(), after: a.cloned(), forces_replacement: forces })
+        }
         _ => {}
     }
 }
@@ -211,13 +226,7 @@ pub fn diff(schema: &TypeSchema, before: &Value, after: &Value) -> Vec<Attribute
     let keys: std::collections::BTreeSet<&String> = b.keys().chain(a.keys()).collect();
     let mut out = vec![];
     for k in keys {
-        diff_into(
-            k.clone(),
-            b.get(k),
-            a.get(k),
-            schema.forces_new(k),
-            &mut out,
-        );
+        diff_into(k.clone(), b.get(k), a.get(k), schema.forces_new(k), &mut out);
     }
     out
 }
@@ -247,20 +256,21 @@ pub fn plan(
     desired: &StackSpec,
     state: &StackState,
     vanished: &[Address],
+    upstream: &Upstream,
 ) -> Result<Plan, PlanError> {
     let graph = DependencyGraph::of(desired).map_err(PlanError::Stack)?;
     let mut actions: HashMap<Address, Action> = HashMap::new();
     let mut resources = Vec::with_capacity(desired.resources.len() + state.resources.len());
     for address in graph.order() {
-        let spec = desired
-            .resource(&address)
-            .expect("graph nodes are the stack's resources");
-        let schema = schema(&spec.type_name)
-            .ok_or_else(|| PlanError::UnknownType(spec.type_name.clone()))?;
+        let spec = desired.resource(&address).expect("graph nodes are the stack's resources");
+        let schema = schema(&spec.type_name).ok_or_else(|| PlanError::UnknownType(spec.type_name.clone()))?;
         let resolved = resolve_refs(&spec.props, &mut |a, attr| {
             let Some(a) = Address::parse(a) else {
                 return unknown(a, attr);
             };
+            if a.stack() != desired.name {
+                return upstream.output(&a, attr).cloned().unwrap_or_else(|| unknown(&a.to_string(), attr));
+            }
             match actions.get(&a) {
                 Some(Action::Create | Action::Replace) | None => unknown(&a.to_string(), attr),
                 _ => state
@@ -279,9 +289,8 @@ pub fn plan(
                 action: Action::Create,
                 physical_id: None,
                 changes: all_attributes_as_changes(&after, false),
-                reason: vanished
-                    .contains(&address)
-                    .then(|| "it was deleted outside platform".to_string()),
+                reason: vanished.contains(&address).then(|| "it was deleted outside platform".to_string()),
+                protected: spec.protected,
             },
             Some(current) if current.type_name != spec.type_name => ResourceChange {
                 address: address.clone(),
@@ -295,6 +304,7 @@ pub fn plan(
                     forces_replacement: true,
                 }],
                 reason: None,
+                protected: spec.protected,
             },
             Some(current) if current.tainted => ResourceChange {
                 address: address.clone(),
@@ -303,6 +313,7 @@ pub fn plan(
                 physical_id: Some(current.physical_id.clone()),
                 changes: diff(schema, &normalize(schema, &current.props), &after),
                 reason: Some("its creation did not finish (tainted)".to_string()),
+                protected: false,
             },
             Some(current) => {
                 let changes = diff(schema, &normalize(schema, &current.props), &after);
@@ -320,6 +331,7 @@ pub fn plan(
                     physical_id: Some(current.physical_id.clone()),
                     changes,
                     reason: None,
+                    protected: spec.protected,
                 }
             }
         };
@@ -327,11 +339,7 @@ pub fn plan(
         resources.push(change);
     }
     // Resources recorded but no longer declared, deleted dependents first.
-    let mut removed: Vec<&Address> = state
-        .resources
-        .keys()
-        .filter(|a| desired.resource(a).is_none())
-        .collect();
+    let mut removed: Vec<&Address> = state.resources.keys().filter(|a| desired.resource(a).is_none()).collect();
     removed.sort_by_key(|a| std::cmp::Reverse(depth(state, a, &mut BTreeMap::new())));
     for address in removed {
         let current = &state.resources[address];
@@ -342,6 +350,7 @@ pub fn plan(
             physical_id: Some(current.physical_id.clone()),
             changes: all_attributes_as_changes(&current.props, true),
             reason: None,
+            protected: current.protected,
         });
     }
     Ok(Plan {
@@ -364,13 +373,7 @@ fn depth(state: &StackState, address: &Address, memo: &mut BTreeMap<Address, usi
     let d = state
         .resources
         .get(address)
-        .map(|r| {
-            r.dependencies
-                .iter()
-                .map(|d| 1 + depth(state, d, memo))
-                .max()
-                .unwrap_or(0)
-        })
+        .map(|r| r.dependencies.iter().map(|d| 1 + depth(state, d, memo)).max().unwrap_or(0))
         .unwrap_or(0);
     memo.insert(address.clone(), d);
     d

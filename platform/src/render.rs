@@ -13,16 +13,10 @@ pub fn value(v: &Value) -> String {
     match v {
         Value::Object(m) if m.contains_key(UNKNOWN_KEY) => "(known after apply)".to_string(),
         Value::Object(m) => {
-            let inner: Vec<String> = m
-                .iter()
-                .map(|(k, v)| format!("{k}: {}", value(v)))
-                .collect();
+            let inner: Vec<String> = m.iter().map(|(k, v)| format!("{k}: {}", value(v))).collect();
             format!("{{{}}}", inner.join(", "))
         }
-        Value::Array(items) => format!(
-            "[{}]",
-            items.iter().map(value).collect::<Vec<_>>().join(", ")
-        ),
+        Value::Array(items) => format!("[{}]", items.iter().map(value).collect::<Vec<_>>().join(", ")),
         other => other.to_string(),
     }
 }
@@ -39,10 +33,7 @@ fn symbol(action: Action) -> &'static str {
 
 /// The one-line summary: `2 to create, 1 to update, 0 to replace, 0 to delete`.
 pub fn summary_line(s: &Summary) -> String {
-    format!(
-        "{} to create, {} to update, {} to replace, {} to delete",
-        s.create, s.update, s.replace, s.delete
-    )
+    format!("{} to create, {} to update, {} to replace, {} to delete", s.create, s.update, s.replace, s.delete)
 }
 
 /// A plan as text, the way `platform plan` shows it.
@@ -52,36 +43,20 @@ pub fn plan_text(plan: &Plan) -> String {
     let _ = writeln!(out, "{verb} for stack `{}` in `{}`:", plan.stack, plan.env);
     if !plan.has_changes() {
         let n = plan.resources.len();
-        let _ = writeln!(
-            out,
-            "  No changes. {n} resource{} up to date.",
-            if n == 1 { "" } else { "s" }
-        );
+        let _ = writeln!(out, "  No changes. {n} resource{} up to date.", if n == 1 { "" } else { "s" });
         return out;
     }
     for r in plan.resources.iter().filter(|r| r.action != Action::NoOp) {
-        let id = r
-            .physical_id
-            .as_deref()
-            .map(|id| format!(" [{id}]"))
-            .unwrap_or_default();
-        let _ = write!(
-            out,
-            "\n  {} {} ({}){id} will be {}",
-            symbol(r.action),
-            r.address,
-            r.type_name,
-            past(r.action)
-        );
+        let id = r.physical_id.as_deref().map(|id| format!(" [{id}]")).unwrap_or_default();
+        let _ = write!(out, "\n  {} {} ({}){id} will be {}", symbol(r.action), r.address, r.type_name, past(r.action));
         if r.action == Action::Replace {
             let because: Vec<&str> = r.replaced_because().collect();
             if !because.is_empty() {
-                let _ = write!(
-                    out,
-                    " because {} cannot change in place",
-                    because.join(", ")
-                );
+                let _ = write!(out, " because {} cannot change in place", because.join(", "));
             }
+        }
+        if r.protected && matches!(r.action, Action::Delete | Action::Replace) {
+            let _ = write!(out, " [protected: needs --allow-destroy {}]", r.address);
         }
         if let Some(reason) = &r.reason {
             let _ = write!(out, " ({reason})");
@@ -96,11 +71,8 @@ pub fn plan_text(plan: &Plan) -> String {
                 (_, Some(b), None) => format!("{}: {} -> (none)", c.path, value(b)),
                 (_, None, None) => c.path.clone(),
             };
-            let forces = if c.forces_replacement && r.action == Action::Replace {
-                "  # forces replacement"
-            } else {
-                ""
-            };
+            let forces =
+                if c.forces_replacement && r.action == Action::Replace { "  # forces replacement" } else { "" };
             let _ = writeln!(out, "      {line}{forces}");
         }
     }
@@ -124,10 +96,7 @@ pub fn report_text(stack: &str, report: &ApplyReport) -> String {
     let done = report.count(|o| *o == Outcome::Done);
     let failed = report.count(|o| matches!(o, Outcome::Failed { .. }));
     let skipped = report.count(|o| matches!(o, Outcome::Skipped { .. }));
-    let _ = writeln!(
-        out,
-        "Stack `{stack}`: {done} done, {failed} failed, {skipped} skipped."
-    );
+    let _ = writeln!(out, "Stack `{stack}`: {done} done, {failed} failed, {skipped} skipped.");
     for r in &report.results {
         match &r.outcome {
             Outcome::Done => {}
@@ -135,12 +104,7 @@ pub fn report_text(stack: &str, report: &ApplyReport) -> String {
                 let _ = writeln!(out, "  failed:  {} {}: {error}", r.kind.as_str(), r.address);
             }
             Outcome::Skipped { because } => {
-                let _ = writeln!(
-                    out,
-                    "  skipped: {} {} (because {because} failed)",
-                    r.kind.as_str(),
-                    r.address
-                );
+                let _ = writeln!(out, "  skipped: {} {} (because {because} failed)", r.kind.as_str(), r.address);
             }
         }
     }

@@ -29,14 +29,9 @@ fn fixture_with(provider: MemoryProvider, parallelism: usize) -> Fixture {
     let engine = Engine::new(
         provider.clone(),
         Arc::new(backend.clone()),
-        ApplyOptions { parallelism },
+        ApplyOptions { parallelism, ..ApplyOptions::default() },
     );
-    Fixture {
-        provider,
-        backend,
-        engine,
-        _dir: dir,
-    }
+    Fixture { provider, backend, engine, _dir: dir }
 }
 
 fn fixture() -> Fixture {
@@ -63,9 +58,7 @@ impl Fixture {
     }
 
     fn id(&self, name: &str) -> String {
-        self.state().resources[&Address::new("s", name)]
-            .physical_id
-            .clone()
+        self.state().resources[&Address::new("s", name)].physical_id.clone()
     }
 }
 
@@ -82,12 +75,7 @@ struct Shape {
     with_d: bool,
 }
 
-const SHAPE: Shape = Shape {
-    size: 1,
-    immutable: "x",
-    set: vec![],
-    with_d: true,
-};
+const SHAPE: Shape = Shape { size: 1, immutable: "x", set: vec![], with_d: true };
 
 fn stack(shape: &Shape) -> StackSpec {
     let mut s = Stack::new("s", &env());
@@ -100,20 +88,8 @@ fn stack(shape: &Shape) -> StackSpec {
             ..Thing::default()
         },
     );
-    let b = s.add(
-        "b",
-        Thing {
-            parent: Some(a.id()),
-            ..Thing::default()
-        },
-    );
-    s.add(
-        "c",
-        Thing {
-            parent: Some(b.id()),
-            ..Thing::default()
-        },
-    );
+    let b = s.add("b", Thing { parent: Some(a.id()), ..Thing::default() });
+    s.add("c", Thing { parent: Some(b.id()), ..Thing::default() });
     if shape.with_d {
         s.add("d", Thing::default());
     }
@@ -122,9 +98,7 @@ fn stack(shape: &Shape) -> StackSpec {
 }
 
 fn position(log: &[String], entry: &str) -> usize {
-    log.iter()
-        .position(|l| l == entry)
-        .unwrap_or_else(|| panic!("`{entry}` in {log:?}"))
+    log.iter().position(|l| l == entry).unwrap_or_else(|| panic!("`{entry}` in {log:?}"))
 }
 
 #[tokio::test]
@@ -141,10 +115,7 @@ async fn applies_in_dependency_order_and_then_plans_no_changes() {
     let state = f.state();
     assert_eq!(state.resources.len(), 4);
     assert_eq!(state.outputs["a_id"], json!(f.id("a")));
-    assert_eq!(
-        state.resources[&Address::new("s", "b")].props["parent"],
-        json!(f.id("a"))
-    );
+    assert_eq!(state.resources[&Address::new("s", "b")].props["parent"], json!(f.id("a")));
     assert!(state.pending.is_empty());
     let again = f.plan(&spec).await;
     assert!(!again.has_changes(), "{}", render::plan_text(&again));
@@ -161,28 +132,10 @@ async fn state_is_written_before_and_after_every_operation() {
 #[tokio::test]
 async fn unordered_lists_are_normalized_so_their_order_is_no_change() {
     let f = fixture();
-    f.apply(&stack(&Shape {
-        set: vec!["b", "a", "a"],
-        ..SHAPE
-    }))
-    .await;
-    assert!(!f
-        .plan(&stack(&Shape {
-            set: vec!["a", "b"],
-            ..SHAPE
-        }))
-        .await
-        .has_changes());
-    let plan = f
-        .plan(&stack(&Shape {
-            set: vec!["a", "c"],
-            ..SHAPE
-        }))
-        .await;
-    assert_eq!(
-        plan.change(&Address::new("s", "a")).unwrap().action,
-        Action::Update
-    );
+    f.apply(&stack(&Shape { set: vec!["b", "a", "a"], ..SHAPE })).await;
+    assert!(!f.plan(&stack(&Shape { set: vec!["a", "b"], ..SHAPE })).await.has_changes());
+    let plan = f.plan(&stack(&Shape { set: vec!["a", "c"], ..SHAPE })).await;
+    assert_eq!(plan.change(&Address::new("s", "a")).unwrap().action, Action::Update);
 }
 
 #[tokio::test]
@@ -195,56 +148,27 @@ async fn updates_in_place_and_replaces_when_a_force_new_attribute_changes() {
     let a = plan.change(&Address::new("s", "a")).unwrap();
     assert_eq!(a.action, Action::Update);
     assert_eq!(a.changes.len(), 1);
-    assert_eq!(
-        (a.changes[0].before.clone(), a.changes[0].after.clone()),
-        (Some(json!(1)), Some(json!(2)))
-    );
-    assert_eq!(
-        plan.change(&Address::new("s", "b")).unwrap().action,
-        Action::NoOp
-    );
+    assert_eq!((a.changes[0].before.clone(), a.changes[0].after.clone()), (Some(json!(1)), Some(json!(2))));
+    assert_eq!(plan.change(&Address::new("s", "b")).unwrap().action, Action::NoOp);
 
-    let plan = f
-        .plan(&stack(&Shape {
-            immutable: "y",
-            ..SHAPE
-        }))
-        .await;
+    let plan = f.plan(&stack(&Shape { immutable: "y", ..SHAPE })).await;
     let a = plan.change(&Address::new("s", "a")).unwrap();
     assert_eq!(a.action, Action::Replace);
     assert_eq!(a.replaced_because().collect::<Vec<_>>(), ["immutable"]);
     // `b` references `a`'s id, which is only known after the replacement.
     let b = plan.change(&Address::new("s", "b")).unwrap();
     assert_eq!(b.action, Action::Update);
-    assert_eq!(
-        render::value(b.changes[0].after.as_ref().unwrap()),
-        "(known after apply)"
-    );
+    assert_eq!(render::value(b.changes[0].after.as_ref().unwrap()), "(known after apply)");
 
     f.provider.log();
-    assert!(f
-        .apply(&stack(&Shape {
-            immutable: "y",
-            ..SHAPE
-        }))
-        .await
-        .is_success());
+    assert!(f.apply(&stack(&Shape { immutable: "y", ..SHAPE })).await.is_success());
     assert_ne!(f.id("a"), old_a);
     let log = f.provider.log();
     let recreated = log.iter().rposition(|l| l == "create s.a").unwrap();
     assert!(position(&log, "delete s.a") < recreated, "{log:?}");
     assert!(recreated < position(&log, "update s.b"), "{log:?}");
-    assert_eq!(
-        f.state().resources[&Address::new("s", "b")].props["parent"],
-        json!(f.id("a"))
-    );
-    assert!(!f
-        .plan(&stack(&Shape {
-            immutable: "y",
-            ..SHAPE
-        }))
-        .await
-        .has_changes());
+    assert_eq!(f.state().resources[&Address::new("s", "b")].props["parent"], json!(f.id("a")));
+    assert!(!f.plan(&stack(&Shape { immutable: "y", ..SHAPE })).await.has_changes());
 }
 
 #[tokio::test]
@@ -268,22 +192,10 @@ async fn deletes_dependents_before_what_they_depend_on() {
 async fn removing_a_resource_from_the_stack_deletes_it() {
     let f = fixture();
     f.apply(&stack(&SHAPE)).await;
-    let plan = f
-        .plan(&stack(&Shape {
-            with_d: false,
-            ..SHAPE
-        }))
-        .await;
-    assert_eq!(
-        plan.change(&Address::new("s", "d")).unwrap().action,
-        Action::Delete
-    );
+    let plan = f.plan(&stack(&Shape { with_d: false, ..SHAPE })).await;
+    assert_eq!(plan.change(&Address::new("s", "d")).unwrap().action, Action::Delete);
     assert_eq!(plan.summary().delete, 1);
-    f.apply(&stack(&Shape {
-        with_d: false,
-        ..SHAPE
-    }))
-    .await;
+    f.apply(&stack(&Shape { with_d: false, ..SHAPE })).await;
     assert_eq!(f.provider.resources().len(), 3);
 }
 
@@ -294,32 +206,17 @@ async fn a_failure_skips_its_dependents_and_independent_branches_go_on() {
     let report = f.apply(&stack(&SHAPE)).await;
     assert!(!report.is_success());
     let outcome = |name: &str| {
-        report
-            .results
-            .iter()
-            .find(|r| r.address == Address::new("s", name))
-            .map(|r| r.outcome.clone())
-            .unwrap()
+        report.results.iter().find(|r| r.address == Address::new("s", name)).map(|r| r.outcome.clone()).unwrap()
     };
     assert_eq!(outcome("a"), Outcome::Done);
     assert_eq!(outcome("d"), Outcome::Done);
-    assert!(
-        matches!(outcome("b"), Outcome::Failed { error } if error.contains("failed on purpose"))
-    );
-    assert_eq!(
-        outcome("c"),
-        Outcome::Skipped {
-            because: Address::new("s", "b")
-        }
-    );
+    assert!(matches!(outcome("b"), Outcome::Failed { error } if error.contains("failed on purpose")));
+    assert_eq!(outcome("c"), Outcome::Skipped { because: Address::new("s", "b") });
     let text = render::report_text("s", &report);
     assert!(text.contains("2 done, 1 failed, 1 skipped"), "{text}");
     let state = f.state();
     assert_eq!(state.resources.len(), 2, "what succeeded is recorded");
-    assert!(
-        state.pending.is_empty(),
-        "failed calls leave no intent behind"
-    );
+    assert!(state.pending.is_empty(), "failed calls leave no intent behind");
 
     // Once the cause is gone, the next apply finishes the job.
     f.provider.heal();
@@ -345,15 +242,9 @@ async fn a_create_that_fails_half_way_is_recorded_as_tainted_and_replaced_next_t
     let plan = f.plan(&stack(&SHAPE)).await;
     let change = plan.change(&Address::new("s", "a")).unwrap();
     assert_eq!(change.action, Action::Replace);
-    assert_eq!(
-        change.reason.as_deref(),
-        Some("its creation did not finish (tainted)")
-    );
+    assert_eq!(change.reason.as_deref(), Some("its creation did not finish (tainted)"));
     assert!(f.apply(&stack(&SHAPE)).await.is_success());
-    assert!(
-        !f.provider.resources().contains_key(&half_made),
-        "no orphan is left"
-    );
+    assert!(!f.provider.resources().contains_key(&half_made), "no orphan is left");
     assert!(!f.state().resources[&Address::new("s", "a")].tainted);
     assert!(!f.plan(&stack(&SHAPE)).await.has_changes());
 }
@@ -392,18 +283,9 @@ async fn a_second_run_on_a_locked_stack_is_refused_naming_the_holder() {
     let f = fixture();
     let spec = stack(&SHAPE);
     let held = f.engine.prepare(&spec, false, "apply").await.unwrap();
-    let Err(err) = f.engine.prepare(&spec, false, "apply").await else {
-        panic!("the second run must be refused")
-    };
-    assert!(matches!(
-        err,
-        EngineError::State(crate::state::StateError::Locked { .. })
-    ));
-    assert!(
-        err.to_string()
-            .contains(&format!("pid {}", std::process::id())),
-        "{err}"
-    );
+    let Err(err) = f.engine.prepare(&spec, false, "apply").await else { panic!("the second run must be refused") };
+    assert!(matches!(err, EngineError::State(crate::state::StateError::Locked { .. })));
+    assert!(err.to_string().contains(&format!("pid {}", std::process::id())), "{err}");
     drop(held);
     assert!(f.engine.prepare(&spec, false, "apply").await.is_ok());
 }
@@ -413,20 +295,14 @@ fn a_reference_outside_the_stack_is_refused_naming_both_addresses() {
     let mut other = Stack::new("other", &env());
     let foreign = other.add("x", Thing::default());
     let mut s = Stack::new("s", &env());
-    s.add(
-        "y",
-        Thing {
-            parent: Some(foreign.id()),
-            ..Thing::default()
-        },
-    );
+    s.add("y", Thing { parent: Some(foreign.id()), ..Thing::default() });
     let err = s.build().unwrap_err();
     assert_eq!(
         err,
         StackError::Invalid {
             stack: "s".into(),
             env: "dev".into(),
-            problems: vec!["s.y: references `other.x`, which is not in stack `s`".into()],
+            problems: vec!["s.y: references `other.x`, which is not in stack `s` nor in a stack it uses".into()],
         }
     );
 }
@@ -435,13 +311,7 @@ fn a_reference_outside_the_stack_is_refused_naming_both_addresses() {
 fn a_cycle_is_refused_naming_its_addresses() {
     let mut s = Stack::new("s", &env());
     let a = s.add("a", Thing::default());
-    let b = s.add(
-        "b",
-        Thing {
-            parent: Some(a.id()),
-            ..Thing::default()
-        },
-    );
+    let b = s.add("b", Thing { parent: Some(a.id()), ..Thing::default() });
     s.depends_on(&a, &b);
     let err = s.build().unwrap_err().to_string();
     assert_eq!(err, "stack `s` has a dependency cycle: s.a -> s.b");
@@ -451,20 +321,12 @@ fn a_cycle_is_refused_naming_its_addresses() {
 fn invalid_names_and_props_are_all_reported_at_once() {
     let mut s = Stack::new("s", &env());
     s.add("Bad_Name", Thing::default());
-    s.add(
-        "big",
-        Thing {
-            size: 1000,
-            ..Thing::default()
-        },
-    );
+    s.add("big", Thing { size: 1000, ..Thing::default() });
     s.add("big", Thing::default());
     let mut tagged = Thing::default();
     tagged.tags.insert("platform:stack".into(), "x".into());
     s.add("tagged", tagged);
-    let StackError::Invalid { problems, .. } = s.build().unwrap_err() else {
-        panic!("invalid")
-    };
+    let StackError::Invalid { problems, .. } = s.build().unwrap_err() else { panic!("invalid") };
     assert_eq!(problems.len(), 4, "{problems:?}");
     assert!(problems[0].starts_with("s.Bad_Name: `Bad_Name` is not a valid name"));
     assert_eq!(problems[1], "s.big: size: must be at most 100");
@@ -479,17 +341,153 @@ async fn rendered_plans() {
     insta::assert_snapshot!("create", render::plan_text(&f.plan(&spec).await));
     f.apply(&spec).await;
     insta::assert_snapshot!("no_changes", render::plan_text(&f.plan(&spec).await));
-    let changed = stack(&Shape {
-        size: 3,
-        immutable: "y",
-        with_d: false,
-        set: vec!["z"],
-    });
-    insta::assert_snapshot!(
-        "update_replace_delete",
-        render::plan_text(&f.plan(&changed).await)
-    );
+    let changed = stack(&Shape { size: 3, immutable: "y", with_d: false, set: vec!["z"] });
+    insta::assert_snapshot!("update_replace_delete", render::plan_text(&f.plan(&changed).await));
     let mut plan = f.plan(&changed).await;
     plan.lineage = "[lineage]".into();
     insta::assert_json_snapshot!("update_replace_delete_json", plan);
+}
+
+/// `up` holds a thing; `down` uses it across stacks.
+fn up_and_down() -> (StackSpec, StackSpec) {
+    let mut up = Stack::new("up", &env());
+    let a = up.add("a", Thing::default());
+    let up = up.build().unwrap();
+    let mut down = Stack::new("down", &env());
+    down.uses(&up);
+    down.add("b", Thing { parent: Some(a.id()), ..Thing::default() });
+    (up, down.build().unwrap())
+}
+
+#[tokio::test]
+async fn cross_stack_references_resolve_from_the_upstream_state() {
+    let f = fixture();
+    let (up, down) = up_and_down();
+    assert_eq!(down.upstream.iter().collect::<Vec<_>>(), ["up"]);
+    let Err(err) = f.engine.prepare(&down, false, "plan").await else { panic!("upstream not applied") };
+    assert_eq!(
+        err.to_string(),
+        "stack `down` uses stack `up`, which has not been applied in `dev`: apply it first \
+         (platform apply --stack up --env dev), or apply both with --all"
+    );
+    // Planned in the same run as its upstream, the reference is unknown rather than an error.
+    let pending = ["up".to_string()].into();
+    let plan = f.engine.prepare_with(&down, false, "plan", &pending).await.unwrap().plan;
+    let b = plan.change(&Address::new("down", "b")).unwrap();
+    assert_eq!(
+        render::value(&b.changes.iter().find(|c| c.path == "parent").unwrap().after.clone().unwrap()),
+        "(known after apply)"
+    );
+
+    f.apply(&up).await;
+    assert!(f.apply(&down).await.is_success());
+    let a_id = f.backend.read("up", &env()).unwrap().unwrap().resources[&Address::new("up", "a")].physical_id.clone();
+    let down_state = f.backend.read("down", &env()).unwrap().unwrap();
+    assert_eq!(down_state.resources[&Address::new("down", "b")].props["parent"], json!(a_id));
+    assert!(!f.plan(&down).await.has_changes());
+}
+
+#[test]
+fn a_reference_to_a_stack_not_declared_as_used_is_refused() {
+    let mut up = Stack::new("up", &env());
+    let a = up.add("a", Thing::default());
+    let mut down = Stack::new("down", &env());
+    down.add("b", Thing { parent: Some(a.id()), ..Thing::default() });
+    let err = down.build().unwrap_err().to_string();
+    assert!(err.contains("down.b: references `up.a`, which is not in stack `down` nor in a stack it uses"), "{err}");
+}
+
+fn protected_stack(immutable: &'static str, protected: bool) -> StackSpec {
+    let mut s = Stack::new("s", &env());
+    let data = s.add("data", Thing { immutable: immutable.into(), ..Thing::default() });
+    s.protect(&data, protected);
+    s.build().unwrap()
+}
+
+#[tokio::test]
+async fn replacing_or_deleting_a_protected_resource_needs_its_address_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let provider = Arc::new(MemoryProvider::new());
+    let backend = Arc::new(LocalBackend::new(dir.path()));
+    let engine = |allow: &[&str]| {
+        let allow_destroy = allow.iter().map(|a| Address::parse(a).unwrap()).collect();
+        Engine::new(provider.clone(), backend.clone(), ApplyOptions { allow_destroy, ..ApplyOptions::default() })
+    };
+    let apply = |engine: Engine, spec: StackSpec, destroy: bool| async move {
+        let prepared = engine.prepare(&spec, destroy, "apply").await?;
+        engine.apply(prepared, &|_| {}).await
+    };
+    apply(engine(&[]), protected_stack("x", true), false).await.unwrap();
+
+    let err = apply(engine(&[]), protected_stack("y", true), false).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "refusing to delete or replace a protected resource in `dev`: s.data (replace because immutable cannot \
+         change in place). They hold data that would be lost. If that is really intended, name each one: \
+         --allow-destroy s.data"
+    );
+    assert_eq!(provider.resources().len(), 1, "nothing was touched");
+    let err = apply(engine(&[]), protected_stack("x", true), true).await.unwrap_err();
+    assert!(err.to_string().contains("s.data (delete)"), "{err}");
+    // Removing the resource from the stack does not lift the protection recorded in the state.
+    let mut empty = Stack::new("s", &env());
+    empty.add("other", Thing::default());
+    let err = apply(engine(&[]), empty.build().unwrap(), false).await.unwrap_err();
+    assert!(err.to_string().contains("s.data (delete)"), "{err}");
+
+    // Unprotected (another environment's setting), or named explicitly: it goes ahead.
+    assert!(apply(engine(&["s.data"]), protected_stack("y", true), false).await.unwrap().is_success());
+    assert!(apply(engine(&[]), protected_stack("z", false), false).await.unwrap().is_success());
+}
+
+fn slow_stack(size: u32) -> StackSpec {
+    use crate::resources::test_thing::Slow;
+    let mut s = Stack::new("s", &env());
+    let db = s.add("db", Slow { size });
+    s.add("user", Thing { parent: Some(db.endpoint()), ..Thing::default() });
+    s.build().unwrap()
+}
+
+#[tokio::test]
+async fn resources_that_become_available_later_are_awaited_before_their_dependents() {
+    let f = fixture();
+    assert!(f.apply(&slow_stack(1)).await.is_success());
+    let log = f.provider.log();
+    assert!(position(&log, "create s.db") < position(&log, "await s.db"));
+    assert!(position(&log, "await s.db") < position(&log, "create s.user"));
+    let state = f.state();
+    let db = &state.resources[&Address::new("s", "db")];
+    assert!(!db.awaiting);
+    assert_eq!(db.outputs["endpoint"], json!(format!("{}.endpoint", db.physical_id)));
+    assert_eq!(state.resources[&Address::new("s", "user")].props["parent"], db.outputs["endpoint"]);
+    assert!(!f.plan(&slow_stack(1)).await.has_changes());
+
+    // An update is awaited too.
+    f.apply(&slow_stack(2)).await;
+    let log = f.provider.log();
+    assert!(position(&log, "update s.db") < log.iter().rposition(|l| l == "await s.db").unwrap());
+}
+
+#[tokio::test]
+async fn an_interrupted_wait_is_resumed_instead_of_creating_again() {
+    let f = fixture();
+    f.provider.fail("await", "s.db");
+    let report = f.apply(&slow_stack(1)).await;
+    assert!(!report.is_success());
+    let db = f.state().resources[&Address::new("s", "db")].clone();
+    assert!(db.awaiting, "created, not yet available");
+
+    f.provider.heal();
+    assert!(!f
+        .plan(&slow_stack(1))
+        .await
+        .resources
+        .iter()
+        .any(|r| r.address.name() == "db" && r.action != Action::NoOp));
+    assert!(f.apply(&slow_stack(1)).await.is_success());
+    let log = f.provider.log();
+    assert_eq!(log.iter().filter(|l| *l == "create s.db").count(), 1, "{log:?}");
+    assert_eq!(log.iter().filter(|l| *l == "await s.db").count(), 2, "{log:?}");
+    assert!(!f.state().resources[&Address::new("s", "db")].awaiting);
+    assert_eq!(f.state().resources[&Address::new("s", "db")].physical_id, db.physical_id);
 }

@@ -1,11 +1,15 @@
 //! The foundation stack: the network, the container registry, the cluster, service discovery and
 //! the shared log group that every service of an environment builds on.
 
-use platform::model::{Env, Stack, StackError, StackSpec};
+use std::collections::BTreeMap;
+
+use platform::model::{Handle, Stack, StackError, StackSpec};
 use platform::resources::{
-    AzIndex, EcrRepository, EcsCluster, InternetGateway, LogGroup, PrivateDnsNamespace, Route,
-    RouteTable, RouteTableAssociation, Subnet, Tags, Vpc,
+    AzIndex, EcrRepository, EcsCluster, InternetGateway, LogGroup, PrivateDnsNamespace, Route, RouteTable,
+    RouteTableAssociation, Subnet, Tags, Vpc,
 };
+
+use crate::Environment;
 
 /// The stack's name in the catalog.
 pub const NAME: &str = "foundation";
@@ -20,104 +24,87 @@ pub struct FoundationOptions {
     pub zones: u8,
     /// One image repository per service.
     pub repositories: Vec<String>,
-    /// Days the shared log group keeps events.
-    pub log_retention_days: u32,
 }
 
 impl Default for FoundationOptions {
     fn default() -> Self {
-        Self {
-            cidr_prefix: [10, 0],
-            zones: 3,
-            repositories: vec!["card-service".into()],
-            log_retention_days: 30,
-        }
+        Self { cidr_prefix: [10, 0], zones: 3, repositories: vec!["card-service".into()] }
     }
 }
 
+/// The foundation of an environment, and typed handles to what other stacks build on.
+#[derive(Debug, Clone)]
+pub struct Foundation {
+    /// The checked stack.
+    pub spec: StackSpec,
+    /// The VPC.
+    pub vpc: Handle<Vpc>,
+    /// One public subnet per zone (load balancers).
+    pub public_subnets: Vec<Handle<Subnet>>,
+    /// One private subnet per zone (services, databases).
+    pub private_subnets: Vec<Handle<Subnet>>,
+    /// The ECS cluster.
+    pub cluster: Handle<EcsCluster>,
+    /// The service discovery namespace.
+    pub namespace: Handle<PrivateDnsNamespace>,
+    /// The shared log group.
+    pub logs: Handle<LogGroup>,
+    /// Image repositories by service.
+    pub repositories: BTreeMap<String, Handle<EcrRepository>>,
+}
+
 /// The foundation of `env` with the default options.
-pub fn foundation(env: &Env) -> Result<StackSpec, StackError> {
+pub fn foundation(env: &Environment) -> Result<Foundation, StackError> {
     foundation_with(env, &FoundationOptions::default())
 }
 
 /// The foundation of `env`.
-pub fn foundation_with(env: &Env, options: &FoundationOptions) -> Result<StackSpec, StackError> {
+pub fn foundation_with(environment: &Environment, options: &FoundationOptions) -> Result<Foundation, StackError> {
+    let env = &environment.env;
     let mut s = Stack::new(NAME, env);
     let [a, b] = options.cidr_prefix;
     let vpc = s.add("vpc", Vpc::new(format!("{a}.{b}.0.0/16")));
-    let gateway = s.add(
-        "internet-gateway",
-        InternetGateway {
-            vpc: vpc.id(),
-            tags: Tags::new(),
-        },
-    );
+    let gateway = s.add("internet-gateway", InternetGateway { vpc: vpc.id(), tags: Tags::new() });
 
     let public_routes = s.add(
         "public-routes",
         RouteTable {
             vpc: vpc.id(),
-            routes: vec![Route {
-                destination_cidr_block: "0.0.0.0/0".into(),
-                gateway_id: gateway.id(),
-            }],
+            routes: vec![Route { destination_cidr_block: "0.0.0.0/0".into(), gateway_id: gateway.id() }],
             tags: Tags::new(),
         },
     );
     // Private subnets reach only the VPC: no route to the internet.
-    let private_routes = s.add(
-        "private-routes",
-        RouteTable {
-            vpc: vpc.id(),
-            routes: vec![],
-            tags: Tags::new(),
-        },
-    );
+    let private_routes = s.add("private-routes", RouteTable { vpc: vpc.id(), routes: vec![], tags: Tags::new() });
 
     let mut public = vec![];
     let mut private = vec![];
     for zone in 0..options.zones {
         let letter = char::from(b'a' + zone);
-        let mut subnet = Subnet::new(
-            vpc.id(),
-            format!("{a}.{b}.{}.0/20", 16 * u32::from(zone)),
-            AzIndex(zone),
-        );
+        let mut subnet = Subnet::new(vpc.id(), format!("{a}.{b}.{}.0/20", 16 * u32::from(zone)), AzIndex(zone));
         subnet.tags.insert("tier".into(), "public".into());
         let p = s.add(&format!("public-{letter}"), subnet);
         s.add(
             &format!("public-{letter}-routes"),
-            RouteTableAssociation {
-                route_table: public_routes.id(),
-                subnet: p.id(),
-            },
+            RouteTableAssociation { route_table: public_routes.id(), subnet: p.id() },
         );
-        let mut subnet = Subnet::new(
-            vpc.id(),
-            format!("{a}.{b}.{}.0/20", 128 + 16 * u32::from(zone)),
-            AzIndex(zone),
-        );
+        let mut subnet = Subnet::new(vpc.id(), format!("{a}.{b}.{}.0/20", 128 + 16 * u32::from(zone)), AzIndex(zone));
         subnet.tags.insert("tier".into(), "private".into());
         let q = s.add(&format!("private-{letter}"), subnet);
         s.add(
             &format!("private-{letter}-routes"),
-            RouteTableAssociation {
-                route_table: private_routes.id(),
-                subnet: q.id(),
-            },
+            RouteTableAssociation { route_table: private_routes.id(), subnet: q.id() },
         );
-        public.push(p.id());
-        private.push(q.id());
+        public.push(p);
+        private.push(q);
     }
 
     let repositories: Vec<_> = options
         .repositories
         .iter()
         .map(|service| {
-            (
-                service,
-                s.add(&format!("{service}-images"), EcrRepository::default()),
-            )
+            let repository = EcrRepository { force_delete: environment.force_destroy_data, ..EcrRepository::default() };
+            (service.clone(), s.add(&format!("{service}-images"), repository))
         })
         .collect();
     let cluster = s.add("cluster", EcsCluster::default());
@@ -130,36 +117,48 @@ pub fn foundation_with(env: &Env, options: &FoundationOptions) -> Result<StackSp
             tags: Tags::new(),
         },
     );
-    let logs = s.add("logs", LogGroup::new(options.log_retention_days));
+    let logs = s.add("logs", LogGroup::new(environment.log_retention_days));
 
     s.output("vpc_id", vpc.id());
-    s.output("public_subnet_ids", &public);
-    s.output("private_subnet_ids", &private);
+    s.output("public_subnet_ids", public.iter().map(|h| h.id()).collect::<Vec<_>>());
+    s.output("private_subnet_ids", private.iter().map(|h| h.id()).collect::<Vec<_>>());
     s.output("cluster_arn", cluster.arn());
     s.output("cluster_name", cluster.name());
     s.output("namespace_id", namespace.id());
     s.output("namespace_arn", namespace.arn());
     s.output("log_group_name", logs.name());
     for (service, repo) in &repositories {
-        s.output(
-            &format!("{}_repository_uri", service.replace('-', "_")),
-            repo.repository_uri(),
-        );
+        s.output(&format!("{}_repository_uri", service.replace('-', "_")), repo.repository_uri());
     }
-    s.build()
+    Ok(Foundation {
+        spec: s.build()?,
+        vpc,
+        public_subnets: public,
+        private_subnets: private,
+        cluster,
+        namespace,
+        logs,
+        repositories: repositories.into_iter().collect(),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn dev() -> Env {
-        Env::new("dev").unwrap()
+    use crate::Environments;
+
+    fn env(name: &str) -> Environment {
+        Environments::builtin().get(name).unwrap().clone()
+    }
+
+    fn dev() -> Environment {
+        env("dev")
     }
 
     #[test]
     fn builds_three_zones_of_public_and_private_subnets() {
-        let spec = foundation(&dev()).unwrap();
+        let spec = foundation(&dev()).unwrap().spec;
         let count = |t: &str| spec.resources.iter().filter(|r| r.type_name == t).count();
         assert_eq!(count("aws.ec2.subnet"), 6);
         assert_eq!(count("aws.ec2.route_table_association"), 6);
@@ -179,29 +178,19 @@ mod tests {
 
     #[test]
     fn names_are_deterministic_and_per_environment() {
-        let dev = foundation(&dev()).unwrap();
-        let prod = foundation(&Env::new("prod").unwrap()).unwrap();
-        assert_eq!(dev, foundation(&Env::new("dev").unwrap()).unwrap());
-        let cluster = |s: &StackSpec| {
-            s.resources
-                .iter()
-                .find(|r| r.type_name == "aws.ecs.cluster")
-                .unwrap()
-                .name
-                .clone()
-        };
+        let dev = foundation(&dev()).unwrap().spec;
+        let prod = foundation(&env("prod")).unwrap().spec;
+        assert_eq!(dev, foundation(&env("dev")).unwrap().spec);
+        let cluster =
+            |s: &StackSpec| s.resources.iter().find(|r| r.type_name == "aws.ecs.cluster").unwrap().name.clone();
         assert_eq!(cluster(&dev).as_deref(), Some("dev-foundation-cluster"));
         assert_eq!(cluster(&prod).as_deref(), Some("prod-foundation-cluster"));
     }
 
     #[test]
     fn every_taggable_resource_carries_the_platform_tags() {
-        let spec = foundation(&dev()).unwrap();
-        for r in spec
-            .resources
-            .iter()
-            .filter(|r| r.type_name != "aws.ec2.route_table_association")
-        {
+        let spec = foundation(&dev()).unwrap().spec;
+        for r in spec.resources.iter().filter(|r| r.type_name != "aws.ec2.route_table_association") {
             let tags = &r.props["tags"];
             assert_eq!(tags["platform:stack"], "foundation", "{}", r.address);
             assert_eq!(tags["platform:env"], "dev", "{}", r.address);
@@ -212,28 +201,19 @@ mod tests {
     #[test]
     fn subnets_outside_the_vpc_or_overlapping_are_refused() {
         use platform::resources::{AzIndex, Subnet, Vpc};
-        let mut s = Stack::new("net", &dev());
+        let mut s = Stack::new("net", &dev().env);
         let vpc = s.add("vpc", Vpc::new("10.0.0.0/16"));
         s.add("a", Subnet::new(vpc.id(), "10.1.0.0/24", AzIndex(0)));
         s.add("b", Subnet::new(vpc.id(), "10.0.0.0/20", AzIndex(0)));
         s.add("c", Subnet::new(vpc.id(), "10.0.1.0/24", AzIndex(1)));
         let err = s.build().unwrap_err().to_string();
-        assert!(
-            err.contains(
-                "net.a: cidr_block \"10.1.0.0/24\" is not inside the VPC's \"10.0.0.0/16\""
-            ),
-            "{err}"
-        );
+        assert!(err.contains("net.a: cidr_block \"10.1.0.0/24\" is not inside the VPC's \"10.0.0.0/16\""), "{err}");
         assert!(err.contains("net.c: cidr_block overlaps net.b's"), "{err}");
     }
 
     #[test]
     fn bad_options_are_refused_before_any_aws_call() {
-        let options = FoundationOptions {
-            zones: 3,
-            repositories: vec!["Card_Service".into()],
-            ..Default::default()
-        };
+        let options = FoundationOptions { zones: 3, repositories: vec!["Card_Service".into()], ..Default::default() };
         let err = foundation_with(&dev(), &options).unwrap_err().to_string();
         assert!(err.contains("foundation.Card_Service-images"), "{err}");
     }

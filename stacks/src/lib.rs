@@ -1,6 +1,10 @@
-//! Reusable stack constructors. Each is a pure function of the environment that returns a
-//! checked [`StackSpec`]; the CLI's catalog registers them by name.
+//! Reusable stack constructors. Each is a pure function of an [`Environment`] (and of the stacks it
+//! builds on) that returns a checked stack and typed handles for the stacks built on it.
 
+pub mod dependencies;
+pub mod environments;
 pub mod foundation;
 
-pub use foundation::{foundation, foundation_with, FoundationOptions};
+pub use dependencies::{dependencies, DatabaseOptions, Dependencies, DependenciesOptions};
+pub use environments::{Environment, Environments, Settings};
+pub use foundation::{foundation, foundation_with, Foundation, FoundationOptions};

@@ -10,10 +10,7 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 
 /// The workspace's root directory.
 pub fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ lives in the workspace")
-        .to_path_buf()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ lives in the workspace").to_path_buf()
 }
 
 fn moto_server() -> PathBuf {
@@ -39,10 +36,7 @@ pub struct Emulator {
 impl Emulator {
     /// Starts an emulator on a free loopback port and waits until it answers.
     pub fn start() -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
         let child = Command::new(moto_server())
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
@@ -50,16 +44,10 @@ impl Emulator {
             .stderr(Stdio::null())
             .spawn()
             .expect("the emulator starts");
-        let emulator = Self {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
-        };
+        let emulator = Self { child, endpoint: format!("http://127.0.0.1:{port}") };
         let deadline = Instant::now() + Duration::from_secs(60);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "the emulator did not listen on port {port} within 60s"
-            );
+            assert!(Instant::now() < deadline, "the emulator did not listen on port {port} within 60s");
             std::thread::sleep(Duration::from_millis(100));
         }
         emulator
@@ -71,9 +59,7 @@ impl Emulator {
         aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new("us-east-1"))
             .endpoint_url(&self.endpoint)
-            .credentials_provider(aws_sdk_ec2::config::Credentials::new(
-                "testing", "testing", None, None, "emulator",
-            ))
+            .credentials_provider(aws_sdk_ec2::config::Credentials::new("testing", "testing", None, None, "emulator"))
             .load()
             .await
     }
@@ -122,37 +108,19 @@ impl Harness {
             std::sync::Arc::new(backend.clone()),
             platform::apply::ApplyOptions::default(),
         );
-        Self {
-            emulator,
-            config,
-            engine,
-            backend,
-            _dir: dir,
-        }
+        Self { emulator, config, engine, backend, _dir: dir }
     }
 
     /// Plans `spec`.
     pub async fn plan(&self, spec: &platform::StackSpec) -> platform::plan::Plan {
-        self.engine
-            .prepare(spec, false, "plan")
-            .await
-            .expect("plan")
-            .plan
+        self.engine.prepare(spec, false, "plan").await.expect("plan").plan
     }
 
     /// Applies `spec`, requiring every operation to succeed, and returns the state.
     pub async fn apply(&self, spec: &platform::StackSpec) -> platform::state::StackState {
-        let prepared = self
-            .engine
-            .prepare(spec, false, "apply")
-            .await
-            .expect("prepare apply");
+        let prepared = self.engine.prepare(spec, false, "apply").await.expect("prepare apply");
         let report = self.engine.apply(prepared, &|_| {}).await.expect("apply");
-        assert!(
-            report.is_success(),
-            "apply failed: {}",
-            platform::render::report_text(&spec.name, &report)
-        );
+        assert!(report.is_success(), "apply failed: {}", platform::render::report_text(&spec.name, &report));
         self.state(spec)
     }
 
@@ -170,30 +138,16 @@ impl Harness {
 
     /// Destroys `spec`, requiring success and an empty state.
     pub async fn destroy(&self, spec: &platform::StackSpec) {
-        let prepared = self
-            .engine
-            .prepare(spec, true, "destroy")
-            .await
-            .expect("prepare destroy");
+        let prepared = self.engine.prepare(spec, true, "destroy").await.expect("prepare destroy");
         let report = self.engine.apply(prepared, &|_| {}).await.expect("destroy");
-        assert!(
-            report.is_success(),
-            "destroy failed: {}",
-            platform::render::report_text(&spec.name, &report)
-        );
-        assert!(
-            self.state(spec).resources.is_empty(),
-            "destroy leaves nothing in the state"
-        );
+        assert!(report.is_success(), "destroy failed: {}", platform::render::report_text(&spec.name, &report));
+        assert!(self.state(spec).resources.is_empty(), "destroy leaves nothing in the state");
     }
 
     /// The recorded state of `spec`.
     pub fn state(&self, spec: &platform::StackSpec) -> platform::state::StackState {
         use platform::state::StateBackend;
-        self.backend
-            .read(&spec.name, &spec.env)
-            .expect("state readable")
-            .expect("state exists")
+        self.backend.read(&spec.name, &spec.env).expect("state readable").expect("state exists")
     }
 }
 

@@ -3,9 +3,7 @@
 
 use platform::model::{Env, Stack, StackSpec};
 use platform::plan::Action;
-use platform::resources::{
-    AzIndex, InternetGateway, Route, RouteTable, RouteTableAssociation, Subnet, Tags, Vpc,
-};
+use platform::resources::{AzIndex, InternetGateway, Route, RouteTable, RouteTableAssociation, Subnet, Tags, Vpc};
 use platform::Address;
 use platform_tests::{id_of, Harness};
 
@@ -18,13 +16,8 @@ struct Version {
     second_subnet: bool,
 }
 
-const V1: Version = Version {
-    dns_hostnames: true,
-    public_ip: false,
-    route: false,
-    owner: "team-a",
-    second_subnet: false,
-};
+const V1: Version =
+    Version { dns_hostnames: true, public_ip: false, route: false, owner: "team-a", second_subnet: false };
 
 fn network(v: Version) -> StackSpec {
     let env = Env::new("test").unwrap();
@@ -36,41 +29,19 @@ fn network(v: Version) -> StackSpec {
     let mut a = Subnet::new(vpc.id(), "10.20.0.0/24", AzIndex(0));
     a.map_public_ip_on_launch = v.public_ip;
     let a = s.add("subnet-a", a);
-    let b = s.add(
-        "subnet-b",
-        Subnet::new(vpc.id(), "10.20.1.0/24", AzIndex(1)),
-    );
+    let b = s.add("subnet-b", Subnet::new(vpc.id(), "10.20.1.0/24", AzIndex(1)));
     let gateway = s.add(
         "gateway",
-        InternetGateway {
-            vpc: vpc.id(),
-            tags: Tags::from([("owner".to_string(), v.owner.to_string())]),
-        },
+        InternetGateway { vpc: vpc.id(), tags: Tags::from([("owner".to_string(), v.owner.to_string())]) },
     );
     let routes = if v.route {
-        vec![Route {
-            destination_cidr_block: "0.0.0.0/0".into(),
-            gateway_id: gateway.id(),
-        }]
+        vec![Route { destination_cidr_block: "0.0.0.0/0".into(), gateway_id: gateway.id() }]
     } else {
         vec![]
     };
-    let table = s.add(
-        "routes",
-        RouteTable {
-            vpc: vpc.id(),
-            routes,
-            tags: Tags::new(),
-        },
-    );
+    let table = s.add("routes", RouteTable { vpc: vpc.id(), routes, tags: Tags::new() });
     let subnet = if v.second_subnet { b.id() } else { a.id() };
-    s.add(
-        "association",
-        RouteTableAssociation {
-            route_table: table.id(),
-            subnet,
-        },
-    );
+    s.add("association", RouteTableAssociation { route_table: table.id(), subnet });
     s.output("vpc_id", vpc.id());
     s.build().unwrap()
 }
@@ -90,13 +61,7 @@ async fn network_resources_are_created_read_back_updated_and_deleted() {
     let vpc = ec2.describe_vpcs().vpc_ids(&vpc_id).send().await.unwrap();
     let vpc = &vpc.vpcs()[0];
     assert_eq!(vpc.cidr_block(), Some("10.20.0.0/16"));
-    let tag = |key: &str| {
-        vpc.tags()
-            .iter()
-            .find(|t| t.key() == Some(key))
-            .and_then(|t| t.value())
-            .map(str::to_string)
-    };
+    let tag = |key: &str| vpc.tags().iter().find(|t| t.key() == Some(key)).and_then(|t| t.value()).map(str::to_string);
     assert_eq!(tag("platform:stack").as_deref(), Some("net"));
     assert_eq!(tag("platform:env").as_deref(), Some("test"));
     assert_eq!(tag("platform:address").as_deref(), Some("net.vpc"));
@@ -108,10 +73,7 @@ async fn network_resources_are_created_read_back_updated_and_deleted() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        hostnames.enable_dns_hostnames().and_then(|a| a.value()),
-        Some(true)
-    );
+    assert_eq!(hostnames.enable_dns_hostnames().and_then(|a| a.value()), Some(true));
     let subnets = ec2
         .describe_subnets()
         .subnet_ids(id_of(&state, "subnet-a"))
@@ -119,45 +81,23 @@ async fn network_resources_are_created_read_back_updated_and_deleted() {
         .send()
         .await
         .unwrap();
-    let mut zones: Vec<_> = subnets
-        .subnets()
-        .iter()
-        .map(|s| s.availability_zone().unwrap().to_string())
-        .collect();
+    let mut zones: Vec<_> = subnets.subnets().iter().map(|s| s.availability_zone().unwrap().to_string()).collect();
     zones.sort();
     zones.dedup();
     assert_eq!(zones.len(), 2, "subnets spread over two discovered zones");
-    let gw = ec2
-        .describe_internet_gateways()
-        .internet_gateway_ids(id_of(&state, "gateway"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        gw.internet_gateways()[0].attachments()[0].vpc_id(),
-        Some(vpc_id.as_str())
-    );
+    let gw = ec2.describe_internet_gateways().internet_gateway_ids(id_of(&state, "gateway")).send().await.unwrap();
+    assert_eq!(gw.internet_gateways()[0].attachments()[0].vpc_id(), Some(vpc_id.as_str()));
     assert_eq!(state.outputs["vpc_id"], vpc_id);
 
     // Update in place: VPC attribute and tag, subnet attribute, a new route.
-    let v2 = Version {
-        dns_hostnames: false,
-        public_ip: true,
-        route: true,
-        owner: "team-b",
-        ..V1
-    };
+    let v2 = Version { dns_hostnames: false, public_ip: true, route: true, owner: "team-b", ..V1 };
     let plan = h.plan(&network(v2)).await;
     assert_eq!(action(&plan, "vpc"), Action::Update);
     assert_eq!(action(&plan, "subnet-a"), Action::Update);
     assert_eq!(action(&plan, "routes"), Action::Update);
     assert_eq!(action(&plan, "gateway"), Action::Update, "its tag changes");
     let state = h.apply_converged(&network(v2)).await;
-    assert_eq!(
-        id_of(&state, "vpc"),
-        vpc_id,
-        "updated in place, not replaced"
-    );
+    assert_eq!(id_of(&state, "vpc"), vpc_id, "updated in place, not replaced");
     let hostnames = ec2
         .describe_vpc_attribute()
         .vpc_id(&vpc_id)
@@ -165,46 +105,19 @@ async fn network_resources_are_created_read_back_updated_and_deleted() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        hostnames.enable_dns_hostnames().and_then(|a| a.value()),
-        Some(false)
-    );
-    let subnet = ec2
-        .describe_subnets()
-        .subnet_ids(id_of(&state, "subnet-a"))
-        .send()
-        .await
-        .unwrap();
+    assert_eq!(hostnames.enable_dns_hostnames().and_then(|a| a.value()), Some(false));
+    let subnet = ec2.describe_subnets().subnet_ids(id_of(&state, "subnet-a")).send().await.unwrap();
     assert_eq!(subnet.subnets()[0].map_public_ip_on_launch(), Some(true));
-    let gw = ec2
-        .describe_internet_gateways()
-        .internet_gateway_ids(id_of(&state, "gateway"))
-        .send()
-        .await
-        .unwrap();
-    let owner = gw.internet_gateways()[0]
-        .tags()
-        .iter()
-        .find(|t| t.key() == Some("owner"))
-        .and_then(|t| t.value());
+    let gw = ec2.describe_internet_gateways().internet_gateway_ids(id_of(&state, "gateway")).send().await.unwrap();
+    let owner = gw.internet_gateways()[0].tags().iter().find(|t| t.key() == Some("owner")).and_then(|t| t.value());
     assert_eq!(owner, Some("team-b"));
-    let table = ec2
-        .describe_route_tables()
-        .route_table_ids(id_of(&state, "routes"))
-        .send()
-        .await
-        .unwrap();
+    let table = ec2.describe_route_tables().route_table_ids(id_of(&state, "routes")).send().await.unwrap();
     let routes = table.route_tables()[0].routes();
-    assert!(routes
-        .iter()
-        .any(|r| r.destination_cidr_block() == Some("0.0.0.0/0")
-            && r.gateway_id() == Some(id_of(&state, "gateway").as_str())));
+    assert!(routes.iter().any(|r| r.destination_cidr_block() == Some("0.0.0.0/0")
+        && r.gateway_id() == Some(id_of(&state, "gateway").as_str())));
 
     // An association cannot change its subnet: it is replaced, and the plan says why.
-    let v3 = Version {
-        second_subnet: true,
-        ..v2
-    };
+    let v3 = Version { second_subnet: true, ..v2 };
     let plan = h.plan(&network(v3)).await;
     let change = plan.change(&Address::new("net", "association")).unwrap();
     assert_eq!(change.action, Action::Replace);
@@ -214,19 +127,9 @@ async fn network_resources_are_created_read_back_updated_and_deleted() {
     assert_ne!(id_of(&state, "association"), old_association);
 
     // Removing the route again.
-    let state = h
-        .apply_converged(&network(Version { route: false, ..v3 }))
-        .await;
-    let table = ec2
-        .describe_route_tables()
-        .route_table_ids(id_of(&state, "routes"))
-        .send()
-        .await
-        .unwrap();
-    assert!(table.route_tables()[0]
-        .routes()
-        .iter()
-        .all(|r| r.gateway_id() == Some("local")));
+    let state = h.apply_converged(&network(Version { route: false, ..v3 })).await;
+    let table = ec2.describe_route_tables().route_table_ids(id_of(&state, "routes")).send().await.unwrap();
+    assert!(table.route_tables()[0].routes().iter().all(|r| r.gateway_id() == Some("local")));
 
     // Delete everything, in reverse dependency order.
     h.destroy(&network(V1)).await;
@@ -243,18 +146,11 @@ async fn a_resource_deleted_outside_platform_is_planned_for_creation_again() {
     let h = Harness::new().await;
     let ec2 = aws_sdk_ec2::Client::new(&h.config);
     let state = h.apply_converged(&network(V1)).await;
-    ec2.disassociate_route_table()
-        .association_id(id_of(&state, "association"))
-        .send()
-        .await
-        .unwrap();
+    ec2.disassociate_route_table().association_id(id_of(&state, "association")).send().await.unwrap();
     let plan = h.plan(&network(V1)).await;
     let change = plan.change(&Address::new("net", "association")).unwrap();
     assert_eq!(change.action, Action::Create);
-    assert_eq!(
-        change.reason.as_deref(),
-        Some("it was deleted outside platform")
-    );
+    assert_eq!(change.reason.as_deref(), Some("it was deleted outside platform"));
     h.apply_converged(&network(V1)).await;
 }
 
@@ -265,18 +161,12 @@ async fn changing_a_vpc_block_replaces_it_and_everything_that_references_it() {
     let env = Env::new("test").unwrap();
     let mut s = Stack::new("net", &env);
     let vpc = s.add("vpc", Vpc::new("10.30.0.0/16"));
-    s.add(
-        "subnet-a",
-        Subnet::new(vpc.id(), "10.30.0.0/24", AzIndex(0)),
-    );
+    s.add("subnet-a", Subnet::new(vpc.id(), "10.30.0.0/24", AzIndex(0)));
     let spec = s.build().unwrap();
     let plan = h.plan(&spec).await;
     let vpc_change = plan.change(&Address::new("net", "vpc")).unwrap();
     assert_eq!(vpc_change.action, Action::Replace);
-    assert_eq!(
-        vpc_change.replaced_because().collect::<Vec<_>>(),
-        ["cidr_block"]
-    );
+    assert_eq!(vpc_change.replaced_because().collect::<Vec<_>>(), ["cidr_block"]);
     assert_eq!(action(&plan, "subnet-a"), Action::Replace);
     assert_eq!(action(&plan, "gateway"), Action::Delete);
     h.apply_converged(&spec).await;

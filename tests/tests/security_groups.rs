@@ -16,14 +16,8 @@ fn groups(web_ports: &[u16], db_from_app: bool) -> StackSpec {
         SecurityGroup {
             vpc: vpc.id(),
             description: "load balancer".into(),
-            ingress: web_ports
-                .iter()
-                .map(|p| Rule::tcp(*p, Peer::CidrIpv4("0.0.0.0/0".into()), "web"))
-                .collect(),
-            egress: vec![Rule::all(
-                Peer::CidrIpv4("10.40.0.0/16".into()),
-                "to the VPC",
-            )],
+            ingress: web_ports.iter().map(|p| Rule::tcp(*p, Peer::CidrIpv4("0.0.0.0/0".into()), "web")).collect(),
+            egress: vec![Rule::all(Peer::CidrIpv4("10.40.0.0/16".into()), "to the VPC")],
             tags: Tags::new(),
         },
     );
@@ -32,24 +26,13 @@ fn groups(web_ports: &[u16], db_from_app: bool) -> StackSpec {
         SecurityGroup {
             vpc: vpc.id(),
             description: "service".into(),
-            ingress: vec![Rule::tcp(
-                8080,
-                Peer::SecurityGroup(lb.id()),
-                "from the load balancer",
-            )],
+            ingress: vec![Rule::tcp(8080, Peer::SecurityGroup(lb.id()), "from the load balancer")],
             egress: vec![],
             tags: Tags::new(),
         },
     );
-    let db_ingress = if db_from_app {
-        vec![Rule::tcp(
-            5432,
-            Peer::SecurityGroup(app.id()),
-            "from the service",
-        )]
-    } else {
-        vec![]
-    };
+    let db_ingress =
+        if db_from_app { vec![Rule::tcp(5432, Peer::SecurityGroup(app.id()), "from the service")] } else { vec![] };
     s.add(
         "db",
         SecurityGroup {
@@ -66,12 +49,7 @@ fn groups(web_ports: &[u16], db_from_app: bool) -> StackSpec {
 async fn rules(ec2: &aws_sdk_ec2::Client, group: &str) -> Vec<(bool, i32, String)> {
     let out = ec2
         .describe_security_group_rules()
-        .filters(
-            aws_sdk_ec2::types::Filter::builder()
-                .name("group-id")
-                .values(group)
-                .build(),
-        )
+        .filters(aws_sdk_ec2::types::Filter::builder().name("group-id").values(group).build())
         .send()
         .await
         .unwrap();
@@ -82,11 +60,7 @@ async fn rules(ec2: &aws_sdk_ec2::Client, group: &str) -> Vec<(bool, i32, String
             let peer = r
                 .cidr_ipv4()
                 .map(str::to_string)
-                .or_else(|| {
-                    r.referenced_group_info()
-                        .and_then(|g| g.group_id())
-                        .map(str::to_string)
-                })
+                .or_else(|| r.referenced_group_info().and_then(|g| g.group_id()).map(str::to_string))
                 .unwrap_or_default();
             (r.is_egress().unwrap(), r.from_port().unwrap(), peer)
         })
@@ -100,54 +74,26 @@ async fn security_group_rules_are_exactly_the_declared_ones() {
     let h = Harness::new().await;
     let ec2 = aws_sdk_ec2::Client::new(&h.config);
     let state = h.apply_converged(&groups(&[80, 443], true)).await;
-    let (lb, app, db) = (
-        id_of(&state, "lb"),
-        id_of(&state, "app"),
-        id_of(&state, "db"),
-    );
+    let (lb, app, db) = (id_of(&state, "lb"), id_of(&state, "app"), id_of(&state, "db"));
 
     assert_eq!(
         rules(&ec2, &lb).await,
-        [
-            (false, 80, "0.0.0.0/0".into()),
-            (false, 443, "0.0.0.0/0".into()),
-            (true, -1, "10.40.0.0/16".into())
-        ]
+        [(false, 80, "0.0.0.0/0".into()), (false, 443, "0.0.0.0/0".into()), (true, -1, "10.40.0.0/16".into())]
     );
     // AWS's default allow-all egress rule is removed: the service group has no egress at all.
     assert_eq!(rules(&ec2, &app).await, [(false, 8080, lb.clone())]);
     assert_eq!(rules(&ec2, &db).await, [(false, 5432, app.clone())]);
-    let group = ec2
-        .describe_security_groups()
-        .group_ids(&db)
-        .send()
-        .await
-        .unwrap();
+    let group = ec2.describe_security_groups().group_ids(&db).send().await.unwrap();
     assert_eq!(group.security_groups()[0].group_name(), Some("test-sg-db"));
 
     // Update in place: a port removed, database access withdrawn.
     let plan = h.plan(&groups(&[443], false)).await;
-    assert_eq!(
-        plan.change(&Address::new("sg", "lb")).unwrap().action,
-        Action::Update
-    );
-    assert_eq!(
-        plan.change(&Address::new("sg", "db")).unwrap().action,
-        Action::Update
-    );
-    assert_eq!(
-        plan.change(&Address::new("sg", "app")).unwrap().action,
-        Action::NoOp
-    );
+    assert_eq!(plan.change(&Address::new("sg", "lb")).unwrap().action, Action::Update);
+    assert_eq!(plan.change(&Address::new("sg", "db")).unwrap().action, Action::Update);
+    assert_eq!(plan.change(&Address::new("sg", "app")).unwrap().action, Action::NoOp);
     let state = h.apply_converged(&groups(&[443], false)).await;
     assert_eq!(id_of(&state, "lb"), lb);
-    assert_eq!(
-        rules(&ec2, &lb).await,
-        [
-            (false, 443, "0.0.0.0/0".into()),
-            (true, -1, "10.40.0.0/16".into())
-        ]
-    );
+    assert_eq!(rules(&ec2, &lb).await, [(false, 443, "0.0.0.0/0".into()), (true, -1, "10.40.0.0/16".into())]);
     assert!(rules(&ec2, &db).await.is_empty());
 
     // A rule added outside platform shows as a change and is removed by the next apply.
@@ -158,11 +104,7 @@ async fn security_group_rules_are_exactly_the_declared_ones() {
                 .ip_protocol("tcp")
                 .from_port(22)
                 .to_port(22)
-                .ip_ranges(
-                    aws_sdk_ec2::types::IpRange::builder()
-                        .cidr_ip("0.0.0.0/0")
-                        .build(),
-                )
+                .ip_ranges(aws_sdk_ec2::types::IpRange::builder().cidr_ip("0.0.0.0/0").build())
                 .build(),
         )
         .send()
@@ -196,8 +138,5 @@ async fn invalid_rules_are_refused_before_any_aws_call() {
         },
     );
     let err = s.build().unwrap_err().to_string();
-    assert!(
-        err.contains("sg.bad: ingress: `10.0.0.1/8` has host bits set: did you mean `10.0.0.0/8`?"),
-        "{err}"
-    );
+    assert!(err.contains("sg.bad: ingress: `10.0.0.1/8` has host bits set: did you mean `10.0.0.0/8`?"), "{err}");
 }

@@ -4,8 +4,7 @@
 use platform::model::{Env, Stack, StackSpec};
 use platform::plan::Action;
 use platform::resources::{
-    ContainerInsights, EcrRepository, EcsCluster, LogGroup, PrivateDnsNamespace, TagMutability,
-    Tags, Vpc,
+    ContainerInsights, EcrRepository, EcsCluster, LogGroup, PrivateDnsNamespace, TagMutability, Tags, Vpc,
 };
 use platform::Address;
 use platform_tests::{id_of, Harness};
@@ -31,92 +30,40 @@ async fn ecr_repository_lifecycle() {
     // Emulator difference: the SDK serializes `scanOnPush: false` as an empty configuration (AWS reads
     // that as false), which the emulator ignores. So this test starts without scanning and turns it on;
     // the product code is the same either way.
-    let first = EcrRepository {
-        scan_on_push: false,
-        image_tag_mutability: TagMutability::Mutable,
-        ..Default::default()
-    };
+    let first =
+        EcrRepository { scan_on_push: false, image_tag_mutability: TagMutability::Mutable, ..Default::default() };
     let state = h.apply_converged(&one("images", first)).await;
     let name = id_of(&state, "images");
     assert_eq!(name, "test-svc-images");
-    let repo = ecr
-        .describe_repositories()
-        .repository_names(&name)
-        .send()
-        .await
-        .unwrap();
+    let repo = ecr.describe_repositories().repository_names(&name).send().await.unwrap();
     let repo = &repo.repositories()[0];
-    assert_eq!(
-        repo.image_tag_mutability(),
-        Some(&aws_sdk_ecr::types::ImageTagMutability::Mutable)
-    );
-    let tags = ecr
-        .list_tags_for_resource()
-        .resource_arn(repo.repository_arn().unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert!(tags
-        .tags()
-        .iter()
-        .any(|t| t.key() == "platform:address" && t.value() == "svc.images"));
-    let uri = state.resources[&Address::new("svc", "images")].outputs["repository_uri"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    assert_eq!(repo.image_tag_mutability(), Some(&aws_sdk_ecr::types::ImageTagMutability::Mutable));
+    let tags = ecr.list_tags_for_resource().resource_arn(repo.repository_arn().unwrap()).send().await.unwrap();
+    assert!(tags.tags().iter().any(|t| t.key() == "platform:address" && t.value() == "svc.images"));
+    let uri = state.resources[&Address::new("svc", "images")].outputs["repository_uri"].as_str().unwrap().to_string();
     assert!(uri.ends_with("/test-svc-images"), "{uri}");
 
     // The defaults: scan on push, immutable tags.
     let mut changed = EcrRepository::default();
     changed.tags.insert("team".into(), "cards".into());
-    assert_eq!(
-        action(&h.plan(&one("images", changed.clone())).await, "images"),
-        Action::Update
-    );
+    assert_eq!(action(&h.plan(&one("images", changed.clone())).await, "images"), Action::Update);
     h.apply_converged(&one("images", changed)).await;
-    let repo = ecr
-        .describe_repositories()
-        .repository_names(&name)
-        .send()
-        .await
-        .unwrap();
+    let repo = ecr.describe_repositories().repository_names(&name).send().await.unwrap();
     let repo = &repo.repositories()[0];
-    assert_eq!(
-        repo.image_tag_mutability(),
-        Some(&aws_sdk_ecr::types::ImageTagMutability::Immutable)
-    );
-    assert_eq!(
-        repo.image_scanning_configuration()
-            .map(|c| c.scan_on_push()),
-        Some(true)
-    );
-    let tags = ecr
-        .list_tags_for_resource()
-        .resource_arn(repo.repository_arn().unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert!(tags
-        .tags()
-        .iter()
-        .any(|t| t.key() == "team" && t.value() == "cards"));
+    assert_eq!(repo.image_tag_mutability(), Some(&aws_sdk_ecr::types::ImageTagMutability::Immutable));
+    assert_eq!(repo.image_scanning_configuration().map(|c| c.scan_on_push()), Some(true));
+    let tags = ecr.list_tags_for_resource().resource_arn(repo.repository_arn().unwrap()).send().await.unwrap();
+    assert!(tags.tags().iter().any(|t| t.key() == "team" && t.value() == "cards"));
 
     h.destroy(&one("images", EcrRepository::default())).await;
-    assert!(ecr
-        .describe_repositories()
-        .repository_names(&name)
-        .send()
-        .await
-        .is_err());
+    assert!(ecr.describe_repositories().repository_names(&name).send().await.is_err());
 }
 
 #[tokio::test]
 async fn ecs_cluster_lifecycle() {
     let h = Harness::new().await;
     let ecs = aws_sdk_ecs::Client::new(&h.config);
-    let state = h
-        .apply_converged(&one("cluster", EcsCluster::default()))
-        .await;
+    let state = h.apply_converged(&one("cluster", EcsCluster::default())).await;
     let arn = id_of(&state, "cluster");
     let describe = || {
         ecs.describe_clusters()
@@ -129,31 +76,16 @@ async fn ecs_cluster_lifecycle() {
     let cluster = &out.clusters()[0];
     assert_eq!(cluster.cluster_name(), Some("test-svc-cluster"));
     assert_eq!(cluster.settings()[0].value(), Some("enabled"));
-    assert!(cluster
-        .tags()
-        .iter()
-        .any(|t| t.key() == Some("platform:env") && t.value() == Some("test")));
+    assert!(cluster.tags().iter().any(|t| t.key() == Some("platform:env") && t.value() == Some("test")));
 
-    let changed = EcsCluster {
-        container_insights: ContainerInsights::Disabled,
-        tags: Tags::new(),
-    };
-    assert_eq!(
-        action(&h.plan(&one("cluster", changed.clone())).await, "cluster"),
-        Action::Update
-    );
+    let changed = EcsCluster { container_insights: ContainerInsights::Disabled, tags: Tags::new() };
+    assert_eq!(action(&h.plan(&one("cluster", changed.clone())).await, "cluster"), Action::Update);
     h.apply_converged(&one("cluster", changed)).await;
-    assert_eq!(
-        describe().await.unwrap().clusters()[0].settings()[0].value(),
-        Some("disabled")
-    );
+    assert_eq!(describe().await.unwrap().clusters()[0].settings()[0].value(), Some("disabled"));
 
     h.destroy(&one("cluster", EcsCluster::default())).await;
     let out = describe().await.unwrap();
-    assert!(out
-        .clusters()
-        .iter()
-        .all(|c| c.status() == Some("INACTIVE")));
+    assert!(out.clusters().iter().all(|c| c.status() == Some("INACTIVE")));
 }
 
 fn namespace(description: &str, dns_name: &str) -> StackSpec {
@@ -175,35 +107,18 @@ fn namespace(description: &str, dns_name: &str) -> StackSpec {
 async fn cloud_map_namespace_lifecycle() {
     let h = Harness::new().await;
     let sd = aws_sdk_servicediscovery::Client::new(&h.config);
-    let state = h
-        .apply_converged(&namespace("first", "test.svc.internal"))
-        .await;
+    let state = h.apply_converged(&namespace("first", "test.svc.internal")).await;
     let id = id_of(&state, "discovery");
     let ns = sd.get_namespace().id(&id).send().await.unwrap();
     let ns = ns.namespace().unwrap();
     assert_eq!(ns.name(), Some("test.svc.internal"));
     assert_eq!(ns.description(), Some("first"));
-    let tags = sd
-        .list_tags_for_resource()
-        .resource_arn(ns.arn().unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert!(tags
-        .tags()
-        .iter()
-        .any(|t| t.key() == "platform:stack" && t.value() == "svc"));
+    let tags = sd.list_tags_for_resource().resource_arn(ns.arn().unwrap()).send().await.unwrap();
+    assert!(tags.tags().iter().any(|t| t.key() == "platform:stack" && t.value() == "svc"));
 
     // The description changes in place (an asynchronous operation, awaited).
-    assert_eq!(
-        action(
-            &h.plan(&namespace("second", "test.svc.internal")).await,
-            "discovery"
-        ),
-        Action::Update
-    );
-    h.apply_converged(&namespace("second", "test.svc.internal"))
-        .await;
+    assert_eq!(action(&h.plan(&namespace("second", "test.svc.internal")).await, "discovery"), Action::Update);
+    h.apply_converged(&namespace("second", "test.svc.internal")).await;
     let ns = sd.get_namespace().id(&id).send().await.unwrap();
     assert_eq!(ns.namespace().unwrap().description(), Some("second"));
 
@@ -222,53 +137,21 @@ async fn log_group_lifecycle() {
     let state = h.apply_converged(&one("logs", LogGroup::new(30))).await;
     let name = id_of(&state, "logs");
     assert_eq!(name, "/platform/test/svc/logs");
-    let describe = || {
-        logs.describe_log_groups()
-            .log_group_name_prefix(&name)
-            .send()
-    };
+    let describe = || logs.describe_log_groups().log_group_name_prefix(&name).send();
     let out = describe().await.unwrap();
     assert_eq!(out.log_groups()[0].retention_in_days(), Some(30));
-    let arn = state.resources[&Address::new("svc", "logs")].outputs["arn"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let arn = state.resources[&Address::new("svc", "logs")].outputs["arn"].as_str().unwrap().to_string();
     assert!(!arn.ends_with(":*"));
-    let tags = logs
-        .list_tags_for_resource()
-        .resource_arn(&arn)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        tags.tags()
-            .unwrap()
-            .get("platform:address")
-            .map(String::as_str),
-        Some("svc.logs")
-    );
+    let tags = logs.list_tags_for_resource().resource_arn(&arn).send().await.unwrap();
+    assert_eq!(tags.tags().unwrap().get("platform:address").map(String::as_str), Some("svc.logs"));
 
     let mut changed = LogGroup::new(90);
     changed.tags.insert("team".into(), "cards".into());
-    assert_eq!(
-        action(&h.plan(&one("logs", changed.clone())).await, "logs"),
-        Action::Update
-    );
+    assert_eq!(action(&h.plan(&one("logs", changed.clone())).await, "logs"), Action::Update);
     h.apply_converged(&one("logs", changed)).await;
-    assert_eq!(
-        describe().await.unwrap().log_groups()[0].retention_in_days(),
-        Some(90)
-    );
-    let tags = logs
-        .list_tags_for_resource()
-        .resource_arn(&arn)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        tags.tags().unwrap().get("team").map(String::as_str),
-        Some("cards")
-    );
+    assert_eq!(describe().await.unwrap().log_groups()[0].retention_in_days(), Some(90));
+    let tags = logs.list_tags_for_resource().resource_arn(&arn).send().await.unwrap();
+    assert_eq!(tags.tags().unwrap().get("team").map(String::as_str), Some("cards"));
 
     h.destroy(&one("logs", LogGroup::new(30))).await;
     assert!(describe().await.unwrap().log_groups().is_empty());
@@ -279,8 +162,5 @@ async fn invalid_retention_is_refused_before_any_aws_call() {
     let mut s = Stack::new("svc", &env());
     s.add("logs", LogGroup::new(31));
     let err = s.build().unwrap_err().to_string();
-    assert!(
-        err.contains("svc.logs: retention_in_days: 31 is not accepted"),
-        "{err}"
-    );
+    assert!(err.contains("svc.logs: retention_in_days: 31 is not accepted"), "{err}");
 }

@@ -15,10 +15,7 @@ pub struct Address {
 impl Address {
     /// Builds an address from its parts; they are checked when the stack is built.
     pub fn new(stack: impl Into<String>, name: impl Into<String>) -> Self {
-        Self {
-            stack: stack.into(),
-            name: name.into(),
-        }
+        Self { stack: stack.into(), name: name.into() }
     }
 
     /// The stack part.
@@ -34,8 +31,7 @@ impl Address {
     /// Parses `stack.name`.
     pub fn parse(text: &str) -> Option<Self> {
         let (stack, name) = text.split_once('.')?;
-        (!stack.is_empty() && !name.is_empty() && !name.contains('.'))
-            .then(|| Self::new(stack, name))
+        (!stack.is_empty() && !name.is_empty() && !name.contains('.')).then(|| Self::new(stack, name))
     }
 }
 
@@ -54,9 +50,8 @@ impl Serialize for Address {
 impl<'de> Deserialize<'de> for Address {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        Address::parse(&text).ok_or_else(|| {
-            serde::de::Error::custom(format!("`{text}` is not an address (stack.name)"))
-        })
+        Address::parse(&text)
+            .ok_or_else(|| serde::de::Error::custom(format!("`{text}` is not an address (stack.name)")))
     }
 }
 
@@ -73,9 +68,7 @@ impl Env {
         let name = name.into();
         let ok = (1..=16).contains(&name.len())
             && name.starts_with(|c: char| c.is_ascii_lowercase())
-            && name
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+            && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
         if ok {
             Ok(Self(name))
         } else {

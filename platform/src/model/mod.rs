@@ -69,8 +69,11 @@ pub struct TypeSchema {
     pub sets: &'static [&'static str],
     /// Whether the resource carries tags (the engine then adds the `platform:*` tags).
     pub taggable: bool,
-    /// Output attribute names the provider records after create (all are strings).
+    /// Output attribute names the provider records after create.
     pub outputs: &'static [&'static str],
+    /// Whether the resource becomes available some time after a create or update returns (a
+    /// database, say): the engine records it, then awaits it before anything that depends on it.
+    pub awaits: bool,
 }
 
 impl TypeSchema {

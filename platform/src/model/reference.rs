@@ -24,27 +24,18 @@ pub struct Ref<T> {
 #[derive(Clone, PartialEq, Eq)]
 enum Inner {
     Literal(String),
-    Output {
-        address: Address,
-        attribute: &'static str,
-    },
+    Output { address: Address, attribute: &'static str },
 }
 
 impl<T> Ref<T> {
     /// A reference to something that already exists, by its id.
     pub fn existing(id: impl Into<String>) -> Self {
-        Self {
-            inner: Inner::Literal(id.into()),
-            _kind: PhantomData,
-        }
+        Self { inner: Inner::Literal(id.into()), _kind: PhantomData }
     }
 
     /// A reference to output `attribute` of the resource at `address`.
     pub(crate) fn output(address: Address, attribute: &'static str) -> Self {
-        Self {
-            inner: Inner::Output { address, attribute },
-            _kind: PhantomData,
-        }
+        Self { inner: Inner::Output { address, attribute }, _kind: PhantomData }
     }
 
     /// The address this reference points at, if it points at a resource.
@@ -58,10 +49,7 @@ impl<T> Ref<T> {
 
 impl<T> Clone for Ref<T> {
     fn clone(&self) -> Self {
-        Self {
-            inner: self.inner.clone(),
-            _kind: PhantomData,
-        }
+        Self { inner: self.inner.clone(), _kind: PhantomData }
     }
 }
 
@@ -119,14 +107,10 @@ pub(crate) fn resolve_refs(value: &Value, lookup: &mut impl FnMut(&str, &str) ->
         return lookup(address, attr);
     }
     match value {
-        Value::Array(items) => {
-            Value::Array(items.iter().map(|v| resolve_refs(v, lookup)).collect())
+        Value::Array(items) => Value::Array(items.iter().map(|v| resolve_refs(v, lookup)).collect()),
+        Value::Object(map) => {
+            Value::Object(map.iter().map(|(k, v)| (k.clone(), resolve_refs(v, lookup))).collect::<Map<_, _>>())
         }
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| (k.clone(), resolve_refs(v, lookup)))
-                .collect::<Map<_, _>>(),
-        ),
         other => other.clone(),
     }
 }
@@ -154,10 +138,7 @@ mod tests {
     #[test]
     fn references_serialize_as_markers_and_literals_as_strings() {
         let r: Ref<VpcId> = Ref::output(Address::new("foundation", "vpc"), "id");
-        assert_eq!(
-            serde_json::to_value(&r).unwrap(),
-            json!({"$ref": "foundation.vpc", "attr": "id"})
-        );
+        assert_eq!(serde_json::to_value(&r).unwrap(), json!({"$ref": "foundation.vpc", "attr": "id"}));
         let l: Ref<VpcId> = Ref::existing("vpc-123");
         assert_eq!(serde_json::to_value(&l).unwrap(), json!("vpc-123"));
     }

@@ -19,7 +19,10 @@ pub struct ResourceSpec {
     /// Its props, including the engine-managed `name` and `tags`; references are still markers.
     pub props: Value,
     /// The addresses it depends on: those it references, and those declared with [`Stack::depends_on`].
+    /// Addresses of other stacks are cross-stack references, resolved from those stacks' states.
     pub dependencies: BTreeSet<Address>,
+    /// Whether deleting or replacing it must be allowed explicitly (it holds data).
+    pub protected: bool,
 }
 
 /// A stack's desired state, checked: every name valid, every reference inside the stack, no cycle.
@@ -33,6 +36,8 @@ pub struct StackSpec {
     pub resources: Vec<ResourceSpec>,
     /// Its named outputs; references are resolved after apply.
     pub outputs: BTreeMap<String, Value>,
+    /// The stacks it reads outputs from (see [`Stack::uses`]); they are applied before it.
+    pub upstream: BTreeSet<String>,
 }
 
 impl StackSpec {
@@ -43,6 +48,7 @@ impl StackSpec {
             env: self.env.clone(),
             resources: vec![],
             outputs: BTreeMap::new(),
+            upstream: BTreeSet::new(),
         }
     }
 
@@ -84,10 +90,7 @@ pub struct Handle<R> {
 
 impl<R> Clone for Handle<R> {
     fn clone(&self) -> Self {
-        Self {
-            address: self.address.clone(),
-            _type: PhantomData,
-        }
+        Self { address: self.address.clone(), _type: PhantomData }
     }
 }
 
@@ -115,6 +118,7 @@ pub struct Stack {
     env: Env,
     resources: Vec<ResourceSpec>,
     outputs: BTreeMap<String, Value>,
+    upstream: BTreeMap<String, BTreeSet<Address>>,
     problems: Vec<String>,
 }
 
@@ -130,6 +134,7 @@ impl Stack {
             env: env.clone(),
             resources: vec![],
             outputs: BTreeMap::new(),
+            upstream: BTreeMap::new(),
             problems,
         }
     }
@@ -147,10 +152,7 @@ impl Stack {
     /// Adds a resource under `logical` (unique in the stack) and returns its typed handle.
     pub fn add<R: Resource>(&mut self, logical: &str, resource: R) -> Handle<R> {
         let address = Address::new(&self.name, logical);
-        let handle = Handle {
-            address: address.clone(),
-            _type: PhantomData,
-        };
+        let handle = Handle { address: address.clone(), _type: PhantomData };
         if let Err(e) = validate::logical_name(logical) {
             self.problems.push(format!("{address}: {e}"));
             return handle;
@@ -160,20 +162,17 @@ impl Stack {
             return handle;
         }
         let Some(schema) = crate::resources::schema(R::TYPE) else {
-            self.problems
-                .push(format!("{address}: unknown resource type `{}`", R::TYPE));
+            self.problems.push(format!("{address}: unknown resource type `{}`", R::TYPE));
             return handle;
         };
         let mut local = vec![];
         resource.validate(&mut local);
-        self.problems
-            .extend(local.into_iter().map(|p| format!("{address}: {p}")));
+        self.problems.extend(local.into_iter().map(|p| format!("{address}: {p}")));
 
         let mut props = match serde_json::to_value(&resource) {
             Ok(Value::Object(map)) => map,
             _ => {
-                self.problems
-                    .push(format!("{address}: props must serialize to a JSON object"));
+                self.problems.push(format!("{address}: props must serialize to a JSON object"));
                 return handle;
             }
         };
@@ -182,41 +181,23 @@ impl Stack {
             NameStyle::Dashed { max_len, lowercase } => {
                 let n = format!("{}-{}-{}", self.env, self.name, logical);
                 if lowercase && n.chars().any(|c| c.is_ascii_uppercase()) {
-                    self.problems
-                        .push(format!("{address}: the name `{n}` must be lower case"));
+                    self.problems.push(format!("{address}: the name `{n}` must be lower case"));
                 }
-                validate::length(
-                    &format!("{address}: name `{n}`"),
-                    &n,
-                    max_len,
-                    &mut self.problems,
-                );
+                validate::length(&format!("{address}: name `{n}`"), &n, max_len, &mut self.problems);
                 Some(n)
             }
             NameStyle::Path { max_len } => {
                 let n = format!("/platform/{}/{}/{}", self.env, self.name, logical);
-                validate::length(
-                    &format!("{address}: name `{n}`"),
-                    &n,
-                    max_len,
-                    &mut self.problems,
-                );
+                validate::length(&format!("{address}: name `{n}`"), &n, max_len, &mut self.problems);
                 Some(n)
             }
             NameStyle::None => None,
         };
-        if let (Some(n), NameStyle::Dashed { .. } | NameStyle::Path { .. }) =
-            (&name, schema.name_style)
-        {
+        if let (Some(n), NameStyle::Dashed { .. } | NameStyle::Path { .. }) = (&name, schema.name_style) {
             props.insert("name".into(), Value::String(n.clone()));
         }
         if schema.taggable {
-            let tags = self.tags(
-                &address,
-                &props,
-                name.as_deref()
-                    .filter(|_| schema.name_style == NameStyle::Tag),
-            );
+            let tags = self.tags(&address, &props, name.as_deref().filter(|_| schema.name_style == NameStyle::Tag));
             props.insert("tags".into(), Value::Object(tags));
         }
         let props = Value::Object(props);
@@ -232,33 +213,47 @@ impl Stack {
             name,
             props,
             dependencies,
+            protected: false,
         });
         handle
     }
 
-    fn tags(
-        &mut self,
-        address: &Address,
-        props: &Map<String, Value>,
-        name_tag: Option<&str>,
-    ) -> Map<String, Value> {
+    /// Declares that this stack references resources of `upstream` (through the handles its
+    /// constructor returned). Such references are resolved from `upstream`'s recorded state, and
+    /// `upstream` is applied first.
+    pub fn uses(&mut self, upstream: &StackSpec) {
+        if upstream.env != self.env {
+            self.problems.push(format!(
+                "stack `{}` ({}) cannot use stack `{}` of another environment ({})",
+                self.name, self.env, upstream.name, upstream.env
+            ));
+        }
+        self.upstream.insert(upstream.name.clone(), upstream.resources.iter().map(|r| r.address.clone()).collect());
+    }
+
+    /// Marks a resource as holding data: a plan that would delete or replace it is refused unless
+    /// its address is allowed explicitly. `protected` is usually a setting of the environment.
+    pub fn protect<R>(&mut self, resource: &Handle<R>, protected: bool) {
+        match self.resources.iter_mut().find(|r| r.address == resource.address) {
+            Some(r) => r.protected = protected,
+            None => self.problems.push(format!("{}: not in stack `{}`", resource.address, self.name)),
+        }
+    }
+
+    fn tags(&mut self, address: &Address, props: &Map<String, Value>, name_tag: Option<&str>) -> Map<String, Value> {
         let mut tags = Map::new();
         if let Some(Value::Object(user)) = props.get("tags") {
             for (k, v) in user {
                 if k.starts_with("platform:") || k.starts_with("aws:") {
-                    self.problems
-                        .push(format!("{address}: tag `{k}` is reserved"));
+                    self.problems.push(format!("{address}: tag `{k}` is reserved"));
                 } else if k.len() > 128 || v.as_str().is_none_or(|v| v.len() > 256) {
-                    self.problems.push(format!(
-                        "{address}: tag `{k}` is too long (keys 128, values 256 characters)"
-                    ));
+                    self.problems.push(format!("{address}: tag `{k}` is too long (keys 128, values 256 characters)"));
                 }
                 tags.insert(k.clone(), v.clone());
             }
         }
         if let Some(n) = name_tag {
-            tags.entry("Name")
-                .or_insert_with(|| Value::String(n.to_string()));
+            tags.entry("Name").or_insert_with(|| Value::String(n.to_string()));
         }
         tags.insert(TAG_STACK.into(), Value::String(self.name.clone()));
         tags.insert(TAG_ENV.into(), Value::String(self.env.to_string()));
@@ -268,18 +263,11 @@ impl Stack {
 
     /// Declares that `dependent` must be applied after `dependency` although it does not reference it.
     pub fn depends_on<A, B>(&mut self, dependent: &Handle<A>, dependency: &Handle<B>) {
-        match self
-            .resources
-            .iter_mut()
-            .find(|r| r.address == dependent.address)
-        {
+        match self.resources.iter_mut().find(|r| r.address == dependent.address) {
             Some(r) => {
                 r.dependencies.insert(dependency.address.clone());
             }
-            None => self.problems.push(format!(
-                "{}: not in stack `{}`",
-                dependent.address, self.name
-            )),
+            None => self.problems.push(format!("{}: not in stack `{}`", dependent.address, self.name)),
         }
     }
 
@@ -288,8 +276,7 @@ impl Stack {
         match serde_json::to_value(value) {
             Ok(v) => {
                 if self.outputs.insert(name.to_string(), v).is_some() {
-                    self.problems
-                        .push(format!("output `{name}` declared twice"));
+                    self.problems.push(format!("output `{name}` declared twice"));
                 }
             }
             Err(e) => self.problems.push(format!("output `{name}`: {e}")),
@@ -303,36 +290,36 @@ impl Stack {
             env: self.env,
             resources: self.resources,
             outputs: self.outputs,
+            upstream: self.upstream.keys().cloned().collect(),
         };
         let mut problems = self.problems;
+        let upstream = self.upstream;
         let known: BTreeSet<&Address> = spec.resources.iter().map(|r| &r.address).collect();
+        let resolvable =
+            |a: &Address| known.contains(a) || upstream.get(a.stack()).is_some_and(|addresses| addresses.contains(a));
         for r in &spec.resources {
-            for d in &r.dependencies {
-                if !known.contains(d) {
-                    problems.push(format!(
-                        "{}: references `{d}`, which is not in stack `{}`",
+            for d in r.dependencies.iter().filter(|d| !resolvable(d)) {
+                let problem = if upstream.contains_key(d.stack()) {
+                    format!("{}: references `{d}`, which is not in stack `{}`", r.address, d.stack())
+                } else {
+                    format!(
+                        "{}: references `{d}`, which is not in stack `{}` nor in a stack it uses",
                         r.address, spec.name
-                    ));
-                }
+                    )
+                };
+                problems.push(problem);
             }
         }
         for (name, value) in &spec.outputs {
             visit_refs(value, &mut |a, _| {
                 if !Address::parse(a).is_some_and(|a| known.contains(&a)) {
-                    problems.push(format!(
-                        "output `{name}`: references `{a}`, which is not in stack `{}`",
-                        spec.name
-                    ));
+                    problems.push(format!("output `{name}`: references `{a}`, which is not in stack `{}`", spec.name));
                 }
             });
         }
         crate::resources::ec2::check_subnets(&spec, &mut problems);
         if !problems.is_empty() {
-            return Err(StackError::Invalid {
-                stack: spec.name,
-                env: spec.env.to_string(),
-                problems,
-            });
+            return Err(StackError::Invalid { stack: spec.name, env: spec.env.to_string(), problems });
         }
         crate::graph::DependencyGraph::of(&spec)?;
         Ok(spec)

@@ -14,8 +14,7 @@ pub struct Cidr4 {
 impl Cidr4 {
     /// Whether `other` lies entirely inside this block.
     pub fn contains(&self, other: &Cidr4) -> bool {
-        other.prefix >= self.prefix
-            && mask(u32::from(other.addr), self.prefix) == u32::from(self.addr)
+        other.prefix >= self.prefix && mask(u32::from(other.addr), self.prefix) == u32::from(self.addr)
     }
 
     /// Whether the two blocks share an address.
@@ -34,12 +33,8 @@ fn mask(addr: u32, prefix: u8) -> u32 {
 
 /// Parses `a.b.c.d/n`, requiring the host bits to be zero (as AWS does).
 pub fn cidr4(text: &str) -> Result<Cidr4, String> {
-    let (addr, prefix) = text
-        .split_once('/')
-        .ok_or_else(|| format!("`{text}` is not a CIDR block (a.b.c.d/n)"))?;
-    let addr: Ipv4Addr = addr
-        .parse()
-        .map_err(|_| format!("`{text}` is not a CIDR block: bad address"))?;
+    let (addr, prefix) = text.split_once('/').ok_or_else(|| format!("`{text}` is not a CIDR block (a.b.c.d/n)"))?;
+    let addr: Ipv4Addr = addr.parse().map_err(|_| format!("`{text}` is not a CIDR block: bad address"))?;
     let prefix: u8 = prefix
         .parse()
         .ok()
@@ -47,22 +42,16 @@ pub fn cidr4(text: &str) -> Result<Cidr4, String> {
         .ok_or_else(|| format!("`{text}` is not a CIDR block: the prefix must be 0 to 32"))?;
     if mask(u32::from(addr), prefix) != u32::from(addr) {
         let net = Ipv4Addr::from(mask(u32::from(addr), prefix));
-        return Err(format!(
-            "`{text}` has host bits set: did you mean `{net}/{prefix}`?"
-        ));
+        return Err(format!("`{text}` has host bits set: did you mean `{net}/{prefix}`?"));
     }
     Ok(Cidr4 { addr, prefix })
 }
 
 /// Checks an IPv6 CIDR block's syntax.
 pub fn cidr6(text: &str) -> Result<(), String> {
-    let (addr, prefix) = text
-        .split_once('/')
-        .ok_or_else(|| format!("`{text}` is not an IPv6 CIDR block"))?;
-    let ok =
-        addr.parse::<std::net::Ipv6Addr>().is_ok() && prefix.parse::<u8>().is_ok_and(|p| p <= 128);
-    ok.then_some(())
-        .ok_or_else(|| format!("`{text}` is not an IPv6 CIDR block"))
+    let (addr, prefix) = text.split_once('/').ok_or_else(|| format!("`{text}` is not an IPv6 CIDR block"))?;
+    let ok = addr.parse::<std::net::Ipv6Addr>().is_ok() && prefix.parse::<u8>().is_ok_and(|p| p <= 128);
+    ok.then_some(()).ok_or_else(|| format!("`{text}` is not an IPv6 CIDR block"))
 }
 
 /// Checks a VPC or subnet block: AWS accepts prefixes /16 to /28.
@@ -70,9 +59,7 @@ pub fn vpc_cidr(attribute: &str, text: &str, problems: &mut Vec<String>) -> Opti
     match cidr4(text) {
         Ok(c) if (16..=28).contains(&c.prefix) => Some(c),
         Ok(_) => {
-            problems.push(format!(
-                "{attribute}: `{text}` must have a prefix between /16 and /28"
-            ));
+            problems.push(format!("{attribute}: `{text}` must have a prefix between /16 and /28"));
             None
         }
         Err(e) => {
@@ -88,9 +75,7 @@ pub fn logical_name(name: &str) -> Result<(), String> {
         && name.len() <= super::LOGICAL_NAME_MAX
         && name.starts_with(|c: char| c.is_ascii_lowercase())
         && !name.ends_with('-')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     ok.then_some(()).ok_or_else(|| {
         format!(
             "`{name}` is not a valid name: use 1 to {} lower-case letters, digits and dashes, starting with a letter",
@@ -102,10 +87,7 @@ pub fn logical_name(name: &str) -> Result<(), String> {
 /// Checks a text attribute's length.
 pub fn length(attribute: &str, text: &str, max: usize, problems: &mut Vec<String>) {
     if text.is_empty() || text.len() > max {
-        problems.push(format!(
-            "{attribute}: must be 1 to {max} characters long (it is {})",
-            text.len()
-        ));
+        problems.push(format!("{attribute}: must be 1 to {max} characters long (it is {})", text.len()));
     }
 }
 
@@ -131,9 +113,7 @@ mod tests {
         let c = cidr4("10.0.0.0/16").unwrap();
         assert!(c.contains(&cidr4("10.0.1.0/24").unwrap()));
         assert!(!c.contains(&cidr4("10.1.0.0/24").unwrap()));
-        assert!(cidr4("10.0.0.1/16")
-            .unwrap_err()
-            .contains("did you mean `10.0.0.0/16`"));
+        assert!(cidr4("10.0.0.1/16").unwrap_err().contains("did you mean `10.0.0.0/16`"));
         assert!(cidr4("10.0.0.0").is_err());
         assert!(cidr4("10.0.0.0/33").is_err());
         assert!(cidr4("300.0.0.0/8").is_err());

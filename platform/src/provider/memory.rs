@@ -35,20 +35,13 @@ impl MemoryProvider {
 
     /// A provider whose calls each take `delay` (to observe parallelism).
     pub fn with_delay(delay: Duration) -> Self {
-        Self {
-            delay: Some(delay),
-            ..Self::default()
-        }
+        Self { delay: Some(delay), ..Self::default() }
     }
 
     /// Makes `operation` (`create`, `update`, `delete`, `read`) fail for the resource at `address`;
     /// `create-incomplete` creates it and then fails, as a create whose later steps fail does.
     pub fn fail(&self, operation: &str, address: &str) {
-        self.inner
-            .lock()
-            .unwrap()
-            .failing
-            .insert((operation.to_string(), address.to_string()));
+        self.inner.lock().unwrap().failing.insert((operation.to_string(), address.to_string()));
     }
 
     /// Clears injected failures.
@@ -95,10 +88,7 @@ impl MemoryProvider {
         }
         let mut inner = self.inner.lock().unwrap();
         inner.in_flight -= 1;
-        if inner
-            .failing
-            .contains(&(operation.to_string(), address.to_string()))
-        {
+        if inner.failing.contains(&(operation.to_string(), address.to_string())) {
             return Err(ProviderError::Api {
                 operation: "memory:Call",
                 code: Some("InjectedFailure".into()),
@@ -121,15 +111,9 @@ impl Provider for MemoryProvider {
         inner.next += 1;
         let id = format!("{}-{}", desired.type_name.replace('.', "-"), inner.next);
         inner.resources.insert(id.clone(), desired.props.clone());
-        if inner
-            .failing
-            .contains(&("create-incomplete".to_string(), desired.address.to_string()))
-        {
+        if inner.failing.contains(&("create-incomplete".to_string(), desired.address.to_string())) {
             return Err(ProviderError::Incomplete {
-                applied: Applied {
-                    outputs: Self::outputs(&id),
-                    physical_id: id,
-                },
+                applied: Applied { outputs: Self::outputs(&id), physical_id: id },
                 source: Box::new(ProviderError::Api {
                     operation: "memory:Configure",
                     code: Some("InjectedFailure".into()),
@@ -137,22 +121,16 @@ impl Provider for MemoryProvider {
                 }),
             });
         }
-        Ok(Applied {
-            outputs: Self::outputs(&id),
-            physical_id: id,
-        })
+        Ok(Applied { outputs: Self::outputs(&id), physical_id: id })
     }
 
     async fn read(&self, existing: &Existing) -> Result<Option<Observed>, ProviderError> {
         self.call("read", &existing.address.to_string()).await?;
         let inner = self.inner.lock().unwrap();
-        Ok(inner
-            .resources
-            .get(&existing.physical_id)
-            .map(|props| Observed {
-                props: props.as_object().cloned().unwrap_or_else(Map::new),
-                outputs: Self::outputs(&existing.physical_id),
-            }))
+        Ok(inner.resources.get(&existing.physical_id).map(|props| Observed {
+            props: props.as_object().cloned().unwrap_or_else(Map::new),
+            outputs: Self::outputs(&existing.physical_id),
+        }))
     }
 
     async fn update(&self, existing: &Existing, desired: &Value) -> Result<Applied, ProviderError> {
@@ -168,19 +146,19 @@ impl Provider for MemoryProvider {
                 })
             }
         }
-        Ok(Applied {
-            physical_id: existing.physical_id.clone(),
-            outputs: Self::outputs(&existing.physical_id),
-        })
+        Ok(Applied { physical_id: existing.physical_id.clone(), outputs: Self::outputs(&existing.physical_id) })
+    }
+
+    async fn await_ready(&self, existing: &Existing) -> Result<BTreeMap<String, Value>, ProviderError> {
+        self.call("await", &existing.address.to_string()).await?;
+        let mut outputs = Self::outputs(&existing.physical_id);
+        outputs.insert("endpoint".into(), Value::String(format!("{}.endpoint", existing.physical_id)));
+        Ok(outputs)
     }
 
     async fn delete(&self, existing: &Existing) -> Result<(), ProviderError> {
         self.call("delete", &existing.address.to_string()).await?;
-        self.inner
-            .lock()
-            .unwrap()
-            .resources
-            .remove(&existing.physical_id);
+        self.inner.lock().unwrap().resources.remove(&existing.physical_id);
         Ok(())
     }
 }

@@ -41,6 +41,9 @@ pub struct Existing {
     pub props: Value,
     /// The outputs last recorded.
     pub outputs: BTreeMap<String, Value>,
+    /// Whether the user named it explicitly as allowed to be deleted: a provider may then lift
+    /// protections of its own (RDS deletion protection) before deleting.
+    pub delete_allowed: bool,
 }
 
 /// What a create or update left behind.
@@ -132,4 +135,11 @@ pub trait Provider: Send + Sync {
     async fn update(&self, existing: &Existing, desired: &Value) -> Result<Applied, ProviderError>;
     /// Deletes a resource. Deleting one that is already gone succeeds.
     async fn delete(&self, existing: &Existing) -> Result<(), ProviderError>;
+
+    /// Waits until a resource of a type whose schema `awaits` is available after a create or update,
+    /// and returns its outputs then (an endpoint, say). Waiting again for an available resource
+    /// returns at once.
+    async fn await_ready(&self, existing: &Existing) -> Result<BTreeMap<String, Value>, ProviderError> {
+        Ok(existing.outputs.clone())
+    }
 }

@@ -25,6 +25,7 @@ pub const VPC: TypeSchema = TypeSchema {
     sets: &[],
     taggable: true,
     outputs: &["id"],
+    awaits: false,
 };
 
 /// A VPC.
@@ -43,12 +44,7 @@ pub struct Vpc {
 impl Vpc {
     /// A VPC with DNS support and host names on, as service discovery needs.
     pub fn new(cidr_block: impl Into<String>) -> Self {
-        Self {
-            cidr_block: cidr_block.into(),
-            enable_dns_support: true,
-            enable_dns_hostnames: true,
-            tags: Tags::new(),
-        }
+        Self { cidr_block: cidr_block.into(), enable_dns_support: true, enable_dns_hostnames: true, tags: Tags::new() }
     }
 }
 
@@ -74,6 +70,7 @@ pub const SUBNET: TypeSchema = TypeSchema {
     sets: &[],
     taggable: true,
     outputs: &["id", "availability_zone_name"],
+    awaits: false,
 };
 
 /// An availability zone, by its position among the region's available zones (sorted by name).
@@ -132,6 +129,7 @@ pub const INTERNET_GATEWAY: TypeSchema = TypeSchema {
     sets: &[],
     taggable: true,
     outputs: &["id"],
+    awaits: false,
 };
 
 /// An internet gateway attached to a VPC.
@@ -162,6 +160,7 @@ pub const ROUTE_TABLE: TypeSchema = TypeSchema {
     sets: &["routes"],
     taggable: true,
     outputs: &["id"],
+    awaits: false,
 };
 
 /// A route table. Its routes are managed authoritatively: routes added outside the
@@ -211,6 +210,7 @@ pub const ROUTE_TABLE_ASSOCIATION: TypeSchema = TypeSchema {
     sets: &[],
     taggable: false,
     outputs: &["id"],
+    awaits: false,
 };
 
 /// The association of a subnet with a route table.
@@ -229,14 +229,12 @@ impl Resource for RouteTableAssociation {
 /// Schema of [`SecurityGroup`].
 pub const SECURITY_GROUP: TypeSchema = TypeSchema {
     type_name: "aws.ec2.security_group",
-    name_style: NameStyle::Dashed {
-        max_len: 255,
-        lowercase: false,
-    },
+    name_style: NameStyle::Dashed { max_len: 255, lowercase: false },
     force_new: &["name", "vpc", "description"],
     sets: &["ingress", "egress"],
     taggable: true,
     outputs: &["id"],
+    awaits: false,
 };
 
 /// A security group whose rules are managed authoritatively: the declared ingress and
@@ -315,13 +313,7 @@ impl Rule {
 
     /// Every protocol and port.
     pub fn all(peer: Peer, description: impl Into<String>) -> Self {
-        Self {
-            protocol: Protocol::All,
-            from_port: -1,
-            to_port: -1,
-            peer,
-            description: description.into(),
-        }
+        Self { protocol: Protocol::All, from_port: -1, to_port: -1, peer, description: description.into() }
     }
 }
 
@@ -335,18 +327,13 @@ impl Resource for SecurityGroup {
         for (kind, rules) in [("ingress", &self.ingress), ("egress", &self.egress)] {
             for r in rules {
                 match r.protocol {
-                    Protocol::All if (r.from_port, r.to_port) != (-1, -1) => problems.push(
-                        format!("{kind}: a rule for every protocol must use ports -1 to -1"),
-                    ),
+                    Protocol::All if (r.from_port, r.to_port) != (-1, -1) => {
+                        problems.push(format!("{kind}: a rule for every protocol must use ports -1 to -1"))
+                    }
                     Protocol::Tcp | Protocol::Udp
-                        if !(0..=65535).contains(&r.from_port)
-                            || r.to_port < r.from_port
-                            || r.to_port > 65535 =>
+                        if !(0..=65535).contains(&r.from_port) || r.to_port < r.from_port || r.to_port > 65535 =>
                     {
-                        problems.push(format!(
-                            "{kind}: port range {}-{} is invalid",
-                            r.from_port, r.to_port
-                        ))
+                        problems.push(format!("{kind}: port range {}-{} is invalid", r.from_port, r.to_port))
                     }
                     _ => {}
                 }
@@ -364,9 +351,7 @@ impl Resource for SecurityGroup {
                     Peer::SecurityGroup(_) => {}
                 }
                 if r.description.len() > 255 {
-                    problems.push(format!(
-                        "{kind}: a rule description is longer than 255 characters"
-                    ));
+                    problems.push(format!("{kind}: a rule description is longer than 255 characters"));
                 }
             }
         }
@@ -384,24 +369,16 @@ impl Handle<SecurityGroup> {
 /// in the stack), and no two subnets of a VPC overlap.
 pub(crate) fn check_subnets(spec: &crate::model::StackSpec, problems: &mut Vec<String>) {
     use crate::model::reference::as_ref;
-    let block =
-        |props: &serde_json::Value| props["cidr_block"].as_str().and_then(|c| cidr4(c).ok());
+    let block = |props: &serde_json::Value| props["cidr_block"].as_str().and_then(|c| cidr4(c).ok());
     let mut seen: Vec<(&crate::model::Address, &str, validate::Cidr4)> = vec![];
-    for subnet in spec
-        .resources
-        .iter()
-        .filter(|r| r.type_name == SUBNET.type_name)
-    {
+    for subnet in spec.resources.iter().filter(|r| r.type_name == SUBNET.type_name) {
         let Some(cidr) = block(&subnet.props) else {
             continue;
         };
         let Some((vpc_address, _)) = as_ref(&subnet.props["vpc"]) else {
             continue;
         };
-        let vpc = spec
-            .resources
-            .iter()
-            .find(|r| r.address.to_string() == vpc_address);
+        let vpc = spec.resources.iter().find(|r| r.address.to_string() == vpc_address);
         if let Some(vpc_cidr) = vpc.and_then(|v| block(&v.props)) {
             if !vpc_cidr.contains(&cidr) {
                 problems.push(format!(

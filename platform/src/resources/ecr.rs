@@ -8,14 +8,12 @@ use crate::model::{Handle, NameStyle, Ref, Resource, TypeSchema};
 /// Schema of [`EcrRepository`].
 pub const REPOSITORY: TypeSchema = TypeSchema {
     type_name: "aws.ecr.repository",
-    name_style: NameStyle::Dashed {
-        max_len: 256,
-        lowercase: true,
-    },
+    name_style: NameStyle::Dashed { max_len: 256, lowercase: true },
     force_new: &["name"],
     sets: &[],
     taggable: true,
     outputs: &["arn", "name", "repository_uri"],
+    awaits: false,
 };
 
 /// Whether image tags can be overwritten.

@@ -8,14 +8,12 @@ use crate::model::{Handle, NameStyle, Ref, Resource, TypeSchema};
 /// Schema of [`EcsCluster`].
 pub const CLUSTER: TypeSchema = TypeSchema {
     type_name: "aws.ecs.cluster",
-    name_style: NameStyle::Dashed {
-        max_len: 255,
-        lowercase: false,
-    },
+    name_style: NameStyle::Dashed { max_len: 255, lowercase: false },
     force_new: &["name"],
     sets: &[],
     taggable: true,
     outputs: &["arn", "name"],
+    awaits: false,
 };
 
 /// The cluster's Container Insights setting.
@@ -42,10 +40,7 @@ pub struct EcsCluster {
 impl Default for EcsCluster {
     /// A cluster with Container Insights on.
     fn default() -> Self {
-        Self {
-            container_insights: ContainerInsights::Enabled,
-            tags: Tags::new(),
-        }
+        Self { container_insights: ContainerInsights::Enabled, tags: Tags::new() }
     }
 }
 

@@ -13,13 +13,12 @@ pub const LOG_GROUP: TypeSchema = TypeSchema {
     sets: &[],
     taggable: true,
     outputs: &["arn", "name"],
+    awaits: false,
 };
 
 /// The retention periods CloudWatch Logs accepts, in days.
-pub const RETENTION_DAYS: &[u32] = &[
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
-    3288, 3653,
-];
+pub const RETENTION_DAYS: &[u32] =
+    &[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
 
 /// A log group with a retention period.
 #[derive(Debug, Clone, Serialize)]
@@ -33,10 +32,7 @@ pub struct LogGroup {
 impl LogGroup {
     /// A log group keeping events for `retention_in_days`.
     pub fn new(retention_in_days: u32) -> Self {
-        Self {
-            retention_in_days,
-            tags: Tags::new(),
-        }
+        Self { retention_in_days, tags: Tags::new() }
     }
 }
 

@@ -9,6 +9,8 @@ pub mod ec2;
 pub mod ecr;
 pub mod ecs;
 pub mod logs;
+pub mod rds;
+pub mod s3;
 pub mod servicediscovery;
 
 use std::collections::BTreeMap;
@@ -16,13 +18,14 @@ use std::collections::BTreeMap;
 use crate::model::TypeSchema;
 
 pub use ec2::{
-    AzIndex, InternetGateway, InternetGatewayId, Peer, Protocol, Route, RouteTable,
-    RouteTableAssociation, RouteTableId, Rule, SecurityGroup, SecurityGroupId, Subnet, SubnetId,
-    Vpc, VpcId,
+    AzIndex, InternetGateway, InternetGatewayId, Peer, Protocol, Route, RouteTable, RouteTableAssociation,
+    RouteTableId, Rule, SecurityGroup, SecurityGroupId, Subnet, SubnetId, Vpc, VpcId,
 };
 pub use ecr::{EcrRepository, TagMutability};
 pub use ecs::{ContainerInsights, EcsCluster};
 pub use logs::LogGroup;
+pub use rds::{DbEngine, DbInstance, DbSubnetGroup, DbSubnetGroupName};
+pub use s3::{Bucket, BucketEncryption};
 pub use servicediscovery::{NamespaceId, PrivateDnsNamespace};
 
 /// User tags of a resource (the engine adds `Name` and the `platform:*` tags).
@@ -47,8 +50,13 @@ pub const SCHEMAS: &[&TypeSchema] = &[
     &ecs::CLUSTER,
     &servicediscovery::PRIVATE_DNS_NAMESPACE,
     &logs::LOG_GROUP,
+    &rds::DB_SUBNET_GROUP,
+    &rds::DB_INSTANCE,
+    &s3::BUCKET,
     #[cfg(test)]
     &test_thing::SCHEMA,
+    #[cfg(test)]
+    &test_thing::SLOW,
 ];
 
 /// The schema of a resource type.
@@ -66,15 +74,39 @@ pub(crate) mod test_thing {
 
     pub const SCHEMA: TypeSchema = TypeSchema {
         type_name: "test.thing",
-        name_style: NameStyle::Dashed {
-            max_len: 64,
-            lowercase: true,
-        },
+        name_style: NameStyle::Dashed { max_len: 64, lowercase: true },
         force_new: &["name", "immutable"],
         sets: &["set"],
         taggable: true,
         outputs: &["id"],
+        awaits: false,
     };
+
+    /// A type that becomes available some time after it is created, like a database.
+    pub const SLOW: TypeSchema = TypeSchema {
+        type_name: "test.slow",
+        name_style: NameStyle::Dashed { max_len: 64, lowercase: true },
+        force_new: &["name"],
+        sets: &[],
+        taggable: false,
+        outputs: &["id", "endpoint"],
+        awaits: true,
+    };
+
+    #[derive(Debug, Clone, Default, Serialize)]
+    pub struct Slow {
+        pub size: u32,
+    }
+
+    impl Resource for Slow {
+        const TYPE: &'static str = "test.slow";
+    }
+
+    impl Handle<Slow> {
+        pub fn endpoint(&self) -> Ref<ThingId> {
+            self.output("endpoint")
+        }
+    }
 
     pub struct ThingId;
 

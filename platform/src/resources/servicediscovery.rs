@@ -17,6 +17,7 @@ pub const PRIVATE_DNS_NAMESPACE: TypeSchema = TypeSchema {
     sets: &[],
     taggable: true,
     outputs: &["id", "arn", "hosted_zone_id"],
+    awaits: false,
 };
 
 /// A private DNS namespace: services register in it and find each other by name inside the VPC.

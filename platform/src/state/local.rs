@@ -31,11 +31,7 @@ impl LocalBackend {
 }
 
 fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> StateError + 'a {
-    move |source| StateError::Io {
-        action,
-        path: path.to_path_buf(),
-        source,
-    }
+    move |source| StateError::Io { action, path: path.to_path_buf(), source }
 }
 
 fn read_state(path: &Path) -> Result<Option<StackState>, StateError> {
@@ -48,31 +44,16 @@ fn read_state(path: &Path) -> Result<Option<StackState>, StateError> {
     struct Version {
         format_version: u32,
     }
-    let version: Version = serde_json::from_str(&text).map_err(|source| StateError::Corrupt {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let version: Version =
+        serde_json::from_str(&text).map_err(|source| StateError::Corrupt { path: path.to_path_buf(), source })?;
     if version.format_version != FORMAT_VERSION {
-        return Err(StateError::UnsupportedVersion {
-            path: path.to_path_buf(),
-            found: version.format_version,
-        });
+        return Err(StateError::UnsupportedVersion { path: path.to_path_buf(), found: version.format_version });
     }
-    serde_json::from_str(&text)
-        .map(Some)
-        .map_err(|source| StateError::Corrupt {
-            path: path.to_path_buf(),
-            source,
-        })
+    serde_json::from_str(&text).map(Some).map_err(|source| StateError::Corrupt { path: path.to_path_buf(), source })
 }
 
 impl StateBackend for LocalBackend {
-    fn lock(
-        &self,
-        stack: &str,
-        env: &Env,
-        operation: &str,
-    ) -> Result<Box<dyn StateLock>, StateError> {
+    fn lock(&self, stack: &str, env: &Env, operation: &str) -> Result<Box<dyn StateLock>, StateError> {
         let path = self.lock_path(stack, env);
         let dir = path.parent().expect("lock path has a parent");
         fs::create_dir_all(dir).map_err(io("create", dir))?;
@@ -104,10 +85,7 @@ impl StateBackend for LocalBackend {
             .and_then(|_| file.write_all(&info))
             .and_then(|_| file.sync_data())
             .map_err(io("write", &path))?;
-        Ok(Box::new(LocalLock {
-            file,
-            state_path: self.state_path(stack, env),
-        }))
+        Ok(Box::new(LocalLock { file, state_path: self.state_path(stack, env) }))
     }
 
     fn read(&self, stack: &str, env: &Env) -> Result<Option<StackState>, StateError> {
@@ -131,16 +109,10 @@ impl StateLock for LocalLock {
         state.serial += 1;
         let mut text = serde_json::to_vec_pretty(state).expect("state serializes");
         text.push(b'\n');
-        let mut tmp =
-            tempfile::NamedTempFile::new_in(dir).map_err(io("create a temporary file in", dir))?;
-        tmp.write_all(&text)
-            .and_then(|_| tmp.as_file().sync_all())
-            .map_err(io("write", tmp.path()))?;
-        tmp.persist(path)
-            .map_err(|e| io("replace", path)(e.error))?;
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io("sync", dir))?;
+        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io("create a temporary file in", dir))?;
+        tmp.write_all(&text).and_then(|_| tmp.as_file().sync_all()).map_err(io("write", tmp.path()))?;
+        tmp.persist(path).map_err(|e| io("replace", path)(e.error))?;
+        File::open(dir).and_then(|d| d.sync_all()).map_err(io("sync", dir))?;
         Ok(())
     }
 }
@@ -169,15 +141,8 @@ mod tests {
         let read = backend.read("foundation", &env).unwrap().unwrap();
         assert_eq!(read.serial, 2);
         assert_eq!(read.lineage, state.lineage);
-        let files: Vec<_> = fs::read_dir(dir.path().join("dev"))
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(
-            files.len(),
-            2,
-            "only the state and the lock file remain: {files:?}"
-        );
+        let files: Vec<_> = fs::read_dir(dir.path().join("dev")).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(files.len(), 2, "only the state and the lock file remain: {files:?}");
     }
 
     #[test]
@@ -188,15 +153,9 @@ mod tests {
         let held = backend.lock("foundation", &env, "apply").unwrap();
         let err = backend.lock("foundation", &env, "plan").err().unwrap();
         let text = err.to_string();
-        assert!(
-            text.contains(&format!("pid {}", std::process::id())),
-            "{text}"
-        );
+        assert!(text.contains(&format!("pid {}", std::process::id())), "{text}");
         assert!(text.contains("running `apply`"), "{text}");
-        assert!(
-            backend.lock("other", &env, "plan").is_ok(),
-            "other stacks are not locked"
-        );
+        assert!(backend.lock("other", &env, "plan").is_ok(), "other stacks are not locked");
         drop(held);
         assert!(backend.lock("foundation", &env, "plan").is_ok());
     }
@@ -209,14 +168,8 @@ mod tests {
         let path = backend.state_path("s", &env);
         fs::create_dir_all(path.parent().unwrap()).unwrap();
         fs::write(&path, r#"{"format_version": 99}"#).unwrap();
-        assert!(matches!(
-            backend.read("s", &env),
-            Err(StateError::UnsupportedVersion { found: 99, .. })
-        ));
+        assert!(matches!(backend.read("s", &env), Err(StateError::UnsupportedVersion { found: 99, .. })));
         fs::write(&path, "not json").unwrap();
-        assert!(matches!(
-            backend.read("s", &env),
-            Err(StateError::Corrupt { .. })
-        ));
+        assert!(matches!(backend.read("s", &env), Err(StateError::Corrupt { .. })));
     }
 }

@@ -72,6 +72,13 @@ pub struct ResourceState {
     /// Its creation did not finish: the next plan replaces it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub tainted: bool,
+    /// It holds data: deleting or replacing it must be allowed explicitly.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub protected: bool,
+    /// It was created or changed, but AWS has not reported it available yet: the next apply
+    /// waits for it instead of acting again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub awaiting: bool,
 }
 
 /// A mutating call in flight, recorded before it is made.
@@ -118,11 +125,7 @@ impl LockInfo {
 
 impl std::fmt::Display for LockInfo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "pid {} on host {}, running `{}` since {}",
-            self.pid, self.host, self.operation, self.started_at
-        )
+        write!(f, "pid {} on host {}, running `{}` since {}", self.pid, self.host, self.operation, self.started_at)
     }
 }
 
@@ -173,12 +176,7 @@ pub enum StateError {
 /// Where states live. Each stack and environment has its own document and lock.
 pub trait StateBackend: Send + Sync {
     /// Takes the lock of a stack and environment, failing at once if another run holds it.
-    fn lock(
-        &self,
-        stack: &str,
-        env: &Env,
-        operation: &str,
-    ) -> Result<Box<dyn StateLock>, StateError>;
+    fn lock(&self, stack: &str, env: &Env, operation: &str) -> Result<Box<dyn StateLock>, StateError>;
     /// Reads a state without locking (for `output` and cross-stack references).
     fn read(&self, stack: &str, env: &Env) -> Result<Option<StackState>, StateError>;
 }

@@ -4,8 +4,8 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use aws_sdk_ec2::types::{
-    AttributeBooleanValue, IpPermission, IpRange, Ipv6Range, PrefixListId, ResourceType, Tag,
-    TagSpecification, UserIdGroupPair,
+    AttributeBooleanValue, IpPermission, IpRange, Ipv6Range, PrefixListId, ResourceType, Tag, TagSpecification,
+    UserIdGroupPair,
 };
 
 use super::{api, filter, incomplete, outputs, props, sync_tags, tag_map, tags_of, AwsProvider};
@@ -14,28 +14,16 @@ use crate::provider::{Applied, Desired, Existing, Observed, ProviderError};
 fn tag_spec(kind: ResourceType, props: &Value) -> TagSpecification {
     TagSpecification::builder()
         .resource_type(kind)
-        .set_tags(Some(
-            tags_of(props)
-                .into_iter()
-                .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                .collect(),
-        ))
+        .set_tags(Some(tags_of(props).into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()))
         .build()
 }
 
 fn tags_value(tags: &[Tag]) -> Value {
-    tag_map(
-        tags.iter()
-            .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())),
-    )
+    tag_map(tags.iter().map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())))
 }
 
 /// Sets and removes tags of an EC2 resource to go from the recorded to the desired props.
-pub(super) async fn update_tags(
-    p: &AwsProvider,
-    e: &Existing,
-    desired: &Value,
-) -> Result<(), ProviderError> {
+pub(super) async fn update_tags(p: &AwsProvider, e: &Existing, desired: &Value) -> Result<(), ProviderError> {
     sync_tags(
         &e.props,
         desired,
@@ -43,12 +31,7 @@ pub(super) async fn update_tags(
             p.ec2
                 .delete_tags()
                 .resources(&e.physical_id)
-                .set_tags(Some(
-                    remove
-                        .into_iter()
-                        .map(|k| Tag::builder().key(k).build())
-                        .collect(),
-                ))
+                .set_tags(Some(remove.into_iter().map(|k| Tag::builder().key(k).build()).collect()))
                 .send()
                 .await
                 .map_err(api("ec2:DeleteTags"))?;
@@ -58,11 +41,7 @@ pub(super) async fn update_tags(
             p.ec2
                 .create_tags()
                 .resources(&e.physical_id)
-                .set_tags(Some(
-                    set.into_iter()
-                        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                        .collect(),
-                ))
+                .set_tags(Some(set.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()))
                 .send()
                 .await
                 .map_err(api("ec2:CreateTags"))?;
@@ -74,10 +53,7 @@ pub(super) async fn update_tags(
 }
 
 fn applied(e: &Existing) -> Applied {
-    Applied {
-        physical_id: e.physical_id.clone(),
-        outputs: e.outputs.clone(),
-    }
+    Applied { physical_id: e.physical_id.clone(), outputs: e.outputs.clone() }
 }
 
 // ---- VPC ----
@@ -127,47 +103,22 @@ pub(super) async fn create_vpc(p: &AwsProvider, d: &Desired) -> Result<Applied, 
         .send()
         .await
         .map_err(api("ec2:CreateVpc"))?;
-    let id = out
-        .vpc()
-        .and_then(|v| v.vpc_id())
-        .unwrap_or_default()
-        .to_string();
+    let id = out.vpc().and_then(|v| v.vpc_id()).unwrap_or_default().to_string();
     let outs = outputs([("id", &id)]);
     // New VPCs have DNS support on and DNS host names off.
-    set_vpc_dns(
-        p,
-        &id,
-        (!v.enable_dns_support).then_some(false),
-        v.enable_dns_hostnames.then_some(true),
-    )
-    .await
-    .map_err(incomplete(&id, &outs))?;
-    Ok(Applied {
-        physical_id: id,
-        outputs: outs,
-    })
+    set_vpc_dns(p, &id, (!v.enable_dns_support).then_some(false), v.enable_dns_hostnames.then_some(true))
+        .await
+        .map_err(incomplete(&id, &outs))?;
+    Ok(Applied { physical_id: id, outputs: outs })
 }
 
-pub(super) async fn read_vpc(
-    p: &AwsProvider,
-    e: &Existing,
-) -> Result<Option<Observed>, ProviderError> {
-    let out = p
-        .ec2
-        .describe_vpcs()
-        .vpc_ids(&e.physical_id)
-        .send()
-        .await
-        .map_err(api("ec2:DescribeVpcs"))?;
+pub(super) async fn read_vpc(p: &AwsProvider, e: &Existing) -> Result<Option<Observed>, ProviderError> {
+    let out = p.ec2.describe_vpcs().vpc_ids(&e.physical_id).send().await.map_err(api("ec2:DescribeVpcs"))?;
     let Some(vpc) = out.vpcs().first() else {
         return Ok(None);
     };
     let attribute = |name: aws_sdk_ec2::types::VpcAttributeName| {
-        p.ec2
-            .describe_vpc_attribute()
-            .vpc_id(&e.physical_id)
-            .attribute(name)
-            .send()
+        p.ec2.describe_vpc_attribute().vpc_id(&e.physical_id).attribute(name).send()
     };
     let support = attribute(aws_sdk_ec2::types::VpcAttributeName::EnableDnsSupport)
         .await
@@ -177,26 +128,13 @@ pub(super) async fn read_vpc(
         .map_err(api("ec2:DescribeVpcAttribute"))?;
     let mut props = Map::new();
     props.insert("cidr_block".into(), json!(vpc.cidr_block()));
-    props.insert(
-        "enable_dns_support".into(),
-        json!(support.enable_dns_support().and_then(|a| a.value())),
-    );
-    props.insert(
-        "enable_dns_hostnames".into(),
-        json!(hostnames.enable_dns_hostnames().and_then(|a| a.value())),
-    );
+    props.insert("enable_dns_support".into(), json!(support.enable_dns_support().and_then(|a| a.value())));
+    props.insert("enable_dns_hostnames".into(), json!(hostnames.enable_dns_hostnames().and_then(|a| a.value())));
     props.insert("tags".into(), tags_value(vpc.tags()));
-    Ok(Some(Observed {
-        props,
-        outputs: outputs([("id", &e.physical_id)]),
-    }))
+    Ok(Some(Observed { props, outputs: outputs([("id", &e.physical_id)]) }))
 }
 
-pub(super) async fn update_vpc(
-    p: &AwsProvider,
-    e: &Existing,
-    desired: &Value,
-) -> Result<Applied, ProviderError> {
+pub(super) async fn update_vpc(p: &AwsProvider, e: &Existing, desired: &Value) -> Result<Applied, ProviderError> {
     let old: VpcProps = props(&e.address, &e.props)?;
     let new: VpcProps = props(&e.address, desired)?;
     set_vpc_dns(
@@ -211,12 +149,7 @@ pub(super) async fn update_vpc(
 }
 
 pub(super) async fn delete_vpc(p: &AwsProvider, e: &Existing) -> Result<(), ProviderError> {
-    p.ec2
-        .delete_vpc()
-        .vpc_id(&e.physical_id)
-        .send()
-        .await
-        .map_err(api("ec2:DeleteVpc"))?;
+    p.ec2.delete_vpc().vpc_id(&e.physical_id).send().await.map_err(api("ec2:DeleteVpc"))?;
     Ok(())
 }
 
@@ -244,17 +177,15 @@ async fn set_map_public_ip(p: &AwsProvider, id: &str, value: bool) -> Result<(),
 pub(super) async fn create_subnet(p: &AwsProvider, d: &Desired) -> Result<Applied, ProviderError> {
     let s: SubnetProps = props(&d.address, &d.props)?;
     let zones = p.zones().await?;
-    let zone = zones
-        .get(s.availability_zone)
-        .ok_or_else(|| ProviderError::Malformed {
-            address: d.address.clone(),
-            message: format!(
-                "availability zone #{} was asked for, but the region has {} available zones ({})",
-                s.availability_zone,
-                zones.len(),
-                zones.join(", ")
-            ),
-        })?;
+    let zone = zones.get(s.availability_zone).ok_or_else(|| ProviderError::Malformed {
+        address: d.address.clone(),
+        message: format!(
+            "availability zone #{} was asked for, but the region has {} available zones ({})",
+            s.availability_zone,
+            zones.len(),
+            zones.join(", ")
+        ),
+    })?;
     let out = p
         .ec2
         .create_subnet()
@@ -265,37 +196,16 @@ pub(super) async fn create_subnet(p: &AwsProvider, d: &Desired) -> Result<Applie
         .send()
         .await
         .map_err(api("ec2:CreateSubnet"))?;
-    let id = out
-        .subnet()
-        .and_then(|s| s.subnet_id())
-        .unwrap_or_default()
-        .to_string();
-    let outs = outputs([
-        ("id", id.as_str()),
-        ("availability_zone_name", zone.as_str()),
-    ]);
+    let id = out.subnet().and_then(|s| s.subnet_id()).unwrap_or_default().to_string();
+    let outs = outputs([("id", id.as_str()), ("availability_zone_name", zone.as_str())]);
     if s.map_public_ip_on_launch {
-        set_map_public_ip(p, &id, true)
-            .await
-            .map_err(incomplete(&id, &outs))?;
+        set_map_public_ip(p, &id, true).await.map_err(incomplete(&id, &outs))?;
     }
-    Ok(Applied {
-        physical_id: id,
-        outputs: outs,
-    })
+    Ok(Applied { physical_id: id, outputs: outs })
 }
 
-pub(super) async fn read_subnet(
-    p: &AwsProvider,
-    e: &Existing,
-) -> Result<Option<Observed>, ProviderError> {
-    let out = p
-        .ec2
-        .describe_subnets()
-        .subnet_ids(&e.physical_id)
-        .send()
-        .await
-        .map_err(api("ec2:DescribeSubnets"))?;
+pub(super) async fn read_subnet(p: &AwsProvider, e: &Existing) -> Result<Option<Observed>, ProviderError> {
+    let out = p.ec2.describe_subnets().subnet_ids(&e.physical_id).send().await.map_err(api("ec2:DescribeSubnets"))?;
     let Some(subnet) = out.subnets().first() else {
         return Ok(None);
     };
@@ -306,30 +216,14 @@ pub(super) async fn read_subnet(
     props.insert("cidr_block".into(), json!(subnet.cidr_block()));
     props.insert(
         "availability_zone".into(),
-        zones
-            .iter()
-            .position(|z| z == zone)
-            .map_or_else(|| json!(zone), |i| json!(i)),
+        zones.iter().position(|z| z == zone).map_or_else(|| json!(zone), |i| json!(i)),
     );
-    props.insert(
-        "map_public_ip_on_launch".into(),
-        json!(subnet.map_public_ip_on_launch().unwrap_or(false)),
-    );
+    props.insert("map_public_ip_on_launch".into(), json!(subnet.map_public_ip_on_launch().unwrap_or(false)));
     props.insert("tags".into(), tags_value(subnet.tags()));
-    Ok(Some(Observed {
-        props,
-        outputs: outputs([
-            ("id", e.physical_id.as_str()),
-            ("availability_zone_name", zone),
-        ]),
-    }))
+    Ok(Some(Observed { props, outputs: outputs([("id", e.physical_id.as_str()), ("availability_zone_name", zone)]) }))
 }
 
-pub(super) async fn update_subnet(
-    p: &AwsProvider,
-    e: &Existing,
-    desired: &Value,
-) -> Result<Applied, ProviderError> {
+pub(super) async fn update_subnet(p: &AwsProvider, e: &Existing, desired: &Value) -> Result<Applied, ProviderError> {
     let old: SubnetProps = props(&e.address, &e.props)?;
     let new: SubnetProps = props(&e.address, desired)?;
     if old.map_public_ip_on_launch != new.map_public_ip_on_launch {
@@ -340,12 +234,7 @@ pub(super) async fn update_subnet(
 }
 
 pub(super) async fn delete_subnet(p: &AwsProvider, e: &Existing) -> Result<(), ProviderError> {
-    p.ec2
-        .delete_subnet()
-        .subnet_id(&e.physical_id)
-        .send()
-        .await
-        .map_err(api("ec2:DeleteSubnet"))?;
+    p.ec2.delete_subnet().subnet_id(&e.physical_id).send().await.map_err(api("ec2:DeleteSubnet"))?;
     Ok(())
 }
 
@@ -356,10 +245,7 @@ struct GatewayProps {
     vpc: String,
 }
 
-pub(super) async fn create_internet_gateway(
-    p: &AwsProvider,
-    d: &Desired,
-) -> Result<Applied, ProviderError> {
+pub(super) async fn create_internet_gateway(p: &AwsProvider, d: &Desired) -> Result<Applied, ProviderError> {
     let g: GatewayProps = props(&d.address, &d.props)?;
     let out = p
         .ec2
@@ -368,11 +254,7 @@ pub(super) async fn create_internet_gateway(
         .send()
         .await
         .map_err(api("ec2:CreateInternetGateway"))?;
-    let id = out
-        .internet_gateway()
-        .and_then(|g| g.internet_gateway_id())
-        .unwrap_or_default()
-        .to_string();
+    let id = out.internet_gateway().and_then(|g| g.internet_gateway_id()).unwrap_or_default().to_string();
     let outs = outputs([("id", &id)]);
     p.ec2
         .attach_internet_gateway()
@@ -382,16 +264,10 @@ pub(super) async fn create_internet_gateway(
         .await
         .map_err(api("ec2:AttachInternetGateway"))
         .map_err(incomplete(&id, &outs))?;
-    Ok(Applied {
-        physical_id: id,
-        outputs: outs,
-    })
+    Ok(Applied { physical_id: id, outputs: outs })
 }
 
-pub(super) async fn read_internet_gateway(
-    p: &AwsProvider,
-    e: &Existing,
-) -> Result<Option<Observed>, ProviderError> {
+pub(super) async fn read_internet_gateway(p: &AwsProvider, e: &Existing) -> Result<Option<Observed>, ProviderError> {
     let out = p
         .ec2
         .describe_internet_gateways()
@@ -403,34 +279,15 @@ pub(super) async fn read_internet_gateway(
         return Ok(None);
     };
     let mut props = Map::new();
-    props.insert(
-        "vpc".into(),
-        json!(g.attachments().first().and_then(|a| a.vpc_id())),
-    );
+    props.insert("vpc".into(), json!(g.attachments().first().and_then(|a| a.vpc_id())));
     props.insert("tags".into(), tags_value(g.tags()));
-    Ok(Some(Observed {
-        props,
-        outputs: outputs([("id", &e.physical_id)]),
-    }))
+    Ok(Some(Observed { props, outputs: outputs([("id", &e.physical_id)]) }))
 }
 
-pub(super) async fn delete_internet_gateway(
-    p: &AwsProvider,
-    e: &Existing,
-) -> Result<(), ProviderError> {
-    let vpc = e
-        .props
-        .get("vpc")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+pub(super) async fn delete_internet_gateway(p: &AwsProvider, e: &Existing) -> Result<(), ProviderError> {
+    let vpc = e.props.get("vpc").and_then(Value::as_str).unwrap_or_default();
     if !vpc.is_empty() {
-        let detached = p
-            .ec2
-            .detach_internet_gateway()
-            .internet_gateway_id(&e.physical_id)
-            .vpc_id(vpc)
-            .send()
-            .await;
+        let detached = p.ec2.detach_internet_gateway().internet_gateway_id(&e.physical_id).vpc_id(vpc).send().await;
         if let Err(err) = detached {
             let err = api("ec2:DetachInternetGateway")(err);
             let not_attached = matches!(&err, ProviderError::Api { code: Some(c), .. } if c == "Gateway.NotAttached");
@@ -474,10 +331,7 @@ async fn create_route(p: &AwsProvider, table: &str, r: &RouteProps) -> Result<()
     Ok(())
 }
 
-pub(super) async fn create_route_table(
-    p: &AwsProvider,
-    d: &Desired,
-) -> Result<Applied, ProviderError> {
+pub(super) async fn create_route_table(p: &AwsProvider, d: &Desired) -> Result<Applied, ProviderError> {
     let t: RouteTableProps = props(&d.address, &d.props)?;
     let out = p
         .ec2
@@ -487,27 +341,15 @@ pub(super) async fn create_route_table(
         .send()
         .await
         .map_err(api("ec2:CreateRouteTable"))?;
-    let id = out
-        .route_table()
-        .and_then(|t| t.route_table_id())
-        .unwrap_or_default()
-        .to_string();
+    let id = out.route_table().and_then(|t| t.route_table_id()).unwrap_or_default().to_string();
     let outs = outputs([("id", &id)]);
     for r in &t.routes {
-        create_route(p, &id, r)
-            .await
-            .map_err(incomplete(&id, &outs))?;
+        create_route(p, &id, r).await.map_err(incomplete(&id, &outs))?;
     }
-    Ok(Applied {
-        physical_id: id,
-        outputs: outs,
-    })
+    Ok(Applied { physical_id: id, outputs: outs })
 }
 
-pub(super) async fn read_route_table(
-    p: &AwsProvider,
-    e: &Existing,
-) -> Result<Option<Observed>, ProviderError> {
+pub(super) async fn read_route_table(p: &AwsProvider, e: &Existing) -> Result<Option<Observed>, ProviderError> {
     let out = p
         .ec2
         .describe_route_tables()
@@ -534,10 +376,7 @@ pub(super) async fn read_route_table(
     props.insert("vpc".into(), json!(t.vpc_id()));
     props.insert("routes".into(), Value::Array(routes));
     props.insert("tags".into(), tags_value(t.tags()));
-    Ok(Some(Observed {
-        props,
-        outputs: outputs([("id", &e.physical_id)]),
-    }))
+    Ok(Some(Observed { props, outputs: outputs([("id", &e.physical_id)]) }))
 }
 
 pub(super) async fn update_route_table(
@@ -545,25 +384,13 @@ pub(super) async fn update_route_table(
     e: &Existing,
     desired: &Value,
 ) -> Result<Applied, ProviderError> {
-    let old: Vec<Value> = e
-        .props
-        .get("routes")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+    let old: Vec<Value> = e.props.get("routes").and_then(Value::as_array).cloned().unwrap_or_default();
     let new: RouteTableProps = props(&e.address, desired)?;
     let old_destinations: Vec<String> = old
         .iter()
-        .filter_map(|r| {
-            r.get("destination_cidr_block")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        })
+        .filter_map(|r| r.get("destination_cidr_block").and_then(Value::as_str).map(str::to_string))
         .collect();
-    for dest in old_destinations
-        .iter()
-        .filter(|d| !new.routes.iter().any(|r| &r.destination_cidr_block == *d))
-    {
+    for dest in old_destinations.iter().filter(|d| !new.routes.iter().any(|r| &r.destination_cidr_block == *d)) {
         p.ec2
             .delete_route()
             .route_table_id(&e.physical_id)
@@ -573,10 +400,9 @@ pub(super) async fn update_route_table(
             .map_err(api("ec2:DeleteRoute"))?;
     }
     for r in &new.routes {
-        let current = old.iter().find(|o| {
-            o.get("destination_cidr_block").and_then(Value::as_str)
-                == Some(&r.destination_cidr_block)
-        });
+        let current = old
+            .iter()
+            .find(|o| o.get("destination_cidr_block").and_then(Value::as_str) == Some(&r.destination_cidr_block));
         match current {
             None => create_route(p, &e.physical_id, r).await?,
             Some(o) if o.get("gateway_id").and_then(Value::as_str) != Some(&r.gateway_id) => {
@@ -597,12 +423,7 @@ pub(super) async fn update_route_table(
 }
 
 pub(super) async fn delete_route_table(p: &AwsProvider, e: &Existing) -> Result<(), ProviderError> {
-    p.ec2
-        .delete_route_table()
-        .route_table_id(&e.physical_id)
-        .send()
-        .await
-        .map_err(api("ec2:DeleteRouteTable"))?;
+    p.ec2.delete_route_table().route_table_id(&e.physical_id).send().await.map_err(api("ec2:DeleteRouteTable"))?;
     Ok(())
 }
 
@@ -614,10 +435,7 @@ struct AssociationProps {
     subnet: String,
 }
 
-pub(super) async fn create_association(
-    p: &AwsProvider,
-    d: &Desired,
-) -> Result<Applied, ProviderError> {
+pub(super) async fn create_association(p: &AwsProvider, d: &Desired) -> Result<Applied, ProviderError> {
     let a: AssociationProps = props(&d.address, &d.props)?;
     let out = p
         .ec2
@@ -628,23 +446,14 @@ pub(super) async fn create_association(
         .await
         .map_err(api("ec2:AssociateRouteTable"))?;
     let id = out.association_id().unwrap_or_default().to_string();
-    Ok(Applied {
-        outputs: outputs([("id", &id)]),
-        physical_id: id,
-    })
+    Ok(Applied { outputs: outputs([("id", &id)]), physical_id: id })
 }
 
-pub(super) async fn read_association(
-    p: &AwsProvider,
-    e: &Existing,
-) -> Result<Option<Observed>, ProviderError> {
+pub(super) async fn read_association(p: &AwsProvider, e: &Existing) -> Result<Option<Observed>, ProviderError> {
     let out = p
         .ec2
         .describe_route_tables()
-        .filters(filter(
-            "association.route-table-association-id",
-            [e.physical_id.as_str()],
-        ))
+        .filters(filter("association.route-table-association-id", [e.physical_id.as_str()]))
         .send()
         .await
         .map_err(api("ec2:DescribeRouteTables"))?;
@@ -657,10 +466,7 @@ pub(super) async fn read_association(
         let mut props = Map::new();
         props.insert("route_table".into(), json!(a.route_table_id()));
         props.insert("subnet".into(), json!(a.subnet_id()));
-        Observed {
-            props,
-            outputs: outputs([("id", &e.physical_id)]),
-        }
+        Observed { props, outputs: outputs([("id", &e.physical_id)]) }
     }))
 }
 
@@ -716,28 +522,15 @@ fn rule_values(perm: &IpPermission) -> Vec<Value> {
         })
     };
     let mut out = vec![];
+    out.extend(perm.ip_ranges().iter().map(|r| rule(json!({ "cidr_ipv4": r.cidr_ip() }), r.description())));
+    out.extend(perm.ipv6_ranges().iter().map(|r| rule(json!({ "cidr_ipv6": r.cidr_ipv6() }), r.description())));
     out.extend(
-        perm.ip_ranges()
-            .iter()
-            .map(|r| rule(json!({ "cidr_ipv4": r.cidr_ip() }), r.description())),
-    );
-    out.extend(
-        perm.ipv6_ranges()
-            .iter()
-            .map(|r| rule(json!({ "cidr_ipv6": r.cidr_ipv6() }), r.description())),
-    );
-    out.extend(
-        perm.user_id_group_pairs()
-            .iter()
-            .map(|g| rule(json!({ "security_group": g.group_id() }), g.description())),
+        perm.user_id_group_pairs().iter().map(|g| rule(json!({ "security_group": g.group_id() }), g.description())),
     );
     // Prefix lists cannot be declared yet: shown as they are, and removed by the next apply.
-    out.extend(perm.prefix_list_ids().iter().map(|p| {
-        rule(
-            json!({ "prefix_list": p.prefix_list_id() }),
-            p.description(),
-        )
-    }));
+    out.extend(
+        perm.prefix_list_ids().iter().map(|p| rule(json!({ "prefix_list": p.prefix_list_id() }), p.description())),
+    );
     out
 }
 
@@ -745,38 +538,15 @@ fn rule_values(perm: &IpPermission) -> Vec<Value> {
 fn permission(rule: &Value) -> Result<IpPermission, String> {
     let r: RuleProps = serde_json::from_value(rule.clone()).map_err(|e| e.to_string())?;
     let description = (!r.description.is_empty()).then(|| r.description.clone());
-    let mut b = IpPermission::builder()
-        .ip_protocol(&r.protocol)
-        .from_port(r.from_port)
-        .to_port(r.to_port);
+    let mut b = IpPermission::builder().ip_protocol(&r.protocol).from_port(r.from_port).to_port(r.to_port);
     if let Some(c) = r.peer.get("cidr_ipv4").and_then(Value::as_str) {
-        b = b.ip_ranges(
-            IpRange::builder()
-                .cidr_ip(c)
-                .set_description(description)
-                .build(),
-        );
+        b = b.ip_ranges(IpRange::builder().cidr_ip(c).set_description(description).build());
     } else if let Some(c) = r.peer.get("cidr_ipv6").and_then(Value::as_str) {
-        b = b.ipv6_ranges(
-            Ipv6Range::builder()
-                .cidr_ipv6(c)
-                .set_description(description)
-                .build(),
-        );
+        b = b.ipv6_ranges(Ipv6Range::builder().cidr_ipv6(c).set_description(description).build());
     } else if let Some(g) = r.peer.get("security_group").and_then(Value::as_str) {
-        b = b.user_id_group_pairs(
-            UserIdGroupPair::builder()
-                .group_id(g)
-                .set_description(description)
-                .build(),
-        );
+        b = b.user_id_group_pairs(UserIdGroupPair::builder().group_id(g).set_description(description).build());
     } else if let Some(p) = r.peer.get("prefix_list").and_then(Value::as_str) {
-        b = b.prefix_list_ids(
-            PrefixListId::builder()
-                .prefix_list_id(p)
-                .set_description(description)
-                .build(),
-        );
+        b = b.prefix_list_ids(PrefixListId::builder().prefix_list_id(p).set_description(description).build());
     } else {
         return Err(format!("rule peer {:?} is not supported", r.peer));
     }
@@ -788,24 +558,12 @@ fn permission(rule: &Value) -> Result<IpPermission, String> {
 fn group_rules(g: &aws_sdk_ec2::types::SecurityGroup) -> (Vec<Value>, Vec<Value>) {
     (
         g.ip_permissions().iter().flat_map(rule_values).collect(),
-        g.ip_permissions_egress()
-            .iter()
-            .flat_map(rule_values)
-            .collect(),
+        g.ip_permissions_egress().iter().flat_map(rule_values).collect(),
     )
 }
 
-async fn describe_group(
-    p: &AwsProvider,
-    id: &str,
-) -> Result<Option<aws_sdk_ec2::types::SecurityGroup>, ProviderError> {
-    let out = p
-        .ec2
-        .describe_security_groups()
-        .group_ids(id)
-        .send()
-        .await
-        .map_err(api("ec2:DescribeSecurityGroups"))?;
+async fn describe_group(p: &AwsProvider, id: &str) -> Result<Option<aws_sdk_ec2::types::SecurityGroup>, ProviderError> {
+    let out = p.ec2.describe_security_groups().group_ids(id).send().await.map_err(api("ec2:DescribeSecurityGroups"))?;
     Ok(out.security_groups().first().cloned())
 }
 
@@ -817,24 +575,15 @@ async fn sync_rules(
     desired: &Value,
 ) -> Result<(), ProviderError> {
     let g: GroupProps = props(address, desired)?;
-    let group = describe_group(p, id)
-        .await?
-        .ok_or_else(|| ProviderError::Api {
-            operation: "ec2:DescribeSecurityGroups",
-            code: Some("InvalidGroup.NotFound".into()),
-            message: format!("security group {id} does not exist"),
-        })?;
+    let group = describe_group(p, id).await?.ok_or_else(|| ProviderError::Api {
+        operation: "ec2:DescribeSecurityGroups",
+        code: Some("InvalidGroup.NotFound".into()),
+        message: format!("security group {id} does not exist"),
+    })?;
     let (ingress, egress) = group_rules(&group);
-    let malformed = |message| ProviderError::Malformed {
-        address: address.clone(),
-        message,
-    };
+    let malformed = |message| ProviderError::Malformed { address: address.clone(), message };
     for is_egress in [false, true] {
-        let (wanted, current) = if is_egress {
-            (&g.egress, &egress)
-        } else {
-            (&g.ingress, &ingress)
-        };
+        let (wanted, current) = if is_egress { (&g.egress, &egress) } else { (&g.ingress, &ingress) };
         let stale: Vec<IpPermission> = current
             .iter()
             .filter(|r| !wanted.contains(r))
@@ -893,10 +642,7 @@ async fn sync_rules(
     Ok(())
 }
 
-pub(super) async fn create_security_group(
-    p: &AwsProvider,
-    d: &Desired,
-) -> Result<Applied, ProviderError> {
+pub(super) async fn create_security_group(p: &AwsProvider, d: &Desired) -> Result<Applied, ProviderError> {
     let g: GroupProps = props(&d.address, &d.props)?;
     let out = p
         .ec2
@@ -910,19 +656,11 @@ pub(super) async fn create_security_group(
         .map_err(api("ec2:CreateSecurityGroup"))?;
     let id = out.group_id().unwrap_or_default().to_string();
     let outs = outputs([("id", &id)]);
-    sync_rules(p, &d.address, &id, &d.props)
-        .await
-        .map_err(incomplete(&id, &outs))?;
-    Ok(Applied {
-        physical_id: id,
-        outputs: outs,
-    })
+    sync_rules(p, &d.address, &id, &d.props).await.map_err(incomplete(&id, &outs))?;
+    Ok(Applied { physical_id: id, outputs: outs })
 }
 
-pub(super) async fn read_security_group(
-    p: &AwsProvider,
-    e: &Existing,
-) -> Result<Option<Observed>, ProviderError> {
+pub(super) async fn read_security_group(p: &AwsProvider, e: &Existing) -> Result<Option<Observed>, ProviderError> {
     let Some(g) = describe_group(p, &e.physical_id).await? else {
         return Ok(None);
     };
@@ -934,10 +672,7 @@ pub(super) async fn read_security_group(
     props.insert("ingress".into(), Value::Array(ingress));
     props.insert("egress".into(), Value::Array(egress));
     props.insert("tags".into(), tags_value(g.tags()));
-    Ok(Some(Observed {
-        props,
-        outputs: outputs([("id", &e.physical_id)]),
-    }))
+    Ok(Some(Observed { props, outputs: outputs([("id", &e.physical_id)]) }))
 }
 
 pub(super) async fn update_security_group(
@@ -950,15 +685,7 @@ pub(super) async fn update_security_group(
     Ok(applied(e))
 }
 
-pub(super) async fn delete_security_group(
-    p: &AwsProvider,
-    e: &Existing,
-) -> Result<(), ProviderError> {
-    p.ec2
-        .delete_security_group()
-        .group_id(&e.physical_id)
-        .send()
-        .await
-        .map_err(api("ec2:DeleteSecurityGroup"))?;
+pub(super) async fn delete_security_group(p: &AwsProvider, e: &Existing) -> Result<(), ProviderError> {
+    p.ec2.delete_security_group().group_id(&e.physical_id).send().await.map_err(api("ec2:DeleteSecurityGroup"))?;
     Ok(())
 }

@@ -32,35 +32,23 @@ pub(super) async fn create(p: &AwsProvider, d: &Desired) -> Result<Applied, Prov
         .create_repository()
         .repository_name(&r.name)
         .image_tag_mutability(ImageTagMutability::from(r.image_tag_mutability.as_str()))
-        .image_scanning_configuration(
-            ImageScanningConfiguration::builder()
-                .scan_on_push(r.scan_on_push)
-                .build(),
-        )
+        .image_scanning_configuration(ImageScanningConfiguration::builder().scan_on_push(r.scan_on_push).build())
         .set_tags(Some(
             tags_of(&d.props)
                 .into_iter()
                 .map(|(k, v)| Tag::builder().key(k).value(v).build())
                 .collect::<Result<_, _>>()
-                .map_err(|e| ProviderError::Malformed {
-                    address: d.address.clone(),
-                    message: e.to_string(),
-                })?,
+                .map_err(|e| ProviderError::Malformed { address: d.address.clone(), message: e.to_string() })?,
         ))
         .send()
         .await
         .map_err(api("ecr:CreateRepository"))?;
-    let repo = out
-        .repository()
-        .ok_or_else(|| ProviderError::OperationFailed {
-            what: "ecr:CreateRepository".into(),
-            message: "the response holds no repository".into(),
-        })?;
+    let repo = out.repository().ok_or_else(|| ProviderError::OperationFailed {
+        what: "ecr:CreateRepository".into(),
+        message: "the response holds no repository".into(),
+    })?;
     let outs = repo_outputs(repo);
-    Ok(Applied {
-        physical_id: r.name,
-        outputs: outs,
-    })
+    Ok(Applied { physical_id: r.name, outputs: outs })
 }
 
 pub(super) async fn read(p: &AwsProvider, e: &Existing) -> Result<Option<Observed>, ProviderError> {
@@ -85,41 +73,21 @@ pub(super) async fn read(p: &AwsProvider, e: &Existing) -> Result<Option<Observe
     props.insert("name".into(), json!(repo.repository_name()));
     props.insert(
         "scan_on_push".into(),
-        json!(repo
-            .image_scanning_configuration()
-            .map(|c| c.scan_on_push())
-            .unwrap_or(false)),
+        json!(repo.image_scanning_configuration().map(|c| c.scan_on_push()).unwrap_or(false)),
     );
-    props.insert(
-        "image_tag_mutability".into(),
-        json!(repo.image_tag_mutability().map(|m| m.as_str())),
-    );
-    props.insert(
-        "tags".into(),
-        tag_map(tags.tags().iter().map(|t| (t.key(), t.value()))),
-    );
-    Ok(Some(Observed {
-        props,
-        outputs: repo_outputs(repo),
-    }))
+    props.insert("image_tag_mutability".into(), json!(repo.image_tag_mutability().map(|m| m.as_str())));
+    props.insert("tags".into(), tag_map(tags.tags().iter().map(|t| (t.key(), t.value()))));
+    Ok(Some(Observed { props, outputs: repo_outputs(repo) }))
 }
 
-pub(super) async fn update(
-    p: &AwsProvider,
-    e: &Existing,
-    desired: &Value,
-) -> Result<Applied, ProviderError> {
+pub(super) async fn update(p: &AwsProvider, e: &Existing, desired: &Value) -> Result<Applied, ProviderError> {
     let old: RepositoryProps = props(&e.address, &e.props)?;
     let new: RepositoryProps = props(&e.address, desired)?;
     if old.scan_on_push != new.scan_on_push {
         p.ecr
             .put_image_scanning_configuration()
             .repository_name(&e.physical_id)
-            .image_scanning_configuration(
-                ImageScanningConfiguration::builder()
-                    .scan_on_push(new.scan_on_push)
-                    .build(),
-            )
+            .image_scanning_configuration(ImageScanningConfiguration::builder().scan_on_push(new.scan_on_push).build())
             .send()
             .await
             .map_err(api("ecr:PutImageScanningConfiguration"))?;
@@ -133,11 +101,7 @@ pub(super) async fn update(
             .await
             .map_err(api("ecr:PutImageTagMutability"))?;
     }
-    let arn = e
-        .outputs
-        .get("arn")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let arn = e.outputs.get("arn").and_then(Value::as_str).unwrap_or_default();
     sync_tags(
         &e.props,
         desired,
@@ -156,25 +120,13 @@ pub(super) async fn update(
                 .into_iter()
                 .map(|(k, v)| Tag::builder().key(k).value(v).build())
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|err| ProviderError::Malformed {
-                    address: e.address.clone(),
-                    message: err.to_string(),
-                })?;
-            p.ecr
-                .tag_resource()
-                .resource_arn(arn)
-                .set_tags(Some(tags))
-                .send()
-                .await
-                .map_err(api("ecr:TagResource"))?;
+                .map_err(|err| ProviderError::Malformed { address: e.address.clone(), message: err.to_string() })?;
+            p.ecr.tag_resource().resource_arn(arn).set_tags(Some(tags)).send().await.map_err(api("ecr:TagResource"))?;
             Ok(())
         },
     )
     .await?;
-    Ok(Applied {
-        physical_id: e.physical_id.clone(),
-        outputs: e.outputs.clone(),
-    })
+    Ok(Applied { physical_id: e.physical_id.clone(), outputs: e.outputs.clone() })
 }
 
 pub(super) async fn delete(p: &AwsProvider, e: &Existing) -> Result<(), ProviderError> {

@@ -15,10 +15,7 @@ struct ClusterProps {
 }
 
 fn insights(value: &str) -> ClusterSetting {
-    ClusterSetting::builder()
-        .name(ClusterSettingName::ContainerInsights)
-        .value(value)
-        .build()
+    ClusterSetting::builder().name(ClusterSettingName::ContainerInsights).value(value).build()
 }
 
 pub(super) async fn create(p: &AwsProvider, d: &Desired) -> Result<Applied, ProviderError> {
@@ -28,24 +25,12 @@ pub(super) async fn create(p: &AwsProvider, d: &Desired) -> Result<Applied, Prov
         .create_cluster()
         .cluster_name(&c.name)
         .settings(insights(&c.container_insights))
-        .set_tags(Some(
-            tags_of(&d.props)
-                .into_iter()
-                .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                .collect(),
-        ))
+        .set_tags(Some(tags_of(&d.props).into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()))
         .send()
         .await
         .map_err(api("ecs:CreateCluster"))?;
-    let arn = out
-        .cluster()
-        .and_then(|c| c.cluster_arn())
-        .unwrap_or_default()
-        .to_string();
-    Ok(Applied {
-        outputs: outputs([("arn", arn.as_str()), ("name", c.name.as_str())]),
-        physical_id: arn,
-    })
+    let arn = out.cluster().and_then(|c| c.cluster_arn()).unwrap_or_default().to_string();
+    Ok(Applied { outputs: outputs([("arn", arn.as_str()), ("name", c.name.as_str())]), physical_id: arn })
 }
 
 pub(super) async fn read(p: &AwsProvider, e: &Existing) -> Result<Option<Observed>, ProviderError> {
@@ -59,11 +44,7 @@ pub(super) async fn read(p: &AwsProvider, e: &Existing) -> Result<Option<Observe
         .await
         .map_err(api("ecs:DescribeClusters"))?;
     // Deleted clusters stay visible for a while as INACTIVE.
-    let Some(c) = out
-        .clusters()
-        .iter()
-        .find(|c| c.status() != Some("INACTIVE"))
-    else {
+    let Some(c) = out.clusters().iter().find(|c| c.status() != Some("INACTIVE")) else {
         return Ok(None);
     };
     let insights = c
@@ -77,24 +58,13 @@ pub(super) async fn read(p: &AwsProvider, e: &Existing) -> Result<Option<Observe
     props.insert("container_insights".into(), json!(insights));
     props.insert(
         "tags".into(),
-        tag_map(
-            c.tags()
-                .iter()
-                .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())),
-        ),
+        tag_map(c.tags().iter().map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default()))),
     );
     let name = c.cluster_name().unwrap_or_default();
-    Ok(Some(Observed {
-        props,
-        outputs: outputs([("arn", e.physical_id.as_str()), ("name", name)]),
-    }))
+    Ok(Some(Observed { props, outputs: outputs([("arn", e.physical_id.as_str()), ("name", name)]) }))
 }
 
-pub(super) async fn update(
-    p: &AwsProvider,
-    e: &Existing,
-    desired: &Value,
-) -> Result<Applied, ProviderError> {
+pub(super) async fn update(p: &AwsProvider, e: &Existing, desired: &Value) -> Result<Applied, ProviderError> {
     let old: ClusterProps = props(&e.address, &e.props)?;
     let new: ClusterProps = props(&e.address, desired)?;
     if old.container_insights != new.container_insights {
@@ -123,11 +93,7 @@ pub(super) async fn update(
             p.ecs
                 .tag_resource()
                 .resource_arn(&e.physical_id)
-                .set_tags(Some(
-                    set.into_iter()
-                        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                        .collect(),
-                ))
+                .set_tags(Some(set.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()))
                 .send()
                 .await
                 .map_err(api("ecs:TagResource"))?;
@@ -135,18 +101,10 @@ pub(super) async fn update(
         },
     )
     .await?;
-    Ok(Applied {
-        physical_id: e.physical_id.clone(),
-        outputs: e.outputs.clone(),
-    })
+    Ok(Applied { physical_id: e.physical_id.clone(), outputs: e.outputs.clone() })
 }
 
 pub(super) async fn delete(p: &AwsProvider, e: &Existing) -> Result<(), ProviderError> {
-    p.ecs
-        .delete_cluster()
-        .cluster(&e.physical_id)
-        .send()
-        .await
-        .map_err(api("ecs:DeleteCluster"))?;
+    p.ecs.delete_cluster().cluster(&e.physical_id).send().await.map_err(api("ecs:DeleteCluster"))?;
     Ok(())
 }

@@ -18,19 +18,10 @@ async fn describe(
     p: &AwsProvider,
     name: &str,
 ) -> Result<Option<aws_sdk_cloudwatchlogs::types::LogGroup>, ProviderError> {
-    let mut pages = p
-        .logs
-        .describe_log_groups()
-        .log_group_name_prefix(name)
-        .into_paginator()
-        .send();
+    let mut pages = p.logs.describe_log_groups().log_group_name_prefix(name).into_paginator().send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(api("logs:DescribeLogGroups"))?;
-        if let Some(g) = page
-            .log_groups()
-            .iter()
-            .find(|g| g.log_group_name() == Some(name))
-        {
+        if let Some(g) = page.log_groups().iter().find(|g| g.log_group_name() == Some(name)) {
             return Ok(Some(g.clone()));
         }
     }
@@ -47,8 +38,7 @@ fn arn_of(g: &aws_sdk_cloudwatchlogs::types::LogGroup) -> String {
 
 pub(super) async fn create(p: &AwsProvider, d: &Desired) -> Result<Applied, ProviderError> {
     let g: LogGroupProps = props(&d.address, &d.props)?;
-    let tags: std::collections::HashMap<String, String> =
-        super::tags_of(&d.props).into_iter().collect();
+    let tags: std::collections::HashMap<String, String> = super::tags_of(&d.props).into_iter().collect();
     p.logs
         .create_log_group()
         .log_group_name(&g.name)
@@ -71,10 +61,7 @@ pub(super) async fn create(p: &AwsProvider, d: &Desired) -> Result<Applied, Prov
         Ok(found) => {
             let arn = found.as_ref().map(arn_of).unwrap_or_default();
             outs.insert("arn".into(), Value::String(arn));
-            Ok(Applied {
-                physical_id: g.name,
-                outputs: outs,
-            })
+            Ok(Applied { physical_id: g.name, outputs: outs })
         }
         Err(err) => Err(incomplete(&g.name, &outs)(err)),
     }
@@ -85,32 +72,18 @@ pub(super) async fn read(p: &AwsProvider, e: &Existing) -> Result<Option<Observe
         return Ok(None);
     };
     let arn = arn_of(&g);
-    let tags = p
-        .logs
-        .list_tags_for_resource()
-        .resource_arn(&arn)
-        .send()
-        .await
-        .map_err(api("logs:ListTagsForResource"))?;
+    let tags =
+        p.logs.list_tags_for_resource().resource_arn(&arn).send().await.map_err(api("logs:ListTagsForResource"))?;
     let mut props = Map::new();
     props.insert("name".into(), json!(g.log_group_name()));
     props.insert("retention_in_days".into(), json!(g.retention_in_days()));
-    let pairs: BTreeMap<&str, &str> = tags
-        .tags()
-        .map(|t| t.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect())
-        .unwrap_or_default();
+    let pairs: BTreeMap<&str, &str> =
+        tags.tags().map(|t| t.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()).unwrap_or_default();
     props.insert("tags".into(), tag_map(pairs));
-    Ok(Some(Observed {
-        props,
-        outputs: outputs([("arn", arn.as_str()), ("name", e.physical_id.as_str())]),
-    }))
+    Ok(Some(Observed { props, outputs: outputs([("arn", arn.as_str()), ("name", e.physical_id.as_str())]) }))
 }
 
-pub(super) async fn update(
-    p: &AwsProvider,
-    e: &Existing,
-    desired: &Value,
-) -> Result<Applied, ProviderError> {
+pub(super) async fn update(p: &AwsProvider, e: &Existing, desired: &Value) -> Result<Applied, ProviderError> {
     let old: LogGroupProps = props(&e.address, &e.props)?;
     let new: LogGroupProps = props(&e.address, desired)?;
     if old.retention_in_days != new.retention_in_days {
@@ -122,11 +95,7 @@ pub(super) async fn update(
             .await
             .map_err(api("logs:PutRetentionPolicy"))?;
     }
-    let arn = e
-        .outputs
-        .get("arn")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let arn = e.outputs.get("arn").and_then(Value::as_str).unwrap_or_default();
     sync_tags(
         &e.props,
         desired,
@@ -152,18 +121,10 @@ pub(super) async fn update(
         },
     )
     .await?;
-    Ok(Applied {
-        physical_id: e.physical_id.clone(),
-        outputs: e.outputs.clone(),
-    })
+    Ok(Applied { physical_id: e.physical_id.clone(), outputs: e.outputs.clone() })
 }
 
 pub(super) async fn delete(p: &AwsProvider, e: &Existing) -> Result<(), ProviderError> {
-    p.logs
-        .delete_log_group()
-        .log_group_name(&e.physical_id)
-        .send()
-        .await
-        .map_err(api("logs:DeleteLogGroup"))?;
+    p.logs.delete_log_group().log_group_name(&e.physical_id).send().await.map_err(api("logs:DeleteLogGroup"))?;
     Ok(())
 }

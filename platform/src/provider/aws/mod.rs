@@ -8,6 +8,8 @@ mod ec2;
 mod ecr;
 mod ecs;
 mod logs;
+mod rds;
+mod s3;
 mod servicediscovery;
 
 use std::collections::BTreeMap;
@@ -31,9 +33,23 @@ pub struct AwsProvider {
     ecs: aws_sdk_ecs::Client,
     discovery: aws_sdk_servicediscovery::Client,
     logs: aws_sdk_cloudwatchlogs::Client,
+    rds: aws_sdk_rds::Client,
+    s3: aws_sdk_s3::Client,
+    sts: aws_sdk_sts::Client,
+    region: Option<String>,
     zones: OnceCell<Vec<String>>,
+    account: OnceCell<Account>,
     /// How long asynchronous AWS operations (Cloud Map namespaces) are awaited.
     pub operation_timeout: Duration,
+    /// How long a database is awaited after a create, an update or a delete.
+    pub database_timeout: Duration,
+}
+
+/// The account the credentials belong to, as STS reports it.
+#[derive(Debug, Clone)]
+struct Account {
+    id: String,
+    partition: String,
 }
 
 impl AwsProvider {
@@ -51,9 +67,31 @@ impl AwsProvider {
             ecs: aws_sdk_ecs::Client::new(config),
             discovery: aws_sdk_servicediscovery::Client::new(config),
             logs: aws_sdk_cloudwatchlogs::Client::new(config),
+            rds: aws_sdk_rds::Client::new(config),
+            s3: aws_sdk_s3::Client::new(config),
+            sts: aws_sdk_sts::Client::new(config),
+            region: config.region().map(|r| r.to_string()),
             zones: OnceCell::new(),
+            account: OnceCell::new(),
             operation_timeout: Duration::from_secs(600),
+            database_timeout: Duration::from_secs(90 * 60),
         }
+    }
+
+    /// The configured region.
+    fn region(&self) -> String {
+        self.region.clone().unwrap_or_default()
+    }
+
+    /// The account id and partition of the credentials in use (asked once).
+    async fn account(&self) -> Result<&Account, ProviderError> {
+        self.account
+            .get_or_try_init(|| async {
+                let me = self.sts.get_caller_identity().send().await.map_err(api("sts:GetCallerIdentity"))?;
+                let partition = me.arn().and_then(|arn| arn.split(':').nth(1)).unwrap_or("aws").to_string();
+                Ok(Account { id: me.account().unwrap_or_default().to_string(), partition })
+            })
+            .await
     }
 
     /// The region's available zones, sorted by name (discovered once).
@@ -95,6 +133,9 @@ impl Provider for AwsProvider {
             "aws.ecs.cluster" => ecs::create(self, d).await,
             "aws.servicediscovery.private_dns_namespace" => servicediscovery::create(self, d).await,
             "aws.logs.log_group" => logs::create(self, d).await,
+            "aws.rds.db_subnet_group" => rds::create_subnet_group(self, d).await,
+            "aws.rds.db_instance" => rds::create_instance(self, d).await,
+            "aws.s3.bucket" => s3::create(self, d).await,
             other => Err(ProviderError::UnsupportedType(other.to_string())),
         }
     }
@@ -111,6 +152,9 @@ impl Provider for AwsProvider {
             "aws.ecs.cluster" => ecs::read(self, e).await,
             "aws.servicediscovery.private_dns_namespace" => servicediscovery::read(self, e).await,
             "aws.logs.log_group" => logs::read(self, e).await,
+            "aws.rds.db_subnet_group" => rds::read_subnet_group(self, e).await,
+            "aws.rds.db_instance" => rds::read_instance(self, e).await,
+            "aws.s3.bucket" => s3::read(self, e).await,
             other => Err(ProviderError::UnsupportedType(other.to_string())),
         };
         match result {
@@ -125,19 +169,17 @@ impl Provider for AwsProvider {
             "aws.ec2.subnet" => ec2::update_subnet(self, e, desired).await,
             "aws.ec2.internet_gateway" | "aws.ec2.route_table_association" => {
                 ec2::update_tags(self, e, desired).await?;
-                Ok(Applied {
-                    physical_id: e.physical_id.clone(),
-                    outputs: e.outputs.clone(),
-                })
+                Ok(Applied { physical_id: e.physical_id.clone(), outputs: e.outputs.clone() })
             }
             "aws.ec2.route_table" => ec2::update_route_table(self, e, desired).await,
             "aws.ec2.security_group" => ec2::update_security_group(self, e, desired).await,
             "aws.ecr.repository" => ecr::update(self, e, desired).await,
             "aws.ecs.cluster" => ecs::update(self, e, desired).await,
-            "aws.servicediscovery.private_dns_namespace" => {
-                servicediscovery::update(self, e, desired).await
-            }
+            "aws.servicediscovery.private_dns_namespace" => servicediscovery::update(self, e, desired).await,
             "aws.logs.log_group" => logs::update(self, e, desired).await,
+            "aws.rds.db_subnet_group" => rds::update_subnet_group(self, e, desired).await,
+            "aws.rds.db_instance" => rds::update_instance(self, e, desired).await,
+            "aws.s3.bucket" => s3::update(self, e, desired).await,
             other => Err(ProviderError::UnsupportedType(other.to_string())),
         }
     }
@@ -154,7 +196,17 @@ impl Provider for AwsProvider {
             "aws.ecs.cluster" => ecs::delete(self, e).await,
             "aws.servicediscovery.private_dns_namespace" => servicediscovery::delete(self, e).await,
             "aws.logs.log_group" => logs::delete(self, e).await,
+            "aws.rds.db_subnet_group" => rds::delete_subnet_group(self, e).await,
+            "aws.rds.db_instance" => rds::delete_instance(self, e).await,
+            "aws.s3.bucket" => s3::delete(self, e).await,
             other => Err(ProviderError::UnsupportedType(other.to_string())),
+        }
+    }
+
+    async fn await_ready(&self, e: &Existing) -> Result<BTreeMap<String, Value>, ProviderError> {
+        match e.type_name.as_str() {
+            "aws.rds.db_instance" => rds::await_instance(self, e).await,
+            _ => Ok(e.outputs.clone()),
         }
     }
 }
@@ -173,39 +225,22 @@ where
 
 /// Parses resolved props into the provider's view of them.
 fn props<T: DeserializeOwned>(address: &Address, props: &Value) -> Result<T, ProviderError> {
-    serde_json::from_value(props.clone()).map_err(|e| ProviderError::Malformed {
-        address: address.clone(),
-        message: e.to_string(),
-    })
+    serde_json::from_value(props.clone())
+        .map_err(|e| ProviderError::Malformed { address: address.clone(), message: e.to_string() })
 }
 
 /// Wraps the failure of a step after the resource was created.
-fn incomplete(
-    physical_id: &str,
-    outputs: &BTreeMap<String, Value>,
-) -> impl FnOnce(ProviderError) -> ProviderError {
-    let applied = Applied {
-        physical_id: physical_id.to_string(),
-        outputs: outputs.clone(),
-    };
-    move |source| ProviderError::Incomplete {
-        applied,
-        source: Box::new(source),
-    }
+fn incomplete(physical_id: &str, outputs: &BTreeMap<String, Value>) -> impl FnOnce(ProviderError) -> ProviderError {
+    let applied = Applied { physical_id: physical_id.to_string(), outputs: outputs.clone() };
+    move |source| ProviderError::Incomplete { applied, source: Box::new(source) }
 }
 
 fn filter<const N: usize>(name: &str, values: [&str; N]) -> aws_sdk_ec2::types::Filter {
-    aws_sdk_ec2::types::Filter::builder()
-        .name(name)
-        .set_values(Some(values.map(str::to_string).to_vec()))
-        .build()
+    aws_sdk_ec2::types::Filter::builder().name(name).set_values(Some(values.map(str::to_string).to_vec())).build()
 }
 
 fn outputs<const N: usize>(pairs: [(&str, &str); N]) -> BTreeMap<String, Value> {
-    pairs
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
-        .collect()
+    pairs.into_iter().map(|(k, v)| (k.to_string(), Value::String(v.to_string()))).collect()
 }
 
 /// Tags as a JSON object.
@@ -229,22 +264,13 @@ fn tag_changes(old: &Value, new: &Value) -> (Vec<(String, String)>, Vec<String>)
         .filter(|(k, v)| old.get(*k) != Some(*v))
         .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
         .collect();
-    let remove = old
-        .keys()
-        .filter(|k| !new.contains_key(*k))
-        .cloned()
-        .collect();
+    let remove = old.keys().filter(|k| !new.contains_key(*k)).cloned().collect();
     (set, remove)
 }
 
 /// Removes and sets tags with a service's own calls (each skipped when there is nothing to do) to go
 /// from the tags of `old` props to those of `new`.
-async fn sync_tags<U, UF, T, TF>(
-    old: &Value,
-    new: &Value,
-    untag: U,
-    tag: T,
-) -> Result<(), ProviderError>
+async fn sync_tags<U, UF, T, TF>(old: &Value, new: &Value, untag: U, tag: T) -> Result<(), ProviderError>
 where
     U: FnOnce(Vec<String>) -> UF,
     UF: std::future::Future<Output = Result<(), ProviderError>>,
@@ -266,20 +292,12 @@ fn tags_of(props: &Value) -> Vec<(String, String)> {
     props
         .get("tags")
         .and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-                .collect()
-        })
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
         .unwrap_or_default()
 }
 
 /// Polls `check` until it returns `Some`, sleeping between polls, up to `deadline`.
-async fn wait_for<T, F, Fut>(
-    what: String,
-    deadline: Duration,
-    mut check: F,
-) -> Result<T, ProviderError>
+async fn wait_for<T, F, Fut>(what: String, deadline: Duration, mut check: F) -> Result<T, ProviderError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<Option<T>, ProviderError>>,
@@ -291,10 +309,7 @@ where
             return Ok(done);
         }
         if started.elapsed() + delay > deadline {
-            return Err(ProviderError::Timeout {
-                waiting_for: what,
-                after: deadline,
-            });
+            return Err(ProviderError::Timeout { waiting_for: what, after: deadline });
         }
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(5));

@@ -1,0 +1,224 @@
+//! RDS: DB subnet groups and database instances.
+
+use serde::Serialize;
+
+use super::{Arn, Name, SecurityGroupId, SubnetId, Tags};
+use crate::model::validate;
+use crate::model::{Handle, NameStyle, Ref, Resource, TypeSchema};
+
+/// Marker for references to DB subnet group names.
+pub struct DbSubnetGroupName;
+/// Marker for references to host names.
+pub struct HostName;
+/// Marker for references to ports.
+pub struct Port;
+
+/// Schema of [`DbSubnetGroup`].
+pub const DB_SUBNET_GROUP: TypeSchema = TypeSchema {
+    type_name: "aws.rds.db_subnet_group",
+    name_style: NameStyle::Dashed { max_len: 255, lowercase: true },
+    force_new: &["name"],
+    sets: &["subnets"],
+    taggable: true,
+    outputs: &["name", "arn"],
+    awaits: false,
+};
+
+/// The subnets a database may be placed in (at least two zones).
+#[derive(Debug, Clone, Serialize)]
+pub struct DbSubnetGroup {
+    /// What it is for.
+    pub description: String,
+    /// The subnets.
+    pub subnets: Vec<Ref<SubnetId>>,
+    /// User tags.
+    pub tags: Tags,
+}
+
+impl Resource for DbSubnetGroup {
+    const TYPE: &'static str = DB_SUBNET_GROUP.type_name;
+    fn validate(&self, problems: &mut Vec<String>) {
+        validate::length("description", &self.description, 255, problems);
+        if self.subnets.len() < 2 {
+            problems.push("subnets: RDS needs subnets in at least two availability zones".into());
+        }
+    }
+}
+
+impl Handle<DbSubnetGroup> {
+    /// The group's name.
+    pub fn name(&self) -> Ref<DbSubnetGroupName> {
+        self.output("name")
+    }
+}
+
+/// Schema of [`DbInstance`].
+pub const DB_INSTANCE: TypeSchema = TypeSchema {
+    type_name: "aws.rds.db_instance",
+    name_style: NameStyle::Dashed { max_len: 63, lowercase: true },
+    // What AWS cannot change on an existing instance. Everything else is modified in place.
+    force_new: &["name", "engine", "storage_encrypted", "master_username", "db_name", "subnet_group"],
+    sets: &["security_groups"],
+    taggable: true,
+    outputs: &["identifier", "arn", "resource_id", "address", "port", "master_user_secret_arn"],
+    awaits: true,
+};
+
+/// The database engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DbEngine {
+    /// PostgreSQL.
+    Postgres,
+}
+
+/// A database instance. Its master password is generated and kept by RDS in Secrets Manager
+/// (`ManageMasterUserPassword`): no password is ever declared, planned, logged or recorded.
+#[derive(Debug, Clone, Serialize)]
+pub struct DbInstance {
+    /// The engine.
+    pub engine: DbEngine,
+    /// The major version (e.g. `"17"`); minor versions are upgraded by AWS when
+    /// `auto_minor_version_upgrade` is on, and are not a change.
+    pub engine_version: String,
+    /// The instance class, e.g. `db.t4g.micro`.
+    pub instance_class: String,
+    /// Storage in GiB (it can grow in place, never shrink).
+    pub allocated_storage_gb: u32,
+    /// Storage type (`gp3`).
+    pub storage_type: String,
+    /// Storage encryption; it cannot be changed later, so the default is on.
+    pub storage_encrypted: bool,
+    /// A standby in another zone with automatic failover.
+    pub multi_az: bool,
+    /// Days of automated backups (0 to 35).
+    pub backup_retention_days: u32,
+    /// AWS refuses to delete the instance while this is on.
+    pub deletion_protection: bool,
+    /// Whether it gets a public address.
+    pub publicly_accessible: bool,
+    /// The master user's name.
+    pub master_username: String,
+    /// The master password is managed by RDS in Secrets Manager.
+    pub manage_master_user_password: bool,
+    /// The database created with the instance.
+    pub db_name: String,
+    /// The port it listens on.
+    pub port: u16,
+    /// Where it is placed.
+    pub subnet_group: Ref<DbSubnetGroupName>,
+    /// Its security groups.
+    pub security_groups: Vec<Ref<SecurityGroupId>>,
+    /// Copy the instance's tags to its snapshots.
+    pub copy_tags_to_snapshot: bool,
+    /// Let AWS apply minor version upgrades in the maintenance window.
+    pub auto_minor_version_upgrade: bool,
+    /// Performance Insights.
+    pub performance_insights: bool,
+    /// Take a final snapshot when the instance is deleted. Not an AWS attribute: it only changes how
+    /// the instance is deleted.
+    pub final_snapshot: bool,
+    /// User tags.
+    pub tags: Tags,
+}
+
+impl DbInstance {
+    /// A PostgreSQL instance with the safe settings that cannot be changed later (encrypted storage,
+    /// a managed master password, no public address); the availability and protection settings are
+    /// the caller's (usually from the environment).
+    pub fn postgres(
+        engine_version: &str,
+        db_name: &str,
+        subnet_group: Ref<DbSubnetGroupName>,
+        security_groups: Vec<Ref<SecurityGroupId>>,
+    ) -> Self {
+        Self {
+            engine: DbEngine::Postgres,
+            engine_version: engine_version.to_string(),
+            instance_class: "db.t4g.micro".into(),
+            allocated_storage_gb: 20,
+            storage_type: "gp3".into(),
+            storage_encrypted: true,
+            multi_az: false,
+            backup_retention_days: 7,
+            deletion_protection: false,
+            publicly_accessible: false,
+            master_username: format!("{db_name}_admin"),
+            manage_master_user_password: true,
+            db_name: db_name.to_string(),
+            port: 5432,
+            subnet_group,
+            security_groups,
+            copy_tags_to_snapshot: true,
+            auto_minor_version_upgrade: true,
+            performance_insights: false,
+            final_snapshot: true,
+            tags: Tags::new(),
+        }
+    }
+}
+
+fn identifier_like(attribute: &str, text: &str, max: usize, underscore: bool, problems: &mut Vec<String>) {
+    let ok = (1..=max).contains(&text.len())
+        && text.starts_with(|c: char| c.is_ascii_alphabetic())
+        && text.chars().all(|c| c.is_ascii_alphanumeric() || (underscore && c == '_'));
+    if !ok {
+        let chars = if underscore { "letters, digits and underscores" } else { "letters and digits" };
+        problems.push(format!("{attribute}: `{text}` must be 1 to {max} {chars}, starting with a letter"));
+    }
+}
+
+impl Resource for DbInstance {
+    const TYPE: &'static str = DB_INSTANCE.type_name;
+    fn validate(&self, problems: &mut Vec<String>) {
+        if !self.instance_class.starts_with("db.") {
+            problems.push(format!("instance_class: `{}` is not an RDS instance class (db.*)", self.instance_class));
+        }
+        if !(20..=65536).contains(&self.allocated_storage_gb) {
+            problems.push(format!("allocated_storage_gb: {} must be 20 to 65536", self.allocated_storage_gb));
+        }
+        if self.backup_retention_days > 35 {
+            problems.push(format!("backup_retention_days: {} must be 0 to 35", self.backup_retention_days));
+        }
+        if self.multi_az && self.backup_retention_days == 0 {
+            problems.push("backup_retention_days: a Multi-AZ instance needs backups".into());
+        }
+        identifier_like("master_username", &self.master_username, 63, true, problems);
+        if ["postgres", "rdsadmin", "admin", "root"].contains(&self.master_username.as_str()) {
+            problems.push(format!("master_username: `{}` is reserved", self.master_username));
+        }
+        identifier_like("db_name", &self.db_name, 63, true, problems);
+        if self.port < 1150 {
+            problems.push(format!("port: {} must be 1150 to 65535", self.port));
+        }
+        if !self.engine_version.split('.').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit())) {
+            problems.push(format!("engine_version: `{}` is not a version such as `17`", self.engine_version));
+        }
+        if self.security_groups.is_empty() {
+            problems.push("security_groups: a database needs its own security group".into());
+        }
+    }
+}
+
+impl Handle<DbInstance> {
+    /// The instance's ARN.
+    pub fn arn(&self) -> Ref<Arn> {
+        self.output("arn")
+    }
+    /// The host name clients connect to (the endpoint's address).
+    pub fn endpoint(&self) -> Ref<HostName> {
+        self.output("address")
+    }
+    /// The port clients connect to.
+    pub fn port(&self) -> Ref<Port> {
+        self.output("port")
+    }
+    /// The ARN of the Secrets Manager secret holding the master credentials.
+    pub fn master_user_secret_arn(&self) -> Ref<Arn> {
+        self.output("master_user_secret_arn")
+    }
+    /// The instance identifier.
+    pub fn identifier(&self) -> Ref<Name> {
+        self.output("identifier")
+    }
+}

@@ -1,0 +1,180 @@
+//! The dependencies of a service: its database (PostgreSQL on RDS, in the foundation's private
+//! subnets, behind its own security group) and its bucket. What "safe" means comes from the
+//! environment: Multi-AZ, backups, deletion protection, final snapshots and protection of the data
+//! against deletion are settings of [`Environment`], not flags.
+
+use platform::model::{Handle, Ref, Stack, StackError, StackSpec};
+use platform::resources::{Bucket, DbInstance, DbSubnetGroup, SecurityGroup, SecurityGroupId, Tags};
+
+use crate::{Environment, Foundation};
+
+/// The PostgreSQL major version new databases get.
+pub const POSTGRES_VERSION: &str = "17";
+
+/// The database a service needs.
+#[derive(Debug, Clone)]
+pub struct DatabaseOptions {
+    /// The database created in the instance (e.g. `cards`).
+    pub db_name: String,
+    /// The PostgreSQL major version.
+    pub engine_version: String,
+    /// Security groups granted access on the database port from this stack. The service stack
+    /// grants its own group with a rule it owns.
+    pub access_from: Vec<Ref<SecurityGroupId>>,
+}
+
+impl DatabaseOptions {
+    /// A PostgreSQL database of the current major version.
+    pub fn postgres(db_name: &str) -> Self {
+        Self { db_name: db_name.to_string(), engine_version: POSTGRES_VERSION.into(), access_from: vec![] }
+    }
+}
+
+/// What a service's dependencies stack holds.
+#[derive(Debug, Clone, Default)]
+pub struct DependenciesOptions {
+    /// A database, if the service needs one.
+    pub database: Option<DatabaseOptions>,
+    /// A bucket, if the service needs one.
+    pub bucket: bool,
+}
+
+/// The database of a dependencies stack.
+#[derive(Debug, Clone)]
+pub struct Database {
+    /// The instance.
+    pub instance: Handle<DbInstance>,
+    /// Its security group (no CIDR ingress; only granted groups).
+    pub security_group: Handle<SecurityGroup>,
+}
+
+/// A service's dependencies stack and typed handles to what the service stack uses.
+#[derive(Debug, Clone)]
+pub struct Dependencies {
+    /// The checked stack.
+    pub spec: StackSpec,
+    /// The database.
+    pub database: Option<Database>,
+    /// The bucket.
+    pub bucket: Option<Handle<Bucket>>,
+}
+
+/// The dependencies stack `name` of `environment`, in `foundation`'s network.
+pub fn dependencies(
+    name: &str,
+    environment: &Environment,
+    foundation: &Foundation,
+    options: &DependenciesOptions,
+) -> Result<Dependencies, StackError> {
+    let mut s = Stack::new(name, &environment.env);
+    s.uses(&foundation.spec);
+    let database = options.database.as_ref().map(|db| {
+        let subnets = s.add(
+            "db-subnets",
+            DbSubnetGroup {
+                description: format!("Private subnets of the {name} database"),
+                subnets: foundation.private_subnets.iter().map(|h| h.id()).collect(),
+                tags: Tags::new(),
+            },
+        );
+        let security_group = s.add(
+            "db",
+            SecurityGroup {
+                vpc: foundation.vpc.id(),
+                description: format!("Database of {name}: reachable only from granted security groups"),
+                ingress: db
+                    .access_from
+                    .iter()
+                    .map(|group| {
+                        platform::resources::Rule::tcp(
+                            5432,
+                            platform::resources::Peer::SecurityGroup(group.clone()),
+                            "granted database access",
+                        )
+                    })
+                    .collect(),
+                egress: vec![],
+                tags: Tags::new(),
+            },
+        );
+        let mut instance =
+            DbInstance::postgres(&db.engine_version, &db.db_name, subnets.name(), vec![security_group.id()]);
+        instance.instance_class = environment.db_instance_class.clone();
+        instance.allocated_storage_gb = environment.db_allocated_storage_gb;
+        instance.multi_az = environment.high_availability;
+        instance.backup_retention_days = environment.backup_retention_days;
+        instance.deletion_protection = environment.protected;
+        instance.final_snapshot = environment.protected;
+        instance.performance_insights = environment.performance_insights;
+        let instance = s.add("db-instance", instance);
+        s.protect(&instance, environment.protected);
+        s.output("db_address", instance.endpoint());
+        s.output("db_port", instance.port());
+        s.output("db_secret_arn", instance.master_user_secret_arn());
+        s.output("db_security_group_id", security_group.id());
+        Database { instance, security_group }
+    });
+    let bucket = options.bucket.then(|| {
+        let bucket = s.add("images", Bucket { force_destroy: environment.force_destroy_data, ..Bucket::default() });
+        s.protect(&bucket, environment.protected);
+        s.output("bucket_name", bucket.name());
+        s.output("bucket_arn", bucket.arn());
+        bucket
+    });
+    Ok(Dependencies { spec: s.build()?, database, bucket })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::{foundation, Environments};
+
+    fn build(env: &str) -> StackSpec {
+        let environment = Environments::builtin().get(env).unwrap().clone();
+        let foundation = foundation(&environment).unwrap();
+        let options = DependenciesOptions { database: Some(DatabaseOptions::postgres("cards")), bucket: true };
+        dependencies("card-dependencies", &environment, &foundation, &options).unwrap().spec
+    }
+
+    fn props<'a>(spec: &'a StackSpec, name: &str) -> &'a serde_json::Value {
+        &spec.resources.iter().find(|r| r.address.name() == name).unwrap().props
+    }
+
+    #[test]
+    fn production_databases_are_highly_available_and_protected() {
+        let prod = build("prod");
+        let db = props(&prod, "db-instance");
+        assert_eq!(db["multi_az"], json!(true));
+        assert_eq!(db["deletion_protection"], json!(true));
+        assert_eq!(db["backup_retention_days"], json!(14));
+        assert_eq!(db["final_snapshot"], json!(true));
+        assert_eq!(db["storage_encrypted"], json!(true));
+        assert_eq!(db["publicly_accessible"], json!(false));
+        assert_eq!(db["manage_master_user_password"], json!(true));
+        assert!(prod.resources.iter().filter(|r| r.protected).count() == 2, "the database and the bucket");
+    }
+
+    #[test]
+    fn dev_databases_are_cheap_and_unprotected() {
+        let dev = build("dev");
+        let db = props(&dev, "db-instance");
+        assert_eq!(db["multi_az"], json!(false));
+        assert_eq!(db["deletion_protection"], json!(false));
+        assert_eq!(db["backup_retention_days"], json!(7));
+        assert_eq!(db["storage_encrypted"], json!(true), "encryption cannot be turned on later");
+        assert!(dev.resources.iter().all(|r| !r.protected));
+    }
+
+    #[test]
+    fn the_database_reads_the_foundation_across_stacks() {
+        let dev = build("dev");
+        assert_eq!(dev.upstream.iter().collect::<Vec<_>>(), ["foundation"]);
+        let group = props(&dev, "db-subnets");
+        assert_eq!(group["subnets"][0], json!({"$ref": "foundation.private-a", "attr": "id"}));
+        let sg = props(&dev, "db");
+        assert_eq!(sg["ingress"], json!([]), "no ingress until a group is granted access");
+        assert_eq!(sg["vpc"], json!({"$ref": "foundation.vpc", "attr": "id"}));
+    }
+}

@@ -1,0 +1,106 @@
+//! Environments as data: `environments.toml` names each environment and what it changes
+//! (protection, availability, retention, sizes). Stacks read an [`Environment`]; the engine only
+//! ever sees its name.
+
+use std::collections::BTreeMap;
+
+use platform::model::Env;
+use serde::Deserialize;
+
+/// The settings every stack reads, for one environment.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Deleting or replacing resources that hold data must be allowed by address.
+    pub protected: bool,
+    /// Standbys in other zones (Multi-AZ databases).
+    pub high_availability: bool,
+    /// Days of database backups.
+    pub backup_retention_days: u32,
+    /// RDS Performance Insights.
+    pub performance_insights: bool,
+    /// The database instance class.
+    pub db_instance_class: String,
+    /// The database's storage.
+    pub db_allocated_storage_gb: u32,
+    /// Days log groups keep events.
+    pub log_retention_days: u32,
+    /// Buckets and repositories may be deleted with their content.
+    pub force_destroy_data: bool,
+}
+
+/// An environment: its name and its settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Environment {
+    /// The name, as resources and states carry it.
+    pub env: Env,
+    /// What it changes.
+    pub settings: Settings,
+}
+
+impl std::ops::Deref for Environment {
+    type Target = Settings;
+    fn deref(&self) -> &Settings {
+        &self.settings
+    }
+}
+
+/// Every environment of `environments.toml`.
+#[derive(Debug, Clone)]
+pub struct Environments(BTreeMap<String, Environment>);
+
+impl Environments {
+    /// The environments shipped in `stacks/environments.toml`.
+    pub fn builtin() -> Self {
+        Self::parse(include_str!("../environments.toml")).expect("environments.toml is valid")
+    }
+
+    /// Parses an environments document.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let tables: BTreeMap<String, Settings> = toml::from_str(text).map_err(|e| e.to_string())?;
+        tables
+            .into_iter()
+            .map(|(name, settings)| Ok((name.clone(), Environment { env: Env::new(name)?, settings })))
+            .collect::<Result<_, String>>()
+            .map(Self)
+    }
+
+    /// The environment called `name`, or an error listing the known ones.
+    pub fn get(&self, name: &str) -> Result<&Environment, String> {
+        self.0.get(name).ok_or_else(|| {
+            format!(
+                "there is no environment `{name}` (environments: {}; they are defined in stacks/environments.toml)",
+                self.names().join(", ")
+            )
+        })
+    }
+
+    /// The environments' names.
+    pub fn names(&self) -> Vec<&str> {
+        self.0.keys().map(String::as_str).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn production_is_protected_and_highly_available_and_dev_is_cheap() {
+        let envs = Environments::builtin();
+        assert_eq!(envs.names(), ["dev", "prod", "staging"]);
+        let prod = envs.get("prod").unwrap();
+        assert!(prod.protected && prod.high_availability && prod.backup_retention_days >= 14);
+        let dev = envs.get("dev").unwrap();
+        assert!(!dev.protected && !dev.high_availability && dev.backup_retention_days >= 7);
+        assert!(envs.get("qa").unwrap_err().contains("environments: dev, prod, staging"));
+    }
+
+    #[test]
+    fn every_setting_is_required() {
+        let err = Environments::parse("[x]\nprotected = true\n").unwrap_err();
+        assert!(err.contains("missing field"), "{err}");
+        let err = Environments::parse("[Bad]\nprotected = true\n").unwrap_err();
+        assert!(!err.is_empty());
+    }
+}
