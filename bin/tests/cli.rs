@@ -248,3 +248,97 @@ fn operations_a_killed_run_left_unfinished_are_reported() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn no_secret_appears_in_the_state_the_plan_or_the_logs() {
+    let emulator = Emulator::start();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_platform"));
+        cmd.current_dir(dir.path()).args(args).envs(emulator.env()).env("PLATFORM_LOG", "debug");
+        cmd.output().unwrap()
+    };
+    let mut seen = String::new();
+    for args in [
+        &["apply", "--all", "--env", "dev", "--yes"][..],
+        &["plan", "--all", "--env", "dev"][..],
+        &["plan", "--all", "--env", "dev", "--json"][..],
+        &["output", "--env", "dev", "--json"][..],
+    ] {
+        let out = run(args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        seen.push_str(&text(&out.stdout));
+        seen.push_str(&text(&out.stderr));
+    }
+    for entry in std::fs::read_dir(dir.path().join(".platform/state/dev")).unwrap() {
+        seen.push_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap());
+    }
+    assert!(seen.contains("DEBUG"), "the logs were on");
+
+    // The master credentials RDS keeps in Secrets Manager.
+    let state = LocalBackend::new(dir.path().join(".platform/state"))
+        .read("card-dependencies", &Env::new("dev").unwrap())
+        .unwrap()
+        .unwrap();
+    let arn = state.outputs["db_secret_arn"].as_str().unwrap().to_string();
+    let secrets = aws_sdk_secretsmanager::Client::new(&emulator.sdk_config().await);
+    let value = secrets.get_secret_value().secret_id(&arn).send().await.unwrap();
+    let secret: serde_json::Value = serde_json::from_str(value.secret_string().unwrap()).unwrap();
+    let password = secret["password"].as_str().unwrap();
+    assert!(password.len() >= 8);
+    assert!(!seen.contains(password), "the master password leaked");
+    assert!(!seen.contains(value.secret_string().unwrap()));
+    assert!(seen.contains(&arn), "the secret is referred to by its ARN only");
+}
+
+#[test]
+fn production_dependencies_are_applied_in_order_and_protected_from_destroy() {
+    let emulator = Emulator::start();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| platform(dir.path(), Some(&emulator), args);
+
+    // Planned together before anything exists, the dependencies see the foundation's ids as unknown.
+    let plan = run(&["plan", "--stack", "foundation", "--stack", "card-dependencies", "--env", "prod"]);
+    assert!(plan.status.success(), "{}", text(&plan.stderr));
+    assert!(text(&plan.stdout).contains("subnets = [(known after apply), (known after apply), (known after apply)]"));
+    // Alone, the dependencies need the foundation applied first.
+    let alone = run(&["plan", "--stack", "card-dependencies", "--env", "prod"]);
+    assert_eq!(alone.status.code(), Some(1));
+    assert!(text(&alone.stderr).contains("uses stack `foundation`, which has not been applied in `prod`"));
+
+    let apply = run(&["apply", "--stack", "foundation", "--stack", "card-dependencies", "--env", "prod", "--yes"]);
+    assert!(apply.status.success(), "{}\n{}", text(&apply.stdout), text(&apply.stderr));
+    let stderr = text(&apply.stderr);
+    assert!(stderr.contains("available: card-dependencies.db-instance"), "the database is awaited: {stderr}");
+    let plan = run(&["plan", "--all", "--env", "prod", "--detailed-exitcode"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan.stdout));
+
+    // The foundation cannot go while the dependencies use it.
+    let destroy = run(&["destroy", "--stack", "foundation", "--env", "prod", "--yes"]);
+    assert_eq!(destroy.status.code(), Some(1));
+    assert!(text(&destroy.stderr).contains(
+        "stack `foundation` is used by stack `card-dependencies`, which is still applied in `prod`: destroy `card-dependencies` first"
+    ));
+    // The data cannot go without naming it.
+    let destroy = run(&["destroy", "--all", "--env", "prod", "--yes"]);
+    assert_eq!(destroy.status.code(), Some(1));
+    let stderr = text(&destroy.stderr);
+    assert!(stderr.contains("card-dependencies.db-instance (delete), card-dependencies.images (delete)"), "{stderr}");
+    assert!(stderr.contains("--allow-destroy card-dependencies.db-instance --allow-destroy card-dependencies.images"));
+    let plan = run(&["plan", "--all", "--env", "prod", "--detailed-exitcode"]);
+    assert_eq!(plan.status.code(), Some(0), "nothing was destroyed");
+
+    // Named explicitly, they go (deletion protection lifted, a final snapshot taken).
+    let destroy = run(&[
+        "destroy",
+        "--all",
+        "--env",
+        "prod",
+        "--yes",
+        "--allow-destroy",
+        "card-dependencies.db-instance",
+        "--allow-destroy",
+        "card-dependencies.images",
+    ]);
+    assert!(destroy.status.success(), "{}\n{}", text(&destroy.stdout), text(&destroy.stderr));
+}

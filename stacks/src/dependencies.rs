@@ -4,7 +4,7 @@
 //! against deletion are settings of [`Environment`], not flags.
 
 use platform::model::{Handle, Ref, Stack, StackError, StackSpec};
-use platform::resources::{Bucket, DbInstance, DbSubnetGroup, SecurityGroup, SecurityGroupId, Tags};
+use platform::resources::{Bucket, DbEngine, DbInstance, DbSubnetGroup, SecurityGroup, SecurityGroupId, Tags};
 
 use crate::{Environment, Foundation};
 
@@ -14,6 +14,8 @@ pub const POSTGRES_VERSION: &str = "17";
 /// The database a service needs.
 #[derive(Debug, Clone)]
 pub struct DatabaseOptions {
+    /// The engine.
+    pub engine: DbEngine,
     /// The database created in the instance (e.g. `cards`).
     pub db_name: String,
     /// The PostgreSQL major version.
@@ -26,7 +28,12 @@ pub struct DatabaseOptions {
 impl DatabaseOptions {
     /// A PostgreSQL database of the current major version.
     pub fn postgres(db_name: &str) -> Self {
-        Self { db_name: db_name.to_string(), engine_version: POSTGRES_VERSION.into(), access_from: vec![] }
+        Self {
+            engine: DbEngine::Postgres,
+            db_name: db_name.to_string(),
+            engine_version: POSTGRES_VERSION.into(),
+            access_from: vec![],
+        }
     }
 }
 
@@ -69,6 +76,10 @@ pub fn dependencies(
     let mut s = Stack::new(name, &environment.env);
     s.uses(&foundation.spec);
     let database = options.database.as_ref().map(|db| {
+        let port = match db.engine {
+            DbEngine::Postgres => 5432,
+            DbEngine::Mysql => 3306,
+        };
         let subnets = s.add(
             "db-subnets",
             DbSubnetGroup {
@@ -87,7 +98,7 @@ pub fn dependencies(
                     .iter()
                     .map(|group| {
                         platform::resources::Rule::tcp(
-                            5432,
+                            port,
                             platform::resources::Peer::SecurityGroup(group.clone()),
                             "granted database access",
                         )
@@ -98,7 +109,7 @@ pub fn dependencies(
             },
         );
         let mut instance =
-            DbInstance::postgres(&db.engine_version, &db.db_name, subnets.name(), vec![security_group.id()]);
+            DbInstance::new(db.engine, &db.engine_version, &db.db_name, subnets.name(), vec![security_group.id()]);
         instance.instance_class = environment.db_instance_class.clone();
         instance.allocated_storage_gb = environment.db_allocated_storage_gb;
         instance.multi_az = environment.high_availability;

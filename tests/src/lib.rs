@@ -13,11 +13,12 @@ pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ lives in the workspace").to_path_buf()
 }
 
-fn moto_server() -> PathBuf {
-    if let Some(path) = std::env::var_os("PLATFORM_MOTO_SERVER") {
+/// The emulator's python (from `scripts/emulator-venv`).
+fn emulator_python() -> PathBuf {
+    if let Some(path) = std::env::var_os("PLATFORM_EMULATOR_PYTHON") {
         return PathBuf::from(path);
     }
-    let path = workspace_root().join(".venv/emulator/bin/moto_server");
+    let path = workspace_root().join(".venv/emulator/bin/python");
     assert!(
         path.exists(),
         "the AWS emulator is not installed at {}: run `scripts/test` (it installs it), or `scripts/emulator-venv`",
@@ -37,7 +38,8 @@ impl Emulator {
     /// Starts an emulator on a free loopback port and waits until it answers.
     pub fn start() -> Self {
         let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
-        let child = Command::new(moto_server())
+        let child = Command::new(emulator_python())
+            .arg(workspace_root().join("scripts/emulator-server.py"))
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -109,6 +111,15 @@ impl Harness {
             platform::apply::ApplyOptions::default(),
         );
         Self { emulator, config, engine, backend, _dir: dir }
+    }
+
+    /// Another engine on the same emulator and states, with other options (allowed deletions, say).
+    pub fn engine_with(&self, options: platform::apply::ApplyOptions) -> platform::Engine {
+        platform::Engine::new(
+            std::sync::Arc::new(platform::provider::aws::AwsProvider::new(&self.config)),
+            std::sync::Arc::new(self.backend.clone()),
+            options,
+        )
     }
 
     /// Plans `spec`.

@@ -70,6 +70,8 @@ pub const DB_INSTANCE: TypeSchema = TypeSchema {
 pub enum DbEngine {
     /// PostgreSQL.
     Postgres,
+    /// MySQL.
+    Mysql,
 }
 
 /// A database instance. Its master password is generated and kept by RDS in Secrets Manager
@@ -132,8 +134,19 @@ impl DbInstance {
         subnet_group: Ref<DbSubnetGroupName>,
         security_groups: Vec<Ref<SecurityGroupId>>,
     ) -> Self {
+        Self::new(DbEngine::Postgres, engine_version, db_name, subnet_group, security_groups)
+    }
+
+    /// An instance of `engine` with the same safe settings as [`DbInstance::postgres`].
+    pub fn new(
+        engine: DbEngine,
+        engine_version: &str,
+        db_name: &str,
+        subnet_group: Ref<DbSubnetGroupName>,
+        security_groups: Vec<Ref<SecurityGroupId>>,
+    ) -> Self {
         Self {
-            engine: DbEngine::Postgres,
+            engine,
             engine_version: engine_version.to_string(),
             instance_class: "db.t4g.micro".into(),
             allocated_storage_gb: 20,
@@ -146,7 +159,10 @@ impl DbInstance {
             master_username: format!("{db_name}_admin"),
             manage_master_user_password: true,
             db_name: db_name.to_string(),
-            port: 5432,
+            port: match engine {
+                DbEngine::Postgres => 5432,
+                DbEngine::Mysql => 3306,
+            },
             subnet_group,
             security_groups,
             copy_tags_to_snapshot: true,

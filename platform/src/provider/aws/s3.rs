@@ -274,7 +274,20 @@ async fn empty(p: &AwsProvider, bucket: &str) -> Result<(), ProviderError> {
             .quiet(true)
             .build()
             .map_err(|e| ProviderError::OperationFailed { what: "s3 delete".into(), message: e.to_string() })?;
-        p.s3.delete_objects().bucket(bucket).delete(delete).send().await.map_err(api("s3:DeleteObjects"))?;
+        let out = p.s3.delete_objects().bucket(bucket).delete(delete).send().await.map_err(api("s3:DeleteObjects"))?;
+        // Per-object failures come back in the response, not as an error of the call.
+        if let Some(failure) = out.errors().first() {
+            return Err(ProviderError::Api {
+                operation: "s3:DeleteObjects",
+                code: failure.code().map(str::to_string),
+                message: format!(
+                    "could not delete {} objects of {bucket}, e.g. {}: {}",
+                    out.errors().len(),
+                    failure.key().unwrap_or_default(),
+                    failure.message().unwrap_or_default()
+                ),
+            });
+        }
     }
 }
 

@@ -1,0 +1,215 @@
+//! The dependencies stack against the emulator: the database and the bucket with the settings of
+//! each environment, updates versus replacements, protection of data in production, and no secret
+//! anywhere.
+
+use std::collections::BTreeSet;
+
+use platform::apply::ApplyOptions;
+use platform::plan::Action;
+use platform::{Address, EngineError, StackSpec};
+use platform_tests::{id_of, Harness};
+use stacks::{dependencies, foundation, DatabaseOptions, DependenciesOptions, Environment, Environments};
+
+fn environment(name: &str) -> Environment {
+    Environments::builtin().get(name).unwrap().clone()
+}
+
+fn stacks_for(environment: &Environment, database: DatabaseOptions) -> (StackSpec, StackSpec) {
+    let foundation = foundation(environment).unwrap();
+    let options = DependenciesOptions { database: Some(database), bucket: true };
+    let deps = dependencies("card-dependencies", environment, &foundation, &options).unwrap();
+    (foundation.spec, deps.spec)
+}
+
+fn db_address() -> Address {
+    Address::new("card-dependencies", "db-instance")
+}
+
+async fn instance(h: &Harness, identifier: &str) -> aws_sdk_rds::types::DbInstance {
+    let rds = aws_sdk_rds::Client::new(&h.config);
+    let out = rds.describe_db_instances().db_instance_identifier(identifier).send().await.unwrap();
+    out.db_instances()[0].clone()
+}
+
+#[tokio::test]
+async fn production_gets_a_protected_highly_available_database_and_a_locked_down_bucket() {
+    let h = Harness::new().await;
+    let prod = environment("prod");
+    let (foundation, deps) = stacks_for(&prod, DatabaseOptions::postgres("cards"));
+    h.apply_converged(&foundation).await;
+    let state = h.apply_converged(&deps).await;
+
+    let db = instance(&h, &id_of(&state, "db-instance")).await;
+    assert_eq!(db.db_instance_identifier(), Some("prod-card-dependencies-db-instance"));
+    assert_eq!(db.engine(), Some("postgres"));
+    assert_eq!(db.multi_az(), Some(true));
+    assert_eq!(db.storage_encrypted(), Some(true));
+    assert_eq!(db.deletion_protection(), Some(true));
+    assert_eq!(db.publicly_accessible(), Some(false));
+    assert_eq!(db.backup_retention_period(), Some(14));
+    assert_eq!(db.copy_tags_to_snapshot(), Some(true));
+    assert_eq!(db.auto_minor_version_upgrade(), Some(true));
+    let secret = db.master_user_secret().and_then(|s| s.secret_arn()).expect("a managed master secret");
+    assert_eq!(state.outputs["db_secret_arn"], secret);
+    assert_eq!(db.db_subnet_group().and_then(|g| g.db_subnet_group_name()), Some("prod-card-dependencies-db-subnets"));
+    let groups: Vec<_> = db.vpc_security_groups().iter().filter_map(|g| g.vpc_security_group_id()).collect();
+    assert_eq!(groups, [id_of(&state, "db").as_str()]);
+    assert!(db
+        .tag_list()
+        .iter()
+        .any(|t| t.key() == Some("platform:address") && t.value() == Some("card-dependencies.db-instance")));
+    assert_eq!(state.outputs["db_port"], 5432);
+    assert!(state.outputs["db_address"].as_str().unwrap().starts_with("prod-card-dependencies-db-instance."));
+
+    // The database's security group has no ingress until a group is granted access.
+    let ec2 = aws_sdk_ec2::Client::new(&h.config);
+    let sg = ec2.describe_security_groups().group_ids(id_of(&state, "db")).send().await.unwrap();
+    assert!(sg.security_groups()[0].ip_permissions().is_empty());
+
+    // The bucket: every public access block, encryption, versioning, TLS only.
+    let s3 = aws_sdk_s3::Client::new(&h.config);
+    let bucket = id_of(&state, "images");
+    assert_eq!(bucket, "prod-card-dependencies-images-123456789012-us-east-1");
+    let block = s3.get_public_access_block().bucket(&bucket).send().await.unwrap();
+    let block = block.public_access_block_configuration().unwrap();
+    assert_eq!(
+        (
+            block.block_public_acls(),
+            block.ignore_public_acls(),
+            block.block_public_policy(),
+            block.restrict_public_buckets()
+        ),
+        (Some(true), Some(true), Some(true), Some(true))
+    );
+    let encryption = s3.get_bucket_encryption().bucket(&bucket).send().await.unwrap();
+    let rule = &encryption.server_side_encryption_configuration().unwrap().rules()[0];
+    assert_eq!(rule.apply_server_side_encryption_by_default().unwrap().sse_algorithm().as_str(), "AES256");
+    let versioning = s3.get_bucket_versioning().bucket(&bucket).send().await.unwrap();
+    assert_eq!(versioning.status().map(|s| s.as_str()), Some("Enabled"));
+    let policy: serde_json::Value =
+        serde_json::from_str(s3.get_bucket_policy().bucket(&bucket).send().await.unwrap().policy().unwrap()).unwrap();
+    let statement = &policy["Statement"][0];
+    assert_eq!(statement["Effect"], "Deny");
+    assert_eq!(statement["Condition"]["Bool"]["aws:SecureTransport"], "false");
+    assert_eq!(statement["Resource"][1], format!("arn:aws:s3:::{bucket}/*"));
+    assert_eq!(state.outputs["bucket_name"], bucket);
+}
+
+#[tokio::test]
+async fn dev_gets_a_single_zone_database_without_deletion_protection() {
+    let h = Harness::new().await;
+    let dev = environment("dev");
+    let (foundation, deps) = stacks_for(&dev, DatabaseOptions::postgres("cards"));
+    h.apply_converged(&foundation).await;
+    let state = h.apply_converged(&deps).await;
+    let db = instance(&h, &id_of(&state, "db-instance")).await;
+    assert_eq!(db.multi_az(), Some(false));
+    assert_eq!(db.deletion_protection(), Some(false));
+    assert_eq!(db.storage_encrypted(), Some(true));
+    assert_eq!(db.backup_retention_period(), Some(7));
+    // The TLS-only policy at work: the emulator is reached over plain HTTP, so writes are denied.
+    let s3 = aws_sdk_s3::Client::new(&h.config);
+    let bucket = id_of(&state, "images");
+    let put = || {
+        s3.put_object()
+            .bucket(&bucket)
+            .key("cards/1.png")
+            .body(aws_sdk_s3::primitives::ByteStream::from_static(b"png"))
+            .send()
+    };
+    let denied = put().await.unwrap_err();
+    assert_eq!(denied.raw_response().map(|r| r.status().as_u16()), Some(403));
+    // Someone lifts the policy and stores an object: the plan sees it, and apply puts the policy back.
+    s3.delete_bucket_policy().bucket(&bucket).send().await.unwrap();
+    put().await.unwrap();
+    let plan = h.plan(&deps).await;
+    let change = plan.change(&Address::new("card-dependencies", "images")).unwrap();
+    assert_eq!(change.action, Action::Update);
+    assert_eq!(change.changes[0].path, "enforce_tls");
+    h.apply_converged(&deps).await;
+    assert!(s3.get_bucket_policy().bucket(&bucket).send().await.is_ok());
+    // Not protected in dev: destroy goes through, emptying the bucket and taking no final snapshot.
+    // (Emulator difference: it is reached over plain HTTP, so the TLS-only policy would deny the
+    // engine's own deletions of objects too; on AWS the SDK uses HTTPS. The policy is lifted first.)
+    s3.delete_bucket_policy().bucket(&bucket).send().await.unwrap();
+    h.destroy(&deps).await;
+    let rds = aws_sdk_rds::Client::new(&h.config);
+    assert!(rds.describe_db_instances().db_instance_identifier(id_of(&state, "db-instance")).send().await.is_err());
+    assert!(rds.describe_db_snapshots().send().await.unwrap().db_snapshots().is_empty());
+    assert!(s3.head_bucket().bucket(&bucket).send().await.is_err());
+    h.destroy(&foundation).await;
+}
+
+#[tokio::test]
+async fn instance_class_changes_in_place_and_an_engine_change_replaces_only_when_allowed() {
+    let h = Harness::new().await;
+    let prod = environment("prod");
+    let (foundation, deps) = stacks_for(&prod, DatabaseOptions::postgres("cards"));
+    h.apply_converged(&foundation).await;
+    let state = h.apply_converged(&deps).await;
+    let identifier = id_of(&state, "db-instance");
+
+    // A bigger instance: an update in place.
+    let mut bigger = prod.clone();
+    bigger.settings.db_instance_class = "db.m7g.xlarge".into();
+    let (_, deps_bigger) = stacks_for(&bigger, DatabaseOptions::postgres("cards"));
+    let plan = h.plan(&deps_bigger).await;
+    let change = plan.change(&db_address()).unwrap();
+    assert_eq!(change.action, Action::Update);
+    assert_eq!(change.changes.len(), 1);
+    assert_eq!(change.changes[0].path, "instance_class");
+    assert_eq!(plan.summary().update, 1);
+    h.apply_converged(&deps_bigger).await;
+    assert_eq!(instance(&h, &identifier).await.db_instance_class(), Some("db.m7g.xlarge"));
+
+    // Another engine: a replacement, refused in production unless the address is named.
+    let mysql = DatabaseOptions {
+        engine: platform::resources::DbEngine::Mysql,
+        engine_version: "8.0".into(),
+        ..DatabaseOptions::postgres("cards")
+    };
+    let (_, deps_mysql) = stacks_for(&bigger, mysql);
+    let plan = h.plan(&deps_mysql).await;
+    let change = plan.change(&db_address()).unwrap();
+    assert_eq!(change.action, Action::Replace);
+    assert!(change.replaced_because().any(|a| a == "engine"));
+    assert!(change.protected);
+    let text = platform::render::plan_text(&plan);
+    assert!(
+        text.contains(
+            "because engine cannot change in place [protected: needs --allow-destroy card-dependencies.db-instance]"
+        ),
+        "{text}"
+    );
+
+    let prepared = h.engine.prepare(&deps_mysql, false, "apply").await.unwrap();
+    let Err(err) = h.engine.apply(prepared, &|_| {}).await else { panic!("a protected replacement must be refused") };
+    assert!(matches!(err, EngineError::Protected { .. }));
+    assert!(err.to_string().contains("--allow-destroy card-dependencies.db-instance"), "{err}");
+    assert_eq!(instance(&h, &identifier).await.engine(), Some("postgres"), "nothing was touched");
+
+    let allowed =
+        h.engine_with(ApplyOptions { allow_destroy: BTreeSet::from([db_address()]), ..ApplyOptions::default() });
+    let prepared = allowed.prepare(&deps_mysql, false, "apply").await.unwrap();
+    let report = allowed.apply(prepared, &|_| {}).await.unwrap();
+    assert!(report.is_success(), "{}", platform::render::report_text("card-dependencies", &report));
+    assert_eq!(instance(&h, &identifier).await.engine(), Some("mysql"));
+    // Production takes a final snapshot of what it replaces.
+    let rds = aws_sdk_rds::Client::new(&h.config);
+    let snapshots = rds.describe_db_snapshots().send().await.unwrap();
+    assert!(snapshots
+        .db_snapshots()
+        .iter()
+        .any(|s| s.db_snapshot_identifier().unwrap().starts_with(&format!("{identifier}-final-"))));
+    assert!(!h.plan(&deps_mysql).await.has_changes());
+}
+
+#[tokio::test]
+async fn the_dependencies_need_the_foundation_applied_first() {
+    let h = Harness::new().await;
+    let (_, deps) = stacks_for(&environment("dev"), DatabaseOptions::postgres("cards"));
+    let Err(err) = h.engine.prepare(&deps, false, "plan").await else { panic!("the foundation is not applied") };
+    assert!(err
+        .to_string()
+        .starts_with("stack `card-dependencies` uses stack `foundation`, which has not been applied in `dev`"));
+}
