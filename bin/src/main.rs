@@ -222,12 +222,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 Some(s) => bail!("there is no stack `{s}` (stacks: {})", names.join(", ")),
                 None => names.iter().map(|s| s.to_string()).collect(),
             };
-            let mut all = serde_json::Map::new();
+            let mut all: Vec<(String, serde_json::Value)> = vec![];
             for name in &selected {
                 match backend.read(name, &env)? {
-                    Some(state) => {
-                        all.insert(name.clone(), serde_json::to_value(&state.outputs)?);
-                    }
+                    Some(state) => all.push((name.clone(), serde_json::to_value(&state.outputs)?)),
                     None if selected.len() == 1 => {
                         bail!("stack `{name}` has not been applied in `{env}`; run `platform apply --stack {name} --env {env}`")
                     }
@@ -238,7 +236,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 let doc = if selected.len() == 1 {
                     all.into_iter().next().map(|(_, v)| v).unwrap_or_default()
                 } else {
-                    all.into()
+                    all.into_iter().collect::<serde_json::Map<_, _>>().into()
                 };
                 println!("{}", serde_json::to_string_pretty(&doc)?);
             } else {
