@@ -125,6 +125,8 @@ impl ApplyReport {
 struct Op {
     address: Address,
     kind: OpKind,
+    /// The operation is on the old resource of a replaced address (create before destroy).
+    deposed: bool,
 }
 
 /// The graph of operations: an edge from each operation to those that must wait for it.
@@ -136,12 +138,14 @@ fn operations(plan: &Plan, desired: &StackSpec, state: &StackState) -> DiGraph<O
     // The first and last operation of each address that is created, updated or awaited.
     let mut entry: HashMap<&Address, NodeIndex> = HashMap::new();
     let mut exit: HashMap<&Address, NodeIndex> = HashMap::new();
+    // Old resources of addresses replaced create-before-destroy.
+    let mut retired: HashMap<&Address, NodeIndex> = HashMap::new();
     for change in &plan.resources {
         let a = &change.address;
         // The operations of this address, in order; each waits for the one before.
         let mut chain: Vec<NodeIndex> = vec![];
         let add = |g: &mut DiGraph<Op, ()>, chain: &mut Vec<NodeIndex>, kind| {
-            let node = g.add_node(Op { address: a.clone(), kind });
+            let node = g.add_node(Op { address: a.clone(), kind, deposed: false });
             if let Some(&previous) = chain.last() {
                 g.add_edge(previous, node, ());
             }
@@ -172,12 +176,25 @@ fn operations(plan: &Plan, desired: &StackSpec, state: &StackState) -> DiGraph<O
                     add(&mut g, &mut chain, OpKind::Await);
                 }
             }
+            Action::Delete if change.deposed => {
+                g.add_node(Op { address: a.clone(), kind: OpKind::Delete, deposed: true });
+            }
             Action::Delete => {
-                deletes.insert(a, g.add_node(Op { address: a.clone(), kind: OpKind::Delete }));
+                deletes.insert(a, g.add_node(Op { address: a.clone(), kind: OpKind::Delete, deposed: false }));
+            }
+            Action::Replace if schema(&change.type_name).is_some_and(|s| s.create_before_destroy) => {
+                // Create the new one, let dependents move to it, then delete the old one.
+                creates.insert(a, add(&mut g, &mut chain, OpKind::Create));
+                if awaits {
+                    add(&mut g, &mut chain, OpKind::Await);
+                }
+                let retire = g.add_node(Op { address: a.clone(), kind: OpKind::Delete, deposed: true });
+                g.add_edge(*chain.last().expect("the create"), retire, ());
+                retired.insert(a, retire);
             }
             Action::Replace => {
                 // Delete, then create: the create is where the address's new life begins.
-                let delete = g.add_node(Op { address: a.clone(), kind: OpKind::Delete });
+                let delete = g.add_node(Op { address: a.clone(), kind: OpKind::Delete, deposed: false });
                 deletes.insert(a, delete);
                 let create = add(&mut g, &mut chain, OpKind::Create);
                 g.add_edge(delete, create, ());
@@ -192,13 +209,15 @@ fn operations(plan: &Plan, desired: &StackSpec, state: &StackState) -> DiGraph<O
             exit.insert(a, last);
         }
     }
-    // A resource is created or updated once its dependencies are done (and available).
+    // A resource is created or updated once its dependencies are done (and available); an old
+    // resource replaced create-before-destroy is deleted once its dependents moved on.
     for r in &desired.resources {
-        if let Some(&node) = entry.get(&r.address) {
-            for d in &r.dependencies {
-                if let Some(&dep) = exit.get(d) {
-                    g.add_edge(dep, node, ());
-                }
+        for d in &r.dependencies {
+            if let (Some(&node), Some(&dep)) = (entry.get(&r.address), exit.get(d)) {
+                g.add_edge(dep, node, ());
+            }
+            if let (Some(&done), Some(&retire)) = (exit.get(&r.address), retired.get(d)) {
+                g.add_edge(done, retire, ());
             }
         }
     }
@@ -397,6 +416,18 @@ fn prepare(op: &Op, context: &Context, state: &StackState) -> Result<Call, Strin
     };
     let missing_from_state = || format!("{} is not in the state", op.address);
     match op.kind {
+        OpKind::Delete if op.deposed => {
+            let old = state.deposed.iter().find(|d| d.address == op.address).ok_or_else(missing_from_state)?;
+            return Ok(Call::Delete(Existing {
+                address: op.address.clone(),
+                type_name: old.resource.type_name.clone(),
+                physical_id: old.resource.physical_id.clone(),
+                name: old.resource.name.clone(),
+                props: old.resource.props.clone(),
+                outputs: old.resource.outputs.clone(),
+                delete_allowed: context.allow_destroy.contains(&op.address),
+            }));
+        }
         OpKind::Delete => return existing().map(Call::Delete).ok_or_else(missing_from_state),
         OpKind::Await => return existing().map(Call::Await).ok_or_else(missing_from_state),
         OpKind::Create | OpKind::Update => {}
@@ -431,6 +462,11 @@ fn prepare(op: &Op, context: &Context, state: &StackState) -> Result<Call, Strin
 
 fn record(op: &Op, context: &Context, state: &mut StackState, applied: Applied, tainted: bool) {
     match op.kind {
+        OpKind::Delete if op.deposed => {
+            if let Some(i) = state.deposed.iter().position(|d| d.address == op.address) {
+                state.deposed.remove(i);
+            }
+        }
         OpKind::Delete => {
             state.resources.remove(&op.address);
         }
@@ -448,6 +484,13 @@ fn record(op: &Op, context: &Context, state: &mut StackState, applied: Applied, 
                 _ => Value::Null,
             };
             let awaits = schema(&spec.type_name).is_some_and(|s| s.awaits);
+            // A create while the address still holds a resource is a create-before-destroy
+            // replacement: the old one is kept as deposed until it is deleted.
+            if op.kind == OpKind::Create {
+                if let Some(old) = state.resources.remove(&op.address) {
+                    state.deposed.push(crate::state::Deposed { address: op.address.clone(), resource: old });
+                }
+            }
             state.resources.insert(
                 op.address.clone(),
                 ResourceState {

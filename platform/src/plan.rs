@@ -80,6 +80,10 @@ pub struct ResourceChange {
     /// Whether it holds data, so that deleting or replacing it must be allowed explicitly.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub protected: bool,
+    /// Whether this is an old resource of the address, replaced earlier (create before destroy)
+    /// and still to be deleted.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub deposed: bool,
 }
 
 impl ResourceChange {
@@ -142,9 +146,9 @@ impl Plan {
         self.resources.iter().any(|r| r.action != Action::NoOp)
     }
 
-    /// The change of one address.
+    /// The change of one address (not counting old resources still to be deleted).
     pub fn change(&self, address: &Address) -> Option<&ResourceChange> {
-        self.resources.iter().find(|r| &r.address == address)
+        self.resources.iter().find(|r| &r.address == address && !r.deposed)
     }
 
     /// Deletions and replacements of protected resources that `allowed` does not name.
@@ -291,6 +295,7 @@ pub fn plan(
                 changes: all_attributes_as_changes(&after, false),
                 reason: vanished.contains(&address).then(|| "it was deleted outside platform".to_string()),
                 protected: spec.protected,
+                deposed: false,
             },
             Some(current) if current.type_name != spec.type_name => ResourceChange {
                 address: address.clone(),
@@ -305,6 +310,7 @@ pub fn plan(
                 }],
                 reason: None,
                 protected: spec.protected,
+                deposed: false,
             },
             Some(current) if current.tainted => ResourceChange {
                 address: address.clone(),
@@ -314,6 +320,7 @@ pub fn plan(
                 changes: diff(schema, &normalize(schema, &current.props), &after),
                 reason: Some("its creation did not finish (tainted)".to_string()),
                 protected: false,
+                deposed: false,
             },
             Some(current) => {
                 let changes = diff(schema, &normalize(schema, &current.props), &after);
@@ -332,6 +339,7 @@ pub fn plan(
                     changes,
                     reason: None,
                     protected: spec.protected,
+                    deposed: false,
                 }
             }
         };
@@ -351,6 +359,20 @@ pub fn plan(
             changes: all_attributes_as_changes(&current.props, true),
             reason: None,
             protected: current.protected,
+            deposed: false,
+        });
+    }
+    // Old resources replaced earlier and not yet deleted (a run stopped in between).
+    for old in &state.deposed {
+        resources.push(ResourceChange {
+            address: old.address.clone(),
+            type_name: old.resource.type_name.clone(),
+            action: Action::Delete,
+            physical_id: Some(old.resource.physical_id.clone()),
+            changes: vec![],
+            reason: Some("it was replaced earlier and is still to be deleted".to_string()),
+            protected: false,
+            deposed: true,
         });
     }
     Ok(Plan {

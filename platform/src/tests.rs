@@ -491,3 +491,53 @@ async fn an_interrupted_wait_is_resumed_instead_of_creating_again() {
     assert!(!f.state().resources[&Address::new("s", "db")].awaiting);
     assert_eq!(f.state().resources[&Address::new("s", "db")].physical_id, db.physical_id);
 }
+
+fn revision_stack(content: &str) -> StackSpec {
+    use crate::resources::test_thing::Revision;
+    let mut s = Stack::new("s", &env());
+    let revision = s.add("revision", Revision { content: content.into() });
+    s.add("service", Thing { parent: Some(revision.id()), ..Thing::default() });
+    s.build().unwrap()
+}
+
+#[tokio::test]
+async fn immutable_resources_are_replaced_create_before_destroy() {
+    let f = fixture();
+    f.apply(&revision_stack("v1")).await;
+    let old = f.id("revision");
+    let plan = f.plan(&revision_stack("v2")).await;
+    assert_eq!(plan.change(&Address::new("s", "revision")).unwrap().action, Action::Replace);
+    assert_eq!(plan.change(&Address::new("s", "service")).unwrap().action, Action::Update);
+    assert_eq!((plan.summary().replace, plan.summary().update), (1, 1));
+    assert!(f.apply(&revision_stack("v2")).await.is_success());
+    let log = f.provider.log();
+    let created = log.iter().rposition(|l| l == "create s.revision").unwrap();
+    assert!(created < position(&log, "update s.service"), "{log:?}");
+    assert!(position(&log, "update s.service") < position(&log, "delete s.revision"), "{log:?}");
+    assert!(!f.provider.resources().contains_key(&old), "the old one is deleted");
+    assert!(f.state().deposed.is_empty());
+    assert!(!f.plan(&revision_stack("v2")).await.has_changes());
+}
+
+#[tokio::test]
+async fn an_old_resource_left_by_a_stopped_replacement_is_deleted_next_time() {
+    let f = fixture();
+    f.apply(&revision_stack("v1")).await;
+    let old = f.id("revision");
+    f.provider.fail("update", "s.service");
+    assert!(!f.apply(&revision_stack("v2")).await.is_success());
+    let state = f.state();
+    assert_eq!(state.deposed.len(), 1, "the old one is recorded, not forgotten");
+    assert_eq!(state.deposed[0].resource.physical_id, old);
+
+    f.provider.heal();
+    let plan = f.plan(&revision_stack("v2")).await;
+    let deposed: Vec<_> = plan.resources.iter().filter(|r| r.deposed).collect();
+    assert_eq!(deposed.len(), 1);
+    assert_eq!(deposed[0].action, Action::Delete);
+    assert_eq!(deposed[0].physical_id.as_deref(), Some(old.as_str()));
+    assert!(f.apply(&revision_stack("v2")).await.is_success());
+    assert!(!f.provider.resources().contains_key(&old));
+    assert!(f.state().deposed.is_empty());
+    assert!(!f.plan(&revision_stack("v2")).await.has_changes());
+}

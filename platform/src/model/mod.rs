@@ -10,7 +10,7 @@ mod stack;
 pub mod validate;
 
 pub use address::{Address, Env, LOGICAL_NAME_MAX};
-pub use reference::{is_unknown, unknown, Ref, REF_KEY, UNKNOWN_KEY};
+pub use reference::{is_unknown, unknown, Ref, JOIN_KEY, REF_KEY, UNKNOWN_KEY};
 pub use stack::{Handle, ResourceSpec, Stack, StackError, StackSpec};
 
 use serde::Serialize;
@@ -74,6 +74,10 @@ pub struct TypeSchema {
     /// Whether the resource becomes available some time after a create or update returns (a
     /// database, say): the engine records it, then awaits it before anything that depends on it.
     pub awaits: bool,
+    /// Whether a replacement creates the new resource first and deletes the old one after its
+    /// dependents moved to the new one (for immutable, unnamed things such as task definition
+    /// revisions). Otherwise the old one is deleted first, freeing its deterministic name.
+    pub create_before_destroy: bool,
 }
 
 impl TypeSchema {

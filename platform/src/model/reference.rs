@@ -24,8 +24,16 @@ pub struct Ref<T> {
 #[derive(Clone, PartialEq, Eq)]
 enum Inner {
     Literal(String),
-    Output { address: Address, attribute: &'static str },
+    Output {
+        address: Address,
+        attribute: &'static str,
+    },
+    /// Text and outputs joined into one string (e.g. a bucket's ARN followed by `/cards/*`).
+    Join(Vec<Inner>),
 }
+
+/// JSON key marking text and references joined into one string: `{"$join": ["arn...", {"$ref": ...}]}`.
+pub const JOIN_KEY: &str = "$join";
 
 impl<T> Ref<T> {
     /// A reference to something that already exists, by its id.
@@ -40,10 +48,24 @@ impl<T> Ref<T> {
 
     /// The address this reference points at, if it points at a resource.
     pub fn address(&self) -> Option<&Address> {
-        match &self.inner {
-            Inner::Output { address, .. } => Some(address),
-            Inner::Literal(_) => None,
+        fn first(inner: &Inner) -> Option<&Address> {
+            match inner {
+                Inner::Output { address, .. } => Some(address),
+                Inner::Literal(_) => None,
+                Inner::Join(parts) => parts.iter().find_map(first),
+            }
         }
+        first(&self.inner)
+    }
+
+    /// This value followed by `suffix`, e.g. `bucket.arn().with_suffix("/cards/*")`.
+    pub fn with_suffix<U>(&self, suffix: &str) -> Ref<U> {
+        let mut parts = match &self.inner {
+            Inner::Join(parts) => parts.clone(),
+            other => vec![other.clone()],
+        };
+        parts.push(Inner::Literal(suffix.to_string()));
+        Ref { inner: Inner::Join(parts), _kind: PhantomData }
     }
 }
 
@@ -64,18 +86,24 @@ impl<T> fmt::Debug for Ref<T> {
         match &self.inner {
             Inner::Literal(id) => write!(f, "Ref({id:?})"),
             Inner::Output { address, attribute } => write!(f, "Ref({address}.{attribute})"),
+            Inner::Join(parts) => write!(f, "Ref({} parts)", parts.len()),
+        }
+    }
+}
+
+impl Inner {
+    fn to_json(&self) -> Value {
+        match self {
+            Inner::Literal(text) => Value::String(text.clone()),
+            Inner::Output { address, attribute } => json!({ REF_KEY: address.to_string(), "attr": attribute }),
+            Inner::Join(parts) => json!({ JOIN_KEY: parts.iter().map(Inner::to_json).collect::<Vec<_>>() }),
         }
     }
 }
 
 impl<T> Serialize for Ref<T> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match &self.inner {
-            Inner::Literal(id) => s.serialize_str(id),
-            Inner::Output { address, attribute } => {
-                json!({ REF_KEY: address.to_string(), "attr": attribute }).serialize(s)
-            }
-        }
+        self.inner.to_json().serialize(s)
     }
 }
 
@@ -101,10 +129,26 @@ pub(crate) fn visit_refs(value: &Value, f: &mut impl FnMut(&str, &str)) {
     }
 }
 
-/// Replaces every reference inside `value` by what `lookup` returns for it.
+/// Replaces every reference inside `value` by what `lookup` returns for it, and joins `$join`
+/// values whose parts are all known.
 pub(crate) fn resolve_refs(value: &Value, lookup: &mut impl FnMut(&str, &str) -> Value) -> Value {
     if let Some((address, attr)) = as_ref(value) {
         return lookup(address, attr);
+    }
+    if let Some(Value::Array(parts)) = value.as_object().filter(|m| m.len() == 1).and_then(|m| m.get(JOIN_KEY)) {
+        let parts: Vec<Value> = parts.iter().map(|p| resolve_refs(p, lookup)).collect();
+        if let Some(unknown) = parts.iter().find(|p| is_unknown(p)) {
+            return unknown.clone();
+        }
+        return Value::String(
+            parts
+                .iter()
+                .map(|p| match p {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect(),
+        );
     }
     match value {
         Value::Array(items) => Value::Array(items.iter().map(|v| resolve_refs(v, lookup)).collect()),
@@ -153,5 +197,21 @@ mod tests {
         assert_eq!(resolved, json!({"a": ["s.x:id"], "b": {"c": "s.y:arn"}}));
         assert!(!is_unknown(&resolved));
         assert!(is_unknown(&json!({"a": [unknown("s.x", "id")]})));
+    }
+
+    #[test]
+    fn joined_references_resolve_to_one_string_or_stay_unknown() {
+        let arn: Ref<VpcId> = Ref::output(Address::new("deps", "bucket"), "arn");
+        let objects: Ref<VpcId> = arn.with_suffix("/cards/*");
+        let doc = serde_json::to_value(&objects).unwrap();
+        assert_eq!(doc, json!({"$join": [{"$ref": "deps.bucket", "attr": "arn"}, "/cards/*"]}));
+        assert_eq!(objects.address(), Some(&Address::new("deps", "bucket")));
+        let mut seen = vec![];
+        visit_refs(&doc, &mut |a, b| seen.push(format!("{a}/{b}")));
+        assert_eq!(seen, ["deps.bucket/arn"]);
+        let resolved = resolve_refs(&doc, &mut |_, _| json!("arn:aws:s3:::b"));
+        assert_eq!(resolved, json!("arn:aws:s3:::b/cards/*"));
+        let pending = resolve_refs(&doc, &mut |a, b| unknown(a, b));
+        assert!(is_unknown(&pending));
     }
 }

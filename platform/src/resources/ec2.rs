@@ -26,6 +26,7 @@ pub const VPC: TypeSchema = TypeSchema {
     taggable: true,
     outputs: &["id"],
     awaits: false,
+    create_before_destroy: false,
 };
 
 /// A VPC.
@@ -71,6 +72,7 @@ pub const SUBNET: TypeSchema = TypeSchema {
     taggable: true,
     outputs: &["id", "availability_zone_name"],
     awaits: false,
+    create_before_destroy: false,
 };
 
 /// An availability zone, by its position among the region's available zones (sorted by name).
@@ -130,6 +132,7 @@ pub const INTERNET_GATEWAY: TypeSchema = TypeSchema {
     taggable: true,
     outputs: &["id"],
     awaits: false,
+    create_before_destroy: false,
 };
 
 /// An internet gateway attached to a VPC.
@@ -161,6 +164,7 @@ pub const ROUTE_TABLE: TypeSchema = TypeSchema {
     taggable: true,
     outputs: &["id"],
     awaits: false,
+    create_before_destroy: false,
 };
 
 /// A route table. Its routes are managed authoritatively: routes added outside the
@@ -211,6 +215,7 @@ pub const ROUTE_TABLE_ASSOCIATION: TypeSchema = TypeSchema {
     taggable: false,
     outputs: &["id"],
     awaits: false,
+    create_before_destroy: false,
 };
 
 /// The association of a subnet with a route table.
@@ -235,6 +240,7 @@ pub const SECURITY_GROUP: TypeSchema = TypeSchema {
     taggable: true,
     outputs: &["id"],
     awaits: false,
+    create_before_destroy: false,
 };
 
 /// A security group whose rules are managed authoritatively: the declared ingress and

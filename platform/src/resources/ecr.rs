@@ -14,6 +14,7 @@ pub const REPOSITORY: TypeSchema = TypeSchema {
     taggable: true,
     outputs: &["arn", "name", "repository_uri"],
     awaits: false,
+    create_before_destroy: false,
 };
 
 /// Whether image tags can be overwritten.

@@ -14,6 +14,7 @@ pub const CLUSTER: TypeSchema = TypeSchema {
     taggable: true,
     outputs: &["arn", "name"],
     awaits: false,
+    create_before_destroy: false,
 };
 
 /// The cluster's Container Insights setting.

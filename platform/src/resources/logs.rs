@@ -14,6 +14,7 @@ pub const LOG_GROUP: TypeSchema = TypeSchema {
     taggable: true,
     outputs: &["arn", "name"],
     awaits: false,
+    create_before_destroy: false,
 };
 
 /// The retention periods CloudWatch Logs accepts, in days.

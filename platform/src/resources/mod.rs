@@ -57,6 +57,8 @@ pub const SCHEMAS: &[&TypeSchema] = &[
     &test_thing::SCHEMA,
     #[cfg(test)]
     &test_thing::SLOW,
+    #[cfg(test)]
+    &test_thing::REVISION,
 ];
 
 /// The schema of a resource type.
@@ -80,6 +82,7 @@ pub(crate) mod test_thing {
         taggable: true,
         outputs: &["id"],
         awaits: false,
+        create_before_destroy: false,
     };
 
     /// A type that becomes available some time after it is created, like a database.
@@ -91,7 +94,35 @@ pub(crate) mod test_thing {
         taggable: false,
         outputs: &["id", "endpoint"],
         awaits: true,
+        create_before_destroy: false,
     };
+
+    /// An immutable type replaced create-before-destroy, like a task definition revision.
+    pub const REVISION: TypeSchema = TypeSchema {
+        type_name: "test.revision",
+        name_style: NameStyle::None,
+        force_new: &["content"],
+        sets: &[],
+        taggable: false,
+        outputs: &["id"],
+        awaits: false,
+        create_before_destroy: true,
+    };
+
+    #[derive(Debug, Clone, Default, Serialize)]
+    pub struct Revision {
+        pub content: String,
+    }
+
+    impl Resource for Revision {
+        const TYPE: &'static str = "test.revision";
+    }
+
+    impl Handle<Revision> {
+        pub fn id(&self) -> Ref<ThingId> {
+            self.output("id")
+        }
+    }
 
     #[derive(Debug, Clone, Default, Serialize)]
     pub struct Slow {

@@ -22,6 +22,7 @@ pub const DB_SUBNET_GROUP: TypeSchema = TypeSchema {
     taggable: true,
     outputs: &["name", "arn"],
     awaits: false,
+    create_before_destroy: false,
 };
 
 /// The subnets a database may be placed in (at least two zones).
@@ -62,6 +63,7 @@ pub const DB_INSTANCE: TypeSchema = TypeSchema {
     taggable: true,
     outputs: &["identifier", "arn", "resource_id", "address", "port", "master_user_secret_arn"],
     awaits: true,
+    create_before_destroy: false,
 };
 
 /// The database engine.

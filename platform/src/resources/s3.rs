@@ -16,6 +16,7 @@ pub const BUCKET: TypeSchema = TypeSchema {
     taggable: true,
     outputs: &["name", "arn", "regional_domain_name"],
     awaits: false,
+    create_before_destroy: false,
 };
 
 /// Default encryption of new objects.

@@ -18,6 +18,7 @@ pub const PRIVATE_DNS_NAMESPACE: TypeSchema = TypeSchema {
     taggable: true,
     outputs: &["id", "arn", "hosted_zone_id"],
     awaits: false,
+    create_before_destroy: false,
 };
 
 /// A private DNS namespace: services register in it and find each other by name inside the VPC.

@@ -36,6 +36,18 @@ pub struct StackState {
     /// mutating call). Left behind only by a run that was killed.
     #[serde(default)]
     pub pending: Vec<PendingOperation>,
+    /// Resources replaced by a new one (create before destroy) and not yet deleted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deposed: Vec<Deposed>,
+}
+
+/// An old resource of an address, superseded by a new one and waiting to be deleted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Deposed {
+    /// Its address (which now names the new resource).
+    pub address: Address,
+    /// The old resource.
+    pub resource: ResourceState,
 }
 
 impl StackState {
@@ -50,6 +62,7 @@ impl StackState {
             resources: BTreeMap::new(),
             outputs: BTreeMap::new(),
             pending: vec![],
+            deposed: vec![],
         }
     }
 }
