@@ -403,3 +403,48 @@ pub(crate) fn check_subnets(spec: &crate::model::StackSpec, problems: &mut Vec<S
         seen.push((&subnet.address, vpc_address, cidr));
     }
 }
+
+/// Schema of [`SecurityGroupGrant`].
+pub const SECURITY_GROUP_GRANT: TypeSchema = TypeSchema {
+    type_name: "aws.ec2.security_group_grant",
+    name_style: NameStyle::None,
+    force_new: &["group", "protocol", "from_port", "to_port", "peer"],
+    sets: &[],
+    taggable: false,
+    outputs: &["id"],
+    awaits: false,
+    create_before_destroy: false,
+};
+
+/// The description every grant carries on its rule: `granted by <address>`. A security group
+/// leaves rules with this description to the grant resources that own them, so its own rules stay
+/// authoritative and no two resources manage the same rule.
+pub const GRANT_DESCRIPTION_PREFIX: &str = "granted by ";
+
+/// One ingress rule added to a security group owned by another stack (e.g. the service stack
+/// granting its tasks access to the database's group), so that no stack depends on a stack that
+/// depends on it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SecurityGroupGrant {
+    /// The group receiving the rule.
+    pub group: Ref<SecurityGroupId>,
+    /// The protocol.
+    pub protocol: Protocol,
+    /// First port.
+    pub from_port: i32,
+    /// Last port.
+    pub to_port: i32,
+    /// Who is granted access.
+    pub peer: Peer,
+}
+
+impl Resource for SecurityGroupGrant {
+    const TYPE: &'static str = SECURITY_GROUP_GRANT.type_name;
+    fn validate(&self, problems: &mut Vec<String>) {
+        if let Peer::CidrIpv4(c) = &self.peer {
+            if let Err(e) = cidr4(c) {
+                problems.push(format!("peer: {e}"));
+            }
+        }
+    }
+}

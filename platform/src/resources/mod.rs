@@ -8,6 +8,8 @@
 pub mod ec2;
 pub mod ecr;
 pub mod ecs;
+pub mod elbv2;
+pub mod iam;
 pub mod logs;
 pub mod rds;
 pub mod s3;
@@ -19,14 +21,18 @@ use crate::model::TypeSchema;
 
 pub use ec2::{
     AzIndex, InternetGateway, InternetGatewayId, Peer, Protocol, Route, RouteTable, RouteTableAssociation,
-    RouteTableId, Rule, SecurityGroup, SecurityGroupId, Subnet, SubnetId, Vpc, VpcId,
+    RouteTableId, Rule, SecurityGroup, SecurityGroupGrant, SecurityGroupId, Subnet, SubnetId, Vpc, VpcId,
 };
 pub use ecr::{EcrRepository, TagMutability};
-pub use ecs::{ContainerInsights, EcsCluster};
+pub use ecs::{
+    Container, ContainerHealthCheck, ContainerInsights, EcsCluster, Service, ServiceLoadBalancer, TaskDefinition,
+};
+pub use elbv2::{HealthCheck, Listener, ListenerAction, LoadBalancer, TargetGroup, TLS12_POLICY};
+pub use iam::{Effect, PolicyDocument, Role, Statement};
 pub use logs::LogGroup;
 pub use rds::{DbEngine, DbInstance, DbSubnetGroup, DbSubnetGroupName};
 pub use s3::{Bucket, BucketEncryption};
-pub use servicediscovery::{NamespaceId, PrivateDnsNamespace};
+pub use servicediscovery::{DiscoveryService, NamespaceId, PrivateDnsNamespace};
 
 /// User tags of a resource (the engine adds `Name` and the `platform:*` tags).
 pub type Tags = BTreeMap<String, String>;
@@ -46,9 +52,17 @@ pub const SCHEMAS: &[&TypeSchema] = &[
     &ec2::ROUTE_TABLE,
     &ec2::ROUTE_TABLE_ASSOCIATION,
     &ec2::SECURITY_GROUP,
+    &ec2::SECURITY_GROUP_GRANT,
     &ecr::REPOSITORY,
     &ecs::CLUSTER,
+    &ecs::TASK_DEFINITION,
+    &ecs::SERVICE,
+    &elbv2::LOAD_BALANCER,
+    &elbv2::TARGET_GROUP,
+    &elbv2::LISTENER,
+    &iam::ROLE,
     &servicediscovery::PRIVATE_DNS_NAMESPACE,
+    &servicediscovery::SERVICE,
     &logs::LOG_GROUP,
     &rds::DB_SUBNET_GROUP,
     &rds::DB_INSTANCE,

@@ -55,3 +55,46 @@ impl Handle<PrivateDnsNamespace> {
         self.output("arn")
     }
 }
+
+/// Schema of [`DiscoveryService`].
+pub const SERVICE: TypeSchema = TypeSchema {
+    type_name: "aws.servicediscovery.service",
+    name_style: NameStyle::None,
+    force_new: &["dns_name", "namespace"],
+    sets: &[],
+    taggable: true,
+    outputs: &["id", "arn"],
+    awaits: false,
+    create_before_destroy: false,
+};
+
+/// A Cloud Map service: `<dns_name>.<namespace>` resolves to the registered tasks (A records).
+/// ECS registers and deregisters the tasks.
+#[derive(Debug, Clone, Serialize)]
+pub struct DiscoveryService {
+    /// The label, e.g. `card`.
+    pub dns_name: String,
+    /// The namespace.
+    pub namespace: Ref<NamespaceId>,
+    /// Seconds resolvers cache the records.
+    pub ttl_seconds: u32,
+    /// User tags.
+    pub tags: Tags,
+}
+
+impl Resource for DiscoveryService {
+    const TYPE: &'static str = SERVICE.type_name;
+    fn validate(&self, problems: &mut Vec<String>) {
+        validate::dns_name("dns_name", &self.dns_name, problems);
+        if self.dns_name.contains('.') {
+            problems.push("dns_name: one label, without dots".into());
+        }
+    }
+}
+
+impl Handle<DiscoveryService> {
+    /// The service's ARN (what ECS registers tasks with).
+    pub fn arn(&self) -> Ref<Arn> {
+        self.output("arn")
+    }
+}

@@ -10,6 +10,7 @@ use aws_sdk_ec2::types::{
 
 use super::{api, filter, incomplete, outputs, props, sync_tags, tag_map, tags_of, AwsProvider};
 use crate::provider::{Applied, Desired, Existing, Observed, ProviderError};
+use crate::resources::ec2::GRANT_DESCRIPTION_PREFIX;
 
 fn tag_spec(kind: ResourceType, props: &Value) -> TagSpecification {
     TagSpecification::builder()
@@ -555,10 +556,13 @@ fn permission(rule: &Value) -> Result<IpPermission, String> {
 
 /// The group's (ingress, egress) rules, one per peer, read from the group itself: one call per group, and
 /// the form AWS documents for both its rules and their descriptions.
+/// Rules owned by grant resources (see [`GRANT_DESCRIPTION_PREFIX`]) are left out: they are not
+/// the group's own.
 fn group_rules(g: &aws_sdk_ec2::types::SecurityGroup) -> (Vec<Value>, Vec<Value>) {
+    let own = |r: &Value| !r["description"].as_str().is_some_and(|d| d.starts_with(GRANT_DESCRIPTION_PREFIX));
     (
-        g.ip_permissions().iter().flat_map(rule_values).collect(),
-        g.ip_permissions_egress().iter().flat_map(rule_values).collect(),
+        g.ip_permissions().iter().flat_map(rule_values).filter(own).collect(),
+        g.ip_permissions_egress().iter().flat_map(rule_values).filter(own).collect(),
     )
 }
 
@@ -687,5 +691,69 @@ pub(super) async fn update_security_group(
 
 pub(super) async fn delete_security_group(p: &AwsProvider, e: &Existing) -> Result<(), ProviderError> {
     p.ec2.delete_security_group().group_id(&e.physical_id).send().await.map_err(api("ec2:DeleteSecurityGroup"))?;
+    Ok(())
+}
+
+// ---- Grants: single ingress rules added to another stack's group ----
+
+#[derive(Deserialize)]
+struct GrantProps {
+    group: String,
+}
+
+/// The grant's rule, in the rule form the groups use, with its owner's description.
+fn grant_rule(address: &crate::model::Address, props: &Value) -> Value {
+    json!({
+        "protocol": props["protocol"],
+        "from_port": props["from_port"],
+        "to_port": props["to_port"],
+        "peer": props["peer"],
+        "description": format!("{GRANT_DESCRIPTION_PREFIX}{address}"),
+    })
+}
+
+fn malformed(address: &crate::model::Address) -> impl FnOnce(String) -> ProviderError + '_ {
+    move |message| ProviderError::Malformed { address: address.clone(), message }
+}
+
+pub(super) async fn create_grant(p: &AwsProvider, d: &Desired) -> Result<Applied, ProviderError> {
+    let g: GrantProps = props(&d.address, &d.props)?;
+    let permission = permission(&grant_rule(&d.address, &d.props)).map_err(malformed(&d.address))?;
+    p.ec2
+        .authorize_security_group_ingress()
+        .group_id(&g.group)
+        .ip_permissions(permission)
+        .send()
+        .await
+        .map_err(api("ec2:AuthorizeSecurityGroupIngress"))?;
+    let id = format!("{}/{}", g.group, d.address);
+    Ok(Applied { outputs: outputs([("id", id.as_str())]), physical_id: id })
+}
+
+pub(super) async fn read_grant(p: &AwsProvider, e: &Existing) -> Result<Option<Observed>, ProviderError> {
+    let g: GrantProps = props(&e.address, &e.props)?;
+    let Some(group) = describe_group(p, &g.group).await? else { return Ok(None) };
+    let description = format!("{GRANT_DESCRIPTION_PREFIX}{}", e.address);
+    let found = group.ip_permissions().iter().flat_map(rule_values).find(|r| r["description"] == description.as_str());
+    Ok(found.map(|r| {
+        let mut props = Map::new();
+        props.insert("group".into(), json!(g.group));
+        for key in ["protocol", "from_port", "to_port", "peer"] {
+            props.insert(key.into(), r[key].clone());
+        }
+        Observed { props, outputs: outputs([("id", e.physical_id.as_str())]) }
+    }))
+}
+
+pub(super) async fn delete_grant(p: &AwsProvider, e: &Existing) -> Result<(), ProviderError> {
+    let g: GrantProps = props(&e.address, &e.props)?;
+    let permission = permission(&grant_rule(&e.address, &e.props)).map_err(malformed(&e.address))?;
+    p.ec2
+        .revoke_security_group_ingress()
+        .group_id(&g.group)
+        .ip_permissions(permission)
+        .send()
+        .await
+        .map_err(api("ec2:RevokeSecurityGroupIngress"))?;
     Ok(())
 }

@@ -7,6 +7,8 @@
 mod ec2;
 mod ecr;
 mod ecs;
+mod elbv2;
+mod iam;
 mod logs;
 mod rds;
 mod s3;
@@ -31,6 +33,8 @@ pub struct AwsProvider {
     ec2: aws_sdk_ec2::Client,
     ecr: aws_sdk_ecr::Client,
     ecs: aws_sdk_ecs::Client,
+    elb: aws_sdk_elasticloadbalancingv2::Client,
+    iam: aws_sdk_iam::Client,
     discovery: aws_sdk_servicediscovery::Client,
     logs: aws_sdk_cloudwatchlogs::Client,
     rds: aws_sdk_rds::Client,
@@ -65,6 +69,8 @@ impl AwsProvider {
             ec2: aws_sdk_ec2::Client::new(config),
             ecr: aws_sdk_ecr::Client::new(config),
             ecs: aws_sdk_ecs::Client::new(config),
+            elb: aws_sdk_elasticloadbalancingv2::Client::new(config),
+            iam: aws_sdk_iam::Client::new(config),
             discovery: aws_sdk_servicediscovery::Client::new(config),
             logs: aws_sdk_cloudwatchlogs::Client::new(config),
             rds: aws_sdk_rds::Client::new(config),
@@ -131,6 +137,14 @@ impl Provider for AwsProvider {
             "aws.ec2.security_group" => ec2::create_security_group(self, d).await,
             "aws.ecr.repository" => ecr::create(self, d).await,
             "aws.ecs.cluster" => ecs::create(self, d).await,
+            "aws.ecs.task_definition" => ecs::create_task_definition(self, d).await,
+            "aws.ecs.service" => ecs::create_service(self, d).await,
+            "aws.ec2.security_group_grant" => ec2::create_grant(self, d).await,
+            "aws.elbv2.load_balancer" => elbv2::create_load_balancer(self, d).await,
+            "aws.elbv2.target_group" => elbv2::create_target_group(self, d).await,
+            "aws.elbv2.listener" => elbv2::create_listener(self, d).await,
+            "aws.iam.role" => iam::create(self, d).await,
+            "aws.servicediscovery.service" => servicediscovery::create_service(self, d).await,
             "aws.servicediscovery.private_dns_namespace" => servicediscovery::create(self, d).await,
             "aws.logs.log_group" => logs::create(self, d).await,
             "aws.rds.db_subnet_group" => rds::create_subnet_group(self, d).await,
@@ -150,6 +164,14 @@ impl Provider for AwsProvider {
             "aws.ec2.security_group" => ec2::read_security_group(self, e).await,
             "aws.ecr.repository" => ecr::read(self, e).await,
             "aws.ecs.cluster" => ecs::read(self, e).await,
+            "aws.ecs.task_definition" => ecs::read_task_definition(self, e).await,
+            "aws.ecs.service" => ecs::read_service(self, e).await,
+            "aws.ec2.security_group_grant" => ec2::read_grant(self, e).await,
+            "aws.elbv2.load_balancer" => elbv2::read_load_balancer(self, e).await,
+            "aws.elbv2.target_group" => elbv2::read_target_group(self, e).await,
+            "aws.elbv2.listener" => elbv2::read_listener(self, e).await,
+            "aws.iam.role" => iam::read(self, e).await,
+            "aws.servicediscovery.service" => servicediscovery::read_service(self, e).await,
             "aws.servicediscovery.private_dns_namespace" => servicediscovery::read(self, e).await,
             "aws.logs.log_group" => logs::read(self, e).await,
             "aws.rds.db_subnet_group" => rds::read_subnet_group(self, e).await,
@@ -175,6 +197,17 @@ impl Provider for AwsProvider {
             "aws.ec2.security_group" => ec2::update_security_group(self, e, desired).await,
             "aws.ecr.repository" => ecr::update(self, e, desired).await,
             "aws.ecs.cluster" => ecs::update(self, e, desired).await,
+            "aws.ecs.task_definition" => ecs::update_task_definition(self, e, desired).await,
+            "aws.ecs.service" => ecs::update_service(self, e, desired).await,
+            // Every attribute of a grant forces a replacement: there is nothing to update.
+            "aws.ec2.security_group_grant" => {
+                Ok(Applied { physical_id: e.physical_id.clone(), outputs: e.outputs.clone() })
+            }
+            "aws.elbv2.load_balancer" => elbv2::update_load_balancer(self, e, desired).await,
+            "aws.elbv2.target_group" => elbv2::update_target_group(self, e, desired).await,
+            "aws.elbv2.listener" => elbv2::update_listener(self, e, desired).await,
+            "aws.iam.role" => iam::update(self, e, desired).await,
+            "aws.servicediscovery.service" => servicediscovery::update_service(self, e, desired).await,
             "aws.servicediscovery.private_dns_namespace" => servicediscovery::update(self, e, desired).await,
             "aws.logs.log_group" => logs::update(self, e, desired).await,
             "aws.rds.db_subnet_group" => rds::update_subnet_group(self, e, desired).await,
@@ -194,6 +227,14 @@ impl Provider for AwsProvider {
             "aws.ec2.security_group" => ec2::delete_security_group(self, e).await,
             "aws.ecr.repository" => ecr::delete(self, e).await,
             "aws.ecs.cluster" => ecs::delete(self, e).await,
+            "aws.ecs.task_definition" => ecs::delete_task_definition(self, e).await,
+            "aws.ecs.service" => ecs::delete_service(self, e).await,
+            "aws.ec2.security_group_grant" => ec2::delete_grant(self, e).await,
+            "aws.elbv2.load_balancer" => elbv2::delete_load_balancer(self, e).await,
+            "aws.elbv2.target_group" => elbv2::delete_target_group(self, e).await,
+            "aws.elbv2.listener" => elbv2::delete_listener(self, e).await,
+            "aws.iam.role" => iam::delete(self, e).await,
+            "aws.servicediscovery.service" => servicediscovery::delete_service(self, e).await,
             "aws.servicediscovery.private_dns_namespace" => servicediscovery::delete(self, e).await,
             "aws.logs.log_group" => logs::delete(self, e).await,
             "aws.rds.db_subnet_group" => rds::delete_subnet_group(self, e).await,

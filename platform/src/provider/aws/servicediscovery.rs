@@ -4,7 +4,10 @@
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use aws_sdk_servicediscovery::types::{OperationStatus, OperationTargetType, PrivateDnsNamespaceChange, Tag};
+use aws_sdk_servicediscovery::types::{
+    DnsConfig, DnsConfigChange, DnsRecord, HealthCheckCustomConfig, OperationStatus, OperationTargetType,
+    PrivateDnsNamespaceChange, RecordType, RoutingPolicy, ServiceChange, Tag,
+};
 
 use super::{api, outputs, props, sync_tags, tag_map, tags_of, wait_for, AwsProvider};
 use crate::provider::{Applied, Desired, Existing, Observed, ProviderError};
@@ -118,6 +121,12 @@ pub(super) async fn update(p: &AwsProvider, e: &Existing, desired: &Value) -> Re
         await_operation(p, out.operation_id().unwrap_or_default(), &format!("updating namespace {}", new.dns_name))
             .await?;
     }
+    sync_discovery_tags(p, e, desired).await?;
+    Ok(Applied { physical_id: e.physical_id.clone(), outputs: e.outputs.clone() })
+}
+
+/// Sets and removes tags of a namespace or a service (by its recorded ARN).
+async fn sync_discovery_tags(p: &AwsProvider, e: &Existing, desired: &Value) -> Result<(), ProviderError> {
     let arn = e.outputs.get("arn").and_then(Value::as_str).unwrap_or_default();
     sync_tags(
         &e.props,
@@ -148,8 +157,7 @@ pub(super) async fn update(p: &AwsProvider, e: &Existing, desired: &Value) -> Re
             Ok(())
         },
     )
-    .await?;
-    Ok(Applied { physical_id: e.physical_id.clone(), outputs: e.outputs.clone() })
+    .await
 }
 
 pub(super) async fn delete(p: &AwsProvider, e: &Existing) -> Result<(), ProviderError> {
@@ -162,5 +170,107 @@ pub(super) async fn delete(p: &AwsProvider, e: &Existing) -> Result<(), Provider
         .map_err(api("servicediscovery:DeleteNamespace"))?;
     await_operation(p, out.operation_id().unwrap_or_default(), &format!("deleting namespace {}", e.physical_id))
         .await?;
+    Ok(())
+}
+
+// ---- Services ----
+
+#[derive(Deserialize)]
+struct ServiceProps {
+    dns_name: String,
+    namespace: String,
+    ttl_seconds: i64,
+}
+
+fn a_record(ttl: i64) -> DnsRecord {
+    DnsRecord::builder().r#type(RecordType::A).ttl(ttl).build().expect("type and TTL are set")
+}
+
+pub(super) async fn create_service(p: &AwsProvider, d: &Desired) -> Result<Applied, ProviderError> {
+    let s: ServiceProps = props(&d.address, &d.props)?;
+    let tags = tags_of(&d.props)
+        .into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ProviderError::Malformed { address: d.address.clone(), message: e.to_string() })?;
+    let out = p
+        .discovery
+        .create_service()
+        .name(&s.dns_name)
+        .namespace_id(&s.namespace)
+        .creator_request_id(uuid::Uuid::new_v4().to_string())
+        .dns_config(
+            DnsConfig::builder()
+                .routing_policy(RoutingPolicy::Multivalue)
+                .dns_records(a_record(s.ttl_seconds))
+                .build()
+                .map_err(|e| ProviderError::Malformed { address: d.address.clone(), message: e.to_string() })?,
+        )
+        .health_check_custom_config(HealthCheckCustomConfig::builder().build())
+        .set_tags(Some(tags))
+        .send()
+        .await
+        .map_err(api("servicediscovery:CreateService"))?;
+    let service = out.service().ok_or_else(|| ProviderError::OperationFailed {
+        what: "servicediscovery:CreateService".into(),
+        message: "the response holds no service".into(),
+    })?;
+    let id = service.id().unwrap_or_default().to_string();
+    Ok(Applied { outputs: outputs([("id", id.as_str()), ("arn", service.arn().unwrap_or_default())]), physical_id: id })
+}
+
+pub(super) async fn read_service(p: &AwsProvider, e: &Existing) -> Result<Option<Observed>, ProviderError> {
+    let out = p.discovery.get_service().id(&e.physical_id).send().await.map_err(api("servicediscovery:GetService"))?;
+    let Some(s) = out.service() else { return Ok(None) };
+    let tags = p
+        .discovery
+        .list_tags_for_resource()
+        .resource_arn(s.arn().unwrap_or_default())
+        .send()
+        .await
+        .map_err(api("servicediscovery:ListTagsForResource"))?;
+    let mut props = Map::new();
+    props.insert("dns_name".into(), json!(s.name()));
+    props.insert("namespace".into(), json!(s.namespace_id()));
+    props.insert(
+        "ttl_seconds".into(),
+        json!(s.dns_config().and_then(|c| c.dns_records().first()).map(|r| r.ttl())),
+    );
+    props.insert("tags".into(), tag_map(tags.tags().iter().map(|t| (t.key(), t.value()))));
+    Ok(Some(Observed {
+        props,
+        outputs: outputs([("id", e.physical_id.as_str()), ("arn", s.arn().unwrap_or_default())]),
+    }))
+}
+
+pub(super) async fn update_service(p: &AwsProvider, e: &Existing, desired: &Value) -> Result<Applied, ProviderError> {
+    let old: ServiceProps = props(&e.address, &e.props)?;
+    let new: ServiceProps = props(&e.address, desired)?;
+    if old.ttl_seconds != new.ttl_seconds {
+        let change = ServiceChange::builder()
+            .dns_config(
+                DnsConfigChange::builder()
+                    .dns_records(a_record(new.ttl_seconds))
+                    .build()
+                    .map_err(|err| ProviderError::Malformed { address: e.address.clone(), message: err.to_string() })?,
+            )
+            .build();
+        let out = p
+            .discovery
+            .update_service()
+            .id(&e.physical_id)
+            .service(change)
+            .send()
+            .await
+            .map_err(api("servicediscovery:UpdateService"))?;
+        await_operation(p, out.operation_id().unwrap_or_default(), &format!("updating service {}", new.dns_name))
+            .await?;
+    }
+    sync_discovery_tags(p, e, desired).await?;
+    Ok(Applied { physical_id: e.physical_id.clone(), outputs: e.outputs.clone() })
+}
+
+pub(super) async fn delete_service(p: &AwsProvider, e: &Existing) -> Result<(), ProviderError> {
+    p.discovery.delete_service().id(&e.physical_id).send().await.map_err(api("servicediscovery:DeleteService"))?;
     Ok(())
 }

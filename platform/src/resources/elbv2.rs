@@ -1,0 +1,190 @@
+//! Elastic Load Balancing: application load balancers, target groups and listeners.
+
+use serde::Serialize;
+
+use super::{Arn, SecurityGroupId, SubnetId, Tags, VpcId};
+use crate::model::{Handle, NameStyle, Ref, Resource, TypeSchema};
+
+/// Marker for references to DNS names.
+pub struct DnsName;
+
+/// Schema of [`LoadBalancer`].
+pub const LOAD_BALANCER: TypeSchema = TypeSchema {
+    type_name: "aws.elbv2.load_balancer",
+    name_style: NameStyle::Dashed { max_len: 32, lowercase: false },
+    force_new: &["name", "internal"],
+    sets: &["subnets", "security_groups"],
+    taggable: true,
+    outputs: &["arn", "dns_name", "zone_id"],
+    awaits: false,
+    create_before_destroy: false,
+};
+
+/// An application load balancer.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoadBalancer {
+    /// Internal (private) or internet-facing.
+    pub internal: bool,
+    /// Its subnets (public ones when internet-facing), in at least two zones.
+    pub subnets: Vec<Ref<SubnetId>>,
+    /// Its security groups.
+    pub security_groups: Vec<Ref<SecurityGroupId>>,
+    /// Drop requests with header fields that are not valid HTTP (request smuggling).
+    pub drop_invalid_header_fields: bool,
+    /// AWS refuses to delete it while this is on.
+    pub deletion_protection: bool,
+    /// User tags.
+    pub tags: Tags,
+}
+
+impl Resource for LoadBalancer {
+    const TYPE: &'static str = LOAD_BALANCER.type_name;
+    fn validate(&self, problems: &mut Vec<String>) {
+        if self.subnets.len() < 2 {
+            problems.push("subnets: a load balancer needs subnets in at least two zones".into());
+        }
+    }
+}
+
+impl Handle<LoadBalancer> {
+    /// Its ARN.
+    pub fn arn(&self) -> Ref<Arn> {
+        self.output("arn")
+    }
+    /// Its public DNS name.
+    pub fn dns_name(&self) -> Ref<DnsName> {
+        self.output("dns_name")
+    }
+}
+
+/// Schema of [`TargetGroup`].
+pub const TARGET_GROUP: TypeSchema = TypeSchema {
+    type_name: "aws.elbv2.target_group",
+    name_style: NameStyle::Dashed { max_len: 32, lowercase: false },
+    force_new: &["name", "vpc", "port", "protocol", "target_type"],
+    sets: &[],
+    taggable: true,
+    outputs: &["arn", "name"],
+    awaits: false,
+    create_before_destroy: false,
+};
+
+/// How the load balancer checks a target.
+#[derive(Debug, Clone, Serialize)]
+pub struct HealthCheck {
+    /// The HTTP path, e.g. `/health/ready`.
+    pub path: String,
+    /// The port (the service's health port).
+    pub port: u16,
+    /// Seconds between checks.
+    pub interval_seconds: u32,
+    /// Seconds before a check fails.
+    pub timeout_seconds: u32,
+    /// Successes before a target is healthy.
+    pub healthy_threshold: u32,
+    /// Failures before a target is unhealthy.
+    pub unhealthy_threshold: u32,
+    /// Expected HTTP codes, e.g. `200`.
+    pub matcher: String,
+}
+
+/// A target group of IP targets (Fargate tasks).
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetGroup {
+    /// Its VPC.
+    pub vpc: Ref<VpcId>,
+    /// The traffic port.
+    pub port: u16,
+    /// `HTTP`.
+    pub protocol: String,
+    /// `ip` for Fargate.
+    pub target_type: String,
+    /// The health check.
+    pub health_check: HealthCheck,
+    /// Seconds a deregistering target keeps its connections.
+    pub deregistration_delay_seconds: u32,
+    /// User tags.
+    pub tags: Tags,
+}
+
+impl Resource for TargetGroup {
+    const TYPE: &'static str = TARGET_GROUP.type_name;
+    fn validate(&self, problems: &mut Vec<String>) {
+        if !self.health_check.path.starts_with('/') {
+            problems.push("health_check.path: must start with /".into());
+        }
+        if self.deregistration_delay_seconds > 3600 {
+            problems.push("deregistration_delay_seconds: must be 0 to 3600".into());
+        }
+    }
+}
+
+impl Handle<TargetGroup> {
+    /// Its ARN.
+    pub fn arn(&self) -> Ref<Arn> {
+        self.output("arn")
+    }
+}
+
+/// Schema of [`Listener`].
+pub const LISTENER: TypeSchema = TypeSchema {
+    type_name: "aws.elbv2.listener",
+    name_style: NameStyle::None,
+    force_new: &["load_balancer"],
+    sets: &[],
+    taggable: true,
+    outputs: &["arn"],
+    awaits: false,
+    create_before_destroy: false,
+};
+
+/// What a listener does with requests.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ListenerAction {
+    /// Forward to a target group.
+    Forward {
+        /// The target group.
+        target_group: Ref<Arn>,
+    },
+    /// Redirect HTTP to HTTPS on port 443 (301).
+    RedirectToHttps,
+}
+
+/// A listener of a load balancer.
+#[derive(Debug, Clone, Serialize)]
+pub struct Listener {
+    /// The load balancer.
+    pub load_balancer: Ref<Arn>,
+    /// The port.
+    pub port: u16,
+    /// `HTTP` or `HTTPS`.
+    pub protocol: String,
+    /// The certificate (HTTPS).
+    pub certificate_arn: Option<String>,
+    /// The TLS policy (HTTPS).
+    pub ssl_policy: Option<String>,
+    /// The default action.
+    pub action: ListenerAction,
+    /// User tags.
+    pub tags: Tags,
+}
+
+/// A TLS policy allowing TLS 1.2 and 1.3 only.
+pub const TLS12_POLICY: &str = "ELBSecurityPolicy-TLS13-1-2-2021-06";
+
+impl Resource for Listener {
+    const TYPE: &'static str = LISTENER.type_name;
+    fn validate(&self, problems: &mut Vec<String>) {
+        match self.protocol.as_str() {
+            "HTTPS" if self.certificate_arn.is_none() || self.ssl_policy.is_none() => {
+                problems.push("an HTTPS listener needs a certificate_arn and an ssl_policy".into())
+            }
+            "HTTP" if self.certificate_arn.is_some() || self.ssl_policy.is_some() => {
+                problems.push("an HTTP listener takes no certificate or TLS policy".into())
+            }
+            "HTTP" | "HTTPS" => {}
+            other => problems.push(format!("protocol: `{other}` must be HTTP or HTTPS")),
+        }
+    }
+}
