@@ -18,14 +18,21 @@ pub const ENTRIES: &[Entry] = &[
         description: "network, container registry, ECS cluster, service discovery and shared logs",
     },
     Entry { name: card_stacks::DEPENDENCIES, description: "the card service's PostgreSQL database and image bucket" },
+    Entry {
+        name: card_stacks::SERVICE,
+        description: "the card service: load balancer, security groups, roles, task definition, ECS service",
+    },
 ];
 
-/// Builds every stack of the catalog for `environment`, in the order of [`ENTRIES`]. Building is
-/// pure and checks every stack before any AWS call.
-pub fn build(environment: &Environment) -> Result<Vec<StackSpec>, StackError> {
+/// The stacks that run an image, and so need an image tag.
+pub const NEEDS_IMAGE_TAG: &[&str] = &[card_stacks::SERVICE];
+
+/// Builds every stack of the catalog for `environment`, in the order of [`ENTRIES`], services
+/// running `image_tag`. Building is pure and checks every stack before any AWS call.
+pub fn build(environment: &Environment, image_tag: &str) -> Result<Vec<StackSpec>, StackError> {
     let foundation = stacks::foundation(environment)?;
     let mut specs = vec![foundation.spec.clone()];
-    specs.extend(card_stacks::card_stacks(environment, &foundation)?);
+    specs.extend(card_stacks::card_stacks(environment, &foundation, image_tag)?);
     Ok(specs)
 }
 
@@ -37,7 +44,7 @@ mod tests {
     fn the_entries_are_the_built_stacks_in_dependency_order() {
         for environment in ["dev", "staging", "prod"] {
             let environment = stacks::Environments::builtin().get(environment).unwrap().clone();
-            let specs = build(&environment).unwrap();
+            let specs = build(&environment, "v1").unwrap();
             let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
             assert_eq!(names, ENTRIES.iter().map(|e| e.name).collect::<Vec<_>>());
             for (i, spec) in specs.iter().enumerate() {

@@ -97,6 +97,10 @@ struct Select {
     /// The environment (one of stacks/environments.toml).
     #[arg(long, default_value = "dev")]
     env: String,
+    /// A variable of the stacks: `image_tag=TAG` (the image services run; by default the one
+    /// recorded by their last apply).
+    #[arg(long = "var", value_name = "KEY=VALUE")]
+    vars: Vec<String>,
 }
 
 /// The stacks of one run: every stack of the environment (built and checked), and those selected.
@@ -107,10 +111,20 @@ struct Selection {
 
 impl Select {
     /// Builds every stack (checking them all before any AWS call) and picks the selected ones, in
-    /// dependency order.
-    fn build(&self) -> Result<Selection> {
+    /// dependency order. `state_dir` holds the image tags recorded by earlier applies.
+    fn build(&self, state_dir: &std::path::Path, destroy: bool) -> Result<Selection> {
         let environments = stacks::Environments::builtin();
         let environment = environments.get(&self.env).map_err(|e| anyhow!(e))?;
+        let mut image_tag = None;
+        for var in &self.vars {
+            match var.split_once('=') {
+                Some(("image_tag", tag)) if valid_tag(tag) => image_tag = Some(tag.to_string()),
+                Some(("image_tag", tag)) => bail!(
+                    "`{tag}` is not an image tag: use up to 128 letters, digits, `_`, `.` and `-`, not starting with `.` or `-`"
+                ),
+                _ => bail!("unknown variable `{var}`: the stacks take --var image_tag=TAG"),
+            }
+        }
         let names: Vec<&str> = catalog::ENTRIES.iter().map(|e| e.name).collect();
         if self.stacks.is_empty() && !self.all {
             bail!("name the stacks with --stack NAME or use --all (stacks: {})", names.join(", "));
@@ -120,10 +134,46 @@ impl Select {
                 bail!("there is no stack `{s}` (stacks: {})", names.join(", "));
             }
         }
-        let all = catalog::build(environment)?;
-        let selected = all.iter().filter(|s| self.all || self.stacks.contains(&s.name)).cloned().collect();
+        let selected_names: Vec<&str> =
+            names.iter().copied().filter(|n| self.all || self.stacks.iter().any(|s| s == n)).collect();
+        let needs_tag = selected_names.iter().any(|n| catalog::NEEDS_IMAGE_TAG.contains(n));
+        let image_tag = match image_tag {
+            Some(tag) => tag,
+            None => match recorded_image_tag(state_dir, &environment.env)? {
+                Some(tag) => tag,
+                // Destroying needs no image; any tag builds the stack.
+                None if destroy || !needs_tag => "none".to_string(),
+                None => bail!(
+                    "stack `{}` runs an image and has never been applied in `{}`: name the image with --var image_tag=TAG",
+                    catalog::NEEDS_IMAGE_TAG.join("`, `"),
+                    environment.env
+                ),
+            },
+        };
+        let all = catalog::build(environment, &image_tag)?;
+        let selected = all.iter().filter(|s| selected_names.contains(&s.name.as_str())).cloned().collect();
         Ok(Selection { all, selected })
     }
+}
+
+/// Whether `tag` is a valid image tag.
+fn valid_tag(tag: &str) -> bool {
+    (1..=128).contains(&tag.len())
+        && !tag.starts_with(['.', '-'])
+        && tag.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+}
+
+/// The image tag the service stacks recorded at their last apply.
+fn recorded_image_tag(state_dir: &std::path::Path, env: &platform::Env) -> Result<Option<String>> {
+    let backend = LocalBackend::new(state_dir);
+    for name in catalog::NEEDS_IMAGE_TAG {
+        if let Some(tag) =
+            backend.read(name, env)?.and_then(|s| s.outputs.get("image_tag")?.as_str().map(str::to_string))
+        {
+            return Ok(Some(tag));
+        }
+    }
+    Ok(None)
 }
 
 fn parse_addresses(addresses: &[String]) -> Result<std::collections::BTreeSet<Address>> {
@@ -164,7 +214,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Stacks => {
             let dev = stacks::Environments::builtin();
-            let specs = catalog::build(dev.get("dev").map_err(|e| anyhow!(e))?)?;
+            let specs = catalog::build(dev.get("dev").map_err(|e| anyhow!(e))?, "none")?;
             for (entry, spec) in catalog::ENTRIES.iter().zip(&specs) {
                 let uses = spec.upstream.iter().map(String::as_str).collect::<Vec<_>>().join(", ");
                 let uses = if uses.is_empty() { String::new() } else { format!(" (uses {uses})") };
@@ -174,7 +224,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Plan { select, detailed_exitcode, json } => {
-            let selection = select.build()?;
+            let selection = select.build(&cli.state_dir, false)?;
             let engine = engine(&cli.state_dir, ApplyOptions::default()).await;
             let mut plans = vec![];
             let mut earlier = BTreeSet::new();
@@ -205,11 +255,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(if detailed_exitcode && changes { ExitCode::from(2) } else { ExitCode::SUCCESS })
         }
         Command::Apply { select, change } => {
-            let selection = select.build()?;
+            let selection = select.build(&cli.state_dir, false)?;
             apply_all(&cli.state_dir, selection, false, change).await
         }
         Command::Destroy { select, change } => {
-            let selection = select.build()?;
+            let selection = select.build(&cli.state_dir, true)?;
             apply_all(&cli.state_dir, selection, true, change).await
         }
         Command::Output { stack, env, json } => {

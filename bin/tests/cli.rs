@@ -62,7 +62,7 @@ async fn apply_plan_output_and_destroy_the_foundation() {
     assert!(outputs["cluster_arn"].as_str().unwrap().ends_with("cluster/dev-foundation-cluster"));
 
     // Another environment is another set of resources, in the same account.
-    let staging = run(&["apply", "--all", "--env", "staging", "--yes"]);
+    let staging = run(&["apply", "--all", "--env", "staging", "--yes", "--var", "image_tag=v1"]);
     assert!(staging.status.success(), "{}", text(&staging.stderr));
 
     let destroy = run(&["destroy", "--stack", "foundation", "--env", "dev", "--yes"]);
@@ -132,8 +132,8 @@ fn a_second_apply_while_the_lock_is_held_is_refused_at_once_naming_the_holder() 
 fn bad_input_is_refused_with_a_clear_error_before_any_aws_call() {
     let dir = tempfile::tempdir().unwrap();
     let cases: &[(&[&str], &str)] = &[
-        (&["plan"], "error: name the stacks with --stack NAME or use --all (stacks: foundation, card-dependencies)\n"),
-        (&["plan", "--stack", "nope"], "error: there is no stack `nope` (stacks: foundation, card-dependencies)\n"),
+        (&["plan"], "error: name the stacks with --stack NAME or use --all (stacks: foundation, card-dependencies, card-service)\n"),
+        (&["plan", "--stack", "nope"], "error: there is no stack `nope` (stacks: foundation, card-dependencies, card-service)\n"),
         (
             &["apply", "--stack", "foundation", "--env", "Prod"],
             "error: there is no environment `Prod` (environments: dev, prod, staging; they are defined in stacks/environments.toml)\n",
@@ -217,6 +217,7 @@ fn the_catalog_is_listed() {
     insta::assert_snapshot!(text(&out.stdout), @r"
     foundation         network, container registry, ECS cluster, service discovery and shared logs
     card-dependencies  the card service's PostgreSQL database and image bucket (uses foundation)
+    card-service       the card service: load balancer, security groups, roles, task definition, ECS service (uses card-dependencies, foundation)
 
     environments: dev, prod, staging
     ");
@@ -260,7 +261,7 @@ async fn no_secret_appears_in_the_state_the_plan_or_the_logs() {
     };
     let mut seen = String::new();
     for args in [
-        &["apply", "--all", "--env", "dev", "--yes"][..],
+        &["apply", "--all", "--env", "dev", "--yes", "--var", "image_tag=v1"][..],
         &["plan", "--all", "--env", "dev"][..],
         &["plan", "--all", "--env", "dev", "--json"][..],
         &["output", "--env", "dev", "--json"][..],
@@ -310,7 +311,8 @@ fn production_dependencies_are_applied_in_order_and_protected_from_destroy() {
     assert!(apply.status.success(), "{}\n{}", text(&apply.stdout), text(&apply.stderr));
     let stderr = text(&apply.stderr);
     assert!(stderr.contains("available: card-dependencies.db-instance"), "the database is awaited: {stderr}");
-    let plan = run(&["plan", "--all", "--env", "prod", "--detailed-exitcode"]);
+    let plan =
+        run(&["plan", "--stack", "foundation", "--stack", "card-dependencies", "--env", "prod", "--detailed-exitcode"]);
     assert_eq!(plan.status.code(), Some(0), "{}", text(&plan.stdout));
 
     // The foundation cannot go while the dependencies use it.
@@ -325,7 +327,8 @@ fn production_dependencies_are_applied_in_order_and_protected_from_destroy() {
     let stderr = text(&destroy.stderr);
     assert!(stderr.contains("card-dependencies.db-instance (delete), card-dependencies.images (delete)"), "{stderr}");
     assert!(stderr.contains("--allow-destroy card-dependencies.db-instance --allow-destroy card-dependencies.images"));
-    let plan = run(&["plan", "--all", "--env", "prod", "--detailed-exitcode"]);
+    let plan =
+        run(&["plan", "--stack", "foundation", "--stack", "card-dependencies", "--env", "prod", "--detailed-exitcode"]);
     assert_eq!(plan.status.code(), Some(0), "nothing was destroyed");
 
     // Named explicitly, they go (deletion protection lifted, a final snapshot taken).

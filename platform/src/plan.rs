@@ -215,6 +215,12 @@ fn diff_into(
                 diff_into(format!("{path}.{k}"), b.get(k), a.get(k), forces, out);
             }
         }
+        // Lists of the same length (containers, rules) are compared element by element.
+        (Some(Value::Array(b)), Some(Value::Array(a))) if a.len() == b.len() && a != b && !a.iter().any(is_unknown) => {
+            for (i, (b, a)) in b.iter().zip(a).enumerate() {
+                diff_into(format!("{path}[{i}]"), Some(b), Some(a), forces, out);
+            }
+        }
         (b, a) if b != a || a.is_some_and(is_unknown) => {
             out.push(AttributeChange { path, before: b.cloned(), after: a.cloned(), forces_replacement: forces })
         }

@@ -53,6 +53,8 @@ pub struct Database {
     pub instance: Handle<DbInstance>,
     /// Its security group (no CIDR ingress; only granted groups).
     pub security_group: Handle<SecurityGroup>,
+    /// The port it listens on.
+    pub port: u16,
 }
 
 /// A service's dependencies stack and typed handles to what the service stack uses.
@@ -123,7 +125,7 @@ pub fn dependencies(
         s.output("db_port", instance.port());
         s.output("db_secret_arn", instance.master_user_secret_arn());
         s.output("db_security_group_id", security_group.id());
-        Database { instance, security_group }
+        Database { instance, security_group, port }
     });
     let bucket = options.bucket.then(|| {
         let bucket = s.add("images", Bucket { force_destroy: environment.force_destroy_data, ..Bucket::default() });

@@ -27,6 +27,11 @@ pub struct Settings {
     pub log_retention_days: u32,
     /// Buckets and repositories may be deleted with their content.
     pub force_destroy_data: bool,
+    /// Tasks each service keeps running.
+    pub service_desired_count: u32,
+    /// A certificate for HTTPS on load balancers; without one they serve HTTP only.
+    #[serde(default)]
+    pub certificate_arn: Option<String>,
 }
 
 /// An environment: its name and its settings.
@@ -93,6 +98,7 @@ mod tests {
         assert!(prod.protected && prod.high_availability && prod.backup_retention_days >= 14);
         let dev = envs.get("dev").unwrap();
         assert!(!dev.protected && !dev.high_availability && dev.backup_retention_days >= 7);
+        assert!(prod.service_desired_count >= 2);
         assert!(envs.get("qa").unwrap_err().contains("environments: dev, prod, staging"));
     }
 

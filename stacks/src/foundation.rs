@@ -47,6 +47,8 @@ pub struct Foundation {
     pub cluster: Handle<EcsCluster>,
     /// The service discovery namespace.
     pub namespace: Handle<PrivateDnsNamespace>,
+    /// Its DNS name: services are found at `<name>.<discovery_domain>`.
+    pub discovery_domain: String,
     /// The shared log group.
     pub logs: Handle<LogGroup>,
     /// Image repositories by service.
@@ -108,10 +110,11 @@ pub fn foundation_with(environment: &Environment, options: &FoundationOptions) -
         })
         .collect();
     let cluster = s.add("cluster", EcsCluster::default());
+    let discovery_domain = format!("{env}.platform.internal");
     let namespace = s.add(
         "discovery",
         PrivateDnsNamespace {
-            dns_name: format!("{env}.platform.internal"),
+            dns_name: discovery_domain.clone(),
             vpc: vpc.id(),
             description: format!("Service discovery of the {env} environment"),
             tags: Tags::new(),
@@ -137,6 +140,7 @@ pub fn foundation_with(environment: &Environment, options: &FoundationOptions) -
         private_subnets: private,
         cluster,
         namespace,
+        discovery_domain,
         logs,
         repositories: repositories.into_iter().collect(),
     })

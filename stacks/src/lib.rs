@@ -4,7 +4,9 @@
 pub mod dependencies;
 pub mod environments;
 pub mod foundation;
+pub mod service;
 
 pub use dependencies::{dependencies, DatabaseOptions, Dependencies, DependenciesOptions};
 pub use environments::{Environment, Environments, Settings};
 pub use foundation::{foundation, foundation_with, Foundation, FoundationOptions};
+pub use service::{service, Grant, ServiceOptions, ServiceStack};

@@ -58,6 +58,24 @@ impl<T> Ref<T> {
         first(&self.inner)
     }
 
+    /// The literal text, if this is not a reference.
+    pub fn as_literal(&self) -> Option<&str> {
+        match &self.inner {
+            Inner::Literal(text) => Some(text),
+            _ => None,
+        }
+    }
+
+    /// A literal value, e.g. an environment variable's text.
+    pub fn literal(text: impl Into<String>) -> Self {
+        Self::existing(text)
+    }
+
+    /// This value as text (a port number becomes `"5432"`), e.g. for an environment variable.
+    pub fn to_text<U>(&self) -> Ref<U> {
+        self.with_suffix("")
+    }
+
     /// This value followed by `suffix`, e.g. `bucket.arn().with_suffix("/cards/*")`.
     pub fn with_suffix<U>(&self, suffix: &str) -> Ref<U> {
         let mut parts = match &self.inner {
@@ -66,6 +84,12 @@ impl<T> Ref<T> {
         };
         parts.push(Inner::Literal(suffix.to_string()));
         Ref { inner: Inner::Join(parts), _kind: PhantomData }
+    }
+}
+
+impl<T> From<&str> for Ref<T> {
+    fn from(text: &str) -> Self {
+        Self::existing(text)
     }
 }
 

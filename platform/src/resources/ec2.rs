@@ -24,7 +24,7 @@ pub const VPC: TypeSchema = TypeSchema {
     force_new: &["cidr_block"],
     sets: &[],
     taggable: true,
-    outputs: &["id"],
+    outputs: &["id", "cidr_block"],
     awaits: false,
     create_before_destroy: false,
 };
@@ -56,10 +56,17 @@ impl Resource for Vpc {
     }
 }
 
+/// Marker for references to CIDR blocks.
+pub struct CidrBlock;
+
 impl Handle<Vpc> {
     /// The VPC's id.
     pub fn id(&self) -> Ref<VpcId> {
         self.output("id")
+    }
+    /// The VPC's IPv4 block.
+    pub fn cidr_block(&self) -> Ref<CidrBlock> {
+        self.output("cidr_block")
     }
 }
 
@@ -282,8 +289,8 @@ pub enum Protocol {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Peer {
-    /// An IPv4 block.
-    CidrIpv4(String),
+    /// An IPv4 block (a literal, or a reference such as a VPC's block).
+    CidrIpv4(Ref<CidrBlock>),
     /// An IPv6 block.
     CidrIpv6(String),
     /// Another security group.
@@ -345,7 +352,7 @@ impl Resource for SecurityGroup {
                 }
                 match &r.peer {
                     Peer::CidrIpv4(c) => {
-                        if let Err(e) = cidr4(c) {
+                        if let Some(Err(e)) = c.as_literal().map(cidr4) {
                             problems.push(format!("{kind}: {e}"));
                         }
                     }
@@ -442,7 +449,7 @@ impl Resource for SecurityGroupGrant {
     const TYPE: &'static str = SECURITY_GROUP_GRANT.type_name;
     fn validate(&self, problems: &mut Vec<String>) {
         if let Peer::CidrIpv4(c) = &self.peer {
-            if let Err(e) = cidr4(c) {
+            if let Some(Err(e)) = c.as_literal().map(cidr4) {
                 problems.push(format!("peer: {e}"));
             }
         }

@@ -100,8 +100,8 @@ pub struct Container {
     pub image: Ref<Uri>,
     /// Container ports (TCP).
     pub ports: Vec<u16>,
-    /// Plain environment variables (never secrets).
-    pub environment: BTreeMap<String, String>,
+    /// Plain environment variables (never secrets); values may be references (a database's host).
+    pub environment: BTreeMap<String, Ref<super::Text>>,
     /// Variables read from Secrets Manager by ECS at start (`valueFrom`).
     pub secrets: BTreeMap<String, Ref<Arn>>,
     /// The root filesystem is read-only.

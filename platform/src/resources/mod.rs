@@ -43,6 +43,8 @@ pub struct Arn;
 pub struct Name;
 /// Marker for references to URIs (an ECR repository's, for example).
 pub struct Uri;
+/// Marker for references to plain text.
+pub struct Text;
 
 /// Every resource type the engine knows.
 pub const SCHEMAS: &[&TypeSchema] = &[

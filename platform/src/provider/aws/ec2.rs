@@ -105,7 +105,7 @@ pub(super) async fn create_vpc(p: &AwsProvider, d: &Desired) -> Result<Applied, 
         .await
         .map_err(api("ec2:CreateVpc"))?;
     let id = out.vpc().and_then(|v| v.vpc_id()).unwrap_or_default().to_string();
-    let outs = outputs([("id", &id)]);
+    let outs = outputs([("id", id.as_str()), ("cidr_block", v.cidr_block.as_str())]);
     // New VPCs have DNS support on and DNS host names off.
     set_vpc_dns(p, &id, (!v.enable_dns_support).then_some(false), v.enable_dns_hostnames.then_some(true))
         .await
@@ -132,7 +132,8 @@ pub(super) async fn read_vpc(p: &AwsProvider, e: &Existing) -> Result<Option<Obs
     props.insert("enable_dns_support".into(), json!(support.enable_dns_support().and_then(|a| a.value())));
     props.insert("enable_dns_hostnames".into(), json!(hostnames.enable_dns_hostnames().and_then(|a| a.value())));
     props.insert("tags".into(), tags_value(vpc.tags()));
-    Ok(Some(Observed { props, outputs: outputs([("id", &e.physical_id)]) }))
+    let outs = outputs([("id", e.physical_id.as_str()), ("cidr_block", vpc.cidr_block().unwrap_or_default())]);
+    Ok(Some(Observed { props, outputs: outs }))
 }
 
 pub(super) async fn update_vpc(p: &AwsProvider, e: &Existing, desired: &Value) -> Result<Applied, ProviderError> {

@@ -134,7 +134,7 @@ struct ContainerProps {
     name: String,
     image: String,
     ports: Vec<i32>,
-    environment: BTreeMap<String, String>,
+    environment: BTreeMap<String, Value>,
     secrets: BTreeMap<String, String>,
     readonly_root_filesystem: bool,
     user: String,
@@ -172,7 +172,13 @@ fn container_definition(c: &ContainerProps, region: &str) -> ContainerDefinition
                 .collect(),
         ))
         .set_environment(Some(
-            c.environment.iter().map(|(k, v)| KeyValuePair::builder().name(k).value(v).build()).collect(),
+            c.environment
+                .iter()
+                .map(|(k, v)| {
+                    let text = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+                    KeyValuePair::builder().name(k).value(text).build()
+                })
+                .collect(),
         ))
         .set_secrets(Some(
             c.secrets

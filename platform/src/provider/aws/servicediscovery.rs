@@ -232,10 +232,7 @@ pub(super) async fn read_service(p: &AwsProvider, e: &Existing) -> Result<Option
     let mut props = Map::new();
     props.insert("dns_name".into(), json!(s.name()));
     props.insert("namespace".into(), json!(s.namespace_id()));
-    props.insert(
-        "ttl_seconds".into(),
-        json!(s.dns_config().and_then(|c| c.dns_records().first()).map(|r| r.ttl())),
-    );
+    props.insert("ttl_seconds".into(), json!(s.dns_config().and_then(|c| c.dns_records().first()).map(|r| r.ttl())));
     props.insert("tags".into(), tag_map(tags.tags().iter().map(|t| (t.key(), t.value()))));
     Ok(Some(Observed {
         props,

@@ -1,0 +1,310 @@
+//! A load-balanced Fargate service: what a service team declares in a few lines becomes the
+//! load balancer, chained security groups (load balancer → service → database), least-privilege
+//! roles generated from typed grants, the task definition, the ECS service and its Cloud Map name.
+
+use std::collections::BTreeMap;
+
+use platform::model::{Handle, Ref, Stack, StackError, StackSpec};
+use platform::resources::iam::Statement;
+use platform::resources::{
+    Bucket, Container, ContainerHealthCheck, DiscoveryService, EcrRepository, HealthCheck, Listener, ListenerAction,
+    LoadBalancer, LogGroup, Peer, PolicyDocument, Protocol, Role, Rule, SecurityGroup, SecurityGroupGrant, Service,
+    ServiceLoadBalancer, Tags, TargetGroup, TaskDefinition, TLS12_POLICY,
+};
+
+use crate::{Dependencies, Environment, Foundation};
+
+/// What the service's code may do, each scoped to one resource.
+#[derive(Debug, Clone)]
+pub enum Grant {
+    /// Read objects of a bucket under a prefix (`s3:GetObject` on `bucket/prefix*`).
+    ReadObjects {
+        /// The bucket.
+        bucket: Handle<Bucket>,
+        /// The key prefix, e.g. `cards/`.
+        prefix: String,
+    },
+}
+
+/// What a service team writes about its service.
+#[derive(Debug, Clone)]
+pub struct ServiceOptions {
+    /// Its short name, also its discovery name (`card` → `card.<namespace>`).
+    pub name: String,
+    /// The image repository (in the foundation).
+    pub repository: Handle<EcrRepository>,
+    /// The image tag to run from it.
+    pub image_tag: String,
+    /// The port the service listens on.
+    pub port: u16,
+    /// The port of its health and metrics endpoints.
+    pub health_port: u16,
+    /// The readiness path the load balancer checks.
+    pub health_path: String,
+    /// The command the container's own health check runs.
+    pub health_command: Vec<String>,
+    /// CPU units and memory (MiB) of a task.
+    pub cpu: u32,
+    /// Memory of a task in MiB.
+    pub memory: u32,
+    /// Plain configuration (never secrets).
+    pub environment: BTreeMap<String, String>,
+    /// Whether it uses the dependencies' database (it then gets network access, the connection
+    /// settings and the credentials as ECS secrets, and its execution role may read that secret).
+    pub database: bool,
+    /// What its code may do.
+    pub grants: Vec<Grant>,
+}
+
+/// A service stack and handles to what others may use.
+#[derive(Debug, Clone)]
+pub struct ServiceStack {
+    /// The checked stack.
+    pub spec: StackSpec,
+    /// The service's security group.
+    pub security_group: Handle<SecurityGroup>,
+}
+
+/// The user the containers run as (not root).
+pub const CONTAINER_USER: &str = "10001";
+
+/// The service stack `stack` of `environment`, on `foundation` and `dependencies`.
+pub fn service(
+    stack: &str,
+    environment: &Environment,
+    foundation: &Foundation,
+    dependencies: &Dependencies,
+    options: &ServiceOptions,
+) -> Result<ServiceStack, StackError> {
+    let mut s = Stack::new(stack, &environment.env);
+    s.uses(&foundation.spec);
+    s.uses(&dependencies.spec);
+    let (port, health) = (options.port, options.health_port);
+
+    // Security groups, chained: the internet reaches the load balancer only, the load balancer
+    // reaches the tasks only, the tasks reach the database only.
+    let lb_group = s.add(
+        "lb-group",
+        SecurityGroup {
+            vpc: foundation.vpc.id(),
+            description: format!("Load balancer of {}: HTTP and HTTPS from anywhere", options.name),
+            ingress: vec![
+                Rule::tcp(80, Peer::CidrIpv4("0.0.0.0/0".into()), "HTTP"),
+                Rule::tcp(443, Peer::CidrIpv4("0.0.0.0/0".into()), "HTTPS"),
+            ],
+            egress: vec![
+                Rule::tcp(port, Peer::CidrIpv4(foundation.vpc.cidr_block()), "to the tasks"),
+                Rule::tcp(health, Peer::CidrIpv4(foundation.vpc.cidr_block()), "health checks of the tasks"),
+            ],
+            tags: Tags::new(),
+        },
+    );
+    let database = dependencies.database.as_ref().filter(|_| options.database);
+    let mut egress = vec![Rule::tcp(443, Peer::CidrIpv4("0.0.0.0/0".into()), "AWS APIs and the image registry")];
+    if let Some(db) = database {
+        egress.push(Rule::tcp(db.port, Peer::SecurityGroup(db.security_group.id()), "the database"));
+    }
+    let group = s.add(
+        "tasks",
+        SecurityGroup {
+            vpc: foundation.vpc.id(),
+            description: format!("Tasks of {}: only from its load balancer", options.name),
+            ingress: vec![
+                Rule::tcp(port, Peer::SecurityGroup(lb_group.id()), "traffic from the load balancer"),
+                Rule::tcp(health, Peer::SecurityGroup(lb_group.id()), "health checks from the load balancer"),
+            ],
+            egress,
+            tags: Tags::new(),
+        },
+    );
+    if let Some(db) = database {
+        s.add(
+            "db-access",
+            SecurityGroupGrant {
+                group: db.security_group.id(),
+                protocol: Protocol::Tcp,
+                from_port: db.port.into(),
+                to_port: db.port.into(),
+                peer: Peer::SecurityGroup(group.id()),
+            },
+        );
+    }
+
+    // Load balancer, target group, listeners.
+    let lb = s.add(
+        "lb",
+        LoadBalancer {
+            internal: false,
+            subnets: foundation.public_subnets.iter().map(|h| h.id()).collect(),
+            security_groups: vec![lb_group.id()],
+            drop_invalid_header_fields: true,
+            deletion_protection: environment.protected,
+            tags: Tags::new(),
+        },
+    );
+    let targets = s.add(
+        "targets",
+        TargetGroup {
+            vpc: foundation.vpc.id(),
+            port,
+            protocol: "HTTP".into(),
+            target_type: "ip".into(),
+            health_check: HealthCheck {
+                path: options.health_path.clone(),
+                port: health,
+                interval_seconds: 10,
+                timeout_seconds: 5,
+                healthy_threshold: 2,
+                unhealthy_threshold: 3,
+                matcher: "200".into(),
+            },
+            deregistration_delay_seconds: 30,
+            tags: Tags::new(),
+        },
+    );
+    let forward = ListenerAction::Forward { target_group: targets.arn() };
+    let listener = |port: u16, protocol: &str, certificate: Option<&String>, action| Listener {
+        load_balancer: lb.arn(),
+        port,
+        protocol: protocol.into(),
+        certificate_arn: certificate.cloned(),
+        ssl_policy: certificate.map(|_| TLS12_POLICY.to_string()),
+        action,
+        tags: Tags::new(),
+    };
+    let listeners = match &environment.certificate_arn {
+        Some(certificate) => vec![
+            s.add("https", listener(443, "HTTPS", Some(certificate), forward)),
+            s.add("http", listener(80, "HTTP", None, ListenerAction::RedirectToHttps)),
+        ],
+        None => vec![s.add("http", listener(80, "HTTP", None, forward))],
+    };
+
+    // Logs and roles.
+    let logs = s.add("logs", LogGroup::new(environment.log_retention_days));
+    let repository = &options.repository;
+    let mut execution = vec![
+        Statement::allow(
+            &["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+            vec![repository.arn()],
+        ),
+        // GetAuthorizationToken cannot be scoped to a repository.
+        Statement::allow(&["ecr:GetAuthorizationToken"], vec!["*".into()]),
+        Statement::allow(&["logs:CreateLogStream", "logs:PutLogEvents"], vec![logs.arn().with_suffix(":log-stream:*")]),
+    ];
+    if let Some(db) = database {
+        execution
+            .push(Statement::allow(&["secretsmanager:GetSecretValue"], vec![db.instance.master_user_secret_arn()]));
+    }
+    let execution_role = s.add(
+        "execution-role",
+        Role {
+            trusted_service: "ecs-tasks.amazonaws.com".into(),
+            policies: BTreeMap::from([("run".to_string(), PolicyDocument { statements: execution })]),
+            managed_policies: vec![],
+            tags: Tags::new(),
+        },
+    );
+    let grants: Vec<Statement> = options
+        .grants
+        .iter()
+        .map(|grant| match grant {
+            Grant::ReadObjects { bucket, prefix } => {
+                Statement::allow(&["s3:GetObject"], vec![bucket.arn().with_suffix(&format!("/{prefix}*"))])
+            }
+        })
+        .collect();
+    let task_role = s.add(
+        "task-role",
+        Role {
+            trusted_service: "ecs-tasks.amazonaws.com".into(),
+            policies: if grants.is_empty() {
+                BTreeMap::new()
+            } else {
+                BTreeMap::from([("grants".to_string(), PolicyDocument { statements: grants })])
+            },
+            managed_policies: vec![],
+            tags: Tags::new(),
+        },
+    );
+
+    // The task and the service.
+    let mut environment_variables: BTreeMap<String, Ref<platform::resources::Text>> =
+        options.environment.iter().map(|(k, v)| (k.clone(), Ref::literal(v.as_str()))).collect();
+    let mut secrets = BTreeMap::new();
+    if let Some(db) = database {
+        environment_variables.insert("DB_HOST".into(), db.instance.endpoint().to_text());
+        environment_variables.insert("DB_PORT".into(), db.instance.port().to_text());
+        secrets.insert("DB_USERNAME".to_string(), db.instance.master_user_secret_arn().with_suffix(":username::"));
+        secrets.insert("DB_PASSWORD".to_string(), db.instance.master_user_secret_arn().with_suffix(":password::"));
+    }
+    let task = s.add(
+        "task",
+        TaskDefinition {
+            cpu: options.cpu,
+            memory: options.memory,
+            execution_role: execution_role.arn(),
+            task_role: task_role.arn(),
+            containers: vec![Container {
+                name: options.name.clone(),
+                image: repository.repository_uri().with_suffix(&format!(":{}", options.image_tag)),
+                ports: vec![port, health],
+                environment: environment_variables,
+                secrets,
+                readonly_root_filesystem: true,
+                user: CONTAINER_USER.into(),
+                privileged: false,
+                health_check: Some(ContainerHealthCheck {
+                    command: options.health_command.clone(),
+                    interval_seconds: 10,
+                    timeout_seconds: 5,
+                    retries: 3,
+                    start_period_seconds: 10,
+                }),
+                log_group: logs.name(),
+                log_stream_prefix: options.name.clone(),
+            }],
+            tags: Tags::new(),
+        },
+    );
+    let discovery = s.add(
+        "discovery",
+        DiscoveryService {
+            dns_name: options.name.clone(),
+            namespace: foundation.namespace.id(),
+            ttl_seconds: 10,
+            tags: Tags::new(),
+        },
+    );
+    let service = s.add(
+        "service",
+        Service {
+            cluster: foundation.cluster.arn(),
+            task_definition: task.arn(),
+            desired_count: environment.service_desired_count,
+            subnets: foundation.private_subnets.iter().map(|h| h.id()).collect(),
+            security_groups: vec![group.id()],
+            assign_public_ip: false,
+            load_balancer: Some(ServiceLoadBalancer {
+                target_group: targets.arn(),
+                container_name: options.name.clone(),
+                container_port: port,
+            }),
+            discovery: Some(discovery.arn()),
+            circuit_breaker_rollback: true,
+            minimum_healthy_percent: 100,
+            maximum_percent: 200,
+            health_check_grace_period_seconds: 60,
+            tags: Tags::new(),
+        },
+    );
+    // ECS registers the tasks with the target group only once a listener forwards to it.
+    for listener in &listeners {
+        s.depends_on(&service, listener);
+    }
+    s.output("load_balancer_dns", lb.dns_name());
+    s.output("service_name", service.name());
+    s.output("discovery_name", format!("{}.{}", options.name, foundation.discovery_domain));
+    s.output("image_tag", &options.image_tag);
+    Ok(ServiceStack { spec: s.build()?, security_group: group })
+}
