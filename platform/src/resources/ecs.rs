@@ -153,7 +153,7 @@ impl Resource for TaskDefinition {
         match fargate_memory(self.cpu) {
             None => problems.push(format!("cpu: {} is not a Fargate size (256, 512, 1024, 2048, 4096)", self.cpu)),
             Some((min, max, step)) => {
-                if self.memory < min || self.memory > max || self.memory % step != 0 {
+                if self.memory < min || self.memory > max || !self.memory.is_multiple_of(step) {
                     problems.push(format!(
                         "memory: {} MiB does not go with {} CPU units on Fargate ({min} to {max}, in steps of {step})",
                         self.memory, self.cpu
