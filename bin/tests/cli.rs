@@ -345,3 +345,38 @@ fn production_dependencies_are_applied_in_order_and_protected_from_destroy() {
     ]);
     assert!(destroy.status.success(), "{}\n{}", text(&destroy.stdout), text(&destroy.stderr));
 }
+
+#[test]
+fn the_whole_card_service_deploys_in_order_and_a_new_image_is_one_revision() {
+    let emulator = Emulator::start();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| platform(dir.path(), Some(&emulator), args);
+
+    let first = run(&["plan", "--all", "--env", "prod"]);
+    assert_eq!(first.status.code(), Some(1));
+    assert!(text(&first.stderr).contains("name the image with --var image_tag=TAG"));
+
+    let apply = run(&["apply", "--all", "--env", "prod", "--yes", "--var", "image_tag=v1"]);
+    assert!(apply.status.success(), "{}\n{}", text(&apply.stdout), text(&apply.stderr));
+    let stdout = text(&apply.stdout);
+    let order: Vec<usize> = ["Stack `foundation`:", "Stack `card-dependencies`:", "Stack `card-service`:"]
+        .iter()
+        .map(|s| stdout.find(s).unwrap_or_else(|| panic!("{s} in {stdout}")))
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "applied in dependency order");
+
+    // The recorded image is kept when no tag is given.
+    let plan = run(&["plan", "--all", "--env", "prod", "--detailed-exitcode"]);
+    assert_eq!(plan.status.code(), Some(0), "{}\n{}", text(&plan.stdout), text(&plan.stderr));
+
+    let plan = run(&["plan", "--all", "--env", "prod", "--detailed-exitcode", "--var", "image_tag=v2"]);
+    assert_eq!(plan.status.code(), Some(2));
+    let stdout = text(&plan.stdout);
+    assert!(stdout.contains("will be replaced because containers[0].image cannot change in place"), "{stdout}");
+    assert!(stdout.contains("0 to create, 1 to update, 1 to replace, 0 to delete."), "{stdout}");
+
+    let bad = run(&["plan", "--all", "--env", "prod", "--var", "image_tag=-x"]);
+    assert!(text(&bad.stderr).contains("is not an image tag"));
+    let bad = run(&["plan", "--all", "--env", "prod", "--var", "colour=blue"]);
+    assert!(text(&bad.stderr).contains("unknown variable `colour=blue`"));
+}

@@ -142,6 +142,8 @@ pub fn service(
             tags: Tags::new(),
         },
     );
+    // Deleting a protected environment's load balancer (and its public name) must be named.
+    s.protect(&lb, environment.protected);
     let targets = s.add(
         "targets",
         TargetGroup {

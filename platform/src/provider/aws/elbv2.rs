@@ -189,6 +189,11 @@ pub(super) async fn update_load_balancer(
 }
 
 pub(super) async fn delete_load_balancer(p: &AwsProvider, e: &Existing) -> Result<(), ProviderError> {
+    let lb: LoadBalancerProps = props(&e.address, &e.props)?;
+    if lb.deletion_protection && e.delete_allowed {
+        // The user named this address explicitly: lift AWS's own deletion protection first.
+        set_attributes(p, &e.physical_id, &LoadBalancerProps { deletion_protection: false, ..lb }).await?;
+    }
     p.elb
         .delete_load_balancer()
         .load_balancer_arn(&e.physical_id)

@@ -1,0 +1,274 @@
+//! The card service's three stacks in production against the emulator: the security groups chained
+//! load balancer → tasks → database, roles allowing exactly what the service needs, credentials as
+//! ECS secrets, the service registered with its target group and Cloud Map, everything tagged, no
+//! change planned right after apply, and a new image deployed as one new task definition revision.
+
+use std::collections::BTreeSet;
+
+use platform::plan::Action;
+use platform::{Address, StackSpec};
+use platform_tests::{id_of, Harness};
+use serde_json::{json, Value};
+use stacks::{foundation, Environments};
+
+fn card(image_tag: &str) -> Vec<StackSpec> {
+    let prod = Environments::builtin().get("prod").unwrap().clone();
+    let foundation = foundation(&prod).unwrap();
+    let mut specs = vec![foundation.spec.clone()];
+    specs.extend(card_stacks::card_stacks(&prod, &foundation, image_tag).unwrap());
+    specs
+}
+
+/// Ingress of a group as (port, peer) pairs.
+async fn ingress(ec2: &aws_sdk_ec2::Client, group: &str) -> BTreeSet<(i32, String)> {
+    let out = ec2.describe_security_groups().group_ids(group).send().await.unwrap();
+    let mut rules = BTreeSet::new();
+    for p in out.security_groups()[0].ip_permissions() {
+        let port = p.from_port().unwrap();
+        rules.extend(p.ip_ranges().iter().map(|r| (port, r.cidr_ip().unwrap().to_string())));
+        rules.extend(p.ipv6_ranges().iter().map(|r| (port, r.cidr_ipv6().unwrap().to_string())));
+        rules.extend(p.user_id_group_pairs().iter().map(|g| (port, g.group_id().unwrap().to_string())));
+    }
+    rules
+}
+
+async fn role_policies(iam: &aws_sdk_iam::Client, role: &str) -> Vec<Value> {
+    let names = iam.list_role_policies().role_name(role).send().await.unwrap();
+    let mut statements = vec![];
+    for name in names.policy_names() {
+        let doc = iam.get_role_policy().role_name(role).policy_name(name).send().await.unwrap();
+        let text = percent_encoding::percent_decode_str(doc.policy_document()).decode_utf8().unwrap().to_string();
+        let doc: Value = serde_json::from_str(&text).unwrap();
+        statements.extend(doc["Statement"].as_array().unwrap().iter().cloned());
+    }
+    statements
+}
+
+#[tokio::test]
+async fn the_card_service_in_production() {
+    let h = Harness::new().await;
+    let specs = card("v1");
+    let mut states = vec![];
+    for spec in &specs {
+        states.push(h.apply_converged(spec).await);
+    }
+    let [foundation, deps, service] = &states[..] else { panic!("three stacks") };
+    let ec2 = aws_sdk_ec2::Client::new(&h.config);
+
+    // Security groups chained: internet → load balancer → tasks → database, nothing else.
+    let (lb_group, tasks, db) = (id_of(service, "lb-group"), id_of(service, "tasks"), id_of(deps, "db"));
+    let anywhere = "0.0.0.0/0".to_string();
+    assert_eq!(ingress(&ec2, &lb_group).await, BTreeSet::from([(80, anywhere.clone()), (443, anywhere.clone())]));
+    assert_eq!(ingress(&ec2, &tasks).await, BTreeSet::from([(8080, lb_group.clone()), (8081, lb_group.clone())]));
+    assert_eq!(ingress(&ec2, &db).await, BTreeSet::from([(5432, tasks.clone())]));
+
+    // Roles: trusted by ECS tasks only, allowed exactly what the service needs.
+    let iam = aws_sdk_iam::Client::new(&h.config);
+    let output = |state: &platform::state::StackState, address: &str, attr: &str| {
+        let (stack, name) = address.split_once('.').unwrap();
+        assert_eq!(state.stack, stack);
+        state.resources[&Address::new(stack, name)].outputs[attr].as_str().unwrap().to_string()
+    };
+    let repository = output(foundation, "foundation.card-service-images", "arn");
+    let secret = output(deps, "card-dependencies.db-instance", "master_user_secret_arn");
+    let bucket = output(deps, "card-dependencies.images", "arn");
+    let logs = output(service, "card-service.logs", "arn");
+    for role in ["prod-card-service-execution-role", "prod-card-service-task-role"] {
+        let got = iam.get_role().role_name(role).send().await.unwrap();
+        let trust = percent_encoding::percent_decode_str(got.role().unwrap().assume_role_policy_document().unwrap())
+            .decode_utf8()
+            .unwrap()
+            .to_string();
+        let trust: Value = serde_json::from_str(&trust).unwrap();
+        assert_eq!(trust["Statement"][0]["Principal"], json!({"Service": "ecs-tasks.amazonaws.com"}));
+        assert_eq!(trust["Statement"].as_array().unwrap().len(), 1);
+        let attached = iam.list_attached_role_policies().role_name(role).send().await.unwrap();
+        assert!(attached.attached_policies().is_empty(), "no managed policy on {role}");
+        assert!(got.role().unwrap().tags().iter().any(|t| t.key() == "platform:env" && t.value() == "prod"));
+    }
+    assert_eq!(
+        role_policies(&iam, "prod-card-service-execution-role").await,
+        [
+            json!({"Effect": "Allow", "Action": ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"], "Resource": [repository]}),
+            json!({"Effect": "Allow", "Action": ["ecr:GetAuthorizationToken"], "Resource": ["*"]}),
+            json!({"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": [format!("{logs}:log-stream:*")]}),
+            json!({"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": [secret.clone()]}),
+        ]
+    );
+    assert_eq!(
+        role_policies(&iam, "prod-card-service-task-role").await,
+        [json!({"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": [format!("{bucket}/cards/*")]})]
+    );
+
+    // The task: credentials come from Secrets Manager through `secrets`; hardened container.
+    let ecs = aws_sdk_ecs::Client::new(&h.config);
+    let task = ecs.describe_task_definition().task_definition(id_of(service, "task")).send().await.unwrap();
+    let container = &task.task_definition().unwrap().container_definitions()[0];
+    let secrets: Vec<(&str, &str)> = container.secrets().iter().map(|s| (s.name(), s.value_from())).collect();
+    assert_eq!(
+        secrets,
+        [
+            ("DB_PASSWORD", format!("{secret}:password::").as_str()),
+            ("DB_USERNAME", format!("{secret}:username::").as_str())
+        ]
+    );
+    assert!(container.environment().iter().all(|kv| !kv.name().unwrap().contains("PASSWORD")));
+    assert_eq!(container.readonly_root_filesystem(), Some(true));
+    assert_eq!(container.user(), Some("10001"));
+    assert_eq!(container.privileged(), Some(false));
+    assert!(container.image().unwrap().ends_with("/prod-foundation-card-service-images:v1"));
+    assert!(container.health_check().is_some());
+
+    // The service: two tasks in the private subnets, behind the target group, named in Cloud Map.
+    let cluster = output(foundation, "foundation.cluster", "arn");
+    let described = ecs.describe_services().cluster(&cluster).services(id_of(service, "service")).send().await.unwrap();
+    let svc = &described.services()[0];
+    assert_eq!(svc.desired_count(), 2);
+    assert_eq!(svc.load_balancers()[0].target_group_arn(), Some(id_of(service, "targets").as_str()));
+    assert_eq!(
+        svc.service_registries()[0].registry_arn(),
+        Some(output(service, "card-service.discovery", "arn").as_str())
+    );
+    let network = svc.network_configuration().unwrap().awsvpc_configuration().unwrap();
+    assert_eq!(network.assign_public_ip().map(|a| a.as_str()), Some("DISABLED"));
+    assert_eq!(network.security_groups(), [tasks.clone()]);
+    // Emulator difference: it accepts the deployment configuration but does not report it back, so
+    // the circuit breaker is checked in what was applied.
+    let applied = &service.resources[&Address::new("card-service", "service")].props;
+    assert_eq!(
+        (&applied["circuit_breaker_rollback"], &applied["minimum_healthy_percent"], &applied["maximum_percent"]),
+        (&json!(true), &json!(100), &json!(200))
+    );
+    let sd = aws_sdk_servicediscovery::Client::new(&h.config);
+    let discovery = sd.get_service().id(id_of(service, "discovery")).send().await.unwrap();
+    assert_eq!(discovery.service().unwrap().name(), Some("card"));
+    assert_eq!(service.outputs["discovery_name"], "card.prod.platform.internal");
+
+    // The load balancer: internet-facing in the public subnets, invalid headers dropped, protected.
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&h.config);
+    let lb = id_of(service, "lb");
+    let attributes = elb.describe_load_balancer_attributes().load_balancer_arn(&lb).send().await.unwrap();
+    let attribute = |k: &str| {
+        attributes.attributes().iter().find(|a| a.key() == Some(k)).and_then(|a| a.value()).map(str::to_string)
+    };
+    assert_eq!(attribute("routing.http.drop_invalid_header_fields.enabled").as_deref(), Some("true"));
+    assert_eq!(attribute("deletion_protection.enabled").as_deref(), Some("true"));
+    let listeners = elb.describe_listeners().load_balancer_arn(&lb).send().await.unwrap();
+    assert_eq!(listeners.listeners().len(), 1, "HTTP only: production declares no certificate here");
+    let tg = elb.describe_target_groups().target_group_arns(id_of(service, "targets")).send().await.unwrap();
+    let tg = &tg.target_groups()[0];
+    assert_eq!((tg.health_check_path(), tg.health_check_port()), (Some("/health/ready"), Some("8081")));
+
+    // Everything is tagged.
+    let tagging = aws_sdk_resourcegroupstagging::Client::new(&h.config);
+    let tagged = tagging
+        .get_resources()
+        .tag_filters(
+            aws_sdk_resourcegroupstagging::types::TagFilter::builder()
+                .key("platform:stack")
+                .values("card-service")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let arns: BTreeSet<&str> = tagged.resource_tag_mapping_list().iter().filter_map(|m| m.resource_arn()).collect();
+    for name in ["lb", "targets", "service", "logs"] {
+        let arn = output(service, &format!("card-service.{name}"), "arn");
+        assert!(arns.contains(arn.as_str()), "{name} is tagged ({arn} in {arns:?})");
+    }
+
+    // A new image: one new task definition revision, one service update, nothing else.
+    let next = card("v2");
+    let plan = h.plan(&next[2]).await;
+    let changed: Vec<(&str, Action)> =
+        plan.resources.iter().filter(|r| r.action != Action::NoOp).map(|r| (r.address.name(), r.action)).collect();
+    assert_eq!(changed, [("task", Action::Replace), ("service", Action::Update)]);
+    let state = h.apply_converged(&next[2]).await;
+    let revision = ecs.describe_task_definition().task_definition(id_of(&state, "task")).send().await.unwrap();
+    assert_eq!(revision.task_definition().unwrap().revision(), 2);
+    let old = ecs.describe_task_definition().task_definition(id_of(service, "task")).send().await.unwrap();
+    assert_eq!(
+        old.task_definition().unwrap().status().map(|s| s.as_str()),
+        Some("INACTIVE"),
+        "the old revision is deregistered"
+    );
+    for spec in &next[..2] {
+        assert!(!h.plan(spec).await.has_changes());
+    }
+}
+
+fn dev_card(image_tag: &str, desired: u32, grants: bool) -> Vec<StackSpec> {
+    let mut dev = Environments::builtin().get("dev").unwrap().clone();
+    dev.settings.service_desired_count = desired;
+    let foundation = foundation(&dev).unwrap();
+    let mut specs = vec![foundation.spec.clone()];
+    let mut built = card_stacks::card_stacks(&dev, &foundation, image_tag).unwrap();
+    if !grants {
+        // The same service without its bucket grant: its task role loses the policy.
+        let deps = stacks::dependencies(
+            card_stacks::DEPENDENCIES,
+            &dev,
+            &foundation,
+            &stacks::DependenciesOptions { database: Some(stacks::DatabaseOptions::postgres("cards")), bucket: true },
+        )
+        .unwrap();
+        let options = stacks::ServiceOptions {
+            name: "card".into(),
+            repository: foundation.repositories["card-service"].clone(),
+            image_tag: image_tag.into(),
+            port: 8080,
+            health_port: 8081,
+            health_path: "/health/ready".into(),
+            health_command: vec!["CMD".into(), "/usr/local/bin/card-service".into(), "healthcheck".into()],
+            cpu: 256,
+            memory: 512,
+            environment: [("RUST_LOG", "info"), ("CARD_IMAGES_PREFIX", "cards/"), ("DB_NAME", "cards")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            database: true,
+            grants: vec![],
+        };
+        built[1] = stacks::service(card_stacks::SERVICE, &dev, &foundation, &deps, &options).unwrap().spec;
+    }
+    specs.extend(built);
+    specs
+}
+
+#[tokio::test]
+async fn service_resources_update_in_place_and_are_deleted() {
+    let h = Harness::new().await;
+    let specs = dev_card("v1", 1, true);
+    for spec in &specs {
+        h.apply_converged(spec).await;
+    }
+    let state = h.state(&specs[2]);
+    let ecs = aws_sdk_ecs::Client::new(&h.config);
+    let iam = aws_sdk_iam::Client::new(&h.config);
+
+    // More tasks and no bucket grant: the service and the task role change in place.
+    let changed = dev_card("v1", 3, false);
+    let plan = h.plan(&changed[2]).await;
+    let actions: Vec<(&str, Action)> =
+        plan.resources.iter().filter(|r| r.action != Action::NoOp).map(|r| (r.address.name(), r.action)).collect();
+    assert_eq!(actions, [("task-role", Action::Update), ("service", Action::Update)]);
+    h.apply_converged(&changed[2]).await;
+    let cluster = h.state(&specs[0]).resources[&Address::new("foundation", "cluster")].physical_id.clone();
+    let described = ecs.describe_services().cluster(&cluster).services(id_of(&state, "service")).send().await.unwrap();
+    assert_eq!(described.services()[0].desired_count(), 3);
+    let policies = iam.list_role_policies().role_name(id_of(&state, "task-role")).send().await.unwrap();
+    assert!(policies.policy_names().is_empty());
+
+    // Destroying the service stack removes its grant from the database's group, and nothing else there.
+    h.destroy(&changed[2]).await;
+    let ec2 = aws_sdk_ec2::Client::new(&h.config);
+    let db = id_of(&h.state(&specs[1]), "db");
+    assert!(ingress(&ec2, &db).await.is_empty());
+    assert!(iam.get_role().role_name(id_of(&state, "execution-role")).send().await.is_err());
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&h.config);
+    assert!(elb.describe_load_balancers().load_balancer_arns(id_of(&state, "lb")).send().await.is_err());
+    let described = ecs.describe_services().cluster(&cluster).services(id_of(&state, "service")).send().await.unwrap();
+    assert!(described.services().iter().all(|s| s.status() != Some("ACTIVE")));
+    assert!(!h.plan(&specs[1]).await.has_changes(), "the dependencies are untouched");
+}
