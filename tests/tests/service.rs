@@ -131,7 +131,7 @@ async fn the_card_service_in_production() {
     );
     let network = svc.network_configuration().unwrap().awsvpc_configuration().unwrap();
     assert_eq!(network.assign_public_ip().map(|a| a.as_str()), Some("DISABLED"));
-    assert_eq!(network.security_groups(), [tasks.clone()]);
+    assert_eq!(network.security_groups(), std::slice::from_ref(&tasks));
     // Emulator difference: it accepts the deployment configuration but does not report it back, so
     // the circuit breaker is checked in what was applied.
     let applied = &service.resources[&Address::new("card-service", "service")].props;
