@@ -310,3 +310,73 @@ pub fn service(
     s.output("image_tag", &options.image_tag);
     Ok(ServiceStack { spec: s.build()?, security_group: group })
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::{dependencies, foundation, DatabaseOptions, DependenciesOptions, Environments};
+
+    fn build(certificate: Option<&str>) -> StackSpec {
+        let mut env = Environments::builtin().get("prod").unwrap().clone();
+        env.settings.certificate_arn = certificate.map(str::to_string);
+        let foundation = foundation(&env).unwrap();
+        let deps = dependencies(
+            "deps",
+            &env,
+            &foundation,
+            &DependenciesOptions { database: Some(DatabaseOptions::postgres("app")), bucket: true },
+        )
+        .unwrap();
+        let options = ServiceOptions {
+            name: "app".into(),
+            repository: foundation.repositories["card-service"].clone(),
+            image_tag: "v1".into(),
+            port: 8080,
+            health_port: 8081,
+            health_path: "/ready".into(),
+            health_command: vec!["CMD".into(), "/app".into(), "healthcheck".into()],
+            cpu: 256,
+            memory: 512,
+            environment: BTreeMap::new(),
+            database: true,
+            grants: vec![],
+        };
+        service("app-service", &env, &foundation, &deps, &options).unwrap().spec
+    }
+
+    fn props<'a>(spec: &'a StackSpec, name: &str) -> &'a serde_json::Value {
+        &spec.resources.iter().find(|r| r.address.name() == name).unwrap().props
+    }
+
+    #[test]
+    fn with_a_certificate_https_serves_and_http_redirects() {
+        let spec = build(Some("arn:aws:acm:us-east-1:111111111111:certificate/abc"));
+        let https = props(&spec, "https");
+        assert_eq!(https["protocol"], "HTTPS");
+        assert_eq!(https["ssl_policy"], TLS12_POLICY);
+        assert_eq!(https["action"]["forward"]["target_group"], json!({"$ref": "app-service.targets", "attr": "arn"}));
+        assert_eq!(props(&spec, "http")["action"], "redirect_to_https");
+    }
+
+    #[test]
+    fn without_a_certificate_http_forwards() {
+        let spec = build(None);
+        assert!(spec.resources.iter().all(|r| r.address.name() != "https"));
+        assert_eq!(props(&spec, "http")["action"]["forward"]["target_group"]["$ref"], "app-service.targets");
+    }
+
+    #[test]
+    fn nothing_but_the_load_balancer_is_open_to_the_internet() {
+        let spec = build(None);
+        for r in spec.resources.iter().filter(|r| r.type_name == "aws.ec2.security_group") {
+            for rule in r.props["ingress"].as_array().unwrap() {
+                if rule["peer"]["cidr_ipv4"].is_string() {
+                    assert_eq!(r.address.name(), "lb-group", "{rule}");
+                    assert!(rule["from_port"] == 80 || rule["from_port"] == 443);
+                }
+            }
+        }
+    }
+}

@@ -527,3 +527,45 @@ pub(super) async fn delete_service(p: &AwsProvider, e: &Existing) -> Result<(), 
     })
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+
+    fn refused(message: &str) -> ProviderError {
+        ProviderError::Api {
+            operation: "ecs:CreateService",
+            code: Some("InvalidParameterException".into()),
+            message: message.into(),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_new_role_not_yet_assumable_is_retried_and_other_errors_are_not() {
+        let calls = AtomicU32::new(0);
+        let result = retrying_new_roles(|| async {
+            match calls.fetch_add(1, Ordering::SeqCst) {
+                0 | 1 => Err(refused("ECS was unable to assume the role 'arn:aws:iam::1:role/x'")),
+                _ => Ok("created"),
+            }
+        })
+        .await;
+        assert_eq!(result.unwrap(), "created");
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+
+        let calls = AtomicU32::new(0);
+        let result: Result<(), _> = retrying_new_roles(|| async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err(refused("Invalid subnet"))
+        })
+        .await;
+        assert!(result.is_err());
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "validation errors fail at once");
+
+        // Past the deadline, the last error is returned.
+        let result: Result<(), _> = retrying_new_roles(|| async { Err(refused("unable to assume role")) }).await;
+        assert!(result.unwrap_err().to_string().contains("unable to assume role"));
+    }
+}
