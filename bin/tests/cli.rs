@@ -36,24 +36,24 @@ async fn apply_plan_output_and_destroy_the_foundation() {
     // Before apply, a detailed plan exits 2.
     let plan = run(&["plan", "--stack", "foundation", "--env", "dev", "--detailed-exitcode"]);
     assert_eq!(plan.status.code(), Some(2), "{}", text(&plan.stderr));
-    assert!(text(&plan.stdout).contains("20 to create, 0 to update, 0 to replace, 0 to delete."));
+    assert!(text(&plan.stdout).contains("24 to create, 0 to update, 0 to replace, 0 to delete."));
 
     let apply = run(&["apply", "--stack", "foundation", "--env", "dev", "--yes"]);
     assert!(apply.status.success(), "{}\n{}", text(&apply.stdout), text(&apply.stderr));
     let stdout = text(&apply.stdout);
-    assert!(stdout.contains("Stack `foundation`: 20 done, 0 failed, 0 skipped."), "{stdout}");
+    assert!(stdout.contains("Stack `foundation`: 24 done, 0 failed, 0 skipped."), "{stdout}");
     assert!(stdout.contains("vpc_id = \"vpc-"), "{stdout}");
     assert!(text(&apply.stderr).contains("created foundation.vpc [vpc-"), "progress is shown");
 
     // Right after, nothing to change.
     let plan = run(&["plan", "--stack", "foundation", "--env", "dev", "--detailed-exitcode"]);
     assert_eq!(plan.status.code(), Some(0), "{}\n{}", text(&plan.stdout), text(&plan.stderr));
-    assert!(text(&plan.stdout).contains("No changes. 20 resources up to date."));
+    assert!(text(&plan.stdout).contains("No changes. 24 resources up to date."));
 
     let json = run(&["plan", "--stack", "foundation", "--json"]);
     let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(doc["format_version"], 1);
-    assert_eq!(doc["plans"][0]["resources"].as_array().unwrap().len(), 20);
+    assert_eq!(doc["plans"][0]["resources"].as_array().unwrap().len(), 24);
     assert!(doc["plans"][0]["resources"].as_array().unwrap().iter().all(|r| r["action"] == "no-op"));
 
     let output = run(&["output", "--stack", "foundation", "--env", "dev", "--json"]);
@@ -86,14 +86,21 @@ async fn apply_plan_output_and_destroy_the_foundation() {
             .send()
     };
     let left = tagged("dev").await.unwrap();
-    // A deleted ECS cluster stays visible as INACTIVE for a while (on AWS and in the emulator), tags
-    // included: it counts as deleted.
+    // Deleted ECS clusters and NAT gateways stay visible for a while (INACTIVE, deleted; on AWS and
+    // in the emulator), tags included: they count as deleted.
     let ecs = aws_sdk_ecs::Client::new(&config);
+    let ec2 = aws_sdk_ec2::Client::new(&config);
     for mapping in left.resource_tag_mapping_list() {
         let arn = mapping.resource_arn().unwrap();
-        assert!(arn.contains(":cluster/"), "left behind: {arn}");
-        let clusters = ecs.describe_clusters().clusters(arn).send().await.unwrap();
-        assert_eq!(clusters.clusters()[0].status(), Some("INACTIVE"), "left behind: {arn}");
+        if arn.contains(":cluster/") {
+            let clusters = ecs.describe_clusters().clusters(arn).send().await.unwrap();
+            assert_eq!(clusters.clusters()[0].status(), Some("INACTIVE"), "left behind: {arn}");
+        } else if let Some(id) = arn.split("natgateway/").nth(1) {
+            let nats = ec2.describe_nat_gateways().nat_gateway_ids(id).send().await.unwrap();
+            assert_eq!(nats.nat_gateways()[0].state().map(|s| s.as_str()), Some("deleted"), "left behind: {arn}");
+        } else {
+            panic!("left behind: {arn}");
+        }
     }
     assert!(!tagged("staging").await.unwrap().resource_tag_mapping_list().is_empty(), "staging is untouched");
     // The tagging API does not list ECR repositories or Cloud Map namespaces: check them directly.

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use crate::apply::{ApplyReport, Outcome};
+use crate::apply::{ApplyReport, OpKind, Outcome};
 use crate::model::UNKNOWN_KEY;
 use crate::plan::{Action, Plan, Summary};
 
@@ -93,7 +93,9 @@ fn past(action: Action) -> &'static str {
 /// The end of an apply: what was done, what failed and why, what was skipped.
 pub fn report_text(stack: &str, report: &ApplyReport) -> String {
     let mut out = String::new();
-    let done = report.count(|o| *o == Outcome::Done);
+    // Waiting for a resource to become available is part of its create or update, not an operation
+    // of its own.
+    let done = report.results.iter().filter(|r| r.outcome == Outcome::Done && r.kind != OpKind::Await).count();
     let failed = report.count(|o| matches!(o, Outcome::Failed { .. }));
     let skipped = report.count(|o| matches!(o, Outcome::Skipped { .. }));
     let _ = writeln!(out, "Stack `{stack}`: {done} done, {failed} failed, {skipped} skipped.");

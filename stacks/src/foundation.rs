@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use platform::model::{Handle, Stack, StackError, StackSpec};
 use platform::resources::{
-    AzIndex, EcrRepository, EcsCluster, InternetGateway, LogGroup, PrivateDnsNamespace, Route, RouteTable,
-    RouteTableAssociation, Subnet, Tags, Vpc,
+    AzIndex, EcrRepository, EcsCluster, ElasticIp, InternetGateway, LogGroup, NatGateway, PrivateDnsNamespace, Route,
+    RouteTable, RouteTableAssociation, Subnet, Tags, Vpc,
 };
 
 use crate::Environment;
@@ -67,35 +67,46 @@ pub fn foundation_with(environment: &Environment, options: &FoundationOptions) -
     let [a, b] = options.cidr_prefix;
     let vpc = s.add("vpc", Vpc::new(format!("{a}.{b}.0.0/16")));
     let gateway = s.add("internet-gateway", InternetGateway { vpc: vpc.id(), tags: Tags::new() });
-
     let public_routes = s.add(
         "public-routes",
-        RouteTable {
-            vpc: vpc.id(),
-            routes: vec![Route { destination_cidr_block: "0.0.0.0/0".into(), gateway_id: gateway.id() }],
-            tags: Tags::new(),
-        },
+        RouteTable { vpc: vpc.id(), routes: vec![Route::to_internet("0.0.0.0/0", gateway.id())], tags: Tags::new() },
     );
-    // Private subnets reach only the VPC: no route to the internet.
-    let private_routes = s.add("private-routes", RouteTable { vpc: vpc.id(), routes: vec![], tags: Tags::new() });
 
+    // Public subnets reach the internet directly; private subnets only out, through NAT gateways
+    // in the public subnets: one per zone where the environment is highly available, one in all.
     let mut public = vec![];
     let mut private = vec![];
+    let mut nats: Vec<Handle<NatGateway>> = vec![];
     for zone in 0..options.zones {
         let letter = char::from(b'a' + zone);
         let mut subnet = Subnet::new(vpc.id(), format!("{a}.{b}.{}.0/20", 16 * u32::from(zone)), AzIndex(zone));
         subnet.tags.insert("tier".into(), "public".into());
         let p = s.add(&format!("public-{letter}"), subnet);
         s.add(
-            &format!("public-{letter}-routes"),
+            &format!("public-{letter}-association"),
             RouteTableAssociation { route_table: public_routes.id(), subnet: p.id() },
+        );
+        if zone == 0 || environment.high_availability {
+            let address = s.add(&format!("nat-{letter}-address"), ElasticIp::default());
+            let nat = s.add(
+                &format!("nat-{letter}"),
+                NatGateway { subnet: p.id(), allocation: address.allocation_id(), tags: Tags::new() },
+            );
+            // A NAT gateway forwards to the internet only through the VPC's internet gateway.
+            s.depends_on(&nat, &gateway);
+            nats.push(nat);
+        }
+        let nat = nats.last().expect("zone a has a NAT gateway").id();
+        let routes = s.add(
+            &format!("private-{letter}-routes"),
+            RouteTable { vpc: vpc.id(), routes: vec![Route::to_nat("0.0.0.0/0", nat)], tags: Tags::new() },
         );
         let mut subnet = Subnet::new(vpc.id(), format!("{a}.{b}.{}.0/20", 128 + 16 * u32::from(zone)), AzIndex(zone));
         subnet.tags.insert("tier".into(), "private".into());
         let q = s.add(&format!("private-{letter}"), subnet);
         s.add(
-            &format!("private-{letter}-routes"),
-            RouteTableAssociation { route_table: private_routes.id(), subnet: q.id() },
+            &format!("private-{letter}-association"),
+            RouteTableAssociation { route_table: routes.id(), subnet: q.id() },
         );
         public.push(p);
         private.push(q);
@@ -166,6 +177,10 @@ mod tests {
         let count = |t: &str| spec.resources.iter().filter(|r| r.type_name == t).count();
         assert_eq!(count("aws.ec2.subnet"), 6);
         assert_eq!(count("aws.ec2.route_table_association"), 6);
+        assert_eq!(count("aws.ec2.nat_gateway"), 1, "dev shares one NAT gateway");
+        assert_eq!(count("aws.ec2.route_table"), 4);
+        let prod = foundation(&env("prod")).unwrap().spec;
+        assert_eq!(prod.resources.iter().filter(|r| r.type_name == "aws.ec2.nat_gateway").count(), 3, "one per zone");
         assert_eq!(count("aws.ec2.vpc"), 1);
         assert_eq!(count("aws.ecs.cluster"), 1);
         assert_eq!(count("aws.ecr.repository"), 1);

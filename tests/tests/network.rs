@@ -34,11 +34,7 @@ fn network(v: Version) -> StackSpec {
         "gateway",
         InternetGateway { vpc: vpc.id(), tags: Tags::from([("owner".to_string(), v.owner.to_string())]) },
     );
-    let routes = if v.route {
-        vec![Route { destination_cidr_block: "0.0.0.0/0".into(), gateway_id: gateway.id() }]
-    } else {
-        vec![]
-    };
+    let routes = if v.route { vec![Route::to_internet("0.0.0.0/0", gateway.id())] } else { vec![] };
     let table = s.add("routes", RouteTable { vpc: vpc.id(), routes, tags: Tags::new() });
     let subnet = if v.second_subnet { b.id() } else { a.id() };
     s.add("association", RouteTableAssociation { route_table: table.id(), subnet });
@@ -171,4 +167,45 @@ async fn changing_a_vpc_block_replaces_it_and_everything_that_references_it() {
     assert_eq!(action(&plan, "gateway"), Action::Delete);
     h.apply_converged(&spec).await;
     h.destroy(&spec).await;
+}
+
+#[tokio::test]
+async fn private_subnets_reach_out_through_a_nat_gateway() {
+    use platform::resources::{ElasticIp, NatGateway};
+    let env = Env::new("test").unwrap();
+    let build = |tag: &str| {
+        let mut s = Stack::new("nat", &env);
+        let vpc = s.add("vpc", Vpc::new("10.60.0.0/16"));
+        let gateway = s.add("gateway", InternetGateway { vpc: vpc.id(), tags: Tags::new() });
+        let public = s.add("public", Subnet::new(vpc.id(), "10.60.0.0/24", AzIndex(0)));
+        let address = s.add("address", ElasticIp::default());
+        let mut nat = NatGateway { subnet: public.id(), allocation: address.allocation_id(), tags: Tags::new() };
+        nat.tags.insert("purpose".into(), tag.into());
+        let nat = s.add("nat", nat);
+        s.depends_on(&nat, &gateway);
+        let private = s.add("private", Subnet::new(vpc.id(), "10.60.128.0/24", AzIndex(0)));
+        let routes = s.add(
+            "routes",
+            RouteTable { vpc: vpc.id(), routes: vec![Route::to_nat("0.0.0.0/0", nat.id())], tags: Tags::new() },
+        );
+        s.add("association", RouteTableAssociation { route_table: routes.id(), subnet: private.id() });
+        s.build().unwrap()
+    };
+    let h = Harness::new().await;
+    let ec2 = aws_sdk_ec2::Client::new(&h.config);
+    let state = h.apply_converged(&build("egress")).await;
+    let nat = ec2.describe_nat_gateways().nat_gateway_ids(id_of(&state, "nat")).send().await.unwrap();
+    let nat = &nat.nat_gateways()[0];
+    assert_eq!(nat.subnet_id(), Some(id_of(&state, "public").as_str()));
+    assert_eq!(nat.nat_gateway_addresses()[0].allocation_id(), Some(id_of(&state, "address").as_str()));
+    assert!(!state.resources[&Address::new("nat", "nat")].awaiting, "awaited until available");
+    let table = ec2.describe_route_tables().route_table_ids(id_of(&state, "routes")).send().await.unwrap();
+    assert!(table.route_tables()[0].routes().iter().any(|r| r.nat_gateway_id() == Some(id_of(&state, "nat").as_str())));
+    // Tags change in place.
+    let nat_plan = h.plan(&build("egress-2")).await;
+    assert_eq!(nat_plan.change(&Address::new("nat", "nat")).unwrap().action, Action::Update);
+    h.apply_converged(&build("egress-2")).await;
+    h.destroy(&build("egress-2")).await;
+    let addresses = ec2.describe_addresses().send().await.unwrap();
+    assert!(addresses.addresses().is_empty(), "the address is released after the gateway is gone");
 }

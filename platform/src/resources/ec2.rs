@@ -186,13 +186,27 @@ pub struct RouteTable {
     pub tags: Tags,
 }
 
-/// A route to an internet gateway.
+/// A route to an internet gateway or a NAT gateway.
 #[derive(Debug, Clone, Serialize)]
 pub struct Route {
     /// The destination block, e.g. `0.0.0.0/0`.
     pub destination_cidr_block: String,
-    /// The gateway the traffic goes to.
-    pub gateway_id: Ref<InternetGatewayId>,
+    /// The internet gateway the traffic goes to (public subnets).
+    pub gateway_id: Option<Ref<InternetGatewayId>>,
+    /// The NAT gateway the traffic goes to (private subnets).
+    pub nat_gateway_id: Option<Ref<NatGatewayId>>,
+}
+
+impl Route {
+    /// Traffic to `destination` goes through an internet gateway.
+    pub fn to_internet(destination: &str, gateway: Ref<InternetGatewayId>) -> Self {
+        Self { destination_cidr_block: destination.into(), gateway_id: Some(gateway), nat_gateway_id: None }
+    }
+
+    /// Traffic to `destination` goes out through a NAT gateway.
+    pub fn to_nat(destination: &str, nat: Ref<NatGatewayId>) -> Self {
+        Self { destination_cidr_block: destination.into(), gateway_id: None, nat_gateway_id: Some(nat) }
+    }
 }
 
 impl Resource for RouteTable {
@@ -201,6 +215,9 @@ impl Resource for RouteTable {
         for r in &self.routes {
             if let Err(e) = cidr4(&r.destination_cidr_block) {
                 problems.push(format!("routes: {e}"));
+            }
+            if r.gateway_id.is_some() == r.nat_gateway_id.is_some() {
+                problems.push(format!("routes: {} needs exactly one target", r.destination_cidr_block));
             }
         }
     }
@@ -453,5 +470,75 @@ impl Resource for SecurityGroupGrant {
                 problems.push(format!("peer: {e}"));
             }
         }
+    }
+}
+
+/// Marker for references to Elastic IP allocation ids.
+pub struct AllocationId;
+/// Marker for references to NAT gateway ids.
+pub struct NatGatewayId;
+
+/// Schema of [`ElasticIp`].
+pub const ELASTIC_IP: TypeSchema = TypeSchema {
+    type_name: "aws.ec2.elastic_ip",
+    name_style: NameStyle::Tag,
+    force_new: &[],
+    sets: &[],
+    taggable: true,
+    outputs: &["allocation_id", "public_ip"],
+    awaits: false,
+    create_before_destroy: false,
+};
+
+/// A public IPv4 address of the account (for a NAT gateway).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ElasticIp {
+    /// User tags.
+    pub tags: Tags,
+}
+
+impl Resource for ElasticIp {
+    const TYPE: &'static str = ELASTIC_IP.type_name;
+}
+
+impl Handle<ElasticIp> {
+    /// The allocation id.
+    pub fn allocation_id(&self) -> Ref<AllocationId> {
+        self.output("allocation_id")
+    }
+}
+
+/// Schema of [`NatGateway`].
+pub const NAT_GATEWAY: TypeSchema = TypeSchema {
+    type_name: "aws.ec2.nat_gateway",
+    name_style: NameStyle::Tag,
+    force_new: &["subnet", "allocation"],
+    sets: &[],
+    taggable: true,
+    outputs: &["id"],
+    awaits: true,
+    create_before_destroy: false,
+};
+
+/// A NAT gateway in a public subnet: private subnets reach the internet (image registry, AWS APIs)
+/// through it, and nothing reaches them from outside.
+#[derive(Debug, Clone, Serialize)]
+pub struct NatGateway {
+    /// Its public subnet.
+    pub subnet: Ref<SubnetId>,
+    /// Its public address.
+    pub allocation: Ref<AllocationId>,
+    /// User tags.
+    pub tags: Tags,
+}
+
+impl Resource for NatGateway {
+    const TYPE: &'static str = NAT_GATEWAY.type_name;
+}
+
+impl Handle<NatGateway> {
+    /// The gateway's id.
+    pub fn id(&self) -> Ref<NatGatewayId> {
+        self.output("id")
     }
 }

@@ -20,8 +20,9 @@ use std::collections::BTreeMap;
 use crate::model::TypeSchema;
 
 pub use ec2::{
-    AzIndex, InternetGateway, InternetGatewayId, Peer, Protocol, Route, RouteTable, RouteTableAssociation,
-    RouteTableId, Rule, SecurityGroup, SecurityGroupGrant, SecurityGroupId, Subnet, SubnetId, Vpc, VpcId,
+    AllocationId, AzIndex, ElasticIp, InternetGateway, InternetGatewayId, NatGateway, NatGatewayId, Peer, Protocol,
+    Route, RouteTable, RouteTableAssociation, RouteTableId, Rule, SecurityGroup, SecurityGroupGrant, SecurityGroupId,
+    Subnet, SubnetId, Vpc, VpcId,
 };
 pub use ecr::{EcrRepository, TagMutability};
 pub use ecs::{
@@ -55,6 +56,8 @@ pub const SCHEMAS: &[&TypeSchema] = &[
     &ec2::ROUTE_TABLE_ASSOCIATION,
     &ec2::SECURITY_GROUP,
     &ec2::SECURITY_GROUP_GRANT,
+    &ec2::ELASTIC_IP,
+    &ec2::NAT_GATEWAY,
     &ecr::REPOSITORY,
     &ecs::CLUSTER,
     &ecs::TASK_DEFINITION,

@@ -318,7 +318,8 @@ struct RouteTableProps {
 #[derive(Deserialize, PartialEq, Eq, Clone)]
 struct RouteProps {
     destination_cidr_block: String,
-    gateway_id: String,
+    gateway_id: Option<String>,
+    nat_gateway_id: Option<String>,
 }
 
 async fn create_route(p: &AwsProvider, table: &str, r: &RouteProps) -> Result<(), ProviderError> {
@@ -326,7 +327,8 @@ async fn create_route(p: &AwsProvider, table: &str, r: &RouteProps) -> Result<()
         .create_route()
         .route_table_id(table)
         .destination_cidr_block(&r.destination_cidr_block)
-        .gateway_id(&r.gateway_id)
+        .set_gateway_id(r.gateway_id.clone())
+        .set_nat_gateway_id(r.nat_gateway_id.clone())
         .send()
         .await
         .map_err(api("ec2:CreateRoute"))?;
@@ -370,7 +372,8 @@ pub(super) async fn read_route_table(p: &AwsProvider, e: &Existing) -> Result<Op
         .map(|r| {
             json!({
                 "destination_cidr_block": r.destination_cidr_block(),
-                "gateway_id": r.gateway_id().or(r.nat_gateway_id()).or(r.transit_gateway_id()),
+                "gateway_id": r.gateway_id(),
+                "nat_gateway_id": r.nat_gateway_id(),
             })
         })
         .collect();
@@ -402,17 +405,20 @@ pub(super) async fn update_route_table(
             .map_err(api("ec2:DeleteRoute"))?;
     }
     for r in &new.routes {
-        let current = old
-            .iter()
-            .find(|o| o.get("destination_cidr_block").and_then(Value::as_str) == Some(&r.destination_cidr_block));
+        let current = old.iter().find(|o| o["destination_cidr_block"].as_str() == Some(&r.destination_cidr_block));
+        let same = |o: &Value| {
+            o["gateway_id"].as_str() == r.gateway_id.as_deref()
+                && o["nat_gateway_id"].as_str() == r.nat_gateway_id.as_deref()
+        };
         match current {
             None => create_route(p, &e.physical_id, r).await?,
-            Some(o) if o.get("gateway_id").and_then(Value::as_str) != Some(&r.gateway_id) => {
+            Some(o) if !same(o) => {
                 p.ec2
                     .replace_route()
                     .route_table_id(&e.physical_id)
                     .destination_cidr_block(&r.destination_cidr_block)
-                    .gateway_id(&r.gateway_id)
+                    .set_gateway_id(r.gateway_id.clone())
+                    .set_nat_gateway_id(r.nat_gateway_id.clone())
                     .send()
                     .await
                     .map_err(api("ec2:ReplaceRoute"))?;
@@ -757,4 +763,110 @@ pub(super) async fn delete_grant(p: &AwsProvider, e: &Existing) -> Result<(), Pr
         .await
         .map_err(api("ec2:RevokeSecurityGroupIngress"))?;
     Ok(())
+}
+
+// ---- Elastic IPs and NAT gateways ----
+
+pub(super) async fn create_elastic_ip(p: &AwsProvider, d: &Desired) -> Result<Applied, ProviderError> {
+    let out = p
+        .ec2
+        .allocate_address()
+        .domain(aws_sdk_ec2::types::DomainType::Vpc)
+        .tag_specifications(tag_spec(ResourceType::ElasticIp, &d.props))
+        .send()
+        .await
+        .map_err(api("ec2:AllocateAddress"))?;
+    let id = out.allocation_id().unwrap_or_default().to_string();
+    let outs = outputs([("allocation_id", id.as_str()), ("public_ip", out.public_ip().unwrap_or_default())]);
+    Ok(Applied { physical_id: id, outputs: outs })
+}
+
+pub(super) async fn read_elastic_ip(p: &AwsProvider, e: &Existing) -> Result<Option<Observed>, ProviderError> {
+    let out =
+        p.ec2.describe_addresses().allocation_ids(&e.physical_id).send().await.map_err(api("ec2:DescribeAddresses"))?;
+    let Some(a) = out.addresses().first() else { return Ok(None) };
+    let mut props = Map::new();
+    props.insert("tags".into(), tags_value(a.tags()));
+    let outs = outputs([("allocation_id", e.physical_id.as_str()), ("public_ip", a.public_ip().unwrap_or_default())]);
+    Ok(Some(Observed { props, outputs: outs }))
+}
+
+pub(super) async fn delete_elastic_ip(p: &AwsProvider, e: &Existing) -> Result<(), ProviderError> {
+    p.ec2.release_address().allocation_id(&e.physical_id).send().await.map_err(api("ec2:ReleaseAddress"))?;
+    Ok(())
+}
+
+#[derive(Deserialize)]
+struct NatProps {
+    subnet: String,
+    allocation: String,
+}
+
+async fn describe_nat(p: &AwsProvider, id: &str) -> Result<Option<aws_sdk_ec2::types::NatGateway>, ProviderError> {
+    let out = p.ec2.describe_nat_gateways().nat_gateway_ids(id).send().await.map_err(api("ec2:DescribeNatGateways"))?;
+    Ok(out.nat_gateways().first().cloned())
+}
+
+pub(super) async fn create_nat_gateway(p: &AwsProvider, d: &Desired) -> Result<Applied, ProviderError> {
+    let n: NatProps = props(&d.address, &d.props)?;
+    let out = p
+        .ec2
+        .create_nat_gateway()
+        .subnet_id(&n.subnet)
+        .allocation_id(&n.allocation)
+        .client_token(uuid::Uuid::new_v4().to_string())
+        .tag_specifications(tag_spec(ResourceType::Natgateway, &d.props))
+        .send()
+        .await
+        .map_err(api("ec2:CreateNatGateway"))?;
+    let id = out.nat_gateway().and_then(|n| n.nat_gateway_id()).unwrap_or_default().to_string();
+    Ok(Applied { outputs: outputs([("id", id.as_str())]), physical_id: id })
+}
+
+/// Waits until a new NAT gateway is available (it takes minutes on AWS).
+pub(super) async fn await_nat_gateway(
+    p: &AwsProvider,
+    e: &Existing,
+) -> Result<std::collections::BTreeMap<String, Value>, ProviderError> {
+    use aws_sdk_ec2::types::NatGatewayState;
+    super::wait_for(format!("NAT gateway {} to become available", e.physical_id), p.operation_timeout, || async {
+        let nat = describe_nat(p, &e.physical_id).await?;
+        match nat.as_ref().and_then(|n| n.state()) {
+            Some(NatGatewayState::Available) => Ok(Some(outputs([("id", e.physical_id.as_str())]))),
+            Some(NatGatewayState::Failed | NatGatewayState::Deleted | NatGatewayState::Deleting) | None => {
+                Err(ProviderError::OperationFailed {
+                    what: format!("NAT gateway {}", e.physical_id),
+                    message: nat
+                        .and_then(|n| n.failure_message().map(str::to_string))
+                        .unwrap_or_else(|| "it failed".into()),
+                })
+            }
+            _ => Ok(None),
+        }
+    })
+    .await
+}
+
+pub(super) async fn read_nat_gateway(p: &AwsProvider, e: &Existing) -> Result<Option<Observed>, ProviderError> {
+    use aws_sdk_ec2::types::NatGatewayState;
+    let Some(n) = describe_nat(p, &e.physical_id).await? else { return Ok(None) };
+    if matches!(n.state(), Some(NatGatewayState::Deleted | NatGatewayState::Deleting | NatGatewayState::Failed)) {
+        return Ok(None);
+    }
+    let mut props = Map::new();
+    props.insert("subnet".into(), json!(n.subnet_id()));
+    props.insert("allocation".into(), json!(n.nat_gateway_addresses().first().and_then(|a| a.allocation_id())));
+    props.insert("tags".into(), tags_value(n.tags()));
+    Ok(Some(Observed { props, outputs: outputs([("id", e.physical_id.as_str())]) }))
+}
+
+pub(super) async fn delete_nat_gateway(p: &AwsProvider, e: &Existing) -> Result<(), ProviderError> {
+    use aws_sdk_ec2::types::NatGatewayState;
+    p.ec2.delete_nat_gateway().nat_gateway_id(&e.physical_id).send().await.map_err(api("ec2:DeleteNatGateway"))?;
+    // Its address can only be released once it is gone.
+    super::wait_for(format!("NAT gateway {} to be deleted", e.physical_id), p.operation_timeout, || async {
+        let state = describe_nat(p, &e.physical_id).await?.and_then(|n| n.state().cloned());
+        Ok(matches!(state, None | Some(NatGatewayState::Deleted)).then_some(()))
+    })
+    .await
 }

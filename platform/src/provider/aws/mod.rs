@@ -140,6 +140,8 @@ impl Provider for AwsProvider {
             "aws.ecs.task_definition" => ecs::create_task_definition(self, d).await,
             "aws.ecs.service" => ecs::create_service(self, d).await,
             "aws.ec2.security_group_grant" => ec2::create_grant(self, d).await,
+            "aws.ec2.elastic_ip" => ec2::create_elastic_ip(self, d).await,
+            "aws.ec2.nat_gateway" => ec2::create_nat_gateway(self, d).await,
             "aws.elbv2.load_balancer" => elbv2::create_load_balancer(self, d).await,
             "aws.elbv2.target_group" => elbv2::create_target_group(self, d).await,
             "aws.elbv2.listener" => elbv2::create_listener(self, d).await,
@@ -167,6 +169,8 @@ impl Provider for AwsProvider {
             "aws.ecs.task_definition" => ecs::read_task_definition(self, e).await,
             "aws.ecs.service" => ecs::read_service(self, e).await,
             "aws.ec2.security_group_grant" => ec2::read_grant(self, e).await,
+            "aws.ec2.elastic_ip" => ec2::read_elastic_ip(self, e).await,
+            "aws.ec2.nat_gateway" => ec2::read_nat_gateway(self, e).await,
             "aws.elbv2.load_balancer" => elbv2::read_load_balancer(self, e).await,
             "aws.elbv2.target_group" => elbv2::read_target_group(self, e).await,
             "aws.elbv2.listener" => elbv2::read_listener(self, e).await,
@@ -189,7 +193,10 @@ impl Provider for AwsProvider {
         match e.type_name.as_str() {
             "aws.ec2.vpc" => ec2::update_vpc(self, e, desired).await,
             "aws.ec2.subnet" => ec2::update_subnet(self, e, desired).await,
-            "aws.ec2.internet_gateway" | "aws.ec2.route_table_association" => {
+            "aws.ec2.internet_gateway"
+            | "aws.ec2.route_table_association"
+            | "aws.ec2.elastic_ip"
+            | "aws.ec2.nat_gateway" => {
                 ec2::update_tags(self, e, desired).await?;
                 Ok(Applied { physical_id: e.physical_id.clone(), outputs: e.outputs.clone() })
             }
@@ -230,6 +237,8 @@ impl Provider for AwsProvider {
             "aws.ecs.task_definition" => ecs::delete_task_definition(self, e).await,
             "aws.ecs.service" => ecs::delete_service(self, e).await,
             "aws.ec2.security_group_grant" => ec2::delete_grant(self, e).await,
+            "aws.ec2.elastic_ip" => ec2::delete_elastic_ip(self, e).await,
+            "aws.ec2.nat_gateway" => ec2::delete_nat_gateway(self, e).await,
             "aws.elbv2.load_balancer" => elbv2::delete_load_balancer(self, e).await,
             "aws.elbv2.target_group" => elbv2::delete_target_group(self, e).await,
             "aws.elbv2.listener" => elbv2::delete_listener(self, e).await,
@@ -247,6 +256,7 @@ impl Provider for AwsProvider {
     async fn await_ready(&self, e: &Existing) -> Result<BTreeMap<String, Value>, ProviderError> {
         match e.type_name.as_str() {
             "aws.rds.db_instance" => rds::await_instance(self, e).await,
+            "aws.ec2.nat_gateway" => ec2::await_nat_gateway(self, e).await,
             _ => Ok(e.outputs.clone()),
         }
     }
