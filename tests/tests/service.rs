@@ -206,30 +206,11 @@ fn dev_card(image_tag: &str, desired: u32, grants: bool) -> Vec<StackSpec> {
     let mut built = card_stacks::card_stacks(&dev, &foundation, image_tag).unwrap();
     if !grants {
         // The same service without its bucket grant: its task role loses the policy.
-        let deps = stacks::dependencies(
-            card_stacks::DEPENDENCIES,
-            &dev,
-            &foundation,
-            &stacks::DependenciesOptions { database: Some(stacks::DatabaseOptions::postgres("cards")), bucket: true },
-        )
-        .unwrap();
-        let options = stacks::ServiceOptions {
-            name: "card".into(),
-            repository: foundation.repositories["card-service"].clone(),
-            image_tag: image_tag.into(),
-            port: 8080,
-            health_port: 8081,
-            health_path: "/health/ready".into(),
-            health_command: vec!["CMD".into(), "/usr/local/bin/card-service".into(), "healthcheck".into()],
-            cpu: 256,
-            memory: 512,
-            environment: [("RUST_LOG", "info"), ("CARD_IMAGES_PREFIX", "cards/"), ("DB_NAME", "cards")]
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            database: true,
-            grants: vec![],
-        };
+        let deps =
+            stacks::dependencies(card_stacks::DEPENDENCIES, &dev, &foundation, &card_stacks::dependencies_options())
+                .unwrap();
+        let options =
+            stacks::ServiceOptions { grants: vec![], ..card_stacks::service_options(&foundation, &deps, image_tag) };
         built[1] = stacks::service(card_stacks::SERVICE, &dev, &foundation, &deps, &options).unwrap().spec;
     }
     specs.extend(built);
