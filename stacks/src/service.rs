@@ -47,8 +47,8 @@ pub struct ServiceOptions {
     pub cpu: u32,
     /// Memory of a task in MiB.
     pub memory: u32,
-    /// Plain configuration (never secrets).
-    pub environment: BTreeMap<String, String>,
+    /// Plain configuration (never secrets); values may be references (a bucket's name).
+    pub environment: BTreeMap<String, Ref<platform::resources::Text>>,
     /// Whether it uses the dependencies' database (it then gets network access, the connection
     /// settings and the credentials as ECS secrets, and its execution role may read that secret).
     pub database: bool,
@@ -231,8 +231,7 @@ pub fn service(
     );
 
     // The task and the service.
-    let mut environment_variables: BTreeMap<String, Ref<platform::resources::Text>> =
-        options.environment.iter().map(|(k, v)| (k.clone(), Ref::literal(v.as_str()))).collect();
+    let mut environment_variables = options.environment.clone();
     let mut secrets = BTreeMap::new();
     if let Some(db) = database {
         environment_variables.insert("DB_HOST".into(), db.instance.endpoint().to_text());

@@ -171,3 +171,103 @@ pub fn id_of(state: &platform::state::StackState, name: &str) -> String {
         .physical_id
         .clone()
 }
+
+/// A PostgreSQL server of its own, in a temporary directory on a free loopback port (the Debian
+/// package's binaries; run as the `postgres` user when the tests run as root). Stopped when dropped.
+pub struct Postgres {
+    bin: PathBuf,
+    data: PathBuf,
+    /// The port it listens on.
+    pub port: u16,
+    as_postgres: bool,
+    _dir: tempfile::TempDir,
+}
+
+fn postgres_bin() -> PathBuf {
+    if let Some(dir) = std::env::var_os("PLATFORM_PG_BIN") {
+        return PathBuf::from(dir);
+    }
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path().join("bin")).filter(|p| p.join("initdb").exists()).collect())
+        .unwrap_or_default();
+    versions.sort();
+    versions
+        .pop()
+        .expect("PostgreSQL is not installed: run `scripts/test` (it installs it) or apt-get install postgresql")
+}
+
+impl Postgres {
+    /// Initializes and starts a server.
+    pub fn start() -> Self {
+        let bin = postgres_bin();
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let as_postgres = running_as_root();
+        if as_postgres {
+            let status = Command::new("chown").args(["-R", "postgres:postgres"]).arg(dir.path()).status().unwrap();
+            assert!(status.success(), "chown to postgres");
+        }
+        let data = dir.path().join("data");
+        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+        let this = Self { bin, data, port, as_postgres, _dir: dir };
+        this.run("initdb", &["-D", this.data.to_str().unwrap(), "-U", "postgres", "--auth=trust", "-E", "UTF8"]);
+        this.pg_ctl_start();
+        this
+    }
+
+    fn command(&self, tool: &str) -> Command {
+        let path = self.bin.join(tool);
+        if self.as_postgres {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(path);
+            c
+        } else {
+            Command::new(path)
+        }
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) {
+        let out = self.command(tool).args(args).stdin(Stdio::null()).output().expect("a PostgreSQL tool runs");
+        assert!(out.status.success(), "{tool} failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    fn pg_ctl_start(&self) {
+        let socket_dir = self.data.parent().unwrap().to_str().unwrap().to_string();
+        let options = format!("-p {} -k {socket_dir} -c listen_addresses=127.0.0.1 -c fsync=off", self.port);
+        let log = self.data.parent().unwrap().join("log");
+        self.run(
+            "pg_ctl",
+            &["-D", self.data.to_str().unwrap(), "-o", &options, "-l", log.to_str().unwrap(), "-w", "start"],
+        );
+    }
+
+    /// Stops the server (an outage).
+    pub fn stop(&self) {
+        self.run("pg_ctl", &["-D", self.data.to_str().unwrap(), "-m", "immediate", "-w", "stop"]);
+    }
+
+    /// Starts it again after [`Postgres::stop`].
+    pub fn restart(&self) {
+        self.pg_ctl_start();
+    }
+
+    /// Creates a database and returns its URL.
+    pub fn database(&self, name: &str) -> String {
+        self.run("createdb", &["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "postgres", name]);
+        format!("postgres://postgres@127.0.0.1:{}/{name}", self.port)
+    }
+}
+
+fn running_as_root() -> bool {
+    Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let _ = self
+            .command("pg_ctl")
+            .args(["-D", self.data.to_str().unwrap(), "-m", "immediate", "stop"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}

@@ -1,0 +1,160 @@
+//! The cards API.
+
+use std::time::Duration;
+
+use aws_sdk_s3::presigning::PresigningConfig;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::AppState;
+
+/// How long a presigned image URL is valid.
+pub const URL_VALIDITY: Duration = Duration::from_secs(600);
+/// The largest request body accepted.
+pub const MAX_BODY: usize = 16 * 1024;
+
+/// The images bucket, and a client to sign URLs of its objects.
+pub struct Images {
+    /// The S3 client.
+    pub s3: aws_sdk_s3::Client,
+    /// The bucket.
+    pub bucket: String,
+}
+
+impl Images {
+    /// A presigned GET URL of `key`, valid [`URL_VALIDITY`]. Signing is local: with credentials
+    /// already resolved (see [`Images::warm_up`]), no request waits on AWS.
+    pub async fn url(&self, key: &str) -> Result<String, ApiError> {
+        let config = PresigningConfig::expires_in(URL_VALIDITY).map_err(|e| ApiError::Internal(e.into()))?;
+        let request =
+            self.s3.get_object().bucket(&self.bucket).key(key).presigned(config).await.map_err(|e| {
+                ApiError::Internal(anyhow::anyhow!(aws_sdk_s3::error::DisplayErrorContext(e).to_string()))
+            })?;
+        Ok(request.uri().to_string())
+    }
+
+    /// Resolves the credentials once at start-up, so that no request waits on the credential chain.
+    pub async fn warm_up(&self) -> Result<(), ApiError> {
+        self.url("warm-up").await.map(|_| ())
+    }
+}
+
+/// A card as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Card {
+    /// The card's id.
+    pub id: Uuid,
+    /// The account it belongs to.
+    pub account_id: Uuid,
+    /// The holder's name as printed.
+    pub holder: String,
+    /// The last four digits.
+    pub last4: String,
+    /// `inactive` or `active`.
+    pub status: String,
+    /// A presigned URL of the card's image, valid ten minutes.
+    pub image_url: String,
+}
+
+/// The cards of an account.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CardList {
+    /// The cards, oldest first; empty for an account without cards.
+    pub cards: Vec<Card>,
+}
+
+/// The body of an activation.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Activation {
+    /// The account the card must belong to.
+    pub account_id: Uuid,
+}
+
+#[derive(sqlx::FromRow)]
+struct CardRow {
+    id: Uuid,
+    account_id: Uuid,
+    holder: String,
+    last4: String,
+    status: String,
+    image_key: String,
+}
+
+async fn card(images: &Images, row: CardRow) -> Result<Card, ApiError> {
+    Ok(Card {
+        image_url: images.url(&row.image_key).await?,
+        id: row.id,
+        account_id: row.account_id,
+        holder: row.holder,
+        last4: row.last4,
+        status: row.status,
+    })
+}
+
+fn uuid(what: &str, text: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(text).map_err(|_| ApiError::BadRequest(format!("{what} must be a UUID")))
+}
+
+/// `GET /cards/{account_id}`.
+async fn list(State(app): State<AppState>, Path(account): Path<String>) -> Result<Json<CardList>, ApiError> {
+    let account = uuid("account_id", &account)?;
+    let rows: Vec<CardRow> = sqlx::query_as(
+        "SELECT id, account_id, holder, last4, status, image_key FROM cards WHERE account_id = $1 ORDER BY created_at, id",
+    )
+    .bind(account)
+    .fetch_all(&app.db)
+    .await?;
+    let mut cards = Vec::with_capacity(rows.len());
+    for row in rows {
+        cards.push(card(&app.images, row).await?);
+    }
+    Ok(Json(CardList { cards }))
+}
+
+/// `POST /cards/{card_id}/activation` with `{"account_id": ...}`. Repeating it is harmless.
+async fn activate(
+    State(app): State<AppState>,
+    Path(card_id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Card>, ApiError> {
+    let card_id = uuid("card_id", &card_id)?;
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json")));
+    if !json {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    let body = body.map_err(|_| ApiError::TooLarge(MAX_BODY))?;
+    let activation: Activation =
+        serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("invalid body: {e}")))?;
+    let row: Option<CardRow> = sqlx::query_as(
+        "UPDATE cards SET status = 'active', activated_at = COALESCE(activated_at, now())
+         WHERE id = $1 AND account_id = $2
+         RETURNING id, account_id, holder, last4, status, image_key",
+    )
+    .bind(card_id)
+    .bind(activation.account_id)
+    .fetch_optional(&app.db)
+    .await?;
+    let row =
+        row.ok_or_else(|| ApiError::NotFound(format!("no card {card_id} in account {}", activation.account_id)))?;
+    Ok(Json(card(&app.images, row).await?))
+}
+
+/// The API's routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/cards/{account_id}", get(list))
+        .route("/cards/{card_id}/activation", post(activate))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+}

@@ -1,0 +1,125 @@
+//! Configuration from environment variables, with clear errors for missing or invalid values.
+
+use std::collections::HashMap;
+
+use sqlx::postgres::PgConnectOptions;
+
+/// The service's settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// How to reach the database.
+    pub database: PgConnectOptions,
+    /// The bucket holding card images.
+    pub bucket: String,
+    /// The API port.
+    pub port: u16,
+    /// The health and metrics port.
+    pub health_port: u16,
+}
+
+/// A setting that is missing or invalid.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ConfigError {
+    /// A required variable is not set.
+    #[error("{0} is not set; {1}")]
+    Missing(&'static str, &'static str),
+    /// A variable has a value that cannot be used.
+    #[error("{name} is `{value}`, which is not {expected}")]
+    Invalid {
+        /// The variable.
+        name: &'static str,
+        /// Its value.
+        value: String,
+        /// What it should be.
+        expected: &'static str,
+    },
+}
+
+fn port(vars: &HashMap<String, String>, name: &'static str, default: u16) -> Result<u16, ConfigError> {
+    match vars.get(name) {
+        None => Ok(default),
+        Some(v) => v.parse().ok().filter(|p| *p > 0).ok_or_else(|| ConfigError::Invalid {
+            name,
+            value: v.clone(),
+            expected: "a port number",
+        }),
+    }
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(&std::env::vars().collect())
+    }
+
+    /// Reads settings from `vars`: `DATABASE_URL` (local), or `DB_HOST`, `DB_PORT`, `DB_NAME`,
+    /// `DB_USERNAME` and `DB_PASSWORD` (the latter two injected by ECS from the managed secret);
+    /// `CARD_IMAGES_BUCKET`; `PORT` (8080) and `HEALTH_PORT` (8081).
+    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let database = match vars.get("DATABASE_URL") {
+            Some(url) => url.parse::<PgConnectOptions>().map_err(|_| ConfigError::Invalid {
+                name: "DATABASE_URL",
+                value: "(hidden)".into(),
+                expected: "a postgres:// URL",
+            })?,
+            None => {
+                let need = |name: &'static str| {
+                    vars.get(name).cloned().ok_or(ConfigError::Missing(
+                        name,
+                        "set DATABASE_URL, or DB_HOST, DB_PORT, DB_NAME, DB_USERNAME and DB_PASSWORD",
+                    ))
+                };
+                PgConnectOptions::new()
+                    .host(&need("DB_HOST")?)
+                    .port(port(vars, "DB_PORT", 5432)?)
+                    .database(&need("DB_NAME")?)
+                    .username(&need("DB_USERNAME")?)
+                    .password(&need("DB_PASSWORD")?)
+            }
+        };
+        let bucket = vars
+            .get("CARD_IMAGES_BUCKET")
+            .cloned()
+            .ok_or(ConfigError::Missing("CARD_IMAGES_BUCKET", "set it to the bucket holding the card images"))?;
+        Ok(Self { database, bucket, port: port(vars, "PORT", 8080)?, health_port: port(vars, "HEALTH_PORT", 8081)? })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn missing_and_invalid_settings_are_named() {
+        let err = Config::from_vars(&vars(&[("CARD_IMAGES_BUCKET", "b")])).unwrap_err();
+        assert_eq!(
+            err,
+            ConfigError::Missing(
+                "DB_HOST",
+                "set DATABASE_URL, or DB_HOST, DB_PORT, DB_NAME, DB_USERNAME and DB_PASSWORD"
+            )
+        );
+        let err = Config::from_vars(&vars(&[("DATABASE_URL", "postgres://x@h/db")])).unwrap_err();
+        assert!(err.to_string().starts_with("CARD_IMAGES_BUCKET is not set"));
+        let err = Config::from_vars(&vars(&[
+            ("DATABASE_URL", "postgres://x@h/db"),
+            ("CARD_IMAGES_BUCKET", "b"),
+            ("PORT", "http"),
+        ]))
+        .unwrap_err();
+        assert_eq!(err.to_string(), "PORT is `http`, which is not a port number");
+        let ok = Config::from_vars(&vars(&[
+            ("DB_HOST", "db"),
+            ("DB_NAME", "cards"),
+            ("DB_USERNAME", "u"),
+            ("DB_PASSWORD", "p"),
+            ("CARD_IMAGES_BUCKET", "b"),
+        ]))
+        .unwrap();
+        assert_eq!((ok.port, ok.health_port), (8080, 8081));
+    }
+}

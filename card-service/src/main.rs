@@ -1,0 +1,68 @@
+//! `card-service [serve|migrate|healthcheck]`.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use card_service::{cards::Images, config::Config, pool, AppState, MIGRATOR};
+
+async fn run(command: &str) -> anyhow::Result<()> {
+    let config = Config::from_env()?;
+    match command {
+        "migrate" => {
+            let db = pool(config.database.clone());
+            MIGRATOR.run(&db).await?;
+            tracing::info!("migrations applied");
+        }
+        "serve" => {
+            let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            let images = Images { s3: aws_sdk_s3::Client::new(&aws), bucket: config.bucket.clone() };
+            images.warm_up().await.map_err(|e| anyhow::anyhow!("cannot sign image URLs: {e}"))?;
+            let state = AppState { db: pool(config.database.clone()), images: Arc::new(images) };
+            let api = tokio::net::TcpListener::bind(("0.0.0.0", config.port)).await?;
+            let health = tokio::net::TcpListener::bind(("0.0.0.0", config.health_port)).await?;
+            tracing::info!(port = config.port, health_port = config.health_port, "serving");
+            card_service::serve(state, api, health, shutdown()).await?;
+            tracing::info!("stopped after draining in-flight requests");
+        }
+        "healthcheck" => {
+            // The container's own health check: the health port answers ready.
+            let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", config.health_port)).await?;
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            stream.write_all(b"GET /health/live HTTP/1.0\r\n\r\n").await?;
+            let mut answer = String::new();
+            stream.read_to_string(&mut answer).await?;
+            anyhow::ensure!(answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200"), "not live");
+        }
+        other => anyhow::bail!("unknown command `{other}`: use serve, migrate or healthcheck"),
+    }
+    Ok(())
+}
+
+/// Completes on SIGTERM (how ECS stops tasks) or Ctrl-C.
+async fn shutdown() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = term => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
+    let command = std::env::args().nth(1).unwrap_or_else(|| "serve".into());
+    match run(&command).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
