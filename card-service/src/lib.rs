@@ -5,11 +5,13 @@
 //! - [`cards`]: the API (`GET /cards/{account_id}`, `POST /cards/{card_id}/activation`).
 //! - [`health`]: liveness, readiness and Prometheus metrics on their own port.
 //! - [`error`]: every failure as a JSON error body with the right status.
+//! - [`seed`]: the sample data set.
 
 pub mod cards;
 pub mod config;
 pub mod error;
 pub mod health;
+pub mod seed;
 
 use std::sync::Arc;
 use std::time::Duration;

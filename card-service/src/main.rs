@@ -1,4 +1,4 @@
-//! `card-service [serve|migrate|healthcheck]`.
+//! `card-service [serve|migrate|seed|healthcheck]`.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -24,6 +24,18 @@ async fn run(command: &str) -> anyhow::Result<()> {
             card_service::serve(state, api, health, shutdown()).await?;
             tracing::info!("stopped after draining in-flight requests");
         }
+        "seed" => {
+            let db = pool(config.database.clone());
+            MIGRATOR.run(&db).await?;
+            let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            let prefix = std::env::var("CARD_IMAGES_PREFIX").unwrap_or_else(|_| "cards/".into());
+            card_service::seed::seed(&db, &aws_sdk_s3::Client::new(&aws), &config.bucket, &prefix).await?;
+            println!(
+                "sample data loaded: account {} has cards, account {} has none",
+                card_service::seed::ACCOUNT_WITH_CARDS,
+                card_service::seed::ACCOUNT_WITHOUT_CARDS
+            );
+        }
         "healthcheck" => {
             // The container's own health check: the health port answers ready.
             let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", config.health_port)).await?;
@@ -33,7 +45,7 @@ async fn run(command: &str) -> anyhow::Result<()> {
             stream.read_to_string(&mut answer).await?;
             anyhow::ensure!(answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200"), "not live");
         }
-        other => anyhow::bail!("unknown command `{other}`: use serve, migrate or healthcheck"),
+        other => anyhow::bail!("unknown command `{other}`: use serve, migrate, seed or healthcheck"),
     }
     Ok(())
 }

@@ -179,3 +179,28 @@ async fn requests_are_counted_by_route_and_status() {
     assert!(metrics.contains(r#"status="400""#), "{metrics}");
     assert!(metrics.contains("http_request_duration_seconds"), "{metrics}");
 }
+
+#[tokio::test]
+async fn the_sample_data_loads_once_and_serves_its_images() {
+    use card_service::seed;
+    let s = start().await;
+    let db = pool(format!("postgres://postgres@127.0.0.1:{}/cards", s.postgres.port).parse().unwrap());
+    let s3 = aws_sdk_s3::Client::new(&s._emulator.sdk_config().await);
+    seed::seed(&db, &s3, "images", "cards/").await.unwrap();
+    seed::seed(&db, &s3, "images", "cards/").await.unwrap();
+    let http = reqwest::Client::new();
+    let list: CardList =
+        http.get(format!("{}/cards/{}", s.api, seed::ACCOUNT_WITH_CARDS)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(list.cards.len(), 2, "loading twice changes nothing");
+    let bytes = http.get(&list.cards[0].image_url).send().await.unwrap().bytes().await.unwrap();
+    assert_eq!(&bytes[..], seed::SAMPLE_IMAGE);
+    let none: CardList = http
+        .get(format!("{}/cards/{}", s.api, seed::ACCOUNT_WITHOUT_CARDS))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(none.cards.is_empty());
+}
