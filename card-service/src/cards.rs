@@ -12,7 +12,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::AppState;
 
 /// How long a presigned image URL is valid.
@@ -47,7 +47,7 @@ impl Images {
 }
 
 /// A card as the API shows it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Card {
     /// The card's id.
     pub id: Uuid,
@@ -64,14 +64,14 @@ pub struct Card {
 }
 
 /// The cards of an account.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct CardList {
     /// The cards, oldest first; empty for an account without cards.
     pub cards: Vec<Card>,
 }
 
 /// The body of an activation.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Activation {
     /// The account the card must belong to.
@@ -103,7 +103,17 @@ fn uuid(what: &str, text: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(text).map_err(|_| ApiError::BadRequest(format!("{what} must be a UUID")))
 }
 
-/// `GET /cards/{account_id}`.
+/// The account's cards, oldest first, each with a presigned image URL valid ten minutes.
+#[utoipa::path(
+    get,
+    path = "/cards/{account_id}",
+    params(("account_id" = Uuid, Path, description = "The account")),
+    responses(
+        (status = 200, description = "The account's cards (empty when it has none)", body = CardList),
+        (status = 400, description = "The account id is not a UUID", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    )
+)]
 async fn list(State(app): State<AppState>, Path(account): Path<String>) -> Result<Json<CardList>, ApiError> {
     let account = uuid("account_id", &account)?;
     let rows: Vec<CardRow> = sqlx::query_as(
@@ -119,7 +129,21 @@ async fn list(State(app): State<AppState>, Path(account): Path<String>) -> Resul
     Ok(Json(CardList { cards }))
 }
 
-/// `POST /cards/{card_id}/activation` with `{"account_id": ...}`. Repeating it is harmless.
+/// Activates a card of the account; repeating it is harmless.
+#[utoipa::path(
+    post,
+    path = "/cards/{card_id}/activation",
+    params(("card_id" = Uuid, Path, description = "The card")),
+    request_body = Activation,
+    responses(
+        (status = 200, description = "The card, active", body = Card),
+        (status = 400, description = "Malformed id or body", body = ErrorBody),
+        (status = 404, description = "No such card in that account", body = ErrorBody),
+        (status = 413, description = "The body is too large", body = ErrorBody),
+        (status = 415, description = "The body is not JSON", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    )
+)]
 async fn activate(
     State(app): State<AppState>,
     Path(card_id): Path<String>,
@@ -158,3 +182,13 @@ pub fn routes() -> Router<AppState> {
         .route("/cards/{card_id}/activation", post(activate))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
 }
+
+/// The API contract (OpenAPI 3), generated from the code; `card-service/openapi.json` is its
+/// committed copy, and a test fails when they disagree.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "Card service", description = "Cards of an account, with their images, and card activation."),
+    paths(list, activate),
+    components(schemas(Card, CardList, Activation, ErrorBody, crate::error::ErrorDetail))
+)]
+pub struct ApiDoc;
