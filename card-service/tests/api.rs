@@ -204,3 +204,22 @@ async fn the_sample_data_loads_once_and_serves_its_images() {
         .unwrap();
     assert!(none.cards.is_empty());
 }
+
+#[tokio::test]
+async fn the_typed_client_talks_to_the_running_service() {
+    use card_client::{CardClient, ClientError};
+    let s = start().await;
+    let client = CardClient::new(&s.api);
+    let cards = client.cards(ALICE, Some("req-1")).await.unwrap();
+    assert_eq!(cards.iter().map(|c| c.id).collect::<Vec<_>>(), [CARD_1, CARD_2]);
+    assert!(client.cards(BOB, None).await.unwrap().is_empty());
+    let card = client.activate(CARD_2, ALICE, Some("req-2")).await.unwrap();
+    assert_eq!(card.status, "active");
+    assert!(matches!(client.activate(CARD_2, BOB, None).await, Err(ClientError::NotFound(_))));
+    // While the database is away, the client retries, then reports the outage.
+    s.postgres.stop();
+    assert!(matches!(client.cards(ALICE, None).await, Err(ClientError::Unavailable(_))));
+    // A service that cannot be reached at all is a transport error, after the retries.
+    let nowhere = CardClient::new("http://127.0.0.1:9");
+    assert!(matches!(nowhere.cards(ALICE, None).await, Err(ClientError::Transport(_))));
+}
