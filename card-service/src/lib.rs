@@ -42,7 +42,10 @@ pub fn routers(
     state: AppState,
     metrics: metrics_exporter_prometheus::PrometheusHandle,
 ) -> (axum::Router, axum::Router) {
-    let api = cards::routes().layer(axum::middleware::from_fn(health::track)).with_state(state.clone());
+    let api = cards::routes()
+        .layer(axum::middleware::from_fn(health::track))
+        .layer(axum::middleware::from_fn(service_logger::request_id))
+        .with_state(state.clone());
     let health = health::routes(metrics).layer(axum::middleware::from_fn(health::track)).with_state(state);
     (api, health)
 }

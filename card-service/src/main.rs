@@ -68,7 +68,11 @@ async fn shutdown() {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
+    service_logger::init(service_logger::Identity {
+        service: "card-service",
+        version: env!("CARGO_PKG_VERSION"),
+        environment: std::env::var("ENVIRONMENT").unwrap_or_else(|_| "local".into()),
+    });
     let command = std::env::args().nth(1).unwrap_or_else(|| "serve".into());
     match run(&command).await {
         Ok(()) => ExitCode::SUCCESS,

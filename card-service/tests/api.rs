@@ -211,6 +211,13 @@ async fn the_typed_client_talks_to_the_running_service() {
     let s = start().await;
     let client = CardClient::new(&s.api);
     let cards = client.cards(ALICE, Some("req-1")).await.unwrap();
+    let echoed = reqwest::Client::new()
+        .get(format!("{}/cards/{ALICE}", s.api))
+        .header("x-request-id", "req-9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(echoed.headers()["x-request-id"], "req-9", "the request id comes back");
     assert_eq!(cards.iter().map(|c| c.id).collect::<Vec<_>>(), [CARD_1, CARD_2]);
     assert!(client.cards(BOB, None).await.unwrap().is_empty());
     let card = client.activate(CARD_2, ALICE, Some("req-2")).await.unwrap();
