@@ -7,8 +7,11 @@ use sqlx::postgres::PgConnectOptions;
 /// The service's settings.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// How to reach the database.
+    /// How to reach the database (without credentials when they come from [`Config::db_secret_arn`]).
     pub database: PgConnectOptions,
+    /// The Secrets Manager secret holding the database credentials (`DB_SECRET_ARN`), read at
+    /// start-up, when they are not given as `DB_USERNAME` and `DB_PASSWORD`.
+    pub db_secret_arn: Option<String>,
     /// The bucket holding card images.
     pub bucket: String,
     /// The API port.
@@ -69,19 +72,54 @@ impl Config {
                         "set DATABASE_URL, or DB_HOST, DB_PORT, DB_NAME, DB_USERNAME and DB_PASSWORD",
                     ))
                 };
-                PgConnectOptions::new()
+                let options = PgConnectOptions::new()
                     .host(&need("DB_HOST")?)
                     .port(port(vars, "DB_PORT", 5432)?)
-                    .database(&need("DB_NAME")?)
-                    .username(&need("DB_USERNAME")?)
-                    .password(&need("DB_PASSWORD")?)
+                    .database(&need("DB_NAME")?);
+                if vars.contains_key("DB_SECRET_ARN") {
+                    options
+                } else {
+                    options.username(&need("DB_USERNAME")?).password(&need("DB_PASSWORD")?)
+                }
             }
         };
+        let db_secret_arn = vars.get("DB_SECRET_ARN").filter(|_| !vars.contains_key("DATABASE_URL")).cloned();
         let bucket = vars
             .get("CARD_IMAGES_BUCKET")
             .cloned()
             .ok_or(ConfigError::Missing("CARD_IMAGES_BUCKET", "set it to the bucket holding the card images"))?;
-        Ok(Self { database, bucket, port: port(vars, "PORT", 8080)?, health_port: port(vars, "HEALTH_PORT", 8081)? })
+        Ok(Self {
+            database,
+            db_secret_arn,
+            bucket,
+            port: port(vars, "PORT", 8080)?,
+            health_port: port(vars, "HEALTH_PORT", 8081)?,
+        })
+    }
+
+    /// The database options with the credentials read from the secret, if one is configured. The
+    /// secret is the JSON document RDS manages (`{"username": ..., "password": ...}`).
+    pub async fn resolve_credentials(
+        &self,
+        secrets: &aws_sdk_secretsmanager::Client,
+    ) -> anyhow::Result<PgConnectOptions> {
+        let Some(arn) = &self.db_secret_arn else { return Ok(self.database.clone()) };
+        let value = secrets.get_secret_value().secret_id(arn).send().await.map_err(|e| {
+            anyhow::anyhow!(
+                "reading the database secret {arn}: {}",
+                aws_sdk_secretsmanager::error::DisplayErrorContext(e)
+            )
+        })?;
+        #[derive(serde::Deserialize)]
+        struct Credentials {
+            username: String,
+            password: String,
+        }
+        let credentials: Credentials =
+            serde_json::from_str(value.secret_string().unwrap_or_default()).map_err(|_| {
+                anyhow::anyhow!("the database secret {arn} is not a JSON document with a username and a password")
+            })?;
+        Ok(self.database.clone().username(&credentials.username).password(&credentials.password))
     }
 }
 
@@ -121,5 +159,14 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!((ok.port, ok.health_port), (8080, 8081));
+        assert!(ok.db_secret_arn.is_none());
+        let from_secret = Config::from_vars(&vars(&[
+            ("DB_HOST", "db"),
+            ("DB_NAME", "cards"),
+            ("DB_SECRET_ARN", "arn:secret"),
+            ("CARD_IMAGES_BUCKET", "b"),
+        ]))
+        .unwrap();
+        assert_eq!(from_secret.db_secret_arn.as_deref(), Some("arn:secret"), "no DB_USERNAME/DB_PASSWORD needed");
     }
 }

@@ -6,7 +6,11 @@ use std::sync::Arc;
 use card_service::{cards::Images, config::Config, pool, AppState, MIGRATOR};
 
 async fn run(command: &str) -> anyhow::Result<()> {
-    let config = Config::from_env()?;
+    let mut config = Config::from_env()?;
+    if config.db_secret_arn.is_some() && command != "healthcheck" {
+        let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        config.database = config.resolve_credentials(&aws_sdk_secretsmanager::Client::new(&aws)).await?;
+    }
     match command {
         "migrate" => {
             let db = pool(config.database.clone());

@@ -230,3 +230,38 @@ async fn the_typed_client_talks_to_the_running_service() {
     let nowhere = CardClient::new("http://127.0.0.1:9");
     assert!(matches!(nowhere.cards(ALICE, None).await, Err(ClientError::Transport(_))));
 }
+
+#[tokio::test]
+async fn database_credentials_can_come_from_the_managed_secret() {
+    let postgres = Postgres::start();
+    postgres.database("cards");
+    let emulator = Emulator::start();
+    let secrets = aws_sdk_secretsmanager::Client::new(&emulator.sdk_config().await);
+    let created = secrets
+        .create_secret()
+        .name("rds-cards")
+        .secret_string(r#"{"username": "postgres", "password": "unused-with-trust-auth"}"#)
+        .send()
+        .await
+        .unwrap();
+    let vars: std::collections::HashMap<String, String> = [
+        ("DB_HOST", "127.0.0.1".to_string()),
+        ("DB_PORT", postgres.port.to_string()),
+        ("DB_NAME", "cards".into()),
+        ("DB_SECRET_ARN", created.arn().unwrap().to_string()),
+        ("CARD_IMAGES_BUCKET", "images".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let config = card_service::config::Config::from_vars(&vars).unwrap();
+    let options = config.resolve_credentials(&secrets).await.unwrap();
+    let db = pool(options);
+    MIGRATOR.run(&db).await.expect("connected with the secret's user");
+    let missing = card_service::config::Config {
+        db_secret_arn: Some("arn:aws:secretsmanager:us-east-1:123456789012:secret:nope".into()),
+        ..config
+    };
+    let err = missing.resolve_credentials(&secrets).await.unwrap_err().to_string();
+    assert!(err.starts_with("reading the database secret arn:aws:secretsmanager"), "{err}");
+}
