@@ -8,7 +8,7 @@ use aws_sdk_ec2::types::{
     UserIdGroupPair,
 };
 
-use super::{api, filter, incomplete, outputs, props, sync_tags, tag_map, tags_of, AwsProvider};
+use super::{api, filter, incomplete, malformed, outputs, props, sync_tags, tag_map, tags_of, AwsProvider};
 use crate::provider::{Applied, Desired, Existing, Observed, ProviderError};
 use crate::resources::ec2::GRANT_DESCRIPTION_PREFIX;
 
@@ -592,7 +592,6 @@ async fn sync_rules(
         message: format!("security group {id} does not exist"),
     })?;
     let (ingress, egress) = group_rules(&group);
-    let malformed = |message| ProviderError::Malformed { address: address.clone(), message };
     for is_egress in [false, true] {
         let (wanted, current) = if is_egress { (&g.egress, &egress) } else { (&g.ingress, &ingress) };
         let stale: Vec<IpPermission> = current
@@ -600,13 +599,13 @@ async fn sync_rules(
             .filter(|r| !wanted.contains(r))
             .map(permission)
             .collect::<Result<_, _>>()
-            .map_err(malformed)?;
+            .map_err(malformed(address))?;
         let missing: Vec<IpPermission> = wanted
             .iter()
             .filter(|w| !current.contains(w))
             .map(permission)
             .collect::<Result<_, _>>()
-            .map_err(malformed)?;
+            .map_err(malformed(address))?;
         match (is_egress, stale.is_empty()) {
             (_, true) => {}
             (true, false) => {
@@ -717,10 +716,6 @@ fn grant_rule(address: &crate::model::Address, props: &Value) -> Value {
         "peer": props["peer"],
         "description": format!("{GRANT_DESCRIPTION_PREFIX}{address}"),
     })
-}
-
-fn malformed(address: &crate::model::Address) -> impl FnOnce(String) -> ProviderError + '_ {
-    move |message| ProviderError::Malformed { address: address.clone(), message }
 }
 
 pub(super) async fn create_grant(p: &AwsProvider, d: &Desired) -> Result<Applied, ProviderError> {

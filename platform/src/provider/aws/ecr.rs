@@ -5,7 +5,7 @@ use serde_json::{json, Map, Value};
 
 use aws_sdk_ecr::types::{ImageScanningConfiguration, ImageTagMutability, Tag};
 
-use super::{api, outputs, props, sync_tags, tag_map, tags_of, AwsProvider};
+use super::{api, malformed, outputs, props, sync_tags, tag_map, tags_of, AwsProvider};
 use crate::provider::{Applied, Desired, Existing, Observed, ProviderError};
 
 #[derive(Deserialize)]
@@ -38,7 +38,7 @@ pub(super) async fn create(p: &AwsProvider, d: &Desired) -> Result<Applied, Prov
                 .into_iter()
                 .map(|(k, v)| Tag::builder().key(k).value(v).build())
                 .collect::<Result<_, _>>()
-                .map_err(|e| ProviderError::Malformed { address: d.address.clone(), message: e.to_string() })?,
+                .map_err(malformed(&d.address))?,
         ))
         .send()
         .await
@@ -120,7 +120,7 @@ pub(super) async fn update(p: &AwsProvider, e: &Existing, desired: &Value) -> Re
                 .into_iter()
                 .map(|(k, v)| Tag::builder().key(k).value(v).build())
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|err| ProviderError::Malformed { address: e.address.clone(), message: err.to_string() })?;
+                .map_err(malformed(&e.address))?;
             p.ecr.tag_resource().resource_arn(arn).set_tags(Some(tags)).send().await.map_err(api("ecr:TagResource"))?;
             Ok(())
         },

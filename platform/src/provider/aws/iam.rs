@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 
 use aws_sdk_iam::types::Tag;
 
-use super::{api, incomplete, outputs, props, sync_tags, tag_map, tags_of, AwsProvider};
+use super::{api, incomplete, malformed, outputs, props, sync_tags, tag_map, tags_of, AwsProvider};
 use crate::provider::{Applied, Desired, Existing, Observed, ProviderError};
 
 #[derive(Deserialize)]
@@ -99,7 +99,7 @@ pub(super) async fn create(p: &AwsProvider, d: &Desired) -> Result<Applied, Prov
         .into_iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect::<Result<_, _>>()
-        .map_err(|e| ProviderError::Malformed { address: d.address.clone(), message: e.to_string() })?;
+        .map_err(malformed(&d.address))?;
     let out = p
         .iam
         .create_role()
@@ -207,7 +207,7 @@ pub(super) async fn update(p: &AwsProvider, e: &Existing, desired: &Value) -> Re
                 .into_iter()
                 .map(|(k, v)| Tag::builder().key(k).value(v).build())
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|err| ProviderError::Malformed { address: e.address.clone(), message: err.to_string() })?;
+                .map_err(malformed(&e.address))?;
             p.iam.tag_role().role_name(role).set_tags(Some(tags)).send().await.map_err(api("iam:TagRole"))?;
             Ok(())
         },

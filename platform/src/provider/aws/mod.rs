@@ -274,10 +274,14 @@ where
     }
 }
 
+/// Reports a value of `address` that cannot be turned into an AWS request.
+fn malformed<E: std::fmt::Display>(address: &Address) -> impl FnOnce(E) -> ProviderError + '_ {
+    move |e| ProviderError::Malformed { address: address.clone(), message: e.to_string() }
+}
+
 /// Parses resolved props into the provider's view of them.
 fn props<T: DeserializeOwned>(address: &Address, props: &Value) -> Result<T, ProviderError> {
-    serde_json::from_value(props.clone())
-        .map_err(|e| ProviderError::Malformed { address: address.clone(), message: e.to_string() })
+    serde_json::from_value(props.clone()).map_err(malformed(address))
 }
 
 /// Wraps the failure of a step after the resource was created.

@@ -9,7 +9,7 @@ use aws_sdk_servicediscovery::types::{
     PrivateDnsNamespaceChange, RecordType, RoutingPolicy, ServiceChange, Tag,
 };
 
-use super::{api, outputs, props, sync_tags, tag_map, tags_of, wait_for, AwsProvider};
+use super::{api, malformed, outputs, props, sync_tags, tag_map, tags_of, wait_for, AwsProvider};
 use crate::provider::{Applied, Desired, Existing, Observed, ProviderError};
 
 #[derive(Deserialize)]
@@ -65,7 +65,7 @@ pub(super) async fn create(p: &AwsProvider, d: &Desired) -> Result<Applied, Prov
         .into_iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| ProviderError::Malformed { address: d.address.clone(), message: e.to_string() })?;
+        .map_err(malformed(&d.address))?;
     let out = p
         .discovery
         .create_private_dns_namespace()
@@ -146,7 +146,7 @@ async fn sync_discovery_tags(p: &AwsProvider, e: &Existing, desired: &Value) -> 
                 .into_iter()
                 .map(|(k, v)| Tag::builder().key(k).value(v).build())
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|err| ProviderError::Malformed { address: e.address.clone(), message: err.to_string() })?;
+                .map_err(malformed(&e.address))?;
             p.discovery
                 .tag_resource()
                 .resource_arn(arn)
@@ -192,7 +192,7 @@ pub(super) async fn create_service(p: &AwsProvider, d: &Desired) -> Result<Appli
         .into_iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| ProviderError::Malformed { address: d.address.clone(), message: e.to_string() })?;
+        .map_err(malformed(&d.address))?;
     let out = p
         .discovery
         .create_service()
@@ -204,7 +204,7 @@ pub(super) async fn create_service(p: &AwsProvider, d: &Desired) -> Result<Appli
                 .routing_policy(RoutingPolicy::Multivalue)
                 .dns_records(a_record(s.ttl_seconds))
                 .build()
-                .map_err(|e| ProviderError::Malformed { address: d.address.clone(), message: e.to_string() })?,
+                .map_err(malformed(&d.address))?,
         )
         .health_check_custom_config(HealthCheckCustomConfig::builder().build())
         .set_tags(Some(tags))
@@ -249,7 +249,7 @@ pub(super) async fn update_service(p: &AwsProvider, e: &Existing, desired: &Valu
                 DnsConfigChange::builder()
                     .dns_records(a_record(new.ttl_seconds))
                     .build()
-                    .map_err(|err| ProviderError::Malformed { address: e.address.clone(), message: err.to_string() })?,
+                    .map_err(malformed(&e.address))?,
             )
             .build();
         let out = p
