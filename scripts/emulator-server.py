@@ -4,10 +4,18 @@ from AWS in a way the AWS SDK for Rust cannot read. Arguments are moto_server's 
 Corrections (each is a difference from AWS, not a behaviour of the product):
 - S3 GetBucketVersioning: moto 5.2.5 answers with a <GetBucketVersioningResponse> root element;
   AWS answers with <VersioningConfiguration>, which is what the SDK parses.
+- S3 bucket policies: moto 5.2.5 ignores the conditions of bucket policy statements, so a statement
+  denying requests "when aws:SecureTransport is false" denies every request, HTTPS or not. Here the
+  `aws:SecureTransport` key of `Bool` conditions is evaluated against the request's scheme, as AWS
+  does; statements with other conditions keep moto's behaviour.
 """
 
+import json
 import sys
+import threading
+from urllib.parse import urlparse
 
+from moto.s3.models import FakeBucket
 from moto.s3.responses import S3Response
 from moto.server import main
 
@@ -25,6 +33,51 @@ def get_bucket_versioning(self):
 
 
 S3Response.get_bucket_versioning = get_bucket_versioning
+
+# The request being answered on this thread: whether it came over TLS.
+_request = threading.local()
+_setup_class = S3Response.setup_class
+
+
+def setup_class(self, request, full_url=None, headers=None):
+    url = request.raw_url if full_url is None else full_url
+    _request.secure = urlparse(url).scheme == "https"
+    return _setup_class(self, request, full_url, headers)
+
+
+def secure_transport_holds(statement):
+    """False when the statement's `Bool` condition on aws:SecureTransport does not match the
+    request, so the statement does not apply; True otherwise."""
+    condition = statement.get("Condition") or {}
+    expected = (condition.get("Bool") or {}).get("aws:SecureTransport")
+    if expected is None:
+        return True
+    values = expected if isinstance(expected, list) else [expected]
+    actual = "true" if getattr(_request, "secure", False) else "false"
+    return actual in [str(v).lower() for v in values]
+
+
+def get_permission(self, action, resource):
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+
+    if self.policy is None:
+        return PermissionResult.NEUTRAL
+    document = json.loads(self.policy.decode())
+    statements = document.get("Statement", [])
+    if isinstance(statements, dict):
+        statements = [statements]
+    document["Statement"] = [s for s in statements if secure_transport_holds(s)]
+    for statement in document["Statement"]:
+        # The condition is settled here; moto would treat the unknown operator as "always".
+        bool_conditions = (statement.get("Condition") or {}).get("Bool") or {}
+        bool_conditions.pop("aws:SecureTransport", None)
+        if not bool_conditions:
+            (statement.get("Condition") or {}).pop("Bool", None)
+    return IAMPolicy(json.dumps(document)).is_action_permitted(action, resource)
+
+
+S3Response.setup_class = setup_class
+FakeBucket.get_permission = get_permission
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

@@ -30,23 +30,50 @@ fn emulator_python() -> PathBuf {
 /// A running emulator, stopped when dropped.
 pub struct Emulator {
     child: Child,
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT`, or `https://` when it serves TLS.
     pub endpoint: String,
+    /// The TLS material (`scripts/emulator-cert`) when it serves TLS.
+    tls: Option<tempfile::TempDir>,
 }
 
 impl Emulator {
-    /// Starts an emulator on a free loopback port and waits until it answers.
+    /// Starts an emulator on a free loopback port, over plain HTTP, and waits until it answers.
     pub fn start() -> Self {
+        Self::spawn(None)
+    }
+
+    /// Starts an emulator that serves HTTPS, as AWS endpoints do, with a certificate from a local
+    /// authority that only this emulator's clients trust.
+    pub fn start_tls() -> Self {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let status = Command::new(workspace_root().join("scripts/emulator-cert"))
+            .arg(dir.path())
+            .status()
+            .expect("scripts/emulator-cert runs");
+        assert!(status.success(), "scripts/emulator-cert failed");
+        Self::spawn(Some(dir))
+    }
+
+    fn spawn(tls: Option<tempfile::TempDir>) -> Self {
         let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
-        let child = Command::new(emulator_python())
-            .arg(workspace_root().join("scripts/emulator-server.py"))
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        let mut command = Command::new(emulator_python());
+        command.arg(workspace_root().join("scripts/emulator-server.py")).args([
+            "-H",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ]);
+        if let Some(dir) = &tls {
+            command.arg("-c").arg(dir.path().join("cert.pem")).arg("-k").arg(dir.path().join("key.pem"));
+        }
+        let child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("the emulator starts");
-        let emulator = Self { child, endpoint: format!("http://127.0.0.1:{port}") };
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let emulator = Self { child, endpoint: format!("{scheme}://127.0.0.1:{port}"), tls };
         let deadline = Instant::now() + Duration::from_secs(60);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(Instant::now() < deadline, "the emulator did not listen on port {port} within 60s");
@@ -57,24 +84,41 @@ impl Emulator {
 
     /// An SDK configuration pointing at this emulator, with test credentials and `us-east-1`.
     /// It does not read the environment, so a test can never reach real AWS.
+    /// Over TLS, only the emulator's local authority is trusted.
     pub async fn sdk_config(&self) -> SdkConfig {
-        aws_config::defaults(BehaviorVersion::latest())
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new("us-east-1"))
             .endpoint_url(&self.endpoint)
-            .credentials_provider(aws_sdk_ec2::config::Credentials::new("testing", "testing", None, None, "emulator"))
-            .load()
-            .await
+            .credentials_provider(aws_sdk_ec2::config::Credentials::new("testing", "testing", None, None, "emulator"));
+        if let Some(dir) = &self.tls {
+            use aws_smithy_http_client::tls;
+            let ca = std::fs::read(dir.path().join("ca.pem")).expect("the emulator's authority");
+            let context = tls::TlsContext::builder()
+                .with_trust_store(tls::TrustStore::empty().with_pem_certificate(ca))
+                .build()
+                .expect("a TLS context");
+            let client = aws_smithy_http_client::Builder::new()
+                .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc))
+                .tls_context(context)
+                .build_https();
+            loader = loader.http_client(client);
+        }
+        loader.load().await
     }
 
     /// Environment variables that point the `platform` binary (or any AWS SDK) at this emulator.
     pub fn env(&self) -> Vec<(&'static str, String)> {
-        vec![
+        let mut env = vec![
             ("AWS_ENDPOINT_URL", self.endpoint.clone()),
             ("AWS_ACCESS_KEY_ID", "testing".into()),
             ("AWS_SECRET_ACCESS_KEY", "testing".into()),
             ("AWS_REGION", "us-east-1".into()),
             ("AWS_EC2_METADATA_DISABLED", "true".into()),
-        ]
+        ];
+        if let Some(dir) = &self.tls {
+            env.push(("SSL_CERT_FILE", dir.path().join("bundle.pem").display().to_string()));
+        }
+        env
     }
 }
 
@@ -99,9 +143,17 @@ pub struct Harness {
 }
 
 impl Harness {
-    /// Starts an emulator and an engine on it.
+    /// Starts an emulator (plain HTTP) and an engine on it.
     pub async fn new() -> Self {
-        let emulator = Emulator::start();
+        Self::on(Emulator::start()).await
+    }
+
+    /// Starts an emulator serving HTTPS, as AWS does, and an engine on it.
+    pub async fn over_tls() -> Self {
+        Self::on(Emulator::start_tls()).await
+    }
+
+    async fn on(emulator: Emulator) -> Self {
         let config = emulator.sdk_config().await;
         let dir = tempfile::tempdir().expect("a temporary directory");
         let backend = platform::state::local::LocalBackend::new(dir.path());

@@ -107,7 +107,8 @@ async fn dev_gets_a_single_zone_database_without_deletion_protection() {
     assert_eq!(db.deletion_protection(), Some(false));
     assert_eq!(db.storage_encrypted(), Some(true));
     assert_eq!(db.backup_retention_period(), Some(7));
-    // The TLS-only policy at work: the emulator is reached over plain HTTP, so writes are denied.
+    // The TLS-only policy at work: this harness reaches the emulator over plain HTTP, so writes are
+    // denied, as AWS denies them (`bucket_over_tls_...` below shows TLS requests going through).
     let s3 = aws_sdk_s3::Client::new(&h.config);
     let bucket = id_of(&state, "images");
     let put = || {
@@ -129,8 +130,8 @@ async fn dev_gets_a_single_zone_database_without_deletion_protection() {
     h.apply_converged(&deps).await;
     assert!(s3.get_bucket_policy().bucket(&bucket).send().await.is_ok());
     // Not protected in dev: destroy goes through, emptying the bucket and taking no final snapshot.
-    // (Emulator difference: it is reached over plain HTTP, so the TLS-only policy would deny the
-    // engine's own deletions of objects too; on AWS the SDK uses HTTPS. The policy is lifted first.)
+    // (Over plain HTTP the TLS-only policy denies the engine's own deletions of objects too, as on
+    // AWS; the policy is lifted first. Over TLS it is not needed: see the next test.)
     s3.delete_bucket_policy().bucket(&bucket).send().await.unwrap();
     h.destroy(&deps).await;
     let rds = aws_sdk_rds::Client::new(&h.config);
@@ -138,6 +139,32 @@ async fn dev_gets_a_single_zone_database_without_deletion_protection() {
     assert!(rds.describe_db_snapshots().send().await.unwrap().db_snapshots().is_empty());
     assert!(s3.head_bucket().bucket(&bucket).send().await.is_err());
     h.destroy(&foundation).await;
+}
+
+#[tokio::test]
+async fn bucket_over_tls_takes_objects_and_destroy_empties_it_with_the_policy_in_place() {
+    let h = Harness::over_tls().await;
+    let dev = environment("dev");
+    let foundation = foundation(&dev).unwrap();
+    let options = DependenciesOptions { database: None, bucket: true };
+    let deps = dependencies("card-dependencies", &dev, &foundation, &options).unwrap().spec;
+    h.apply_converged(&foundation.spec).await;
+    let state = h.apply_converged(&deps).await;
+    let bucket = id_of(&state, "images");
+    let s3 = aws_sdk_s3::Client::new(&h.config);
+    s3.put_object()
+        .bucket(&bucket)
+        .key("cards/1.png")
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"png"))
+        .send()
+        .await
+        .expect("the TLS-only policy lets TLS requests through");
+    let object = s3.get_object().bucket(&bucket).key("cards/1.png").send().await.unwrap();
+    assert_eq!(object.body.collect().await.unwrap().into_bytes().as_ref(), b"png");
+    assert!(s3.get_bucket_policy().bucket(&bucket).send().await.is_ok(), "the policy stayed in place");
+    h.destroy(&deps).await;
+    assert!(s3.head_bucket().bucket(&bucket).send().await.is_err(), "emptied and deleted");
+    h.destroy(&foundation.spec).await;
 }
 
 #[tokio::test]
