@@ -1,13 +1,19 @@
 //! The card service's API against a real PostgreSQL (a server of its own per test) and the
-//! emulator's S3, through HTTP as clients use it.
+//! emulator's S3, through HTTP as clients use it. Every API response is checked against the
+//! committed contract (`support::Contract`).
+
+mod support;
 
 use std::sync::Arc;
 
 use card_service::cards::{Card, CardList, Images};
-use card_service::error::ErrorBody;
 use card_service::{pool, AppState, MIGRATOR};
 use platform_tests::{Emulator, Postgres};
+use support::{Checked, Contract};
 use uuid::Uuid;
+
+const CARDS: &str = "/cards/{account_id}";
+const ACTIVATION: &str = "/cards/{card_id}/activation";
 
 const ALICE: Uuid = Uuid::from_u128(0xa11ce);
 const BOB: Uuid = Uuid::from_u128(0xb0b);
@@ -20,7 +26,32 @@ struct Running {
     health: String,
     postgres: Postgres,
     _emulator: Emulator,
+    http: reqwest::Client,
+    contract: Contract,
     _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Running {
+    /// `GET /cards/{account}`, checked against the contract.
+    async fn cards(&self, account: impl std::fmt::Display) -> Checked {
+        let response = self.http.get(format!("{}/cards/{account}", self.api)).send().await.unwrap();
+        self.contract.check("GET", CARDS, response).await
+    }
+
+    /// `POST /cards/{card}/activation` as `request` sets it up, checked against the contract.
+    async fn activation(
+        &self,
+        card: impl std::fmt::Display,
+        request: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+    ) -> Checked {
+        let builder = self.http.post(format!("{}/cards/{card}/activation", self.api));
+        self.contract.check("POST", ACTIVATION, request(builder).send().await.unwrap()).await
+    }
+
+    /// Activates `card` (any text as its id) for `account`.
+    async fn activate(&self, card: impl std::fmt::Display, account: Uuid) -> Checked {
+        self.activation(card, |r| r.json(&serde_json::json!({ "account_id": account }))).await
+    }
 }
 
 async fn start() -> Running {
@@ -66,97 +97,81 @@ async fn start() -> Running {
     tokio::spawn(card_service::serve(state, api, health, async {
         let _ = stopped.await;
     }));
-    Running { api: api_url, health: health_url, postgres, _emulator: emulator, _stop: stop }
-}
-
-async fn error(response: reqwest::Response) -> (u16, String) {
-    let status = response.status().as_u16();
-    let body: ErrorBody = response.json().await.expect("a JSON error body");
-    (status, body.error.code)
+    Running {
+        api: api_url,
+        health: health_url,
+        postgres,
+        _emulator: emulator,
+        http: reqwest::Client::new(),
+        contract: Contract::load(),
+        _stop: stop,
+    }
 }
 
 #[tokio::test]
 async fn an_account_s_cards_come_with_image_urls_that_work() {
     let s = start().await;
-    let http = reqwest::Client::new();
-    let list: CardList = http.get(format!("{}/cards/{ALICE}", s.api)).send().await.unwrap().json().await.unwrap();
+    let list: CardList = s.cards(ALICE).await.json();
     assert_eq!(list.cards.iter().map(|c| c.id).collect::<Vec<_>>(), [CARD_1, CARD_2], "oldest first");
     assert_eq!(list.cards[0].last4, "1234");
     assert_eq!(list.cards[0].status, "inactive");
     let url = &list.cards[0].image_url;
     assert!(url.contains("X-Amz-Expires=600"), "valid ten minutes: {url}");
-    let bytes = http.get(url).send().await.unwrap().bytes().await.unwrap();
+    let bytes = s.http.get(url).send().await.unwrap().bytes().await.unwrap();
     assert_eq!(&bytes[..], IMAGE, "the presigned URL serves the card's image");
 
-    let empty: CardList = http.get(format!("{}/cards/{BOB}", s.api)).send().await.unwrap().json().await.unwrap();
+    let empty: CardList = s.cards(BOB).await.json();
     assert!(empty.cards.is_empty());
-    let bad = http.get(format!("{}/cards/not-a-uuid", s.api)).send().await.unwrap();
-    assert_eq!(error(bad).await, (400, "bad_request".into()));
+    assert_eq!(s.cards("not-a-uuid").await.error(), (400, "bad_request".into()));
 }
 
 #[tokio::test]
 async fn activation_is_idempotent_and_checks_the_account() {
     let s = start().await;
-    let http = reqwest::Client::new();
-    let activate = |card: Uuid, body: serde_json::Value| {
-        http.post(format!("{}/cards/{card}/activation", s.api)).json(&body).send()
-    };
-    let first: Card = activate(CARD_1, serde_json::json!({"account_id": ALICE})).await.unwrap().json().await.unwrap();
+    let first: Card = s.activate(CARD_1, ALICE).await.json();
     assert_eq!(first.status, "active");
-    let again = activate(CARD_1, serde_json::json!({"account_id": ALICE})).await.unwrap();
-    assert_eq!(again.status(), 200, "repeating an activation is harmless");
-    assert_eq!(
-        error(activate(CARD_1, serde_json::json!({"account_id": BOB})).await.unwrap()).await,
-        (404, "not_found".into())
-    );
-    assert_eq!(
-        error(activate(Uuid::from_u128(99), serde_json::json!({"account_id": ALICE})).await.unwrap()).await,
-        (404, "not_found".into())
-    );
-    let list: CardList = http.get(format!("{}/cards/{ALICE}", s.api)).send().await.unwrap().json().await.unwrap();
+    let again = s.activate(CARD_1, ALICE).await;
+    assert_eq!(again.status, 200, "repeating an activation is harmless");
+    assert_eq!(again.json::<Card>().status, "active");
+    assert_eq!(s.activate(CARD_1, BOB).await.error(), (404, "not_found".into()));
+    assert_eq!(s.activate(Uuid::from_u128(99), ALICE).await.error(), (404, "not_found".into()));
+    let list: CardList = s.cards(ALICE).await.json();
     assert_eq!(list.cards.iter().map(|c| c.status.as_str()).collect::<Vec<_>>(), ["active", "inactive"]);
 }
 
 #[tokio::test]
 async fn bad_input_gets_a_json_4xx_never_a_500() {
     let s = start().await;
-    let http = reqwest::Client::new();
-    let url = format!("{}/cards/{CARD_1}/activation", s.api);
-    let plain = http.post(&url).body(r#"{"account_id": "x"}"#).send().await.unwrap();
-    assert_eq!(error(plain).await, (415, "unsupported_media_type".into()));
-    let json = |body: &str| http.post(&url).header("content-type", "application/json").body(body.to_string()).send();
-    assert_eq!(error(json("{not json").await.unwrap()).await, (400, "bad_request".into()));
-    assert_eq!(error(json(r#"{"account_id": "nope"}"#).await.unwrap()).await, (400, "bad_request".into()));
+    let plain = s.activation(CARD_1, |r| r.body(r#"{"account_id": "x"}"#)).await;
+    assert_eq!(plain.error(), (415, "unsupported_media_type".into()));
+    let json = |body: String| move |r: reqwest::RequestBuilder| r.header("content-type", "application/json").body(body);
+    assert_eq!(s.activation(CARD_1, json("{not json".into())).await.error(), (400, "bad_request".into()));
     assert_eq!(
-        error(json(r#"{"account_id": "00000000-0000-0000-0000-000000000001", "x": 1}"#).await.unwrap()).await.0,
-        400
+        s.activation(CARD_1, json(r#"{"account_id": "nope"}"#.into())).await.error(),
+        (400, "bad_request".into())
     );
+    let unknown_field = r#"{"account_id": "00000000-0000-0000-0000-000000000001", "x": 1}"#;
+    assert_eq!(s.activation(CARD_1, json(unknown_field.into())).await.status, 400);
     let huge = format!(r#"{{"account_id": "{}"}}"#, "a".repeat(64 * 1024));
-    assert_eq!(error(json(&huge).await.unwrap()).await, (413, "too_large".into()));
-    let bad_card = http
-        .post(format!("{}/cards/123/activation", s.api))
-        .json(&serde_json::json!({"account_id": ALICE}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(error(bad_card).await, (400, "bad_request".into()));
+    assert_eq!(s.activation(CARD_1, json(huge)).await.error(), (413, "too_large".into()));
+    assert_eq!(s.activate("123", ALICE).await.error(), (400, "bad_request".into()));
 }
 
 #[tokio::test]
 async fn a_database_outage_answers_503_and_the_service_recovers_by_itself() {
     let s = start().await;
-    let http = reqwest::Client::new();
+    let http = &s.http;
     let ready = |http: &reqwest::Client| http.get(format!("{}/health/ready", s.health)).send();
-    assert_eq!(ready(&http).await.unwrap().status(), 200);
+    assert_eq!(ready(http).await.unwrap().status(), 200);
     s.postgres.stop();
-    let during = http.get(format!("{}/cards/{ALICE}", s.api)).send().await.unwrap();
-    assert_eq!(error(during).await, (503, "unavailable".into()));
-    assert_eq!(ready(&http).await.unwrap().status(), 503);
+    assert_eq!(s.cards(ALICE).await.error(), (503, "unavailable".into()));
+    assert_eq!(s.activate(CARD_1, ALICE).await.error(), (503, "unavailable".into()));
+    assert_eq!(ready(http).await.unwrap().status(), 503);
     assert_eq!(http.get(format!("{}/health/live", s.health)).send().await.unwrap().status(), 200, "still alive");
     s.postgres.restart();
     let mut recovered = false;
     for _ in 0..60 {
-        if http.get(format!("{}/cards/{ALICE}", s.api)).send().await.unwrap().status() == 200 {
+        if s.cards(ALICE).await.status == 200 {
             recovered = true;
             break;
         }
@@ -168,10 +183,9 @@ async fn a_database_outage_answers_503_and_the_service_recovers_by_itself() {
 #[tokio::test]
 async fn requests_are_counted_by_route_and_status() {
     let s = start().await;
-    let http = reqwest::Client::new();
-    http.get(format!("{}/cards/{ALICE}", s.api)).send().await.unwrap();
-    http.get(format!("{}/cards/nope", s.api)).send().await.unwrap();
-    let metrics = http.get(format!("{}/metrics", s.health)).send().await.unwrap().text().await.unwrap();
+    s.cards(ALICE).await;
+    s.cards("nope").await;
+    let metrics = s.http.get(format!("{}/metrics", s.health)).send().await.unwrap().text().await.unwrap();
     assert!(
         metrics.contains(r#"http_requests_total{route="/cards/{account_id}",method="GET",status="200"} 1"#),
         "{metrics}"
@@ -188,20 +202,11 @@ async fn the_sample_data_loads_once_and_serves_its_images() {
     let s3 = aws_sdk_s3::Client::new(&s._emulator.sdk_config().await);
     seed::seed(&db, &s3, "images", "cards/").await.unwrap();
     seed::seed(&db, &s3, "images", "cards/").await.unwrap();
-    let http = reqwest::Client::new();
-    let list: CardList =
-        http.get(format!("{}/cards/{}", s.api, seed::ACCOUNT_WITH_CARDS)).send().await.unwrap().json().await.unwrap();
+    let list: CardList = s.cards(seed::ACCOUNT_WITH_CARDS).await.json();
     assert_eq!(list.cards.len(), 2, "loading twice changes nothing");
-    let bytes = http.get(&list.cards[0].image_url).send().await.unwrap().bytes().await.unwrap();
+    let bytes = s.http.get(&list.cards[0].image_url).send().await.unwrap().bytes().await.unwrap();
     assert_eq!(&bytes[..], seed::SAMPLE_IMAGE);
-    let none: CardList = http
-        .get(format!("{}/cards/{}", s.api, seed::ACCOUNT_WITHOUT_CARDS))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let none: CardList = s.cards(seed::ACCOUNT_WITHOUT_CARDS).await.json();
     assert!(none.cards.is_empty());
 }
 
@@ -211,13 +216,9 @@ async fn the_typed_client_talks_to_the_running_service() {
     let s = start().await;
     let client = CardClient::new(&s.api);
     let cards = client.cards(ALICE, Some("req-1")).await.unwrap();
-    let echoed = reqwest::Client::new()
-        .get(format!("{}/cards/{ALICE}", s.api))
-        .header("x-request-id", "req-9")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(echoed.headers()["x-request-id"], "req-9", "the request id comes back");
+    let echoed = s.http.get(format!("{}/cards/{ALICE}", s.api)).header("x-request-id", "req-9").send().await.unwrap();
+    let echoed = s.contract.check("GET", CARDS, echoed).await;
+    assert_eq!(echoed.headers["x-request-id"], "req-9", "the request id comes back");
     assert_eq!(cards.iter().map(|c| c.id).collect::<Vec<_>>(), [CARD_1, CARD_2]);
     assert!(client.cards(BOB, None).await.unwrap().is_empty());
     let card = client.activate(CARD_2, ALICE, Some("req-2")).await.unwrap();
@@ -264,4 +265,38 @@ async fn database_credentials_can_come_from_the_managed_secret() {
     };
     let err = missing.resolve_credentials(&secrets).await.unwrap_err().to_string();
     assert!(err.starts_with("reading the database secret arn:aws:secretsmanager"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_concurrent_connections_are_all_answered() {
+    // Correctness under load, not speed (BENCHMARKS.md has the numbers): 100 clients, each on its
+    // own connection, ask at the same time, repeatedly; every answer is a conforming 200.
+    let s = std::sync::Arc::new(start().await);
+    let started = std::sync::Arc::new(tokio::sync::Barrier::new(100));
+    let clients: Vec<_> = (0..100)
+        .map(|_| {
+            let (s, started) = (s.clone(), started.clone());
+            tokio::spawn(async move {
+                let http = reqwest::Client::builder().pool_max_idle_per_host(1).build().unwrap();
+                started.wait().await;
+                let mut statuses = vec![];
+                for _ in 0..10 {
+                    let response = http.get(format!("{}/cards/{ALICE}", s.api)).send().await.unwrap();
+                    let checked = s.contract.check("GET", CARDS, response).await;
+                    statuses.push(checked.status);
+                    if checked.status == 200 {
+                        assert_eq!(checked.json::<CardList>().cards.len(), 2);
+                    }
+                }
+                statuses
+            })
+        })
+        .collect();
+    let mut answered = std::collections::BTreeMap::<u16, usize>::new();
+    for client in clients {
+        for status in client.await.unwrap() {
+            *answered.entry(status).or_default() += 1;
+        }
+    }
+    assert_eq!(answered, std::collections::BTreeMap::from([(200, 1000)]), "every request answered 200");
 }
