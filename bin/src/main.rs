@@ -58,6 +58,15 @@ enum Command {
         #[command(flatten)]
         change: Change,
     },
+    /// Check the stacks against the guardrail rules (policies/rules/) without planning.
+    /// Exit 0 when nothing breaks them, 2 on violations, 1 on error.
+    Check {
+        #[command(flatten)]
+        select: Select,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the outputs recorded by the last apply.
     Output {
         /// The stack (all applied stacks when left out).
@@ -156,6 +165,30 @@ impl Select {
     }
 }
 
+impl Selection {
+    /// The guardrail report of the selected stacks, with every stack of the environment as
+    /// context (rules that span stacks, such as grants into a database's group, see them all).
+    fn guardrails(&self) -> platform::policy::Report {
+        let selected: Vec<&StackSpec> = self.selected.iter().collect();
+        let all: Vec<&StackSpec> = self.all.iter().collect();
+        platform::policy::check(&selected, &all, &platform::policy::RuleSet::builtin())
+    }
+
+    /// Refuses stacks that break guardrail rules, before any state or AWS access.
+    fn require_guardrails(&self) -> Result<()> {
+        let report = self.guardrails();
+        if !report.passes() {
+            bail!(
+                "the stacks break guardrail rules; nothing was planned or changed:\n{}\n\
+                 Fix the declarations, or waive a rule for one resource with a reason \
+                 (Stack::waive); `platform check` lists every finding",
+                render::guardrail_violations(&report)
+            );
+        }
+        Ok(())
+    }
+}
+
 /// Whether `tag` is a valid image tag.
 fn valid_tag(tag: &str) -> bool {
     (1..=128).contains(&tag.len())
@@ -225,6 +258,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Plan { select, detailed_exitcode, json } => {
             let selection = select.build(&cli.state_dir, false)?;
+            selection.require_guardrails()?;
             let engine = engine(&cli.state_dir, ApplyOptions::default()).await;
             let mut plans = vec![];
             let mut earlier = BTreeSet::new();
@@ -256,11 +290,39 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Apply { select, change } => {
             let selection = select.build(&cli.state_dir, false)?;
+            selection.require_guardrails()?;
             apply_all(&cli.state_dir, selection, false, change).await
         }
         Command::Destroy { select, change } => {
             let selection = select.build(&cli.state_dir, true)?;
             apply_all(&cli.state_dir, selection, true, change).await
+        }
+        Command::Check { select, json } => {
+            // Any image tag builds the stacks; the checks do not depend on it.
+            let selection = select.build(&cli.state_dir, true)?;
+            let report = selection.guardrails();
+            let rules = platform::policy::RuleSet::builtin();
+            let names: Vec<&str> = selection.selected.iter().map(|s| s.name.as_str()).collect();
+            if json {
+                let doc = serde_json::json!({
+                    "format_version": 1,
+                    "env": select.env,
+                    "stacks": names,
+                    "rules": rules.rules().iter().map(|r| &r.id).collect::<Vec<_>>(),
+                    "passed": report.passes(),
+                    "report": report,
+                });
+                println!("{}", serde_json::to_string_pretty(&doc)?);
+            } else {
+                println!(
+                    "Guardrails for {} in `{}`: {} rules.",
+                    names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "),
+                    select.env,
+                    rules.rules().len()
+                );
+                print!("{}", render::guardrail_report(&report));
+            }
+            Ok(if report.passes() { ExitCode::SUCCESS } else { ExitCode::from(2) })
         }
         Command::Output { stack, env, json } => {
             let environments = stacks::Environments::builtin();

@@ -387,3 +387,23 @@ fn the_whole_card_service_deploys_in_order_and_a_new_image_is_one_revision() {
     let bad = run(&["plan", "--all", "--env", "prod", "--var", "colour=blue"]);
     assert!(text(&bad.stderr).contains("unknown variable `colour=blue`"));
 }
+
+#[test]
+fn check_runs_the_guardrails_alone_and_the_card_stacks_pass_them_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    for env in ["dev", "staging", "prod"] {
+        let out = platform(dir.path(), None, &["check", "--all", "--env", env]);
+        assert!(out.status.success(), "{env}: {}{}", text(&out.stdout), text(&out.stderr));
+        let stdout = text(&out.stdout);
+        assert!(stdout.starts_with("Guardrails for `foundation`, `card-dependencies`, `card-service`"), "{stdout}");
+        assert!(stdout.ends_with("0 violations, 0 waived.\n"), "{stdout}");
+    }
+    let out = platform(dir.path(), None, &["check", "--stack", "card-service", "--env", "prod", "--json"]);
+    assert!(out.status.success());
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["passed"], true);
+    assert_eq!(doc["stacks"], serde_json::json!(["card-service"]));
+    assert!(doc["rules"].as_array().unwrap().iter().any(|r| r == "iam-pass-role-scoped"));
+    assert_eq!(doc["report"]["findings"], serde_json::json!([]));
+    assert!(!dir.path().join("dev").exists(), "checking reads and writes no state");
+}

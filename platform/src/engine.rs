@@ -65,6 +65,17 @@ pub enum EngineError {
         /// Each address, with what would happen to it.
         addresses: Vec<(Address, String)>,
     },
+    /// The stack breaks guardrail rules (or waives a rule that does not exist). Nothing was read
+    /// from or changed in the cloud.
+    #[error("stack `{stack}` ({env}) breaks {}:\n{}", plural(report.violations().count() + report.unknown_waivers.len(), "guardrail rule"), crate::render::guardrail_violations(report))]
+    Guardrails {
+        /// The stack.
+        stack: String,
+        /// The environment.
+        env: String,
+        /// What the checks found.
+        report: crate::policy::Report,
+    },
     /// The recorded state belongs to another stack or environment.
     #[error(
         "the state of `{stack}` ({env}) records stack `{found_stack}` ({found_env}); it was copied or renamed by hand"
@@ -79,6 +90,14 @@ pub enum EngineError {
         /// The environment in the document.
         found_env: String,
     },
+}
+
+fn plural(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
 }
 
 /// A stack locked, loaded, refreshed and planned; ready to apply. Dropping it releases the lock.
@@ -113,12 +132,19 @@ pub struct Engine {
     provider: Arc<dyn Provider>,
     backend: Arc<dyn StateBackend>,
     options: ApplyOptions,
+    rules: Arc<crate::policy::RuleSet>,
 }
 
 impl Engine {
-    /// An engine applying through `provider` and recording in `backend`.
+    /// An engine applying through `provider` and recording in `backend`, with the guardrail rules
+    /// of `policies/` (there is no engine without them).
     pub fn new(provider: Arc<dyn Provider>, backend: Arc<dyn StateBackend>, options: ApplyOptions) -> Self {
-        Self { provider, backend, options }
+        Self { provider, backend, options, rules: Arc::new(crate::policy::RuleSet::builtin()) }
+    }
+
+    /// The guardrail rules in force.
+    pub fn rules(&self) -> &crate::policy::RuleSet {
+        &self.rules
     }
 
     /// Locks the stack's state (failing at once if another run holds it), refreshes every recorded
@@ -136,6 +162,17 @@ impl Engine {
         operation: &str,
         pending_upstream: &BTreeSet<String>,
     ) -> Result<Prepared, EngineError> {
+        // Guardrails first: a stack that breaks them is refused before any state or cloud access.
+        // (Destroying is never refused by them.) Rules spanning stacks, such as a grant into
+        // another stack's database group, need that stack's spec: see `policy::check`.
+        let guardrails = if destroy { crate::policy::Report::default() } else { self.check(desired) };
+        if !guardrails.passes() {
+            return Err(EngineError::Guardrails {
+                stack: desired.name.clone(),
+                env: desired.env.to_string(),
+                report: guardrails,
+            });
+        }
         let upstream = if destroy { Upstream::default() } else { self.upstream(desired, pending_upstream)? };
         let lock = self.backend.lock(&desired.name, &desired.env, operation)?;
         let loaded = lock.load()?.unwrap_or_else(|| StackState::new(&desired.name, &desired.env));
@@ -150,8 +187,14 @@ impl Engine {
         tracing::debug!(stack = %desired.name, env = %desired.env, resources = loaded.resources.len(), "refreshing");
         let (state, vanished) = self.refresh(&loaded).await?;
         let target = if destroy { desired.emptied() } else { desired.clone() };
-        let plan = plan::plan(&target, &state, &vanished, &upstream)?;
+        let mut plan = plan::plan(&target, &state, &vanished, &upstream)?;
+        plan.waived = guardrails.waived().cloned().collect();
         Ok(Prepared { plan, vanished, refreshed_differs: state != loaded, desired: target, upstream, state, lock })
+    }
+
+    /// Checks `desired` on its own against the guardrail rules.
+    pub fn check(&self, desired: &StackSpec) -> crate::policy::Report {
+        crate::policy::check(&[desired], &[], &self.rules)
     }
 
     /// Reads the outputs of the resources `desired` references in the stacks it uses.

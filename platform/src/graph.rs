@@ -93,6 +93,7 @@ mod tests {
                 .collect(),
             outputs: BTreeMap::new(),
             upstream: BTreeSet::new(),
+            waivers: vec![],
         }
     }
 

@@ -11,6 +11,7 @@ pub mod engine;
 pub mod graph;
 pub mod model;
 pub mod plan;
+pub mod policy;
 pub mod provider;
 pub mod render;
 pub mod resources;

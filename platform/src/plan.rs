@@ -123,6 +123,9 @@ pub struct Plan {
     pub serial: u64,
     /// Every resource, in apply order (deletes of removed resources last).
     pub resources: Vec<ResourceChange>,
+    /// Guardrail findings the stack waives, each with its reason (shown in every plan).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub waived: Vec<crate::policy::Finding>,
 }
 
 impl Plan {
@@ -389,6 +392,7 @@ pub fn plan(
         lineage: state.lineage.clone(),
         serial: state.serial,
         resources,
+        waived: vec![],
     })
 }
 

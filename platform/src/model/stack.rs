@@ -38,6 +38,20 @@ pub struct StackSpec {
     pub outputs: BTreeMap<String, Value>,
     /// The stacks it reads outputs from (see [`Stack::uses`]); they are applied before it.
     pub upstream: BTreeSet<String>,
+    /// Guardrail rules waived for single addresses, each with its reason (see [`Stack::waive`]).
+    pub waivers: Vec<Waiver>,
+}
+
+/// A guardrail rule waived for one resource, with the reason. Waivers are shown in every plan and
+/// guardrail report; there is no way to turn the guardrails off as a whole.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Waiver {
+    /// The rule's id (for example `rds-multi-az`).
+    pub rule: String,
+    /// The resource it is waived for.
+    pub address: Address,
+    /// Why, in words a reviewer can judge.
+    pub reason: String,
 }
 
 impl StackSpec {
@@ -49,6 +63,7 @@ impl StackSpec {
             resources: vec![],
             outputs: BTreeMap::new(),
             upstream: BTreeSet::new(),
+            waivers: vec![],
         }
     }
 
@@ -119,6 +134,7 @@ pub struct Stack {
     resources: Vec<ResourceSpec>,
     outputs: BTreeMap<String, Value>,
     upstream: BTreeMap<String, BTreeSet<Address>>,
+    waivers: Vec<Waiver>,
     problems: Vec<String>,
 }
 
@@ -135,6 +151,7 @@ impl Stack {
             resources: vec![],
             outputs: BTreeMap::new(),
             upstream: BTreeMap::new(),
+            waivers: vec![],
             problems,
         }
     }
@@ -240,6 +257,21 @@ impl Stack {
         }
     }
 
+    /// Waives the guardrail rule `rule` for `resource`, with the reason a reviewer will read in
+    /// every plan and report. The reason must say why (at least a few words).
+    pub fn waive<R>(&mut self, resource: &Handle<R>, rule: &str, reason: &str) {
+        let address = resource.address.clone();
+        if !self.resources.iter().any(|r| r.address == address) {
+            self.problems.push(format!("{address}: waiver of `{rule}` for a resource not in stack `{}`", self.name));
+        } else if reason.split_whitespace().count() < 3 {
+            self.problems.push(format!("{address}: the waiver of `{rule}` needs a reason a reviewer can judge"));
+        } else if self.waivers.iter().any(|w| w.rule == rule && w.address == address) {
+            self.problems.push(format!("{address}: `{rule}` is waived twice"));
+        } else {
+            self.waivers.push(Waiver { rule: rule.to_string(), address, reason: reason.trim().to_string() });
+        }
+    }
+
     fn tags(&mut self, address: &Address, props: &Map<String, Value>, name_tag: Option<&str>) -> Map<String, Value> {
         let mut tags = Map::new();
         if let Some(Value::Object(user)) = props.get("tags") {
@@ -291,6 +323,7 @@ impl Stack {
             resources: self.resources,
             outputs: self.outputs,
             upstream: self.upstream.keys().cloned().collect(),
+            waivers: self.waivers,
         };
         let mut problems = self.problems;
         let upstream = self.upstream;

@@ -1,0 +1,302 @@
+//! The structural checks: what spans several attributes or resources.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use super::{matches_pattern, Builtin, Index};
+use crate::model::{Address, StackSpec};
+
+type Hits = Vec<(Address, String)>;
+
+pub(super) fn run(builtin: Builtin, patterns: &[String], spec: &StackSpec, index: &Index<'_>) -> Hits {
+    match builtin {
+        Builtin::OpenIngress => open_ingress(patterns, spec, index),
+        Builtin::DatabaseIngressFromGroups => database_ingress(spec, index),
+        Builtin::LoadBalancerTls => load_balancer_tls(patterns, spec, index),
+        Builtin::ContainerSecrets => container_secrets(patterns, spec),
+        Builtin::IamWildcards => iam_wildcards(patterns, spec),
+        Builtin::IamPassRole => iam_pass_role(spec),
+        Builtin::ServiceHealthCheck => service_health_check(spec, index),
+    }
+}
+
+fn of_type<'s>(spec: &'s StackSpec, type_name: &'s str) -> impl Iterator<Item = &'s crate::model::ResourceSpec> + 's {
+    spec.resources.iter().filter(move |r| r.type_name == type_name)
+}
+
+/// The addresses of the security groups referenced by `attribute` of every resource of `type_name`.
+fn groups_used_by(index: &Index<'_>, type_name: &'static str, attribute: &str) -> BTreeSet<Address> {
+    index
+        .of_type(type_name)
+        .flat_map(|r| r.props[attribute].as_array().cloned().unwrap_or_default())
+        .filter_map(|g| index.target(&g).map(|t| t.address.clone()))
+        .collect()
+}
+
+/// A rule's or grant's open peer (`0.0.0.0/0` or `::/0`), if it has one.
+fn open_peer(peer: &Value) -> Option<&str> {
+    let cidr = peer.get("cidr_ipv4").or_else(|| peer.get("cidr_ipv6"))?.as_str()?;
+    matches!(cidr, "0.0.0.0/0" | "::/0").then_some(cidr)
+}
+
+fn ports(rule: &Value) -> String {
+    let (from, to) = (rule["from_port"].as_i64().unwrap_or(-1), rule["to_port"].as_i64().unwrap_or(-1));
+    let protocol = rule["protocol"].as_str().unwrap_or("?");
+    match (protocol, from == to) {
+        ("-1", _) => "every port".into(),
+        (_, true) => format!("{protocol} port {from}"),
+        _ => format!("{protocol} ports {from}-{to}"),
+    }
+}
+
+/// The ingress rules of the groups of `spec` and the grants of `spec`, each with the address of
+/// the group it opens (a grant's target may be in another stack).
+fn ingress<'s>(spec: &'s StackSpec, index: &Index<'_>) -> Vec<(Address, Option<Address>, &'s Value)> {
+    let mut out = vec![];
+    for group in of_type(spec, "aws.ec2.security_group") {
+        for rule in group.props["ingress"].as_array().into_iter().flatten() {
+            out.push((group.address.clone(), Some(group.address.clone()), rule));
+        }
+    }
+    for grant in of_type(spec, "aws.ec2.security_group_grant") {
+        let target = index.target(&grant.props["group"]).map(|t| t.address.clone());
+        out.push((grant.address.clone(), target, &grant.props));
+    }
+    out
+}
+
+fn open_ingress(web_ports: &[String], spec: &StackSpec, index: &Index<'_>) -> Hits {
+    let load_balancer_groups = groups_used_by(index, "aws.elbv2.load_balancer", "security_groups");
+    let mut hits = vec![];
+    for (owner, group, rule) in ingress(spec, index) {
+        let Some(cidr) = open_peer(&rule["peer"]) else { continue };
+        let on_load_balancer = group.as_ref().is_some_and(|g| load_balancer_groups.contains(g));
+        let from = rule["from_port"].as_i64().unwrap_or(-1);
+        let web_port = rule["protocol"] == "tcp"
+            && rule["from_port"] == rule["to_port"]
+            && web_ports.iter().any(|p| p.parse::<i64>() == Ok(from));
+        if !(on_load_balancer && web_port) {
+            let why = if on_load_balancer {
+                format!("only ports {} may be open on a load balancer", web_ports.join(" and "))
+            } else {
+                "the group is not a load balancer's".into()
+            };
+            hits.push((owner, format!("ingress from {cidr} on {} ({why})", ports(rule))));
+        }
+    }
+    hits
+}
+
+fn database_ingress(spec: &StackSpec, index: &Index<'_>) -> Hits {
+    let database_groups = groups_used_by(index, "aws.rds.db_instance", "security_groups");
+    let mut hits = vec![];
+    for (owner, group, rule) in ingress(spec, index) {
+        let Some(group) = group.filter(|g| database_groups.contains(g)) else { continue };
+        let peer = &rule["peer"];
+        if peer.get("security_group").is_none() {
+            let what = peer
+                .get("cidr_ipv4")
+                .or_else(|| peer.get("cidr_ipv6"))
+                .map(|c| match c.as_str() {
+                    Some(text) => format!("the address range {text}"),
+                    None => "an address range".to_string(),
+                })
+                .unwrap_or_else(|| "a peer that is not a security group".into());
+            hits.push((owner, format!("database group {group} admits {what} on {}", ports(rule))));
+        }
+    }
+    hits
+}
+
+fn load_balancer_tls(policies: &[String], spec: &StackSpec, index: &Index<'_>) -> Hits {
+    let mut hits = vec![];
+    let listeners: Vec<_> = index.of_type("aws.elbv2.listener").collect();
+    let with_certificate: BTreeSet<String> = listeners
+        .iter()
+        .filter(|l| l.props["certificate_arn"].is_string())
+        .filter_map(|l| index.target(&l.props["load_balancer"]).map(|lb| lb.address.to_string()))
+        .collect();
+    for listener in of_type(spec, "aws.elbv2.listener") {
+        let p = &listener.props;
+        let protocol = p["protocol"].as_str().unwrap_or("");
+        let has_certificate = p["certificate_arn"].is_string();
+        let lb = index.target(&p["load_balancer"]).map(|lb| lb.address.to_string());
+        if has_certificate && protocol != "HTTPS" {
+            hits.push((listener.address.clone(), format!("has a certificate but listens with {protocol}, not HTTPS")));
+        }
+        if protocol == "HTTPS" {
+            match p["ssl_policy"].as_str() {
+                Some(policy) if policies.iter().any(|a| a == policy) => {}
+                Some(policy) => hits.push((
+                    listener.address.clone(),
+                    format!("TLS policy `{policy}` allows versions older than TLS 1.2 (or is unknown)"),
+                )),
+                None => hits.push((listener.address.clone(), "HTTPS without a TLS policy".into())),
+            }
+        }
+        let redirects = p["action"] == "redirect_to_https";
+        if protocol == "HTTP" && lb.is_some_and(|lb| with_certificate.contains(&lb)) && !redirects {
+            hits.push((
+                listener.address.clone(),
+                format!(
+                    "HTTP on port {} serves traffic although the load balancer has HTTPS; it must redirect",
+                    p["port"]
+                ),
+            ));
+        }
+    }
+    hits
+}
+
+/// Whether a literal environment value looks like a credential.
+fn looks_like_credential(value: &str) -> Option<&'static str> {
+    let bytes = value.as_bytes();
+    let access_key = value.len() == 20
+        && (value.starts_with("AKIA") || value.starts_with("ASIA"))
+        && bytes.iter().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+    if access_key {
+        return Some("an AWS access key id");
+    }
+    if value.contains("PRIVATE KEY-----") {
+        return Some("a private key");
+    }
+    // scheme://user:password@host
+    if let Some((_, rest)) = value.split_once("://") {
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        if let Some((userinfo, _)) = authority.rsplit_once('@') {
+            if userinfo.split_once(':').is_some_and(|(_, password)| !password.is_empty()) {
+                return Some("a URL with a password");
+            }
+        }
+    }
+    None
+}
+
+fn container_secrets(names: &[String], spec: &StackSpec) -> Hits {
+    let mut hits = vec![];
+    for task in of_type(spec, "aws.ecs.task_definition") {
+        for container in task.props["containers"].as_array().into_iter().flatten() {
+            let container_name = container["name"].as_str().unwrap_or("?");
+            for (name, value) in container["environment"].as_object().into_iter().flatten() {
+                let upper = name.to_ascii_uppercase();
+                let secret_name =
+                    names.iter().find(|n| upper.contains(n.as_str())).filter(|_| !upper.ends_with("_ARN"));
+                if let Some(n) = secret_name {
+                    hits.push((
+                        task.address.clone(),
+                        format!(
+                            "container `{container_name}`: environment variable `{name}` looks like a secret (`{n}`)"
+                        ),
+                    ));
+                } else if let Some(kind) = value.as_str().and_then(looks_like_credential) {
+                    hits.push((
+                        task.address.clone(),
+                        format!(
+                            "container `{container_name}`: environment variable `{name}` holds what looks like {kind}"
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    hits
+}
+
+/// The allowing statements of every role of `spec`: (role, policy name, actions, resources).
+fn allow_statements(spec: &StackSpec) -> Vec<(Address, String, Vec<String>, Vec<Value>)> {
+    let mut out = vec![];
+    for role in of_type(spec, "aws.iam.role") {
+        for (policy, doc) in role.props["policies"].as_object().into_iter().flatten() {
+            for st in doc["statements"].as_array().into_iter().flatten() {
+                if st["effect"] != "Allow" {
+                    continue;
+                }
+                let actions =
+                    st["actions"].as_array().into_iter().flatten().filter_map(|a| a.as_str()).map(String::from);
+                let resources = st["resources"].as_array().cloned().unwrap_or_default();
+                out.push((role.address.clone(), policy.clone(), actions.collect(), resources));
+            }
+        }
+    }
+    out
+}
+
+fn iam_wildcards(unscoped: &[String], spec: &StackSpec) -> Hits {
+    let mut hits = vec![];
+    for (role, policy, actions, resources) in allow_statements(spec) {
+        for action in actions.iter().filter(|a| *a == "*" || a.ends_with(":*")) {
+            hits.push((role.clone(), format!("policy `{policy}` allows every action of `{action}`")));
+        }
+        if resources.iter().any(|r| r == "*") {
+            let scopable: Vec<&String> = actions
+                .iter()
+                .filter(|a| !a.eq_ignore_ascii_case("iam:PassRole")) // judged by iam-pass-role-scoped
+                .filter(|a| !unscoped.iter().any(|u| matches_pattern(u, a)))
+                .collect();
+            if !scopable.is_empty() {
+                let list: Vec<String> = scopable.iter().map(|a| format!("`{a}`")).collect();
+                hits.push((
+                    role.clone(),
+                    format!("policy `{policy}` allows {} on `*`; they can be scoped to resources", list.join(", ")),
+                ));
+            }
+        }
+    }
+    hits
+}
+
+fn iam_pass_role(spec: &StackSpec) -> Hits {
+    let mut hits = vec![];
+    for (role, policy, actions, resources) in allow_statements(spec) {
+        let passes = actions.iter().any(|a| a == "*" || matches_pattern(&a.to_ascii_lowercase(), "iam:passrole"));
+        if passes && resources.iter().any(|r| r == "*") {
+            hits.push((role, format!("policy `{policy}` allows iam:PassRole on `*`")));
+        }
+    }
+    hits
+}
+
+fn service_health_check(spec: &StackSpec, index: &Index<'_>) -> Hits {
+    let mut hits = vec![];
+    for service in of_type(spec, "aws.ecs.service") {
+        let Some(task) = index.target(&service.props["task_definition"]) else { continue };
+        let containers = task.props["containers"].as_array().cloned().unwrap_or_default();
+        let lb = &service.props["load_balancer"];
+        let container = match lb["container_name"].as_str() {
+            Some(name) => containers.iter().find(|c| c["name"] == name),
+            None => containers.first(),
+        };
+        let Some(container) = container else {
+            hits.push((service.address.clone(), "its task definition has no container to check".into()));
+            continue;
+        };
+        let name = container["name"].as_str().unwrap_or("?");
+        let declared = container["health_check"]["command"].as_array().is_some_and(|c| !c.is_empty());
+        if !declared {
+            hits.push((service.address.clone(), format!("container `{name}` declares no health check")));
+        }
+        if lb.is_null() {
+            continue;
+        }
+        let Some(group) = index.target(&lb["target_group"]) else { continue };
+        let check = &group.props["health_check"];
+        let path = check["path"].as_str().unwrap_or("");
+        let port = check["port"].as_u64();
+        let exposed =
+            container["ports"].as_array().into_iter().flatten().filter_map(|p| p.as_u64()).collect::<Vec<_>>();
+        if path.is_empty() {
+            hits.push((service.address.clone(), format!("target group {} checks no path", group.address)));
+        } else if !port.is_some_and(|p| exposed.contains(&p)) {
+            hits.push((
+                service.address.clone(),
+                format!(
+                    "target group {} checks port {}, which container `{name}` does not expose ({exposed:?})",
+                    group.address,
+                    port.map(|p| p.to_string()).unwrap_or_else(|| "(none)".into())
+                ),
+            ));
+        }
+    }
+    hits
+}
