@@ -55,10 +55,21 @@ impl Running {
 }
 
 async fn start() -> Running {
+    start_recording(None).await
+}
+
+/// Starts the service; with a recorder, its S3 client records the AWS calls it makes (once the
+/// recorder is switched on).
+async fn start_recording(recorder: Option<Recorder>) -> Running {
     let postgres = Postgres::start();
     let url = postgres.database("cards");
     let emulator = Emulator::start();
-    let s3 = aws_sdk_s3::Client::new(&emulator.sdk_config().await);
+    let sdk = emulator.sdk_config().await;
+    let mut s3_config = aws_sdk_s3::config::Builder::from(&sdk);
+    if let Some(recorder) = recorder {
+        s3_config = s3_config.interceptor(recorder);
+    }
+    let s3 = aws_sdk_s3::Client::from_conf(s3_config.build());
     s3.create_bucket().bucket("images").send().await.unwrap();
     s3.put_object()
         .bucket("images")
@@ -299,4 +310,167 @@ async fn a_hundred_concurrent_connections_are_all_answered() {
         }
     }
     assert_eq!(answered, std::collections::BTreeMap::from([(200, 1000)]), "every request answered 200");
+}
+
+/// Records the AWS calls (IAM action and resource ARN) made through the clients it is installed
+/// in, presigned requests included: the calls the code paths of the service make.
+#[derive(Debug, Clone, Default)]
+struct Recorder {
+    on: Arc<std::sync::atomic::AtomicBool>,
+    calls: Arc<std::sync::Mutex<std::collections::BTreeSet<(String, String)>>>,
+}
+
+impl aws_sdk_s3::config::Intercept for Recorder {
+    fn name(&self) -> &'static str {
+        "aws-call-recorder"
+    }
+
+    fn read_before_execution(
+        &self,
+        context: &aws_sdk_s3::config::interceptors::BeforeSerializationInterceptorContextRef<'_>,
+        _cfg: &mut aws_sdk_s3::config::ConfigBag,
+    ) -> Result<(), aws_sdk_s3::error::BoxError> {
+        if !self.on.load(std::sync::atomic::Ordering::SeqCst) {
+            return Ok(());
+        }
+        let input = context.input();
+        let call = if let Some(get) = input.downcast_ref::<aws_sdk_s3::operation::get_object::GetObjectInput>() {
+            ("s3:GetObject".to_string(), format!("arn:aws:s3:::{}/{}", get.bucket().unwrap(), get.key().unwrap()))
+        } else if let Some(get) =
+            input.downcast_ref::<aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueInput>()
+        {
+            ("secretsmanager:GetSecretValue".to_string(), get.secret_id().unwrap().to_string())
+        } else {
+            // Any other call is recorded by its input's type, so the test fails on it by name.
+            let described = format!("{input:?}");
+            (format!("unexpected call: {}", described.chars().take(80).collect::<String>()), "?".to_string())
+        };
+        self.calls.lock().unwrap().insert(call);
+        Ok(())
+    }
+}
+
+/// `value` with references replaced by `known` (`address.attr` → value) and joins concatenated.
+fn resolve(value: &serde_json::Value, known: &std::collections::BTreeMap<String, String>) -> String {
+    if let Some(address) = value.get("$ref").and_then(|a| a.as_str()) {
+        let key = format!("{address}.{}", value["attr"].as_str().unwrap());
+        return known.get(&key).cloned().unwrap_or(format!("<{key}>"));
+    }
+    if let Some(parts) = value.get("$join").and_then(|p| p.as_array()) {
+        return parts.iter().map(|p| resolve(p, known)).collect();
+    }
+    value.as_str().expect("a literal, a reference or a join").to_string()
+}
+
+/// `*` in an IAM resource matches any text.
+fn iam_matches(pattern: &str, arn: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == arn,
+        Some((head, tail)) => arn.starts_with(head) && (head.len()..=arn.len()).any(|i| iam_matches(tail, &arn[i..])),
+    }
+}
+
+#[tokio::test]
+async fn the_roles_allow_exactly_what_the_code_calls_plus_what_ecs_needs() {
+    // What the code does: serve requests (list cards, activate one) with the recorder on, and read
+    // the database secret as at start-up.
+    let recorder = Recorder::default();
+    let s = start_recording(Some(recorder.clone())).await;
+    // The warm-up signed a URL that nobody uses (signing is local, no AWS action is taken for it);
+    // from here on, every call counts.
+    recorder.on.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(s.cards(ALICE).await.status, 200);
+    assert_eq!(s.cards(BOB).await.status, 200);
+    assert_eq!(s.activate(CARD_1, ALICE).await.status, 200);
+    let sdk = s._emulator.sdk_config().await;
+    let secrets = aws_sdk_secretsmanager::Client::from_conf(
+        aws_sdk_secretsmanager::config::Builder::from(&sdk).interceptor(recorder.clone()).build(),
+    );
+    let setup = aws_sdk_secretsmanager::Client::new(&sdk);
+    let secret = setup.create_secret().name("rds-db").secret_string(r#"{"username":"u","password":"p"}"#).send().await;
+    let secret_arn = secret.unwrap().arn().unwrap().to_string();
+    let config = card_service::config::Config {
+        db_secret_arn: Some(secret_arn.clone()),
+        ..card_service::config::Config::from_vars(
+            &[("DATABASE_URL", "postgres://x@127.0.0.1/cards"), ("CARD_IMAGES_BUCKET", "images")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+        .unwrap()
+    };
+    config.resolve_credentials(&secrets).await.unwrap();
+    let calls = recorder.calls.lock().unwrap().clone();
+    let actions: std::collections::BTreeSet<&str> = calls.iter().map(|(a, _)| a.as_str()).collect();
+    assert_eq!(actions, ["s3:GetObject", "secretsmanager:GetSecretValue"].into(), "{calls:?}");
+
+    // What the card stacks grant, with the test's bucket and secret in place of the stacks' own.
+    let env = stacks::Environments::builtin().get("prod").unwrap().clone();
+    let foundation = stacks::foundation(&env).unwrap();
+    let specs = card_stacks::card_stacks(&env, &foundation, "1.0.0").unwrap();
+    let service = specs.iter().find(|s| s.name == "card-service").unwrap();
+    let known = std::collections::BTreeMap::from([
+        ("card-dependencies.images.arn".to_string(), "arn:aws:s3:::images".to_string()),
+        ("card-dependencies.db-instance.master_user_secret_arn".to_string(), secret_arn.clone()),
+    ]);
+    let grants = |logical: &str| -> Vec<(String, String)> {
+        let role =
+            service.resources.iter().find(|r| r.address.to_string() == format!("card-service.{logical}")).unwrap();
+        assert_eq!(role.props["managed_policies"], serde_json::json!([]), "{logical}: no managed policies");
+        let mut out = vec![];
+        for policy in role.props["policies"].as_object().unwrap().values() {
+            for statement in policy["statements"].as_array().unwrap() {
+                assert_eq!(statement["effect"], "Allow");
+                for action in statement["actions"].as_array().unwrap() {
+                    for resource in statement["resources"].as_array().unwrap() {
+                        out.push((action.as_str().unwrap().to_string(), resolve(resource, &known)));
+                    }
+                }
+            }
+        }
+        out
+    };
+    let task = grants("task-role");
+    let execution = grants("execution-role");
+
+    // Every call the code makes is allowed: objects by the task role, the secret by the
+    // execution role (ECS reads it at start-up and injects it as `secrets`).
+    for (action, arn) in &calls {
+        let role = if action.starts_with("s3:") { &task } else { &execution };
+        assert!(
+            role.iter().any(|(a, r)| a == action && iam_matches(r, arn)),
+            "{action} on {arn} is not allowed: {role:?}"
+        );
+    }
+    // The task role allows nothing else: only the actions called, only on resources called.
+    for (action, pattern) in &task {
+        assert!(
+            calls.iter().any(|(a, arn)| a == action && iam_matches(pattern, arn)),
+            "the task role allows {action} on {pattern}, which the code never calls"
+        );
+    }
+    assert_eq!(task, [("s3:GetObject".to_string(), "arn:aws:s3:::images/cards/*".to_string())]);
+    // The execution role: the secret, and what ECS itself needs to pull the image and ship logs.
+    let ecs_needs = [
+        "ecr:GetAuthorizationToken",
+        "ecr:BatchCheckLayerAvailability",
+        "ecr:GetDownloadUrlForLayer",
+        "ecr:BatchGetImage",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+    ];
+    for (action, pattern) in &execution {
+        let called = calls.iter().any(|(a, arn)| a == action && iam_matches(pattern, arn));
+        assert!(
+            called || ecs_needs.contains(&action.as_str()),
+            "the execution role allows {action} on {pattern}, which neither the code nor ECS needs"
+        );
+        if pattern == "*" {
+            assert_eq!(action, "ecr:GetAuthorizationToken", "only the action AWS cannot scope is on `*`");
+        }
+    }
+    let granted: std::collections::BTreeSet<&str> = execution.iter().map(|(a, _)| a.as_str()).collect();
+    let mut needed: std::collections::BTreeSet<&str> = ecs_needs.into_iter().collect();
+    needed.insert("secretsmanager:GetSecretValue");
+    assert_eq!(granted, needed);
 }
