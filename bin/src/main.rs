@@ -40,12 +40,21 @@ enum Command {
         /// Exit 0 when there is nothing to change, 2 when there is, 1 on error.
         #[arg(long)]
         detailed_exitcode: bool,
-        /// Print the plan as JSON (see docs/plan-format.md).
-        #[arg(long)]
+        /// Print the plan as JSON (see docs/plan-format.md); the same as `--format json`.
+        #[arg(long, conflicts_with = "format")]
         json: bool,
+        /// `text`, `json` (docs/plan-format.md) or `markdown` (for a pull-request comment).
+        #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+        format: PlanFormat,
+        /// Save the plan to FILE, for `platform apply FILE` to apply exactly it.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
-    /// Plan, ask, and apply.
+    /// Plan, ask, and apply; or apply a plan saved with `plan --out FILE`, exactly as saved.
     Apply {
+        /// A plan saved with `platform plan --out FILE` (it names its stacks, environment and image).
+        #[arg(value_name = "FILE", conflicts_with_all = ["stacks", "all", "vars"])]
+        plan_file: Option<PathBuf>,
         #[command(flatten)]
         select: Select,
         #[command(flatten)]
@@ -67,6 +76,14 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Draw the resources of the stacks and what depends on what (with the stacks they use).
+    Graph {
+        #[command(flatten)]
+        select: Select,
+        /// `dot` (Graphviz) or `mermaid` (renders in GitHub comments).
+        #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+        format: GraphFormat,
+    },
     /// Print the outputs recorded by the last apply.
     Output {
         /// The stack (all applied stacks when left out).
@@ -79,6 +96,56 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Clone, Copy, PartialEq, clap::ValueEnum)]
+enum PlanFormat {
+    Text,
+    Json,
+    Markdown,
+}
+
+/// A plan saved by `platform plan --out FILE`: what was planned, against which states, from which
+/// declarations. `platform apply FILE` applies it only if all three still hold.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SavedPlan {
+    /// Always `platform-saved-plan`.
+    kind: String,
+    format_version: u32,
+    env: String,
+    image_tag: String,
+    stacks: Vec<String>,
+    /// The desired stacks as built when planning.
+    specs: Vec<serde_json::Value>,
+    /// The plans (docs/plan-format.md).
+    plans: Vec<serde_json::Value>,
+}
+
+const SAVED_PLAN_KIND: &str = "platform-saved-plan";
+
+/// What a plan would do, independent of values that were unknown when it was made: each address
+/// with its action and the attributes it changes.
+fn plan_shape(plan: &serde_json::Value) -> Vec<(String, String, Vec<String>)> {
+    plan["resources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["action"] != "no-op")
+        .map(|r| {
+            let paths = r["changes"].as_array().into_iter().flatten();
+            (
+                r["address"].as_str().unwrap_or_default().to_string(),
+                r["action"].as_str().unwrap_or_default().to_string(),
+                paths.filter_map(|c| c["path"].as_str().map(str::to_string)).collect(),
+            )
+        })
+        .collect()
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum GraphFormat {
+    Dot,
+    Mermaid,
 }
 
 #[derive(Args)]
@@ -116,6 +183,8 @@ struct Select {
 struct Selection {
     all: Vec<StackSpec>,
     selected: Vec<StackSpec>,
+    /// The image tag the stacks were built with.
+    image_tag: String,
 }
 
 impl Select {
@@ -161,7 +230,7 @@ impl Select {
         };
         let all = catalog::build(environment, &image_tag)?;
         let selected = all.iter().filter(|s| selected_names.contains(&s.name.as_str())).cloned().collect();
-        Ok(Selection { all, selected })
+        Ok(Selection { all, selected, image_tag })
     }
 }
 
@@ -256,7 +325,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             println!("\nenvironments: {}", dev.names().join(", "));
             Ok(ExitCode::SUCCESS)
         }
-        Command::Plan { select, detailed_exitcode, json } => {
+        Command::Plan { select, detailed_exitcode, json, format, out } => {
+            let format = if json { PlanFormat::Json } else { format };
             let selection = select.build(&cli.state_dir, false)?;
             selection.require_guardrails()?;
             let engine = engine(&cli.state_dir, ApplyOptions::default()).await;
@@ -268,13 +338,36 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 plans.push(prepared.plan);
                 earlier.insert(spec.name.clone());
             }
-            if json {
-                let doc = serde_json::json!({ "format_version": platform::plan::PLAN_FORMAT_VERSION, "plans": plans });
-                println!("{}", serde_json::to_string_pretty(&doc)?);
-            } else {
-                for p in &plans {
-                    print!("{}", render::plan_text(p));
+            match format {
+                PlanFormat::Json => {
+                    let doc =
+                        serde_json::json!({ "format_version": platform::plan::PLAN_FORMAT_VERSION, "plans": plans });
+                    println!("{}", serde_json::to_string_pretty(&doc)?);
                 }
+                PlanFormat::Markdown => print!("{}", render::plans_markdown(&plans)),
+                PlanFormat::Text => {
+                    for p in &plans {
+                        print!("{}", render::plan_text(p));
+                    }
+                }
+            }
+            if let Some(path) = out {
+                let saved = SavedPlan {
+                    kind: SAVED_PLAN_KIND.into(),
+                    format_version: 1,
+                    env: select.env.clone(),
+                    image_tag: selection.image_tag.clone(),
+                    stacks: selection.selected.iter().map(|s| s.name.clone()).collect(),
+                    specs: selection.selected.iter().map(serde_json::to_value).collect::<Result<_, _>>()?,
+                    plans: plans.iter().map(serde_json::to_value).collect::<Result<_, _>>()?,
+                };
+                std::fs::write(&path, serde_json::to_string_pretty(&saved)? + "\n")
+                    .with_context(|| format!("cannot write the plan to {}", path.display()))?;
+                eprintln!(
+                    "The plan is saved in {}; apply exactly it with: platform apply {}",
+                    path.display(),
+                    path.display()
+                );
             }
             let none = BTreeSet::new();
             for blocked in plans.iter().flat_map(|p| p.blocked(&none)) {
@@ -288,14 +381,44 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let changes = plans.iter().any(|p| p.has_changes());
             Ok(if detailed_exitcode && changes { ExitCode::from(2) } else { ExitCode::SUCCESS })
         }
-        Command::Apply { select, change } => {
+        Command::Apply { plan_file: Some(path), select, change } => {
+            let text =
+                std::fs::read_to_string(&path).with_context(|| format!("cannot read the plan {}", path.display()))?;
+            let saved: SavedPlan = serde_json::from_str(&text)
+                .ok()
+                .filter(|s: &SavedPlan| s.kind == SAVED_PLAN_KIND && s.format_version == 1)
+                .ok_or_else(|| anyhow!("{} is not a plan saved by `platform plan --out`", path.display()))?;
+            if select.env != "dev" && select.env != saved.env {
+                bail!("the plan {} is for `{}`, not `{}`", path.display(), saved.env, select.env);
+            }
+            let again = Select {
+                stacks: saved.stacks.clone(),
+                all: false,
+                env: saved.env.clone(),
+                vars: vec![format!("image_tag={}", saved.image_tag)],
+            };
+            let selection = again.build(&cli.state_dir, false)?;
+            selection.require_guardrails()?;
+            for (spec, saved_spec) in selection.selected.iter().zip(&saved.specs) {
+                if &serde_json::to_value(spec)? != saved_spec {
+                    bail!(
+                        "the declaration of stack `{}` changed since the plan {} was made (another version of \
+                         the stacks?); nothing was changed. Make a new plan",
+                        spec.name,
+                        path.display()
+                    );
+                }
+            }
+            apply_all(&cli.state_dir, selection, false, Change { yes: true, ..change }, Some(&saved)).await
+        }
+        Command::Apply { plan_file: None, select, change } => {
             let selection = select.build(&cli.state_dir, false)?;
             selection.require_guardrails()?;
-            apply_all(&cli.state_dir, selection, false, change).await
+            apply_all(&cli.state_dir, selection, false, change, None).await
         }
         Command::Destroy { select, change } => {
             let selection = select.build(&cli.state_dir, true)?;
-            apply_all(&cli.state_dir, selection, true, change).await
+            apply_all(&cli.state_dir, selection, true, change, None).await
         }
         Command::Check { select, json } => {
             // Any image tag builds the stacks; the checks do not depend on it.
@@ -323,6 +446,34 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 print!("{}", render::guardrail_report(&report));
             }
             Ok(if report.passes() { ExitCode::SUCCESS } else { ExitCode::from(2) })
+        }
+        Command::Graph { select, format } => {
+            // Any image tag builds the stacks; the graph does not depend on it.
+            let selection = select.build(&cli.state_dir, true)?;
+            // The selected stacks and, transitively, the stacks they use.
+            let mut names: BTreeSet<&str> = selection.selected.iter().map(|s| s.name.as_str()).collect();
+            loop {
+                let used: Vec<&str> = selection
+                    .all
+                    .iter()
+                    .filter(|s| names.contains(s.name.as_str()))
+                    .flat_map(|s| s.upstream.iter().map(String::as_str))
+                    .filter(|u| !names.contains(u))
+                    .collect();
+                if used.is_empty() {
+                    break;
+                }
+                names.extend(used);
+            }
+            let specs: Vec<&StackSpec> = selection.all.iter().filter(|s| names.contains(s.name.as_str())).collect();
+            print!(
+                "{}",
+                match format {
+                    GraphFormat::Dot => render::graph_dot(&specs),
+                    GraphFormat::Mermaid => render::graph_mermaid(&specs),
+                }
+            );
+            Ok(ExitCode::SUCCESS)
         }
         Command::Output { stack, env, json } => {
             let environments = stacks::Environments::builtin();
@@ -366,6 +517,32 @@ async fn run(cli: Cli) -> Result<ExitCode> {
 
 /// Refuses to destroy a stack while a stack that uses it is still applied (and not destroyed first
 /// in the same run): its resources would be in the way, or left without what they depend on.
+/// Refuses a saved plan whose state or effect no longer holds.
+fn verify_saved(saved: &serde_json::Value, now: &platform::plan::Plan) -> Result<()> {
+    let (lineage, serial) = (saved["lineage"].as_str().unwrap_or_default(), saved["serial"].as_u64().unwrap_or(0));
+    // A stack never applied gets a new lineage at every plan; it must still be unapplied.
+    let same_state = if serial == 0 { now.serial == 0 } else { now.lineage == lineage && now.serial == serial };
+    if !same_state {
+        bail!(
+            "the saved plan of stack `{}` is stale: it was made against state serial {serial} (lineage {lineage}), \
+             and the state is now at serial {} (lineage {}): something applied the stack since. Nothing was changed; \
+             make a new plan and review it",
+            now.stack,
+            now.serial,
+            now.lineage
+        );
+    }
+    let now_json = serde_json::to_value(now)?;
+    if plan_shape(saved) != plan_shape(&now_json) {
+        bail!(
+            "the saved plan of stack `{}` no longer matches what applying it would do (the cloud changed since \
+             it was made). Nothing was changed; make a new plan and review it",
+            now.stack
+        );
+    }
+    Ok(())
+}
+
 fn check_dependents(backend: &LocalBackend, selection: &Selection) -> Result<()> {
     for spec in &selection.selected {
         for dependent in selection.all.iter().filter(|d| d.upstream.contains(&spec.name)) {
@@ -392,6 +569,7 @@ async fn apply_all(
     selection: Selection,
     destroy: bool,
     change: Change,
+    saved: Option<&SavedPlan>,
 ) -> Result<ExitCode> {
     let options =
         ApplyOptions { parallelism: change.parallelism.into(), allow_destroy: parse_addresses(&change.allow_destroy)? };
@@ -405,6 +583,10 @@ async fn apply_all(
     for spec in &specs {
         let prepared = engine.prepare(spec, destroy, operation).await?;
         warn_interrupted(&prepared);
+        if let Some(saved) = saved {
+            let i = saved.stacks.iter().position(|s| s == &spec.name).expect("the saved plan names the stack");
+            verify_saved(&saved.plans[i], &prepared.plan)?;
+        }
         print!("{}", render::plan_text(&prepared.plan));
         if prepared.plan.has_changes() && !change.yes && !confirm(spec, destroy)? {
             println!("Nothing was changed.");

@@ -407,3 +407,79 @@ fn check_runs_the_guardrails_alone_and_the_card_stacks_pass_them_everywhere() {
     assert_eq!(doc["report"]["findings"], serde_json::json!([]));
     assert!(!dir.path().join("dev").exists(), "checking reads and writes no state");
 }
+
+#[test]
+fn graph_draws_resources_their_dependencies_and_the_stacks_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = platform(dir.path(), None, &["graph", "--stack", "card-service", "--env", "prod"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let dot = text(&out.stdout);
+    assert!(dot.starts_with("digraph platform {"), "{dot}");
+    for stack in ["foundation (prod)", "card-dependencies (prod)", "card-service (prod)"] {
+        assert!(dot.contains(&format!("label=\"{stack}\"")), "the stacks used are drawn too: {stack}");
+    }
+    assert!(dot.contains("\"card-service.service\" -> \"card-service.task\";"), "{dot}");
+    assert!(dot.contains("\"card-service.db-access\" -> \"card-dependencies.db\" [style=dashed];"), "{dot}");
+    let out = platform(dir.path(), None, &["graph", "--all", "--format", "mermaid"]);
+    let mermaid = text(&out.stdout);
+    assert!(mermaid.starts_with("flowchart LR\n"), "{mermaid}");
+    assert!(mermaid.contains("card_service_service --> card_service_task"), "{mermaid}");
+    assert!(mermaid.contains(" -.-> card_dependencies_db"), "{mermaid}");
+}
+
+#[test]
+fn a_saved_plan_is_applied_exactly_and_refused_once_stale() {
+    let emulator = Emulator::start();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| platform(dir.path(), Some(&emulator), args);
+
+    let out = run(&["plan", "--stack", "foundation", "--out", "first.plan"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("apply exactly it with: platform apply first.plan"));
+    let saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("first.plan")).unwrap()).unwrap();
+    assert_eq!(saved["kind"], "platform-saved-plan");
+    assert_eq!(saved["stacks"], serde_json::json!(["foundation"]));
+
+    // Applied as saved, without asking (it was reviewed), and to the end.
+    let out = run(&["apply", "first.plan"]);
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(text(&out.stdout).contains("Stack `foundation`: 24 done, 0 failed"), "{}", text(&out.stdout));
+    // The same file again: the state moved on since it was made.
+    let out = run(&["apply", "first.plan"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("the saved plan of stack `foundation` is stale: it was made against state serial 0"), "{err}");
+
+    // A plan of the deployed stack, then someone else applies (here: destroys) it first.
+    assert!(run(&["plan", "--stack", "foundation", "--out", "second.plan"]).status.success());
+    assert!(run(&["destroy", "--stack", "foundation", "--yes"]).status.success());
+    let out = run(&["apply", "second.plan"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("is stale") && err.contains("Nothing was changed; make a new plan"), "{err}");
+
+    // Not a plan, and a plan with stack options: clear errors.
+    std::fs::write(dir.path().join("junk.plan"), "{}").unwrap();
+    let out = run(&["apply", "junk.plan"]);
+    assert!(text(&out.stderr).contains("junk.plan is not a plan saved by `platform plan --out`"));
+    let out = run(&["apply", "second.plan", "--all"]);
+    assert_eq!(out.status.code(), Some(2), "clap refuses --all with a plan file");
+}
+
+#[test]
+fn plans_render_as_markdown_for_pull_requests() {
+    let emulator = Emulator::start();
+    let dir = tempfile::tempdir().unwrap();
+    let out =
+        platform(dir.path(), Some(&emulator), &["plan", "--all", "--var", "image_tag=1.0.0", "--format", "markdown"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let md = text(&out.stdout);
+    assert!(md.starts_with("## platform plan: `dev`\n\n**"), "{md}");
+    assert!(md.contains(" to add, 0 to change, 0 to replace, 0 to destroy** in 3 stacks."), "{md}");
+    assert!(md.contains("| + create | `foundation.vpc` | `aws.ec2.vpc` |"), "{md}");
+    assert!(md.contains("### Changes that widen access"), "{md}");
+    assert!(md.contains("| `card-service.lb` | internet-facing load balancer |"), "{md}");
+    assert!(md.contains("new ingress on tcp port 80 from 0.0.0.0/0 (the whole internet)"), "{md}");
+    assert!(md.contains("allows s3:GetObject on "), "{md}");
+}

@@ -6,6 +6,7 @@
 //! - [`provider`]: create, read, update, delete through the AWS SDK for Rust (IO).
 //! - [`state`]: the recorded state and its backends (IO).
 
+pub mod access;
 pub mod apply;
 pub mod engine;
 pub mod graph;

@@ -84,6 +84,9 @@ pub struct ResourceChange {
     /// and still to be deleted.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub deposed: bool,
+    /// What this change opens up (new permissions, ingress, public exposure), one sentence each.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub widens_access: Vec<String>,
 }
 
 impl ResourceChange {
@@ -305,6 +308,7 @@ pub fn plan(
                 reason: vanished.contains(&address).then(|| "it was deleted outside platform".to_string()),
                 protected: spec.protected,
                 deposed: false,
+                widens_access: vec![],
             },
             Some(current) if current.type_name != spec.type_name => ResourceChange {
                 address: address.clone(),
@@ -320,6 +324,7 @@ pub fn plan(
                 reason: None,
                 protected: spec.protected,
                 deposed: false,
+                widens_access: vec![],
             },
             Some(current) if current.tainted => ResourceChange {
                 address: address.clone(),
@@ -330,6 +335,7 @@ pub fn plan(
                 reason: Some("its creation did not finish (tainted)".to_string()),
                 protected: false,
                 deposed: false,
+                widens_access: vec![],
             },
             Some(current) => {
                 let changes = diff(schema, &normalize(schema, &current.props), &after);
@@ -349,9 +355,19 @@ pub fn plan(
                     reason: None,
                     protected: spec.protected,
                     deposed: false,
+                    widens_access: vec![],
                 }
             }
         };
+        let mut change = change;
+        if matches!(change.action, Action::Create | Action::Update | Action::Replace) {
+            let before = state
+                .resources
+                .get(&address)
+                .filter(|_| change.action != Action::Create)
+                .map(|r| normalize(schema, &r.props));
+            change.widens_access = crate::access::widening(&spec.type_name, before.as_ref(), &after);
+        }
         actions.insert(address, change.action);
         resources.push(change);
     }
@@ -369,6 +385,7 @@ pub fn plan(
             reason: None,
             protected: current.protected,
             deposed: false,
+            widens_access: vec![],
         });
     }
     // Old resources replaced earlier and not yet deleted (a run stopped in between).
@@ -382,6 +399,7 @@ pub fn plan(
             reason: Some("it was replaced earlier and is still to be deleted".to_string()),
             protected: false,
             deposed: true,
+            widens_access: vec![],
         });
     }
     Ok(Plan {

@@ -165,3 +165,160 @@ pub fn guardrail_report(report: &crate::policy::Report) -> String {
     let _ = writeln!(out, "{} violation{}, {} waived.", violations, if violations == 1 { "" } else { "s" }, waived);
     out
 }
+
+/// The resources of `specs` and their dependencies as a Graphviz `dot` document: one cluster per
+/// stack, an edge from each resource to each resource it depends on (dashed across stacks).
+pub fn graph_dot(specs: &[&crate::StackSpec]) -> String {
+    let mut out = String::from("digraph platform {\n  rankdir=LR;\n  node [shape=box, fontname=\"Helvetica\"];\n");
+    for (i, spec) in specs.iter().enumerate() {
+        let _ = writeln!(out, "  subgraph cluster_{i} {{\n    label=\"{} ({})\";", spec.name, spec.env);
+        for r in &spec.resources {
+            let _ = writeln!(out, "    \"{}\" [label=\"{}\\n{}\"];", r.address, r.address.name(), r.type_name);
+        }
+        out.push_str("  }\n");
+    }
+    for spec in specs {
+        for r in &spec.resources {
+            for d in &r.dependencies {
+                let style = if d.stack() != spec.name { " [style=dashed]" } else { "" };
+                let _ = writeln!(out, "  \"{}\" -> \"{d}\"{style};", r.address);
+            }
+        }
+    }
+    out.push_str("}\n");
+    out
+}
+
+/// The same graph as a Mermaid flowchart (renders in GitHub comments and Markdown files).
+pub fn graph_mermaid(specs: &[&crate::StackSpec]) -> String {
+    let id = |a: &crate::Address| a.to_string().replace(['.', '-'], "_");
+    let mut out = String::from("flowchart LR\n");
+    for spec in specs {
+        let _ = writeln!(out, "  subgraph {}[\"{} ({})\"]", spec.name.replace('-', "_"), spec.name, spec.env);
+        for r in &spec.resources {
+            let _ =
+                writeln!(out, "    {}[\"{}<br/><small>{}</small>\"]", id(&r.address), r.address.name(), r.type_name);
+        }
+        out.push_str("  end\n");
+    }
+    for spec in specs {
+        for r in &spec.resources {
+            for d in &r.dependencies {
+                let arrow = if d.stack() != spec.name { "-.->" } else { "-->" };
+                let _ = writeln!(out, "  {} {arrow} {}", id(&r.address), id(d));
+            }
+        }
+    }
+    out
+}
+
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
+
+/// Plans as Markdown for a pull-request comment: a summary line, the changes of each stack (with
+/// their attributes folded), the changes that widen access in a section of their own, and the
+/// waived guardrails.
+pub fn plans_markdown(plans: &[Plan]) -> String {
+    let mut out = String::new();
+    let mut total = crate::plan::Summary::default();
+    for p in plans {
+        let s = p.summary();
+        total.create += s.create;
+        total.update += s.update;
+        total.replace += s.replace;
+        total.delete += s.delete;
+    }
+    let env = plans.first().map(|p| p.env.to_string()).unwrap_or_default();
+    let _ = writeln!(out, "## platform plan: `{env}`\n");
+    let _ = writeln!(
+        out,
+        "**{} to add, {} to change, {} to replace, {} to destroy** in {} stack{}.\n",
+        total.create,
+        total.update,
+        total.replace,
+        total.delete,
+        plans.len(),
+        if plans.len() == 1 { "" } else { "s" }
+    );
+    for p in plans {
+        if !p.has_changes() {
+            let _ = writeln!(out, "### `{}`: no changes ({} resources up to date)\n", p.stack, p.resources.len());
+            continue;
+        }
+        let s = p.summary();
+        let _ = writeln!(
+            out,
+            "### `{}`: {} to add, {} to change, {} to replace, {} to destroy\n",
+            p.stack, s.create, s.update, s.replace, s.delete
+        );
+        out.push_str("| | address | type | why |\n|---|---|---|---|\n");
+        let changed: Vec<_> = p.resources.iter().filter(|r| r.action != Action::NoOp).collect();
+        for r in &changed {
+            let mut why: Vec<String> = vec![];
+            if r.action == Action::Replace {
+                let because: Vec<&str> = r.replaced_because().collect();
+                if !because.is_empty() {
+                    why.push(format!("{} cannot change in place", because.join(", ")));
+                }
+            }
+            if let Some(reason) = &r.reason {
+                why.push(reason.clone());
+            }
+            if r.protected && matches!(r.action, Action::Delete | Action::Replace) {
+                why.push(format!("**protected**: needs `--allow-destroy {}`", r.address));
+            }
+            let _ = writeln!(
+                out,
+                "| {} {} | `{}` | `{}` | {} |",
+                symbol(r.action),
+                r.action.as_str(),
+                r.address,
+                r.type_name,
+                cell(&why.join("; "))
+            );
+        }
+        out.push_str("\n<details><summary>Attribute changes</summary>\n\n```diff\n");
+        for r in &changed {
+            let _ = writeln!(out, "{} {}", symbol(r.action), r.address);
+            for c in &r.changes {
+                if let Some(b) = &c.before {
+                    let _ = writeln!(out, "-     {}: {}", c.path, value(b));
+                }
+                if let Some(a) = &c.after {
+                    let _ = writeln!(out, "+     {}: {}", c.path, value(a));
+                }
+            }
+        }
+        out.push_str("```\n\n</details>\n\n");
+    }
+    let widening: Vec<(&crate::Address, &String)> = plans
+        .iter()
+        .flat_map(|p| &p.resources)
+        .flat_map(|r| r.widens_access.iter().map(move |w| (&r.address, w)))
+        .collect();
+    let _ = writeln!(out, "### Changes that widen access\n");
+    if widening.is_empty() {
+        out.push_str("None: no new permissions, ingress or public exposure.\n");
+    } else {
+        out.push_str("| address | what opens up |\n|---|---|\n");
+        for (address, what) in widening {
+            let _ = writeln!(out, "| `{address}` | {} |", cell(what));
+        }
+    }
+    let waived: Vec<&crate::policy::Finding> = plans.iter().flat_map(|p| &p.waived).collect();
+    if !waived.is_empty() {
+        out.push_str("\n### Waived guardrails\n\n| rule | address | finding | reason |\n|---|---|---|---|\n");
+        for f in waived {
+            let _ = writeln!(
+                out,
+                "| `{}` | `{}` | {} | {} |",
+                f.rule,
+                f.address,
+                cell(&f.message),
+                cell(f.waived.as_deref().unwrap_or_default())
+            );
+        }
+    }
+    out
+}

@@ -1,0 +1,154 @@
+//! Which planned changes widen access: new IAM permissions, new security-group ingress, public
+//! exposure. Reviewers see them in a section of their own. Pure.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use crate::model::{JOIN_KEY, REF_KEY, UNKNOWN_KEY};
+
+/// A value as a reviewer reads it: references as `address.attr`, joins concatenated.
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Object(m) if m.contains_key(REF_KEY) => {
+            format!("{}.{}", m[REF_KEY].as_str().unwrap_or("?"), m.get("attr").and_then(Value::as_str).unwrap_or("?"))
+        }
+        Value::Object(m) if m.contains_key(UNKNOWN_KEY) => "(known after apply)".into(),
+        Value::Object(m) if m.contains_key(JOIN_KEY) => {
+            m[JOIN_KEY].as_array().into_iter().flatten().map(text).collect::<Vec<_>>().join("")
+        }
+        other => other.to_string(),
+    }
+}
+
+fn rule_text(rule: &Value) -> String {
+    let protocol = rule["protocol"].as_str().unwrap_or("?");
+    let ports = match (protocol, rule["from_port"].as_i64(), rule["to_port"].as_i64()) {
+        ("-1", _, _) => "every port".to_string(),
+        (_, Some(f), Some(t)) if f == t => format!("{protocol} port {f}"),
+        (_, Some(f), Some(t)) => format!("{protocol} ports {f}-{t}"),
+        _ => protocol.to_string(),
+    };
+    let peer = rule["peer"].as_object().and_then(|p| p.values().next()).map(text).unwrap_or_else(|| "?".into());
+    let open = matches!(peer.as_str(), "0.0.0.0/0" | "::/0");
+    format!("ingress on {ports} from {peer}{}", if open { " (the whole internet)" } else { "" })
+}
+
+/// Every (action, resource) an IAM role's policies allow.
+fn allowed(props: Option<&Value>) -> BTreeSet<(String, String)> {
+    let mut out = BTreeSet::new();
+    let Some(policies) = props.and_then(|p| p["policies"].as_object()) else { return out };
+    for doc in policies.values() {
+        for st in doc["statements"].as_array().into_iter().flatten().filter(|s| s["effect"] == "Allow") {
+            for action in st["actions"].as_array().into_iter().flatten() {
+                for resource in st["resources"].as_array().into_iter().flatten() {
+                    out.insert((text(action), text(resource)));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn list(props: Option<&Value>, key: &str) -> Vec<Value> {
+    props.and_then(|p| p[key].as_array().cloned()).unwrap_or_default()
+}
+
+fn became(before: Option<&Value>, after: &Value, key: &str, value: Value) -> bool {
+    after[key] == value && before.is_none_or(|b| b[key] != value)
+}
+
+/// What the change of a resource of `type_name` from `before` (none when created) to `after`
+/// opens up, one sentence each.
+pub fn widening(type_name: &str, before: Option<&Value>, after: &Value) -> Vec<String> {
+    let mut out = vec![];
+    match type_name {
+        "aws.ec2.security_group" => {
+            let old = list(before, "ingress");
+            for rule in list(Some(after), "ingress").iter().filter(|r| !old.contains(r)) {
+                out.push(format!("new {}", rule_text(rule)));
+            }
+        }
+        "aws.ec2.security_group_grant" => {
+            let changed = before.is_none_or(|b| {
+                ["protocol", "from_port", "to_port", "peer", "group"].iter().any(|k| b[*k] != after[*k])
+            });
+            if changed {
+                out.push(format!("new {} into group {}", rule_text(after), text(&after["group"])));
+            }
+        }
+        "aws.iam.role" => {
+            let old = allowed(before);
+            for (action, resource) in allowed(Some(after)).difference(&old) {
+                out.push(format!("allows {action} on {resource}"));
+            }
+            let old = list(before, "managed_policies");
+            for policy in list(Some(after), "managed_policies").iter().filter(|p| !old.contains(p)) {
+                out.push(format!("attaches the managed policy {}", text(policy)));
+            }
+            if before.is_some_and(|b| b["trusted_service"] != after["trusted_service"]) {
+                out.push(format!("can now be assumed by {}", text(&after["trusted_service"])));
+            }
+        }
+        "aws.elbv2.load_balancer" if became(before, after, "internal", Value::Bool(false)) => {
+            out.push("internet-facing load balancer".into());
+        }
+        "aws.rds.db_instance" if became(before, after, "publicly_accessible", Value::Bool(true)) => {
+            out.push("the database becomes publicly accessible".into());
+        }
+        "aws.s3.bucket" => {
+            if before.is_some() && became(before, after, "block_public_access", Value::Bool(false)) {
+                out.push("the bucket's public access blocks are lifted".into());
+            }
+            if before.is_some() && became(before, after, "enforce_tls", Value::Bool(false)) {
+                out.push("the bucket accepts requests without TLS".into());
+            }
+        }
+        "aws.ec2.subnet" if became(before, after, "map_public_ip_on_launch", Value::Bool(true)) => {
+            out.push("instances launched here get public addresses".into());
+        }
+        "aws.ecs.service" if became(before, after, "assign_public_ip", Value::Bool(true)) => {
+            out.push("tasks get public addresses".into());
+        }
+        _ => {}
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn new_ingress_permissions_and_exposure_are_named() {
+        let before = json!({"ingress": [{"protocol": "tcp", "from_port": 443, "to_port": 443, "peer": {"cidr_ipv4": "0.0.0.0/0"}}]});
+        let mut after = before.clone();
+        after["ingress"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"protocol": "tcp", "from_port": 22, "to_port": 22, "peer": {"cidr_ipv4": "0.0.0.0/0"}}));
+        assert_eq!(
+            widening("aws.ec2.security_group", Some(&before), &after),
+            ["new ingress on tcp port 22 from 0.0.0.0/0 (the whole internet)"]
+        );
+        assert_eq!(widening("aws.ec2.security_group", Some(&after), &before), Vec::<String>::new(), "narrowing");
+
+        let role = |actions: &[&str]| {
+            json!({"trusted_service": "ecs-tasks.amazonaws.com", "managed_policies": [], "policies": {"run": {"statements": [
+                {"effect": "Allow", "actions": actions, "resources": [{"$join": [{"$ref": "deps.images", "attr": "arn"}, "/cards/*"]}]}
+            ]}}})
+        };
+        assert_eq!(
+            widening("aws.iam.role", Some(&role(&["s3:GetObject"])), &role(&["s3:GetObject", "s3:PutObject"])),
+            ["allows s3:PutObject on deps.images.arn/cards/*"]
+        );
+        assert_eq!(
+            widening("aws.elbv2.load_balancer", None, &json!({"internal": false})),
+            ["internet-facing load balancer"]
+        );
+        assert!(widening("aws.s3.bucket", None, &json!({"block_public_access": true})).is_empty());
+    }
+}
