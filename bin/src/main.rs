@@ -76,6 +76,17 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Compare the cloud with what was last applied. Exit 0 no drift, 2 drift, 1 error.
+    Drift {
+        #[command(flatten)]
+        select: Select,
+        /// Print the reports as JSON; the same as `--format json`.
+        #[arg(long, conflicts_with = "format")]
+        json: bool,
+        /// `text`, `json` or `markdown`.
+        #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+        format: PlanFormat,
+    },
     /// Draw the resources of the stacks and what depends on what (with the stacks they use).
     Graph {
         #[command(flatten)]
@@ -446,6 +457,33 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 print!("{}", render::guardrail_report(&report));
             }
             Ok(if report.passes() { ExitCode::SUCCESS } else { ExitCode::from(2) })
+        }
+        Command::Drift { select, json, format } => {
+            let format = if json { PlanFormat::Json } else { format };
+            // The recorded image tag (or any) builds the stacks; drift compares with the state.
+            let selection = select.build(&cli.state_dir, true)?;
+            let engine = engine(&cli.state_dir, ApplyOptions::default()).await;
+            let mut reports = vec![];
+            for spec in &selection.selected {
+                reports.push(engine.drift(spec).await?);
+            }
+            match format {
+                PlanFormat::Json => {
+                    let doc = serde_json::json!({ "format_version": 1, "env": select.env, "reports": reports });
+                    println!("{}", serde_json::to_string_pretty(&doc)?);
+                }
+                PlanFormat::Markdown => print!("{}", render::drift_markdown(&reports)),
+                PlanFormat::Text => {
+                    for r in &reports {
+                        print!("{}", render::drift_text(r));
+                    }
+                }
+            }
+            let drift = reports.iter().any(|r| r.has_drift());
+            if drift && format == PlanFormat::Text {
+                eprintln!("`platform apply` with the same stacks brings the cloud back to the declarations.");
+            }
+            Ok(if drift { ExitCode::from(2) } else { ExitCode::SUCCESS })
         }
         Command::Graph { select, format } => {
             // Any image tag builds the stacks; the graph does not depend on it.

@@ -483,3 +483,96 @@ fn plans_render_as_markdown_for_pull_requests() {
     assert!(md.contains("new ingress on tcp port 80 from 0.0.0.0/0 (the whole internet)"), "{md}");
     assert!(md.contains("allows s3:GetObject on "), "{md}");
 }
+
+/// The physical id recorded for `address` in `dir`'s state of `env`.
+fn recorded_id(dir: &Path, env: &str, address: &str) -> String {
+    let stack = address.split('.').next().unwrap();
+    let path = dir.join(".platform/state").join(env).join(format!("{stack}.json"));
+    let state: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    state["resources"][address]["physical_id"].as_str().unwrap_or_else(|| panic!("{address} is recorded")).to_string()
+}
+
+#[tokio::test]
+async fn drift_finds_changes_made_outside_and_apply_brings_the_cloud_back() {
+    let emulator = Emulator::start();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| platform(dir.path(), Some(&emulator), args);
+    let apply = run(&["apply", "--all", "--env", "prod", "--yes", "--var", "image_tag=1.0.0"]);
+    assert!(apply.status.success(), "{}\n{}", text(&apply.stdout), text(&apply.stderr));
+    let drift = run(&["drift", "--all", "--env", "prod"]);
+    assert_eq!(drift.status.code(), Some(0), "no drift right after apply:\n{}", text(&drift.stdout));
+
+    // Changes made outside platform.
+    let config = emulator.sdk_config().await;
+    let ec2 = aws_sdk_ec2::Client::new(&config);
+    let tasks = recorded_id(dir.path(), "prod", "card-service.tasks");
+    ec2.authorize_security_group_ingress()
+        .group_id(&tasks)
+        .ip_permissions(
+            aws_sdk_ec2::types::IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(22)
+                .to_port(22)
+                .ip_ranges(aws_sdk_ec2::types::IpRange::builder().cidr_ip("0.0.0.0/0").build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let ecs = aws_sdk_ecs::Client::new(&config);
+    let cluster = recorded_id(dir.path(), "prod", "foundation.cluster");
+    let service = recorded_id(dir.path(), "prod", "card-service.service");
+    ecs.update_service().cluster(&cluster).service(&service).desired_count(7).send().await.unwrap();
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&config);
+    let group = recorded_id(dir.path(), "prod", "card-service.logs");
+    logs.delete_retention_policy().log_group_name(&group).send().await.unwrap();
+    let iam = aws_sdk_iam::Client::new(&config);
+    let role = recorded_id(dir.path(), "prod", "card-service.task-role");
+    let extra = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#;
+    iam.put_role_policy().role_name(&role).policy_name("hand-made").policy_document(extra).send().await.unwrap();
+    let s3 = aws_sdk_s3::Client::new(&config);
+    let bucket = recorded_id(dir.path(), "prod", "card-dependencies.images");
+    s3.delete_public_access_block().bucket(&bucket).send().await.unwrap();
+
+    let drift = run(&["drift", "--all", "--env", "prod", "--json"]);
+    assert_eq!(drift.status.code(), Some(2), "{}", text(&drift.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&drift.stdout).unwrap();
+    let mut found: Vec<(String, Vec<String>)> = doc["reports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["drifted"].as_array().unwrap().clone())
+        .map(|d| {
+            assert_eq!(d["status"], "changed");
+            assert!(!d["physical_id"].as_str().unwrap().is_empty(), "named so a person can find it");
+            let paths = d["changes"].as_array().unwrap().iter().map(|c| c["path"].as_str().unwrap().to_string());
+            (d["address"].as_str().unwrap().to_string(), paths.collect())
+        })
+        .collect();
+    found.sort();
+    let expected = |address: &str, path: &str| (address.to_string(), vec![path.to_string()]);
+    assert_eq!(
+        found,
+        [
+            expected("card-dependencies.images", "block_public_access"),
+            expected("card-service.logs", "retention_in_days"),
+            expected("card-service.service", "desired_count"),
+            expected("card-service.task-role", "policies.hand-made"),
+            expected("card-service.tasks", "ingress"),
+        ]
+    );
+    let reports = doc["reports"].as_array().unwrap();
+    let tasks_drift =
+        reports.iter().flat_map(|r| r["drifted"].as_array().unwrap()).find(|d| d["address"] == "card-service.tasks");
+    let added = &tasks_drift.unwrap()["changes"][0]["added"][0];
+    assert_eq!((added["from_port"].as_i64(), added["peer"]["cidr_ipv4"].as_str()), (Some(22), Some("0.0.0.0/0")));
+    let markdown = run(&["drift", "--all", "--env", "prod", "--format", "markdown"]);
+    assert_eq!(markdown.status.code(), Some(2));
+    assert!(text(&markdown.stdout).contains("**5 drifted, "), "{}", text(&markdown.stdout));
+
+    // Apply brings the cloud back to the declarations; drift then finds nothing.
+    let apply = run(&["apply", "--all", "--env", "prod", "--yes"]);
+    assert!(apply.status.success(), "{}\n{}", text(&apply.stdout), text(&apply.stderr));
+    let drift = run(&["drift", "--all", "--env", "prod"]);
+    assert_eq!(drift.status.code(), Some(0), "{}", text(&drift.stdout));
+}

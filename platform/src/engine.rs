@@ -76,6 +76,14 @@ pub enum EngineError {
         /// What the checks found.
         report: crate::policy::Report,
     },
+    /// The stack has no recorded state in the environment.
+    #[error("stack `{stack}` has not been applied in `{env}`, so there is nothing to compare: apply it first")]
+    NotApplied {
+        /// The stack.
+        stack: String,
+        /// The environment.
+        env: String,
+    },
     /// The recorded state belongs to another stack or environment.
     #[error(
         "the state of `{stack}` ({env}) records stack `{found_stack}` ({found_env}); it was copied or renamed by hand"
@@ -232,9 +240,11 @@ impl Engine {
         Ok(upstream)
     }
 
-    /// Reads every recorded resource back, in parallel. Attributes the provider reads replace the
-    /// recorded ones; resources that no longer exist are dropped and returned.
-    pub async fn refresh(&self, recorded: &StackState) -> Result<(StackState, Vec<Address>), EngineError> {
+    /// Reads every recorded resource back through the provider, in parallel (bounded).
+    async fn read_all(
+        &self,
+        recorded: &StackState,
+    ) -> Vec<(Existing, Result<Option<crate::provider::Observed>, ProviderError>)> {
         let semaphore = Arc::new(Semaphore::new(self.options.parallelism.max(1)));
         let mut reads = JoinSet::new();
         for (address, r) in &recorded.resources {
@@ -255,10 +265,68 @@ impl Engine {
                 (existing, result)
             });
         }
+        let mut results = vec![];
+        while let Some(joined) = reads.join_next().await {
+            results.push(joined.expect("provider reads do not panic"));
+        }
+        results
+    }
+
+    /// Reads every resource recorded for `desired`'s stack back from the cloud and compares it with
+    /// what was last applied: changed attributes (with lists' added and removed elements),
+    /// deletions outside platform, drift the stack expects, and attributes AWS did not report.
+    /// Reads the state without locking or writing it.
+    pub async fn drift(&self, desired: &StackSpec) -> Result<crate::drift::DriftReport, EngineError> {
+        let Some(recorded) = self.backend.read(&desired.name, &desired.env)? else {
+            return Err(EngineError::NotApplied { stack: desired.name.clone(), env: desired.env.to_string() });
+        };
+        let mut report = crate::drift::DriftReport {
+            stack: desired.name.clone(),
+            env: desired.env.to_string(),
+            in_sync: 0,
+            drifted: vec![],
+            expected: vec![],
+            not_checked: vec![],
+        };
+        let mut results = self.read_all(&recorded).await;
+        results.sort_by(|a, b| a.0.address.cmp(&b.0.address));
+        for (existing, result) in results {
+            let observed = result.map_err(|source| EngineError::Refresh {
+                address: existing.address.clone(),
+                physical_id: existing.physical_id.clone(),
+                source: Box::new(source),
+            })?;
+            let props = observed.map(|o| o.props);
+            let expected: Vec<(String, String)> = desired
+                .expected_drift
+                .iter()
+                .filter(|e| e.address == existing.address)
+                .map(|e| (e.attribute.clone(), e.reason.clone()))
+                .collect();
+            let observation = crate::drift::Observation {
+                address: &existing.address,
+                type_name: &existing.type_name,
+                physical_id: &existing.physical_id,
+                applied: &existing.props,
+                observed: props.as_ref(),
+            };
+            let (drifted, expected, not_checked) = crate::drift::compare(&observation, &expected);
+            match drifted {
+                Some(d) => report.drifted.push(d),
+                None => report.in_sync += 1,
+            }
+            report.expected.extend(expected);
+            report.not_checked.extend(not_checked);
+        }
+        Ok(report)
+    }
+
+    /// Reads every recorded resource back, in parallel. Attributes the provider reads replace the
+    /// recorded ones; resources that no longer exist are dropped and returned.
+    pub async fn refresh(&self, recorded: &StackState) -> Result<(StackState, Vec<Address>), EngineError> {
         let mut state = recorded.clone();
         let mut vanished = vec![];
-        while let Some(joined) = reads.join_next().await {
-            let (existing, result) = joined.expect("provider reads do not panic");
+        for (existing, result) in self.read_all(recorded).await {
             match result {
                 Ok(Some(observed)) => {
                     let r = state.resources.get_mut(&existing.address).expect("read of a recorded resource");

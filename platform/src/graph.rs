@@ -94,6 +94,7 @@ mod tests {
             outputs: BTreeMap::new(),
             upstream: BTreeSet::new(),
             waivers: vec![],
+            expected_drift: vec![],
         }
     }
 

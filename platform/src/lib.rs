@@ -8,6 +8,7 @@
 
 pub mod access;
 pub mod apply;
+pub mod drift;
 pub mod engine;
 pub mod graph;
 pub mod model;

@@ -322,3 +322,107 @@ pub fn plans_markdown(plans: &[Plan]) -> String {
     }
     out
 }
+
+fn drift_change_lines(c: &crate::drift::DriftChange) -> Vec<String> {
+    let mut lines = vec![];
+    for added in &c.added {
+        lines.push(format!("{}: added outside platform (unmanaged): {}", c.path, value(added)));
+    }
+    for removed in &c.removed {
+        lines.push(format!("{}: removed outside platform: {}", c.path, value(removed)));
+    }
+    if lines.is_empty() {
+        let show = |v: &Option<Value>| v.as_ref().map(value).unwrap_or_else(|| "(none)".into());
+        lines.push(format!("{}: {} -> {}", c.path, show(&c.applied), show(&c.actual)));
+    }
+    lines
+}
+
+/// A drift report as text: each drifted resource with its physical id and its changes (applied
+/// value -> actual value), then expected drift and what could not be checked.
+pub fn drift_text(report: &crate::drift::DriftReport) -> String {
+    let mut out = String::new();
+    let n = report.drifted.len();
+    let _ = writeln!(
+        out,
+        "Drift of stack `{}` in `{}`: {} drifted, {} in sync.",
+        report.stack,
+        report.env,
+        if n == 1 { "1 resource".to_string() } else { format!("{n} resources") },
+        report.in_sync
+    );
+    for d in &report.drifted {
+        match d.status {
+            crate::drift::DriftStatus::Deleted => {
+                let _ = writeln!(
+                    out,
+                    "  - {} [{}] ({}) was deleted outside platform",
+                    d.address, d.physical_id, d.type_name
+                );
+            }
+            crate::drift::DriftStatus::Changed => {
+                let _ = writeln!(
+                    out,
+                    "  ~ {} [{}] ({}) was changed outside platform:",
+                    d.address, d.physical_id, d.type_name
+                );
+                for c in &d.changes {
+                    for line in drift_change_lines(c) {
+                        let _ = writeln!(out, "      {line}");
+                    }
+                }
+            }
+        }
+    }
+    if !report.expected.is_empty() {
+        let _ = writeln!(out, "  Expected drift (not counted):");
+        for e in &report.expected {
+            for line in drift_change_lines(&e.change) {
+                let _ = writeln!(out, "      {} {line} ({})", e.address, e.reason);
+            }
+        }
+    }
+    if !report.not_checked.is_empty() {
+        let _ = writeln!(out, "  Not checked (AWS does not report them, so they are not known to be in sync):");
+        for n in &report.not_checked {
+            let _ = writeln!(out, "      {}: {}", n.address, n.attributes.join(", "));
+        }
+    }
+    out
+}
+
+/// Drift reports as Markdown (for an issue or a pull-request comment).
+pub fn drift_markdown(reports: &[crate::drift::DriftReport]) -> String {
+    let mut out = String::new();
+    let env = reports.first().map(|r| r.env.clone()).unwrap_or_default();
+    let drifted: usize = reports.iter().map(|r| r.drifted.len()).sum();
+    let in_sync: usize = reports.iter().map(|r| r.in_sync).sum();
+    let _ = writeln!(out, "## platform drift: `{env}`\n");
+    let _ = writeln!(out, "**{drifted} drifted, {in_sync} in sync** in {} stacks.\n", reports.len());
+    for r in reports.iter().filter(|r| r.has_drift() || !r.expected.is_empty()) {
+        let _ = writeln!(out, "### `{}`\n\n| resource | id | what changed |\n|---|---|---|", r.stack);
+        for d in &r.drifted {
+            let what = match d.status {
+                crate::drift::DriftStatus::Deleted => "deleted outside platform".to_string(),
+                crate::drift::DriftStatus::Changed => {
+                    d.changes.iter().flat_map(drift_change_lines).collect::<Vec<_>>().join("<br>")
+                }
+            };
+            let _ = writeln!(out, "| `{}` | `{}` | {} |", d.address, d.physical_id, cell(&what));
+        }
+        for e in &r.expected {
+            let what = drift_change_lines(&e.change).join("<br>");
+            let _ = writeln!(out, "| `{}` | | expected: {} ({}) |", e.address, cell(&what), cell(&e.reason));
+        }
+        out.push('\n');
+    }
+    let not_checked: Vec<&crate::drift::NotChecked> = reports.iter().flat_map(|r| &r.not_checked).collect();
+    if !not_checked.is_empty() {
+        out.push_str("<details><summary>Not checked (AWS does not report them)</summary>\n\n");
+        for n in not_checked {
+            let _ = writeln!(out, "- `{}`: {}", n.address, n.attributes.join(", "));
+        }
+        out.push_str("\n</details>\n");
+    }
+    out
+}

@@ -11,7 +11,7 @@ pub mod validate;
 
 pub use address::{Address, Env, LOGICAL_NAME_MAX};
 pub use reference::{is_unknown, unknown, Ref, JOIN_KEY, REF_KEY, UNKNOWN_KEY};
-pub use stack::{Handle, ResourceSpec, Stack, StackError, StackSpec, Waiver};
+pub use stack::{ExpectedDrift, Handle, ResourceSpec, Stack, StackError, StackSpec, Waiver};
 
 use serde::Serialize;
 

@@ -40,6 +40,20 @@ pub struct StackSpec {
     pub upstream: BTreeSet<String>,
     /// Guardrail rules waived for single addresses, each with its reason (see [`Stack::waive`]).
     pub waivers: Vec<Waiver>,
+    /// Attributes whose drift is expected, with the reason (see [`Stack::expect_drift`]).
+    pub expected_drift: Vec<ExpectedDrift>,
+}
+
+/// An attribute of one resource that is expected to drift (for example a desired count managed by
+/// autoscaling): drift reports show it apart and do not count it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExpectedDrift {
+    /// The resource.
+    pub address: Address,
+    /// Its top-level attribute, e.g. `desired_count`.
+    pub attribute: String,
+    /// Why it drifts.
+    pub reason: String,
 }
 
 /// A guardrail rule waived for one resource, with the reason. Waivers are shown in every plan and
@@ -64,6 +78,7 @@ impl StackSpec {
             outputs: BTreeMap::new(),
             upstream: BTreeSet::new(),
             waivers: vec![],
+            expected_drift: vec![],
         }
     }
 
@@ -135,6 +150,7 @@ pub struct Stack {
     outputs: BTreeMap<String, Value>,
     upstream: BTreeMap<String, BTreeSet<Address>>,
     waivers: Vec<Waiver>,
+    expected_drift: Vec<ExpectedDrift>,
     problems: Vec<String>,
 }
 
@@ -152,6 +168,7 @@ impl Stack {
             outputs: BTreeMap::new(),
             upstream: BTreeMap::new(),
             waivers: vec![],
+            expected_drift: vec![],
             problems,
         }
     }
@@ -272,6 +289,29 @@ impl Stack {
         }
     }
 
+    /// Declares that `attribute` of `resource` is changed by something else on purpose (for
+    /// example a desired count managed by autoscaling), with the reason: drift reports show such
+    /// changes apart and do not count them.
+    pub fn expect_drift<R>(&mut self, resource: &Handle<R>, attribute: &str, reason: &str) {
+        let address = resource.address.clone();
+        match self.resources.iter().find(|r| r.address == address) {
+            None => {
+                self.problems.push(format!("{address}: expected drift for a resource not in stack `{}`", self.name))
+            }
+            Some(r) if r.props.get(attribute).is_none() => {
+                self.problems.push(format!("{address}: expected drift of `{attribute}`, which it does not have"))
+            }
+            Some(_) if reason.split_whitespace().count() < 3 => {
+                self.problems.push(format!("{address}: the expected drift of `{attribute}` needs a reason"))
+            }
+            Some(_) => self.expected_drift.push(ExpectedDrift {
+                address,
+                attribute: attribute.to_string(),
+                reason: reason.trim().to_string(),
+            }),
+        }
+    }
+
     fn tags(&mut self, address: &Address, props: &Map<String, Value>, name_tag: Option<&str>) -> Map<String, Value> {
         let mut tags = Map::new();
         if let Some(Value::Object(user)) = props.get("tags") {
@@ -324,6 +364,7 @@ impl Stack {
             outputs: self.outputs,
             upstream: self.upstream.keys().cloned().collect(),
             waivers: self.waivers,
+            expected_drift: self.expected_drift,
         };
         let mut problems = self.problems;
         let upstream = self.upstream;

@@ -11,7 +11,8 @@ use crate::provider::{Applied, Desired, Existing, Observed, ProviderError};
 #[derive(Deserialize)]
 struct LogGroupProps {
     name: String,
-    retention_in_days: i32,
+    /// None when the group's events never expire (its retention was removed outside platform).
+    retention_in_days: Option<i32>,
 }
 
 async fn describe(
@@ -51,7 +52,7 @@ pub(super) async fn create(p: &AwsProvider, d: &Desired) -> Result<Applied, Prov
         p.logs
             .put_retention_policy()
             .log_group_name(&g.name)
-            .retention_in_days(g.retention_in_days)
+            .set_retention_in_days(g.retention_in_days)
             .send()
             .await
             .map_err(api("logs:PutRetentionPolicy"))?;
@@ -90,7 +91,7 @@ pub(super) async fn update(p: &AwsProvider, e: &Existing, desired: &Value) -> Re
         p.logs
             .put_retention_policy()
             .log_group_name(&e.physical_id)
-            .retention_in_days(new.retention_in_days)
+            .set_retention_in_days(new.retention_in_days)
             .send()
             .await
             .map_err(api("logs:PutRetentionPolicy"))?;
