@@ -240,13 +240,19 @@ impl Engine {
         Ok(upstream)
     }
 
-    /// Reads every recorded resource back through the provider, in parallel (bounded).
+    /// Reads every recorded resource back through the provider, in parallel (bounded): resources
+    /// of the types the provider reads in batches go in chunks (one task per chunk), the others
+    /// one by one. A chunk whose batch read fails is read one by one, so each error names its
+    /// resource.
     async fn read_all(
         &self,
         recorded: &StackState,
     ) -> Vec<(Existing, Result<Option<crate::provider::Observed>, ProviderError>)> {
+        const CHUNK: usize = 500;
         let semaphore = Arc::new(Semaphore::new(self.options.parallelism.max(1)));
-        let mut reads = JoinSet::new();
+        let batch_types = self.provider.batch_types();
+        let mut batches: BTreeMap<String, Vec<Existing>> = BTreeMap::new();
+        let mut singles = vec![];
         for (address, r) in &recorded.resources {
             let existing = Existing {
                 address: address.clone(),
@@ -257,17 +263,36 @@ impl Engine {
                 outputs: r.outputs.clone(),
                 delete_allowed: false,
             };
+            if batch_types.contains(&r.type_name.as_str()) {
+                batches.entry(r.type_name.clone()).or_default().push(existing);
+            } else {
+                singles.push(vec![existing]);
+            }
+        }
+        let groups =
+            batches.into_values().flat_map(|all| all.chunks(CHUNK).map(<[Existing]>::to_vec).collect::<Vec<_>>());
+        let mut reads = JoinSet::new();
+        for group in groups.chain(singles) {
             let provider = self.provider.clone();
             let semaphore = semaphore.clone();
             reads.spawn(async move {
                 let _permit = semaphore.acquire_owned().await.expect("semaphore is never closed");
-                let result = provider.read(&existing).await;
-                (existing, result)
+                if group.len() > 1 {
+                    if let Ok(observed) = provider.read_batch(&group).await {
+                        return group.into_iter().zip(observed.into_iter().map(Ok)).collect::<Vec<_>>();
+                    }
+                }
+                let mut out = Vec::with_capacity(group.len());
+                for existing in group {
+                    let result = provider.read(&existing).await;
+                    out.push((existing, result));
+                }
+                out
             });
         }
         let mut results = vec![];
         while let Some(joined) = reads.join_next().await {
-            results.push(joined.expect("provider reads do not panic"));
+            results.extend(joined.expect("provider reads do not panic"));
         }
         results
     }

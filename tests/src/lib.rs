@@ -34,6 +34,8 @@ pub struct Emulator {
     pub endpoint: String,
     /// The TLS material (`scripts/emulator-cert`) when it serves TLS.
     tls: Option<tempfile::TempDir>,
+    /// Its request log (one line per request it answered).
+    log: tempfile::NamedTempFile,
 }
 
 impl Emulator {
@@ -66,20 +68,29 @@ impl Emulator {
         if let Some(dir) = &tls {
             command.arg("-c").arg(dir.path().join("cert.pem")).arg("-k").arg(dir.path().join("key.pem"));
         }
+        let log = tempfile::NamedTempFile::new().expect("a log file");
         let child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(Stdio::from(log.reopen().expect("the log file")))
             .spawn()
             .expect("the emulator starts");
         let scheme = if tls.is_some() { "https" } else { "http" };
-        let emulator = Self { child, endpoint: format!("{scheme}://127.0.0.1:{port}"), tls };
+        let emulator = Self { child, endpoint: format!("{scheme}://127.0.0.1:{port}"), tls, log };
         let deadline = Instant::now() + Duration::from_secs(60);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(Instant::now() < deadline, "the emulator did not listen on port {port} within 60s");
             std::thread::sleep(Duration::from_millis(100));
         }
         emulator
+    }
+
+    /// How many API requests the emulator has answered so far (from its request log).
+    pub fn requests(&self) -> usize {
+        let text = std::fs::read_to_string(self.log.path()).unwrap_or_default();
+        text.lines()
+            .filter(|l| [" \"POST ", " \"GET ", " \"PUT ", " \"DELETE ", " \"HEAD "].iter().any(|m| l.contains(m)))
+            .count()
     }
 
     /// An SDK configuration pointing at this emulator, with test credentials and `us-east-1`.

@@ -144,3 +144,43 @@ async fn invalid_rules_are_refused_before_any_aws_call() {
     let err = s.build().unwrap_err().to_string();
     assert!(err.contains("sg.bad: ingress: `10.0.0.1/8` has host bits set: did you mean `10.0.0.0/8`?"), "{err}");
 }
+
+#[tokio::test]
+async fn refresh_reads_groups_and_subnets_in_batches() {
+    use platform::resources::ec2::AzIndex;
+    use platform::resources::Subnet;
+    let h = Harness::new().await;
+    let mut s = Stack::new("many", &Env::new("test").unwrap());
+    let vpc = s.add("vpc", Vpc::new("10.50.0.0/16"));
+    for i in 0..60 {
+        s.add(&format!("subnet-{i}"), Subnet::new(vpc.id(), format!("10.50.{i}.0/24"), AzIndex((i % 3) as u8)));
+        s.add(
+            &format!("group-{i}"),
+            SecurityGroup {
+                vpc: vpc.id(),
+                description: format!("group {i}"),
+                ingress: vec![Rule::tcp(443, Peer::CidrIpv4("10.50.0.0/16".into()), "from the VPC")],
+                egress: vec![],
+                tags: Tags::new(),
+            },
+        );
+    }
+    let spec = s.build().unwrap();
+    h.apply(&spec).await;
+    let before = h.emulator.requests();
+    assert!(before > 120, "the request log counts requests ({before})");
+    let plan = h.plan(&spec).await;
+    assert!(!plan.has_changes(), "{}", platform::render::plan_text(&plan));
+    let calls = h.emulator.requests() - before;
+    // One read per resource would be 121 calls; batches take one describe per type (and the VPC's
+    // own reads, and the zones once).
+    assert!(calls <= 10, "a no-change plan of 121 resources took {calls} calls");
+    // A group deleted outside is found missing by the batch read, like by a single read.
+    let ec2 = aws_sdk_ec2::Client::new(&h.config);
+    ec2.delete_security_group().group_id(id_of(&h.state(&spec), "group-7")).send().await.unwrap();
+    let plan = h.plan(&spec).await;
+    let change = plan.change(&Address::new("many", "group-7")).unwrap();
+    assert_eq!(change.action, Action::Create);
+    assert_eq!(change.reason.as_deref(), Some("it was deleted outside platform"));
+    assert_eq!(plan.summary().create, 1);
+}

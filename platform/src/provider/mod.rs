@@ -142,4 +142,20 @@ pub trait Provider: Send + Sync {
     async fn await_ready(&self, existing: &Existing) -> Result<BTreeMap<String, Value>, ProviderError> {
         Ok(existing.outputs.clone())
     }
+
+    /// The types whose resources [`Provider::read_batch`] reads many at a time, with fewer calls
+    /// than one per resource (describe calls taking id lists or filters).
+    fn batch_types(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Reads resources of one type; one result per resource, in order, `None` for those that no
+    /// longer exist. By default one [`Provider::read`] after the other.
+    async fn read_batch(&self, existing: &[Existing]) -> Result<Vec<Option<Observed>>, ProviderError> {
+        let mut out = Vec::with_capacity(existing.len());
+        for e in existing {
+            out.push(self.read(e).await?);
+        }
+        Ok(out)
+    }
 }

@@ -212,6 +212,34 @@ pub(super) async fn read_subnet(p: &AwsProvider, e: &Existing) -> Result<Option<
         return Ok(None);
     };
     let zones = p.zones().await?;
+    Ok(Some(observe_subnet(subnet, zones, &e.physical_id)))
+}
+
+/// How many ids one describe call filters on (AWS accepts up to 200 filter values).
+const BATCH: usize = 200;
+
+/// Reads many subnets with one `DescribeSubnets` per [`BATCH`] (filtered by id: subnets that no
+/// longer exist are simply absent), pages followed.
+pub(super) async fn read_subnets(
+    p: &AwsProvider,
+    existing: &[Existing],
+) -> Result<Vec<Option<Observed>>, ProviderError> {
+    let zones = p.zones().await?;
+    let mut found = std::collections::HashMap::new();
+    for chunk in existing.chunks(BATCH) {
+        let ids: Vec<String> = chunk.iter().map(|e| e.physical_id.clone()).collect();
+        let filter = aws_sdk_ec2::types::Filter::builder().name("subnet-id").set_values(Some(ids)).build();
+        let mut pages = p.ec2.describe_subnets().filters(filter).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            for subnet in page.map_err(api("ec2:DescribeSubnets"))?.subnets() {
+                found.insert(subnet.subnet_id().unwrap_or_default().to_string(), subnet.clone());
+            }
+        }
+    }
+    Ok(existing.iter().map(|e| found.get(&e.physical_id).map(|s| observe_subnet(s, zones, &e.physical_id))).collect())
+}
+
+fn observe_subnet(subnet: &aws_sdk_ec2::types::Subnet, zones: &[String], id: &str) -> Observed {
     let zone = subnet.availability_zone().unwrap_or_default();
     let mut props = Map::new();
     props.insert("vpc".into(), json!(subnet.vpc_id()));
@@ -222,7 +250,7 @@ pub(super) async fn read_subnet(p: &AwsProvider, e: &Existing) -> Result<Option<
     );
     props.insert("map_public_ip_on_launch".into(), json!(subnet.map_public_ip_on_launch().unwrap_or(false)));
     props.insert("tags".into(), tags_value(subnet.tags()));
-    Ok(Some(Observed { props, outputs: outputs([("id", e.physical_id.as_str()), ("availability_zone_name", zone)]) }))
+    Observed { props, outputs: outputs([("id", id), ("availability_zone_name", zone)]) }
 }
 
 pub(super) async fn update_subnet(p: &AwsProvider, e: &Existing, desired: &Value) -> Result<Applied, ProviderError> {
@@ -674,7 +702,31 @@ pub(super) async fn read_security_group(p: &AwsProvider, e: &Existing) -> Result
     let Some(g) = describe_group(p, &e.physical_id).await? else {
         return Ok(None);
     };
-    let (ingress, egress) = group_rules(&g);
+    Ok(Some(observe_security_group(&g, &e.physical_id)))
+}
+
+/// Reads many security groups with one `DescribeSecurityGroups` per [`BATCH`] (filtered by id:
+/// groups that no longer exist are simply absent), pages followed. Rules come with the groups.
+pub(super) async fn read_security_groups(
+    p: &AwsProvider,
+    existing: &[Existing],
+) -> Result<Vec<Option<Observed>>, ProviderError> {
+    let mut found = std::collections::HashMap::new();
+    for chunk in existing.chunks(BATCH) {
+        let ids: Vec<String> = chunk.iter().map(|e| e.physical_id.clone()).collect();
+        let filter = aws_sdk_ec2::types::Filter::builder().name("group-id").set_values(Some(ids)).build();
+        let mut pages = p.ec2.describe_security_groups().filters(filter).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            for g in page.map_err(api("ec2:DescribeSecurityGroups"))?.security_groups() {
+                found.insert(g.group_id().unwrap_or_default().to_string(), g.clone());
+            }
+        }
+    }
+    Ok(existing.iter().map(|e| found.get(&e.physical_id).map(|g| observe_security_group(g, &e.physical_id))).collect())
+}
+
+fn observe_security_group(g: &aws_sdk_ec2::types::SecurityGroup, id: &str) -> Observed {
+    let (ingress, egress) = group_rules(g);
     let mut props = Map::new();
     props.insert("name".into(), json!(g.group_name()));
     props.insert("description".into(), json!(g.description()));
@@ -682,7 +734,7 @@ pub(super) async fn read_security_group(p: &AwsProvider, e: &Existing) -> Result
     props.insert("ingress".into(), Value::Array(ingress));
     props.insert("egress".into(), Value::Array(egress));
     props.insert("tags".into(), tags_value(g.tags()));
-    Ok(Some(Observed { props, outputs: outputs([("id", &e.physical_id)]) }))
+    Observed { props, outputs: outputs([("id", id)]) }
 }
 
 pub(super) async fn update_security_group(

@@ -156,6 +156,24 @@ impl Provider for AwsProvider {
         }
     }
 
+    fn batch_types(&self) -> &'static [&'static str] {
+        &["aws.ec2.security_group", "aws.ec2.subnet"]
+    }
+
+    async fn read_batch(&self, existing: &[Existing]) -> Result<Vec<Option<Observed>>, ProviderError> {
+        match existing.first().map(|e| e.type_name.as_str()) {
+            Some("aws.ec2.security_group") => ec2::read_security_groups(self, existing).await,
+            Some("aws.ec2.subnet") => ec2::read_subnets(self, existing).await,
+            _ => {
+                let mut out = Vec::with_capacity(existing.len());
+                for e in existing {
+                    out.push(self.read(e).await?);
+                }
+                Ok(out)
+            }
+        }
+    }
+
     async fn read(&self, e: &Existing) -> Result<Option<Observed>, ProviderError> {
         let result = match e.type_name.as_str() {
             "aws.ec2.vpc" => ec2::read_vpc(self, e).await,
