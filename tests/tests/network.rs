@@ -209,3 +209,35 @@ async fn private_subnets_reach_out_through_a_nat_gateway() {
     let addresses = ec2.describe_addresses().send().await.unwrap();
     assert!(addresses.addresses().is_empty(), "the address is released after the gateway is gone");
 }
+
+#[tokio::test]
+async fn the_foundation_refreshes_its_network_in_batches() {
+    let h = platform_tests::Harness::new().await;
+    let prod = stacks::Environments::builtin().get("prod").unwrap().clone();
+    let foundation = stacks::foundation(&prod).unwrap().spec;
+    h.apply_converged(&foundation).await;
+    let per_type: std::collections::BTreeMap<&str, usize> =
+        foundation.resources.iter().fold(Default::default(), |mut m, r| {
+            *m.entry(r.type_name.as_str()).or_default() += 1;
+            m
+        });
+    let before = h.emulator.requests();
+    let plan = h.plan(&foundation).await;
+    assert!(!plan.has_changes());
+    let calls = h.emulator.requests() - before;
+    // Subnets, route tables, associations, Elastic IPs and NAT gateways (3 to 6 of each in prod)
+    // take one describe per type; the other types one read (and their own extra reads) each.
+    let batched = [
+        "aws.ec2.subnet",
+        "aws.ec2.route_table",
+        "aws.ec2.route_table_association",
+        "aws.ec2.elastic_ip",
+        "aws.ec2.nat_gateway",
+    ];
+    let in_batches: usize = batched.iter().map(|t| per_type.get(t).copied().unwrap_or(0)).sum();
+    assert!(in_batches >= 20, "{per_type:?}");
+    // The 6 other resources take 11 reads between them (the VPC's attributes, tags of the
+    // repository, the log group and the namespace); the 22 network resources take 5 describes.
+    // Any batched type read one by one would add at least 2 calls.
+    assert!(calls <= 11 + batched.len(), "{calls} calls for {} resources ({per_type:?})", foundation.resources.len());
+}

@@ -218,25 +218,124 @@ pub(super) async fn read_subnet(p: &AwsProvider, e: &Existing) -> Result<Option<
 /// How many ids one describe call filters on (AWS accepts up to 200 filter values).
 const BATCH: usize = 200;
 
-/// Reads many subnets with one `DescribeSubnets` per [`BATCH`] (filtered by id: subnets that no
-/// longer exist are simply absent), pages followed.
+/// Reads many resources with one describe call per [`BATCH`] ids: `fetch` describes the ids
+/// (filtered, so ids that no longer exist are simply absent; pages followed) and returns what it
+/// found by id; `observe` turns one into the observed props, or `None` when it is gone.
+async fn batched<T, Fut>(
+    existing: &[Existing],
+    fetch: impl Fn(Vec<String>) -> Fut,
+    observe: impl Fn(&T, &Existing) -> Option<Observed>,
+) -> Result<Vec<Option<Observed>>, ProviderError>
+where
+    Fut: std::future::Future<Output = Result<Vec<(String, T)>, ProviderError>>,
+{
+    let mut found = std::collections::HashMap::new();
+    for chunk in existing.chunks(BATCH) {
+        found.extend(fetch(chunk.iter().map(|e| e.physical_id.clone()).collect()).await?);
+    }
+    Ok(existing.iter().map(|e| found.get(&e.physical_id).and_then(|t| observe(t, e))).collect())
+}
+
+fn id_filter(name: &str, ids: Vec<String>) -> aws_sdk_ec2::types::Filter {
+    aws_sdk_ec2::types::Filter::builder().name(name).set_values(Some(ids)).build()
+}
+
+/// Reads many subnets with one `DescribeSubnets` per [`BATCH`].
 pub(super) async fn read_subnets(
     p: &AwsProvider,
     existing: &[Existing],
 ) -> Result<Vec<Option<Observed>>, ProviderError> {
     let zones = p.zones().await?;
-    let mut found = std::collections::HashMap::new();
-    for chunk in existing.chunks(BATCH) {
-        let ids: Vec<String> = chunk.iter().map(|e| e.physical_id.clone()).collect();
-        let filter = aws_sdk_ec2::types::Filter::builder().name("subnet-id").set_values(Some(ids)).build();
-        let mut pages = p.ec2.describe_subnets().filters(filter).into_paginator().send();
+    let fetch = |ids| async move {
+        let mut out = vec![];
+        let mut pages = p.ec2.describe_subnets().filters(id_filter("subnet-id", ids)).into_paginator().send();
         while let Some(page) = pages.next().await {
-            for subnet in page.map_err(api("ec2:DescribeSubnets"))?.subnets() {
-                found.insert(subnet.subnet_id().unwrap_or_default().to_string(), subnet.clone());
+            for s in page.map_err(api("ec2:DescribeSubnets"))?.subnets() {
+                out.push((s.subnet_id().unwrap_or_default().to_string(), s.clone()));
             }
         }
-    }
-    Ok(existing.iter().map(|e| found.get(&e.physical_id).map(|s| observe_subnet(s, zones, &e.physical_id))).collect())
+        Ok(out)
+    };
+    batched(existing, fetch, |s, e| Some(observe_subnet(s, zones, &e.physical_id))).await
+}
+
+/// Reads many route tables with one `DescribeRouteTables` per [`BATCH`].
+pub(super) async fn read_route_tables(
+    p: &AwsProvider,
+    existing: &[Existing],
+) -> Result<Vec<Option<Observed>>, ProviderError> {
+    let fetch = |ids| async move {
+        let mut out = vec![];
+        let mut pages = p.ec2.describe_route_tables().filters(id_filter("route-table-id", ids)).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            for t in page.map_err(api("ec2:DescribeRouteTables"))?.route_tables() {
+                out.push((t.route_table_id().unwrap_or_default().to_string(), t.clone()));
+            }
+        }
+        Ok(out)
+    };
+    batched(existing, fetch, |t, e| Some(observe_route_table(t, &e.physical_id))).await
+}
+
+/// Reads many route table associations with one `DescribeRouteTables` per [`BATCH`].
+pub(super) async fn read_associations(
+    p: &AwsProvider,
+    existing: &[Existing],
+) -> Result<Vec<Option<Observed>>, ProviderError> {
+    let fetch = |ids: Vec<String>| async move {
+        let wanted: std::collections::HashSet<String> = ids.iter().cloned().collect();
+        let filter = id_filter("association.route-table-association-id", ids);
+        let mut out = vec![];
+        let mut pages = p.ec2.describe_route_tables().filters(filter).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            for t in page.map_err(api("ec2:DescribeRouteTables"))?.route_tables() {
+                for a in t.associations() {
+                    let id = a.route_table_association_id().unwrap_or_default().to_string();
+                    if wanted.contains(&id) {
+                        out.push((id, a.clone()));
+                    }
+                }
+            }
+        }
+        Ok(out)
+    };
+    batched(existing, fetch, |a, e| Some(observe_association(a, &e.physical_id))).await
+}
+
+/// Reads many Elastic IPs with one `DescribeAddresses` per [`BATCH`].
+pub(super) async fn read_elastic_ips(
+    p: &AwsProvider,
+    existing: &[Existing],
+) -> Result<Vec<Option<Observed>>, ProviderError> {
+    let fetch = |ids| async move {
+        let out = p
+            .ec2
+            .describe_addresses()
+            .filters(id_filter("allocation-id", ids))
+            .send()
+            .await
+            .map_err(api("ec2:DescribeAddresses"))?;
+        Ok(out.addresses().iter().map(|a| (a.allocation_id().unwrap_or_default().to_string(), a.clone())).collect())
+    };
+    batched(existing, fetch, |a, e| Some(observe_elastic_ip(a, &e.physical_id))).await
+}
+
+/// Reads many NAT gateways with one `DescribeNatGateways` per [`BATCH`].
+pub(super) async fn read_nat_gateways(
+    p: &AwsProvider,
+    existing: &[Existing],
+) -> Result<Vec<Option<Observed>>, ProviderError> {
+    let fetch = |ids| async move {
+        let mut out = vec![];
+        let mut pages = p.ec2.describe_nat_gateways().filter(id_filter("nat-gateway-id", ids)).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            for n in page.map_err(api("ec2:DescribeNatGateways"))?.nat_gateways() {
+                out.push((n.nat_gateway_id().unwrap_or_default().to_string(), n.clone()));
+            }
+        }
+        Ok(out)
+    };
+    batched(existing, fetch, |n, e| observe_nat_gateway(n, &e.physical_id)).await
 }
 
 fn observe_subnet(subnet: &aws_sdk_ec2::types::Subnet, zones: &[String], id: &str) -> Observed {
@@ -392,6 +491,10 @@ pub(super) async fn read_route_table(p: &AwsProvider, e: &Existing) -> Result<Op
     let Some(t) = out.route_tables().first() else {
         return Ok(None);
     };
+    Ok(Some(observe_route_table(t, &e.physical_id)))
+}
+
+fn observe_route_table(t: &aws_sdk_ec2::types::RouteTable, id: &str) -> Observed {
     // The VPC's own `local` route is not managed; every other route is.
     let routes: Vec<Value> = t
         .routes()
@@ -409,7 +512,7 @@ pub(super) async fn read_route_table(p: &AwsProvider, e: &Existing) -> Result<Op
     props.insert("vpc".into(), json!(t.vpc_id()));
     props.insert("routes".into(), Value::Array(routes));
     props.insert("tags".into(), tags_value(t.tags()));
-    Ok(Some(Observed { props, outputs: outputs([("id", &e.physical_id)]) }))
+    Observed { props, outputs: outputs([("id", id)]) }
 }
 
 pub(super) async fn update_route_table(
@@ -498,12 +601,14 @@ pub(super) async fn read_association(p: &AwsProvider, e: &Existing) -> Result<Op
         .iter()
         .flat_map(|t| t.associations())
         .find(|a| a.route_table_association_id() == Some(e.physical_id.as_str()));
-    Ok(found.map(|a| {
-        let mut props = Map::new();
-        props.insert("route_table".into(), json!(a.route_table_id()));
-        props.insert("subnet".into(), json!(a.subnet_id()));
-        Observed { props, outputs: outputs([("id", &e.physical_id)]) }
-    }))
+    Ok(found.map(|a| observe_association(a, &e.physical_id)))
+}
+
+fn observe_association(a: &aws_sdk_ec2::types::RouteTableAssociation, id: &str) -> Observed {
+    let mut props = Map::new();
+    props.insert("route_table".into(), json!(a.route_table_id()));
+    props.insert("subnet".into(), json!(a.subnet_id()));
+    Observed { props, outputs: outputs([("id", id)]) }
 }
 
 pub(super) async fn delete_association(p: &AwsProvider, e: &Existing) -> Result<(), ProviderError> {
@@ -705,24 +810,23 @@ pub(super) async fn read_security_group(p: &AwsProvider, e: &Existing) -> Result
     Ok(Some(observe_security_group(&g, &e.physical_id)))
 }
 
-/// Reads many security groups with one `DescribeSecurityGroups` per [`BATCH`] (filtered by id:
-/// groups that no longer exist are simply absent), pages followed. Rules come with the groups.
+/// Reads many security groups with one `DescribeSecurityGroups` per [`BATCH`]; rules come with
+/// the groups.
 pub(super) async fn read_security_groups(
     p: &AwsProvider,
     existing: &[Existing],
 ) -> Result<Vec<Option<Observed>>, ProviderError> {
-    let mut found = std::collections::HashMap::new();
-    for chunk in existing.chunks(BATCH) {
-        let ids: Vec<String> = chunk.iter().map(|e| e.physical_id.clone()).collect();
-        let filter = aws_sdk_ec2::types::Filter::builder().name("group-id").set_values(Some(ids)).build();
-        let mut pages = p.ec2.describe_security_groups().filters(filter).into_paginator().send();
+    let fetch = |ids| async move {
+        let mut out = vec![];
+        let mut pages = p.ec2.describe_security_groups().filters(id_filter("group-id", ids)).into_paginator().send();
         while let Some(page) = pages.next().await {
             for g in page.map_err(api("ec2:DescribeSecurityGroups"))?.security_groups() {
-                found.insert(g.group_id().unwrap_or_default().to_string(), g.clone());
+                out.push((g.group_id().unwrap_or_default().to_string(), g.clone()));
             }
         }
-    }
-    Ok(existing.iter().map(|e| found.get(&e.physical_id).map(|g| observe_security_group(g, &e.physical_id))).collect())
+        Ok(out)
+    };
+    batched(existing, fetch, |g, e| Some(observe_security_group(g, &e.physical_id))).await
 }
 
 fn observe_security_group(g: &aws_sdk_ec2::types::SecurityGroup, id: &str) -> Observed {
@@ -832,10 +936,14 @@ pub(super) async fn read_elastic_ip(p: &AwsProvider, e: &Existing) -> Result<Opt
     let out =
         p.ec2.describe_addresses().allocation_ids(&e.physical_id).send().await.map_err(api("ec2:DescribeAddresses"))?;
     let Some(a) = out.addresses().first() else { return Ok(None) };
+    Ok(Some(observe_elastic_ip(a, &e.physical_id)))
+}
+
+fn observe_elastic_ip(a: &aws_sdk_ec2::types::Address, id: &str) -> Observed {
     let mut props = Map::new();
     props.insert("tags".into(), tags_value(a.tags()));
-    let outs = outputs([("allocation_id", e.physical_id.as_str()), ("public_ip", a.public_ip().unwrap_or_default())]);
-    Ok(Some(Observed { props, outputs: outs }))
+    let outs = outputs([("allocation_id", id), ("public_ip", a.public_ip().unwrap_or_default())]);
+    Observed { props, outputs: outs }
 }
 
 pub(super) async fn delete_elastic_ip(p: &AwsProvider, e: &Existing) -> Result<(), ProviderError> {
@@ -895,16 +1003,21 @@ pub(super) async fn await_nat_gateway(
 }
 
 pub(super) async fn read_nat_gateway(p: &AwsProvider, e: &Existing) -> Result<Option<Observed>, ProviderError> {
-    use aws_sdk_ec2::types::NatGatewayState;
     let Some(n) = describe_nat(p, &e.physical_id).await? else { return Ok(None) };
+    Ok(observe_nat_gateway(&n, &e.physical_id))
+}
+
+/// A NAT gateway's observed props; `None` once it is deleted, being deleted or failed.
+fn observe_nat_gateway(n: &aws_sdk_ec2::types::NatGateway, id: &str) -> Option<Observed> {
+    use aws_sdk_ec2::types::NatGatewayState;
     if matches!(n.state(), Some(NatGatewayState::Deleted | NatGatewayState::Deleting | NatGatewayState::Failed)) {
-        return Ok(None);
+        return None;
     }
     let mut props = Map::new();
     props.insert("subnet".into(), json!(n.subnet_id()));
     props.insert("allocation".into(), json!(n.nat_gateway_addresses().first().and_then(|a| a.allocation_id())));
     props.insert("tags".into(), tags_value(n.tags()));
-    Ok(Some(Observed { props, outputs: outputs([("id", e.physical_id.as_str())]) }))
+    Some(Observed { props, outputs: outputs([("id", id)]) })
 }
 
 pub(super) async fn delete_nat_gateway(p: &AwsProvider, e: &Existing) -> Result<(), ProviderError> {

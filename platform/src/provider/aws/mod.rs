@@ -157,13 +157,24 @@ impl Provider for AwsProvider {
     }
 
     fn batch_types(&self) -> &'static [&'static str] {
-        &["aws.ec2.security_group", "aws.ec2.subnet"]
+        &[
+            "aws.ec2.security_group",
+            "aws.ec2.subnet",
+            "aws.ec2.route_table",
+            "aws.ec2.route_table_association",
+            "aws.ec2.elastic_ip",
+            "aws.ec2.nat_gateway",
+        ]
     }
 
     async fn read_batch(&self, existing: &[Existing]) -> Result<Vec<Option<Observed>>, ProviderError> {
         match existing.first().map(|e| e.type_name.as_str()) {
             Some("aws.ec2.security_group") => ec2::read_security_groups(self, existing).await,
             Some("aws.ec2.subnet") => ec2::read_subnets(self, existing).await,
+            Some("aws.ec2.route_table") => ec2::read_route_tables(self, existing).await,
+            Some("aws.ec2.route_table_association") => ec2::read_associations(self, existing).await,
+            Some("aws.ec2.elastic_ip") => ec2::read_elastic_ips(self, existing).await,
+            Some("aws.ec2.nat_gateway") => ec2::read_nat_gateways(self, existing).await,
             _ => {
                 let mut out = Vec::with_capacity(existing.len());
                 for e in existing {
