@@ -275,10 +275,12 @@ pub fn plan(
     upstream: &Upstream,
 ) -> Result<Plan, PlanError> {
     let graph = DependencyGraph::of(desired).map_err(PlanError::Stack)?;
+    let declared: HashMap<&Address, &crate::model::ResourceSpec> =
+        desired.resources.iter().map(|r| (&r.address, r)).collect();
     let mut actions: HashMap<Address, Action> = HashMap::new();
     let mut resources = Vec::with_capacity(desired.resources.len() + state.resources.len());
     for address in graph.order() {
-        let spec = desired.resource(&address).expect("graph nodes are the stack's resources");
+        let spec = *declared.get(&address).expect("graph nodes are the stack's resources");
         let schema = schema(&spec.type_name).ok_or_else(|| PlanError::UnknownType(spec.type_name.clone()))?;
         let resolved = resolve_refs(&spec.props, &mut |a, attr| {
             let Some(a) = Address::parse(a) else {
@@ -372,7 +374,7 @@ pub fn plan(
         resources.push(change);
     }
     // Resources recorded but no longer declared, deleted dependents first.
-    let mut removed: Vec<&Address> = state.resources.keys().filter(|a| desired.resource(a).is_none()).collect();
+    let mut removed: Vec<&Address> = state.resources.keys().filter(|a| !declared.contains_key(a)).collect();
     removed.sort_by_key(|a| std::cmp::Reverse(depth(state, a, &mut BTreeMap::new())));
     for address in removed {
         let current = &state.resources[address];

@@ -152,6 +152,8 @@ pub struct Stack {
     waivers: Vec<Waiver>,
     expected_drift: Vec<ExpectedDrift>,
     problems: Vec<String>,
+    /// The addresses declared so far (duplicates are found without scanning the resources).
+    declared: std::collections::HashSet<Address>,
 }
 
 impl Stack {
@@ -170,6 +172,7 @@ impl Stack {
             waivers: vec![],
             expected_drift: vec![],
             problems,
+            declared: Default::default(),
         }
     }
 
@@ -191,7 +194,7 @@ impl Stack {
             self.problems.push(format!("{address}: {e}"));
             return handle;
         }
-        if self.resources.iter().any(|r| r.address == address) {
+        if !self.declared.insert(address.clone()) {
             self.problems.push(format!("{address}: declared twice"));
             return handle;
         }

@@ -401,6 +401,8 @@ pub(crate) fn check_subnets(spec: &crate::model::StackSpec, problems: &mut Vec<S
     use crate::model::reference::as_ref;
     let block = |props: &serde_json::Value| props["cidr_block"].as_str().and_then(|c| cidr4(c).ok());
     let mut seen: Vec<(&crate::model::Address, &str, validate::Cidr4)> = vec![];
+    let by_address: std::collections::HashMap<String, &crate::model::ResourceSpec> =
+        spec.resources.iter().map(|r| (r.address.to_string(), r)).collect();
     for subnet in spec.resources.iter().filter(|r| r.type_name == SUBNET.type_name) {
         let Some(cidr) = block(&subnet.props) else {
             continue;
@@ -408,7 +410,7 @@ pub(crate) fn check_subnets(spec: &crate::model::StackSpec, problems: &mut Vec<S
         let Some((vpc_address, _)) = as_ref(&subnet.props["vpc"]) else {
             continue;
         };
-        let vpc = spec.resources.iter().find(|r| r.address.to_string() == vpc_address);
+        let vpc = by_address.get(vpc_address).copied();
         if let Some(vpc_cidr) = vpc.and_then(|v| block(&v.props)) {
             if !vpc_cidr.contains(&cidr) {
                 problems.push(format!(
