@@ -14,17 +14,17 @@ use clap::{Args, Parser, Subcommand};
 use platform::apply::ApplyOptions;
 use platform::model::{Address, StackSpec};
 use platform::provider::aws::AwsProvider;
-use platform::state::local::LocalBackend;
-use platform::state::StateBackend;
+use platform::state::{StateBackend, StateUrl};
 use platform::{render, Engine};
 
 /// Infrastructure as code for AWS: typed stacks, planned and applied through the AWS SDK.
 #[derive(Parser)]
 #[command(name = "platform", version, about)]
 struct Cli {
-    /// Where states are kept.
-    #[arg(long, global = true, env = "PLATFORM_STATE_DIR", default_value = ".platform/state")]
-    state_dir: PathBuf,
+    /// Where states are kept: a directory, or `s3://bucket/prefix` for a team and its CI
+    /// sharing them (locked with conditional writes).
+    #[arg(long, global = true, value_name = "URL", env = "PLATFORM_STATE", default_value = ".platform/state")]
+    state: String,
     #[command(subcommand)]
     command: Command,
 }
@@ -94,6 +94,12 @@ enum Command {
         /// `dot` (Graphviz) or `mermaid` (renders in GitHub comments).
         #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
         format: GraphFormat,
+    },
+    /// Remove a lock left by a run that died, by the id an error message named.
+    ForceUnlock {
+        /// The lock's id.
+        #[arg(value_name = "LOCK_ID")]
+        id: String,
     },
     /// Print the outputs recorded by the last apply.
     Output {
@@ -200,8 +206,8 @@ struct Selection {
 
 impl Select {
     /// Builds every stack (checking them all before any AWS call) and picks the selected ones, in
-    /// dependency order. `state_dir` holds the image tags recorded by earlier applies.
-    fn build(&self, state_dir: &std::path::Path, destroy: bool) -> Result<Selection> {
+    /// dependency order. `backend` holds the image tags recorded by earlier applies.
+    async fn build(&self, backend: &dyn StateBackend, destroy: bool) -> Result<Selection> {
         let environments = stacks::Environments::builtin();
         let environment = environments.get(&self.env).map_err(|e| anyhow!(e))?;
         let mut image_tag = None;
@@ -228,7 +234,7 @@ impl Select {
         let needs_tag = selected_names.iter().any(|n| catalog::NEEDS_IMAGE_TAG.contains(n));
         let image_tag = match image_tag {
             Some(tag) => tag,
-            None => match recorded_image_tag(state_dir, &environment.env)? {
+            None => match recorded_image_tag(backend, &environment.env).await? {
                 Some(tag) => tag,
                 // Destroying needs no image; any tag builds the stack.
                 None if destroy || !needs_tag => "none".to_string(),
@@ -277,11 +283,10 @@ fn valid_tag(tag: &str) -> bool {
 }
 
 /// The image tag the service stacks recorded at their last apply.
-fn recorded_image_tag(state_dir: &std::path::Path, env: &platform::Env) -> Result<Option<String>> {
-    let backend = LocalBackend::new(state_dir);
+async fn recorded_image_tag(backend: &dyn StateBackend, env: &platform::Env) -> Result<Option<String>> {
     for name in catalog::NEEDS_IMAGE_TAG {
         if let Some(tag) =
-            backend.read(name, env)?.and_then(|s| s.outputs.get("image_tag")?.as_str().map(str::to_string))
+            backend.read(name, env).await?.and_then(|s| s.outputs.get("image_tag")?.as_str().map(str::to_string))
         {
             return Ok(Some(tag));
         }
@@ -318,12 +323,18 @@ fn main() -> ExitCode {
     }
 }
 
-async fn engine(state_dir: &std::path::Path, options: ApplyOptions) -> Engine {
+/// The state backend at `url` (checked before any AWS call).
+async fn backend(url: &str) -> Result<Arc<dyn StateBackend>> {
+    Ok(platform::state::open(&url.parse::<StateUrl>()?).await)
+}
+
+async fn engine(backend: Arc<dyn StateBackend>, options: ApplyOptions) -> Engine {
     let provider = AwsProvider::from_env().await;
-    Engine::new(Arc::new(provider), Arc::new(LocalBackend::new(state_dir)), options)
+    Engine::new(Arc::new(provider), backend, options)
 }
 
 async fn run(cli: Cli) -> Result<ExitCode> {
+    let state = backend(&cli.state).await?;
     match cli.command {
         Command::Stacks => {
             let dev = stacks::Environments::builtin();
@@ -338,15 +349,15 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Plan { select, detailed_exitcode, json, format, out } => {
             let format = if json { PlanFormat::Json } else { format };
-            let selection = select.build(&cli.state_dir, false)?;
+            let selection = select.build(state.as_ref(), false).await?;
             selection.require_guardrails()?;
-            let engine = engine(&cli.state_dir, ApplyOptions::default()).await;
+            let engine = engine(state.clone(), ApplyOptions::default()).await;
             let mut plans = vec![];
             let mut earlier = BTreeSet::new();
             for spec in &selection.selected {
                 let prepared = engine.prepare_with(spec, false, "plan", &earlier).await?;
                 warn_interrupted(&prepared);
-                plans.push(prepared.plan);
+                plans.push(prepared.into_plan().await?);
                 earlier.insert(spec.name.clone());
             }
             match format {
@@ -408,7 +419,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 env: saved.env.clone(),
                 vars: vec![format!("image_tag={}", saved.image_tag)],
             };
-            let selection = again.build(&cli.state_dir, false)?;
+            let selection = again.build(state.as_ref(), false).await?;
             selection.require_guardrails()?;
             for (spec, saved_spec) in selection.selected.iter().zip(&saved.specs) {
                 if &serde_json::to_value(spec)? != saved_spec {
@@ -420,20 +431,20 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     );
                 }
             }
-            apply_all(&cli.state_dir, selection, false, Change { yes: true, ..change }, Some(&saved)).await
+            apply_all(state, selection, false, Change { yes: true, ..change }, Some(&saved)).await
         }
         Command::Apply { plan_file: None, select, change } => {
-            let selection = select.build(&cli.state_dir, false)?;
+            let selection = select.build(state.as_ref(), false).await?;
             selection.require_guardrails()?;
-            apply_all(&cli.state_dir, selection, false, change, None).await
+            apply_all(state, selection, false, change, None).await
         }
         Command::Destroy { select, change } => {
-            let selection = select.build(&cli.state_dir, true)?;
-            apply_all(&cli.state_dir, selection, true, change, None).await
+            let selection = select.build(state.as_ref(), true).await?;
+            apply_all(state, selection, true, change, None).await
         }
         Command::Check { select, json } => {
             // Any image tag builds the stacks; the checks do not depend on it.
-            let selection = select.build(&cli.state_dir, true)?;
+            let selection = select.build(state.as_ref(), true).await?;
             let report = selection.guardrails();
             let rules = platform::policy::RuleSet::builtin();
             let names: Vec<&str> = selection.selected.iter().map(|s| s.name.as_str()).collect();
@@ -461,8 +472,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Drift { select, json, format } => {
             let format = if json { PlanFormat::Json } else { format };
             // The recorded image tag (or any) builds the stacks; drift compares with the state.
-            let selection = select.build(&cli.state_dir, true)?;
-            let engine = engine(&cli.state_dir, ApplyOptions::default()).await;
+            let selection = select.build(state.as_ref(), true).await?;
+            let engine = engine(state.clone(), ApplyOptions::default()).await;
             let mut reports = vec![];
             for spec in &selection.selected {
                 reports.push(engine.drift(spec).await?);
@@ -487,7 +498,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Graph { select, format } => {
             // Any image tag builds the stacks; the graph does not depend on it.
-            let selection = select.build(&cli.state_dir, true)?;
+            let selection = select.build(state.as_ref(), true).await?;
             // The selected stacks and, transitively, the stacks they use.
             let mut names: BTreeSet<&str> = selection.selected.iter().map(|s| s.name.as_str()).collect();
             loop {
@@ -513,10 +524,14 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::ForceUnlock { id } => {
+            let held = state.force_unlock(&id).await?;
+            println!("Removed lock {id} of stack `{}` ({}), held by {}.", held.stack, held.env, held.info);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Output { stack, env, json } => {
             let environments = stacks::Environments::builtin();
             let env = environments.get(&env).map_err(|e| anyhow!(e))?.env.clone();
-            let backend = LocalBackend::new(&cli.state_dir);
             let names: Vec<&str> = catalog::ENTRIES.iter().map(|e| e.name).collect();
             let selected: Vec<String> = match stack {
                 Some(s) if names.contains(&s.as_str()) => vec![s],
@@ -525,7 +540,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             };
             let mut all: Vec<(String, serde_json::Value)> = vec![];
             for name in &selected {
-                match backend.read(name, &env)? {
+                match state.read(name, &env).await? {
                     Some(state) => all.push((name.clone(), serde_json::to_value(&state.outputs)?)),
                     None if selected.len() == 1 => {
                         bail!("stack `{name}` has not been applied in `{env}`; run `platform apply --stack {name} --env {env}`")
@@ -581,13 +596,13 @@ fn verify_saved(saved: &serde_json::Value, now: &platform::plan::Plan) -> Result
     Ok(())
 }
 
-fn check_dependents(backend: &LocalBackend, selection: &Selection) -> Result<()> {
+async fn check_dependents(backend: &dyn StateBackend, selection: &Selection) -> Result<()> {
     for spec in &selection.selected {
         for dependent in selection.all.iter().filter(|d| d.upstream.contains(&spec.name)) {
             if selection.selected.iter().any(|s| s.name == dependent.name) {
                 continue;
             }
-            let applied = backend.read(&dependent.name, &dependent.env)?.is_some_and(|s| !s.resources.is_empty());
+            let applied = backend.read(&dependent.name, &dependent.env).await?.is_some_and(|s| !s.resources.is_empty());
             if applied {
                 bail!(
                     "stack `{}` is used by stack `{}`, which is still applied in `{}`: destroy `{}` first, or destroy both with --all",
@@ -603,7 +618,7 @@ fn check_dependents(backend: &LocalBackend, selection: &Selection) -> Result<()>
 }
 
 async fn apply_all(
-    state_dir: &std::path::Path,
+    backend: Arc<dyn StateBackend>,
     selection: Selection,
     destroy: bool,
     change: Change,
@@ -613,22 +628,30 @@ async fn apply_all(
         ApplyOptions { parallelism: change.parallelism.into(), allow_destroy: parse_addresses(&change.allow_destroy)? };
     let mut specs = selection.selected.clone();
     if destroy {
-        check_dependents(&LocalBackend::new(state_dir), &selection)?;
+        check_dependents(backend.as_ref(), &selection).await?;
         specs.reverse();
     }
-    let engine = engine(state_dir, options).await;
+    let engine = engine(backend, options).await;
     let operation = if destroy { "destroy" } else { "apply" };
     for spec in &specs {
         let prepared = engine.prepare(spec, destroy, operation).await?;
         warn_interrupted(&prepared);
         if let Some(saved) = saved {
             let i = saved.stacks.iter().position(|s| s == &spec.name).expect("the saved plan names the stack");
-            verify_saved(&saved.plans[i], &prepared.plan)?;
+            if let Err(err) = verify_saved(&saved.plans[i], &prepared.plan) {
+                prepared.release().await?;
+                return Err(err);
+            }
         }
         print!("{}", render::plan_text(&prepared.plan));
-        if prepared.plan.has_changes() && !change.yes && !confirm(spec, destroy)? {
-            println!("Nothing was changed.");
-            return Ok(ExitCode::from(1));
+        if prepared.plan.has_changes() && !change.yes {
+            let confirmed = confirm(spec, destroy);
+            if !matches!(confirmed, Ok(true)) {
+                prepared.release().await?;
+                confirmed?;
+                println!("Nothing was changed.");
+                return Ok(ExitCode::from(1));
+            }
         }
         let progress = progress::Progress::new(prepared.plan.resources.len());
         let report = engine.apply(prepared, &|e| progress.event(e)).await;
@@ -645,7 +668,7 @@ async fn apply_all(
             return Ok(ExitCode::from(1));
         }
         if !destroy {
-            if let Some(outputs) = engine.outputs(&spec.name, &spec.env)? {
+            if let Some(outputs) = engine.outputs(&spec.name, &spec.env).await? {
                 if !outputs.is_empty() {
                     println!("Outputs of `{}`:", spec.name);
                     for (k, v) in &outputs {

@@ -10,7 +10,7 @@ use platform_tests::Emulator;
 
 fn platform(dir: &Path, emulator: Option<&Emulator>, args: &[&str]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_platform"));
-    cmd.current_dir(dir).args(args).env_remove("AWS_PROFILE").env_remove("PLATFORM_STATE_DIR");
+    cmd.current_dir(dir).args(args).env_remove("AWS_PROFILE").env_remove("PLATFORM_STATE");
     match emulator {
         Some(e) => {
             cmd.envs(e.env());
@@ -113,15 +113,16 @@ async fn apply_plan_output_and_destroy_the_foundation() {
     let names: Vec<_> = namespaces.namespaces().iter().filter_map(|n| n.name()).collect();
     assert_eq!(names, ["staging.platform.internal"]);
 
-    let state = LocalBackend::new(dir.path().join(".platform/state")).read("foundation", &Env::new("dev").unwrap());
+    let state =
+        LocalBackend::new(dir.path().join(".platform/state")).read_file("foundation", &Env::new("dev").unwrap());
     assert!(state.unwrap().unwrap().resources.is_empty());
 }
 
-#[test]
-fn a_second_apply_while_the_lock_is_held_is_refused_at_once_naming_the_holder() {
+#[tokio::test]
+async fn a_second_apply_while_the_lock_is_held_is_refused_at_once_naming_the_holder() {
     let dir = tempfile::tempdir().unwrap();
     let backend = LocalBackend::new(dir.path().join(".platform/state"));
-    let _held = backend.lock("foundation", &Env::new("dev").unwrap(), "apply").unwrap();
+    let _held = backend.lock("foundation", &Env::new("dev").unwrap(), "apply").await.unwrap();
     let out = platform(dir.path(), None, &["apply", "--stack", "foundation", "--env", "dev", "--yes"]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
@@ -161,18 +162,19 @@ async fn apply_without_yes_and_without_a_terminal_refuses_and_changes_nothing() 
     let out = platform(dir.path(), Some(&emulator), &["apply", "--stack", "foundation"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("standard input is not a terminal; pass --yes"), "{}", text(&out.stderr));
-    let state = LocalBackend::new(dir.path().join(".platform/state")).read("foundation", &Env::new("dev").unwrap());
+    let state =
+        LocalBackend::new(dir.path().join(".platform/state")).read_file("foundation", &Env::new("dev").unwrap());
     assert!(state.unwrap().is_none(), "nothing was applied");
 }
 
-#[test]
-fn aws_errors_print_their_whole_cause_chain() {
+#[tokio::test]
+async fn aws_errors_print_their_whole_cause_chain() {
     let dir = tempfile::tempdir().unwrap();
     // Record a resource, then plan with an endpoint where nothing listens: the refresh fails.
     let backend = LocalBackend::new(dir.path().join(".platform/state"));
     let env = Env::new("dev").unwrap();
     {
-        let lock = backend.lock("foundation", &env, "test").unwrap();
+        let lock = backend.lock("foundation", &env, "test").await.unwrap();
         let mut state = platform::state::StackState::new("foundation", &env);
         state.resources.insert(
             platform::Address::new("foundation", "vpc"),
@@ -188,7 +190,7 @@ fn aws_errors_print_their_whole_cause_chain() {
                 awaiting: false,
             },
         );
-        lock.save(&mut state).unwrap();
+        lock.save(&mut state).await.unwrap();
     }
     let out = Command::new(env!("CARGO_BIN_EXE_platform"))
         .current_dir(dir.path())
@@ -230,13 +232,13 @@ fn the_catalog_is_listed() {
     ");
 }
 
-#[test]
-fn operations_a_killed_run_left_unfinished_are_reported() {
+#[tokio::test]
+async fn operations_a_killed_run_left_unfinished_are_reported() {
     let dir = tempfile::tempdir().unwrap();
     let backend = LocalBackend::new(dir.path().join(".platform/state"));
     let env = Env::new("dev").unwrap();
     {
-        let lock = backend.lock("foundation", &env, "apply").unwrap();
+        let lock = backend.lock("foundation", &env, "apply").await.unwrap();
         let mut state = platform::state::StackState::new("foundation", &env);
         state.pending.push(platform::state::PendingOperation {
             address: platform::Address::new("foundation", "vpc"),
@@ -246,7 +248,7 @@ fn operations_a_killed_run_left_unfinished_are_reported() {
             physical_id: None,
             started_at: "2026-11-30T10:00:00Z".into(),
         });
-        lock.save(&mut state).unwrap();
+        lock.save(&mut state).await.unwrap();
     }
     let out = platform(dir.path(), None, &["plan", "--stack", "foundation"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -285,7 +287,7 @@ async fn no_secret_appears_in_the_state_the_plan_or_the_logs() {
 
     // The master credentials RDS keeps in Secrets Manager.
     let state = LocalBackend::new(dir.path().join(".platform/state"))
-        .read("card-dependencies", &Env::new("dev").unwrap())
+        .read_file("card-dependencies", &Env::new("dev").unwrap())
         .unwrap()
         .unwrap();
     let arn = state.outputs["db_secret_arn"].as_str().unwrap().to_string();
@@ -575,4 +577,129 @@ async fn drift_finds_changes_made_outside_and_apply_brings_the_cloud_back() {
     assert!(apply.status.success(), "{}\n{}", text(&apply.stdout), text(&apply.stderr));
     let drift = run(&["drift", "--all", "--env", "prod"]);
     assert_eq!(drift.status.code(), Some(0), "{}", text(&drift.stdout));
+}
+
+/// Starts `platform` without waiting for it.
+fn spawn_platform(dir: &Path, emulator: &Emulator, args: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_platform"))
+        .current_dir(dir)
+        .args(args)
+        .env_remove("AWS_PROFILE")
+        .env_remove("PLATFORM_STATE")
+        .envs(emulator.env())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the platform binary starts")
+}
+
+/// Two applies of the same stack and environment started at once: exactly one proceeds, the
+/// other is refused naming the winner; then the stack plans as no change.
+fn two_applies_at_once(emulator: &Emulator, state: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["apply", "--stack", "foundation", "--env", "dev", "--yes", "--state", state];
+    let first = spawn_platform(dir.path(), emulator, &args);
+    let second = spawn_platform(dir.path(), emulator, &args);
+    let pids = [first.id(), second.id()];
+    let outs = [first.wait_with_output().unwrap(), second.wait_with_output().unwrap()];
+    let winners: Vec<usize> = (0..2).filter(|&i| outs[i].status.success()).collect();
+    assert_eq!(
+        winners.len(),
+        1,
+        "exactly one apply proceeds: {:?}",
+        outs.iter().map(|o| text(&o.stderr)).collect::<Vec<_>>()
+    );
+    let (winner, loser) = (winners[0], 1 - winners[0]);
+    let stderr = text(&outs[loser].stderr);
+    assert_eq!(outs[loser].status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("stack `foundation` (dev) is locked by pid {} on host", pids[winner])),
+        "the refused apply names the one that proceeds: {stderr}"
+    );
+    assert!(stderr.contains("running `apply` since"), "{stderr}");
+    println!("{state}: apply {} proceeded; apply {} was refused: {}", pids[winner], pids[loser], stderr.trim());
+    let plan = platform(
+        dir.path(),
+        Some(emulator),
+        &["plan", "--stack", "foundation", "--env", "dev", "--detailed-exitcode", "--state", state],
+    );
+    assert_eq!(plan.status.code(), Some(0), "{}{}", text(&plan.stdout), text(&plan.stderr));
+}
+
+#[test]
+fn of_two_applies_started_at_once_exactly_one_proceeds_over_local_state() {
+    let emulator = Emulator::start();
+    two_applies_at_once(&emulator, ".platform/state");
+}
+
+#[tokio::test]
+async fn of_two_applies_started_at_once_exactly_one_proceeds_over_s3_state() {
+    let emulator = Emulator::start();
+    let s3 = aws_sdk_s3::Client::new(&emulator.sdk_config().await);
+    s3.create_bucket().bucket("acme-platform-state").send().await.unwrap();
+    two_applies_at_once(&emulator, "s3://acme-platform-state/cards");
+    // The state is in the bucket, the lock is gone.
+    let listed = s3.list_objects_v2().bucket("acme-platform-state").send().await.unwrap();
+    let keys: Vec<_> = listed.contents().iter().filter_map(|o| o.key()).collect();
+    assert_eq!(keys, ["cards/dev/foundation.json"]);
+}
+
+#[tokio::test]
+async fn a_lock_left_in_s3_by_a_dead_run_is_shown_with_its_age_and_removed_by_force_unlock() {
+    let emulator = Emulator::start();
+    let dir = tempfile::tempdir().unwrap();
+    let s3 = aws_sdk_s3::Client::new(&emulator.sdk_config().await);
+    s3.create_bucket().bucket("acme-platform-state").send().await.unwrap();
+    let state = "s3://acme-platform-state/cards";
+    let run = |args: &[&str]| {
+        let mut args = args.to_vec();
+        args.extend(["--state", state]);
+        platform(dir.path(), Some(&emulator), &args)
+    };
+    // A run killed an hour ago left its lock object.
+    let stale = serde_json::json!({
+        "id": "0b5e2c1a-0000-4000-8000-000000000001", "pid": 4242, "host": "ci-runner-7",
+        "operation": "apply", "started_at": humantime::format_rfc3339_seconds(std::time::SystemTime::now() - std::time::Duration::from_secs(3600)).to_string(),
+    });
+    s3.put_object()
+        .bucket("acme-platform-state")
+        .key("cards/dev/foundation.lock")
+        .body(serde_json::to_vec(&stale).unwrap().into())
+        .send()
+        .await
+        .unwrap();
+    let out = run(&["plan", "--stack", "foundation"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("is locked by pid 4242 on host ci-runner-7, running `apply` since"), "{stderr}");
+    assert!(stderr.contains(" (1h"), "the lock's age is shown: {stderr}");
+    assert!(stderr.contains(" ago), lock id 0b5e2c1a-0000-4000-8000-000000000001"), "{stderr}");
+    assert!(stderr.contains("platform force-unlock"), "{stderr}");
+
+    let out = run(&["force-unlock", "no-such-lock"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("no lock with id no-such-lock in s3://acme-platform-state/cards"));
+
+    let out = run(&["force-unlock", "0b5e2c1a-0000-4000-8000-000000000001"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with(
+            "Removed lock 0b5e2c1a-0000-4000-8000-000000000001 of stack `foundation` (dev), held by pid 4242 on host ci-runner-7"
+        ),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = run(&["plan", "--stack", "foundation", "--detailed-exitcode"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+}
+
+#[test]
+fn a_state_url_that_cannot_be_used_is_refused_before_any_aws_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = platform(dir.path(), None, &["plan", "--stack", "foundation", "--state", "gs://bucket/state"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        "error: state location `gs://bucket/state` is not valid: `gs://` is not supported; use a directory or s3://bucket/prefix\n"
+    );
 }

@@ -328,7 +328,7 @@ pub async fn execute(
                 physical_id,
                 started_at: now(),
             });
-            lock.save(state)?;
+            lock.save(state).await?;
             on_event(&ApplyEvent::Started { address: op.address.clone(), kind: op.kind });
             let provider = provider.clone();
             tasks.spawn(async move {
@@ -368,7 +368,7 @@ pub async fn execute(
             }
             Err(error) => (Outcome::Failed { error: chain(&error) }, None),
         };
-        lock.save(state)?;
+        lock.save(state).await?;
         let failed = outcome != Outcome::Done;
         finish(&graph, node, outcome, elapsed, physical_id, &mut finished, &mut report, on_event);
         if failed {
@@ -390,7 +390,7 @@ pub async fn execute(
         finish(&graph, node, outcome, Duration::ZERO, None, &mut finished, &mut report, on_event);
     }
     state.outputs = resolve_outputs(desired, state);
-    lock.save(state)?;
+    lock.save(state).await?;
     Ok(report)
 }
 

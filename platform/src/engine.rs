@@ -132,6 +132,17 @@ impl Prepared {
     pub fn interrupted(&self) -> &[crate::state::PendingOperation] {
         &self.state.pending
     }
+
+    /// Releases the lock without applying.
+    pub async fn release(self) -> Result<(), EngineError> {
+        Ok(self.lock.release().await?)
+    }
+
+    /// Releases the lock and keeps the plan (a `plan` that applies nothing).
+    pub async fn into_plan(self) -> Result<Plan, EngineError> {
+        self.lock.release().await?;
+        Ok(self.plan)
+    }
 }
 
 /// The engine: a provider, a state backend and the apply options.
@@ -181,9 +192,33 @@ impl Engine {
                 report: guardrails,
             });
         }
-        let upstream = if destroy { Upstream::default() } else { self.upstream(desired, pending_upstream)? };
-        let lock = self.backend.lock(&desired.name, &desired.env, operation)?;
-        let loaded = lock.load()?.unwrap_or_else(|| StackState::new(&desired.name, &desired.env));
+        let upstream = if destroy { Upstream::default() } else { self.upstream(desired, pending_upstream).await? };
+        let lock = self.backend.lock(&desired.name, &desired.env, operation).await?;
+        match self.load_and_plan(desired, destroy, &upstream, lock.as_ref()).await {
+            Ok((plan, vanished, state, refreshed_differs)) => {
+                let mut plan = plan;
+                plan.waived = guardrails.waived().cloned().collect();
+                let target = if destroy { desired.emptied() } else { desired.clone() };
+                Ok(Prepared { plan, vanished, refreshed_differs, desired: target, upstream, state, lock })
+            }
+            Err(err) => {
+                // The lock is released on every path; an error releasing it is secondary.
+                if let Err(release) = lock.release().await {
+                    tracing::warn!(error = %release, "releasing the lock after an error");
+                }
+                Err(err)
+            }
+        }
+    }
+
+    async fn load_and_plan(
+        &self,
+        desired: &StackSpec,
+        destroy: bool,
+        upstream: &Upstream,
+        lock: &dyn StateLock,
+    ) -> Result<(Plan, Vec<Address>, StackState, bool), EngineError> {
+        let loaded = lock.load().await?.unwrap_or_else(|| StackState::new(&desired.name, &desired.env));
         if loaded.stack != desired.name || loaded.env != desired.env {
             return Err(EngineError::Mismatch {
                 stack: desired.name.clone(),
@@ -195,9 +230,9 @@ impl Engine {
         tracing::debug!(stack = %desired.name, env = %desired.env, resources = loaded.resources.len(), "refreshing");
         let (state, vanished) = self.refresh(&loaded).await?;
         let target = if destroy { desired.emptied() } else { desired.clone() };
-        let mut plan = plan::plan(&target, &state, &vanished, &upstream)?;
-        plan.waived = guardrails.waived().cloned().collect();
-        Ok(Prepared { plan, vanished, refreshed_differs: state != loaded, desired: target, upstream, state, lock })
+        let plan = plan::plan(&target, &state, &vanished, upstream)?;
+        let refreshed_differs = state != loaded;
+        Ok((plan, vanished, state, refreshed_differs))
     }
 
     /// Checks `desired` on its own against the guardrail rules.
@@ -206,10 +241,10 @@ impl Engine {
     }
 
     /// Reads the outputs of the resources `desired` references in the stacks it uses.
-    fn upstream(&self, desired: &StackSpec, pending: &BTreeSet<String>) -> Result<Upstream, EngineError> {
+    async fn upstream(&self, desired: &StackSpec, pending: &BTreeSet<String>) -> Result<Upstream, EngineError> {
         let mut upstream = Upstream { outputs: BTreeMap::new(), pending: pending.clone() };
         for name in &desired.upstream {
-            let state = self.backend.read(name, &desired.env)?;
+            let state = self.backend.read(name, &desired.env).await?;
             let state = match (state, pending.contains(name)) {
                 (Some(state), _) => state,
                 (None, true) => continue,
@@ -302,7 +337,7 @@ impl Engine {
     /// deletions outside platform, drift the stack expects, and attributes AWS did not report.
     /// Reads the state without locking or writing it.
     pub async fn drift(&self, desired: &StackSpec) -> Result<crate::drift::DriftReport, EngineError> {
-        let Some(recorded) = self.backend.read(&desired.name, &desired.env)? else {
+        let Some(recorded) = self.backend.read(&desired.name, &desired.env).await? else {
             return Err(EngineError::NotApplied { stack: desired.name.clone(), env: desired.env.to_string() });
         };
         let mut report = crate::drift::DriftReport {
@@ -385,6 +420,25 @@ impl Engine {
         on_event: &(dyn Fn(&ApplyEvent) + Send + Sync),
     ) -> Result<ApplyReport, EngineError> {
         let Prepared { plan, desired, upstream, mut state, refreshed_differs, lock, .. } = prepared;
+        let result =
+            self.apply_locked(&plan, &desired, &upstream, &mut state, refreshed_differs, lock.as_ref(), on_event).await;
+        let released = lock.release().await;
+        let report = result?;
+        released?;
+        Ok(report)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn apply_locked(
+        &self,
+        plan: &Plan,
+        desired: &StackSpec,
+        upstream: &Upstream,
+        state: &mut StackState,
+        refreshed_differs: bool,
+        lock: &dyn StateLock,
+        on_event: &(dyn Fn(&ApplyEvent) + Send + Sync),
+    ) -> Result<ApplyReport, EngineError> {
         let blocked: Vec<(Address, String)> = plan
             .blocked(&self.options.allow_destroy)
             .map(|r| {
@@ -403,29 +457,21 @@ impl Engine {
         }
         let awaiting = state.resources.values().any(|r| r.awaiting);
         if !plan.has_changes() && !awaiting {
-            let outputs = apply::resolve_outputs(&desired, &state);
+            let outputs = apply::resolve_outputs(desired, state);
             if refreshed_differs || outputs != state.outputs {
                 state.outputs = outputs;
-                lock.save(&mut state)?;
+                lock.save(state).await?;
             }
             return Ok(ApplyReport::default());
         }
-        let report = apply::execute(
-            &plan,
-            &desired,
-            &upstream,
-            &mut state,
-            lock.as_ref(),
-            self.provider.clone(),
-            &self.options,
-            on_event,
-        )
-        .await?;
+        let report =
+            apply::execute(plan, desired, upstream, state, lock, self.provider.clone(), &self.options, on_event)
+                .await?;
         Ok(report)
     }
 
     /// The recorded outputs of a stack, if it was ever applied.
-    pub fn outputs(&self, stack: &str, env: &Env) -> Result<Option<BTreeMap<String, Value>>, EngineError> {
-        Ok(self.backend.read(stack, env)?.map(|s| s.outputs))
+    pub async fn outputs(&self, stack: &str, env: &Env) -> Result<Option<BTreeMap<String, Value>>, EngineError> {
+        Ok(self.backend.read(stack, env).await?.map(|s| s.outputs))
     }
 }

@@ -12,7 +12,7 @@ use crate::plan::{Action, Plan};
 use crate::provider::memory::MemoryProvider;
 use crate::resources::test_thing::Thing;
 use crate::state::local::LocalBackend;
-use crate::state::{StackState, StateBackend};
+use crate::state::StackState;
 use crate::{render, Address, Engine, EngineError};
 
 struct Fixture {
@@ -40,7 +40,7 @@ fn fixture() -> Fixture {
 
 impl Fixture {
     async fn plan(&self, spec: &StackSpec) -> Plan {
-        self.engine.prepare(spec, false, "plan").await.unwrap().plan
+        self.engine.prepare(spec, false, "plan").await.unwrap().into_plan().await.unwrap()
     }
 
     async fn apply(&self, spec: &StackSpec) -> ApplyReport {
@@ -54,7 +54,7 @@ impl Fixture {
     }
 
     fn state(&self) -> StackState {
-        self.backend.read("s", &env()).unwrap().unwrap()
+        self.backend.read_file("s", &env()).unwrap().unwrap()
     }
 
     fn id(&self, name: &str) -> String {
@@ -381,8 +381,9 @@ async fn cross_stack_references_resolve_from_the_upstream_state() {
 
     f.apply(&up).await;
     assert!(f.apply(&down).await.is_success());
-    let a_id = f.backend.read("up", &env()).unwrap().unwrap().resources[&Address::new("up", "a")].physical_id.clone();
-    let down_state = f.backend.read("down", &env()).unwrap().unwrap();
+    let a_id =
+        f.backend.read_file("up", &env()).unwrap().unwrap().resources[&Address::new("up", "a")].physical_id.clone();
+    let down_state = f.backend.read_file("down", &env()).unwrap().unwrap();
     assert_eq!(down_state.resources[&Address::new("down", "b")].props["parent"], json!(a_id));
     assert!(!f.plan(&down).await.has_changes());
 }

@@ -187,7 +187,7 @@ impl Harness {
 
     /// Plans `spec`.
     pub async fn plan(&self, spec: &platform::StackSpec) -> platform::plan::Plan {
-        self.engine.prepare(spec, false, "plan").await.expect("plan").plan
+        self.engine.prepare(spec, false, "plan").await.expect("plan").into_plan().await.expect("release")
     }
 
     /// Applies `spec`, requiring every operation to succeed, and returns the state.
@@ -220,8 +220,7 @@ impl Harness {
 
     /// The recorded state of `spec`.
     pub fn state(&self, spec: &platform::StackSpec) -> platform::state::StackState {
-        use platform::state::StateBackend;
-        self.backend.read(&spec.name, &spec.env).expect("state readable").expect("state exists")
+        self.backend.read_file(&spec.name, &spec.env).expect("state readable").expect("state exists")
     }
 }
 
