@@ -9,18 +9,31 @@ pub struct Entry {
     pub name: &'static str,
     /// One line about it.
     pub description: &'static str,
+    /// Whether `--all` includes it (the pipeline stack is applied by an administrator, by name).
+    pub in_all: bool,
 }
 
 /// Every stack, upstream stacks first (`--all` applies in this order and destroys in reverse).
 pub const ENTRIES: &[Entry] = &[
     Entry {
+        name: stacks::pipeline::NAME,
+        description: "CI: the state bucket, GitHub's OIDC provider, the deploy and plan roles (not in --all)",
+        in_all: false,
+    },
+    Entry {
         name: stacks::foundation::NAME,
         description: "network, container registry, ECS cluster, service discovery and shared logs",
+        in_all: true,
     },
-    Entry { name: card_stacks::DEPENDENCIES, description: "the card service's PostgreSQL database and image bucket" },
+    Entry {
+        name: card_stacks::DEPENDENCIES,
+        description: "the card service's PostgreSQL database and image bucket",
+        in_all: true,
+    },
     Entry {
         name: card_stacks::SERVICE,
         description: "the card service: load balancer, security groups, roles, task definition, ECS service",
+        in_all: true,
     },
 ];
 
@@ -30,8 +43,9 @@ pub const NEEDS_IMAGE_TAG: &[&str] = &[card_stacks::SERVICE];
 /// Builds every stack of the catalog for `environment`, in the order of [`ENTRIES`], services
 /// running `image_tag`. Building is pure and checks every stack before any AWS call.
 pub fn build(environment: &Environment, image_tag: &str) -> Result<Vec<StackSpec>, StackError> {
+    let pipeline = stacks::pipeline(environment)?;
     let foundation = stacks::foundation(environment)?;
-    let mut specs = vec![foundation.spec.clone()];
+    let mut specs = vec![pipeline.spec, foundation.spec.clone()];
     specs.extend(card_stacks::card_stacks(environment, &foundation, image_tag)?);
     Ok(specs)
 }

@@ -229,8 +229,11 @@ impl Select {
                 bail!("there is no stack `{s}` (stacks: {})", names.join(", "));
             }
         }
-        let selected_names: Vec<&str> =
-            names.iter().copied().filter(|n| self.all || self.stacks.iter().any(|s| s == n)).collect();
+        let selected_names: Vec<&str> = catalog::ENTRIES
+            .iter()
+            .filter(|e| (self.all && e.in_all) || self.stacks.iter().any(|s| s == e.name))
+            .map(|e| e.name)
+            .collect();
         let needs_tag = selected_names.iter().any(|n| catalog::NEEDS_IMAGE_TAG.contains(n));
         let image_tag = match image_tag {
             Some(tag) => tag,

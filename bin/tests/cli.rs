@@ -140,8 +140,8 @@ async fn a_second_apply_while_the_lock_is_held_is_refused_at_once_naming_the_hol
 fn bad_input_is_refused_with_a_clear_error_before_any_aws_call() {
     let dir = tempfile::tempdir().unwrap();
     let cases: &[(&[&str], &str)] = &[
-        (&["plan"], "error: name the stacks with --stack NAME or use --all (stacks: foundation, card-dependencies, card-service)\n"),
-        (&["plan", "--stack", "nope"], "error: there is no stack `nope` (stacks: foundation, card-dependencies, card-service)\n"),
+        (&["plan"], "error: name the stacks with --stack NAME or use --all (stacks: pipeline, foundation, card-dependencies, card-service)\n"),
+        (&["plan", "--stack", "nope"], "error: there is no stack `nope` (stacks: pipeline, foundation, card-dependencies, card-service)\n"),
         (
             &["apply", "--stack", "foundation", "--env", "Prod"],
             "error: there is no environment `Prod` (environments: dev, prod, staging; they are defined in stacks/environments.toml)\n",
@@ -224,6 +224,7 @@ fn the_catalog_is_listed() {
     let dir = tempfile::tempdir().unwrap();
     let out = platform(dir.path(), None, &["stacks"]);
     insta::assert_snapshot!(text(&out.stdout), @r"
+    pipeline           CI: the state bucket, GitHub's OIDC provider, the deploy and plan roles (not in --all)
     foundation         network, container registry, ECS cluster, service discovery and shared logs
     card-dependencies  the card service's PostgreSQL database and image bucket (uses foundation)
     card-service       the card service: load balancer, security groups, roles, task definition, ECS service (uses card-dependencies, foundation)

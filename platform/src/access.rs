@@ -8,6 +8,48 @@ use serde_json::Value;
 use crate::model::{JOIN_KEY, REF_KEY, UNKNOWN_KEY};
 
 /// A value as a reviewer reads it: references as `address.attr`, joins concatenated.
+/// Who a role's new trust lets assume it that the old one did not. A new role trusting identities
+/// outside the account (CI, say) is worth a reviewer's look; a new service role is not. Subjects
+/// removed from a web identity trust narrow it.
+fn newly_trusted(before: Option<&Value>, after: &Value) -> Option<String> {
+    let web = |t: &Value| t.get("web_identity").cloned();
+    match (before, web(after)) {
+        (None, None) => None,
+        (None, Some(_)) => Some(trusted_by(after)),
+        (Some(b), _) if b == after => None,
+        (Some(b), Some(new)) => match web(b) {
+            Some(old) if old["provider"] == new["provider"] && old["audience"] == new["audience"] => {
+                // A subject is new unless one of the old ones (patterns with `*`) already matched it.
+                let old_subjects: Vec<String> = old["subjects"].as_array().into_iter().flatten().map(text).collect();
+                let added: Vec<String> = new["subjects"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(text)
+                    .filter(|s| !old_subjects.iter().any(|o| crate::policy::matches_pattern(o, s)))
+                    .collect();
+                (!added.is_empty()).then(|| {
+                    format!("web identities of {} with subject {}", text(&new["provider"]), added.join(" or "))
+                })
+            }
+            _ => Some(trusted_by(after)),
+        },
+        (Some(_), None) => Some(trusted_by(after)),
+    }
+}
+
+/// Who a role's declared trust lets assume it.
+fn trusted_by(trust: &Value) -> String {
+    if let Some(service) = trust.get("service") {
+        return text(service);
+    }
+    if let Some(web) = trust.get("web_identity") {
+        let subjects: Vec<String> = web["subjects"].as_array().into_iter().flatten().map(text).collect();
+        return format!("web identities of {} with subject {}", text(&web["provider"]), subjects.join(" or "));
+    }
+    text(trust)
+}
+
 fn text(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
@@ -87,8 +129,8 @@ pub fn widening(type_name: &str, before: Option<&Value>, after: &Value) -> Vec<S
             for policy in list(Some(after), "managed_policies").iter().filter(|p| !old.contains(p)) {
                 out.push(format!("attaches the managed policy {}", text(policy)));
             }
-            if before.is_some_and(|b| b["trusted_service"] != after["trusted_service"]) {
-                out.push(format!("can now be assumed by {}", text(&after["trusted_service"])));
+            if let Some(who) = newly_trusted(before.map(|b| &b["trust"]), &after["trust"]) {
+                out.push(format!("can now be assumed by {who}"));
             }
         }
         "aws.elbv2.load_balancer" if became(before, after, "internal", Value::Bool(false)) => {
@@ -137,7 +179,7 @@ mod tests {
         assert_eq!(widening("aws.ec2.security_group", Some(&after), &before), Vec::<String>::new(), "narrowing");
 
         let role = |actions: &[&str]| {
-            json!({"trusted_service": "ecs-tasks.amazonaws.com", "managed_policies": [], "policies": {"run": {"statements": [
+            json!({"trust": {"service": "ecs-tasks.amazonaws.com"}, "managed_policies": [], "policies": {"run": {"statements": [
                 {"effect": "Allow", "actions": actions, "resources": [{"$join": [{"$ref": "deps.images", "attr": "arn"}, "/cards/*"]}]}
             ]}}})
         };

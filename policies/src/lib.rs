@@ -1,7 +1,8 @@
 //! The guardrail rules as data. Each file under `rules/` holds one family of rules (`[[rule]]`
 //! tables: id, title, severity, description, fix, environments, equivalent scanner checks and the
 //! checks themselves); `platform::policy` parses and evaluates them. The files are embedded so the
-//! engine reads no files at run time.
+//! engine reads no files at run time. `documents/` holds policy documents as data (the deploy
+//! role's).
 
 /// Every rule file: its name under `rules/` and its text.
 pub const RULE_FILES: &[(&str, &str)] = &[
@@ -14,6 +15,10 @@ pub const RULE_FILES: &[(&str, &str)] = &[
     ("logs-and-registry.toml", include_str!("../rules/logs-and-registry.toml")),
     ("service.toml", include_str!("../rules/service.toml")),
 ];
+
+/// The policy document of the pipeline's deploy role (`documents/deploy-role.toml`): what
+/// deploying the stacks of one environment calls, scoped to that environment's names.
+pub const DEPLOY_ROLE: &str = include_str!("../documents/deploy-role.toml");
 
 #[cfg(test)]
 mod tests {

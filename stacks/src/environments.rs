@@ -32,6 +32,11 @@ pub struct Settings {
     /// A certificate for HTTPS on load balancers; without one they serve HTTP only.
     #[serde(default)]
     pub certificate_arn: Option<String>,
+    /// The GitHub Actions token subjects allowed to assume this environment's deploy role
+    /// (`repo:OWNER/REPO:ref:refs/heads/main`, `repo:OWNER/REPO:environment:prod`).
+    pub ci_deploy_subjects: Vec<String>,
+    /// The subjects allowed to assume the read-only plan role (pull requests).
+    pub ci_plan_subjects: Vec<String>,
 }
 
 /// An environment: its name and its settings.

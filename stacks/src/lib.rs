@@ -4,9 +4,11 @@
 pub mod dependencies;
 pub mod environments;
 pub mod foundation;
+pub mod pipeline;
 pub mod service;
 
 pub use dependencies::{dependencies, DatabaseOptions, Dependencies, DependenciesOptions};
 pub use environments::{Environment, Environments, Settings};
 pub use foundation::{foundation, foundation_with, Foundation, FoundationOptions};
+pub use pipeline::{pipeline, Pipeline};
 pub use service::{service, Grant, ServiceOptions, ServiceStack};

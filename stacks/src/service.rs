@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use platform::model::{Handle, Ref, Stack, StackError, StackSpec};
-use platform::resources::iam::Statement;
+use platform::resources::iam::{Statement, Trust};
 use platform::resources::{
     Bucket, Container, ContainerHealthCheck, DiscoveryService, EcrRepository, HealthCheck, Listener, ListenerAction,
     LoadBalancer, LogGroup, Peer, PolicyDocument, Protocol, Role, Rule, SecurityGroup, SecurityGroupGrant, Service,
@@ -201,7 +201,7 @@ pub fn service(
     let execution_role = s.add(
         "execution-role",
         Role {
-            trusted_service: "ecs-tasks.amazonaws.com".into(),
+            trust: Trust::Service("ecs-tasks.amazonaws.com".into()),
             policies: BTreeMap::from([("run".to_string(), PolicyDocument { statements: execution })]),
             managed_policies: vec![],
             tags: Tags::new(),
@@ -219,7 +219,7 @@ pub fn service(
     let task_role = s.add(
         "task-role",
         Role {
-            trusted_service: "ecs-tasks.amazonaws.com".into(),
+            trust: Trust::Service("ecs-tasks.amazonaws.com".into()),
             policies: if grants.is_empty() {
                 BTreeMap::new()
             } else {

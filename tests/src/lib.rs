@@ -176,6 +176,21 @@ impl Harness {
         Self { emulator, config, engine, backend, _dir: dir }
     }
 
+    /// Replaces the engine with one whose AWS calls are recorded by the returned recorder.
+    pub fn record_calls(&mut self) -> CallRecorder {
+        let recorder = CallRecorder::default();
+        let provider = platform::provider::aws::AwsProvider::with_interceptor(
+            &self.config,
+            aws_sdk_ec2::config::SharedInterceptor::new(recorder.clone()),
+        );
+        self.engine = platform::Engine::new(
+            std::sync::Arc::new(provider),
+            std::sync::Arc::new(self.backend.clone()),
+            platform::apply::ApplyOptions::default(),
+        );
+        recorder
+    }
+
     /// Another engine on the same emulator and states, with other options (allowed deletions, say).
     pub fn engine_with(&self, options: platform::apply::ApplyOptions) -> platform::Engine {
         platform::Engine::new(
@@ -331,5 +346,66 @@ impl Drop for Postgres {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
+    }
+}
+
+/// Records every AWS API call made through the clients it is installed in, as the IAM action
+/// that authorizes it (`ec2:DescribeVpcs`).
+#[derive(Debug, Clone, Default)]
+pub struct CallRecorder {
+    calls: std::sync::Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
+}
+
+impl CallRecorder {
+    /// The IAM actions of the calls made so far.
+    pub fn actions(&self) -> std::collections::BTreeSet<String> {
+        self.calls.lock().expect("recorder").clone()
+    }
+}
+
+/// The IAM action that authorizes an operation of an SDK service, where it is not simply
+/// `prefix:Operation`.
+pub fn iam_action(service: &str, operation: &str) -> String {
+    let prefix = match service.to_ascii_lowercase().replace(' ', "").as_str() {
+        "elasticloadbalancingv2" | "elasticloadbalancing" => "elasticloadbalancing".to_string(),
+        "cloudwatchlogs" | "logs" => "logs".to_string(),
+        other => other.to_string(),
+    };
+    let action = match (prefix.as_str(), operation) {
+        ("s3", "ListObjectsV2" | "HeadBucket") => "ListBucket",
+        ("s3", "ListObjectVersions") => "ListBucketVersions",
+        ("s3", "DeleteObjects") => "DeleteObject",
+        ("s3", "HeadObject") => "GetObject",
+        ("s3", "GetBucketPolicyStatus") => "GetBucketPolicyStatus",
+        ("s3", "PutPublicAccessBlock") => "PutBucketPublicAccessBlock",
+        ("s3", "GetPublicAccessBlock") => "GetBucketPublicAccessBlock",
+        ("s3", "DeletePublicAccessBlock") => "PutBucketPublicAccessBlock",
+        ("s3", "PutBucketEncryption") => "PutEncryptionConfiguration",
+        ("s3", "GetBucketEncryption") => "GetEncryptionConfiguration",
+        ("s3", "DeleteBucketEncryption") => "PutEncryptionConfiguration",
+        ("s3", "PutBucketTagging") => "PutBucketTagging",
+        ("s3", "DeleteBucketTagging") => "PutBucketTagging",
+        ("s3", "DeleteBucketPolicy") => "DeleteBucketPolicy",
+        ("s3", "PutBucketOwnershipControls" | "GetBucketOwnershipControls") => "PutBucketOwnershipControls",
+        (_, op) => op,
+    };
+    format!("{prefix}:{action}")
+}
+
+impl aws_sdk_ec2::config::Intercept for CallRecorder {
+    fn name(&self) -> &'static str {
+        "aws-call-recorder"
+    }
+
+    fn read_before_serialization(
+        &self,
+        _context: &aws_sdk_ec2::config::interceptors::BeforeSerializationInterceptorContextRef<'_>,
+        _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        cfg: &mut aws_sdk_ec2::config::ConfigBag,
+    ) -> Result<(), aws_sdk_ec2::error::BoxError> {
+        if let Some(metadata) = cfg.load::<aws_smithy_runtime_api::client::orchestrator::Metadata>() {
+            self.calls.lock().expect("recorder").insert(iam_action(metadata.service(), metadata.name()));
+        }
+        Ok(())
     }
 }

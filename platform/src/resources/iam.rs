@@ -1,4 +1,5 @@
-//! IAM: roles with inline policies built from typed statements.
+//! IAM: roles with inline policies built from typed statements, trusted by an AWS service or by
+//! the web identities of an OIDC provider (CI such as GitHub Actions, without long-lived keys).
 
 use std::collections::BTreeMap;
 
@@ -18,6 +19,81 @@ pub const ROLE: TypeSchema = TypeSchema {
     awaits: false,
     create_before_destroy: false,
 };
+
+/// Schema of [`OidcProvider`].
+pub const OIDC_PROVIDER: TypeSchema = TypeSchema {
+    type_name: "aws.iam.oidc_provider",
+    // Identified by its URL: one provider per issuer and account.
+    name_style: NameStyle::Tag,
+    force_new: &["url"],
+    sets: &["client_ids", "thumbprints"],
+    taggable: true,
+    outputs: &["arn"],
+    awaits: false,
+    create_before_destroy: false,
+};
+
+/// An OpenID Connect identity provider: roles can trust the tokens it issues (for example
+/// GitHub Actions' `https://token.actions.githubusercontent.com`).
+#[derive(Debug, Clone, Serialize)]
+pub struct OidcProvider {
+    /// The issuer URL (`https://...`); the provider is identified by it.
+    pub url: String,
+    /// The audiences accepted (client ids), e.g. `sts.amazonaws.com`.
+    pub client_ids: Vec<String>,
+    /// SHA-1 thumbprints of the issuer's certificate chain (40 hex digits each). AWS no longer
+    /// checks them for well-known issuers, but the API still takes at least one.
+    pub thumbprints: Vec<String>,
+    /// User tags.
+    pub tags: Tags,
+}
+
+impl Resource for OidcProvider {
+    const TYPE: &'static str = OIDC_PROVIDER.type_name;
+    fn validate(&self, problems: &mut Vec<String>) {
+        let host = self.url.strip_prefix("https://").unwrap_or("");
+        if host.is_empty() || host.contains(['?', '#', ' ']) || host.len() > 255 {
+            problems.push(format!("url: `{}` is not an https issuer URL", self.url));
+        }
+        if self.client_ids.is_empty() {
+            problems.push("client_ids: at least one audience is needed".into());
+        }
+        if self.thumbprints.is_empty() || self.thumbprints.len() > 5 {
+            problems.push("thumbprints: one to five are needed".into());
+        }
+        for t in &self.thumbprints {
+            if t.len() != 40 || !t.chars().all(|c| c.is_ascii_hexdigit()) {
+                problems.push(format!("thumbprints: `{t}` is not a SHA-1 thumbprint (40 hex digits)"));
+            }
+        }
+    }
+}
+
+impl Handle<OidcProvider> {
+    /// The provider's ARN (`arn:aws:iam::ACCOUNT:oidc-provider/HOST/PATH`).
+    pub fn arn(&self) -> Ref<Arn> {
+        self.output("arn")
+    }
+}
+
+/// Who may assume a role.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trust {
+    /// One AWS service principal, e.g. `ecs-tasks.amazonaws.com`.
+    Service(String),
+    /// The web identities of an OIDC provider (`sts:AssumeRoleWithWebIdentity`): tokens for
+    /// `audience` whose subject matches one of `subjects` (patterns with `*`, e.g.
+    /// `repo:acme/cards:ref:refs/heads/main` or `repo:acme/cards:environment:prod`).
+    WebIdentity {
+        /// The provider's ARN.
+        provider: Ref<Arn>,
+        /// The audience the token must carry (`sts.amazonaws.com` for GitHub Actions).
+        audience: String,
+        /// The subjects allowed.
+        subjects: Vec<String>,
+    },
+}
 
 /// Whether a statement allows or denies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -54,12 +130,12 @@ pub struct PolicyDocument {
     pub statements: Vec<Statement>,
 }
 
-/// A role assumable by one AWS service, with inline policies.
+/// A role assumable by one AWS service or by the web identities of an OIDC provider, with inline
+/// policies.
 #[derive(Debug, Clone, Serialize)]
 pub struct Role {
-    /// The service principal that may assume it, e.g. `ecs-tasks.amazonaws.com`; the trust policy
-    /// allows exactly that service.
-    pub trusted_service: String,
+    /// Who may assume it; the trust policy allows exactly that.
+    pub trust: Trust,
     /// Inline policies by name.
     pub policies: BTreeMap<String, PolicyDocument>,
     /// ARNs of managed policies attached to it.
@@ -71,8 +147,22 @@ pub struct Role {
 impl Resource for Role {
     const TYPE: &'static str = ROLE.type_name;
     fn validate(&self, problems: &mut Vec<String>) {
-        if !self.trusted_service.ends_with(".amazonaws.com") {
-            problems.push(format!("trusted_service: `{}` is not a service principal", self.trusted_service));
+        match &self.trust {
+            Trust::Service(service) if !service.ends_with(".amazonaws.com") => {
+                problems.push(format!("trust: `{service}` is not a service principal"));
+            }
+            Trust::Service(_) => {}
+            Trust::WebIdentity { audience, subjects, .. } => {
+                if audience.is_empty() {
+                    problems.push("trust: a web identity trust needs an audience".into());
+                }
+                if subjects.is_empty() || subjects.iter().any(|s| s.is_empty() || s == "*") {
+                    problems.push(
+                        "trust: a web identity trust needs subjects, none of them `*` (any repository could assume the role)"
+                            .into(),
+                    );
+                }
+            }
         }
         for (name, doc) in &self.policies {
             let ok = !name.is_empty()

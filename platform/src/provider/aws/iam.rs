@@ -1,5 +1,6 @@
-//! IAM roles. The physical id is the role name. Policy documents are sent in AWS's JSON form and
-//! read back (URL-decoded) into the declared form.
+//! IAM roles and OIDC providers. A role's physical id is its name, a provider's its ARN. Policy
+//! documents (trust policies included) are sent in AWS's JSON form and read back (URL-decoded)
+//! into the declared form.
 
 use std::collections::BTreeMap;
 
@@ -14,17 +15,35 @@ use crate::provider::{Applied, Desired, Existing, Observed, ProviderError};
 #[derive(Deserialize)]
 struct RoleProps {
     name: String,
-    trusted_service: String,
+    trust: Value,
     policies: BTreeMap<String, Value>,
     managed_policies: Vec<String>,
 }
 
-fn trust_policy(service: &str) -> String {
-    json!({
-        "Version": "2012-10-17",
-        "Statement": [{ "Effect": "Allow", "Principal": { "Service": service }, "Action": "sts:AssumeRole" }],
-    })
-    .to_string()
+/// The issuer part of an OIDC provider's ARN (`host/path`), which prefixes its condition keys.
+fn issuer(provider_arn: &str) -> &str {
+    provider_arn.split_once(":oidc-provider/").map(|(_, issuer)| issuer).unwrap_or(provider_arn)
+}
+
+/// The declared trust (`{"service": ...}` or `{"web_identity": {...}}`) as a trust policy.
+fn trust_policy(trust: &Value) -> String {
+    let statement = if let Some(service) = trust["service"].as_str() {
+        json!({ "Effect": "Allow", "Principal": { "Service": service }, "Action": "sts:AssumeRole" })
+    } else {
+        let web = &trust["web_identity"];
+        let provider = web["provider"].as_str().unwrap_or_default();
+        let issuer = issuer(provider);
+        json!({
+            "Effect": "Allow",
+            "Principal": { "Federated": provider },
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {
+                "StringEquals": { format!("{issuer}:aud"): web["audience"] },
+                "StringLike": { format!("{issuer}:sub"): web["subjects"] },
+            },
+        })
+    };
+    json!({ "Version": "2012-10-17", "Statement": [statement] }).to_string()
 }
 
 /// The declared form of a policy (`{"statements": [{"effect", "actions", "resources"}]}`) in AWS's.
@@ -62,23 +81,37 @@ fn declared_policy(encoded: &str) -> Value {
     })
 }
 
-/// The service a trust policy lets assume the role, if it is the single-service form we write.
-fn trusted_service(encoded: &str) -> Value {
+/// A trust policy in the declared form, if it is one of the two forms platform writes; otherwise
+/// the policy text (so a hand-made trust shows as drift rather than being taken for ours).
+fn declared_trust(encoded: &str) -> Value {
     let text = percent_encoding::percent_decode_str(encoded).decode_utf8_lossy();
     let doc: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
     let statements = match &doc["Statement"] {
         Value::Array(items) => items.clone(),
         other => vec![other.clone()],
     };
-    match statements.as_slice() {
-        [s] if s["Effect"] == "Allow"
-            && s["Principal"]["Service"].is_string()
-            && list(&s["Action"]) == json!(["sts:AssumeRole"]) =>
-        {
-            s["Principal"]["Service"].clone()
-        }
-        _ => Value::String(text.into_owned()),
+    let [s] = statements.as_slice() else { return Value::String(text.into_owned()) };
+    if s["Effect"] != "Allow" {
+        return Value::String(text.into_owned());
     }
+    if s["Principal"]["Service"].is_string() && list(&s["Action"]) == json!(["sts:AssumeRole"]) {
+        return json!({ "service": s["Principal"]["Service"] });
+    }
+    if let (Some(provider), true) =
+        (s["Principal"]["Federated"].as_str(), list(&s["Action"]) == json!(["sts:AssumeRoleWithWebIdentity"]))
+    {
+        let issuer = issuer(provider);
+        let condition = &s["Condition"];
+        let audience = &condition["StringEquals"][format!("{issuer}:aud")];
+        let subjects = list(&condition["StringLike"][format!("{issuer}:sub")]);
+        let only_ours = condition.as_object().is_some_and(|c| c.len() == 2)
+            && condition["StringEquals"].as_object().is_some_and(|c| c.len() == 1)
+            && condition["StringLike"].as_object().is_some_and(|c| c.len() == 1);
+        if audience.is_string() && subjects.is_array() && only_ours {
+            return json!({ "web_identity": { "provider": provider, "audience": audience, "subjects": subjects } });
+        }
+    }
+    Value::String(text.into_owned())
 }
 
 async fn put_policy(p: &AwsProvider, role: &str, name: &str, doc: &Value) -> Result<(), ProviderError> {
@@ -104,7 +137,7 @@ pub(super) async fn create(p: &AwsProvider, d: &Desired) -> Result<Applied, Prov
         .iam
         .create_role()
         .role_name(&r.name)
-        .assume_role_policy_document(trust_policy(&r.trusted_service))
+        .assume_role_policy_document(trust_policy(&r.trust))
         .set_tags(Some(tags))
         .send()
         .await
@@ -155,7 +188,7 @@ pub(super) async fn read(p: &AwsProvider, e: &Existing) -> Result<Option<Observe
     }
     let mut props = Map::new();
     props.insert("name".into(), json!(role.role_name()));
-    props.insert("trusted_service".into(), trusted_service(role.assume_role_policy_document().unwrap_or_default()));
+    props.insert("trust".into(), declared_trust(role.assume_role_policy_document().unwrap_or_default()));
     props.insert("policies".into(), Value::Object(policies));
     props.insert("managed_policies".into(), json!(managed));
     props.insert("tags".into(), tag_map(role.tags().iter().map(|t| (t.key(), t.value()))));
@@ -166,11 +199,11 @@ pub(super) async fn update(p: &AwsProvider, e: &Existing, desired: &Value) -> Re
     let old: RoleProps = props(&e.address, &e.props)?;
     let new: RoleProps = props(&e.address, desired)?;
     let role = &e.physical_id;
-    if old.trusted_service != new.trusted_service {
+    if old.trust != new.trust {
         p.iam
             .update_assume_role_policy()
             .role_name(role)
-            .policy_document(trust_policy(&new.trusted_service))
+            .policy_document(trust_policy(&new.trust))
             .send()
             .await
             .map_err(api("iam:UpdateAssumeRolePolicy"))?;
@@ -244,5 +277,130 @@ pub(super) async fn delete(p: &AwsProvider, e: &Existing) -> Result<(), Provider
         p.iam.detach_role_policy().role_name(role).policy_arn(arn).send().await.map_err(api("iam:DetachRolePolicy"))?;
     }
     p.iam.delete_role().role_name(role).send().await.map_err(api("iam:DeleteRole"))?;
+    Ok(())
+}
+
+#[derive(Deserialize)]
+struct OidcProviderProps {
+    url: String,
+    client_ids: Vec<String>,
+    thumbprints: Vec<String>,
+}
+
+fn iam_tags(address: &crate::model::Address, props: &Value) -> Result<Vec<Tag>, ProviderError> {
+    tags_of(props)
+        .into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect::<Result<_, _>>()
+        .map_err(malformed(address))
+}
+
+pub(super) async fn create_oidc_provider(p: &AwsProvider, d: &Desired) -> Result<Applied, ProviderError> {
+    let o: OidcProviderProps = props(&d.address, &d.props)?;
+    let out = p
+        .iam
+        .create_open_id_connect_provider()
+        .url(&o.url)
+        .set_client_id_list(Some(o.client_ids))
+        .set_thumbprint_list(Some(o.thumbprints))
+        .set_tags(Some(iam_tags(&d.address, &d.props)?))
+        .send()
+        .await
+        .map_err(api("iam:CreateOpenIDConnectProvider"))?;
+    let arn = out.open_id_connect_provider_arn().unwrap_or_default().to_string();
+    Ok(Applied { outputs: outputs([("arn", arn.as_str())]), physical_id: arn })
+}
+
+pub(super) async fn read_oidc_provider(p: &AwsProvider, e: &Existing) -> Result<Option<Observed>, ProviderError> {
+    let out = match p.iam.get_open_id_connect_provider().open_id_connect_provider_arn(&e.physical_id).send().await {
+        Ok(out) => out,
+        Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_entity_exception()) => return Ok(None),
+        Err(err) => return Err(api("iam:GetOpenIDConnectProvider")(err)),
+    };
+    // AWS reports the URL without its scheme.
+    let url = out.url().map(|u| if u.starts_with("https://") { u.to_string() } else { format!("https://{u}") });
+    let mut props = Map::new();
+    props.insert("url".into(), json!(url));
+    props.insert("client_ids".into(), json!(out.client_id_list()));
+    props.insert("thumbprints".into(), json!(out.thumbprint_list()));
+    props.insert("tags".into(), tag_map(out.tags().iter().map(|t| (t.key(), t.value()))));
+    Ok(Some(Observed { props, outputs: outputs([("arn", e.physical_id.as_str())]) }))
+}
+
+pub(super) async fn update_oidc_provider(
+    p: &AwsProvider,
+    e: &Existing,
+    desired: &Value,
+) -> Result<Applied, ProviderError> {
+    let old: OidcProviderProps = props(&e.address, &e.props)?;
+    let new: OidcProviderProps = props(&e.address, desired)?;
+    let arn = &e.physical_id;
+    if old.thumbprints != new.thumbprints {
+        p.iam
+            .update_open_id_connect_provider_thumbprint()
+            .open_id_connect_provider_arn(arn)
+            .set_thumbprint_list(Some(new.thumbprints.clone()))
+            .send()
+            .await
+            .map_err(api("iam:UpdateOpenIDConnectProviderThumbprint"))?;
+    }
+    for id in new.client_ids.iter().filter(|c| !old.client_ids.contains(c)) {
+        p.iam
+            .add_client_id_to_open_id_connect_provider()
+            .open_id_connect_provider_arn(arn)
+            .client_id(id)
+            .send()
+            .await
+            .map_err(api("iam:AddClientIDToOpenIDConnectProvider"))?;
+    }
+    for id in old.client_ids.iter().filter(|c| !new.client_ids.contains(c)) {
+        p.iam
+            .remove_client_id_from_open_id_connect_provider()
+            .open_id_connect_provider_arn(arn)
+            .client_id(id)
+            .send()
+            .await
+            .map_err(api("iam:RemoveClientIDFromOpenIDConnectProvider"))?;
+    }
+    sync_tags(
+        &e.props,
+        desired,
+        |remove| async move {
+            p.iam
+                .untag_open_id_connect_provider()
+                .open_id_connect_provider_arn(arn)
+                .set_tag_keys(Some(remove))
+                .send()
+                .await
+                .map_err(api("iam:UntagOpenIDConnectProvider"))?;
+            Ok(())
+        },
+        |set| async move {
+            let tags = set
+                .into_iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(malformed(&e.address))?;
+            p.iam
+                .tag_open_id_connect_provider()
+                .open_id_connect_provider_arn(arn)
+                .set_tags(Some(tags))
+                .send()
+                .await
+                .map_err(api("iam:TagOpenIDConnectProvider"))?;
+            Ok(())
+        },
+    )
+    .await?;
+    Ok(Applied { physical_id: e.physical_id.clone(), outputs: e.outputs.clone() })
+}
+
+pub(super) async fn delete_oidc_provider(p: &AwsProvider, e: &Existing) -> Result<(), ProviderError> {
+    p.iam
+        .delete_open_id_connect_provider()
+        .open_id_connect_provider_arn(&e.physical_id)
+        .send()
+        .await
+        .map_err(api("iam:DeleteOpenIDConnectProvider"))?;
     Ok(())
 }

@@ -65,17 +65,39 @@ impl AwsProvider {
 
     /// A provider using `config`.
     pub fn new(config: &aws_config::SdkConfig) -> Self {
+        Self::build(config, None)
+    }
+
+    /// A provider using `config`, with `interceptor` in every client: to record or audit the
+    /// calls it makes (the deploy role's permissions are checked against such a record).
+    pub fn with_interceptor(
+        config: &aws_config::SdkConfig,
+        interceptor: aws_sdk_ec2::config::SharedInterceptor,
+    ) -> Self {
+        Self::build(config, Some(interceptor))
+    }
+
+    fn build(config: &aws_config::SdkConfig, interceptor: Option<aws_sdk_ec2::config::SharedInterceptor>) -> Self {
+        macro_rules! client {
+            ($sdk:ident) => {{
+                let mut builder = $sdk::config::Builder::from(config);
+                if let Some(i) = &interceptor {
+                    builder.push_interceptor(i.clone());
+                }
+                $sdk::Client::from_conf(builder.build())
+            }};
+        }
         Self {
-            ec2: aws_sdk_ec2::Client::new(config),
-            ecr: aws_sdk_ecr::Client::new(config),
-            ecs: aws_sdk_ecs::Client::new(config),
-            elb: aws_sdk_elasticloadbalancingv2::Client::new(config),
-            iam: aws_sdk_iam::Client::new(config),
-            discovery: aws_sdk_servicediscovery::Client::new(config),
-            logs: aws_sdk_cloudwatchlogs::Client::new(config),
-            rds: aws_sdk_rds::Client::new(config),
-            s3: aws_sdk_s3::Client::new(config),
-            sts: aws_sdk_sts::Client::new(config),
+            ec2: client!(aws_sdk_ec2),
+            ecr: client!(aws_sdk_ecr),
+            ecs: client!(aws_sdk_ecs),
+            elb: client!(aws_sdk_elasticloadbalancingv2),
+            iam: client!(aws_sdk_iam),
+            discovery: client!(aws_sdk_servicediscovery),
+            logs: client!(aws_sdk_cloudwatchlogs),
+            rds: client!(aws_sdk_rds),
+            s3: client!(aws_sdk_s3),
+            sts: client!(aws_sdk_sts),
             region: config.region().map(|r| r.to_string()),
             zones: OnceCell::new(),
             account: OnceCell::new(),
@@ -146,6 +168,7 @@ impl Provider for AwsProvider {
             "aws.elbv2.target_group" => elbv2::create_target_group(self, d).await,
             "aws.elbv2.listener" => elbv2::create_listener(self, d).await,
             "aws.iam.role" => iam::create(self, d).await,
+            "aws.iam.oidc_provider" => iam::create_oidc_provider(self, d).await,
             "aws.servicediscovery.service" => servicediscovery::create_service(self, d).await,
             "aws.servicediscovery.private_dns_namespace" => servicediscovery::create(self, d).await,
             "aws.logs.log_group" => logs::create(self, d).await,
@@ -204,6 +227,7 @@ impl Provider for AwsProvider {
             "aws.elbv2.target_group" => elbv2::read_target_group(self, e).await,
             "aws.elbv2.listener" => elbv2::read_listener(self, e).await,
             "aws.iam.role" => iam::read(self, e).await,
+            "aws.iam.oidc_provider" => iam::read_oidc_provider(self, e).await,
             "aws.servicediscovery.service" => servicediscovery::read_service(self, e).await,
             "aws.servicediscovery.private_dns_namespace" => servicediscovery::read(self, e).await,
             "aws.logs.log_group" => logs::read(self, e).await,
@@ -243,6 +267,7 @@ impl Provider for AwsProvider {
             "aws.elbv2.target_group" => elbv2::update_target_group(self, e, desired).await,
             "aws.elbv2.listener" => elbv2::update_listener(self, e, desired).await,
             "aws.iam.role" => iam::update(self, e, desired).await,
+            "aws.iam.oidc_provider" => iam::update_oidc_provider(self, e, desired).await,
             "aws.servicediscovery.service" => servicediscovery::update_service(self, e, desired).await,
             "aws.servicediscovery.private_dns_namespace" => servicediscovery::update(self, e, desired).await,
             "aws.logs.log_group" => logs::update(self, e, desired).await,
@@ -272,6 +297,7 @@ impl Provider for AwsProvider {
             "aws.elbv2.target_group" => elbv2::delete_target_group(self, e).await,
             "aws.elbv2.listener" => elbv2::delete_listener(self, e).await,
             "aws.iam.role" => iam::delete(self, e).await,
+            "aws.iam.oidc_provider" => iam::delete_oidc_provider(self, e).await,
             "aws.servicediscovery.service" => servicediscovery::delete_service(self, e).await,
             "aws.servicediscovery.private_dns_namespace" => servicediscovery::delete(self, e).await,
             "aws.logs.log_group" => logs::delete(self, e).await,

@@ -1,0 +1,222 @@
+//! The pipeline of an environment, as a stack: the bucket the team's and CI's states live in, the
+//! GitHub Actions OIDC provider, and two roles CI assumes with short-lived tokens (no long-lived
+//! keys): a deploy role allowed exactly what deploying the environment's stacks calls
+//! (`policies/documents/deploy-role.toml`, scoped to the environment's names), and a read-only
+//! plan role for pull requests.
+//!
+//! It is the one stack applied from a workstation with administrator credentials, once per
+//! account and environment; every other stack is then applied by CI with
+//! `--state s3://<state_bucket>/states`.
+
+use serde::Deserialize;
+
+use platform::model::{Handle, Stack, StackError, StackSpec};
+use platform::resources::iam::{OidcProvider, PolicyDocument, Role, Statement, Trust};
+use platform::resources::{Bucket, Tags};
+
+use crate::Environment;
+
+/// The stack's name.
+pub const NAME: &str = "pipeline";
+
+/// GitHub Actions' token issuer.
+pub const GITHUB_ISSUER: &str = "https://token.actions.githubusercontent.com";
+
+/// The key prefix of the states in the state bucket: `s3://<state_bucket>/states`.
+pub const STATE_PREFIX: &str = "states";
+
+/// The pipeline stack and its handles.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    /// The checked stack.
+    pub spec: StackSpec,
+    /// The bucket holding the states.
+    pub state_bucket: Handle<Bucket>,
+    /// GitHub's OIDC provider.
+    pub github: Handle<OidcProvider>,
+    /// The role the deploy jobs assume.
+    pub deploy_role: Handle<Role>,
+    /// The role pull-request plans assume.
+    pub plan_role: Handle<Role>,
+}
+
+/// One statement of the deploy-role document.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentStatement {
+    /// Its name (the statement's purpose).
+    pub name: String,
+    /// Why no call of its own shows these actions (implicit authorizations, pipeline steps).
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// The actions.
+    pub actions: Vec<String>,
+    /// The resources, `{env}` standing for the environment's name.
+    pub resources: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Document {
+    statement: Vec<DocumentStatement>,
+}
+
+/// The statements of `policies/documents/deploy-role.toml` for `env`.
+pub fn deploy_statements(env: &str) -> Vec<DocumentStatement> {
+    let doc: Document = toml::from_str(policies::DEPLOY_ROLE).expect("deploy-role.toml is valid");
+    doc.statement
+        .into_iter()
+        .map(|mut s| {
+            s.resources = s.resources.iter().map(|r| r.replace("{env}", env)).collect();
+            s
+        })
+        .collect()
+}
+
+/// Whether an action only reads (plans and drift checks need nothing else).
+fn reads(action: &str) -> bool {
+    let name = action.split_once(':').map(|(_, n)| n).unwrap_or(action);
+    ["Describe", "Get", "List"].iter().any(|p| name.starts_with(p)) && action != "ecr:GetAuthorizationToken"
+}
+
+/// The pipeline stack of `environment`.
+pub fn pipeline(environment: &Environment) -> Result<Pipeline, StackError> {
+    let env = environment.env.as_str();
+    let mut s = Stack::new(NAME, &environment.env);
+    let state_bucket = s.add("state", Bucket { force_destroy: false, versioning: true, ..Bucket::default() });
+    // Every state of the environment is in it.
+    s.protect(&state_bucket, true);
+    let github = s.add(
+        "github",
+        OidcProvider {
+            url: GITHUB_ISSUER.into(),
+            client_ids: vec!["sts.amazonaws.com".into()],
+            thumbprints: vec![
+                "6938fd4d98bab03faadb97b34396831e3780aea1".into(),
+                "1c58a3a8518e8759bf075b76b750d4f2df264fcd".into(),
+            ],
+            tags: Tags::new(),
+        },
+    );
+    let states = state_bucket.arn().with_suffix(&format!("/{STATE_PREFIX}/*"));
+    let locks = state_bucket.arn().with_suffix(&format!("/{STATE_PREFIX}/*.lock"));
+    let mut deploy: Vec<Statement> = deploy_statements(env)
+        .iter()
+        .map(|d| {
+            let actions: Vec<&str> = d.actions.iter().map(String::as_str).collect();
+            Statement::allow(&actions, d.resources.iter().map(|r| r.as_str().into()).collect())
+        })
+        .collect();
+    // The deploy role manages the roles of its environment, but never the pipeline's own: it
+    // could otherwise widen itself.
+    let own_roles = format!("arn:aws:iam::*:role/{env}-{NAME}-*");
+    let role_actions: Vec<String> =
+        deploy_statements(env).into_iter().flat_map(|d| d.actions).filter(|a| a.starts_with("iam:")).collect();
+    deploy.push(Statement {
+        effect: platform::resources::Effect::Deny,
+        actions: role_actions,
+        resources: vec![own_roles.as_str().into()],
+    });
+    // Nor the state bucket's configuration or object history: only the states' current versions.
+    let state_objects = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket"];
+    let bucket_actions: Vec<String> = deploy_statements(env)
+        .into_iter()
+        .flat_map(|d| d.actions)
+        .filter(|a| a.starts_with("s3:") && !state_objects.contains(&a.as_str()))
+        .collect();
+    deploy.push(Statement {
+        effect: platform::resources::Effect::Deny,
+        actions: bucket_actions,
+        resources: vec![state_bucket.arn(), state_bucket.arn().with_suffix("/*")],
+    });
+    deploy.push(Statement::allow(&["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], vec![states.clone()]));
+    deploy.push(Statement::allow(&["s3:ListBucket"], vec![state_bucket.arn()]));
+    let deploy_role = s.add(
+        "deploy",
+        Role {
+            trust: Trust::WebIdentity {
+                provider: github.arn(),
+                audience: "sts.amazonaws.com".into(),
+                subjects: environment.ci_deploy_subjects.clone(),
+            },
+            policies: [("deploy".to_string(), PolicyDocument { statements: deploy })].into(),
+            managed_policies: vec![],
+            tags: Tags::new(),
+        },
+    );
+    // Plans read everything and take the lock (a lock object); they change nothing else.
+    let mut plan: Vec<Statement> = deploy_statements(env)
+        .iter()
+        .filter(|d| d.reason.is_none())
+        .filter_map(|d| {
+            let actions: Vec<&str> = d.actions.iter().map(String::as_str).filter(|a| reads(a)).collect();
+            (!actions.is_empty())
+                .then(|| Statement::allow(&actions, d.resources.iter().map(|r| r.as_str().into()).collect()))
+        })
+        .collect();
+    plan.push(Statement::allow(&["s3:GetObject"], vec![states]));
+    plan.push(Statement::allow(&["s3:PutObject", "s3:DeleteObject"], vec![locks]));
+    let plan_role = s.add(
+        "plan",
+        Role {
+            trust: Trust::WebIdentity {
+                provider: github.arn(),
+                audience: "sts.amazonaws.com".into(),
+                subjects: environment.ci_plan_subjects.clone(),
+            },
+            policies: [("plan".to_string(), PolicyDocument { statements: plan })].into(),
+            managed_policies: vec![],
+            tags: Tags::new(),
+        },
+    );
+    s.output("state_bucket", state_bucket.name());
+    s.output("deploy_role_arn", deploy_role.arn());
+    s.output("plan_role_arn", plan_role.arn());
+    Ok(Pipeline { spec: s.build()?, state_bucket, github, deploy_role, plan_role })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Environments;
+
+    #[test]
+    fn the_deploy_role_is_scoped_to_its_environment_and_the_plan_role_only_reads() {
+        let prod = Environments::builtin().get("prod").unwrap().clone();
+        let p = pipeline(&prod).unwrap();
+        let props = |name: &str| p.spec.resources.iter().find(|r| r.address.name() == name).unwrap().props.clone();
+        let deploy = props("deploy");
+        assert_eq!(
+            deploy["trust"]["web_identity"]["subjects"],
+            serde_json::json!(["repo:acme/card-platform:environment:prod"])
+        );
+        let text = deploy["policies"]["deploy"].to_string();
+        assert!(text.contains("arn:aws:iam::*:role/prod-*"), "{text}");
+        assert!(!text.contains("{env}") && !text.contains("role/dev-"), "{text}");
+        // It cannot change the pipeline's own roles (and so widen itself).
+        let statements = deploy["policies"]["deploy"]["statements"].as_array().unwrap().clone();
+        let deny = statements.iter().find(|s| s["effect"] == "Deny").unwrap();
+        assert_eq!(deny["resources"], serde_json::json!(["arn:aws:iam::*:role/prod-pipeline-*"]));
+        for action in ["iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:UpdateAssumeRolePolicy", "iam:PassRole"] {
+            assert!(deny["actions"].as_array().unwrap().contains(&serde_json::json!(action)), "{action}");
+        }
+        let plan = props("plan")["policies"]["plan"]["statements"].clone();
+        for statement in plan.as_array().unwrap() {
+            for action in statement["actions"].as_array().unwrap() {
+                let action = action.as_str().unwrap();
+                let lock_object = statement["resources"].to_string().contains(".lock");
+                assert!(reads(action) || lock_object || action == "s3:GetObject", "the plan role may {action}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_environment_builds_a_pipeline_that_passes_the_guardrails() {
+        for env in ["dev", "staging", "prod"] {
+            let environment = Environments::builtin().get(env).unwrap().clone();
+            let p = pipeline(&environment).unwrap();
+            let report = platform::policy::check(&[&p.spec], &[], &platform::policy::RuleSet::builtin());
+            assert!(report.passes(), "{env}: {}", platform::render::guardrail_violations(&report));
+        }
+    }
+}
