@@ -307,6 +307,9 @@ pub fn service(
     s.output("service_name", service.name());
     s.output("discovery_name", format!("{}.{}", options.name, foundation.discovery_domain));
     s.output("image_tag", &options.image_tag);
+    s.output("https", environment.certificate_arn.is_some());
+    s.output("task_definition_arn", task.arn());
+    s.output("tasks_security_group_id", group.id());
     Ok(ServiceStack { spec: s.build()?, security_group: group })
 }
 
