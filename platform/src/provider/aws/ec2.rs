@@ -118,9 +118,13 @@ pub(super) async fn read_vpc(p: &AwsProvider, e: &Existing) -> Result<Option<Obs
     let Some(vpc) = out.vpcs().first() else {
         return Ok(None);
     };
-    let attribute = |name: aws_sdk_ec2::types::VpcAttributeName| {
-        p.ec2.describe_vpc_attribute().vpc_id(&e.physical_id).attribute(name).send()
-    };
+    observe_vpc(p, vpc, &e.physical_id).await.map(Some)
+}
+
+/// A VPC as read: the DNS settings take one `DescribeVpcAttribute` each (AWS has no batch form).
+async fn observe_vpc(p: &AwsProvider, vpc: &aws_sdk_ec2::types::Vpc, id: &str) -> Result<Observed, ProviderError> {
+    let attribute =
+        |name: aws_sdk_ec2::types::VpcAttributeName| p.ec2.describe_vpc_attribute().vpc_id(id).attribute(name).send();
     let support = attribute(aws_sdk_ec2::types::VpcAttributeName::EnableDnsSupport)
         .await
         .map_err(api("ec2:DescribeVpcAttribute"))?;
@@ -132,8 +136,31 @@ pub(super) async fn read_vpc(p: &AwsProvider, e: &Existing) -> Result<Option<Obs
     props.insert("enable_dns_support".into(), json!(support.enable_dns_support().and_then(|a| a.value())));
     props.insert("enable_dns_hostnames".into(), json!(hostnames.enable_dns_hostnames().and_then(|a| a.value())));
     props.insert("tags".into(), tags_value(vpc.tags()));
-    let outs = outputs([("id", e.physical_id.as_str()), ("cidr_block", vpc.cidr_block().unwrap_or_default())]);
-    Ok(Some(Observed { props, outputs: outs }))
+    let outs = outputs([("id", id), ("cidr_block", vpc.cidr_block().unwrap_or_default())]);
+    Ok(Observed { props, outputs: outs })
+}
+
+/// Reads many VPCs with one `DescribeVpcs` per [`BATCH`] (their DNS attributes still take a call
+/// each).
+pub(super) async fn read_vpcs(p: &AwsProvider, existing: &[Existing]) -> Result<Vec<Option<Observed>>, ProviderError> {
+    let mut found = std::collections::HashMap::new();
+    for chunk in existing.chunks(BATCH) {
+        let ids = chunk.iter().map(|e| e.physical_id.clone()).collect();
+        let mut pages = p.ec2.describe_vpcs().filters(id_filter("vpc-id", ids)).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            for v in page.map_err(api("ec2:DescribeVpcs"))?.vpcs() {
+                found.insert(v.vpc_id().unwrap_or_default().to_string(), v.clone());
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(existing.len());
+    for e in existing {
+        out.push(match found.get(&e.physical_id) {
+            Some(v) => Some(observe_vpc(p, v, &e.physical_id).await?),
+            None => None,
+        });
+    }
+    Ok(out)
 }
 
 pub(super) async fn update_vpc(p: &AwsProvider, e: &Existing, desired: &Value) -> Result<Applied, ProviderError> {
@@ -404,13 +431,33 @@ pub(super) async fn read_internet_gateway(p: &AwsProvider, e: &Existing) -> Resu
         .send()
         .await
         .map_err(api("ec2:DescribeInternetGateways"))?;
-    let Some(g) = out.internet_gateways().first() else {
-        return Ok(None);
-    };
+    Ok(out.internet_gateways().first().map(|g| observe_internet_gateway(g, &e.physical_id)))
+}
+
+fn observe_internet_gateway(g: &aws_sdk_ec2::types::InternetGateway, id: &str) -> Observed {
     let mut props = Map::new();
     props.insert("vpc".into(), json!(g.attachments().first().and_then(|a| a.vpc_id())));
     props.insert("tags".into(), tags_value(g.tags()));
-    Ok(Some(Observed { props, outputs: outputs([("id", &e.physical_id)]) }))
+    Observed { props, outputs: outputs([("id", id)]) }
+}
+
+/// Reads many internet gateways with one `DescribeInternetGateways` per [`BATCH`].
+pub(super) async fn read_internet_gateways(
+    p: &AwsProvider,
+    existing: &[Existing],
+) -> Result<Vec<Option<Observed>>, ProviderError> {
+    let fetch = |ids| async move {
+        let mut out = vec![];
+        let mut pages =
+            p.ec2.describe_internet_gateways().filters(id_filter("internet-gateway-id", ids)).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            for g in page.map_err(api("ec2:DescribeInternetGateways"))?.internet_gateways() {
+                out.push((g.internet_gateway_id().unwrap_or_default().to_string(), g.clone()));
+            }
+        }
+        Ok(out)
+    };
+    batched(existing, fetch, |g, e| Some(observe_internet_gateway(g, &e.physical_id))).await
 }
 
 pub(super) async fn delete_internet_gateway(p: &AwsProvider, e: &Existing) -> Result<(), ProviderError> {
@@ -891,16 +938,50 @@ pub(super) async fn create_grant(p: &AwsProvider, d: &Desired) -> Result<Applied
 pub(super) async fn read_grant(p: &AwsProvider, e: &Existing) -> Result<Option<Observed>, ProviderError> {
     let g: GrantProps = props(&e.address, &e.props)?;
     let Some(group) = describe_group(p, &g.group).await? else { return Ok(None) };
+    Ok(observe_grant(&group, e, &g.group))
+}
+
+/// A grant as read from its group's rules: the rule carrying the grant's description.
+fn observe_grant(group: &aws_sdk_ec2::types::SecurityGroup, e: &Existing, group_id: &str) -> Option<Observed> {
     let description = format!("{GRANT_DESCRIPTION_PREFIX}{}", e.address);
     let found = group.ip_permissions().iter().flat_map(rule_values).find(|r| r["description"] == description.as_str());
-    Ok(found.map(|r| {
+    found.map(|r| {
         let mut props = Map::new();
-        props.insert("group".into(), json!(g.group));
+        props.insert("group".into(), json!(group_id));
         for key in ["protocol", "from_port", "to_port", "peer"] {
             props.insert(key.into(), r[key].clone());
         }
         Observed { props, outputs: outputs([("id", e.physical_id.as_str())]) }
-    }))
+    })
+}
+
+/// Reads many grants with one `DescribeSecurityGroups` per [`BATCH`] of the groups they open.
+pub(super) async fn read_grants(
+    p: &AwsProvider,
+    existing: &[Existing],
+) -> Result<Vec<Option<Observed>>, ProviderError> {
+    let targets: Vec<String> = existing
+        .iter()
+        .map(|e| props::<GrantProps>(&e.address, &e.props).map(|g| g.group))
+        .collect::<Result<_, _>>()?;
+    let mut unique: Vec<String> = targets.clone();
+    unique.sort();
+    unique.dedup();
+    let mut groups = std::collections::HashMap::new();
+    for chunk in unique.chunks(BATCH) {
+        let mut pages =
+            p.ec2.describe_security_groups().filters(id_filter("group-id", chunk.to_vec())).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            for g in page.map_err(api("ec2:DescribeSecurityGroups"))?.security_groups() {
+                groups.insert(g.group_id().unwrap_or_default().to_string(), g.clone());
+            }
+        }
+    }
+    Ok(existing
+        .iter()
+        .zip(&targets)
+        .map(|(e, group)| groups.get(group).and_then(|g| observe_grant(g, e, group)))
+        .collect())
 }
 
 pub(super) async fn delete_grant(p: &AwsProvider, e: &Existing) -> Result<(), ProviderError> {

@@ -84,6 +84,54 @@ pub(super) async fn read(p: &AwsProvider, e: &Existing) -> Result<Option<Observe
     Ok(Some(Observed { props, outputs: outputs([("arn", arn.as_str()), ("name", e.physical_id.as_str())]) }))
 }
 
+/// The longest prefix all `names` share.
+fn common_prefix<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+    let mut names = names.into_iter();
+    let Some(first) = names.next() else { return String::new() };
+    let mut prefix = first.to_string();
+    for name in names {
+        let shared = prefix.chars().zip(name.chars()).take_while(|(a, b)| a == b).count();
+        prefix = prefix.chars().take(shared).collect();
+    }
+    prefix
+}
+
+/// Reads many log groups at once: `DescribeLogGroups` on the names' common prefix (50 a page),
+/// and their tags through the tagging API (`tag:GetResources`, 100 ARNs a call) instead of one
+/// `ListTagsForResource` per group.
+pub(super) async fn read_many(p: &AwsProvider, existing: &[Existing]) -> Result<Vec<Option<Observed>>, ProviderError> {
+    let wanted: std::collections::HashSet<&str> = existing.iter().map(|e| e.physical_id.as_str()).collect();
+    let prefix = common_prefix(existing.iter().map(|e| e.physical_id.as_str()));
+    let mut groups = std::collections::HashMap::new();
+    let mut request = p.logs.describe_log_groups();
+    if !prefix.is_empty() {
+        request = request.log_group_name_prefix(&prefix);
+    }
+    let mut pages = request.into_paginator().send();
+    while let Some(page) = pages.next().await {
+        for g in page.map_err(api("logs:DescribeLogGroups"))?.log_groups() {
+            if let Some(name) = g.log_group_name().filter(|n| wanted.contains(n)) {
+                groups.insert(name.to_string(), g.clone());
+            }
+        }
+    }
+    let arns: Vec<String> = groups.values().map(arn_of).collect();
+    let tags = super::tags_by_arn(p, &arns).await?;
+    Ok(existing
+        .iter()
+        .map(|e| {
+            let g = groups.get(&e.physical_id)?;
+            let arn = arn_of(g);
+            let mut props = Map::new();
+            props.insert("name".into(), json!(g.log_group_name()));
+            props.insert("retention_in_days".into(), json!(g.retention_in_days()));
+            let pairs = tags.get(&arn).map(|t| t.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect::<Vec<_>>());
+            props.insert("tags".into(), tag_map(pairs.unwrap_or_default()));
+            Some(Observed { props, outputs: outputs([("arn", arn.as_str()), ("name", e.physical_id.as_str())]) })
+        })
+        .collect())
+}
+
 pub(super) async fn update(p: &AwsProvider, e: &Existing, desired: &Value) -> Result<Applied, ProviderError> {
     let old: LogGroupProps = props(&e.address, &e.props)?;
     let new: LogGroupProps = props(&e.address, desired)?;

@@ -40,6 +40,7 @@ pub struct AwsProvider {
     rds: aws_sdk_rds::Client,
     s3: aws_sdk_s3::Client,
     sts: aws_sdk_sts::Client,
+    tagging: aws_sdk_resourcegroupstagging::Client,
     region: Option<String>,
     zones: OnceCell<Vec<String>>,
     account: OnceCell<Account>,
@@ -98,6 +99,7 @@ impl AwsProvider {
             rds: client!(aws_sdk_rds),
             s3: client!(aws_sdk_s3),
             sts: client!(aws_sdk_sts),
+            tagging: client!(aws_sdk_resourcegroupstagging),
             region: config.region().map(|r| r.to_string()),
             zones: OnceCell::new(),
             account: OnceCell::new(),
@@ -187,6 +189,11 @@ impl Provider for AwsProvider {
             "aws.ec2.route_table_association",
             "aws.ec2.elastic_ip",
             "aws.ec2.nat_gateway",
+            "aws.ec2.vpc",
+            "aws.ec2.internet_gateway",
+            "aws.ec2.security_group_grant",
+            "aws.iam.role",
+            "aws.logs.log_group",
         ]
     }
 
@@ -198,6 +205,11 @@ impl Provider for AwsProvider {
             Some("aws.ec2.route_table_association") => ec2::read_associations(self, existing).await,
             Some("aws.ec2.elastic_ip") => ec2::read_elastic_ips(self, existing).await,
             Some("aws.ec2.nat_gateway") => ec2::read_nat_gateways(self, existing).await,
+            Some("aws.ec2.vpc") => ec2::read_vpcs(self, existing).await,
+            Some("aws.ec2.internet_gateway") => ec2::read_internet_gateways(self, existing).await,
+            Some("aws.ec2.security_group_grant") => ec2::read_grants(self, existing).await,
+            Some("aws.iam.role") => iam::read_roles(self, existing).await,
+            Some("aws.logs.log_group") => logs::read_many(self, existing).await,
             _ => {
                 let mut out = Vec::with_capacity(existing.len());
                 for e in existing {
@@ -315,6 +327,25 @@ impl Provider for AwsProvider {
             _ => Ok(e.outputs.clone()),
         }
     }
+}
+
+/// The tags of many resources of any service, by ARN, through the tagging API (100 ARNs a call).
+/// Resources without tags (or unknown to it) are absent.
+async fn tags_by_arn(
+    p: &AwsProvider,
+    arns: &[String],
+) -> Result<std::collections::HashMap<String, Vec<(String, String)>>, ProviderError> {
+    let mut found = std::collections::HashMap::new();
+    for chunk in arns.chunks(100) {
+        let mut pages = p.tagging.get_resources().set_resource_arn_list(Some(chunk.to_vec())).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            for mapping in page.map_err(api("tag:GetResources"))?.resource_tag_mapping_list() {
+                let tags = mapping.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
+                found.insert(mapping.resource_arn().unwrap_or_default().to_string(), tags);
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// Turns an SDK error into a [`ProviderError`] holding its code and whole cause chain.

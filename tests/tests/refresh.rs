@@ -1,0 +1,127 @@
+//! Refresh in batches for the types that are not EC2's: IAM roles (one
+//! `GetAccountAuthorizationDetails` a page) and log groups (`DescribeLogGroups` on their common
+//! prefix, tags through the tagging API). Batch reads must see exactly what single reads see: a
+//! just-applied stack plans as no change, and changes made outside are found.
+
+use std::collections::BTreeMap;
+
+use platform::model::{Env, Stack};
+use platform::plan::Action;
+use platform::resources::iam::{PolicyDocument, Role, Statement, Trust};
+use platform::resources::{LogGroup, Tags};
+use platform::Address;
+use platform_tests::{id_of, Harness};
+
+#[tokio::test]
+async fn refresh_reads_roles_and_log_groups_in_batches() {
+    let h = Harness::new().await;
+    let mut s = Stack::new("many", &Env::new("test").unwrap());
+    for i in 0..40 {
+        let logs = s.add(&format!("logs-{i}"), LogGroup::new(30));
+        s.add(
+            &format!("role-{i}"),
+            Role {
+                trust: Trust::Service("ecs-tasks.amazonaws.com".into()),
+                policies: BTreeMap::from([(
+                    "logs".to_string(),
+                    PolicyDocument {
+                        statements: vec![Statement::allow(&["logs:PutLogEvents"], vec![logs.arn().with_suffix(":*")])],
+                    },
+                )]),
+                managed_policies: vec![],
+                tags: Tags::from([("team".to_string(), "cards".to_string())]),
+            },
+        );
+    }
+    let spec = s.build().unwrap();
+    h.apply_converged(&spec).await;
+    let before = h.emulator.requests();
+    let plan = h.plan(&spec).await;
+    assert!(!plan.has_changes(), "{}", platform::render::plan_text(&plan));
+    let calls = h.emulator.requests() - before;
+    println!("a no-change plan of 80 roles and log groups took {calls} calls");
+    // Single reads would take 40 × 4 for the roles and 40 × 2 for the log groups.
+    assert!(calls <= 6, "a no-change plan of 80 roles and log groups took {calls} calls");
+
+    // Changes outside are seen through the batch reads.
+    let iam = aws_sdk_iam::Client::new(&h.config);
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&h.config);
+    let state = h.state(&spec);
+    iam.delete_role_policy().role_name(id_of(&state, "role-3")).policy_name("logs").send().await.unwrap();
+    logs.delete_retention_policy().log_group_name(id_of(&state, "logs-5")).send().await.unwrap();
+    logs.delete_log_group().log_group_name(id_of(&state, "logs-9")).send().await.unwrap();
+    let plan = h.plan(&spec).await;
+    let action = |name: &str| plan.change(&Address::new("many", name)).unwrap().action;
+    assert_eq!(action("role-3"), Action::Update);
+    assert_eq!(action("logs-5"), Action::Update);
+    assert_eq!(action("logs-9"), Action::Create);
+    // role-9's policy names logs-9's ARN, known again only once it is created.
+    assert_eq!(action("role-9"), Action::Update);
+    let summary = plan.summary();
+    assert_eq!((summary.create, summary.update), (1, 3), "{}", platform::render::plan_text(&plan));
+    h.apply_converged(&spec).await;
+}
+
+#[tokio::test]
+async fn refresh_reads_vpcs_gateways_and_grants_in_batches() {
+    use platform::resources::ec2::{Peer, Protocol, SecurityGroupGrant};
+    use platform::resources::{InternetGateway, SecurityGroup, Vpc};
+    let h = Harness::new().await;
+    let mut s = Stack::new("net", &Env::new("test").unwrap());
+    let mut groups = vec![];
+    for v in 0..3 {
+        let vpc = s.add(&format!("vpc-{v}"), Vpc::new(format!("10.{}.0.0/16", 60 + v)));
+        s.add(&format!("gateway-{v}"), InternetGateway { vpc: vpc.id(), tags: Tags::new() });
+        groups.push(s.add(
+            &format!("group-{v}"),
+            SecurityGroup {
+                vpc: vpc.id(),
+                description: "granted into".into(),
+                ingress: vec![],
+                egress: vec![],
+                tags: Tags::new(),
+            },
+        ));
+    }
+    for i in 0..30 {
+        s.add(
+            &format!("grant-{i}"),
+            SecurityGroupGrant {
+                group: groups[i % 3].id(),
+                protocol: Protocol::Tcp,
+                from_port: 5000 + i as i32,
+                to_port: 5000 + i as i32,
+                peer: Peer::CidrIpv4(platform::Ref::literal(format!("10.99.{i}.0/24"))),
+            },
+        );
+    }
+    let spec = s.build().unwrap();
+    h.apply_converged(&spec).await;
+    let before = h.emulator.requests();
+    let plan = h.plan(&spec).await;
+    assert!(!plan.has_changes(), "{}", platform::render::plan_text(&plan));
+    let calls = h.emulator.requests() - before;
+    println!("a no-change plan of 3 VPCs, 3 gateways, 3 groups and 30 grants took {calls} calls");
+    // One describe per type (VPCs, gateways, groups, the grants' groups); each VPC's two DNS
+    // attributes have no batch form. Single reads would take 3 × 3 + 3 + 3 + 30.
+    assert!(calls <= 4 + 3 * 2, "took {calls} calls");
+
+    // A grant revoked outside is found missing, the others stay.
+    let ec2 = aws_sdk_ec2::Client::new(&h.config);
+    let permission = aws_sdk_ec2::types::IpPermission::builder()
+        .ip_protocol("tcp")
+        .from_port(5004)
+        .to_port(5004)
+        .ip_ranges(aws_sdk_ec2::types::IpRange::builder().cidr_ip("10.99.4.0/24").build())
+        .build();
+    let state = h.state(&spec);
+    ec2.revoke_security_group_ingress()
+        .group_id(id_of(&state, "group-1"))
+        .ip_permissions(permission)
+        .send()
+        .await
+        .unwrap();
+    let plan = h.plan(&spec).await;
+    assert_eq!(plan.change(&Address::new("net", "grant-4")).unwrap().action, Action::Create);
+    assert_eq!(plan.summary().create, 1, "{}", platform::render::plan_text(&plan));
+}
