@@ -125,3 +125,111 @@ async fn refresh_reads_vpcs_gateways_and_grants_in_batches() {
     assert_eq!(plan.change(&Address::new("net", "grant-4")).unwrap().action, Action::Create);
     assert_eq!(plan.summary().create, 1, "{}", platform::render::plan_text(&plan));
 }
+
+#[tokio::test]
+async fn refresh_reads_ecs_services_ten_at_a_time() {
+    use platform::resources::ec2::AzIndex;
+    use platform::resources::ecs::{Container, ContainerHealthCheck, EcsCluster, Service, TaskDefinition};
+    use platform::resources::{SecurityGroup, Subnet, Vpc};
+    let h = Harness::new().await;
+    let mut s = Stack::new("svc", &Env::new("test").unwrap());
+    let vpc = s.add("vpc", Vpc::new("10.70.0.0/16"));
+    let subnet = s.add("subnet", Subnet::new(vpc.id(), "10.70.1.0/24", AzIndex(0)));
+    let group = s.add(
+        "tasks",
+        SecurityGroup {
+            vpc: vpc.id(),
+            description: "tasks".into(),
+            ingress: vec![],
+            egress: vec![],
+            tags: Tags::new(),
+        },
+    );
+    let cluster = s.add("cluster", EcsCluster::default());
+    let logs = s.add("logs", LogGroup::new(30));
+    let role = |name: &str, s: &mut Stack| {
+        s.add(
+            name,
+            Role {
+                trust: Trust::Service("ecs-tasks.amazonaws.com".into()),
+                policies: BTreeMap::new(),
+                managed_policies: vec![],
+                tags: Tags::new(),
+            },
+        )
+    };
+    let (execution, task_role) = (role("execution", &mut s), role("task-role", &mut s));
+    let task = s.add(
+        "task",
+        TaskDefinition {
+            cpu: 256,
+            memory: 512,
+            execution_role: execution.arn(),
+            task_role: task_role.arn(),
+            containers: vec![Container {
+                name: "app".into(),
+                image: platform::Ref::literal("public.ecr.aws/docker/library/busybox:1"),
+                ports: vec![8080],
+                environment: BTreeMap::new(),
+                secrets: BTreeMap::new(),
+                readonly_root_filesystem: true,
+                user: "10001".into(),
+                privileged: false,
+                health_check: Some(ContainerHealthCheck {
+                    command: vec!["CMD".into(), "true".into()],
+                    interval_seconds: 30,
+                    timeout_seconds: 5,
+                    retries: 3,
+                    start_period_seconds: 0,
+                }),
+                log_group: logs.name(),
+                log_stream_prefix: "app".into(),
+            }],
+            tags: Tags::new(),
+        },
+    );
+    for i in 0..12 {
+        s.add(
+            &format!("service-{i}"),
+            Service {
+                cluster: cluster.arn(),
+                task_definition: task.arn(),
+                desired_count: 1,
+                subnets: vec![subnet.id()],
+                security_groups: vec![group.id()],
+                assign_public_ip: false,
+                load_balancer: None,
+                discovery: None,
+                circuit_breaker_rollback: true,
+                minimum_healthy_percent: 100,
+                maximum_percent: 200,
+                health_check_grace_period_seconds: 0,
+                tags: Tags::new(),
+            },
+        );
+    }
+    let spec = s.build().unwrap();
+    h.apply_converged(&spec).await;
+    let before = h.emulator.requests();
+    let plan = h.plan(&spec).await;
+    assert!(!plan.has_changes(), "{}", platform::render::plan_text(&plan));
+    let calls = h.emulator.requests() - before;
+    println!("a no-change plan of 12 ECS services (and 9 other resources) took {calls} calls");
+    let ecs = aws_sdk_ecs::Client::new(&h.config);
+    let state = h.state(&spec);
+    ecs.update_service()
+        .cluster(id_of(&state, "cluster"))
+        .service(id_of(&state, "service-11"))
+        .desired_count(3)
+        .send()
+        .await
+        .unwrap();
+    let before = h.emulator.requests();
+    let plan = h.plan(&spec).await;
+    let describes = h.emulator.requests() - before;
+    assert_eq!(plan.change(&Address::new("svc", "service-11")).unwrap().action, Action::Update);
+    assert_eq!(plan.summary().update, 1, "{}", platform::render::plan_text(&plan));
+    // Services: two DescribeServices (10 + 2) instead of 12. The others: VPC (3), subnet, group,
+    // cluster, log group (2), roles (1), task definition (1), zones.
+    assert!(calls <= 12 && describes == calls, "took {calls} calls, then {describes}");
+}

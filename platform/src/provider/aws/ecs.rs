@@ -449,7 +449,41 @@ async fn describe_service(p: &AwsProvider, e: &Existing) -> Result<Option<aws_sd
 }
 
 pub(super) async fn read_service(p: &AwsProvider, e: &Existing) -> Result<Option<Observed>, ProviderError> {
-    let Some(s) = describe_service(p, e).await? else { return Ok(None) };
+    Ok(describe_service(p, e).await?.map(|s| observe_service(&s, e)))
+}
+
+/// Reads many services with one `DescribeServices` per cluster and 10 services (the API's limit),
+/// tags included.
+pub(super) async fn read_services(
+    p: &AwsProvider,
+    existing: &[Existing],
+) -> Result<Vec<Option<Observed>>, ProviderError> {
+    let mut by_cluster: std::collections::BTreeMap<&str, Vec<&str>> = std::collections::BTreeMap::new();
+    for e in existing {
+        let cluster = e.props.get("cluster").and_then(Value::as_str).unwrap_or_default();
+        by_cluster.entry(cluster).or_default().push(&e.physical_id);
+    }
+    let mut found = std::collections::HashMap::new();
+    for (cluster, services) in by_cluster {
+        for chunk in services.chunks(10) {
+            let out = p
+                .ecs
+                .describe_services()
+                .cluster(cluster)
+                .set_services(Some(chunk.iter().map(|s| s.to_string()).collect()))
+                .include(aws_sdk_ecs::types::ServiceField::Tags)
+                .send()
+                .await
+                .map_err(api("ecs:DescribeServices"))?;
+            for s in out.services().iter().filter(|s| s.status() == Some("ACTIVE")) {
+                found.insert(s.service_arn().unwrap_or_default().to_string(), s.clone());
+            }
+        }
+    }
+    Ok(existing.iter().map(|e| found.get(&e.physical_id).map(|s| observe_service(s, e))).collect())
+}
+
+fn observe_service(s: &aws_sdk_ecs::types::Service, e: &Existing) -> Observed {
     let vpc = s.network_configuration().and_then(|n| n.awsvpc_configuration());
     let mut props = Map::new();
     props.insert("name".into(), json!(s.service_name()));
@@ -491,7 +525,7 @@ pub(super) async fn read_service(p: &AwsProvider, e: &Existing) -> Result<Option
         tag_map(s.tags().iter().map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default()))),
     );
     let name = s.service_name().unwrap_or_default();
-    Ok(Some(Observed { props, outputs: outputs([("arn", e.physical_id.as_str()), ("name", name)]) }))
+    Observed { props, outputs: outputs([("arn", e.physical_id.as_str()), ("name", name)]) }
 }
 
 pub(super) async fn update_service(p: &AwsProvider, e: &Existing, desired: &Value) -> Result<Applied, ProviderError> {

@@ -194,6 +194,7 @@ impl Provider for AwsProvider {
             "aws.ec2.security_group_grant",
             "aws.iam.role",
             "aws.logs.log_group",
+            "aws.ecs.service",
         ]
     }
 
@@ -209,6 +210,7 @@ impl Provider for AwsProvider {
             Some("aws.ec2.internet_gateway") => ec2::read_internet_gateways(self, existing).await,
             Some("aws.ec2.security_group_grant") => ec2::read_grants(self, existing).await,
             Some("aws.iam.role") => iam::read_roles(self, existing).await,
+            Some("aws.ecs.service") => ecs::read_services(self, existing).await,
             Some("aws.logs.log_group") => logs::read_many(self, existing).await,
             _ => {
                 let mut out = Vec::with_capacity(existing.len());
