@@ -8,15 +8,21 @@ Corrections (each is a difference from AWS, not a behaviour of the product):
   denying requests "when aws:SecureTransport is false" denies every request, HTTPS or not. Here the
   `aws:SecureTransport` key of `Bool` conditions is evaluated against the request's scheme, as AWS
   does; statements with other conditions keep moto's behaviour.
+
+Benchmarks only: PLATFORM_EMULATOR_LATENCY_MS=N delays every request by N milliseconds before it
+is answered (requests are served on threads, so delays overlap as a real region's would).
 """
 
 import json
+import os
+import time
 import sys
 import threading
 from urllib.parse import urlparse
 
 from moto.s3.models import FakeBucket
 from moto.s3.responses import S3Response
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from moto.server import main
 
 S3_NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
@@ -78,6 +84,16 @@ def get_permission(self, action, resource):
 
 S3Response.setup_class = setup_class
 FakeBucket.get_permission = get_permission
+
+_latency = float(os.environ.get("PLATFORM_EMULATOR_LATENCY_MS", "0")) / 1000.0
+if _latency > 0:
+    _dispatch = DomainDispatcherApplication.__call__
+
+    def delayed(self, environ, start_response):
+        time.sleep(_latency)
+        return _dispatch(self, environ, start_response)
+
+    DomainDispatcherApplication.__call__ = delayed
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

@@ -41,7 +41,13 @@ pub struct Emulator {
 impl Emulator {
     /// Starts an emulator on a free loopback port, over plain HTTP, and waits until it answers.
     pub fn start() -> Self {
-        Self::spawn(None)
+        Self::spawn(None, 0)
+    }
+
+    /// Like [`Emulator::start`], every request answered `latency_ms` later, as from a real region
+    /// (for benchmarks: the delays of concurrent requests overlap).
+    pub fn start_with_latency(latency_ms: u64) -> Self {
+        Self::spawn(None, latency_ms)
     }
 
     /// Starts an emulator that serves HTTPS, as AWS endpoints do, with a certificate from a local
@@ -53,10 +59,10 @@ impl Emulator {
             .status()
             .expect("scripts/emulator-cert runs");
         assert!(status.success(), "scripts/emulator-cert failed");
-        Self::spawn(Some(dir))
+        Self::spawn(Some(dir), 0)
     }
 
-    fn spawn(tls: Option<tempfile::TempDir>) -> Self {
+    fn spawn(tls: Option<tempfile::TempDir>, latency_ms: u64) -> Self {
         let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
         let mut command = Command::new(emulator_python());
         command.arg(workspace_root().join("scripts/emulator-server.py")).args([
@@ -67,6 +73,9 @@ impl Emulator {
         ]);
         if let Some(dir) = &tls {
             command.arg("-c").arg(dir.path().join("cert.pem")).arg("-k").arg(dir.path().join("key.pem"));
+        }
+        if latency_ms > 0 {
+            command.env("PLATFORM_EMULATOR_LATENCY_MS", latency_ms.to_string());
         }
         let log = tempfile::NamedTempFile::new().expect("a log file");
         let child = command
@@ -164,7 +173,8 @@ impl Harness {
         Self::on(Emulator::start_tls()).await
     }
 
-    async fn on(emulator: Emulator) -> Self {
+    /// An engine on `emulator` (one started with latency, say).
+    pub async fn on(emulator: Emulator) -> Self {
         let config = emulator.sdk_config().await;
         let dir = tempfile::tempdir().expect("a temporary directory");
         let backend = platform::state::local::LocalBackend::new(dir.path());

@@ -233,3 +233,95 @@ async fn refresh_reads_ecs_services_ten_at_a_time() {
     // cluster, log group (2), roles (1), task definition (1), zones.
     assert!(calls <= 12 && describes == calls, "took {calls} calls, then {describes}");
 }
+
+#[tokio::test]
+async fn refresh_reads_load_balancers_target_groups_listeners_and_databases_in_batches() {
+    use platform::resources::ec2::AzIndex;
+    use platform::resources::elbv2::{HealthCheck, Listener, ListenerAction, LoadBalancer, TargetGroup};
+    use platform::resources::{DbEngine, DbInstance, DbSubnetGroup, SecurityGroup, Subnet, Vpc};
+    let h = Harness::new().await;
+    let mut s = Stack::new("lbs", &Env::new("test").unwrap());
+    let vpc = s.add("vpc", Vpc::new("10.90.0.0/16"));
+    let subnets: Vec<_> = (0..2)
+        .map(|i| s.add(&format!("subnet-{i}"), Subnet::new(vpc.id(), format!("10.90.{i}.0/24"), AzIndex(i as u8))))
+        .collect();
+    let group = s.add(
+        "group",
+        SecurityGroup { vpc: vpc.id(), description: "lb".into(), ingress: vec![], egress: vec![], tags: Tags::new() },
+    );
+    let db_subnets = s.add(
+        "db-subnets",
+        DbSubnetGroup {
+            description: "databases".into(),
+            subnets: subnets.iter().map(|s| s.id()).collect(),
+            tags: Tags::new(),
+        },
+    );
+    for i in 0..3 {
+        let lb = s.add(
+            &format!("lb-{i}"),
+            LoadBalancer {
+                internal: true,
+                subnets: subnets.iter().map(|s| s.id()).collect(),
+                security_groups: vec![group.id()],
+                drop_invalid_header_fields: true,
+                deletion_protection: false,
+                tags: Tags::new(),
+            },
+        );
+        let targets = s.add(
+            &format!("targets-{i}"),
+            TargetGroup {
+                vpc: vpc.id(),
+                port: 8080,
+                protocol: "HTTP".into(),
+                target_type: "ip".into(),
+                health_check: HealthCheck {
+                    path: "/health/ready".into(),
+                    port: 8081,
+                    interval_seconds: 15,
+                    timeout_seconds: 5,
+                    healthy_threshold: 2,
+                    unhealthy_threshold: 3,
+                    matcher: "200".into(),
+                },
+                deregistration_delay_seconds: 30,
+                tags: Tags::new(),
+            },
+        );
+        s.add(
+            &format!("listener-{i}"),
+            Listener {
+                load_balancer: lb.arn(),
+                port: 80,
+                protocol: "HTTP".into(),
+                certificate_arn: None,
+                ssl_policy: None,
+                action: ListenerAction::Forward { target_group: targets.arn() },
+                tags: Tags::new(),
+            },
+        );
+        let mut db = DbInstance::new(DbEngine::Postgres, "17", "cards", db_subnets.name(), vec![group.id()]);
+        db.multi_az = true;
+        s.add(&format!("db-{i}"), db);
+    }
+    let spec = s.build().unwrap();
+    h.apply_converged(&spec).await;
+    let before = h.emulator.requests();
+    let plan = h.plan(&spec).await;
+    assert!(!plan.has_changes(), "{}", platform::render::plan_text(&plan));
+    let calls = h.emulator.requests() - before;
+    println!("a no-change plan of 3 load balancers, target groups, listeners and databases took {calls} calls");
+    // Single reads: 3 × 3 (load balancers) + 3 × 3 (target groups) + 3 × 2 (listeners) + 3
+    // (databases). Batched: one describe and one DescribeTags per ELB type, the attributes of each
+    // load balancer and target group (no batch form), one DescribeDBInstances; and the others
+    // (VPC 3, subnets, group, subnet group, zones).
+    assert!(calls <= 2 * 3 + 2 * 3 + 1 + 7, "took {calls} calls");
+
+    // A listener deleted outside: the batch describe fails as a whole, the single reads find it gone.
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&h.config);
+    elb.delete_listener().listener_arn(id_of(&h.state(&spec), "listener-1")).send().await.unwrap();
+    let plan = h.plan(&spec).await;
+    assert_eq!(plan.change(&Address::new("lbs", "listener-1")).unwrap().action, Action::Create);
+    assert_eq!(plan.summary().create, 1, "{}", platform::render::plan_text(&plan));
+}

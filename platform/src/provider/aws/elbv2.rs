@@ -1,5 +1,7 @@
 //! Application load balancers, target groups and listeners. Physical ids are ARNs.
 
+use std::collections::HashMap;
+
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
@@ -20,6 +22,29 @@ async fn read_tags(p: &AwsProvider, arn: &str) -> Result<Value, ProviderError> {
         p.elb.describe_tags().resource_arns(arn).send().await.map_err(api("elasticloadbalancing:DescribeTags"))?;
     let tags = out.tag_descriptions().first().map(|d| d.tags().to_vec()).unwrap_or_default();
     Ok(tag_map(tags.iter().map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default()))))
+}
+
+/// The tags of many resources, 20 ARNs a `DescribeTags` (the API's limit).
+async fn read_tags_many(p: &AwsProvider, arns: &[String]) -> Result<HashMap<String, Value>, ProviderError> {
+    let mut found = HashMap::new();
+    for chunk in arns.chunks(20) {
+        let out = p
+            .elb
+            .describe_tags()
+            .set_resource_arns(Some(chunk.to_vec()))
+            .send()
+            .await
+            .map_err(api("elasticloadbalancing:DescribeTags"))?;
+        for d in out.tag_descriptions() {
+            let tags = tag_map(d.tags().iter().map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())));
+            found.insert(d.resource_arn().unwrap_or_default().to_string(), tags);
+        }
+    }
+    Ok(found)
+}
+
+fn arns(existing: &[Existing]) -> Vec<String> {
+    existing.iter().map(|e| e.physical_id.clone()).collect()
 }
 
 async fn update_tags(p: &AwsProvider, e: &Existing, desired: &Value) -> Result<(), ProviderError> {
@@ -126,10 +151,21 @@ pub(super) async fn read_load_balancer(p: &AwsProvider, e: &Existing) -> Result<
         .await
         .map_err(api("elasticloadbalancing:DescribeLoadBalancers"))?;
     let Some(lb) = out.load_balancers().first() else { return Ok(None) };
+    let tags = read_tags(p, &e.physical_id).await?;
+    observe_load_balancer(p, lb, &e.physical_id, tags).await.map(Some)
+}
+
+/// A load balancer as read; its attributes take a call of their own (AWS has no batch form).
+async fn observe_load_balancer(
+    p: &AwsProvider,
+    lb: &aws_sdk_elasticloadbalancingv2::types::LoadBalancer,
+    arn: &str,
+    tags: Value,
+) -> Result<Observed, ProviderError> {
     let attributes = p
         .elb
         .describe_load_balancer_attributes()
-        .load_balancer_arn(&e.physical_id)
+        .load_balancer_arn(arn)
         .send()
         .await
         .map_err(api("elasticloadbalancing:DescribeLoadBalancerAttributes"))?;
@@ -145,8 +181,41 @@ pub(super) async fn read_load_balancer(p: &AwsProvider, e: &Existing) -> Result<
     props.insert("security_groups".into(), json!(lb.security_groups()));
     props.insert("drop_invalid_header_fields".into(), json!(attribute(DROP_INVALID)));
     props.insert("deletion_protection".into(), json!(attribute(DELETION_PROTECTION)));
-    props.insert("tags".into(), read_tags(p, &e.physical_id).await?);
-    Ok(Some(Observed { props, outputs: lb_outputs(lb) }))
+    props.insert("tags".into(), tags);
+    Ok(Observed { props, outputs: lb_outputs(lb) })
+}
+
+/// Reads many load balancers: 20 ARNs a `DescribeLoadBalancers` and a `DescribeTags`. AWS fails
+/// the whole call when one ARN is gone; the engine then reads them one by one.
+pub(super) async fn read_load_balancers(
+    p: &AwsProvider,
+    existing: &[Existing],
+) -> Result<Vec<Option<Observed>>, ProviderError> {
+    let mut found = HashMap::new();
+    for chunk in arns(existing).chunks(20) {
+        let out = p
+            .elb
+            .describe_load_balancers()
+            .set_load_balancer_arns(Some(chunk.to_vec()))
+            .send()
+            .await
+            .map_err(api("elasticloadbalancing:DescribeLoadBalancers"))?;
+        for lb in out.load_balancers() {
+            found.insert(lb.load_balancer_arn().unwrap_or_default().to_string(), lb.clone());
+        }
+    }
+    let mut tags = read_tags_many(p, &arns(existing)).await?;
+    let mut out = Vec::with_capacity(existing.len());
+    for e in existing {
+        out.push(match found.get(&e.physical_id) {
+            Some(lb) => {
+                let tags = tags.remove(&e.physical_id).unwrap_or_else(|| tag_map(Vec::<(&str, &str)>::new()));
+                Some(observe_load_balancer(p, lb, &e.physical_id, tags).await?)
+            }
+            None => None,
+        });
+    }
+    Ok(out)
 }
 
 pub(super) async fn update_load_balancer(
@@ -279,10 +348,54 @@ pub(super) async fn read_target_group(p: &AwsProvider, e: &Existing) -> Result<O
         .await
         .map_err(api("elasticloadbalancing:DescribeTargetGroups"))?;
     let Some(tg) = out.target_groups().first() else { return Ok(None) };
+    let tags = read_tags(p, &e.physical_id).await?;
+    observe_target_group(p, tg, &e.physical_id, tags).await.map(Some)
+}
+
+/// Reads many target groups: 20 ARNs a `DescribeTargetGroups` and a `DescribeTags` (attributes
+/// take a call each). AWS fails the whole call when one ARN is gone; the engine then reads them
+/// one by one.
+pub(super) async fn read_target_groups(
+    p: &AwsProvider,
+    existing: &[Existing],
+) -> Result<Vec<Option<Observed>>, ProviderError> {
+    let mut found = HashMap::new();
+    for chunk in arns(existing).chunks(20) {
+        let out = p
+            .elb
+            .describe_target_groups()
+            .set_target_group_arns(Some(chunk.to_vec()))
+            .send()
+            .await
+            .map_err(api("elasticloadbalancing:DescribeTargetGroups"))?;
+        for tg in out.target_groups() {
+            found.insert(tg.target_group_arn().unwrap_or_default().to_string(), tg.clone());
+        }
+    }
+    let mut tags = read_tags_many(p, &arns(existing)).await?;
+    let mut out = Vec::with_capacity(existing.len());
+    for e in existing {
+        out.push(match found.get(&e.physical_id) {
+            Some(tg) => {
+                let tags = tags.remove(&e.physical_id).unwrap_or_else(|| tag_map(Vec::<(&str, &str)>::new()));
+                Some(observe_target_group(p, tg, &e.physical_id, tags).await?)
+            }
+            None => None,
+        });
+    }
+    Ok(out)
+}
+
+async fn observe_target_group(
+    p: &AwsProvider,
+    tg: &aws_sdk_elasticloadbalancingv2::types::TargetGroup,
+    arn: &str,
+    tags: Value,
+) -> Result<Observed, ProviderError> {
     let attributes = p
         .elb
         .describe_target_group_attributes()
-        .target_group_arn(&e.physical_id)
+        .target_group_arn(arn)
         .send()
         .await
         .map_err(api("elasticloadbalancing:DescribeTargetGroupAttributes"))?;
@@ -313,9 +426,9 @@ pub(super) async fn read_target_group(p: &AwsProvider, e: &Existing) -> Result<O
     if let Some(delay) = delay {
         props.insert("deregistration_delay_seconds".into(), json!(delay));
     }
-    props.insert("tags".into(), read_tags(p, &e.physical_id).await?);
+    props.insert("tags".into(), tags);
     let name = tg.target_group_name().unwrap_or_default();
-    Ok(Some(Observed { props, outputs: outputs([("arn", e.physical_id.as_str()), ("name", name)]) }))
+    Ok(Observed { props, outputs: outputs([("arn", arn), ("name", name)]) })
 }
 
 pub(super) async fn update_target_group(
@@ -426,6 +539,10 @@ pub(super) async fn read_listener(p: &AwsProvider, e: &Existing) -> Result<Optio
         .await
         .map_err(api("elasticloadbalancing:DescribeListeners"))?;
     let Some(l) = out.listeners().first() else { return Ok(None) };
+    Ok(Some(observe_listener(l, &e.physical_id, read_tags(p, &e.physical_id).await?)))
+}
+
+fn observe_listener(l: &aws_sdk_elasticloadbalancingv2::types::Listener, arn: &str, tags: Value) -> Observed {
     let https = l.protocol() == Some(&ProtocolEnum::Https);
     let mut props = Map::new();
     props.insert("load_balancer".into(), json!(l.load_balancer_arn()));
@@ -438,8 +555,38 @@ pub(super) async fn read_listener(p: &AwsProvider, e: &Existing) -> Result<Optio
     );
     props.insert("ssl_policy".into(), json!(https.then(|| l.ssl_policy()).flatten()));
     props.insert("action".into(), l.default_actions().first().map(declared_action).unwrap_or(Value::Null));
-    props.insert("tags".into(), read_tags(p, &e.physical_id).await?);
-    Ok(Some(Observed { props, outputs: outputs([("arn", e.physical_id.as_str())]) }))
+    props.insert("tags".into(), tags);
+    Observed { props, outputs: outputs([("arn", arn)]) }
+}
+
+/// Reads many listeners: 20 ARNs a `DescribeListeners` and a `DescribeTags`. AWS fails the whole
+/// call when one ARN is gone; the engine then reads them one by one.
+pub(super) async fn read_listeners(
+    p: &AwsProvider,
+    existing: &[Existing],
+) -> Result<Vec<Option<Observed>>, ProviderError> {
+    let mut found = HashMap::new();
+    for chunk in arns(existing).chunks(20) {
+        let out = p
+            .elb
+            .describe_listeners()
+            .set_listener_arns(Some(chunk.to_vec()))
+            .send()
+            .await
+            .map_err(api("elasticloadbalancing:DescribeListeners"))?;
+        for l in out.listeners() {
+            found.insert(l.listener_arn().unwrap_or_default().to_string(), l.clone());
+        }
+    }
+    let mut tags = read_tags_many(p, &arns(existing)).await?;
+    Ok(existing
+        .iter()
+        .map(|e| {
+            let l = found.get(&e.physical_id)?;
+            let tags = tags.remove(&e.physical_id).unwrap_or_else(|| tag_map(Vec::<(&str, &str)>::new()));
+            Some(observe_listener(l, &e.physical_id, tags))
+        })
+        .collect())
 }
 
 pub(super) async fn update_listener(p: &AwsProvider, e: &Existing, desired: &Value) -> Result<Applied, ProviderError> {

@@ -195,6 +195,10 @@ impl Provider for AwsProvider {
             "aws.iam.role",
             "aws.logs.log_group",
             "aws.ecs.service",
+            "aws.elbv2.load_balancer",
+            "aws.elbv2.target_group",
+            "aws.elbv2.listener",
+            "aws.rds.db_instance",
         ]
     }
 
@@ -211,6 +215,10 @@ impl Provider for AwsProvider {
             Some("aws.ec2.security_group_grant") => ec2::read_grants(self, existing).await,
             Some("aws.iam.role") => iam::read_roles(self, existing).await,
             Some("aws.ecs.service") => ecs::read_services(self, existing).await,
+            Some("aws.elbv2.load_balancer") => elbv2::read_load_balancers(self, existing).await,
+            Some("aws.elbv2.target_group") => elbv2::read_target_groups(self, existing).await,
+            Some("aws.elbv2.listener") => elbv2::read_listeners(self, existing).await,
+            Some("aws.rds.db_instance") => rds::read_instances(self, existing).await,
             Some("aws.logs.log_group") => logs::read_many(self, existing).await,
             _ => {
                 let mut out = Vec::with_capacity(existing.len());

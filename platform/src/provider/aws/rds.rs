@@ -252,8 +252,32 @@ pub(super) async fn await_instance(p: &AwsProvider, e: &Existing) -> Result<BTre
 
 pub(super) async fn read_instance(p: &AwsProvider, e: &Existing) -> Result<Option<Observed>, ProviderError> {
     let Some(db) = describe(p, &e.physical_id).await? else { return Ok(None) };
+    Ok(observe_instance(&db, e))
+}
+
+/// Reads many instances with one `DescribeDBInstances` filtered by identifiers (100 a call),
+/// tags included.
+pub(super) async fn read_instances(
+    p: &AwsProvider,
+    existing: &[Existing],
+) -> Result<Vec<Option<Observed>>, ProviderError> {
+    let mut found = std::collections::HashMap::new();
+    for chunk in existing.chunks(100) {
+        let ids: Vec<String> = chunk.iter().map(|e| e.physical_id.clone()).collect();
+        let filter = aws_sdk_rds::types::Filter::builder().name("db-instance-id").set_values(Some(ids)).build();
+        let mut pages = p.rds.describe_db_instances().filters(filter).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            for db in page.map_err(api("rds:DescribeDBInstances"))?.db_instances() {
+                found.insert(db.db_instance_identifier().unwrap_or_default().to_string(), db.clone());
+            }
+        }
+    }
+    Ok(existing.iter().map(|e| found.get(&e.physical_id).and_then(|db| observe_instance(db, e))).collect())
+}
+
+fn observe_instance(db: &DbInstance, e: &Existing) -> Option<Observed> {
     if db.db_instance_status() == Some("deleting") {
-        return Ok(None);
+        return None;
     }
     let recorded_version = e.props.get("engine_version").and_then(Value::as_str).unwrap_or_default();
     let version = db.engine_version().unwrap_or_default();
@@ -290,7 +314,7 @@ pub(super) async fn read_instance(p: &AwsProvider, e: &Existing) -> Result<Optio
         put("performance_insights", json!(enabled));
     }
     put("tags", tag_map(db.tag_list().iter().map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default()))));
-    Ok(Some(Observed { props, outputs: instance_outputs(&db) }))
+    Some(Observed { props, outputs: instance_outputs(db) })
 }
 
 pub(super) async fn update_instance(p: &AwsProvider, e: &Existing, desired: &Value) -> Result<Applied, ProviderError> {
