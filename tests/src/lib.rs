@@ -188,16 +188,26 @@ impl Harness {
 
     /// Replaces the engine with one whose AWS calls are recorded by the returned recorder.
     pub fn record_calls(&mut self) -> CallRecorder {
+        self.record_calls_with(
+            platform::provider::aws::ServiceLimits::default(),
+            platform::apply::ApplyOptions::default(),
+        )
+    }
+
+    /// Like [`Harness::record_calls`], with other per-service limits and apply options.
+    pub fn record_calls_with(
+        &mut self,
+        limits: platform::provider::aws::ServiceLimits,
+        options: platform::apply::ApplyOptions,
+    ) -> CallRecorder {
         let recorder = CallRecorder::default();
         let provider = platform::provider::aws::AwsProvider::with_interceptor(
             &self.config,
             aws_sdk_ec2::config::SharedInterceptor::new(recorder.clone()),
-        );
-        self.engine = platform::Engine::new(
-            std::sync::Arc::new(provider),
-            std::sync::Arc::new(self.backend.clone()),
-            platform::apply::ApplyOptions::default(),
-        );
+        )
+        .with_limits(limits);
+        self.engine =
+            platform::Engine::new(std::sync::Arc::new(provider), std::sync::Arc::new(self.backend.clone()), options);
         recorder
     }
 
@@ -364,12 +374,25 @@ impl Drop for Postgres {
 #[derive(Debug, Clone, Default)]
 pub struct CallRecorder {
     calls: std::sync::Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
+    /// Per IAM service prefix: requests in flight now, and the most ever in flight at once.
+    in_flight: std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<String, (usize, usize)>>>,
 }
 
 impl CallRecorder {
     /// The IAM actions of the calls made so far.
     pub fn actions(&self) -> std::collections::BTreeSet<String> {
         self.calls.lock().expect("recorder").clone()
+    }
+
+    /// The most requests to `service` (an IAM prefix: `iam`, `ec2`...) that were in flight at once.
+    pub fn max_in_flight(&self, service: &str) -> usize {
+        self.in_flight.lock().expect("recorder").get(service).map(|(_, max)| *max).unwrap_or(0)
+    }
+
+    fn service(cfg: &aws_sdk_ec2::config::ConfigBag) -> Option<String> {
+        let metadata = cfg.load::<aws_smithy_runtime_api::client::orchestrator::Metadata>()?;
+        let action = iam_action(metadata.service(), metadata.name());
+        action.split_once(':').map(|(prefix, _)| prefix.to_string())
     }
 }
 
@@ -415,6 +438,35 @@ impl aws_sdk_ec2::config::Intercept for CallRecorder {
     ) -> Result<(), aws_sdk_ec2::error::BoxError> {
         if let Some(metadata) = cfg.load::<aws_smithy_runtime_api::client::orchestrator::Metadata>() {
             self.calls.lock().expect("recorder").insert(iam_action(metadata.service(), metadata.name()));
+        }
+        Ok(())
+    }
+
+    fn read_before_attempt(
+        &self,
+        _context: &aws_sdk_ec2::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        cfg: &mut aws_sdk_ec2::config::ConfigBag,
+    ) -> Result<(), aws_sdk_ec2::error::BoxError> {
+        if let Some(service) = Self::service(cfg) {
+            let mut in_flight = self.in_flight.lock().expect("recorder");
+            let entry = in_flight.entry(service).or_default();
+            entry.0 += 1;
+            entry.1 = entry.1.max(entry.0);
+        }
+        Ok(())
+    }
+
+    fn read_after_attempt(
+        &self,
+        _context: &aws_sdk_ec2::config::interceptors::FinalizerInterceptorContextRef<'_>,
+        _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        cfg: &mut aws_sdk_ec2::config::ConfigBag,
+    ) -> Result<(), aws_sdk_ec2::error::BoxError> {
+        if let Some(service) = Self::service(cfg) {
+            if let Some(entry) = self.in_flight.lock().expect("recorder").get_mut(&service) {
+                entry.0 = entry.0.saturating_sub(1);
+            }
         }
         Ok(())
     }

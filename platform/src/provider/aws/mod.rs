@@ -48,6 +48,36 @@ pub struct AwsProvider {
     pub operation_timeout: Duration,
     /// How long a database is awaited after a create, an update or a delete.
     pub database_timeout: Duration,
+    /// Operations of one AWS service running at once (see [`ServiceLimits`]).
+    limits: std::sync::Arc<BTreeMap<&'static str, std::sync::Arc<tokio::sync::Semaphore>>>,
+}
+
+/// How many operations of each AWS service may run at once, on top of the engine's overall
+/// parallelism, so that one stack never throttles itself: IAM's and Cloud Map's control planes
+/// take a few requests a second, EC2's many more. A service not listed is limited by the engine's
+/// parallelism only.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceLimits(pub BTreeMap<&'static str, usize>);
+
+impl Default for ServiceLimits {
+    fn default() -> Self {
+        Self(BTreeMap::from([
+            ("ec2", 20),
+            ("ecr", 5),
+            ("ecs", 10),
+            ("elbv2", 10),
+            ("iam", 4),
+            ("logs", 10),
+            ("rds", 5),
+            ("s3", 10),
+            ("servicediscovery", 4),
+        ]))
+    }
+}
+
+/// The service of a type (`aws.ec2.vpc` → `ec2`).
+fn service_of(type_name: &str) -> &str {
+    type_name.strip_prefix("aws.").and_then(|t| t.split('.').next()).unwrap_or(type_name)
 }
 
 /// The account the credentials belong to, as STS reports it.
@@ -67,6 +97,24 @@ impl AwsProvider {
     /// A provider using `config`.
     pub fn new(config: &aws_config::SdkConfig) -> Self {
         Self::build(config, None)
+    }
+
+    /// This provider with other per-service limits.
+    pub fn with_limits(mut self, limits: ServiceLimits) -> Self {
+        self.limits = std::sync::Arc::new(
+            limits
+                .0
+                .into_iter()
+                .map(|(k, v)| (k, std::sync::Arc::new(tokio::sync::Semaphore::new(v.max(1)))))
+                .collect(),
+        );
+        self
+    }
+
+    /// Waits for a slot of the service of `type_name`; held for the whole operation.
+    async fn slot(&self, type_name: &str) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let semaphore = self.limits.get(service_of(type_name))?.clone();
+        Some(semaphore.acquire_owned().await.expect("limit semaphores are never closed"))
     }
 
     /// A provider using `config`, with `interceptor` in every client: to record or audit the
@@ -105,7 +153,9 @@ impl AwsProvider {
             account: OnceCell::new(),
             operation_timeout: Duration::from_secs(600),
             database_timeout: Duration::from_secs(90 * 60),
+            limits: std::sync::Arc::new(BTreeMap::new()),
         }
+        .with_limits(ServiceLimits::default())
     }
 
     /// The configured region.
@@ -152,6 +202,7 @@ impl AwsProvider {
 #[async_trait]
 impl Provider for AwsProvider {
     async fn create(&self, d: &Desired) -> Result<Applied, ProviderError> {
+        let _slot = self.slot(&d.type_name).await;
         match d.type_name.as_str() {
             "aws.ec2.vpc" => ec2::create_vpc(self, d).await,
             "aws.ec2.subnet" => ec2::create_subnet(self, d).await,
@@ -203,6 +254,7 @@ impl Provider for AwsProvider {
     }
 
     async fn read_batch(&self, existing: &[Existing]) -> Result<Vec<Option<Observed>>, ProviderError> {
+        let _slot = self.slot(&existing.first().map(|e| e.type_name.as_str()).unwrap_or_default()).await;
         match existing.first().map(|e| e.type_name.as_str()) {
             Some("aws.ec2.security_group") => ec2::read_security_groups(self, existing).await,
             Some("aws.ec2.subnet") => ec2::read_subnets(self, existing).await,
@@ -223,7 +275,7 @@ impl Provider for AwsProvider {
             _ => {
                 let mut out = Vec::with_capacity(existing.len());
                 for e in existing {
-                    out.push(self.read(e).await?);
+                    out.push(self.read_one(e).await?);
                 }
                 Ok(out)
             }
@@ -231,40 +283,12 @@ impl Provider for AwsProvider {
     }
 
     async fn read(&self, e: &Existing) -> Result<Option<Observed>, ProviderError> {
-        let result = match e.type_name.as_str() {
-            "aws.ec2.vpc" => ec2::read_vpc(self, e).await,
-            "aws.ec2.subnet" => ec2::read_subnet(self, e).await,
-            "aws.ec2.internet_gateway" => ec2::read_internet_gateway(self, e).await,
-            "aws.ec2.route_table" => ec2::read_route_table(self, e).await,
-            "aws.ec2.route_table_association" => ec2::read_association(self, e).await,
-            "aws.ec2.security_group" => ec2::read_security_group(self, e).await,
-            "aws.ecr.repository" => ecr::read(self, e).await,
-            "aws.ecs.cluster" => ecs::read(self, e).await,
-            "aws.ecs.task_definition" => ecs::read_task_definition(self, e).await,
-            "aws.ecs.service" => ecs::read_service(self, e).await,
-            "aws.ec2.security_group_grant" => ec2::read_grant(self, e).await,
-            "aws.ec2.elastic_ip" => ec2::read_elastic_ip(self, e).await,
-            "aws.ec2.nat_gateway" => ec2::read_nat_gateway(self, e).await,
-            "aws.elbv2.load_balancer" => elbv2::read_load_balancer(self, e).await,
-            "aws.elbv2.target_group" => elbv2::read_target_group(self, e).await,
-            "aws.elbv2.listener" => elbv2::read_listener(self, e).await,
-            "aws.iam.role" => iam::read(self, e).await,
-            "aws.iam.oidc_provider" => iam::read_oidc_provider(self, e).await,
-            "aws.servicediscovery.service" => servicediscovery::read_service(self, e).await,
-            "aws.servicediscovery.private_dns_namespace" => servicediscovery::read(self, e).await,
-            "aws.logs.log_group" => logs::read(self, e).await,
-            "aws.rds.db_subnet_group" => rds::read_subnet_group(self, e).await,
-            "aws.rds.db_instance" => rds::read_instance(self, e).await,
-            "aws.s3.bucket" => s3::read(self, e).await,
-            other => Err(ProviderError::UnsupportedType(other.to_string())),
-        };
-        match result {
-            Err(err) if err.is_not_found() => Ok(None),
-            other => other,
-        }
+        let _slot = self.slot(&e.type_name).await;
+        self.read_one(e).await
     }
 
     async fn update(&self, e: &Existing, desired: &Value) -> Result<Applied, ProviderError> {
+        let _slot = self.slot(&e.type_name).await;
         match e.type_name.as_str() {
             "aws.ec2.vpc" => ec2::update_vpc(self, e, desired).await,
             "aws.ec2.subnet" => ec2::update_subnet(self, e, desired).await,
@@ -301,6 +325,7 @@ impl Provider for AwsProvider {
     }
 
     async fn delete(&self, e: &Existing) -> Result<(), ProviderError> {
+        let _slot = self.slot(&e.type_name).await;
         match e.type_name.as_str() {
             "aws.ec2.vpc" => ec2::delete_vpc(self, e).await,
             "aws.ec2.subnet" => ec2::delete_subnet(self, e).await,
@@ -335,6 +360,43 @@ impl Provider for AwsProvider {
             "aws.rds.db_instance" => rds::await_instance(self, e).await,
             "aws.ec2.nat_gateway" => ec2::await_nat_gateway(self, e).await,
             _ => Ok(e.outputs.clone()),
+        }
+    }
+}
+
+impl AwsProvider {
+    /// Reads one resource (the caller holds the service's slot).
+    async fn read_one(&self, e: &Existing) -> Result<Option<Observed>, ProviderError> {
+        let result = match e.type_name.as_str() {
+            "aws.ec2.vpc" => ec2::read_vpc(self, e).await,
+            "aws.ec2.subnet" => ec2::read_subnet(self, e).await,
+            "aws.ec2.internet_gateway" => ec2::read_internet_gateway(self, e).await,
+            "aws.ec2.route_table" => ec2::read_route_table(self, e).await,
+            "aws.ec2.route_table_association" => ec2::read_association(self, e).await,
+            "aws.ec2.security_group" => ec2::read_security_group(self, e).await,
+            "aws.ecr.repository" => ecr::read(self, e).await,
+            "aws.ecs.cluster" => ecs::read(self, e).await,
+            "aws.ecs.task_definition" => ecs::read_task_definition(self, e).await,
+            "aws.ecs.service" => ecs::read_service(self, e).await,
+            "aws.ec2.security_group_grant" => ec2::read_grant(self, e).await,
+            "aws.ec2.elastic_ip" => ec2::read_elastic_ip(self, e).await,
+            "aws.ec2.nat_gateway" => ec2::read_nat_gateway(self, e).await,
+            "aws.elbv2.load_balancer" => elbv2::read_load_balancer(self, e).await,
+            "aws.elbv2.target_group" => elbv2::read_target_group(self, e).await,
+            "aws.elbv2.listener" => elbv2::read_listener(self, e).await,
+            "aws.iam.role" => iam::read(self, e).await,
+            "aws.iam.oidc_provider" => iam::read_oidc_provider(self, e).await,
+            "aws.servicediscovery.service" => servicediscovery::read_service(self, e).await,
+            "aws.servicediscovery.private_dns_namespace" => servicediscovery::read(self, e).await,
+            "aws.logs.log_group" => logs::read(self, e).await,
+            "aws.rds.db_subnet_group" => rds::read_subnet_group(self, e).await,
+            "aws.rds.db_instance" => rds::read_instance(self, e).await,
+            "aws.s3.bucket" => s3::read(self, e).await,
+            other => Err(ProviderError::UnsupportedType(other.to_string())),
+        };
+        match result {
+            Err(err) if err.is_not_found() => Ok(None),
+            other => other,
         }
     }
 }
