@@ -254,7 +254,7 @@ impl Provider for AwsProvider {
     }
 
     async fn read_batch(&self, existing: &[Existing]) -> Result<Vec<Option<Observed>>, ProviderError> {
-        let _slot = self.slot(&existing.first().map(|e| e.type_name.as_str()).unwrap_or_default()).await;
+        let _slot = self.slot(existing.first().map(|e| e.type_name.as_str()).unwrap_or_default()).await;
         match existing.first().map(|e| e.type_name.as_str()) {
             Some("aws.ec2.security_group") => ec2::read_security_groups(self, existing).await,
             Some("aws.ec2.subnet") => ec2::read_subnets(self, existing).await,
