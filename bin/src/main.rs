@@ -684,18 +684,26 @@ async fn apply_all(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Warns about operations a killed run left unfinished: their effect may be missing from the state.
+/// Says how the operations a killed run left unfinished were resolved.
 fn warn_interrupted(prepared: &platform::Prepared) {
-    let pending = prepared.interrupted();
-    if pending.is_empty() {
+    let recovered = prepared.recovered();
+    if recovered.is_empty() {
         return;
     }
-    eprintln!("warning: a previous run stopped during these operations; what they did may be missing from the state:");
-    for p in pending {
-        let name = p.name.as_deref().map(|n| format!(" (name {n})")).unwrap_or_default();
-        eprintln!("  {} {}{name}, started {}", p.operation, p.address, p.started_at);
+    eprintln!("note: a previous run stopped during these operations; they were resolved:");
+    for r in recovered {
+        match r {
+            platform::engine::Recovery::Adopted { address, physical_id } => {
+                eprintln!("  {address}: it had been created ({physical_id}); adopted into the state")
+            }
+            platform::engine::Recovery::NotCreated { address } => {
+                eprintln!("  {address}: it had not been created; it is created again")
+            }
+            platform::engine::Recovery::Reread { address, operation } => {
+                eprintln!("  {address}: {operation} read back from AWS; the plan finishes it")
+            }
+        }
     }
-    eprintln!("  Look for resources tagged platform:address=<address> before applying again.");
 }
 
 fn confirm(spec: &StackSpec, destroy: bool) -> Result<bool> {

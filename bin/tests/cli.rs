@@ -234,30 +234,79 @@ fn the_catalog_is_listed() {
 }
 
 #[tokio::test]
-async fn operations_a_killed_run_left_unfinished_are_reported() {
+async fn creates_a_killed_run_left_unfinished_are_adopted_or_made_again() {
+    let emulator = Emulator::start();
     let dir = tempfile::tempdir().unwrap();
     let backend = LocalBackend::new(dir.path().join(".platform/state"));
     let env = Env::new("dev").unwrap();
+    // A run was killed during two creates: the VPC's call had gone through (it exists, tagged as
+    // the create call tags it), the log group's had not.
+    let ec2 = aws_sdk_ec2::Client::new(&emulator.sdk_config().await);
+    let tag = |k: &str, v: &str| aws_sdk_ec2::types::Tag::builder().key(k).value(v).build();
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block("10.0.0.0/16")
+        .tag_specifications(
+            aws_sdk_ec2::types::TagSpecification::builder()
+                .resource_type(aws_sdk_ec2::types::ResourceType::Vpc)
+                .tags(tag("platform:address", "foundation.vpc"))
+                .tags(tag("platform:env", "dev"))
+                .tags(tag("platform:stack", "foundation"))
+                .tags(tag("Name", "dev-foundation-vpc"))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let vpc_id = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
     {
         let lock = backend.lock("foundation", &env, "apply").await.unwrap();
         let mut state = platform::state::StackState::new("foundation", &env);
-        state.pending.push(platform::state::PendingOperation {
-            address: platform::Address::new("foundation", "vpc"),
-            operation: "create".into(),
-            type_name: "aws.ec2.vpc".into(),
-            name: Some("dev-foundation-vpc".into()),
-            physical_id: None,
-            started_at: "2026-11-30T10:00:00Z".into(),
-        });
+        for (name, type_name) in [("vpc", "aws.ec2.vpc"), ("logs", "aws.logs.log_group")] {
+            state.pending.push(platform::state::PendingOperation {
+                address: platform::Address::new("foundation", name),
+                operation: "create".into(),
+                type_name: type_name.into(),
+                name: Some(if name == "logs" {
+                    "/platform/dev/foundation/logs".into()
+                } else {
+                    format!("dev-foundation-{name}")
+                }),
+                physical_id: None,
+                started_at: "2026-11-30T10:00:00Z".into(),
+                props: None,
+            });
+        }
         lock.save(&mut state).await.unwrap();
     }
-    let out = platform(dir.path(), None, &["plan", "--stack", "foundation"]);
+    let out = platform(dir.path(), Some(&emulator), &["plan", "--stack", "foundation"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stderr = text(&out.stderr);
     assert!(
-        stderr.contains("create foundation.vpc (name dev-foundation-vpc), started 2026-11-30T10:00:00Z"),
+        stderr.contains(&format!("foundation.vpc: it had been created ({vpc_id}); adopted into the state")),
         "{stderr}"
     );
+    assert!(stderr.contains("foundation.logs: it had not been created; it is created again"), "{stderr}");
+    let stdout = text(&out.stdout);
+    assert!(!stdout.contains("+ foundation.vpc "), "the adopted VPC is not created again:\n{stdout}");
+    assert!(stdout.contains("+ foundation.logs "), "{stdout}");
+    // A plan writes nothing: the pending operations are still recorded.
+    assert_eq!(backend.read_file("foundation", &env).unwrap().unwrap().pending.len(), 2);
+
+    let out = platform(dir.path(), Some(&emulator), &["apply", "--stack", "foundation", "--yes"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let state = backend.read_file("foundation", &env).unwrap().unwrap();
+    assert!(state.pending.is_empty());
+    assert_eq!(state.resources[&platform::Address::new("foundation", "vpc")].physical_id, vpc_id);
+    let vpcs = ec2
+        .describe_vpcs()
+        .filters(aws_sdk_ec2::types::Filter::builder().name("tag:platform:address").values("foundation.vpc").build())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(vpcs.vpcs().len(), 1, "no second VPC");
+    let out = platform(dir.path(), Some(&emulator), &["plan", "--stack", "foundation", "--detailed-exitcode"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
 }
 
 #[tokio::test]

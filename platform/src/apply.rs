@@ -312,9 +312,11 @@ pub async fn execute(
                     continue;
                 }
             };
-            let (name, physical_id) = match &call {
-                Call::Create(d) => (d.name.clone(), None),
-                Call::Update(e, _) | Call::Delete(e) | Call::Await(e) => (e.name.clone(), Some(e.physical_id.clone())),
+            let (name, physical_id, props) = match &call {
+                Call::Create(d) => (d.name.clone(), None, Some(d.props.clone())),
+                Call::Update(e, _) | Call::Delete(e) | Call::Await(e) => {
+                    (e.name.clone(), Some(e.physical_id.clone()), None)
+                }
             };
             state.pending.push(PendingOperation {
                 address: op.address.clone(),
@@ -327,6 +329,7 @@ pub async fn execute(
                 name,
                 physical_id,
                 started_at: now(),
+                props,
             });
             lock.save(state).await?;
             on_event(&ApplyEvent::Started { address: op.address.clone(), kind: op.kind });

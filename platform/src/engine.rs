@@ -17,6 +17,15 @@ use crate::state::{StackState, StateBackend, StateError, StateLock};
 /// Failures of the engine, each naming what the user can do.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
+    /// A create a killed run left unfinished could not be looked up.
+    #[error("cannot tell whether {address} was created by the run that stopped during its creation; nothing was changed. Check the credentials and run again, or look for resources tagged platform:address={address}")]
+    Recover {
+        /// The address.
+        address: Address,
+        /// The cause.
+        #[source]
+        source: Box<ProviderError>,
+    },
     /// The state could not be locked, read or written.
     #[error(transparent)]
     State(#[from] StateError),
@@ -119,6 +128,32 @@ pub struct Prepared {
     state: StackState,
     refreshed_differs: bool,
     lock: Box<dyn StateLock>,
+    recovered: Vec<Recovery>,
+}
+
+/// How an operation a killed run left unfinished was resolved.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "outcome")]
+pub enum Recovery {
+    /// The create had happened: the resource was found by its name or tags and adopted.
+    Adopted {
+        /// The address.
+        address: Address,
+        /// The resource found.
+        physical_id: String,
+    },
+    /// The create had not happened: the plan creates it again.
+    NotCreated {
+        /// The address.
+        address: Address,
+    },
+    /// An update, delete or wait: the refresh read what is there; the plan finishes the job.
+    Reread {
+        /// The address.
+        address: Address,
+        /// `update`, `delete` or `await`.
+        operation: String,
+    },
 }
 
 impl Prepared {
@@ -127,10 +162,10 @@ impl Prepared {
         &self.state
     }
 
-    /// Mutating calls a previous run started and never recorded as finished (it was killed):
-    /// what they did may be missing from the state.
-    pub fn interrupted(&self) -> &[crate::state::PendingOperation] {
-        &self.state.pending
+    /// How the operations a killed run left unfinished were resolved (found and adopted, or to
+    /// be made again); the next save records it.
+    pub fn recovered(&self) -> &[Recovery] {
+        &self.recovered
     }
 
     /// Releases the lock without applying.
@@ -195,11 +230,11 @@ impl Engine {
         let upstream = if destroy { Upstream::default() } else { self.upstream(desired, pending_upstream).await? };
         let lock = self.backend.lock(&desired.name, &desired.env, operation).await?;
         match self.load_and_plan(desired, destroy, &upstream, lock.as_ref()).await {
-            Ok((plan, vanished, state, refreshed_differs)) => {
+            Ok((plan, vanished, state, refreshed_differs, recovered)) => {
                 let mut plan = plan;
                 plan.waived = guardrails.waived().cloned().collect();
                 let target = if destroy { desired.emptied() } else { desired.clone() };
-                Ok(Prepared { plan, vanished, refreshed_differs, desired: target, upstream, state, lock })
+                Ok(Prepared { plan, vanished, refreshed_differs, desired: target, upstream, state, lock, recovered })
             }
             Err(err) => {
                 // The lock is released on every path; an error releasing it is secondary.
@@ -217,7 +252,7 @@ impl Engine {
         destroy: bool,
         upstream: &Upstream,
         lock: &dyn StateLock,
-    ) -> Result<(Plan, Vec<Address>, StackState, bool), EngineError> {
+    ) -> Result<(Plan, Vec<Address>, StackState, bool, Vec<Recovery>), EngineError> {
         let loaded = lock.load().await?.unwrap_or_else(|| StackState::new(&desired.name, &desired.env));
         if loaded.stack != desired.name || loaded.env != desired.env {
             return Err(EngineError::Mismatch {
@@ -227,12 +262,71 @@ impl Engine {
                 found_env: loaded.env.to_string(),
             });
         }
+        let (recovered_state, recovered) = self.recover(&loaded, desired).await?;
         tracing::debug!(stack = %desired.name, env = %desired.env, resources = loaded.resources.len(), "refreshing");
-        let (state, vanished) = self.refresh(&loaded).await?;
+        let (state, vanished) = self.refresh(&recovered_state).await?;
         let target = if destroy { desired.emptied() } else { desired.clone() };
         let plan = plan::plan(&target, &state, &vanished, upstream)?;
         let refreshed_differs = state != loaded;
-        Ok((plan, vanished, state, refreshed_differs))
+        Ok((plan, vanished, state, refreshed_differs, recovered))
+    }
+
+    /// Resolves the operations a killed run left pending. A create is looked up by what it was
+    /// made with (name, tags, parent): found, the resource is adopted into the state (and awaited
+    /// again if its type is awaited); not found, the plan creates it. Updates, deletes and waits
+    /// need nothing: the refresh reads what is there and the plan finishes the job. Nothing is
+    /// written here: the apply that follows saves the resolved state (a plan never writes).
+    async fn recover(
+        &self,
+        loaded: &StackState,
+        desired: &StackSpec,
+    ) -> Result<(StackState, Vec<Recovery>), EngineError> {
+        if loaded.pending.is_empty() {
+            return Ok((loaded.clone(), vec![]));
+        }
+        let mut state = loaded.clone();
+        let mut recovered = vec![];
+        for pending in std::mem::take(&mut state.pending) {
+            let address = pending.address.clone();
+            if pending.operation != "create" || state.resources.contains_key(&address) {
+                recovered.push(Recovery::Reread { address, operation: pending.operation });
+                continue;
+            }
+            let lookup = crate::provider::Lookup {
+                address: address.clone(),
+                env: desired.env.to_string(),
+                type_name: pending.type_name.clone(),
+                name: pending.name.clone(),
+                props: pending.props.clone().unwrap_or(Value::Null),
+            };
+            let found = self
+                .provider
+                .find(&lookup)
+                .await
+                .map_err(|source| EngineError::Recover { address: address.clone(), source: Box::new(source) })?;
+            let Some(found) = found else {
+                recovered.push(Recovery::NotCreated { address });
+                continue;
+            };
+            let declared = desired.resource(&address);
+            let awaits = crate::resources::schema(&pending.type_name).is_some_and(|s| s.awaits);
+            state.resources.insert(
+                address.clone(),
+                crate::state::ResourceState {
+                    type_name: pending.type_name.clone(),
+                    physical_id: found.physical_id.clone(),
+                    name: pending.name.clone(),
+                    props: Value::Object(found.observed.props),
+                    outputs: found.observed.outputs,
+                    dependencies: declared.map(|r| r.dependencies.clone()).unwrap_or_default(),
+                    tainted: false,
+                    protected: declared.is_some_and(|r| r.protected),
+                    awaiting: awaits,
+                },
+            );
+            recovered.push(Recovery::Adopted { address, physical_id: found.physical_id });
+        }
+        Ok((state, recovered))
     }
 
     /// Checks `desired` on its own against the guardrail rules.

@@ -25,6 +25,8 @@ struct Inner {
     log: Vec<String>,
     in_flight: usize,
     max_in_flight: usize,
+    /// The address each resource was created for (what tags are on AWS).
+    owners: BTreeMap<String, String>,
 }
 
 impl MemoryProvider {
@@ -111,6 +113,7 @@ impl Provider for MemoryProvider {
         inner.next += 1;
         let id = format!("{}-{}", desired.type_name.replace('.', "-"), inner.next);
         inner.resources.insert(id.clone(), desired.props.clone());
+        inner.owners.insert(id.clone(), desired.address.to_string());
         if inner.failing.contains(&("create-incomplete".to_string(), desired.address.to_string())) {
             return Err(ProviderError::Incomplete {
                 applied: Applied { outputs: Self::outputs(&id), physical_id: id },
@@ -122,6 +125,18 @@ impl Provider for MemoryProvider {
             });
         }
         Ok(Applied { outputs: Self::outputs(&id), physical_id: id })
+    }
+
+    /// Finds a live resource created for the same address (the in-memory stand-in for tags).
+    async fn find(&self, lookup: &crate::provider::Lookup) -> Result<Option<crate::provider::Found>, ProviderError> {
+        self.call("find", &lookup.address.to_string()).await?;
+        let inner = self.inner.lock().unwrap();
+        let address = lookup.address.to_string();
+        let owned = |id: &String| inner.owners.get(id) == Some(&address);
+        Ok(inner.resources.iter().find(|(id, _)| owned(id)).map(|(id, props)| crate::provider::Found {
+            physical_id: id.clone(),
+            observed: Observed { props: props.as_object().cloned().unwrap_or_default(), outputs: Self::outputs(id) },
+        }))
     }
 
     async fn read(&self, existing: &Existing) -> Result<Option<Observed>, ProviderError> {

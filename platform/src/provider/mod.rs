@@ -46,6 +46,31 @@ pub struct Existing {
     pub delete_allowed: bool,
 }
 
+/// What to look for when a create may have happened without its result being recorded (the run
+/// was killed during the call, or its answer was lost): the resource as it was to be created.
+#[derive(Debug, Clone)]
+pub struct Lookup {
+    /// Its address (its `platform:address` tag).
+    pub address: Address,
+    /// The environment (its `platform:env` tag).
+    pub env: String,
+    /// Its type.
+    pub type_name: String,
+    /// Its deterministic name.
+    pub name: Option<String>,
+    /// The resolved props it was created with.
+    pub props: Value,
+}
+
+/// A resource [`Provider::find`] found: its physical id and what it is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Found {
+    /// The physical id.
+    pub physical_id: String,
+    /// Its props and outputs, as a read reports them.
+    pub observed: Observed,
+}
+
 /// What a create or update left behind.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Applied {
@@ -133,6 +158,11 @@ pub trait Provider: Send + Sync {
     async fn read(&self, existing: &Existing) -> Result<Option<Observed>, ProviderError>;
     /// Changes a resource in place to `desired` (resolved props).
     async fn update(&self, existing: &Existing, desired: &Value) -> Result<Applied, ProviderError>;
+    /// Looks up a resource by what it was to be created with — its deterministic name, its
+    /// `platform:*` tags, the parent it belongs to — so that a create whose result was never
+    /// recorded is adopted rather than made twice. `None` when no such resource exists.
+    async fn find(&self, lookup: &Lookup) -> Result<Option<Found>, ProviderError>;
+
     /// Deletes a resource. Deleting one that is already gone succeeds.
     async fn delete(&self, existing: &Existing) -> Result<(), ProviderError>;
 

@@ -112,6 +112,9 @@ pub struct PendingOperation {
     pub physical_id: Option<String>,
     /// When the call started (RFC 3339).
     pub started_at: String,
+    /// For a create: the resolved props it was made with (how it is found again: tags, parent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub props: Option<Value>,
 }
 
 /// Who holds a lock.

@@ -8,6 +8,7 @@ mod ec2;
 mod ecr;
 mod ecs;
 mod elbv2;
+mod find;
 mod iam;
 mod logs;
 mod rds;
@@ -285,6 +286,11 @@ impl Provider for AwsProvider {
     async fn read(&self, e: &Existing) -> Result<Option<Observed>, ProviderError> {
         let _slot = self.slot(&e.type_name).await;
         self.read_one(e).await
+    }
+
+    async fn find(&self, lookup: &super::Lookup) -> Result<Option<super::Found>, ProviderError> {
+        let _slot = self.slot(&lookup.type_name).await;
+        find::find(self, lookup).await
     }
 
     async fn update(&self, e: &Existing, desired: &Value) -> Result<Applied, ProviderError> {

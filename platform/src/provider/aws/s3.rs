@@ -56,7 +56,7 @@ fn enforces_tls(policy: &str) -> bool {
     })
 }
 
-async fn physical_name(p: &AwsProvider, name: &str) -> Result<String, ProviderError> {
+pub(super) async fn physical_name(p: &AwsProvider, name: &str) -> Result<String, ProviderError> {
     let account = p.account().await?;
     Ok(format!("{name}-{}-{}", account.id, p.region()))
 }

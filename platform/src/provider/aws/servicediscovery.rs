@@ -271,3 +271,39 @@ pub(super) async fn delete_service(p: &AwsProvider, e: &Existing) -> Result<(), 
     p.discovery.delete_service().id(&e.physical_id).send().await.map_err(api("servicediscovery:DeleteService"))?;
     Ok(())
 }
+
+/// The id of the namespace called `dns_name`, if there is one.
+pub(super) async fn namespace_id_by_name(p: &AwsProvider, dns_name: &str) -> Result<Option<String>, ProviderError> {
+    let mut pages = p.discovery.list_namespaces().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(api("servicediscovery:ListNamespaces"))?;
+        if let Some(n) = page.namespaces().iter().find(|n| n.name() == Some(dns_name)) {
+            return Ok(n.id().map(str::to_string));
+        }
+    }
+    Ok(None)
+}
+
+/// The id of the service called `name` in `namespace`, if there is one.
+pub(super) async fn service_id_by_name(
+    p: &AwsProvider,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<String>, ProviderError> {
+    let filter = aws_sdk_servicediscovery::types::ServiceFilter::builder()
+        .name(aws_sdk_servicediscovery::types::ServiceFilterName::NamespaceId)
+        .values(namespace)
+        .build()
+        .map_err(|e| ProviderError::OperationFailed {
+            what: "servicediscovery:ListServices".into(),
+            message: e.to_string(),
+        })?;
+    let mut pages = p.discovery.list_services().filters(filter).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(api("servicediscovery:ListServices"))?;
+        if let Some(s) = page.services().iter().find(|s| s.name() == Some(name)) {
+            return Ok(s.id().map(str::to_string));
+        }
+    }
+    Ok(None)
+}

@@ -1,0 +1,247 @@
+//! Finding a resource whose create was started but never recorded (the run was killed during the
+//! call, or its answer was lost), by what it was created with: its deterministic name, its
+//! `platform:address` and `platform:env` tags (set in the create call itself wherever the API
+//! takes tags), or the parent it belongs to. Found, it is read like any recorded resource.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::{api, AwsProvider};
+use crate::provider::{Existing, Found, Lookup, ProviderError};
+
+/// The physical id the resource would have, if it exists.
+async fn physical_id(p: &AwsProvider, l: &Lookup) -> Result<Option<String>, ProviderError> {
+    let name = l.name.clone();
+    let prop = |k: &str| l.props.get(k).and_then(Value::as_str).map(str::to_string);
+    Ok(match l.type_name.as_str() {
+        // The name is the id.
+        "aws.iam.role"
+        | "aws.logs.log_group"
+        | "aws.rds.db_subnet_group"
+        | "aws.rds.db_instance"
+        | "aws.ecr.repository" => name,
+        "aws.s3.bucket" => match name {
+            Some(name) => Some(super::s3::physical_name(p, &name).await?),
+            None => None,
+        },
+        // The grant's id is made of its group and its address; its rule carries the address.
+        "aws.ec2.security_group_grant" => prop("group").map(|g| format!("{g}/{}", l.address)),
+        "aws.ec2.vpc"
+        | "aws.ec2.subnet"
+        | "aws.ec2.internet_gateway"
+        | "aws.ec2.elastic_ip"
+        | "aws.ec2.nat_gateway"
+        | "aws.ec2.route_table"
+        | "aws.ec2.security_group" => ec2_by_tags(p, l).await?,
+        "aws.ec2.route_table_association" => association(p, l).await?,
+        "aws.ecs.cluster" => match name {
+            Some(name) => {
+                let out =
+                    p.ecs.describe_clusters().clusters(&name).send().await.map_err(api("ecs:DescribeClusters"))?;
+                out.clusters()
+                    .iter()
+                    .find(|c| c.status() == Some("ACTIVE"))
+                    .and_then(|c| c.cluster_arn().map(str::to_string))
+            }
+            None => None,
+        },
+        "aws.ecs.service" => match (name, prop("cluster")) {
+            (Some(name), Some(cluster)) => {
+                let out = p
+                    .ecs
+                    .describe_services()
+                    .cluster(cluster)
+                    .services(&name)
+                    .send()
+                    .await
+                    .map_err(api("ecs:DescribeServices"))?;
+                out.services()
+                    .iter()
+                    .find(|s| s.status() == Some("ACTIVE"))
+                    .and_then(|s| s.service_arn().map(str::to_string))
+            }
+            _ => None,
+        },
+        "aws.ecs.task_definition" => match name {
+            Some(family) => task_definition(p, l, &family).await?,
+            None => None,
+        },
+        "aws.elbv2.load_balancer" => match name {
+            Some(name) => match p.elb.describe_load_balancers().names(&name).send().await {
+                Ok(out) => out.load_balancers().first().and_then(|lb| lb.load_balancer_arn().map(str::to_string)),
+                Err(err) if err.as_service_error().is_some_and(|e| e.is_load_balancer_not_found_exception()) => None,
+                Err(err) => return Err(api("elasticloadbalancing:DescribeLoadBalancers")(err)),
+            },
+            None => None,
+        },
+        "aws.elbv2.target_group" => match name {
+            Some(name) => match p.elb.describe_target_groups().names(&name).send().await {
+                Ok(out) => out.target_groups().first().and_then(|tg| tg.target_group_arn().map(str::to_string)),
+                Err(err) if err.as_service_error().is_some_and(|e| e.is_target_group_not_found_exception()) => None,
+                Err(err) => return Err(api("elasticloadbalancing:DescribeTargetGroups")(err)),
+            },
+            None => None,
+        },
+        "aws.elbv2.listener" => match (prop("load_balancer"), l.props.get("port").and_then(Value::as_i64)) {
+            (Some(lb), Some(port)) => {
+                let out = p
+                    .elb
+                    .describe_listeners()
+                    .load_balancer_arn(lb)
+                    .send()
+                    .await
+                    .map_err(api("elasticloadbalancing:DescribeListeners"))?;
+                out.listeners()
+                    .iter()
+                    .find(|x| x.port().map(i64::from) == Some(port))
+                    .and_then(|x| x.listener_arn().map(str::to_string))
+            }
+            _ => None,
+        },
+        "aws.iam.oidc_provider" => match prop("url") {
+            Some(url) => {
+                let issuer = url.trim_start_matches("https://").to_string();
+                let out = p
+                    .iam
+                    .list_open_id_connect_providers()
+                    .send()
+                    .await
+                    .map_err(api("iam:ListOpenIDConnectProviders"))?;
+                out.open_id_connect_provider_list()
+                    .iter()
+                    .filter_map(|o| o.arn())
+                    .find(|arn| arn.ends_with(&format!(":oidc-provider/{issuer}")))
+                    .map(str::to_string)
+            }
+            None => None,
+        },
+        "aws.servicediscovery.private_dns_namespace" => match prop("dns_name") {
+            Some(dns_name) => super::servicediscovery::namespace_id_by_name(p, &dns_name).await?,
+            None => None,
+        },
+        "aws.servicediscovery.service" => match (name, prop("namespace")) {
+            (Some(name), Some(namespace)) => super::servicediscovery::service_id_by_name(p, &namespace, &name).await?,
+            _ => None,
+        },
+        other => return Err(ProviderError::UnsupportedType(other.to_string())),
+    })
+}
+
+/// An EC2 resource by its `platform:address` and `platform:env` tags (EC2 creates take tags in the
+/// create call, so a resource that exists carries them).
+async fn ec2_by_tags(p: &AwsProvider, l: &Lookup) -> Result<Option<String>, ProviderError> {
+    let resource_type = match l.type_name.as_str() {
+        "aws.ec2.vpc" => "vpc",
+        "aws.ec2.subnet" => "subnet",
+        "aws.ec2.internet_gateway" => "internet-gateway",
+        "aws.ec2.elastic_ip" => "elastic-ip",
+        "aws.ec2.nat_gateway" => "natgateway",
+        "aws.ec2.route_table" => "route-table",
+        _ => "security-group",
+    };
+    let tagged = |key: &str, value: &str| {
+        let filters = [
+            super::filter("key", [key]),
+            super::filter("value", [value]),
+            super::filter("resource-type", [resource_type]),
+        ];
+        p.ec2.describe_tags().set_filters(Some(filters.to_vec())).into_paginator().items().send()
+    };
+    let mut by_address = vec![];
+    let mut items = tagged("platform:address", &l.address.to_string());
+    while let Some(tag) = items.next().await {
+        by_address.extend(tag.map_err(api("ec2:DescribeTags"))?.resource_id().map(str::to_string));
+    }
+    if by_address.is_empty() {
+        return Ok(None);
+    }
+    let mut in_env = vec![];
+    let mut items = tagged("platform:env", &l.env);
+    while let Some(tag) = items.next().await {
+        in_env.extend(tag.map_err(api("ec2:DescribeTags"))?.resource_id().map(str::to_string));
+    }
+    let mut found: Vec<String> = by_address.into_iter().filter(|id| in_env.contains(id)).collect();
+    found.sort();
+    found.dedup();
+    // A deleted NAT gateway stays listed for a while: keep one that still lives.
+    for id in found {
+        if l.type_name != "aws.ec2.nat_gateway" {
+            return Ok(Some(id));
+        }
+        let out =
+            p.ec2.describe_nat_gateways().nat_gateway_ids(&id).send().await.map_err(api("ec2:DescribeNatGateways"))?;
+        let alive = out.nat_gateways().iter().any(|n| {
+            !matches!(
+                n.state(),
+                Some(aws_sdk_ec2::types::NatGatewayState::Deleted | aws_sdk_ec2::types::NatGatewayState::Deleting)
+            )
+        });
+        if alive {
+            return Ok(Some(id));
+        }
+    }
+    Ok(None)
+}
+
+/// A route table association by its route table and subnet.
+async fn association(p: &AwsProvider, l: &Lookup) -> Result<Option<String>, ProviderError> {
+    let (Some(table), Some(subnet)) =
+        (l.props.get("route_table").and_then(Value::as_str), l.props.get("subnet").and_then(Value::as_str))
+    else {
+        return Ok(None);
+    };
+    let out =
+        p.ec2.describe_route_tables().route_table_ids(table).send().await.map_err(api("ec2:DescribeRouteTables"))?;
+    Ok(out
+        .route_tables()
+        .iter()
+        .flat_map(|t| t.associations())
+        .find(|a| a.subnet_id() == Some(subnet))
+        .and_then(|a| a.route_table_association_id().map(str::to_string)))
+}
+
+/// The newest active revision of `family` tagged with the lookup's address.
+async fn task_definition(p: &AwsProvider, l: &Lookup, family: &str) -> Result<Option<String>, ProviderError> {
+    let out = p
+        .ecs
+        .list_task_definitions()
+        .family_prefix(family)
+        .sort(aws_sdk_ecs::types::SortOrder::Desc)
+        .send()
+        .await
+        .map_err(api("ecs:ListTaskDefinitions"))?;
+    for arn in out.task_definition_arns() {
+        let td = p
+            .ecs
+            .describe_task_definition()
+            .task_definition(arn)
+            .include(aws_sdk_ecs::types::TaskDefinitionField::Tags)
+            .send()
+            .await
+            .map_err(api("ecs:DescribeTaskDefinition"))?;
+        let tagged = td
+            .tags()
+            .iter()
+            .any(|t| t.key() == Some("platform:address") && t.value() == Some(l.address.to_string().as_str()));
+        if tagged && td.task_definition().and_then(|t| t.family()) == Some(family) {
+            return Ok(Some(arn.to_string()));
+        }
+    }
+    Ok(None)
+}
+
+/// Finds the resource `l` describes, and reads it.
+pub(super) async fn find(p: &AwsProvider, l: &Lookup) -> Result<Option<Found>, ProviderError> {
+    let Some(id) = physical_id(p, l).await? else { return Ok(None) };
+    let existing = Existing {
+        address: l.address.clone(),
+        type_name: l.type_name.clone(),
+        physical_id: id.clone(),
+        name: l.name.clone(),
+        props: l.props.clone(),
+        outputs: BTreeMap::new(),
+        delete_allowed: false,
+    };
+    Ok(p.read_one(&existing).await?.map(|observed| Found { physical_id: id, observed }))
+}
