@@ -316,7 +316,16 @@ impl Engine {
                     type_name: pending.type_name.clone(),
                     physical_id: found.physical_id.clone(),
                     name: pending.name.clone(),
-                    props: Value::Object(found.observed.props),
+                    // What it was created with, overlaid with what AWS reports (attributes AWS
+                    // does not report keep the value they were created with, as in a refresh).
+                    props: {
+                        let mut props = match &pending.props {
+                            Some(Value::Object(created)) => created.clone(),
+                            _ => serde_json::Map::new(),
+                        };
+                        props.extend(found.observed.props);
+                        Value::Object(props)
+                    },
                     outputs: found.observed.outputs,
                     dependencies: declared.map(|r| r.dependencies.clone()).unwrap_or_default(),
                     tainted: false,

@@ -129,59 +129,93 @@ async fn physical_id(p: &AwsProvider, l: &Lookup) -> Result<Option<String>, Prov
 }
 
 /// An EC2 resource by its `platform:address` and `platform:env` tags (EC2 creates take tags in the
-/// create call, so a resource that exists carries them).
+/// create call, so a resource that exists carries them): the type's describe call, filtered by
+/// both tags.
 async fn ec2_by_tags(p: &AwsProvider, l: &Lookup) -> Result<Option<String>, ProviderError> {
-    let resource_type = match l.type_name.as_str() {
-        "aws.ec2.vpc" => "vpc",
-        "aws.ec2.subnet" => "subnet",
-        "aws.ec2.internet_gateway" => "internet-gateway",
-        "aws.ec2.elastic_ip" => "elastic-ip",
-        "aws.ec2.nat_gateway" => "natgateway",
-        "aws.ec2.route_table" => "route-table",
-        _ => "security-group",
-    };
-    let tagged = |key: &str, value: &str| {
-        let filters = [
-            super::filter("key", [key]),
-            super::filter("value", [value]),
-            super::filter("resource-type", [resource_type]),
-        ];
-        p.ec2.describe_tags().set_filters(Some(filters.to_vec())).into_paginator().items().send()
-    };
-    let mut by_address = vec![];
-    let mut items = tagged("platform:address", &l.address.to_string());
-    while let Some(tag) = items.next().await {
-        by_address.extend(tag.map_err(api("ec2:DescribeTags"))?.resource_id().map(str::to_string));
-    }
-    if by_address.is_empty() {
-        return Ok(None);
-    }
-    let mut in_env = vec![];
-    let mut items = tagged("platform:env", &l.env);
-    while let Some(tag) = items.next().await {
-        in_env.extend(tag.map_err(api("ec2:DescribeTags"))?.resource_id().map(str::to_string));
-    }
-    let mut found: Vec<String> = by_address.into_iter().filter(|id| in_env.contains(id)).collect();
-    found.sort();
-    found.dedup();
-    // A deleted NAT gateway stays listed for a while: keep one that still lives.
-    for id in found {
-        if l.type_name != "aws.ec2.nat_gateway" {
-            return Ok(Some(id));
+    let address = l.address.to_string();
+    let filters = vec![
+        super::filter("tag:platform:address", [address.as_str()]),
+        super::filter("tag:platform:env", [l.env.as_str()]),
+    ];
+    let ids: Vec<String> = match l.type_name.as_str() {
+        "aws.ec2.vpc" => {
+            let out = p.ec2.describe_vpcs().set_filters(Some(filters)).send().await.map_err(api("ec2:DescribeVpcs"))?;
+            out.vpcs().iter().filter_map(|v| v.vpc_id().map(str::to_string)).collect()
         }
-        let out =
-            p.ec2.describe_nat_gateways().nat_gateway_ids(&id).send().await.map_err(api("ec2:DescribeNatGateways"))?;
-        let alive = out.nat_gateways().iter().any(|n| {
-            !matches!(
-                n.state(),
-                Some(aws_sdk_ec2::types::NatGatewayState::Deleted | aws_sdk_ec2::types::NatGatewayState::Deleting)
-            )
-        });
-        if alive {
-            return Ok(Some(id));
+        "aws.ec2.subnet" => {
+            let out =
+                p.ec2.describe_subnets().set_filters(Some(filters)).send().await.map_err(api("ec2:DescribeSubnets"))?;
+            out.subnets().iter().filter_map(|v| v.subnet_id().map(str::to_string)).collect()
         }
+        "aws.ec2.internet_gateway" => {
+            let out = p
+                .ec2
+                .describe_internet_gateways()
+                .set_filters(Some(filters))
+                .send()
+                .await
+                .map_err(api("ec2:DescribeInternetGateways"))?;
+            out.internet_gateways().iter().filter_map(|v| v.internet_gateway_id().map(str::to_string)).collect()
+        }
+        "aws.ec2.elastic_ip" => {
+            let out = p
+                .ec2
+                .describe_addresses()
+                .set_filters(Some(filters))
+                .send()
+                .await
+                .map_err(api("ec2:DescribeAddresses"))?;
+            out.addresses().iter().filter_map(|v| v.allocation_id().map(str::to_string)).collect()
+        }
+        "aws.ec2.nat_gateway" => {
+            let out = p
+                .ec2
+                .describe_nat_gateways()
+                .set_filter(Some(filters))
+                .send()
+                .await
+                .map_err(api("ec2:DescribeNatGateways"))?;
+            // A deleted NAT gateway stays listed for a while.
+            out.nat_gateways()
+                .iter()
+                .filter(|n| {
+                    !matches!(
+                        n.state(),
+                        Some(
+                            aws_sdk_ec2::types::NatGatewayState::Deleted
+                                | aws_sdk_ec2::types::NatGatewayState::Deleting
+                                | aws_sdk_ec2::types::NatGatewayState::Failed
+                        )
+                    )
+                })
+                .filter_map(|v| v.nat_gateway_id().map(str::to_string))
+                .collect()
+        }
+        "aws.ec2.route_table" => {
+            let out = p
+                .ec2
+                .describe_route_tables()
+                .set_filters(Some(filters))
+                .send()
+                .await
+                .map_err(api("ec2:DescribeRouteTables"))?;
+            out.route_tables().iter().filter_map(|v| v.route_table_id().map(str::to_string)).collect()
+        }
+        _ => {
+            let out = p
+                .ec2
+                .describe_security_groups()
+                .set_filters(Some(filters))
+                .send()
+                .await
+                .map_err(api("ec2:DescribeSecurityGroups"))?;
+            out.security_groups().iter().filter_map(|v| v.group_id().map(str::to_string)).collect()
+        }
+    };
+    if ids.len() > 1 {
+        tracing::warn!(address = %l.address, ?ids, "more than one resource carries this address");
     }
-    Ok(None)
+    Ok(ids.into_iter().next())
 }
 
 /// A route table association by its route table and subnet.
