@@ -95,6 +95,17 @@ enum Command {
         #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
         format: GraphFormat,
     },
+    /// Bring an existing resource under management at ADDRESS (which a stack declares): it is read
+    /// from AWS, recorded in the state and tagged; the next plan shows how it differs.
+    Import {
+        /// The address, e.g. `foundation.vpc`.
+        address: String,
+        /// Its id in AWS (the id, name or ARN the type is known by).
+        physical_id: String,
+        /// The environment.
+        #[arg(long, default_value = "dev")]
+        env: String,
+    },
     /// Remove a lock left by a run that died, by the id an error message named.
     ForceUnlock {
         /// The lock's id.
@@ -524,6 +535,25 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     GraphFormat::Dot => render::graph_dot(&specs),
                     GraphFormat::Mermaid => render::graph_mermaid(&specs),
                 }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Import { address, physical_id, env } => {
+            let address = Address::parse(&address)
+                .ok_or_else(|| anyhow!("`{address}` is not an address (stack.name, e.g. foundation.vpc)"))?;
+            let select =
+                Select { stacks: vec![address.stack().to_string()], all: false, env: env.clone(), vars: vec![] };
+            // Any image tag builds the stacks: importing reads the resource, it applies nothing.
+            let selection = select.build(state.as_ref(), true).await?;
+            let spec = &selection.selected[0];
+            let engine = engine(state.clone(), ApplyOptions::default()).await;
+            let imported = engine.import(spec, &address, &physical_id).await?;
+            println!(
+                "Imported {} ({}) into `{}` in `{env}`. Run `platform plan --stack {} --env {env}` to see how it differs from the declaration.",
+                imported.address,
+                imported.physical_id,
+                spec.name,
+                spec.name
             );
             Ok(ExitCode::SUCCESS)
         }

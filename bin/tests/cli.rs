@@ -753,3 +753,61 @@ fn a_state_url_that_cannot_be_used_is_refused_before_any_aws_call() {
         "error: state location `gs://bucket/state` is not valid: `gs://` is not supported; use a directory or s3://bucket/prefix\n"
     );
 }
+
+#[tokio::test]
+async fn import_brings_an_existing_resource_under_management_and_refuses_what_cannot_be() {
+    let emulator = Emulator::start();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| platform(dir.path(), Some(&emulator), args);
+    // A log group made by hand, with another retention than the declaration's.
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&emulator.sdk_config().await);
+    logs.create_log_group().log_group_name("/platform/dev/foundation/logs").send().await.unwrap();
+    logs.put_retention_policy()
+        .log_group_name("/platform/dev/foundation/logs")
+        .retention_in_days(7)
+        .send()
+        .await
+        .unwrap();
+
+    let out = run(&["import", "foundation.logs", "/platform/dev/foundation/logs"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout)
+        .starts_with("Imported foundation.logs (/platform/dev/foundation/logs) into `foundation` in `dev`."));
+    let state =
+        LocalBackend::new(dir.path().join(".platform/state")).read_file("foundation", &Env::new("dev").unwrap());
+    let state = state.unwrap().unwrap();
+    assert_eq!(
+        state.resources[&platform::Address::new("foundation", "logs")].physical_id,
+        "/platform/dev/foundation/logs"
+    );
+    // Tagged as platform's.
+    let arn =
+        state.resources[&platform::Address::new("foundation", "logs")].outputs["arn"].as_str().unwrap().to_string();
+    let tags = logs.list_tags_for_resource().resource_arn(&arn).send().await.unwrap();
+    assert_eq!(tags.tags().unwrap().get("platform:address").map(String::as_str), Some("foundation.logs"));
+    // The next plan shows how it differs from the declaration, and creates the rest.
+    let plan = run(&["plan", "--stack", "foundation"]);
+    let stdout = text(&plan.stdout);
+    assert!(stdout.contains("~ foundation.logs (aws.logs.log_group)"), "{stdout}");
+    assert!(stdout.contains("retention_in_days: 7 -> 30"), "{stdout}");
+    assert!(!stdout.contains("+ foundation.logs "), "{stdout}");
+
+    let refused = |args: &[&str], expected: &str| {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let stderr = text(&out.stderr);
+        assert!(stderr.starts_with(expected), "{args:?}: {stderr}");
+    };
+    refused(
+        &["import", "foundation.logs", "/platform/dev/foundation/logs"],
+        "error: cannot import foundation.logs: it already manages /platform/dev/foundation/logs",
+    );
+    refused(
+        &["import", "foundation.vpc", "vpc-0000000000000000"],
+        "error: cannot import foundation.vpc: there is no aws.ec2.vpc with id `vpc-0000000000000000`",
+    );
+    refused(
+        &["import", "foundation.nope", "x"],
+        "error: cannot import foundation.nope: stack `foundation` declares no resource `nope`",
+    );
+}
