@@ -657,8 +657,28 @@ async fn apply_all(
     change: Change,
     saved: Option<&SavedPlan>,
 ) -> Result<ExitCode> {
-    let options =
-        ApplyOptions { parallelism: change.parallelism.into(), allow_destroy: parse_addresses(&change.allow_destroy)? };
+    let stop = platform::apply::Stop::default();
+    let options = ApplyOptions {
+        parallelism: change.parallelism.into(),
+        allow_destroy: parse_addresses(&change.allow_destroy)?,
+        stop: stop.clone(),
+    };
+    // Ctrl-C once: start nothing new, let what is in flight finish and be recorded, save, unlock.
+    // Twice: abort at once (the intents recorded before every call make that safe too).
+    let on_interrupt = stop.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_err() {
+            return;
+        }
+        on_interrupt.request();
+        eprintln!(
+            "\nStopping: no new operation is started; those in flight finish and are recorded. Ctrl-C again aborts at once."
+        );
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("Aborted. The next run finds what was in flight from the intents recorded in the state.");
+            std::process::exit(130);
+        }
+    });
     let mut specs = selection.selected.clone();
     if destroy {
         check_dependents(backend.as_ref(), &selection).await?;
@@ -692,6 +712,15 @@ async fn apply_all(
         let report = report.with_context(|| format!("stack `{}` ({}) was not changed", spec.name, spec.env))?;
         if !report.results.is_empty() {
             print!("{}", render::report_text(&spec.name, &report));
+        }
+        if stop.requested() {
+            let not_started = report.count(|o| matches!(o, platform::apply::Outcome::NotStarted));
+            eprintln!(
+                "Interrupted: stack `{}` was saved with what was done; {not_started} operations were not started{}. Run the same command again to finish.",
+                spec.name,
+                if specs.last().is_some_and(|l| l.name != spec.name) { ", and the stacks after it were not touched" } else { "" }
+            );
+            return Ok(ExitCode::from(130));
         }
         if !report.is_success() {
             eprintln!(

@@ -76,6 +76,7 @@ impl Progress {
                     Outcome::Skipped { because } => {
                         self.line(format!("  skipped {} of {address}: {because} failed", kind.as_str()))
                     }
+                    Outcome::NotStarted => self.line(format!("  not started: {} of {address}", kind.as_str())),
                 }
             }
         }

@@ -164,3 +164,63 @@ async fn an_apply_killed_at_any_point_converges_without_duplicates_or_orphans() 
     assert!(killed >= 20, "only {killed} runs were killed before finishing");
     assert_eq!((duplicates, orphans), (0, 0));
 }
+
+fn interrupt(pid: u32) {
+    let status = Command::new("kill").args(["-INT", &pid.to_string()]).status().unwrap();
+    assert!(status.success());
+}
+
+/// Starts an apply of the foundation and waits until the emulator has answered `after` requests.
+fn apply_running(dir: &Path, emulator: &Emulator, after: usize) -> std::process::Child {
+    let start = emulator.requests();
+    let child = apply(dir, emulator).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while emulator.requests() - start < after {
+        assert!(Instant::now() < deadline, "the apply did not reach {after} requests");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child
+}
+
+#[tokio::test]
+async fn ctrl_c_lets_operations_in_flight_finish_saves_and_unlocks_and_twice_aborts() {
+    // Every call takes 200 ms, so operations are in flight when the interrupt comes.
+    let emulator = Emulator::start_with_latency(200);
+    let dir = tempfile::tempdir().unwrap();
+    let env = Env::new("dev").unwrap();
+    let backend = LocalBackend::new(dir.path().join(".platform/state"));
+
+    let child = apply_running(dir.path(), &emulator, 3);
+    interrupt(child.id());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("Stopping: no new operation is started"), "{stderr}");
+    assert!(stderr.contains("Interrupted: stack `foundation` was saved with what was done;"), "{stderr}");
+    assert!(stdout.contains("not started (interrupted)"), "{stdout}");
+    // What was in flight finished and was recorded; the lock is free.
+    let state = backend.read_file("foundation", &env).unwrap().unwrap();
+    assert!(state.pending.is_empty(), "in-flight operations were recorded: {:?}", state.pending);
+    assert!(!state.resources.is_empty(), "what was done is in the state");
+    println!("after one Ctrl-C: {} resources recorded, none pending", state.resources.len());
+
+    // Twice: abort at once; the intents left behind are resolved by the next run.
+    let child = apply_running(dir.path(), &emulator, 3);
+    interrupt(child.id());
+    std::thread::sleep(Duration::from_millis(50));
+    interrupt(child.id());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("Aborted."), "{stderr}");
+
+    let out = apply(dir.path(), &emulator).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let plan =
+        platform(dir.path(), &emulator, &["plan", "--stack", "foundation", "--detailed-exitcode"]).output().unwrap();
+    assert_eq!(plan.status.code(), Some(0), "{}", String::from_utf8_lossy(&plan.stdout));
+    let live = live(&emulator).await;
+    let duplicated: Vec<_> = live.iter().filter(|(a, ids)| !a.contains(' ') && ids.len() > 1).collect();
+    assert!(duplicated.is_empty(), "{duplicated:?}");
+}

@@ -60,6 +60,8 @@ pub enum Outcome {
         /// The address whose operation failed.
         because: Address,
     },
+    /// It was not started: the run was interrupted (Ctrl-C) first.
+    NotStarted,
 }
 
 /// What the executor reports as it goes.
@@ -244,11 +246,30 @@ pub struct ApplyOptions {
     pub parallelism: usize,
     /// Protected resources the user named as allowed to be deleted or replaced.
     pub allow_destroy: BTreeSet<Address>,
+    /// Set (by a Ctrl-C handler, say) to stop starting operations: those in flight finish and are
+    /// recorded, the others are reported as not started.
+    pub stop: Stop,
 }
 
 impl Default for ApplyOptions {
     fn default() -> Self {
-        Self { parallelism: 10, allow_destroy: BTreeSet::new() }
+        Self { parallelism: 10, allow_destroy: BTreeSet::new(), stop: Stop::default() }
+    }
+}
+
+/// A request to stop an apply between operations, shared with whoever may ask for it.
+#[derive(Debug, Clone, Default)]
+pub struct Stop(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Stop {
+    /// Asks the apply to start no more operations.
+    pub fn request(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether stopping was asked for.
+    pub fn requested(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 
@@ -300,7 +321,7 @@ pub async fn execute(
     let parallelism = options.parallelism.max(1);
 
     loop {
-        while tasks.len() < parallelism {
+        while tasks.len() < parallelism && !options.stop.requested() {
             let Some(node) = ready.pop() else { break };
             let op = &graph[node];
             let call = match prepare(op, &context, state) {
@@ -386,10 +407,14 @@ pub async fn execute(
         }
     }
 
-    // Operations never reached would mean the graph had a cycle; report them rather than
-    // claim success.
+    // Operations never reached: the run was interrupted, or (a bug) the graph had a cycle; report
+    // them rather than claim success.
     for node in graph.node_indices().filter(|n| !finished[n.index()]).collect::<Vec<_>>() {
-        let outcome = Outcome::Failed { error: "not run: its operations wait on each other".into() };
+        let outcome = if options.stop.requested() {
+            Outcome::NotStarted
+        } else {
+            Outcome::Failed { error: "not run: its operations wait on each other".into() }
+        };
         finish(&graph, node, outcome, Duration::ZERO, None, &mut finished, &mut report, on_event);
     }
     state.outputs = resolve_outputs(desired, state);

@@ -100,7 +100,12 @@ pub fn report_text(stack: &str, report: &ApplyReport) -> String {
     let done = report.results.iter().filter(|r| r.outcome == Outcome::Done && r.kind != OpKind::Await).count();
     let failed = report.count(|o| matches!(o, Outcome::Failed { .. }));
     let skipped = report.count(|o| matches!(o, Outcome::Skipped { .. }));
-    let _ = writeln!(out, "Stack `{stack}`: {done} done, {failed} failed, {skipped} skipped.");
+    let not_started = report.count(|o| matches!(o, Outcome::NotStarted));
+    let _ = write!(out, "Stack `{stack}`: {done} done, {failed} failed, {skipped} skipped");
+    if not_started > 0 {
+        let _ = write!(out, ", {not_started} not started (interrupted)");
+    }
+    let _ = writeln!(out, ".");
     for r in &report.results {
         match &r.outcome {
             Outcome::Done => {}
@@ -109,6 +114,9 @@ pub fn report_text(stack: &str, report: &ApplyReport) -> String {
             }
             Outcome::Skipped { because } => {
                 let _ = writeln!(out, "  skipped: {} {} (because {because} failed)", r.kind.as_str(), r.address);
+            }
+            Outcome::NotStarted => {
+                let _ = writeln!(out, "  not started: {} {}", r.kind.as_str(), r.address);
             }
         }
     }
