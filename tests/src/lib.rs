@@ -176,6 +176,24 @@ impl Harness {
     /// An engine on `emulator` (one started with latency, say).
     pub async fn on(emulator: Emulator) -> Self {
         let config = emulator.sdk_config().await;
+        Self::through(emulator, config).await
+    }
+
+    /// An engine reaching `emulator` through `proxy`; `config` (checks from outside) reaches the
+    /// emulator directly.
+    pub async fn through_proxy(emulator: Emulator, proxy: &FaultProxy) -> Self {
+        let direct = emulator.sdk_config().await;
+        let proxied = direct.to_builder().endpoint_url(&proxy.endpoint).build();
+        let mut h = Self::through(emulator, direct).await;
+        h.engine = platform::Engine::new(
+            std::sync::Arc::new(platform::provider::aws::AwsProvider::new(&proxied)),
+            std::sync::Arc::new(h.backend.clone()),
+            platform::apply::ApplyOptions::default(),
+        );
+        h
+    }
+
+    async fn through(emulator: Emulator, config: SdkConfig) -> Self {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let backend = platform::state::local::LocalBackend::new(dir.path());
         let engine = platform::Engine::new(
@@ -470,4 +488,220 @@ impl aws_sdk_ec2::config::Intercept for CallRecorder {
         }
         Ok(())
     }
+}
+
+/// What a [`FaultProxy`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FaultStats {
+    /// Requests received.
+    pub requests: usize,
+    /// Answered with a throttling error instead of forwarded.
+    pub throttled: usize,
+    /// Answered with a 5xx instead of forwarded.
+    pub failed: usize,
+    /// Connection dropped before forwarding.
+    pub dropped: usize,
+    /// Forwarded and taken into account by the emulator, then the connection dropped before the
+    /// answer: the caller cannot know the call took effect.
+    pub lost: usize,
+}
+
+/// A proxy between the SDK and the emulator that injects faults into a fraction of the requests:
+/// throttling errors, 5xx answers, connections dropped before the request is forwarded, and
+/// answers lost after the emulator acted on the request. Seeded: the same seed gives the same
+/// sequence of faults to the same sequence of requests.
+pub struct FaultProxy {
+    /// `http://127.0.0.1:PORT`.
+    pub endpoint: String,
+    stats: std::sync::Arc<std::sync::Mutex<FaultStats>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// xorshift64*: a small seeded generator, enough to pick faults repeatably.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> f64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Fault {
+    Throttle,
+    Fail,
+    Drop,
+    Lose,
+}
+
+impl FaultProxy {
+    /// Starts a proxy to `emulator` (plain HTTP) failing `rate` of the requests.
+    pub async fn start(emulator: &Emulator, rate: f64, seed: u64) -> Self {
+        use std::sync::{Arc, Mutex};
+        let upstream = emulator.endpoint.trim_start_matches("http://").to_string();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let stats = Arc::new(Mutex::new(FaultStats::default()));
+        let rng = Arc::new(Mutex::new(Rng(seed.max(1))));
+        let (task_stats, task_rng) = (stats.clone(), rng.clone());
+        let task = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let (stats, rng, upstream) = (task_stats.clone(), task_rng.clone(), upstream.clone());
+                tokio::spawn(async move {
+                    let _ = serve(client, &upstream, rate, &rng, &stats).await;
+                });
+            }
+        });
+        Self { endpoint, stats, task }
+    }
+
+    /// What it did so far.
+    pub fn stats(&self) -> FaultStats {
+        *self.stats.lock().unwrap()
+    }
+}
+
+/// Reads one HTTP/1.1 message head and its `Content-Length` body from `stream` (`None` at EOF).
+async fn read_message(
+    stream: &mut tokio::net::TcpStream,
+    buffer: &mut Vec<u8>,
+) -> std::io::Result<Option<(String, Vec<u8>)>> {
+    use tokio::io::AsyncReadExt;
+    loop {
+        if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buffer[..end + 4]).into_owned();
+            let length = head
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.trim().eq_ignore_ascii_case("content-length").then(|| v.trim().parse::<usize>().ok())?
+                })
+                .unwrap_or(0);
+            while buffer.len() < end + 4 + length {
+                let mut chunk = [0u8; 65536];
+                let n = stream.read(&mut chunk).await?;
+                if n == 0 {
+                    return Ok(None);
+                }
+                buffer.extend_from_slice(&chunk[..n]);
+            }
+            let body = buffer[end + 4..end + 4 + length].to_vec();
+            buffer.drain(..end + 4 + length);
+            return Ok(Some((head, body)));
+        }
+        let mut chunk = [0u8; 65536];
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(None);
+        }
+        buffer.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// The AWS service a signed request is for (from its credential scope).
+fn service_of(head: &str) -> String {
+    head.lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("authorization:"))
+        .and_then(|l| l.split("Credential=").nth(1))
+        .and_then(|c| c.split('/').nth(3))
+        .unwrap_or("")
+        .to_string()
+}
+
+/// An error answer in the service's protocol.
+fn error_answer(service: &str, throttle: bool) -> Vec<u8> {
+    let (status, content_type, body) = match (service, throttle) {
+        ("ec2", true) => (503, "text/xml", "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message></Error></Errors><RequestID>fault</RequestID></Response>".to_string()),
+        ("ec2", false) => (500, "text/xml", "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Errors><Error><Code>InternalError</Code><Message>An internal error has occurred.</Message></Error></Errors><RequestID>fault</RequestID></Response>".to_string()),
+        ("s3", true) => (503, "application/xml", "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message><RequestId>fault</RequestId></Error>".to_string()),
+        ("s3", false) => (500, "application/xml", "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>InternalError</Code><Message>We encountered an internal error.</Message><RequestId>fault</RequestId></Error>".to_string()),
+        ("iam" | "elasticloadbalancing" | "rds" | "sts", true) => (400, "text/xml", "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>fault</RequestId></ErrorResponse>".to_string()),
+        ("iam" | "elasticloadbalancing" | "rds" | "sts", false) => (500, "text/xml", "<ErrorResponse><Error><Type>Receiver</Type><Code>InternalFailure</Code><Message>internal failure</Message></Error><RequestId>fault</RequestId></ErrorResponse>".to_string()),
+        (_, true) => (400, "application/x-amz-json-1.1", "{\"__type\":\"ThrottlingException\",\"message\":\"Rate exceeded\"}".to_string()),
+        (_, false) => (503, "application/x-amz-json-1.1", "{\"__type\":\"ServiceUnavailableException\",\"message\":\"unavailable\"}".to_string()),
+    };
+    format!(
+        "HTTP/1.1 {status} Fault\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nx-amzn-RequestId: fault\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+async fn serve(
+    mut client: tokio::net::TcpStream,
+    upstream: &str,
+    rate: f64,
+    rng: &std::sync::Mutex<Rng>,
+    stats: &std::sync::Mutex<FaultStats>,
+) -> std::io::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buffer = vec![];
+    while let Some((head, body)) = read_message(&mut client, &mut buffer).await? {
+        let fault = {
+            let mut rng = rng.lock().unwrap();
+            let (roll, kind) = (rng.next(), rng.next());
+            (roll < rate).then(|| [Fault::Throttle, Fault::Fail, Fault::Drop, Fault::Lose][(kind * 4.0) as usize % 4])
+        };
+        {
+            let mut s = stats.lock().unwrap();
+            s.requests += 1;
+            match fault {
+                Some(Fault::Throttle) => s.throttled += 1,
+                Some(Fault::Fail) => s.failed += 1,
+                Some(Fault::Drop) => s.dropped += 1,
+                Some(Fault::Lose) => s.lost += 1,
+                None => {}
+            }
+        }
+        match fault {
+            Some(Fault::Throttle) | Some(Fault::Fail) => {
+                client.write_all(&error_answer(&service_of(&head), matches!(fault, Some(Fault::Throttle)))).await?;
+                continue;
+            }
+            Some(Fault::Drop) => return Ok(()),
+            _ => {}
+        }
+        // Forward on a connection of its own, asking the emulator to close it after answering.
+        let mut up = tokio::net::TcpStream::connect(upstream).await?;
+        let head = head
+            .lines()
+            .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
+            .filter(|l| !l.is_empty())
+            .map(|l| format!("{l}\r\n"))
+            .collect::<String>()
+            + "Connection: close\r\n\r\n";
+        up.write_all(head.as_bytes()).await?;
+        up.write_all(&body).await?;
+        let mut answer = vec![];
+        up.read_to_end(&mut answer).await?;
+        if matches!(fault, Some(Fault::Lose)) {
+            return Ok(());
+        }
+        // Keep the client's connection open when the answer says how long it is.
+        let end = answer.windows(4).position(|w| w == b"\r\n\r\n").map(|e| e + 4).unwrap_or(answer.len());
+        let answer_head = String::from_utf8_lossy(&answer[..end]).into_owned();
+        let sized = answer_head.lines().any(|l| l.to_ascii_lowercase().starts_with("content-length:"));
+        let rewritten = answer_head
+            .lines()
+            .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
+            .filter(|l| !l.is_empty())
+            .map(|l| format!("{l}\r\n"))
+            .collect::<String>()
+            + if sized { "\r\n" } else { "Connection: close\r\n\r\n" };
+        client.write_all(rewritten.as_bytes()).await?;
+        client.write_all(&answer[end..]).await?;
+        if !sized {
+            return Ok(());
+        }
+    }
+    Ok(())
 }

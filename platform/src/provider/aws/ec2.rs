@@ -97,7 +97,7 @@ async fn set_vpc_dns(
 pub(super) async fn create_vpc(p: &AwsProvider, d: &Desired) -> Result<Applied, ProviderError> {
     let v: VpcProps = props(&d.address, &d.props)?;
     let out = p
-        .ec2
+        .ec2_once
         .create_vpc()
         .cidr_block(&v.cidr_block)
         .tag_specifications(tag_spec(ResourceType::Vpc, &d.props))
@@ -216,7 +216,7 @@ pub(super) async fn create_subnet(p: &AwsProvider, d: &Desired) -> Result<Applie
         ),
     })?;
     let out = p
-        .ec2
+        .ec2_once
         .create_subnet()
         .vpc_id(&s.vpc)
         .cidr_block(&s.cidr_block)
@@ -404,7 +404,7 @@ struct GatewayProps {
 pub(super) async fn create_internet_gateway(p: &AwsProvider, d: &Desired) -> Result<Applied, ProviderError> {
     let g: GatewayProps = props(&d.address, &d.props)?;
     let out = p
-        .ec2
+        .ec2_once
         .create_internet_gateway()
         .tag_specifications(tag_spec(ResourceType::InternetGateway, &d.props))
         .send()
@@ -412,14 +412,17 @@ pub(super) async fn create_internet_gateway(p: &AwsProvider, d: &Desired) -> Res
         .map_err(api("ec2:CreateInternetGateway"))?;
     let id = out.internet_gateway().and_then(|g| g.internet_gateway_id()).unwrap_or_default().to_string();
     let outs = outputs([("id", &id)]);
-    p.ec2
-        .attach_internet_gateway()
-        .internet_gateway_id(&id)
-        .vpc_id(&g.vpc)
-        .send()
-        .await
-        .map_err(api("ec2:AttachInternetGateway"))
-        .map_err(incomplete(&id, &outs))?;
+    // Attaching twice is refused (Resource.AlreadyAssociated): a retry after a lost answer is done.
+    let attach = || async {
+        match p.ec2.attach_internet_gateway().internet_gateway_id(&id).vpc_id(&g.vpc).send().await {
+            Ok(_) => Ok(()),
+            Err(err) => match api("ec2:AttachInternetGateway")(err) {
+                e if e.is_already_exists() => Ok(()),
+                e => Err(e),
+            },
+        }
+    };
+    p.retrying("aws.ec2.internet_gateway", attach).await.map_err(incomplete(&id, &outs))?;
     Ok(Applied { physical_id: id, outputs: outs })
 }
 
@@ -458,6 +461,27 @@ pub(super) async fn read_internet_gateways(
         Ok(out)
     };
     batched(existing, fetch, |g, e| Some(observe_internet_gateway(g, &e.physical_id))).await
+}
+
+/// A gateway's VPC forces a replacement; an update only attaches a gateway whose create did not
+/// get to attach it (and sets tags).
+pub(super) async fn update_internet_gateway(
+    p: &AwsProvider,
+    e: &Existing,
+    desired: &Value,
+) -> Result<Applied, ProviderError> {
+    let attached = e.props.get("vpc").and_then(Value::as_str);
+    if let (None, Some(vpc)) = (attached, desired.get("vpc").and_then(Value::as_str)) {
+        p.ec2
+            .attach_internet_gateway()
+            .internet_gateway_id(&e.physical_id)
+            .vpc_id(vpc)
+            .send()
+            .await
+            .map_err(api("ec2:AttachInternetGateway"))?;
+    }
+    update_tags(p, e, desired).await?;
+    Ok(Applied { physical_id: e.physical_id.clone(), outputs: e.outputs.clone() })
 }
 
 pub(super) async fn delete_internet_gateway(p: &AwsProvider, e: &Existing) -> Result<(), ProviderError> {
@@ -505,14 +529,16 @@ async fn create_route(p: &AwsProvider, table: &str, r: &RouteProps) -> Result<()
         .set_nat_gateway_id(r.nat_gateway_id.clone())
         .send()
         .await
-        .map_err(api("ec2:CreateRoute"))?;
+        .map(|_| ())
+        .map_err(api("ec2:CreateRoute"))
+        .or_else(settled("RouteAlreadyExists"))?;
     Ok(())
 }
 
 pub(super) async fn create_route_table(p: &AwsProvider, d: &Desired) -> Result<Applied, ProviderError> {
     let t: RouteTableProps = props(&d.address, &d.props)?;
     let out = p
-        .ec2
+        .ec2_once
         .create_route_table()
         .vpc_id(&t.vpc)
         .tag_specifications(tag_spec(ResourceType::RouteTable, &d.props))
@@ -580,7 +606,9 @@ pub(super) async fn update_route_table(
             .destination_cidr_block(dest)
             .send()
             .await
-            .map_err(api("ec2:DeleteRoute"))?;
+            .map(|_| ())
+            .map_err(api("ec2:DeleteRoute"))
+            .or_else(settled("InvalidRoute.NotFound"))?;
     }
     for r in &new.routes {
         let current = old.iter().find(|o| o["destination_cidr_block"].as_str() == Some(&r.destination_cidr_block));
@@ -758,6 +786,15 @@ async fn describe_group(p: &AwsProvider, id: &str) -> Result<Option<aws_sdk_ec2:
     Ok(out.security_groups().first().cloned())
 }
 
+/// A rule change whose answer was lost and that the SDK sent again is refused the second time
+/// (the rule is already gone, or already there): that refusal means it is done.
+fn settled(code: &'static str) -> impl FnOnce(ProviderError) -> Result<(), ProviderError> {
+    move |err| match &err {
+        ProviderError::Api { code: Some(c), .. } if c == code => Ok(()),
+        _ => Err(err),
+    }
+}
+
 /// Makes the group's rules exactly the declared ones: revokes the others, then authorizes the missing.
 async fn sync_rules(
     p: &AwsProvider,
@@ -795,7 +832,9 @@ async fn sync_rules(
                     .set_ip_permissions(Some(stale))
                     .send()
                     .await
-                    .map_err(api("ec2:RevokeSecurityGroupEgress"))?;
+                    .map(|_| ())
+                    .map_err(api("ec2:RevokeSecurityGroupEgress"))
+                    .or_else(settled("InvalidPermission.NotFound"))?;
             }
             (false, false) => {
                 p.ec2
@@ -804,7 +843,9 @@ async fn sync_rules(
                     .set_ip_permissions(Some(stale))
                     .send()
                     .await
-                    .map_err(api("ec2:RevokeSecurityGroupIngress"))?;
+                    .map(|_| ())
+                    .map_err(api("ec2:RevokeSecurityGroupIngress"))
+                    .or_else(settled("InvalidPermission.NotFound"))?;
             }
         }
         match (is_egress, missing.is_empty()) {
@@ -816,7 +857,9 @@ async fn sync_rules(
                     .set_ip_permissions(Some(missing))
                     .send()
                     .await
-                    .map_err(api("ec2:AuthorizeSecurityGroupEgress"))?;
+                    .map(|_| ())
+                    .map_err(api("ec2:AuthorizeSecurityGroupEgress"))
+                    .or_else(settled("InvalidPermission.Duplicate"))?;
             }
             (false, false) => {
                 p.ec2
@@ -825,7 +868,9 @@ async fn sync_rules(
                     .set_ip_permissions(Some(missing))
                     .send()
                     .await
-                    .map_err(api("ec2:AuthorizeSecurityGroupIngress"))?;
+                    .map(|_| ())
+                    .map_err(api("ec2:AuthorizeSecurityGroupIngress"))
+                    .or_else(settled("InvalidPermission.Duplicate"))?;
             }
         }
     }
@@ -930,7 +975,9 @@ pub(super) async fn create_grant(p: &AwsProvider, d: &Desired) -> Result<Applied
         .ip_permissions(permission)
         .send()
         .await
-        .map_err(api("ec2:AuthorizeSecurityGroupIngress"))?;
+        .map(|_| ())
+        .map_err(api("ec2:AuthorizeSecurityGroupIngress"))
+        .or_else(settled("InvalidPermission.Duplicate"))?;
     let id = format!("{}/{}", g.group, d.address);
     Ok(Applied { outputs: outputs([("id", id.as_str())]), physical_id: id })
 }
@@ -1001,7 +1048,7 @@ pub(super) async fn delete_grant(p: &AwsProvider, e: &Existing) -> Result<(), Pr
 
 pub(super) async fn create_elastic_ip(p: &AwsProvider, d: &Desired) -> Result<Applied, ProviderError> {
     let out = p
-        .ec2
+        .ec2_once
         .allocate_address()
         .domain(aws_sdk_ec2::types::DomainType::Vpc)
         .tag_specifications(tag_spec(ResourceType::ElasticIp, &d.props))
@@ -1046,7 +1093,7 @@ async fn describe_nat(p: &AwsProvider, id: &str) -> Result<Option<aws_sdk_ec2::t
 pub(super) async fn create_nat_gateway(p: &AwsProvider, d: &Desired) -> Result<Applied, ProviderError> {
     let n: NatProps = props(&d.address, &d.props)?;
     let out = p
-        .ec2
+        .ec2_once
         .create_nat_gateway()
         .subnet_id(&n.subnet)
         .allocation_id(&n.allocation)

@@ -262,7 +262,7 @@ pub(super) async fn create_task_definition(p: &AwsProvider, d: &Desired) -> Resu
     let t: TaskDefinitionProps = props(&d.address, &d.props)?;
     let region = p.region();
     let out = retrying_new_roles(|| async {
-        p.ecs
+        p.ecs_once
             .register_task_definition()
             .family(&t.name)
             .network_mode(NetworkMode::Awsvpc)
@@ -400,6 +400,7 @@ pub(super) async fn create_service(p: &AwsProvider, d: &Desired) -> Result<Appli
     let out = retrying_new_roles(|| async {
         p.ecs
             .create_service()
+            .client_token(super::idempotency_token(d))
             .cluster(&s.cluster)
             .service_name(&s.name)
             .task_definition(&s.task_definition)

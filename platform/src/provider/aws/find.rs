@@ -277,5 +277,22 @@ pub(super) async fn find(p: &AwsProvider, l: &Lookup) -> Result<Option<Found>, P
         outputs: BTreeMap::new(),
         delete_allowed: false,
     };
-    Ok(p.read_one(&existing).await?.map(|observed| Found { physical_id: id, observed }))
+    let Some(observed) = p.read_one(&existing).await? else { return Ok(None) };
+    // Only what platform made for this address is adopted: a resource of the same name that
+    // carries another address, or none (made by hand, or by another tool), is not taken over.
+    // Buckets are the exception for a missing tag: their name holds the account, and the tags are
+    // set in a call after the create.
+    let owner = observed.props.get("tags").and_then(|t| t.get("platform:address")).and_then(Value::as_str);
+    let taggable = crate::resources::schema(&l.type_name).is_some_and(|s| s.taggable);
+    let ours = match owner {
+        Some(owner) => owner == l.address.to_string(),
+        // Untaggable types are found by their parent (an association by its table and subnet, a
+        // grant by its rule's description), which names them.
+        None => !taggable || l.type_name == "aws.s3.bucket",
+    };
+    if !ours {
+        tracing::warn!(address = %l.address, id = %id, ?owner, "a resource with this name exists but is not this address's");
+        return Ok(None);
+    }
+    Ok(Some(Found { physical_id: id, observed }))
 }

@@ -12,6 +12,7 @@ mod find;
 mod iam;
 mod logs;
 mod rds;
+mod retry;
 mod s3;
 mod servicediscovery;
 
@@ -32,8 +33,14 @@ use crate::model::Address;
 #[derive(Debug, Clone)]
 pub struct AwsProvider {
     ec2: aws_sdk_ec2::Client,
+    /// EC2 without the SDK's retries, for the creates EC2 cannot recognise as repeated (VPCs,
+    /// subnets, gateways, addresses, route tables): a retry after a lost answer would make a
+    /// second one. `create` looks them up before trying again.
+    ec2_once: aws_sdk_ec2::Client,
     ecr: aws_sdk_ecr::Client,
     ecs: aws_sdk_ecs::Client,
+    /// ECS without the SDK's retries, for task definition revisions (each call makes one).
+    ecs_once: aws_sdk_ecs::Client,
     elb: aws_sdk_elasticloadbalancingv2::Client,
     iam: aws_sdk_iam::Client,
     discovery: aws_sdk_servicediscovery::Client,
@@ -128,9 +135,22 @@ impl AwsProvider {
     }
 
     fn build(config: &aws_config::SdkConfig, interceptor: Option<aws_sdk_ec2::config::SharedInterceptor>) -> Self {
+        macro_rules! once {
+            ($sdk:ident) => {{
+                let mut builder =
+                    $sdk::config::Builder::from(config).retry_config(aws_smithy_types::retry::RetryConfig::disabled());
+                if let Some(i) = &interceptor {
+                    builder.push_interceptor(i.clone());
+                }
+                $sdk::Client::from_conf(builder.build())
+            }};
+        }
         macro_rules! client {
             ($sdk:ident) => {{
-                let mut builder = $sdk::config::Builder::from(config);
+                // The SDK retries throttling, 5xx and unanswered calls, each call on its own (five
+                // attempts); the `*_once` clients do not (see their fields).
+                let mut builder = $sdk::config::Builder::from(config)
+                    .retry_config(aws_smithy_types::retry::RetryConfig::standard().with_max_attempts(5));
                 if let Some(i) = &interceptor {
                     builder.push_interceptor(i.clone());
                 }
@@ -139,8 +159,10 @@ impl AwsProvider {
         }
         Self {
             ec2: client!(aws_sdk_ec2),
+            ec2_once: once!(aws_sdk_ec2),
             ecr: client!(aws_sdk_ecr),
             ecs: client!(aws_sdk_ecs),
+            ecs_once: once!(aws_sdk_ecs),
             elb: client!(aws_sdk_elasticloadbalancingv2),
             iam: client!(aws_sdk_iam),
             discovery: client!(aws_sdk_servicediscovery),
@@ -200,10 +222,9 @@ impl AwsProvider {
     }
 }
 
-#[async_trait]
-impl Provider for AwsProvider {
-    async fn create(&self, d: &Desired) -> Result<Applied, ProviderError> {
-        let _slot = self.slot(&d.type_name).await;
+/// One attempt of each operation; [`Provider`]'s methods add the service slots and retries.
+impl AwsProvider {
+    async fn create_once(&self, d: &Desired) -> Result<Applied, ProviderError> {
         match d.type_name.as_str() {
             "aws.ec2.vpc" => ec2::create_vpc(self, d).await,
             "aws.ec2.subnet" => ec2::create_subnet(self, d).await,
@@ -233,29 +254,7 @@ impl Provider for AwsProvider {
         }
     }
 
-    fn batch_types(&self) -> &'static [&'static str] {
-        &[
-            "aws.ec2.security_group",
-            "aws.ec2.subnet",
-            "aws.ec2.route_table",
-            "aws.ec2.route_table_association",
-            "aws.ec2.elastic_ip",
-            "aws.ec2.nat_gateway",
-            "aws.ec2.vpc",
-            "aws.ec2.internet_gateway",
-            "aws.ec2.security_group_grant",
-            "aws.iam.role",
-            "aws.logs.log_group",
-            "aws.ecs.service",
-            "aws.elbv2.load_balancer",
-            "aws.elbv2.target_group",
-            "aws.elbv2.listener",
-            "aws.rds.db_instance",
-        ]
-    }
-
-    async fn read_batch(&self, existing: &[Existing]) -> Result<Vec<Option<Observed>>, ProviderError> {
-        let _slot = self.slot(existing.first().map(|e| e.type_name.as_str()).unwrap_or_default()).await;
+    async fn read_batch_once(&self, existing: &[Existing]) -> Result<Vec<Option<Observed>>, ProviderError> {
         match existing.first().map(|e| e.type_name.as_str()) {
             Some("aws.ec2.security_group") => ec2::read_security_groups(self, existing).await,
             Some("aws.ec2.subnet") => ec2::read_subnets(self, existing).await,
@@ -283,25 +282,12 @@ impl Provider for AwsProvider {
         }
     }
 
-    async fn read(&self, e: &Existing) -> Result<Option<Observed>, ProviderError> {
-        let _slot = self.slot(&e.type_name).await;
-        self.read_one(e).await
-    }
-
-    async fn find(&self, lookup: &super::Lookup) -> Result<Option<super::Found>, ProviderError> {
-        let _slot = self.slot(&lookup.type_name).await;
-        find::find(self, lookup).await
-    }
-
-    async fn update(&self, e: &Existing, desired: &Value) -> Result<Applied, ProviderError> {
-        let _slot = self.slot(&e.type_name).await;
+    async fn update_once(&self, e: &Existing, desired: &Value) -> Result<Applied, ProviderError> {
         match e.type_name.as_str() {
             "aws.ec2.vpc" => ec2::update_vpc(self, e, desired).await,
             "aws.ec2.subnet" => ec2::update_subnet(self, e, desired).await,
-            "aws.ec2.internet_gateway"
-            | "aws.ec2.route_table_association"
-            | "aws.ec2.elastic_ip"
-            | "aws.ec2.nat_gateway" => {
+            "aws.ec2.internet_gateway" => ec2::update_internet_gateway(self, e, desired).await,
+            "aws.ec2.route_table_association" | "aws.ec2.elastic_ip" | "aws.ec2.nat_gateway" => {
                 ec2::update_tags(self, e, desired).await?;
                 Ok(Applied { physical_id: e.physical_id.clone(), outputs: e.outputs.clone() })
             }
@@ -330,8 +316,7 @@ impl Provider for AwsProvider {
         }
     }
 
-    async fn delete(&self, e: &Existing) -> Result<(), ProviderError> {
-        let _slot = self.slot(&e.type_name).await;
+    async fn delete_once(&self, e: &Existing) -> Result<(), ProviderError> {
         match e.type_name.as_str() {
             "aws.ec2.vpc" => ec2::delete_vpc(self, e).await,
             "aws.ec2.subnet" => ec2::delete_subnet(self, e).await,
@@ -361,11 +346,183 @@ impl Provider for AwsProvider {
         }
     }
 
-    async fn await_ready(&self, e: &Existing) -> Result<BTreeMap<String, Value>, ProviderError> {
+    async fn await_ready_once(&self, e: &Existing) -> Result<BTreeMap<String, Value>, ProviderError> {
         match e.type_name.as_str() {
             "aws.rds.db_instance" => rds::await_instance(self, e).await,
             "aws.ec2.nat_gateway" => ec2::await_nat_gateway(self, e).await,
             _ => Ok(e.outputs.clone()),
+        }
+    }
+}
+
+#[async_trait]
+impl Provider for AwsProvider {
+    /// Creates a resource without ever making it twice: the SDK does not retry (a lost answer
+    /// would make a duplicate); when a create fails in a way that leaves its effect unknown, or
+    /// says the resource exists, the resource is looked up by its name and tags first, and if it
+    /// is there it is brought to the declared props instead of created again.
+    async fn create(&self, d: &Desired) -> Result<Applied, ProviderError> {
+        let _slot = self.slot(&d.type_name).await;
+        let mut backoff = retry::Backoff::new(&d.type_name);
+        loop {
+            let err = match self.create_once(d).await {
+                Ok(applied) => return Ok(applied),
+                Err(ProviderError::Incomplete { applied, source }) => {
+                    // Created, a later step failed: finish it, or report it incomplete.
+                    if source.retry() == retry::Retry::No {
+                        return Err(ProviderError::Incomplete { applied, source });
+                    }
+                    let existing = self.existing_of(d, &applied.physical_id);
+                    return match self.converge(&existing, d, &mut backoff).await {
+                        Ok(done) => Ok(done),
+                        Err(err) => Err(ProviderError::Incomplete { applied, source: Box::new(err) }),
+                    };
+                }
+                Err(err) => err,
+            };
+            let unknown = err.retry() != retry::Retry::No || err.is_already_exists();
+            if !unknown && !(err.is_not_found() && backoff.eventually_consistent()) {
+                return Err(err);
+            }
+            backoff.wait(err).await?;
+            if unknown {
+                let lookup = super::Lookup {
+                    address: d.address.clone(),
+                    env: d.props["tags"]["platform:env"].as_str().unwrap_or_default().to_string(),
+                    type_name: d.type_name.clone(),
+                    name: d.name.clone(),
+                    props: d.props.clone(),
+                };
+                if let Some(found) = self.retrying(&d.type_name, || find::find(self, &lookup)).await? {
+                    tracing::info!(address = %d.address, id = %found.physical_id, "found after an unanswered create");
+                    let existing = self.existing_of(d, &found.physical_id);
+                    return self.converge(&existing, d, &mut backoff).await;
+                }
+            }
+        }
+    }
+
+    fn batch_types(&self) -> &'static [&'static str] {
+        &[
+            "aws.ec2.security_group",
+            "aws.ec2.subnet",
+            "aws.ec2.route_table",
+            "aws.ec2.route_table_association",
+            "aws.ec2.elastic_ip",
+            "aws.ec2.nat_gateway",
+            "aws.ec2.vpc",
+            "aws.ec2.internet_gateway",
+            "aws.ec2.security_group_grant",
+            "aws.iam.role",
+            "aws.logs.log_group",
+            "aws.ecs.service",
+            "aws.elbv2.load_balancer",
+            "aws.elbv2.target_group",
+            "aws.elbv2.listener",
+            "aws.rds.db_instance",
+        ]
+    }
+
+    async fn read_batch(&self, existing: &[Existing]) -> Result<Vec<Option<Observed>>, ProviderError> {
+        let type_name = existing.first().map(|e| e.type_name.as_str()).unwrap_or_default();
+        let _slot = self.slot(type_name).await;
+        self.retrying(type_name, || self.read_batch_once(existing)).await
+    }
+
+    async fn read(&self, e: &Existing) -> Result<Option<Observed>, ProviderError> {
+        let _slot = self.slot(&e.type_name).await;
+        self.retrying(&e.type_name, || self.read_one(e)).await
+    }
+
+    async fn find(&self, lookup: &super::Lookup) -> Result<Option<super::Found>, ProviderError> {
+        let _slot = self.slot(&lookup.type_name).await;
+        self.retrying(&lookup.type_name, || find::find(self, lookup)).await
+    }
+
+    async fn update(&self, e: &Existing, desired: &Value) -> Result<Applied, ProviderError> {
+        let _slot = self.slot(&e.type_name).await;
+        self.retrying(&e.type_name, || self.update_once(e, desired)).await
+    }
+
+    async fn delete(&self, e: &Existing) -> Result<(), ProviderError> {
+        let _slot = self.slot(&e.type_name).await;
+        self.retrying(&e.type_name, || async {
+            match self.delete_once(e).await {
+                Err(err) if err.is_not_found() => Ok(()),
+                other => other,
+            }
+        })
+        .await
+    }
+
+    async fn await_ready(&self, e: &Existing) -> Result<BTreeMap<String, Value>, ProviderError> {
+        self.retrying(&e.type_name, || self.await_ready_once(e)).await
+    }
+}
+
+impl AwsProvider {
+    /// `f`, again after throttling and transient failures (exponential backoff with jitter, within
+    /// a deadline); any other failure at once.
+    async fn retrying<T, F, Fut>(&self, what: &str, f: F) -> Result<T, ProviderError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T, ProviderError>>,
+    {
+        let mut backoff = retry::Backoff::new(what);
+        loop {
+            match f().await {
+                Err(err) if err.retry() != retry::Retry::No => backoff.wait(err).await?,
+                other => return other,
+            }
+        }
+    }
+
+    /// A resource that exists with id `physical_id`, to be brought to `d`'s props.
+    fn existing_of(&self, d: &Desired, physical_id: &str) -> Existing {
+        Existing {
+            address: d.address.clone(),
+            type_name: d.type_name.clone(),
+            physical_id: physical_id.to_string(),
+            name: d.name.clone(),
+            props: d.props.clone(),
+            outputs: BTreeMap::new(),
+            delete_allowed: false,
+        }
+    }
+
+    /// Reads what exists and updates it to `d`'s props (a create that was found after all, or
+    /// whose later steps failed).
+    async fn converge(
+        &self,
+        existing: &Existing,
+        d: &Desired,
+        backoff: &mut retry::Backoff,
+    ) -> Result<Applied, ProviderError> {
+        loop {
+            let attempt = async {
+                let observed = self.read_one(existing).await?.ok_or_else(|| ProviderError::OperationFailed {
+                    what: format!("creating {}", d.address),
+                    message: format!("{} was created but is gone", existing.physical_id),
+                })?;
+                let mut props = match &d.props {
+                    Value::Object(m) => m.clone(),
+                    _ => serde_json::Map::new(),
+                };
+                // What AWS reports replaces the declared value (missing settings read as null, and
+                // the update sets them); what it does not report stays as declared.
+                props.extend(observed.props);
+                let current =
+                    Existing { props: Value::Object(props), outputs: observed.outputs.clone(), ..existing.clone() };
+                let mut applied = self.update_once(&current, &d.props).await?;
+                let mut outputs = observed.outputs;
+                outputs.extend(applied.outputs);
+                applied.outputs = outputs;
+                Ok::<_, ProviderError>(applied)
+            };
+            match attempt.await {
+                Err(err) if err.retry() != retry::Retry::No => backoff.wait(err).await?,
+                other => return other,
+            }
         }
     }
 }
@@ -424,6 +581,14 @@ async fn tags_by_arn(
         }
     }
     Ok(found)
+}
+
+/// An idempotency token for creating `d`: the same for the same address and props, so a create
+/// sent again (after a lost answer) is recognised by the APIs that take one, and new for a
+/// changed declaration.
+fn idempotency_token(d: &Desired) -> String {
+    let text = format!("{}\n{}", d.address, d.props);
+    uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, text.as_bytes()).to_string()
 }
 
 /// Turns an SDK error into a [`ProviderError`] holding its code and whole cause chain.

@@ -17,7 +17,9 @@ use crate::provider::{Applied, Desired, Existing, Observed, ProviderError};
 struct BucketProps {
     name: String,
     block_public_access: bool,
-    encryption: String,
+    /// None when the bucket has no default encryption (read back from a bucket whose setup
+    /// was interrupted).
+    encryption: Option<String>,
     versioning: bool,
     enforce_tls: bool,
     #[serde(default)]
@@ -92,18 +94,18 @@ async fn configure(
             .await
             .map_err(api("s3:PutPublicAccessBlock"))?;
     }
-    if changed(|b| b.encryption.clone()) {
+    if changed(|b| b.encryption.clone().unwrap_or_default()) {
         let rule = ServerSideEncryptionRule::builder()
             .apply_server_side_encryption_by_default(
                 ServerSideEncryptionByDefault::builder()
-                    .sse_algorithm(ServerSideEncryption::from(new.encryption.as_str()))
+                    .sse_algorithm(ServerSideEncryption::from(new.encryption.as_deref().unwrap_or("AES256")))
                     .build()
                     .map_err(|e| ProviderError::OperationFailed {
                         what: "s3 encryption".into(),
                         message: e.to_string(),
                     })?,
             )
-            .bucket_key_enabled(new.encryption == "aws:kms")
+            .bucket_key_enabled(new.encryption.as_deref() == Some("aws:kms"))
             .build();
         let config = ServerSideEncryptionConfiguration::builder()
             .rules(rule)

@@ -72,7 +72,7 @@ pub(super) async fn create(p: &AwsProvider, d: &Desired) -> Result<Applied, Prov
         .name(&n.dns_name)
         .vpc(&n.vpc)
         .description(&n.description)
-        .creator_request_id(uuid::Uuid::new_v4().to_string())
+        .creator_request_id(super::idempotency_token(d))
         .set_tags(Some(tags))
         .send()
         .await
@@ -198,7 +198,7 @@ pub(super) async fn create_service(p: &AwsProvider, d: &Desired) -> Result<Appli
         .create_service()
         .name(&s.dns_name)
         .namespace_id(&s.namespace)
-        .creator_request_id(uuid::Uuid::new_v4().to_string())
+        .creator_request_id(super::idempotency_token(d))
         .dns_config(
             DnsConfig::builder()
                 .routing_policy(RoutingPolicy::Multivalue)

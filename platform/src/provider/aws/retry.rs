@@ -1,0 +1,155 @@
+//! How AWS failures are classified, and how long the provider keeps trying.
+//!
+//! - throttling (`Throttling`, `RequestLimitExceeded`, `SlowDown`...) and transient failures (5xx
+//!   answers, `InternalError`, `ServiceUnavailable`, and calls that got no answer at all: the
+//!   connection failed or dropped, or timed out) are retried with exponential backoff and full
+//!   jitter, within a deadline;
+//! - right after a create, a resource it depends on may not be visible yet (`...NotFound`): a
+//!   create is retried for a while before the error stands (eventual consistency);
+//! - anything else (validation, permissions, limits) fails at once, with its cause.
+//!
+//! A create whose outcome is unknown (no answer, a 5xx, a throttle after a retry, "already
+//! exists") is never simply repeated: [`super::AwsProvider`]'s `create` looks the resource up
+//! first.
+
+use std::time::{Duration, Instant};
+
+use crate::provider::ProviderError;
+
+/// How to react to a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// Not again: the request was refused for a reason retrying does not change.
+    No,
+    /// Again, more slowly: AWS throttled the call.
+    Throttled,
+    /// Again: AWS failed, or no answer came back (the call may or may not have taken effect).
+    Transient,
+}
+
+const THROTTLING: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestLimitExceeded",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "SlowDown",
+    "PriorRequestNotComplete",
+    "ProvisionedThroughputExceededException",
+    "BandwidthLimitExceeded",
+    "EC2ThrottledException",
+];
+
+const TRANSIENT: &[&str] = &[
+    "InternalError",
+    "InternalFailure",
+    "InternalServerError",
+    "InternalServerException",
+    "ServerException",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+    "Unavailable",
+    "RequestTimeout",
+    "RequestTimeoutException",
+];
+
+impl ProviderError {
+    /// How to react to this failure.
+    pub fn retry(&self) -> Retry {
+        match self {
+            ProviderError::Api { code: Some(code), .. } if THROTTLING.contains(&code.as_str()) => Retry::Throttled,
+            ProviderError::Api { code: Some(code), .. } if TRANSIENT.contains(&code.as_str()) => Retry::Transient,
+            // No error code: the call got no (readable) answer — a failed or dropped connection,
+            // a timeout, an answer that is not AWS's.
+            ProviderError::Api { code: None, .. } => Retry::Transient,
+            _ => Retry::No,
+        }
+    }
+
+    /// Whether AWS says the resource to create exists already (by name, or a duplicate rule).
+    pub fn is_already_exists(&self) -> bool {
+        matches!(self, ProviderError::Api { code: Some(code), .. }
+            if code.contains("AlreadyExists")
+                || code.contains("Duplicate")
+                || code.contains("AlreadyOwnedByYou")
+                || code.contains("AlreadyAssociated"))
+    }
+}
+
+/// Backoff of one operation: exponential from 200 ms, capped at 10 s, full jitter; gives up after
+/// ten attempts or two minutes.
+#[derive(Debug)]
+pub struct Backoff {
+    what: String,
+    started: Instant,
+    attempts: u32,
+}
+
+const MAX_ATTEMPTS: u32 = 10;
+const DEADLINE: Duration = Duration::from_secs(120);
+/// How long a create may wait for what it depends on to become visible.
+const CONSISTENCY_WINDOW: Duration = Duration::from_secs(30);
+
+impl Backoff {
+    /// The backoff of one operation on `what` (a type, for the logs).
+    pub fn new(what: &str) -> Self {
+        Self { what: what.to_string(), started: Instant::now(), attempts: 0 }
+    }
+
+    /// Whether a create may still wait for what it depends on to become visible.
+    pub fn eventually_consistent(&self) -> bool {
+        self.started.elapsed() < CONSISTENCY_WINDOW
+    }
+
+    /// Sleeps before the next attempt after `err`, or gives `err` back when the attempts or the
+    /// deadline are spent.
+    pub async fn wait(&mut self, err: ProviderError) -> Result<(), ProviderError> {
+        self.attempts += 1;
+        if self.attempts >= MAX_ATTEMPTS || self.started.elapsed() > DEADLINE {
+            tracing::warn!(what = %self.what, attempts = self.attempts, error = %err, "giving up");
+            return Err(err);
+        }
+        let base = Duration::from_millis(200) * 2u32.pow(self.attempts.min(6));
+        let cap = base.min(Duration::from_secs(10));
+        // Full jitter: anywhere between nothing and the cap, so that retries do not line up.
+        let fraction = (uuid::Uuid::new_v4().as_u128() % 1_000) as u32;
+        let delay = cap * fraction / 1_000;
+        tracing::debug!(what = %self.what, attempt = self.attempts, ?delay, error = %err, "retrying");
+        tokio::time::sleep(delay).await;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(code: Option<&str>) -> ProviderError {
+        ProviderError::Api { operation: "x:Y", code: code.map(str::to_string), message: "m".into() }
+    }
+
+    #[test]
+    fn failures_are_classified() {
+        assert_eq!(api(Some("Throttling")).retry(), Retry::Throttled);
+        assert_eq!(api(Some("RequestLimitExceeded")).retry(), Retry::Throttled);
+        assert_eq!(api(Some("InternalError")).retry(), Retry::Transient);
+        assert_eq!(api(None).retry(), Retry::Transient, "no answer: the outcome is unknown");
+        assert_eq!(api(Some("AccessDenied")).retry(), Retry::No);
+        assert_eq!(api(Some("ValidationError")).retry(), Retry::No);
+        assert_eq!(api(Some("InvalidVpcID.NotFound")).retry(), Retry::No);
+        assert!(api(Some("EntityAlreadyExists")).is_already_exists());
+        assert!(api(Some("InvalidPermission.Duplicate")).is_already_exists());
+        assert!(!api(Some("AccessDenied")).is_already_exists());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn backoff_gives_up_after_ten_attempts() {
+        let mut backoff = Backoff::new("t");
+        for _ in 0..9 {
+            backoff.wait(api(Some("Throttling"))).await.unwrap();
+        }
+        assert!(backoff.wait(api(Some("Throttling"))).await.is_err());
+    }
+}
