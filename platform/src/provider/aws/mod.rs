@@ -381,7 +381,9 @@ impl Provider for AwsProvider {
                 Err(err) => err,
             };
             let unknown = err.retry() != retry::Retry::No || err.is_already_exists();
-            if !unknown && !(err.is_not_found() && backoff.eventually_consistent()) {
+            // Right after a create, what it depends on may not be visible yet: a while longer.
+            let not_yet_visible = err.is_not_found() && backoff.eventually_consistent();
+            if !unknown && !not_yet_visible {
                 return Err(err);
             }
             backoff.wait(err).await?;
