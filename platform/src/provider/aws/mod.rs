@@ -147,10 +147,10 @@ impl AwsProvider {
         }
         macro_rules! client {
             ($sdk:ident) => {{
-                // The SDK retries throttling, 5xx and unanswered calls, each call on its own (five
-                // attempts); the `*_once` clients do not (see their fields).
-                let mut builder = $sdk::config::Builder::from(config)
-                    .retry_config(aws_smithy_types::retry::RetryConfig::standard().with_max_attempts(5));
+                // The SDK retries throttling, 5xx and unanswered calls, each call on its own, as
+                // configured (AWS_MAX_ATTEMPTS; 3 attempts by default); the `*_once` clients do not
+                // (see their fields).
+                let mut builder = $sdk::config::Builder::from(config);
                 if let Some(i) = &interceptor {
                     builder.push_interceptor(i.clone());
                 }

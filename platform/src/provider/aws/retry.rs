@@ -61,8 +61,15 @@ impl ProviderError {
         match self {
             ProviderError::Api { code: Some(code), .. } if THROTTLING.contains(&code.as_str()) => Retry::Throttled,
             ProviderError::Api { code: Some(code), .. } if TRANSIENT.contains(&code.as_str()) => Retry::Transient,
-            // No error code: the call got no (readable) answer — a failed or dropped connection,
-            // a timeout, an answer that is not AWS's.
+            // Nothing listens at the endpoint: the SDK's own attempts were enough to tell; a wrong
+            // endpoint or a network that is down is the user's to fix, not to wait out.
+            ProviderError::Api { code: None, message, .. }
+                if message.contains("Connection refused") || message.contains("error trying to connect") =>
+            {
+                Retry::No
+            }
+            // No error code: the call got no (readable) answer — a dropped connection, a timeout,
+            // an answer that is not AWS's.
             ProviderError::Api { code: None, .. } => Retry::Transient,
             _ => Retry::No,
         }
@@ -136,6 +143,12 @@ mod tests {
         assert_eq!(api(Some("RequestLimitExceeded")).retry(), Retry::Throttled);
         assert_eq!(api(Some("InternalError")).retry(), Retry::Transient);
         assert_eq!(api(None).retry(), Retry::Transient, "no answer: the outcome is unknown");
+        let refused = ProviderError::Api {
+            operation: "x:Y",
+            code: None,
+            message: "dispatch failure: io error: Connection refused (os error 111)".into(),
+        };
+        assert_eq!(refused.retry(), Retry::No, "nothing listens: not waited out");
         assert_eq!(api(Some("AccessDenied")).retry(), Retry::No);
         assert_eq!(api(Some("ValidationError")).retry(), Retry::No);
         assert_eq!(api(Some("InvalidVpcID.NotFound")).retry(), Retry::No);
