@@ -1,8 +1,5 @@
 //! The cards API.
 
-use std::time::Duration;
-
-use aws_sdk_s3::presigning::PresigningConfig;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
@@ -13,38 +10,11 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::{ApiError, ErrorBody};
+use crate::images::Images;
 use crate::AppState;
 
-/// How long a presigned image URL is valid.
-pub const URL_VALIDITY: Duration = Duration::from_secs(600);
 /// The largest request body accepted.
 pub const MAX_BODY: usize = 16 * 1024;
-
-/// The images bucket, and a client to sign URLs of its objects.
-pub struct Images {
-    /// The S3 client.
-    pub s3: aws_sdk_s3::Client,
-    /// The bucket.
-    pub bucket: String,
-}
-
-impl Images {
-    /// A presigned GET URL of `key`, valid [`URL_VALIDITY`]. Signing is local: with credentials
-    /// already resolved (see [`Images::warm_up`]), no request waits on AWS.
-    pub async fn url(&self, key: &str) -> Result<String, ApiError> {
-        let config = PresigningConfig::expires_in(URL_VALIDITY).map_err(|e| ApiError::Internal(e.into()))?;
-        let request =
-            self.s3.get_object().bucket(&self.bucket).key(key).presigned(config).await.map_err(|e| {
-                ApiError::Internal(anyhow::anyhow!(aws_sdk_s3::error::DisplayErrorContext(e).to_string()))
-            })?;
-        Ok(request.uri().to_string())
-    }
-
-    /// Resolves the credentials once at start-up, so that no request waits on the credential chain.
-    pub async fn warm_up(&self) -> Result<(), ApiError> {
-        self.url("warm-up").await.map(|_| ())
-    }
-}
 
 /// A card as the API shows it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
@@ -90,7 +60,7 @@ struct CardRow {
 
 async fn card(images: &Images, row: CardRow) -> Result<Card, ApiError> {
     Ok(Card {
-        image_url: images.url(&row.image_key).await?,
+        image_url: images.url(&row.image_key).await.map_err(|e| ApiError::Internal(e.into()))?,
         id: row.id,
         account_id: row.account_id,
         holder: row.holder,

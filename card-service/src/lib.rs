@@ -3,6 +3,7 @@
 //!
 //! - [`config`]: configuration from the environment, with clear errors.
 //! - [`cards`]: the API (`GET /cards/{account_id}`, `POST /cards/{card_id}/activation`).
+//! - [`images`]: presigned URLs of card images, signed in the process.
 //! - [`health`]: liveness, readiness and Prometheus metrics on their own port.
 //! - [`error`]: every failure as a JSON error body with the right status.
 //! - [`seed`]: the sample data set.
@@ -11,6 +12,7 @@ pub mod cards;
 pub mod config;
 pub mod error;
 pub mod health;
+pub mod images;
 pub mod seed;
 
 use std::sync::Arc;
@@ -28,7 +30,7 @@ pub struct AppState {
     /// The database pool; waiting for a connection is bounded.
     pub db: PgPool,
     /// The images bucket and how to sign URLs for it.
-    pub images: Arc<cards::Images>,
+    pub images: Arc<images::Images>,
 }
 
 /// A pool whose connection wait is bounded, so an outage answers 503 quickly. Connections are

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use card_service::{cards::Images, config::Config, pool, AppState, MIGRATOR};
+use card_service::{config::Config, images::Images, pool, AppState, MIGRATOR};
 
 async fn run(command: &str) -> anyhow::Result<()> {
     let mut config = Config::from_env()?;
@@ -19,8 +19,8 @@ async fn run(command: &str) -> anyhow::Result<()> {
         }
         "serve" => {
             let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-            let images = Images { s3: aws_sdk_s3::Client::new(&aws), bucket: config.bucket.clone() };
-            images.warm_up().await.map_err(|e| anyhow::anyhow!("cannot sign image URLs: {e}"))?;
+            let images = Images::new(&aws, &config.bucket).await?;
+            images.warm_up().await?;
             let state = AppState { db: pool(config.database.clone()), images: Arc::new(images) };
             let api = tokio::net::TcpListener::bind(("0.0.0.0", config.port)).await?;
             let health = tokio::net::TcpListener::bind(("0.0.0.0", config.health_port)).await?;
