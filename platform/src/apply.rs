@@ -296,7 +296,8 @@ enum Call {
 }
 
 /// Applies `plan`, made from `desired` against `state`. The state is saved through `lock`
-/// before every mutating call (the intent) and after it (the result). Independent branches go on
+/// before every mutating call (the intent) and after it (the result), before anything that depends
+/// on it starts; intents and results that fall together are saved in one write. Independent branches go on
 /// when an operation fails; its dependents are skipped.
 #[allow(clippy::too_many_arguments)]
 pub async fn execute(
@@ -320,16 +321,24 @@ pub async fn execute(
     let mut tasks: JoinSet<(NodeIndex, Result<Applied, ProviderError>, Duration)> = JoinSet::new();
     let parallelism = options.parallelism.max(1);
 
+    // Group commit: each turn records every result that came in and every intent about to be
+    // acted on, saves the state once, and only then reports the results and makes the calls. A
+    // result is durable before any dependent starts, an intent before its call, and operations
+    // finishing together share one write instead of rewriting the state once each.
+    let buffered = std::sync::Mutex::new(Vec::<ApplyEvent>::new());
+    let buffer = |event: &ApplyEvent| buffered.lock().expect("event buffer").push(event.clone());
+    let mut unsaved = false;
     loop {
-        while tasks.len() < parallelism && !options.stop.requested() {
+        let mut starting = vec![];
+        while tasks.len() + starting.len() < parallelism && !options.stop.requested() {
             let Some(node) = ready.pop() else { break };
             let op = &graph[node];
             let call = match prepare(op, &context, state) {
                 Ok(call) => call,
                 Err(message) => {
                     let outcome = Outcome::Failed { error: message };
-                    finish(&graph, node, outcome, Duration::ZERO, None, &mut finished, &mut report, on_event);
-                    skip_dependents(&graph, node, &mut finished, &mut report, on_event);
+                    finish(&graph, node, outcome, Duration::ZERO, None, &mut finished, &mut report, &buffer);
+                    skip_dependents(&graph, node, &mut finished, &mut report, &buffer);
                     continue;
                 }
             };
@@ -352,8 +361,18 @@ pub async fn execute(
                 started_at: now(),
                 props,
             });
+            starting.push((node, call));
+        }
+        // With nothing starting and nothing in flight the run is over: the final save follows.
+        if !starting.is_empty() || (unsaved && !tasks.is_empty()) {
             lock.save(state).await?;
-            on_event(&ApplyEvent::Started { address: op.address.clone(), kind: op.kind });
+            unsaved = false;
+        }
+        for event in buffered.lock().expect("event buffer").drain(..) {
+            on_event(&event);
+        }
+        for (node, call) in starting {
+            on_event(&ApplyEvent::Started { address: graph[node].address.clone(), kind: graph[node].kind });
             let provider = provider.clone();
             tasks.spawn(async move {
                 let started = Instant::now();
@@ -374,36 +393,41 @@ pub async fn execute(
                 (node, result, started.elapsed())
             });
         }
-        let Some(joined) = tasks.join_next().await else {
+        // Wait for one operation to end, then take every other that has ended meanwhile.
+        let Some(first) = tasks.join_next().await else {
             break;
         };
-        let (node, result, elapsed) = joined.expect("provider calls do not panic");
-        let op = graph[node].clone();
-        state.pending.retain(|p| p.address != op.address);
-        let (outcome, physical_id) = match result {
-            Ok(applied) => {
-                record(&op, &context, state, applied.clone(), false);
-                (Outcome::Done, Some(applied.physical_id))
-            }
-            Err(ProviderError::Incomplete { applied, source }) if op.kind == OpKind::Create => {
-                let error = ProviderError::Incomplete { applied: applied.clone(), source };
-                record(&op, &context, state, applied.clone(), true);
-                (Outcome::Failed { error: chain(&error) }, Some(applied.physical_id))
-            }
-            Err(error) => (Outcome::Failed { error: chain(&error) }, None),
-        };
-        lock.save(state).await?;
-        let failed = outcome != Outcome::Done;
-        finish(&graph, node, outcome, elapsed, physical_id, &mut finished, &mut report, on_event);
-        if failed {
-            skip_dependents(&graph, node, &mut finished, &mut report, on_event);
-        } else {
-            for next in graph.neighbors(node) {
-                waiting[next.index()] -= 1;
-                if waiting[next.index()] == 0 && !finished[next.index()] {
-                    ready.push(next);
+        let mut joined = Some(first);
+        while let Some(next) = joined {
+            let (node, result, elapsed) = next.expect("provider calls do not panic");
+            let op = graph[node].clone();
+            state.pending.retain(|p| p.address != op.address);
+            let (outcome, physical_id) = match result {
+                Ok(applied) => {
+                    record(&op, &context, state, applied.clone(), false);
+                    (Outcome::Done, Some(applied.physical_id))
+                }
+                Err(ProviderError::Incomplete { applied, source }) if op.kind == OpKind::Create => {
+                    let error = ProviderError::Incomplete { applied: applied.clone(), source };
+                    record(&op, &context, state, applied.clone(), true);
+                    (Outcome::Failed { error: chain(&error) }, Some(applied.physical_id))
+                }
+                Err(error) => (Outcome::Failed { error: chain(&error) }, None),
+            };
+            unsaved = true;
+            let failed = outcome != Outcome::Done;
+            finish(&graph, node, outcome, elapsed, physical_id, &mut finished, &mut report, &buffer);
+            if failed {
+                skip_dependents(&graph, node, &mut finished, &mut report, &buffer);
+            } else {
+                for next in graph.neighbors(node) {
+                    waiting[next.index()] -= 1;
+                    if waiting[next.index()] == 0 && !finished[next.index()] {
+                        ready.push(next);
+                    }
                 }
             }
+            joined = tasks.try_join_next();
         }
     }
 
@@ -415,10 +439,13 @@ pub async fn execute(
         } else {
             Outcome::Failed { error: "not run: its operations wait on each other".into() }
         };
-        finish(&graph, node, outcome, Duration::ZERO, None, &mut finished, &mut report, on_event);
+        finish(&graph, node, outcome, Duration::ZERO, None, &mut finished, &mut report, &buffer);
     }
     state.outputs = resolve_outputs(desired, state);
     lock.save(state).await?;
+    for event in buffered.lock().expect("event buffer").drain(..) {
+        on_event(&event);
+    }
     Ok(report)
 }
 

@@ -122,11 +122,50 @@ async fn applies_in_dependency_order_and_then_plans_no_changes() {
 }
 
 #[tokio::test]
-async fn state_is_written_before_and_after_every_operation() {
+async fn each_intent_and_the_results_a_call_depends_on_are_saved_before_it_is_made() {
     let f = fixture();
-    f.apply(&stack(&SHAPE)).await;
-    // Four creates, each recorded as an intent and as a result, and the outputs at the end.
-    assert_eq!(f.state().serial, 4 * 2 + 1);
+    // At every provider call: what the stored state holds (pending intents, recorded resources).
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (backend, record) = (f.backend.clone(), seen.clone());
+    f.provider.observe(move |operation, address| {
+        let stored = backend.read_file("s", &env()).unwrap().unwrap();
+        let pending: Vec<String> = stored.pending.iter().map(|p| format!("{} {}", p.operation, p.address)).collect();
+        let recorded: Vec<String> = stored.resources.keys().map(|a| a.to_string()).collect();
+        record.lock().unwrap().push((format!("{operation} {address}"), pending, recorded));
+    });
+    assert!(f.apply(&stack(&SHAPE)).await.is_success());
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 4, "{seen:?}");
+    for (call, pending, recorded) in &seen {
+        assert!(pending.contains(call), "{call}: its intent is saved first ({pending:?})");
+        let needs = match call.as_str() {
+            "create s.b" => vec!["s.a"],
+            "create s.c" => vec!["s.a", "s.b"],
+            _ => vec![],
+        };
+        for dependency in needs {
+            assert!(recorded.iter().any(|r| r == dependency), "{call}: {dependency} is saved first ({recorded:?})");
+        }
+    }
+    // Results and intents that fall together share a write: `a` and `d` start together, their
+    // results go with `b`'s intent, `b`'s with `c`'s, then `c`'s result with the outputs — four
+    // writes where one per intent and one per result would take nine.
+    assert_eq!(f.state().serial, 4);
+    assert!(f.state().pending.is_empty());
+}
+
+#[tokio::test]
+async fn operations_finishing_together_share_one_state_write() {
+    let f = fixture();
+    let mut stack = Stack::new("s", &env());
+    for i in 0..100 {
+        stack.add(&format!("t{i}"), Thing::default());
+    }
+    let spec = stack.build().unwrap();
+    assert!(f.apply(&spec).await.is_success());
+    assert_eq!(f.state().resources.len(), 100);
+    // 100 creates, 10 at a time: a write per turn of ten, not two per create.
+    assert!(f.state().serial <= 15, "{} writes", f.state().serial);
 }
 
 #[tokio::test]

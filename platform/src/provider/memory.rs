@@ -11,10 +11,20 @@ use serde_json::{Map, Value};
 use super::{Applied, Desired, Existing, Observed, Provider, ProviderError};
 
 /// Resources kept in memory. Physical ids are `<type>-<n>`.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct MemoryProvider {
     inner: Mutex<Inner>,
     delay: Option<Duration>,
+    observer: Mutex<Option<Observer>>,
+}
+
+/// Called with the operation and address as each call is made.
+type Observer = std::sync::Arc<dyn Fn(&str, &str) + Send + Sync>;
+
+impl std::fmt::Debug for MemoryProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryProvider").field("inner", &self.inner).field("delay", &self.delay).finish()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -44,6 +54,12 @@ impl MemoryProvider {
     /// `create-incomplete` creates it and then fails, as a create whose later steps fail does.
     pub fn fail(&self, operation: &str, address: &str) {
         self.inner.lock().unwrap().failing.insert((operation.to_string(), address.to_string()));
+    }
+
+    /// Calls `observer` with the operation and address as each call is made, before it takes
+    /// effect (to check what is durable at that moment).
+    pub fn observe(&self, observer: impl Fn(&str, &str) + Send + Sync + 'static) {
+        *self.observer.lock().unwrap() = Some(std::sync::Arc::new(observer));
     }
 
     /// Clears injected failures.
@@ -79,6 +95,10 @@ impl MemoryProvider {
     }
 
     async fn call(&self, operation: &str, address: &str) -> Result<(), ProviderError> {
+        let observer = self.observer.lock().unwrap().clone();
+        if let Some(observer) = observer {
+            observer(operation, address);
+        }
         {
             let mut inner = self.inner.lock().unwrap();
             inner.log.push(format!("{operation} {address}"));

@@ -64,6 +64,15 @@ fn stored_version(path: &Path) -> Result<Option<(String, u64)>, StateError> {
     }
 }
 
+/// A file's bytes, or `None` when it does not exist.
+fn contents(path: &Path) -> Result<Option<Vec<u8>>, StateError> {
+    match fs::read(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io("read", path)(e)),
+    }
+}
+
 fn open_lock_file(path: &Path) -> Result<File, StateError> {
     OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path).map_err(io("open", path))
 }
@@ -108,6 +117,7 @@ impl StateBackend for LocalBackend {
             state_path: self.state_path(stack, env),
             info,
             expected: Mutex::new(Expected::default()),
+            known: Mutex::new(None),
         }))
     }
 
@@ -163,12 +173,20 @@ struct LocalLock {
     state_path: PathBuf,
     info: LockInfo,
     expected: Mutex<Expected>,
+    /// The stored document as this lock last read or wrote it: while the file holds exactly these
+    /// bytes, a save need not parse it to know its version.
+    known: Mutex<Option<Vec<u8>>>,
 }
 
 #[async_trait::async_trait]
 impl StateLock for LocalLock {
     async fn load(&self) -> Result<Option<StackState>, StateError> {
-        let state = read_state(&self.state_path)?;
+        let text = contents(&self.state_path)?;
+        let state = match &text {
+            Some(text) => Some(parse(&self.state_path.display().to_string(), text)?),
+            None => None,
+        };
+        *self.known.lock().expect("lock state") = text;
         *self.expected.lock().expect("lock state") =
             Expected { lineage_serial: state.as_ref().map(|s| (s.lineage.clone(), s.serial)) };
         Ok(state)
@@ -181,26 +199,39 @@ impl StateLock for LocalLock {
         let expected = self.expected.lock().expect("lock state").clone();
         expected.check(&location, state)?;
         // What is stored must still be what this lock loaded or last wrote: the OS lock keeps
-        // other platform runs out, but not a hand edit or a copy from elsewhere.
-        let stored = stored_version(path)?;
-        if stored != expected.lineage_serial {
-            let describe = |v: &Option<(String, u64)>| match v {
-                Some((lineage, serial)) => format!("lineage {lineage} serial {serial}"),
-                None => "no state".to_string(),
-            };
-            return Err(StateError::Conflict {
-                location,
-                detail: format!("expected {}, found {}", describe(&expected.lineage_serial), describe(&stored)),
-            });
+        // other platform runs out, but not a hand edit or a copy from elsewhere. While the file
+        // holds what this lock last saw, its version is known without parsing it.
+        let unchanged = {
+            let known = self.known.lock().expect("lock state");
+            known.is_some() && contents(path)? == *known
+        };
+        if !unchanged {
+            let stored = stored_version(path)?;
+            if stored != expected.lineage_serial {
+                let describe = |v: &Option<(String, u64)>| match v {
+                    Some((lineage, serial)) => format!("lineage {lineage} serial {serial}"),
+                    None => "no state".to_string(),
+                };
+                return Err(StateError::Conflict {
+                    location,
+                    detail: format!("expected {}, found {}", describe(&expected.lineage_serial), describe(&stored)),
+                });
+            }
         }
-        let mut next = state.clone();
-        next.serial += 1;
-        let text = render(&next);
-        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io("create a temporary file in", dir))?;
-        tmp.write_all(&text).and_then(|_| tmp.as_file().sync_all()).map_err(io("write", tmp.path()))?;
-        tmp.persist(path).map_err(|e| io("replace", path)(e.error))?;
-        File::open(dir).and_then(|d| d.sync_all()).map_err(io("sync", dir))?;
-        state.serial = next.serial;
+        state.serial += 1;
+        let text = render(state);
+        let written = (|| {
+            let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io("create a temporary file in", dir))?;
+            tmp.write_all(&text).and_then(|_| tmp.as_file().sync_all()).map_err(io("write", tmp.path()))?;
+            tmp.persist(path).map_err(|e| io("replace", path)(e.error))?;
+            File::open(dir).and_then(|d| d.sync_all()).map_err(io("sync", dir))
+        })();
+        if let Err(e) = written {
+            state.serial -= 1;
+            *self.known.lock().expect("lock state") = None;
+            return Err(e);
+        }
+        *self.known.lock().expect("lock state") = Some(text);
         *self.expected.lock().expect("lock state") =
             Expected { lineage_serial: Some((state.lineage.clone(), state.serial)) };
         Ok(())
@@ -241,6 +272,26 @@ mod tests {
         assert_eq!(read.lineage, state.lineage);
         let files: Vec<_> = fs::read_dir(dir.path().join("dev")).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(files.len(), 2, "only the state and the lock file remain: {files:?}");
+    }
+
+    #[tokio::test]
+    async fn a_file_changed_behind_the_lock_is_noticed_even_at_the_same_size_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = LocalBackend::new(dir.path());
+        let env = Env::new("dev").unwrap();
+        let lock = backend.lock("foundation", &env, "apply").await.unwrap();
+        let mut state = StackState::new("foundation", &env);
+        lock.save(&mut state).await.unwrap();
+        lock.save(&mut state).await.unwrap();
+        // Another serial of the same length, written in place right after the save (within the
+        // same tick of the file system's clock): what the lock knows is compared, not timestamps.
+        let path = backend.state_path("foundation", &env);
+        let text = fs::read_to_string(&path).unwrap().replace("\"serial\": 2", "\"serial\": 7");
+        fs::OpenOptions::new().write(true).open(&path).unwrap().write_all(text.as_bytes()).unwrap();
+        let err = lock.save(&mut state).await.unwrap_err();
+        assert!(matches!(&err, StateError::Conflict { detail, .. } if detail.contains("found lineage")), "{err}");
+        assert_eq!(backend.read("foundation", &env).await.unwrap().unwrap().serial, 7, "left as found");
+        assert_eq!(state.serial, 2, "the state in memory is unchanged");
     }
 
     #[tokio::test]

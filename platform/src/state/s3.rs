@@ -267,8 +267,9 @@ impl StateLock for S3Lock {
             written.expected.check(&location, state)?;
             written.etag.clone()
         };
-        let mut next = state.clone();
-        next.serial += 1;
+        state.serial += 1;
+        let text = render(state);
+        state.serial -= 1;
         let mut put = self
             .backend
             .client
@@ -276,14 +277,14 @@ impl StateLock for S3Lock {
             .bucket(&self.backend.bucket)
             .key(&self.state_key)
             .content_type("application/json")
-            .body(ByteStream::from(render(&next)));
+            .body(ByteStream::from(text));
         put = match &etag {
             Some(etag) => put.if_match(etag),
             None => put.if_none_match("*"),
         };
         match put.send().await {
             Ok(out) => {
-                state.serial = next.serial;
+                state.serial += 1;
                 *self.written.lock().expect("lock state") = Written {
                     expected: Expected { lineage_serial: Some((state.lineage.clone(), state.serial)) },
                     etag: out.e_tag().map(str::to_string),
