@@ -191,31 +191,57 @@ pub(super) async fn read_load_balancers(
     p: &AwsProvider,
     existing: &[Existing],
 ) -> Result<Vec<Option<Observed>>, ProviderError> {
-    let mut found = HashMap::new();
-    for chunk in arns(existing).chunks(20) {
+    let described = describe_batch(p, existing, |chunk| async move {
         let out = p
             .elb
             .describe_load_balancers()
-            .set_load_balancer_arns(Some(chunk.to_vec()))
+            .set_load_balancer_arns(Some(chunk))
             .send()
             .await
             .map_err(api("elasticloadbalancing:DescribeLoadBalancers"))?;
-        for lb in out.load_balancers() {
-            found.insert(lb.load_balancer_arn().unwrap_or_default().to_string(), lb.clone());
-        }
-    }
-    let mut tags = read_tags_many(p, &arns(existing)).await?;
+        Ok(out
+            .load_balancers()
+            .iter()
+            .map(|lb| (lb.load_balancer_arn().unwrap_or_default().to_string(), lb.clone()))
+            .collect())
+    })
+    .await?;
     let mut out = Vec::with_capacity(existing.len());
-    for e in existing {
-        out.push(match found.get(&e.physical_id) {
-            Some(lb) => {
-                let tags = tags.remove(&e.physical_id).unwrap_or_else(|| tag_map(Vec::<(&str, &str)>::new()));
-                Some(observe_load_balancer(p, lb, &e.physical_id, tags).await?)
-            }
+    for (e, described) in existing.iter().zip(described) {
+        out.push(match described {
+            Some((lb, tags)) => Some(observe_load_balancer(p, &lb, &e.physical_id, tags).await?),
             None => None,
         });
     }
     Ok(out)
+}
+
+/// Describes `existing` by ARN, 20 a call (the most the `Describe*` calls take) through
+/// `describe`, which answers each item found with its ARN, and their tags with `DescribeTags`: for
+/// each resource, its description and tags, or `None` when it is gone.
+async fn describe_batch<T, F, Fut>(
+    p: &AwsProvider,
+    existing: &[Existing],
+    describe: F,
+) -> Result<Vec<Option<(T, Value)>>, ProviderError>
+where
+    F: Fn(Vec<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<(String, T)>, ProviderError>>,
+{
+    let all = arns(existing);
+    let mut found = HashMap::new();
+    for chunk in all.chunks(20) {
+        found.extend(describe(chunk.to_vec()).await?);
+    }
+    let mut tags = read_tags_many(p, &all).await?;
+    Ok(existing
+        .iter()
+        .map(|e| {
+            let item = found.remove(&e.physical_id)?;
+            let tags = tags.remove(&e.physical_id).unwrap_or_else(|| tag_map(Vec::<(&str, &str)>::new()));
+            Some((item, tags))
+        })
+        .collect())
 }
 
 pub(super) async fn update_load_balancer(
@@ -359,27 +385,25 @@ pub(super) async fn read_target_groups(
     p: &AwsProvider,
     existing: &[Existing],
 ) -> Result<Vec<Option<Observed>>, ProviderError> {
-    let mut found = HashMap::new();
-    for chunk in arns(existing).chunks(20) {
+    let described = describe_batch(p, existing, |chunk| async move {
         let out = p
             .elb
             .describe_target_groups()
-            .set_target_group_arns(Some(chunk.to_vec()))
+            .set_target_group_arns(Some(chunk))
             .send()
             .await
             .map_err(api("elasticloadbalancing:DescribeTargetGroups"))?;
-        for tg in out.target_groups() {
-            found.insert(tg.target_group_arn().unwrap_or_default().to_string(), tg.clone());
-        }
-    }
-    let mut tags = read_tags_many(p, &arns(existing)).await?;
+        Ok(out
+            .target_groups()
+            .iter()
+            .map(|tg| (tg.target_group_arn().unwrap_or_default().to_string(), tg.clone()))
+            .collect())
+    })
+    .await?;
     let mut out = Vec::with_capacity(existing.len());
-    for e in existing {
-        out.push(match found.get(&e.physical_id) {
-            Some(tg) => {
-                let tags = tags.remove(&e.physical_id).unwrap_or_else(|| tag_map(Vec::<(&str, &str)>::new()));
-                Some(observe_target_group(p, tg, &e.physical_id, tags).await?)
-            }
+    for (e, described) in existing.iter().zip(described) {
+        out.push(match described {
+            Some((tg, tags)) => Some(observe_target_group(p, &tg, &e.physical_id, tags).await?),
             None => None,
         });
     }
@@ -565,27 +589,21 @@ pub(super) async fn read_listeners(
     p: &AwsProvider,
     existing: &[Existing],
 ) -> Result<Vec<Option<Observed>>, ProviderError> {
-    let mut found = HashMap::new();
-    for chunk in arns(existing).chunks(20) {
+    let described = describe_batch(p, existing, |chunk| async move {
         let out = p
             .elb
             .describe_listeners()
-            .set_listener_arns(Some(chunk.to_vec()))
+            .set_listener_arns(Some(chunk))
             .send()
             .await
             .map_err(api("elasticloadbalancing:DescribeListeners"))?;
-        for l in out.listeners() {
-            found.insert(l.listener_arn().unwrap_or_default().to_string(), l.clone());
-        }
-    }
-    let mut tags = read_tags_many(p, &arns(existing)).await?;
+        Ok(out.listeners().iter().map(|l| (l.listener_arn().unwrap_or_default().to_string(), l.clone())).collect())
+    })
+    .await?;
     Ok(existing
         .iter()
-        .map(|e| {
-            let l = found.get(&e.physical_id)?;
-            let tags = tags.remove(&e.physical_id).unwrap_or_else(|| tag_map(Vec::<(&str, &str)>::new()));
-            Some(observe_listener(l, &e.physical_id, tags))
-        })
+        .zip(described)
+        .map(|(e, described)| described.map(|(l, tags)| observe_listener(&l, &e.physical_id, tags)))
         .collect())
 }
 
