@@ -155,6 +155,22 @@ async fn each_intent_and_the_results_a_call_depends_on_are_saved_before_it_is_ma
 }
 
 #[tokio::test]
+async fn a_plan_writes_nothing_and_holds_the_lock_only_while_it_plans() {
+    let f = fixture();
+    let spec = stack(&SHAPE);
+    f.apply(&spec).await;
+    let path = f.backend.state_path("s", &env());
+    let before = (std::fs::read(&path).unwrap(), std::fs::metadata(&path).unwrap().modified().unwrap());
+    f.provider.tamper(&f.id("a"), "size", json!(5));
+    let plan = f.plan(&spec).await;
+    assert!(plan.has_changes(), "the drift is in the plan");
+    let after = (std::fs::read(&path).unwrap(), std::fs::metadata(&path).unwrap().modified().unwrap());
+    assert!(before == after, "the plan left the state file as it was");
+    use crate::state::StateBackend;
+    assert!(f.backend.lock("s", &env(), "apply").await.is_ok(), "and released the lock");
+}
+
+#[tokio::test]
 async fn operations_finishing_together_share_one_state_write() {
     let f = fixture();
     let mut stack = Stack::new("s", &env());
