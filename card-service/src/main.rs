@@ -3,6 +3,11 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
+/// Every request allocates (rows, JSON, URLs) on whichever worker thread serves it; mimalloc's
+/// per-thread heaps cost less CPU than glibc's allocator here under load (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use card_service::{config::Config, images::Images, pool, AppState, MIGRATOR};
 
 async fn run(command: &str) -> anyhow::Result<()> {

@@ -17,7 +17,7 @@ use platform::model::{Address, Env, Stack, StackSpec};
 use platform::resources::ec2::{AzIndex, Peer, Protocol, Rule, SecurityGroupGrant};
 use platform::resources::iam::{PolicyDocument, Role, Statement, Trust};
 use platform::resources::{LogGroup, SecurityGroup, Subnet, Tags, Vpc};
-use platform_tests::{Emulator, Harness};
+use platform_tests::{process_cpu_time, Emulator, Harness};
 
 /// A stack of about `size` resources: a VPC and, per group of ten, two subnets, two security
 /// groups with rules, two grants into them, two log groups and two roles writing to them.
@@ -99,18 +99,6 @@ fn arg(name: &str) -> Option<String> {
     args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
 }
 
-/// CPU time this process has used (user and system), from `/proc/self/stat` (Linux; 10 ms
-/// resolution): what the engine itself spends, as opposed to waiting on the emulator.
-fn cpu_time() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name (which is in parentheses and may hold spaces).
-    let fields: Vec<&str> =
-        stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
-    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name; 100 ticks a second.
-    Duration::from_millis((ticks(11) + ticks(12)) * 10)
-}
-
 fn secs(d: Duration) -> String {
     format!("{:.2} s", d.as_secs_f64())
 }
@@ -126,45 +114,71 @@ async fn main() {
     let parallelism: usize =
         arg("--parallelism").map(|s| s.parse().expect("--parallelism takes a number")).unwrap_or(10);
     let latency = Duration::from_millis(latency_ms);
-    println!("latency {latency_ms} ms per call, apply parallelism {parallelism}\n");
-    println!("| resources | apply calls | apply wall | longest chain | critical path | apply / critical path | calls × latency / parallelism | plan calls | plan wall | engine CPU in the plan | one call per resource at parallelism 10 | speed-up |");
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("latency {latency_ms} ms per call, apply parallelism {parallelism}");
+    let mut applies = vec![];
+    let mut plans = vec![];
     for size in sizes {
         let spec = synthetic(size);
         let resources = spec.resources.len();
         let h = Harness::on(Emulator::start_with_latency(latency_ms)).await;
         let engine = h.engine_with(ApplyOptions { parallelism, ..ApplyOptions::default() });
+        // Each phase: calls, wall time, and the CPU time of each side (this process is the engine).
+        let measure =
+            || (h.emulator.requests(), Instant::now(), process_cpu_time(std::process::id()), h.emulator.cpu_time());
+        let since = |(calls, started, cpu, emulator_cpu): (usize, Instant, Duration, Duration)| {
+            (
+                h.emulator.requests() - calls,
+                started.elapsed(),
+                process_cpu_time(std::process::id()).saturating_sub(cpu),
+                h.emulator.cpu_time().saturating_sub(emulator_cpu),
+            )
+        };
 
-        let before = h.emulator.requests();
-        let started = Instant::now();
+        let start = measure();
         let prepared = engine.prepare(&spec, false, "apply").await.expect("plan");
         let report = engine.apply(prepared, &|_| {}).await.expect("apply");
-        let apply_wall = started.elapsed();
+        let (calls, wall, cpu, emulator_cpu) = since(start);
         assert!(report.is_success(), "{}", platform::render::report_text("synthetic", &report));
-        let apply_calls = h.emulator.requests() - before;
         let chain = longest_chain(&spec);
         let critical = latency * chain as u32;
+        let work = latency * calls.div_ceil(parallelism) as u32;
+        let apply = (resources, calls, wall, chain, critical, work, cpu, emulator_cpu);
 
-        let before = h.emulator.requests();
-        let cpu = cpu_time();
-        let started = Instant::now();
+        let start = measure();
         let plan = engine.prepare(&spec, false, "plan").await.expect("plan").into_plan().await.expect("release");
-        let plan_wall = started.elapsed();
-        let plan_cpu = cpu_time().saturating_sub(cpu);
-        let plan_calls = h.emulator.requests() - before;
+        let (calls, wall, cpu, emulator_cpu) = since(start);
         assert!(!plan.has_changes(), "{}", platform::render::plan_text(&plan));
         let naive = latency * resources.div_ceil(10) as u32;
-        let work = latency * apply_calls.div_ceil(parallelism) as u32;
-        println!(
-            "| {resources} | {apply_calls} | {} | {chain} | {} | {:.1}× | {} | {plan_calls} | {} | {} | {} | {:.1}× |",
-            secs(apply_wall),
-            secs(critical),
-            apply_wall.as_secs_f64() / critical.as_secs_f64(),
-            secs(work),
-            secs(plan_wall),
-            secs(plan_cpu),
+        plans.push(format!(
+            "| {resources} | {calls} | {} | {} | {} | {} | {:.1}× |",
+            secs(wall),
+            secs(cpu),
+            secs(emulator_cpu),
             secs(naive),
-            naive.as_secs_f64() / plan_wall.as_secs_f64(),
-        );
+            naive.as_secs_f64() / wall.as_secs_f64(),
+        ));
+
+        // The state started empty, so its serial is the number of writes the apply made.
+        let (resources, calls, wall, chain, critical, work, cpu, emulator_cpu) = apply;
+        applies.push(format!(
+            "| {resources} | {calls} | {} | {} | {chain} | {} | {:.1}× | {} | {} | {} |",
+            plan.serial,
+            secs(wall),
+            secs(critical),
+            wall.as_secs_f64() / critical.as_secs_f64(),
+            secs(work),
+            secs(cpu),
+            secs(emulator_cpu),
+        ));
     }
+    println!("\nNo-change plan\n");
+    println!(
+        "| resources | calls | wall | engine CPU | emulator CPU | one call per resource at parallelism 10 | speed-up |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    plans.iter().for_each(|row| println!("{row}"));
+    println!("\nApply\n");
+    println!("| resources | calls | state writes | wall | longest chain | critical path | wall / critical path | calls × latency / parallelism | engine CPU | emulator CPU |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    applies.iter().for_each(|row| println!("{row}"));
 }

@@ -38,6 +38,19 @@ pub struct Emulator {
     log: tempfile::NamedTempFile,
 }
 
+/// The CPU time (user and system) process `pid` has used, from `/proc/<pid>/stat` (Linux; 10 ms
+/// resolution); zero where it cannot be read.
+pub fn process_cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command name, which is in parentheses and may hold spaces: utime and
+    // stime are the line's 14th and 15th fields, the 12th and 13th after the name, in ticks of
+    // 1/100 s.
+    let fields: Vec<&str> =
+        stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    Duration::from_millis((ticks(11) + ticks(12)) * 10)
+}
+
 impl Emulator {
     /// Starts an emulator on a free loopback port, over plain HTTP, and waits until it answers.
     pub fn start() -> Self {
@@ -92,6 +105,12 @@ impl Emulator {
             std::thread::sleep(Duration::from_millis(100));
         }
         emulator
+    }
+
+    /// The CPU time the emulator's process has used so far (Linux): with [`process_cpu_time`] of
+    /// the engine, what a benchmark spends on each side.
+    pub fn cpu_time(&self) -> Duration {
+        process_cpu_time(self.child.id())
     }
 
     /// How many API requests the emulator has answered so far (from its request log).
