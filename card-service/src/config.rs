@@ -18,7 +18,14 @@ pub struct Config {
     pub port: u16,
     /// The health and metrics port.
     pub health_port: u16,
+    /// The most database connections this process keeps (`DB_POOL_SIZE`).
+    pub pool_size: u32,
 }
+
+/// Database connections per process unless `DB_POOL_SIZE` says otherwise. Small: a query here
+/// takes well under a millisecond, so a few connections serve thousands of requests a second, and
+/// every task of the service holds its own pool against the database's connection limit.
+pub const DEFAULT_POOL_SIZE: u32 = 10;
 
 /// A setting that is missing or invalid.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -57,7 +64,8 @@ impl Config {
 
     /// Reads settings from `vars`: `DATABASE_URL` (local), or `DB_HOST`, `DB_PORT`, `DB_NAME`,
     /// `DB_USERNAME` and `DB_PASSWORD` (the latter two injected by ECS from the managed secret);
-    /// `CARD_IMAGES_BUCKET`; `PORT` (8080) and `HEALTH_PORT` (8081).
+    /// `CARD_IMAGES_BUCKET`; `PORT` (8080), `HEALTH_PORT` (8081) and `DB_POOL_SIZE`
+    /// ([`DEFAULT_POOL_SIZE`]).
     pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
         let database = match vars.get("DATABASE_URL") {
             Some(url) => url.parse::<PgConnectOptions>().map_err(|_| ConfigError::Invalid {
@@ -94,6 +102,14 @@ impl Config {
             bucket,
             port: port(vars, "PORT", 8080)?,
             health_port: port(vars, "HEALTH_PORT", 8081)?,
+            pool_size: match vars.get("DB_POOL_SIZE") {
+                None => DEFAULT_POOL_SIZE,
+                Some(v) => v.parse().ok().filter(|n| (1..=1000).contains(n)).ok_or_else(|| ConfigError::Invalid {
+                    name: "DB_POOL_SIZE",
+                    value: v.clone(),
+                    expected: "a number of connections from 1 to 1000",
+                })?,
+            },
         })
     }
 
@@ -158,8 +174,22 @@ mod tests {
             ("CARD_IMAGES_BUCKET", "b"),
         ]))
         .unwrap();
-        assert_eq!((ok.port, ok.health_port), (8080, 8081));
+        assert_eq!((ok.port, ok.health_port, ok.pool_size), (8080, 8081, DEFAULT_POOL_SIZE));
         assert!(ok.db_secret_arn.is_none());
+        let with = |pool: &str| {
+            Config::from_vars(&vars(&[
+                ("DATABASE_URL", "postgres://x@h/d"),
+                ("CARD_IMAGES_BUCKET", "b"),
+                ("DB_POOL_SIZE", pool),
+            ]))
+        };
+        assert_eq!(with("4").unwrap().pool_size, 4);
+        for bad in ["0", "many", "5000"] {
+            assert_eq!(
+                with(bad).unwrap_err().to_string(),
+                format!("DB_POOL_SIZE is `{bad}`, which is not a number of connections from 1 to 1000")
+            );
+        }
         let from_secret = Config::from_vars(&vars(&[
             ("DB_HOST", "db"),
             ("DB_NAME", "cards"),

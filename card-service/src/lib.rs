@@ -33,10 +33,11 @@ pub struct AppState {
     pub images: Arc<images::Images>,
 }
 
-/// A pool whose connection wait is bounded, so an outage answers 503 quickly. Connections are
-/// made lazily: the service starts (and reports not ready) while the database is away.
-pub fn pool(options: PgConnectOptions) -> PgPool {
-    PgPoolOptions::new().max_connections(20).acquire_timeout(Duration::from_secs(2)).connect_lazy_with(options)
+/// A pool of at most `size` connections whose wait is bounded, so an outage answers 503 quickly.
+/// Connections are made lazily: the service starts (and reports not ready) while the database is
+/// away.
+pub fn pool(options: PgConnectOptions, size: u32) -> PgPool {
+    PgPoolOptions::new().max_connections(size).acquire_timeout(Duration::from_secs(2)).connect_lazy_with(options)
 }
 
 /// The API router (cards) and the health router (health, metrics), both counting their requests.

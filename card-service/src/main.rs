@@ -18,7 +18,7 @@ async fn run(command: &str) -> anyhow::Result<()> {
     }
     match command {
         "migrate" => {
-            let db = pool(config.database.clone());
+            let db = pool(config.database.clone(), config.pool_size);
             MIGRATOR.run(&db).await?;
             tracing::info!("migrations applied");
         }
@@ -26,7 +26,7 @@ async fn run(command: &str) -> anyhow::Result<()> {
             let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
             let images = Images::new(&aws, &config.bucket).await?;
             images.warm_up().await?;
-            let state = AppState { db: pool(config.database.clone()), images: Arc::new(images) };
+            let state = AppState { db: pool(config.database.clone(), config.pool_size), images: Arc::new(images) };
             let api = tokio::net::TcpListener::bind(("0.0.0.0", config.port)).await?;
             let health = tokio::net::TcpListener::bind(("0.0.0.0", config.health_port)).await?;
             tracing::info!(port = config.port, health_port = config.health_port, "serving");
@@ -34,7 +34,7 @@ async fn run(command: &str) -> anyhow::Result<()> {
             tracing::info!("stopped after draining in-flight requests");
         }
         "seed" => {
-            let db = pool(config.database.clone());
+            let db = pool(config.database.clone(), config.pool_size);
             MIGRATOR.run(&db).await?;
             let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
             let prefix = std::env::var("CARD_IMAGES_PREFIX").unwrap_or_else(|_| "cards/".into());

@@ -7,6 +7,7 @@ mod support;
 use std::sync::Arc;
 
 use card_service::cards::{Card, CardList};
+use card_service::config::DEFAULT_POOL_SIZE;
 use card_service::images::Images;
 use card_service::{pool, AppState, MIGRATOR};
 use platform_tests::{Emulator, Postgres};
@@ -70,7 +71,7 @@ async fn start() -> Running {
         .await
         .unwrap();
 
-    let db = pool(url.parse().unwrap());
+    let db = pool(url.parse().unwrap(), DEFAULT_POOL_SIZE);
     MIGRATOR.run(&db).await.unwrap();
     for (id, account, last4, key, minute) in
         [(CARD_1, ALICE, "1234", "cards/1.png", 1), (CARD_2, ALICE, "5678", "cards/2.png", 2)]
@@ -202,7 +203,8 @@ async fn requests_are_counted_by_route_and_status() {
 async fn the_sample_data_loads_once_and_serves_its_images() {
     use card_service::seed;
     let s = start().await;
-    let db = pool(format!("postgres://postgres@127.0.0.1:{}/cards", s.postgres.port).parse().unwrap());
+    let db =
+        pool(format!("postgres://postgres@127.0.0.1:{}/cards", s.postgres.port).parse().unwrap(), DEFAULT_POOL_SIZE);
     let s3 = aws_sdk_s3::Client::new(&s._emulator.sdk_config().await);
     seed::seed(&db, &s3, "images", "cards/").await.unwrap();
     seed::seed(&db, &s3, "images", "cards/").await.unwrap();
@@ -261,7 +263,7 @@ async fn database_credentials_can_come_from_the_managed_secret() {
     .collect();
     let config = card_service::config::Config::from_vars(&vars).unwrap();
     let options = config.resolve_credentials(&secrets).await.unwrap();
-    let db = pool(options);
+    let db = pool(options, DEFAULT_POOL_SIZE);
     MIGRATOR.run(&db).await.expect("connected with the secret's user");
     let missing = card_service::config::Config {
         db_secret_arn: Some("arn:aws:secretsmanager:us-east-1:123456789012:secret:nope".into()),
