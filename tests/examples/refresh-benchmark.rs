@@ -2,11 +2,12 @@
 //! security groups with rules, grants, log groups, IAM roles with policies) applied to the
 //! emulator with a fixed latency added to every call, then planned without change.
 //!
-//! Reports, per size: the apply's wall time, calls and the critical path of the dependency graph
-//! (its longest chain times the per-call latency); the no-change plan's calls and wall time, and
-//! what a one-call-per-resource refresh at parallelism 10 would take at the same latency.
+//! Reports, per size: the no-change plan's calls and wall time, and what a one-call-per-resource
+//! refresh at parallelism 10 would take at the same latency; the apply's calls, state writes, wall
+//! time and the critical path of the dependency graph (its longest chain times the per-call
+//! latency); for both, the CPU time spent by the engine (this process) and by the emulator.
 //!
-//!     cargo run -p platform-tests --example refresh-benchmark -- [--sizes 100,500,1000]
+//!     cargo run --release -p platform-tests --example refresh-benchmark -- [--sizes 100,500,1000]
 //!         [--latency-ms 50] [--parallelism 10]
 
 use std::collections::{BTreeMap, HashMap};
