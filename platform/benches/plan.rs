@@ -114,6 +114,15 @@ fn applied(spec: &StackSpec) -> StackState {
     state
 }
 
+/// `met`, or by how much `value` misses `limit`.
+fn verdict(value: f64, limit: f64, unit: &str) -> String {
+    if value < limit {
+        "met".to_string()
+    } else {
+        format!("missed by {:.1} {unit}", value - limit)
+    }
+}
+
 fn benches(c: &mut Criterion) {
     let spec = stack();
     let state = applied(&spec);
@@ -129,6 +138,19 @@ fn benches(c: &mut Criterion) {
         peak as f64 / 1e6,
         before as f64 / 1e6
     );
+    // The targets, checked here on the median of a few plans (criterion's estimate follows).
+    let mut times: Vec<std::time::Duration> = (0..9)
+        .map(|_| {
+            let started = std::time::Instant::now();
+            plan(&spec, &state, &[], &upstream).unwrap();
+            started.elapsed()
+        })
+        .collect();
+    times.sort();
+    let median = times[times.len() / 2].as_secs_f64() * 1e3;
+    let total = (before + peak) as f64 / 1e6;
+    println!("target: plan under 200 ms: {median:.0} ms, {}", verdict(median, 200.0, "ms"));
+    println!("target: under 200 MB peak: {total:.1} MB, {}", verdict(total, 200.0, "MB"));
     let rules = platform::policy::RuleSet::builtin();
     let mut group = c.benchmark_group("10k resources");
     group.sample_size(20);

@@ -118,6 +118,7 @@ async fn main() {
     println!("latency {latency_ms} ms per call, apply parallelism {parallelism}");
     let mut applies = vec![];
     let mut plans = vec![];
+    let mut targets = vec![];
     for size in sizes {
         let spec = synthetic(size);
         let resources = spec.resources.len();
@@ -150,6 +151,30 @@ async fn main() {
         let (calls, wall, cpu, emulator_cpu) = since(start);
         assert!(!plan.has_changes(), "{}", platform::render::plan_text(&plan));
         let naive = latency * resources.div_ceil(10) as u32;
+        if resources >= 1000 {
+            let over = |value: f64, limit: f64, unit: &str| {
+                if value < limit {
+                    "met".to_string()
+                } else {
+                    format!("missed by {:.2} {unit}", value - limit)
+                }
+            };
+            let (apply_wall, apply_critical) = (apply.2.as_secs_f64(), apply.4.as_secs_f64());
+            targets.push(format!(
+                "target ({resources} resources): no-change plan in fewer than 100 calls: {calls}, {}",
+                over(calls as f64, 100.0, "calls")
+            ));
+            targets.push(format!(
+                "target ({resources} resources): no-change plan under 2 s: {:.2} s, {}",
+                wall.as_secs_f64(),
+                over(wall.as_secs_f64(), 2.0, "s")
+            ));
+            targets.push(format!(
+                "target ({resources} resources): apply within 1.2× the critical path ({:.2} s): {apply_wall:.2} s, {}",
+                apply_critical,
+                over(apply_wall, 1.2 * apply_critical, "s")
+            ));
+        }
         plans.push(format!(
             "| {resources} | {calls} | {} | {} | {} | {} | {:.1}× |",
             secs(wall),
@@ -182,4 +207,6 @@ async fn main() {
     println!("| resources | calls | state writes | wall | longest chain | critical path | wall / critical path | calls × latency / parallelism | engine CPU | emulator CPU |");
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     applies.iter().for_each(|row| println!("{row}"));
+    println!();
+    targets.iter().for_each(|line| println!("{line}"));
 }
