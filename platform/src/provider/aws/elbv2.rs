@@ -206,14 +206,8 @@ pub(super) async fn read_load_balancers(
             .collect())
     })
     .await?;
-    let mut out = Vec::with_capacity(existing.len());
-    for (e, described) in existing.iter().zip(described) {
-        out.push(match described {
-            Some((lb, tags)) => Some(observe_load_balancer(p, &lb, &e.physical_id, tags).await?),
-            None => None,
-        });
-    }
-    Ok(out)
+    observe_each(existing, described, |lb, arn, tags| async move { observe_load_balancer(p, &lb, &arn, tags).await })
+        .await
 }
 
 /// Describes `existing` by ARN, 20 a call (the most the `Describe*` calls take) through
@@ -242,6 +236,27 @@ where
             Some((item, tags))
         })
         .collect())
+}
+
+/// Turns what [`describe_batch`] found into observations, one resource after the other (their
+/// attributes take a call each).
+async fn observe_each<T, F, Fut>(
+    existing: &[Existing],
+    described: Vec<Option<(T, Value)>>,
+    observe: F,
+) -> Result<Vec<Option<Observed>>, ProviderError>
+where
+    F: Fn(T, String, Value) -> Fut,
+    Fut: std::future::Future<Output = Result<Observed, ProviderError>>,
+{
+    let mut out = Vec::with_capacity(existing.len());
+    for (e, described) in existing.iter().zip(described) {
+        out.push(match described {
+            Some((item, tags)) => Some(observe(item, e.physical_id.clone(), tags).await?),
+            None => None,
+        });
+    }
+    Ok(out)
 }
 
 pub(super) async fn update_load_balancer(
@@ -400,14 +415,8 @@ pub(super) async fn read_target_groups(
             .collect())
     })
     .await?;
-    let mut out = Vec::with_capacity(existing.len());
-    for (e, described) in existing.iter().zip(described) {
-        out.push(match described {
-            Some((tg, tags)) => Some(observe_target_group(p, &tg, &e.physical_id, tags).await?),
-            None => None,
-        });
-    }
-    Ok(out)
+    observe_each(existing, described, |tg, arn, tags| async move { observe_target_group(p, &tg, &arn, tags).await })
+        .await
 }
 
 async fn observe_target_group(
