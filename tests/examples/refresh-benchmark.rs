@@ -10,15 +10,14 @@
 //!     cargo run --release -p platform-tests --example refresh-benchmark -- [--sizes 100,500,1000]
 //!         [--latency-ms 50] [--parallelism 10]
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use platform::apply::ApplyOptions;
 use platform::model::{Address, Env, Stack, StackSpec};
 use platform::resources::ec2::{AzIndex, Peer, Protocol, Rule, SecurityGroupGrant};
-use platform::resources::iam::{PolicyDocument, Role, Statement, Trust};
 use platform::resources::{LogGroup, SecurityGroup, Subnet, Tags, Vpc};
-use platform_tests::{process_cpu_time, Emulator, Harness};
+use platform_tests::{log_writer_role, process_cpu_time, Emulator, Harness};
 
 /// A stack of about `size` resources: a VPC and, per group of ten, two subnets, two security
 /// groups with rules, two grants into them, two log groups and two roles writing to them.
@@ -59,20 +58,7 @@ fn synthetic(size: usize) -> StackSpec {
             let logs = s.add(&format!("logs-{i}"), LogGroup::new(30));
             s.add(
                 &format!("role-{i}"),
-                Role {
-                    trust: Trust::Service("ecs-tasks.amazonaws.com".into()),
-                    policies: BTreeMap::from([(
-                        "logs".to_string(),
-                        PolicyDocument {
-                            statements: vec![Statement::allow(
-                                &["logs:CreateLogStream", "logs:PutLogEvents"],
-                                vec![logs.arn().with_suffix(":log-stream:*")],
-                            )],
-                        },
-                    )]),
-                    managed_policies: vec![],
-                    tags: Tags::new(),
-                },
+                log_writer_role(&logs, &["logs:CreateLogStream", "logs:PutLogEvents"], ":log-stream:*", Tags::new()),
             );
         }
     }

@@ -51,6 +51,26 @@ pub fn process_cpu_time(pid: u32) -> Duration {
     Duration::from_millis((ticks(11) + ticks(12)) * 10)
 }
 
+/// An ECS task role allowed `actions` on log group `logs` (its ARN followed by `suffix`): the
+/// role and log group pair that synthetic stacks repeat.
+pub fn log_writer_role(
+    logs: &platform::Handle<platform::resources::LogGroup>,
+    actions: &[&str],
+    suffix: &str,
+    tags: platform::resources::Tags,
+) -> platform::resources::iam::Role {
+    use platform::resources::iam::{PolicyDocument, Role, Statement, Trust};
+    Role {
+        trust: Trust::Service("ecs-tasks.amazonaws.com".into()),
+        policies: std::collections::BTreeMap::from([(
+            "logs".to_string(),
+            PolicyDocument { statements: vec![Statement::allow(actions, vec![logs.arn().with_suffix(suffix)])] },
+        )]),
+        managed_policies: vec![],
+        tags,
+    }
+}
+
 impl Emulator {
     /// Starts an emulator on a free loopback port, over plain HTTP, and waits until it answers.
     pub fn start() -> Self {

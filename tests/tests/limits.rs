@@ -7,28 +7,14 @@ use std::collections::BTreeMap;
 use platform::apply::ApplyOptions;
 use platform::model::{Env, Stack};
 use platform::provider::aws::ServiceLimits;
-use platform::resources::iam::{PolicyDocument, Role, Statement, Trust};
 use platform::resources::{LogGroup, Tags};
-use platform_tests::{Emulator, Harness};
+use platform_tests::{log_writer_role, Emulator, Harness};
 
 fn roles_and_logs(name: &str) -> platform::StackSpec {
     let mut s = Stack::new(name, &Env::new("test").unwrap());
     for i in 0..8 {
         let logs = s.add(&format!("logs-{i}"), LogGroup::new(30));
-        s.add(
-            &format!("role-{i}"),
-            Role {
-                trust: Trust::Service("ecs-tasks.amazonaws.com".into()),
-                policies: BTreeMap::from([(
-                    "logs".to_string(),
-                    PolicyDocument {
-                        statements: vec![Statement::allow(&["logs:PutLogEvents"], vec![logs.arn().with_suffix(":*")])],
-                    },
-                )]),
-                managed_policies: vec![],
-                tags: Tags::new(),
-            },
-        );
+        s.add(&format!("role-{i}"), log_writer_role(&logs, &["logs:PutLogEvents"], ":*", Tags::new()));
     }
     s.build().unwrap()
 }

@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 
 use platform::model::{Env, Stack};
 use platform::plan::Action;
-use platform::resources::iam::{PolicyDocument, Role, Statement, Trust};
+use platform::resources::iam::{Role, Trust};
 use platform::resources::{LogGroup, Tags};
 use platform::Address;
-use platform_tests::{id_of, Harness};
+use platform_tests::{id_of, log_writer_role, Harness};
 
 #[tokio::test]
 async fn refresh_reads_roles_and_log_groups_in_batches() {
@@ -20,17 +20,12 @@ async fn refresh_reads_roles_and_log_groups_in_batches() {
         let logs = s.add(&format!("logs-{i}"), LogGroup::new(30));
         s.add(
             &format!("role-{i}"),
-            Role {
-                trust: Trust::Service("ecs-tasks.amazonaws.com".into()),
-                policies: BTreeMap::from([(
-                    "logs".to_string(),
-                    PolicyDocument {
-                        statements: vec![Statement::allow(&["logs:PutLogEvents"], vec![logs.arn().with_suffix(":*")])],
-                    },
-                )]),
-                managed_policies: vec![],
-                tags: Tags::from([("team".to_string(), "cards".to_string())]),
-            },
+            log_writer_role(
+                &logs,
+                &["logs:PutLogEvents"],
+                ":*",
+                Tags::from([("team".to_string(), "cards".to_string())]),
+            ),
         );
     }
     let spec = s.build().unwrap();
