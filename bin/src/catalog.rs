@@ -37,6 +37,11 @@ pub const ENTRIES: &[Entry] = &[
     },
 ];
 
+/// The catalog's entry for `name`.
+pub fn entry(name: &str) -> Option<&'static Entry> {
+    ENTRIES.iter().find(|e| e.name == name)
+}
+
 /// The stacks that run an image, and so need an image tag.
 pub const NEEDS_IMAGE_TAG: &[&str] = &[card_stacks::SERVICE];
 

@@ -170,7 +170,7 @@ async fn apply_without_yes_and_without_a_terminal_refuses_and_changes_nothing() 
 #[tokio::test]
 async fn aws_errors_print_their_whole_cause_chain() {
     let dir = tempfile::tempdir().unwrap();
-    // Record a resource, then plan with an endpoint where nothing listens: the refresh fails.
+    // Record a resource, then plan with an endpoint where nothing listens.
     let backend = LocalBackend::new(dir.path().join(".platform/state"));
     let env = Env::new("dev").unwrap();
     {
@@ -204,13 +204,13 @@ async fn aws_errors_print_their_whole_cause_chain() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
+    // Nothing is read before the account is known: the credentials (or the endpoint) are what fails,
+    // with what to do about it, and the whole chain of causes.
     assert!(
-        stderr.starts_with(
-            "error: cannot refresh foundation.vpc (vpc-123); check your AWS credentials, region and endpoint\n"
-        ),
+        stderr.starts_with("error: cannot plan stack `foundation` (dev): no usable AWS credentials or no way to reach AWS. Configure credentials"),
         "{stderr}"
     );
-    assert!(stderr.contains("caused by: ec2:DescribeVpcs failed: dispatch failure"), "{stderr}");
+    assert!(stderr.contains("caused by: sts:GetCallerIdentity failed: dispatch failure"), "{stderr}");
     assert!(
         stderr.contains("Connection refused")
             || stderr.contains("connection refused")

@@ -1,5 +1,6 @@
 //! Which planned changes widen access: new IAM permissions, new security-group ingress, public
-//! exposure. Reviewers see them in a section of their own. Pure.
+//! exposure. Reviewers see them in a section of their own. Each type says what widens it (its
+//! schema's `widening`, next to the type); this module holds what they share. Pure.
 
 use std::collections::BTreeSet;
 
@@ -7,11 +8,10 @@ use serde_json::Value;
 
 use crate::model::{JOIN_KEY, REF_KEY, UNKNOWN_KEY};
 
-/// A value as a reviewer reads it: references as `address.attr`, joins concatenated.
 /// Who a role's new trust lets assume it that the old one did not. A new role trusting identities
 /// outside the account (CI, say) is worth a reviewer's look; a new service role is not. Subjects
 /// removed from a web identity trust narrow it.
-fn newly_trusted(before: Option<&Value>, after: &Value) -> Option<String> {
+pub(crate) fn newly_trusted(before: Option<&Value>, after: &Value) -> Option<String> {
     let web = |t: &Value| t.get("web_identity").cloned();
     match (before, web(after)) {
         (None, None) => None,
@@ -39,7 +39,7 @@ fn newly_trusted(before: Option<&Value>, after: &Value) -> Option<String> {
 }
 
 /// Who a role's declared trust lets assume it.
-fn trusted_by(trust: &Value) -> String {
+pub(crate) fn trusted_by(trust: &Value) -> String {
     if let Some(service) = trust.get("service") {
         return text(service);
     }
@@ -50,7 +50,8 @@ fn trusted_by(trust: &Value) -> String {
     text(trust)
 }
 
-fn text(v: &Value) -> String {
+/// A value as a reviewer reads it: references as `address.attr`, joins concatenated.
+pub(crate) fn text(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         Value::Object(m) if m.contains_key(REF_KEY) => {
@@ -64,7 +65,8 @@ fn text(v: &Value) -> String {
     }
 }
 
-fn rule_text(rule: &Value) -> String {
+/// A security group rule (or grant) as a reviewer reads it.
+pub(crate) fn rule_text(rule: &Value) -> String {
     let protocol = rule["protocol"].as_str().unwrap_or("?");
     let ports = match (protocol, rule["from_port"].as_i64(), rule["to_port"].as_i64()) {
         ("-1", _, _) => "every port".to_string(),
@@ -78,7 +80,7 @@ fn rule_text(rule: &Value) -> String {
 }
 
 /// Every (action, resource) an IAM role's policies allow.
-fn allowed(props: Option<&Value>) -> BTreeSet<(String, String)> {
+pub(crate) fn allowed(props: Option<&Value>) -> BTreeSet<(String, String)> {
     let mut out = BTreeSet::new();
     let Some(policies) = props.and_then(|p| p["policies"].as_object()) else { return out };
     for doc in policies.values() {
@@ -93,69 +95,21 @@ fn allowed(props: Option<&Value>) -> BTreeSet<(String, String)> {
     out
 }
 
-fn list(props: Option<&Value>, key: &str) -> Vec<Value> {
+/// The list `key` of `props` (empty when absent).
+pub(crate) fn list(props: Option<&Value>, key: &str) -> Vec<Value> {
     props.and_then(|p| p[key].as_array().cloned()).unwrap_or_default()
 }
 
-fn became(before: Option<&Value>, after: &Value, key: &str, value: Value) -> bool {
+/// Whether `key` of `after` is `value`, and was not before.
+pub(crate) fn became(before: Option<&Value>, after: &Value, key: &str, value: Value) -> bool {
     after[key] == value && before.is_none_or(|b| b[key] != value)
 }
 
 /// What the change of a resource of `type_name` from `before` (none when created) to `after`
-/// opens up, one sentence each.
+/// opens up, one sentence each: the type's own judgement (its schema's `widening`), nothing for
+/// types that cannot widen access.
 pub fn widening(type_name: &str, before: Option<&Value>, after: &Value) -> Vec<String> {
-    let mut out = vec![];
-    match type_name {
-        "aws.ec2.security_group" => {
-            let old = list(before, "ingress");
-            for rule in list(Some(after), "ingress").iter().filter(|r| !old.contains(r)) {
-                out.push(format!("new {}", rule_text(rule)));
-            }
-        }
-        "aws.ec2.security_group_grant" => {
-            let changed = before.is_none_or(|b| {
-                ["protocol", "from_port", "to_port", "peer", "group"].iter().any(|k| b[*k] != after[*k])
-            });
-            if changed {
-                out.push(format!("new {} into group {}", rule_text(after), text(&after["group"])));
-            }
-        }
-        "aws.iam.role" => {
-            let old = allowed(before);
-            for (action, resource) in allowed(Some(after)).difference(&old) {
-                out.push(format!("allows {action} on {resource}"));
-            }
-            let old = list(before, "managed_policies");
-            for policy in list(Some(after), "managed_policies").iter().filter(|p| !old.contains(p)) {
-                out.push(format!("attaches the managed policy {}", text(policy)));
-            }
-            if let Some(who) = newly_trusted(before.map(|b| &b["trust"]), &after["trust"]) {
-                out.push(format!("can now be assumed by {who}"));
-            }
-        }
-        "aws.elbv2.load_balancer" if became(before, after, "internal", Value::Bool(false)) => {
-            out.push("internet-facing load balancer".into());
-        }
-        "aws.rds.db_instance" if became(before, after, "publicly_accessible", Value::Bool(true)) => {
-            out.push("the database becomes publicly accessible".into());
-        }
-        "aws.s3.bucket" => {
-            if before.is_some() && became(before, after, "block_public_access", Value::Bool(false)) {
-                out.push("the bucket's public access blocks are lifted".into());
-            }
-            if before.is_some() && became(before, after, "enforce_tls", Value::Bool(false)) {
-                out.push("the bucket accepts requests without TLS".into());
-            }
-        }
-        "aws.ec2.subnet" if became(before, after, "map_public_ip_on_launch", Value::Bool(true)) => {
-            out.push("instances launched here get public addresses".into());
-        }
-        "aws.ecs.service" if became(before, after, "assign_public_ip", Value::Bool(true)) => {
-            out.push("tasks get public addresses".into());
-        }
-        _ => {}
-    }
-    out
+    crate::resources::schema(type_name).and_then(|s| s.widening).map(|w| w(before, after)).unwrap_or_default()
 }
 
 #[cfg(test)]

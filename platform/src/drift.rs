@@ -50,6 +50,9 @@ pub struct DriftedResource {
     /// The attributes that differ (empty when deleted).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub changes: Vec<DriftChange>,
+    /// The documents that differ, whole (`before` as applied, `after` as found), for a line diff.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub documents: Vec<crate::plan::DocumentChange>,
 }
 
 /// Drift the stack declares as expected (for example a desired count managed by autoscaling).
@@ -118,15 +121,16 @@ pub fn compare(
     o: &Observation<'_>,
     expected: &[(String, String)],
 ) -> (Option<DriftedResource>, Vec<ExpectedChange>, Option<NotChecked>) {
-    let drifted = |status, changes| DriftedResource {
+    let drifted = |status, changes, documents| DriftedResource {
         address: o.address.clone(),
         type_name: o.type_name.to_string(),
         physical_id: o.physical_id.to_string(),
         status,
         changes,
+        documents,
     };
     let Some(observed) = o.observed else {
-        return (Some(drifted(DriftStatus::Deleted, vec![])), vec![], None);
+        return (Some(drifted(DriftStatus::Deleted, vec![], vec![])), vec![], None);
     };
     let Some(schema) = crate::resources::schema(o.type_name) else {
         let all = o.applied.as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default();
@@ -158,7 +162,17 @@ pub fn compare(
     }
     let not_checked =
         (!unreported.is_empty()).then(|| NotChecked { address: o.address.clone(), attributes: unreported });
-    let drifted = (!changes.is_empty()).then(|| drifted(DriftStatus::Changed, changes));
+    let documents = crate::plan::documents(schema, &applied, &actual)
+        .into_iter()
+        .filter(|d| {
+            changes.iter().any(|c| {
+                c.path == d.path
+                    || c.path.starts_with(&format!("{}.", d.path))
+                    || c.path.starts_with(&format!("{}[", d.path))
+            })
+        })
+        .collect();
+    let drifted = (!changes.is_empty()).then(|| drifted(DriftStatus::Changed, changes, documents));
     (drifted, expected_changes, not_checked)
 }
 

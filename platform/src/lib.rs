@@ -2,6 +2,7 @@
 //!
 //! - [`model`] and [`resources`]: typed resources in stacks, with typed references (pure).
 //! - [`graph`], [`plan`], [`render`]: the dependency graph, the diff, and how plans are shown (pure).
+//! - [`report`]: what an apply reports as it goes and when it ends (pure data).
 //! - [`apply`] and [`engine`]: the executor and the orchestration of lock, refresh, plan and apply.
 //! - [`provider`]: create, read, update, delete through the AWS SDK for Rust (IO).
 //! - [`state`]: the recorded state and its backends (IO).
@@ -16,7 +17,9 @@ pub mod plan;
 pub mod policy;
 pub mod provider;
 pub mod render;
+pub mod report;
 pub mod resources;
+pub mod saved;
 pub mod state;
 
 #[cfg(test)]

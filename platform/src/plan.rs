@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::graph::DependencyGraph;
@@ -16,7 +16,7 @@ use crate::state::StackState;
 pub const PLAN_FORMAT_VERSION: u32 = 1;
 
 /// What happens to one resource.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Action {
     /// Nothing to do.
@@ -46,22 +46,36 @@ impl Action {
 
 /// One attribute that changes. `before` is absent for creates, `after` for deletes;
 /// a value known only after apply is `{"$unknown": "address.attr"}`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AttributeChange {
     /// The attribute's path, e.g. `cidr_block` or `tags.Name`.
     pub path: String,
     /// Its recorded value.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub before: Option<Value>,
     /// Its desired value.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<Value>,
     /// Whether this change alone forces a replacement.
     pub forces_replacement: bool,
 }
 
+/// A document that changes as a whole (a policy, the container definitions), with its value
+/// before and after: what plans show as a line diff, where [`AttributeChange`]s give the detail.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DocumentChange {
+    /// The document's path, e.g. `policies.task` or `containers`.
+    pub path: String,
+    /// Its recorded value (none when it is new).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<Value>,
+    /// Its desired value (none when it goes away).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<Value>,
+}
+
 /// The planned change of one resource.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResourceChange {
     /// The resource's address.
     pub address: Address,
@@ -70,22 +84,26 @@ pub struct ResourceChange {
     /// What happens to it.
     pub action: Action,
     /// Its current physical id, if it exists.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub physical_id: Option<String>,
     /// Attribute by attribute.
     pub changes: Vec<AttributeChange>,
+    /// The documents (see [`TypeSchema::documents`]) that change, whole, for an update or a
+    /// replacement: plans show them as line diffs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub documents: Vec<DocumentChange>,
     /// Why, when it is not obvious (e.g. it was deleted outside platform).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// Whether it holds data, so that deleting or replacing it must be allowed explicitly.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub protected: bool,
     /// Whether this is an old resource of the address, replaced earlier (create before destroy)
     /// and still to be deleted.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub deposed: bool,
     /// What this change opens up (new permissions, ingress, public exposure), one sentence each.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub widens_access: Vec<String>,
 }
 
@@ -97,7 +115,7 @@ impl ResourceChange {
 }
 
 /// Counts of a plan's actions.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
     /// Resources to create.
     pub create: usize,
@@ -109,8 +127,22 @@ pub struct Summary {
     pub delete: usize,
 }
 
+/// Who makes the calls, and where: the AWS account, partition, principal and region a plan is
+/// made for (the provider's credentials say).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    /// The account id.
+    pub account: String,
+    /// The partition (`aws`, `aws-cn`, `aws-us-gov`).
+    pub partition: String,
+    /// The principal's ARN (the role or user the credentials are for).
+    pub principal: String,
+    /// The region.
+    pub region: String,
+}
+
 /// The plan of one stack in one environment.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     /// The version of this JSON form.
     pub format_version: u32,
@@ -124,10 +156,16 @@ pub struct Plan {
     pub lineage: String,
     /// The serial of the state it was made against.
     pub serial: u64,
+    /// The account and region it was made for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<Identity>,
+    /// When it is partial: the addresses it was restricted to (see [`Plan::restrict`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub targets: Option<Vec<Address>>,
     /// Every resource, in apply order (deletes of removed resources last).
     pub resources: Vec<ResourceChange>,
     /// Guardrail findings the stack waives, each with its reason (shown in every plan).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub waived: Vec<crate::policy::Finding>,
 }
 
@@ -155,6 +193,13 @@ impl Plan {
     /// The change of one address (not counting old resources still to be deleted).
     pub fn change(&self, address: &Address) -> Option<&ResourceChange> {
         self.resources.iter().find(|r| &r.address == address && !r.deposed)
+    }
+
+    /// Keeps only the changes of `addresses` (and old resources of them still to be deleted): a
+    /// partial plan, marked as such. See [`targeted`] for the addresses a set of targets covers.
+    pub fn restrict(&mut self, addresses: &BTreeSet<Address>) {
+        self.resources.retain(|r| addresses.contains(&r.address));
+        self.targets = Some(addresses.iter().filter(|a| a.stack() == self.stack).cloned().collect());
     }
 
     /// Deletions and replacements of protected resources that `allowed` does not name.
@@ -307,6 +352,7 @@ pub fn plan(
                 action: Action::Create,
                 physical_id: None,
                 changes: all_attributes_as_changes(&after, false),
+                documents: vec![],
                 reason: vanished.contains(&address).then(|| "it was deleted outside platform".to_string()),
                 protected: spec.protected,
                 deposed: false,
@@ -323,6 +369,7 @@ pub fn plan(
                     after: Some(Value::String(spec.type_name.clone())),
                     forces_replacement: true,
                 }],
+                documents: vec![],
                 reason: None,
                 protected: spec.protected,
                 deposed: false,
@@ -334,6 +381,7 @@ pub fn plan(
                 action: Action::Replace,
                 physical_id: Some(current.physical_id.clone()),
                 changes: diff(schema, &normalize(schema, &current.props), &after),
+                documents: vec![],
                 reason: Some("its creation did not finish (tainted)".to_string()),
                 protected: false,
                 deposed: false,
@@ -354,6 +402,7 @@ pub fn plan(
                     action,
                     physical_id: Some(current.physical_id.clone()),
                     changes,
+                    documents: vec![],
                     reason: None,
                     protected: spec.protected,
                     deposed: false,
@@ -369,6 +418,9 @@ pub fn plan(
                 .filter(|_| change.action != Action::Create)
                 .map(|r| normalize(schema, &r.props));
             change.widens_access = crate::access::widening(&spec.type_name, before.as_ref(), &after);
+            if let Some(before) = &before {
+                change.documents = documents(schema, before, &after);
+            }
         }
         actions.insert(address, change.action);
         resources.push(change);
@@ -384,6 +436,7 @@ pub fn plan(
             action: Action::Delete,
             physical_id: Some(current.physical_id.clone()),
             changes: all_attributes_as_changes(&current.props, true),
+            documents: vec![],
             reason: None,
             protected: current.protected,
             deposed: false,
@@ -398,6 +451,7 @@ pub fn plan(
             action: Action::Delete,
             physical_id: Some(old.resource.physical_id.clone()),
             changes: vec![],
+            documents: vec![],
             reason: Some("it was replaced earlier and is still to be deleted".to_string()),
             protected: false,
             deposed: true,
@@ -411,9 +465,66 @@ pub fn plan(
         destroy: desired.resources.is_empty(),
         lineage: state.lineage.clone(),
         serial: state.serial,
+        identity: None,
+        targets: None,
         resources,
         waived: vec![],
     })
+}
+
+/// The documents of a type (see [`TypeSchema::documents`]) that differ between `before` and
+/// `after`, each whole.
+pub fn documents(schema: &TypeSchema, before: &Value, after: &Value) -> Vec<DocumentChange> {
+    let mut out = vec![];
+    for pattern in schema.documents {
+        match pattern.strip_suffix(".*") {
+            Some(attribute) => {
+                let entries = |v: &Value| v.get(attribute).and_then(Value::as_object).cloned().unwrap_or_default();
+                let (b, a) = (entries(before), entries(after));
+                let keys: BTreeSet<&String> = b.keys().chain(a.keys()).collect();
+                for key in keys.into_iter().filter(|k| b.get(*k) != a.get(*k)) {
+                    out.push(DocumentChange {
+                        path: format!("{attribute}.{key}"),
+                        before: b.get(key).cloned(),
+                        after: a.get(key).cloned(),
+                    });
+                }
+            }
+            None => {
+                let (b, a) = (before.get(*pattern), after.get(*pattern));
+                if b != a {
+                    out.push(DocumentChange { path: pattern.to_string(), before: b.cloned(), after: a.cloned() });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The addresses a partial run with `targets` covers, among the resources of `specs`: the
+/// targets and everything they depend on (across stacks) for a plan or an apply; the targets and
+/// everything that depends on them for a destroy (what depends on a deleted resource goes first).
+pub fn targeted(specs: &[&StackSpec], targets: &BTreeSet<Address>, destroy: bool) -> BTreeSet<Address> {
+    let mut edges: HashMap<&Address, Vec<&Address>> = HashMap::new();
+    for r in specs.iter().flat_map(|s| &s.resources) {
+        for d in &r.dependencies {
+            if destroy {
+                edges.entry(d).or_default().push(&r.address);
+            } else {
+                edges.entry(&r.address).or_default().push(d);
+            }
+        }
+    }
+    let mut covered: BTreeSet<Address> = targets.clone();
+    let mut next: Vec<&Address> = targets.iter().collect();
+    while let Some(a) = next.pop() {
+        for b in edges.get(a).into_iter().flatten() {
+            if covered.insert((*b).clone()) {
+                next.push(b);
+            }
+        }
+    }
+    covered
 }
 
 /// The length of the longest dependency chain below a recorded resource.

@@ -24,10 +24,21 @@ fn card(env: &str, image_tag: &str) -> Vec<StackSpec> {
 /// authorizes it: what it can call. OIDC providers are left out: the pipeline stack, applied by an
 /// administrator, is their only user, and the deploy role must not manage them.
 fn provider_actions() -> BTreeSet<String> {
-    let dir = workspace_root().join("platform/src/provider/aws");
+    let mut files = vec![];
+    let mut dirs = vec![workspace_root().join("platform/src/provider/aws")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
     let mut actions = BTreeSet::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+    for path in files {
+        let text = std::fs::read_to_string(path).unwrap();
         for part in text.split("api(\"").skip(1) {
             let action = part.split('"').next().unwrap();
             let Some((service, operation)) = action.split_once(':') else { continue };

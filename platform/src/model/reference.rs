@@ -1,7 +1,7 @@
 use std::fmt;
 use std::marker::PhantomData;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{json, Map, Value};
 
 use super::Address;
@@ -23,10 +23,11 @@ pub struct Ref<T> {
 
 #[derive(Clone, PartialEq, Eq)]
 enum Inner {
-    Literal(String),
+    /// A value: text (an id, an ARN), or a number once a reference to one is resolved.
+    Literal(Value),
     Output {
         address: Address,
-        attribute: &'static str,
+        attribute: std::borrow::Cow<'static, str>,
     },
     /// Text and outputs joined into one string (e.g. a bucket's ARN followed by `/cards/*`).
     Join(Vec<Inner>),
@@ -38,12 +39,12 @@ pub const JOIN_KEY: &str = "$join";
 impl<T> Ref<T> {
     /// A reference to something that already exists, by its id.
     pub fn existing(id: impl Into<String>) -> Self {
-        Self { inner: Inner::Literal(id.into()), _kind: PhantomData }
+        Self { inner: Inner::Literal(Value::String(id.into())), _kind: PhantomData }
     }
 
     /// A reference to output `attribute` of the resource at `address`.
     pub(crate) fn output(address: Address, attribute: &'static str) -> Self {
-        Self { inner: Inner::Output { address, attribute }, _kind: PhantomData }
+        Self { inner: Inner::Output { address, attribute: attribute.into() }, _kind: PhantomData }
     }
 
     /// The address this reference points at, if it points at a resource.
@@ -61,9 +62,16 @@ impl<T> Ref<T> {
     /// The literal text, if this is not a reference.
     pub fn as_literal(&self) -> Option<&str> {
         match &self.inner {
-            Inner::Literal(text) => Some(text),
+            Inner::Literal(Value::String(text)) => Some(text),
             _ => None,
         }
+    }
+
+    /// The text of a resolved value: what a provider sends to AWS. The engine resolves every
+    /// reference before a provider sees it, so there this is the id, ARN or name referenced;
+    /// empty for a reference not resolved yet (or a value that is not text).
+    pub fn as_str(&self) -> &str {
+        self.as_literal().unwrap_or_default()
     }
 
     /// A literal value, e.g. an environment variable's text.
@@ -82,7 +90,7 @@ impl<T> Ref<T> {
             Inner::Join(parts) => parts.clone(),
             other => vec![other.clone()],
         };
-        parts.push(Inner::Literal(suffix.to_string()));
+        parts.push(Inner::Literal(Value::String(suffix.to_string())));
         Ref { inner: Inner::Join(parts), _kind: PhantomData }
     }
 }
@@ -108,7 +116,8 @@ impl<T> PartialEq for Ref<T> {
 impl<T> fmt::Debug for Ref<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.inner {
-            Inner::Literal(id) => write!(f, "Ref({id:?})"),
+            Inner::Literal(Value::String(id)) => write!(f, "Ref({id:?})"),
+            Inner::Literal(value) => write!(f, "Ref({value})"),
             Inner::Output { address, attribute } => write!(f, "Ref({address}.{attribute})"),
             Inner::Join(parts) => write!(f, "Ref({} parts)", parts.len()),
         }
@@ -118,16 +127,36 @@ impl<T> fmt::Debug for Ref<T> {
 impl Inner {
     fn to_json(&self) -> Value {
         match self {
-            Inner::Literal(text) => Value::String(text.clone()),
+            Inner::Literal(value) => value.clone(),
             Inner::Output { address, attribute } => json!({ REF_KEY: address.to_string(), "attr": attribute }),
             Inner::Join(parts) => json!({ JOIN_KEY: parts.iter().map(Inner::to_json).collect::<Vec<_>>() }),
         }
     }
 }
 
+impl Inner {
+    fn from_json(value: Value) -> Self {
+        if let Some((address, attr)) = as_ref(&value).and_then(|(a, attr)| Some((Address::parse(a)?, attr))) {
+            return Inner::Output { address, attribute: attr.to_string().into() };
+        }
+        if let Some(Value::Array(parts)) = value.as_object().filter(|m| m.len() == 1).and_then(|m| m.get(JOIN_KEY)) {
+            return Inner::Join(parts.iter().cloned().map(Inner::from_json).collect());
+        }
+        Inner::Literal(value)
+    }
+}
+
 impl<T> Serialize for Ref<T> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         self.inner.to_json().serialize(s)
+    }
+}
+
+/// A reference reads back from its JSON form: resolved props (what providers read and AWS
+/// reports) hold the values themselves; declared props hold reference markers.
+impl<'de, T> Deserialize<'de> for Ref<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Self { inner: Inner::from_json(Value::deserialize(d)?), _kind: PhantomData })
     }
 }
 
@@ -209,6 +238,23 @@ mod tests {
         assert_eq!(serde_json::to_value(&r).unwrap(), json!({"$ref": "foundation.vpc", "attr": "id"}));
         let l: Ref<VpcId> = Ref::existing("vpc-123");
         assert_eq!(serde_json::to_value(&l).unwrap(), json!("vpc-123"));
+    }
+
+    #[test]
+    fn references_read_back_from_their_json_form() {
+        for doc in [
+            json!("vpc-123"),
+            json!(5432),
+            json!({"$ref": "foundation.vpc", "attr": "id"}),
+            json!({"$join": [{"$ref": "deps.bucket", "attr": "arn"}, "/cards/*"]}),
+        ] {
+            let r: Ref<VpcId> = serde_json::from_value(doc.clone()).unwrap();
+            assert_eq!(serde_json::to_value(&r).unwrap(), doc);
+        }
+        let r: Ref<VpcId> = serde_json::from_value(json!("vpc-123")).unwrap();
+        assert_eq!(r.as_str(), "vpc-123");
+        let r: Ref<VpcId> = serde_json::from_value(json!({"$ref": "foundation.vpc", "attr": "id"})).unwrap();
+        assert_eq!((r.as_str(), r.address()), ("", Some(&Address::new("foundation", "vpc"))));
     }
 
     #[test]

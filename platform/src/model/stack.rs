@@ -1,18 +1,18 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::marker::PhantomData;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::reference::visit_refs;
-use super::{validate, Address, Env, NameStyle, Ref, Resource, TAG_ADDRESS, TAG_ENV, TAG_STACK};
+use super::{validate, Address, Env, NameStyle, Ref, Resource, TypeSchema, TAG_ADDRESS, TAG_ENV, TAG_STACK};
 
 /// One resource of a stack's desired state, untyped: what the graph, plan and apply work on.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResourceSpec {
     /// The resource's address.
     pub address: Address,
-    /// Its type (a key of [`crate::resources::schema`]).
+    /// Its type (the `type_name` of its [`TypeSchema`]).
     pub type_name: String,
     /// Its deterministic physical name.
     pub name: Option<String>,
@@ -26,7 +26,7 @@ pub struct ResourceSpec {
 }
 
 /// A stack's desired state, checked: every name valid, every reference inside the stack, no cycle.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StackSpec {
     /// The stack's name.
     pub name: String,
@@ -46,7 +46,7 @@ pub struct StackSpec {
 
 /// An attribute of one resource that is expected to drift (for example a desired count managed by
 /// autoscaling): drift reports show it apart and do not count it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExpectedDrift {
     /// The resource.
     pub address: Address,
@@ -58,7 +58,7 @@ pub struct ExpectedDrift {
 
 /// A guardrail rule waived for one resource, with the reason. Waivers are shown in every plan and
 /// guardrail report; there is no way to turn the guardrails off as a whole.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Waiver {
     /// The rule's id (for example `rds-multi-az`).
     pub rule: String,
@@ -112,7 +112,7 @@ pub enum StackError {
 }
 
 /// A typed handle to a resource added to a stack; its methods give typed references to the
-/// resource's outputs (see the impls in [`crate::resources`]).
+/// resource's outputs (declared with each type's outputs).
 pub struct Handle<R> {
     address: Address,
     _type: PhantomData<fn() -> R>,
@@ -154,6 +154,8 @@ pub struct Stack {
     problems: Vec<String>,
     /// The addresses declared so far (duplicates are found without scanning the resources).
     declared: std::collections::HashSet<Address>,
+    /// The types the stack holds, for their checks across the stack (see [`TypeSchema::stack_check`]).
+    types: BTreeMap<&'static str, &'static TypeSchema>,
 }
 
 impl Stack {
@@ -173,6 +175,7 @@ impl Stack {
             expected_drift: vec![],
             problems,
             declared: Default::default(),
+            types: BTreeMap::new(),
         }
     }
 
@@ -198,10 +201,8 @@ impl Stack {
             self.problems.push(format!("{address}: declared twice"));
             return handle;
         }
-        let Some(schema) = crate::resources::schema(R::TYPE) else {
-            self.problems.push(format!("{address}: unknown resource type `{}`", R::TYPE));
-            return handle;
-        };
+        let schema = R::SCHEMA;
+        self.types.insert(schema.type_name, schema);
         let mut local = vec![];
         resource.validate(&mut local);
         self.problems.extend(local.into_iter().map(|p| format!("{address}: {p}")));
@@ -230,7 +231,7 @@ impl Stack {
             }
             NameStyle::None => None,
         };
-        if let (Some(n), NameStyle::Dashed { .. } | NameStyle::Path { .. }) = (&name, schema.name_style) {
+        if let (Some(n), true) = (&name, schema.name_style.in_props()) {
             props.insert("name".into(), Value::String(n.clone()));
         }
         if schema.taggable {
@@ -246,7 +247,7 @@ impl Stack {
         });
         self.resources.push(ResourceSpec {
             address,
-            type_name: R::TYPE.to_string(),
+            type_name: schema.type_name.to_string(),
             name,
             props,
             dependencies,
@@ -371,6 +372,7 @@ impl Stack {
         };
         let mut problems = self.problems;
         let upstream = self.upstream;
+        let types = self.types;
         let known: BTreeSet<&Address> = spec.resources.iter().map(|r| &r.address).collect();
         let resolvable =
             |a: &Address| known.contains(a) || upstream.get(a.stack()).is_some_and(|addresses| addresses.contains(a));
@@ -394,7 +396,9 @@ impl Stack {
                 }
             });
         }
-        crate::resources::ec2::check_subnets(&spec, &mut problems);
+        for check in types.values().filter_map(|schema| schema.stack_check) {
+            check(&spec, &mut problems);
+        }
         if !problems.is_empty() {
             return Err(StackError::Invalid { stack: spec.name, env: spec.env.to_string(), problems });
         }

@@ -6,6 +6,11 @@ use serde_json::Value;
 
 use super::{matches_pattern, Builtin, Index};
 use crate::model::{Address, StackSpec};
+use crate::resources::ec2::{SECURITY_GROUP, SECURITY_GROUP_GRANT};
+use crate::resources::ecs::{self, TASK_DEFINITION};
+use crate::resources::elbv2::{LISTENER, LOAD_BALANCER};
+use crate::resources::iam::ROLE;
+use crate::resources::rds::DB_INSTANCE;
 
 type Hits = Vec<(Address, String)>;
 
@@ -54,12 +59,12 @@ fn ports(rule: &Value) -> String {
 /// the group it opens (a grant's target may be in another stack).
 fn ingress<'s>(spec: &'s StackSpec, index: &Index<'_>) -> Vec<(Address, Option<Address>, &'s Value)> {
     let mut out = vec![];
-    for group in of_type(spec, "aws.ec2.security_group") {
+    for group in of_type(spec, SECURITY_GROUP.type_name) {
         for rule in group.props["ingress"].as_array().into_iter().flatten() {
             out.push((group.address.clone(), Some(group.address.clone()), rule));
         }
     }
-    for grant in of_type(spec, "aws.ec2.security_group_grant") {
+    for grant in of_type(spec, SECURITY_GROUP_GRANT.type_name) {
         let target = index.target(&grant.props["group"]).map(|t| t.address.clone());
         out.push((grant.address.clone(), target, &grant.props));
     }
@@ -67,7 +72,7 @@ fn ingress<'s>(spec: &'s StackSpec, index: &Index<'_>) -> Vec<(Address, Option<A
 }
 
 fn open_ingress(web_ports: &[String], spec: &StackSpec, index: &Index<'_>) -> Hits {
-    let load_balancer_groups = groups_used_by(index, "aws.elbv2.load_balancer", "security_groups");
+    let load_balancer_groups = groups_used_by(index, LOAD_BALANCER.type_name, "security_groups");
     let mut hits = vec![];
     for (owner, group, rule) in ingress(spec, index) {
         let Some(cidr) = open_peer(&rule["peer"]) else { continue };
@@ -89,7 +94,7 @@ fn open_ingress(web_ports: &[String], spec: &StackSpec, index: &Index<'_>) -> Hi
 }
 
 fn database_ingress(spec: &StackSpec, index: &Index<'_>) -> Hits {
-    let database_groups = groups_used_by(index, "aws.rds.db_instance", "security_groups");
+    let database_groups = groups_used_by(index, DB_INSTANCE.type_name, "security_groups");
     let mut hits = vec![];
     for (owner, group, rule) in ingress(spec, index) {
         let Some(group) = group.filter(|g| database_groups.contains(g)) else { continue };
@@ -111,13 +116,13 @@ fn database_ingress(spec: &StackSpec, index: &Index<'_>) -> Hits {
 
 fn load_balancer_tls(policies: &[String], spec: &StackSpec, index: &Index<'_>) -> Hits {
     let mut hits = vec![];
-    let listeners: Vec<_> = index.of_type("aws.elbv2.listener").collect();
+    let listeners: Vec<_> = index.of_type(LISTENER.type_name).collect();
     let with_certificate: BTreeSet<String> = listeners
         .iter()
         .filter(|l| l.props["certificate_arn"].is_string())
         .filter_map(|l| index.target(&l.props["load_balancer"]).map(|lb| lb.address.to_string()))
         .collect();
-    for listener in of_type(spec, "aws.elbv2.listener") {
+    for listener in of_type(spec, LISTENER.type_name) {
         let p = &listener.props;
         let protocol = p["protocol"].as_str().unwrap_or("");
         let has_certificate = p["certificate_arn"].is_string();
@@ -175,7 +180,7 @@ fn looks_like_credential(value: &str) -> Option<&'static str> {
 
 fn container_secrets(names: &[String], spec: &StackSpec) -> Hits {
     let mut hits = vec![];
-    for task in of_type(spec, "aws.ecs.task_definition") {
+    for task in of_type(spec, TASK_DEFINITION.type_name) {
         for container in task.props["containers"].as_array().into_iter().flatten() {
             let container_name = container["name"].as_str().unwrap_or("?");
             for (name, value) in container["environment"].as_object().into_iter().flatten() {
@@ -206,7 +211,7 @@ fn container_secrets(names: &[String], spec: &StackSpec) -> Hits {
 /// The allowing statements of every role of `spec`: (role, policy name, actions, resources).
 fn allow_statements(spec: &StackSpec) -> Vec<(Address, String, Vec<String>, Vec<Value>)> {
     let mut out = vec![];
-    for role in of_type(spec, "aws.iam.role") {
+    for role in of_type(spec, ROLE.type_name) {
         for (policy, doc) in role.props["policies"].as_object().into_iter().flatten() {
             for st in doc["statements"].as_array().into_iter().flatten() {
                 if st["effect"] != "Allow" {
@@ -259,7 +264,7 @@ fn iam_pass_role(spec: &StackSpec) -> Hits {
 
 fn service_health_check(spec: &StackSpec, index: &Index<'_>) -> Hits {
     let mut hits = vec![];
-    for service in of_type(spec, "aws.ecs.service") {
+    for service in of_type(spec, ecs::SERVICE.type_name) {
         let Some(task) = index.target(&service.props["task_definition"]) else { continue };
         let containers = task.props["containers"].as_array().cloned().unwrap_or_default();
         let lb = &service.props["load_balancer"];

@@ -222,7 +222,7 @@ impl RuleSet {
 }
 
 /// A rule broken by a resource.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
     /// The rule's id.
     pub rule: String,
@@ -237,7 +237,7 @@ pub struct Finding {
     /// How to fix it.
     pub fix: String,
     /// The reason the stack gives for waiving it, if it does.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waived: Option<String>,
 }
 

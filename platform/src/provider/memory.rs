@@ -127,6 +127,24 @@ impl MemoryProvider {
 
 #[async_trait]
 impl Provider for MemoryProvider {
+    /// A made-up account in a made-up region; fails (as with no credentials) after
+    /// `fail("identity", "")`. Not logged as a call.
+    async fn identity(&self) -> Result<crate::provider::Identity, ProviderError> {
+        if self.inner.lock().unwrap().failing.contains(&("identity".to_string(), String::new())) {
+            return Err(ProviderError::Api {
+                operation: "memory:Identity",
+                code: None,
+                message: "no credentials (on purpose)".into(),
+            });
+        }
+        Ok(crate::provider::Identity {
+            account: "000000000000".into(),
+            partition: "aws".into(),
+            principal: "arn:aws:iam::000000000000:user/memory".into(),
+            region: "memory".into(),
+        })
+    }
+
     async fn create(&self, desired: &Desired) -> Result<Applied, ProviderError> {
         self.call("create", &desired.address.to_string()).await?;
         let mut inner = self.inner.lock().unwrap();

@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use serde_json::{Map, Value};
 
 use crate::model::Address;
+pub use crate::plan::Identity;
 
 /// A resource to create: props fully resolved (no references, no unknowns).
 #[derive(Debug, Clone)]
@@ -152,6 +153,10 @@ impl ProviderError {
 /// Create, read, update and delete of resources of the types a provider supports.
 #[async_trait]
 pub trait Provider: Send + Sync {
+    /// Who the provider acts as and where, asked once: with no usable credentials this fails,
+    /// before anything is planned.
+    async fn identity(&self) -> Result<Identity, ProviderError>;
+
     /// Creates a resource and returns its physical id and outputs.
     async fn create(&self, desired: &Desired) -> Result<Applied, ProviderError>;
     /// Reads a resource back; `None` if it no longer exists.

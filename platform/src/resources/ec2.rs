@@ -1,10 +1,12 @@
-//! EC2 networking: VPC, subnets, internet gateway, route tables, security groups.
+//! EC2 networking: VPC, subnets, internet gateway, route tables, NAT gateways, security groups.
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::Tags;
+use crate::access;
 use crate::model::validate::{self, cidr4};
-use crate::model::{Handle, NameStyle, Ref, Resource, TypeSchema};
+use crate::model::{outputs, NameStyle, Ref, Resource, TypeSchema};
 
 /// Marker for references to VPC ids.
 pub struct VpcId;
@@ -22,15 +24,13 @@ pub const VPC: TypeSchema = TypeSchema {
     type_name: "aws.ec2.vpc",
     name_style: NameStyle::Tag,
     force_new: &["cidr_block"],
-    sets: &[],
     taggable: true,
-    outputs: &["id", "cidr_block"],
-    awaits: false,
-    create_before_destroy: false,
+    outputs: VpcOutputs::NAMES,
+    ..TypeSchema::BASE
 };
 
 /// A VPC.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Vpc {
     /// The IPv4 block, /16 to /28.
     pub cidr_block: String,
@@ -50,7 +50,7 @@ impl Vpc {
 }
 
 impl Resource for Vpc {
-    const TYPE: &'static str = VPC.type_name;
+    const SCHEMA: &'static TypeSchema = &VPC;
     fn validate(&self, problems: &mut Vec<String>) {
         validate::vpc_cidr("cidr_block", &self.cidr_block, problems);
     }
@@ -59,14 +59,13 @@ impl Resource for Vpc {
 /// Marker for references to CIDR blocks.
 pub struct CidrBlock;
 
-impl Handle<Vpc> {
-    /// The VPC's id.
-    pub fn id(&self) -> Ref<VpcId> {
-        self.output("id")
-    }
-    /// The VPC's IPv4 block.
-    pub fn cidr_block(&self) -> Ref<CidrBlock> {
-        self.output("cidr_block")
+outputs! {
+    /// What a VPC records.
+    Vpc => VpcOutputs {
+        /// The VPC's id.
+        id: String => id(VpcId),
+        /// The VPC's IPv4 block.
+        cidr_block: String => cidr_block(CidrBlock),
     }
 }
 
@@ -75,11 +74,11 @@ pub const SUBNET: TypeSchema = TypeSchema {
     type_name: "aws.ec2.subnet",
     name_style: NameStyle::Tag,
     force_new: &["vpc", "cidr_block", "availability_zone"],
-    sets: &[],
     taggable: true,
-    outputs: &["id", "availability_zone_name"],
-    awaits: false,
-    create_before_destroy: false,
+    outputs: SubnetOutputs::NAMES,
+    stack_check: Some(check_subnets),
+    widening: Some(subnet_widening),
+    ..TypeSchema::BASE
 };
 
 /// An availability zone, by its position among the region's available zones (sorted by name).
@@ -89,7 +88,7 @@ pub const SUBNET: TypeSchema = TypeSchema {
 pub struct AzIndex(pub u8);
 
 /// A subnet in one availability zone.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Subnet {
     /// The VPC it belongs to.
     pub vpc: Ref<VpcId>,
@@ -117,17 +116,28 @@ impl Subnet {
 }
 
 impl Resource for Subnet {
-    const TYPE: &'static str = SUBNET.type_name;
+    const SCHEMA: &'static TypeSchema = &SUBNET;
     fn validate(&self, problems: &mut Vec<String>) {
         validate::vpc_cidr("cidr_block", &self.cidr_block, problems);
     }
 }
 
-impl Handle<Subnet> {
-    /// The subnet's id.
-    pub fn id(&self) -> Ref<SubnetId> {
-        self.output("id")
+outputs! {
+    /// What a subnet records.
+    Subnet => SubnetOutputs {
+        /// The subnet's id.
+        id: String => id(SubnetId),
+        /// The name of its zone in the region (`us-east-1a`).
+        availability_zone_name: String,
     }
+}
+
+fn subnet_widening(before: Option<&Value>, after: &Value) -> Vec<String> {
+    let mut out = vec![];
+    if access::became(before, after, "map_public_ip_on_launch", Value::Bool(true)) {
+        out.push("instances launched here get public addresses".into());
+    }
+    out
 }
 
 /// Schema of [`InternetGateway`].
@@ -135,30 +145,29 @@ pub const INTERNET_GATEWAY: TypeSchema = TypeSchema {
     type_name: "aws.ec2.internet_gateway",
     name_style: NameStyle::Tag,
     force_new: &["vpc"],
-    sets: &[],
     taggable: true,
-    outputs: &["id"],
-    awaits: false,
-    create_before_destroy: false,
+    outputs: InternetGatewayOutputs::NAMES,
+    ..TypeSchema::BASE
 };
 
 /// An internet gateway attached to a VPC.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InternetGateway {
-    /// The VPC it is attached to.
+    /// The VPC it is attached to (read back empty when it is detached).
     pub vpc: Ref<VpcId>,
     /// User tags.
     pub tags: Tags,
 }
 
 impl Resource for InternetGateway {
-    const TYPE: &'static str = INTERNET_GATEWAY.type_name;
+    const SCHEMA: &'static TypeSchema = &INTERNET_GATEWAY;
 }
 
-impl Handle<InternetGateway> {
-    /// The gateway's id.
-    pub fn id(&self) -> Ref<InternetGatewayId> {
-        self.output("id")
+outputs! {
+    /// What an internet gateway records.
+    InternetGateway => InternetGatewayOutputs {
+        /// The gateway's id.
+        id: String => id(InternetGatewayId),
     }
 }
 
@@ -169,14 +178,13 @@ pub const ROUTE_TABLE: TypeSchema = TypeSchema {
     force_new: &["vpc"],
     sets: &["routes"],
     taggable: true,
-    outputs: &["id"],
-    awaits: false,
-    create_before_destroy: false,
+    outputs: RouteTableOutputs::NAMES,
+    ..TypeSchema::BASE
 };
 
-/// A route table. Its routes are managed authoritatively: routes added outside the
+/// A route table. Its IPv4 routes are managed authoritatively: such routes added outside the
 /// declaration are removed on the next apply (the VPC's `local` route excepted).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RouteTable {
     /// The VPC it belongs to.
     pub vpc: Ref<VpcId>,
@@ -186,8 +194,9 @@ pub struct RouteTable {
     pub tags: Tags,
 }
 
-/// A route to an internet gateway or a NAT gateway.
-#[derive(Debug, Clone, Serialize)]
+/// A route to an internet gateway or a NAT gateway. (Read back, a route to anything else has
+/// neither; declaring one is refused.)
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Route {
     /// The destination block, e.g. `0.0.0.0/0`.
     pub destination_cidr_block: String,
@@ -210,7 +219,7 @@ impl Route {
 }
 
 impl Resource for RouteTable {
-    const TYPE: &'static str = ROUTE_TABLE.type_name;
+    const SCHEMA: &'static TypeSchema = &ROUTE_TABLE;
     fn validate(&self, problems: &mut Vec<String>) {
         for r in &self.routes {
             if let Err(e) = cidr4(&r.destination_cidr_block) {
@@ -223,10 +232,11 @@ impl Resource for RouteTable {
     }
 }
 
-impl Handle<RouteTable> {
-    /// The route table's id.
-    pub fn id(&self) -> Ref<RouteTableId> {
-        self.output("id")
+outputs! {
+    /// What a route table records.
+    RouteTable => RouteTableOutputs {
+        /// The route table's id.
+        id: String => id(RouteTableId),
     }
 }
 
@@ -235,15 +245,12 @@ pub const ROUTE_TABLE_ASSOCIATION: TypeSchema = TypeSchema {
     type_name: "aws.ec2.route_table_association",
     name_style: NameStyle::None,
     force_new: &["route_table", "subnet"],
-    sets: &[],
-    taggable: false,
-    outputs: &["id"],
-    awaits: false,
-    create_before_destroy: false,
+    outputs: RouteTableAssociationOutputs::NAMES,
+    ..TypeSchema::BASE
 };
 
 /// The association of a subnet with a route table.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RouteTableAssociation {
     /// The route table.
     pub route_table: Ref<RouteTableId>,
@@ -252,7 +259,18 @@ pub struct RouteTableAssociation {
 }
 
 impl Resource for RouteTableAssociation {
-    const TYPE: &'static str = ROUTE_TABLE_ASSOCIATION.type_name;
+    const SCHEMA: &'static TypeSchema = &ROUTE_TABLE_ASSOCIATION;
+}
+
+/// Marker for references to route table association ids.
+pub struct AssociationId;
+
+outputs! {
+    /// What a route table association records.
+    RouteTableAssociation => RouteTableAssociationOutputs {
+        /// The association's id.
+        id: String => id(AssociationId),
+    }
 }
 
 /// Schema of [`SecurityGroup`].
@@ -262,16 +280,16 @@ pub const SECURITY_GROUP: TypeSchema = TypeSchema {
     force_new: &["name", "vpc", "description"],
     sets: &["ingress", "egress"],
     taggable: true,
-    outputs: &["id"],
-    awaits: false,
-    create_before_destroy: false,
+    outputs: SecurityGroupOutputs::NAMES,
+    widening: Some(security_group_widening),
+    ..TypeSchema::BASE
 };
 
 /// A security group whose rules are managed authoritatively: the declared ingress and
 /// egress rules are exactly the group's rules (AWS's default allow-all egress rule is
 /// removed unless declared). There is no separate rule resource for the same group, so
 /// two resources never fight over its rules.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SecurityGroup {
     /// The VPC it belongs to.
     pub vpc: Ref<VpcId>,
@@ -285,25 +303,52 @@ pub struct SecurityGroup {
     pub tags: Tags,
 }
 
-/// An IP protocol of a rule.
+/// An IP protocol of a rule, as AWS names it: `tcp`, `udp`, `icmp`, `-1` for every protocol, or
+/// another protocol's number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
 pub enum Protocol {
     /// TCP.
-    #[serde(rename = "tcp")]
     Tcp,
     /// UDP.
-    #[serde(rename = "udp")]
     Udp,
     /// ICMP.
-    #[serde(rename = "icmp")]
     Icmp,
     /// Every protocol and port.
-    #[serde(rename = "-1")]
     All,
+    /// Another protocol, by its IANA number (`58` for ICMPv6, `50` for ESP...).
+    Number(u8),
+}
+
+impl From<Protocol> for String {
+    fn from(p: Protocol) -> String {
+        match p {
+            Protocol::Tcp => "tcp".into(),
+            Protocol::Udp => "udp".into(),
+            Protocol::Icmp => "icmp".into(),
+            Protocol::All => "-1".into(),
+            Protocol::Number(n) => n.to_string(),
+        }
+    }
+}
+
+impl TryFrom<String> for Protocol {
+    type Error = String;
+    /// The names and numbers AWS uses (`6` is TCP, `17` UDP, `1` ICMP, `icmpv6` 58).
+    fn try_from(text: String) -> Result<Self, String> {
+        Ok(match text.to_ascii_lowercase().as_str() {
+            "tcp" | "6" => Protocol::Tcp,
+            "udp" | "17" => Protocol::Udp,
+            "icmp" | "1" => Protocol::Icmp,
+            "-1" | "all" => Protocol::All,
+            "icmpv6" => Protocol::Number(58),
+            other => Protocol::Number(other.parse().map_err(|_| format!("`{text}` is not an IP protocol"))?),
+        })
+    }
 }
 
 /// Where a rule's traffic comes from (ingress) or goes to (egress).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Peer {
     /// An IPv4 block (a literal, or a reference such as a VPC's block).
@@ -312,10 +357,12 @@ pub enum Peer {
     CidrIpv6(String),
     /// Another security group.
     SecurityGroup(Ref<SecurityGroupId>),
+    /// A managed prefix list (`pl-...`), such as the one of a gateway endpoint's service.
+    PrefixList(String),
 }
 
 /// One security group rule.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Rule {
     /// The protocol.
     pub protocol: Protocol,
@@ -348,7 +395,7 @@ impl Rule {
 }
 
 impl Resource for SecurityGroup {
-    const TYPE: &'static str = SECURITY_GROUP.type_name;
+    const SCHEMA: &'static TypeSchema = &SECURITY_GROUP;
     fn validate(&self, problems: &mut Vec<String>) {
         validate::length("description", &self.description, 255, problems);
         if !self.description.is_ascii() {
@@ -378,6 +425,11 @@ impl Resource for SecurityGroup {
                             problems.push(format!("{kind}: {e}"));
                         }
                     }
+                    Peer::PrefixList(id) => {
+                        if !id.starts_with("pl-") {
+                            problems.push(format!("{kind}: `{id}` is not a prefix list id (pl-...)"));
+                        }
+                    }
                     Peer::SecurityGroup(_) => {}
                 }
                 if r.description.len() > 255 {
@@ -388,16 +440,26 @@ impl Resource for SecurityGroup {
     }
 }
 
-impl Handle<SecurityGroup> {
-    /// The group's id.
-    pub fn id(&self) -> Ref<SecurityGroupId> {
-        self.output("id")
+outputs! {
+    /// What a security group records.
+    SecurityGroup => SecurityGroupOutputs {
+        /// The group's id.
+        id: String => id(SecurityGroupId),
     }
+}
+
+fn security_group_widening(before: Option<&Value>, after: &Value) -> Vec<String> {
+    let old = access::list(before, "ingress");
+    access::list(Some(after), "ingress")
+        .iter()
+        .filter(|r| !old.contains(r))
+        .map(|rule| format!("new {}", access::rule_text(rule)))
+        .collect()
 }
 
 /// Checks across resources of a stack: each subnet's block lies inside its VPC's (when the VPC is
 /// in the stack), and no two subnets of a VPC overlap.
-pub(crate) fn check_subnets(spec: &crate::model::StackSpec, problems: &mut Vec<String>) {
+fn check_subnets(spec: &crate::model::StackSpec, problems: &mut Vec<String>) {
     use crate::model::reference::as_ref;
     let block = |props: &serde_json::Value| props["cidr_block"].as_str().and_then(|c| cidr4(c).ok());
     let mut seen: Vec<(&crate::model::Address, &str, validate::Cidr4)> = vec![];
@@ -435,11 +497,9 @@ pub const SECURITY_GROUP_GRANT: TypeSchema = TypeSchema {
     type_name: "aws.ec2.security_group_grant",
     name_style: NameStyle::None,
     force_new: &["group", "protocol", "from_port", "to_port", "peer"],
-    sets: &[],
-    taggable: false,
-    outputs: &["id"],
-    awaits: false,
-    create_before_destroy: false,
+    outputs: SecurityGroupGrantOutputs::NAMES,
+    widening: Some(grant_widening),
+    ..TypeSchema::BASE
 };
 
 /// The description every grant carries on its rule: `granted by <address>`. A security group
@@ -450,7 +510,7 @@ pub const GRANT_DESCRIPTION_PREFIX: &str = "granted by ";
 /// One ingress rule added to a security group owned by another stack (e.g. the service stack
 /// granting its tasks access to the database's group), so that no stack depends on a stack that
 /// depends on it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SecurityGroupGrant {
     /// The group receiving the rule.
     pub group: Ref<SecurityGroupId>,
@@ -465,7 +525,7 @@ pub struct SecurityGroupGrant {
 }
 
 impl Resource for SecurityGroupGrant {
-    const TYPE: &'static str = SECURITY_GROUP_GRANT.type_name;
+    const SCHEMA: &'static TypeSchema = &SECURITY_GROUP_GRANT;
     fn validate(&self, problems: &mut Vec<String>) {
         if let Peer::CidrIpv4(c) = &self.peer {
             if let Some(Err(e)) = c.as_literal().map(cidr4) {
@@ -475,8 +535,30 @@ impl Resource for SecurityGroupGrant {
     }
 }
 
+/// Marker for references to grant ids.
+pub struct GrantId;
+
+outputs! {
+    /// What a grant records.
+    SecurityGroupGrant => SecurityGroupGrantOutputs {
+        /// The grant's id: its group and its address.
+        id: String => id(GrantId),
+    }
+}
+
+fn grant_widening(before: Option<&Value>, after: &Value) -> Vec<String> {
+    let changed =
+        before.is_none_or(|b| ["protocol", "from_port", "to_port", "peer", "group"].iter().any(|k| b[*k] != after[*k]));
+    if !changed {
+        return vec![];
+    }
+    vec![format!("new {} into group {}", access::rule_text(after), access::text(&after["group"]))]
+}
+
 /// Marker for references to Elastic IP allocation ids.
 pub struct AllocationId;
+/// Marker for references to public IPv4 addresses.
+pub struct PublicIp;
 /// Marker for references to NAT gateway ids.
 pub struct NatGatewayId;
 
@@ -484,29 +566,29 @@ pub struct NatGatewayId;
 pub const ELASTIC_IP: TypeSchema = TypeSchema {
     type_name: "aws.ec2.elastic_ip",
     name_style: NameStyle::Tag,
-    force_new: &[],
-    sets: &[],
     taggable: true,
-    outputs: &["allocation_id", "public_ip"],
-    awaits: false,
-    create_before_destroy: false,
+    outputs: ElasticIpOutputs::NAMES,
+    ..TypeSchema::BASE
 };
 
 /// A public IPv4 address of the account (for a NAT gateway).
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ElasticIp {
     /// User tags.
     pub tags: Tags,
 }
 
 impl Resource for ElasticIp {
-    const TYPE: &'static str = ELASTIC_IP.type_name;
+    const SCHEMA: &'static TypeSchema = &ELASTIC_IP;
 }
 
-impl Handle<ElasticIp> {
-    /// The allocation id.
-    pub fn allocation_id(&self) -> Ref<AllocationId> {
-        self.output("allocation_id")
+outputs! {
+    /// What an Elastic IP records.
+    ElasticIp => ElasticIpOutputs {
+        /// The allocation id.
+        allocation_id: String => allocation_id(AllocationId),
+        /// The address.
+        public_ip: String => public_ip(PublicIp),
     }
 }
 
@@ -515,16 +597,15 @@ pub const NAT_GATEWAY: TypeSchema = TypeSchema {
     type_name: "aws.ec2.nat_gateway",
     name_style: NameStyle::Tag,
     force_new: &["subnet", "allocation"],
-    sets: &[],
     taggable: true,
-    outputs: &["id"],
+    outputs: NatGatewayOutputs::NAMES,
     awaits: true,
-    create_before_destroy: false,
+    ..TypeSchema::BASE
 };
 
 /// A NAT gateway in a public subnet: private subnets reach the internet (image registry, AWS APIs)
 /// through it, and nothing reaches them from outside.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NatGateway {
     /// Its public subnet.
     pub subnet: Ref<SubnetId>,
@@ -535,12 +616,13 @@ pub struct NatGateway {
 }
 
 impl Resource for NatGateway {
-    const TYPE: &'static str = NAT_GATEWAY.type_name;
+    const SCHEMA: &'static TypeSchema = &NAT_GATEWAY;
 }
 
-impl Handle<NatGateway> {
-    /// The gateway's id.
-    pub fn id(&self) -> Ref<NatGatewayId> {
-        self.output("id")
+outputs! {
+    /// What a NAT gateway records.
+    NatGateway => NatGatewayOutputs {
+        /// The gateway's id.
+        id: String => id(NatGatewayId),
     }
 }

@@ -1,24 +1,22 @@
 //! ECR: container image repositories.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Arn, Name, Tags, Uri};
-use crate::model::{Handle, NameStyle, Ref, Resource, TypeSchema};
+use crate::model::{outputs, NameStyle, Resource, TypeSchema};
 
 /// Schema of [`EcrRepository`].
 pub const REPOSITORY: TypeSchema = TypeSchema {
     type_name: "aws.ecr.repository",
     name_style: NameStyle::Dashed { max_len: 256, lowercase: true },
     force_new: &["name"],
-    sets: &[],
     taggable: true,
-    outputs: &["arn", "name", "repository_uri"],
-    awaits: false,
-    create_before_destroy: false,
+    outputs: EcrRepositoryOutputs::NAMES,
+    ..TypeSchema::BASE
 };
 
 /// Whether image tags can be overwritten.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum TagMutability {
     /// A pushed tag never points at another image.
@@ -28,7 +26,7 @@ pub enum TagMutability {
 }
 
 /// A private image repository.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EcrRepository {
     /// Scan images for vulnerabilities when they are pushed.
     pub scan_on_push: bool,
@@ -36,6 +34,7 @@ pub struct EcrRepository {
     pub image_tag_mutability: TagMutability,
     /// Delete the repository even if it holds images (the images are lost). Not an AWS
     /// attribute: it only changes how `destroy` deletes.
+    #[serde(default)]
     pub force_delete: bool,
     /// User tags.
     pub tags: Tags,
@@ -54,20 +53,17 @@ impl Default for EcrRepository {
 }
 
 impl Resource for EcrRepository {
-    const TYPE: &'static str = REPOSITORY.type_name;
+    const SCHEMA: &'static TypeSchema = &REPOSITORY;
 }
 
-impl Handle<EcrRepository> {
-    /// The repository's ARN.
-    pub fn arn(&self) -> Ref<Arn> {
-        self.output("arn")
-    }
-    /// The repository's name.
-    pub fn name(&self) -> Ref<Name> {
-        self.output("name")
-    }
-    /// The URI images are pushed to and pulled from.
-    pub fn repository_uri(&self) -> Ref<Uri> {
-        self.output("repository_uri")
+outputs! {
+    /// What a repository records.
+    EcrRepository => EcrRepositoryOutputs {
+        /// The repository's ARN.
+        arn: String => arn(Arn),
+        /// The repository's name.
+        name: String => name(Name),
+        /// The URI images are pushed to and pulled from.
+        repository_uri: String => repository_uri(Uri),
     }
 }

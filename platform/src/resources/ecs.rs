@@ -1,26 +1,26 @@
 //! ECS: clusters.
 
-use serde::Serialize;
-
 use std::collections::BTreeMap;
 
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
 use super::{Arn, Name, Tags, Uri};
-use crate::model::{Handle, NameStyle, Ref, Resource, TypeSchema};
+use crate::access;
+use crate::model::{outputs, NameStyle, Ref, Resource, TypeSchema};
 
 /// Schema of [`EcsCluster`].
 pub const CLUSTER: TypeSchema = TypeSchema {
     type_name: "aws.ecs.cluster",
     name_style: NameStyle::Dashed { max_len: 255, lowercase: false },
     force_new: &["name"],
-    sets: &[],
     taggable: true,
-    outputs: &["arn", "name"],
-    awaits: false,
-    create_before_destroy: false,
+    outputs: EcsClusterOutputs::NAMES,
+    ..TypeSchema::BASE
 };
 
 /// The cluster's Container Insights setting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ContainerInsights {
     /// Metrics per cluster, service and task.
@@ -32,7 +32,7 @@ pub enum ContainerInsights {
 }
 
 /// An ECS cluster.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EcsCluster {
     /// Container Insights.
     pub container_insights: ContainerInsights,
@@ -48,17 +48,16 @@ impl Default for EcsCluster {
 }
 
 impl Resource for EcsCluster {
-    const TYPE: &'static str = CLUSTER.type_name;
+    const SCHEMA: &'static TypeSchema = &CLUSTER;
 }
 
-impl Handle<EcsCluster> {
-    /// The cluster's ARN.
-    pub fn arn(&self) -> Ref<Arn> {
-        self.output("arn")
-    }
-    /// The cluster's name.
-    pub fn name(&self) -> Ref<Name> {
-        self.output("name")
+outputs! {
+    /// What a cluster records.
+    EcsCluster => EcsClusterOutputs {
+        /// The cluster's ARN.
+        arn: String => arn(Arn),
+        /// The cluster's name.
+        name: String => name(Name),
     }
 }
 
@@ -69,15 +68,15 @@ pub const TASK_DEFINITION: TypeSchema = TypeSchema {
     // Task definitions are immutable: any change registers a new revision, the service moves to it,
     // and the old revision is deregistered.
     force_new: &["name", "cpu", "memory", "execution_role", "task_role", "containers"],
-    sets: &[],
+    documents: &["containers"],
     taggable: true,
-    outputs: &["arn", "family", "revision"],
-    awaits: false,
+    outputs: TaskDefinitionOutputs::NAMES,
     create_before_destroy: true,
+    ..TypeSchema::BASE
 };
 
 /// A container's health check, run inside the container.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ContainerHealthCheck {
     /// The command, e.g. `["CMD", "/app", "healthcheck"]`.
     pub command: Vec<String>,
@@ -92,7 +91,7 @@ pub struct ContainerHealthCheck {
 }
 
 /// One container of a task.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Container {
     /// Its name.
     pub name: String,
@@ -119,7 +118,7 @@ pub struct Container {
 }
 
 /// A Fargate task definition (awsvpc networking).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskDefinition {
     /// CPU units (256 = a quarter vCPU).
     pub cpu: u32,
@@ -148,7 +147,7 @@ fn fargate_memory(cpu: u32) -> Option<(u32, u32, u32)> {
 }
 
 impl Resource for TaskDefinition {
-    const TYPE: &'static str = TASK_DEFINITION.type_name;
+    const SCHEMA: &'static TypeSchema = &TASK_DEFINITION;
     fn validate(&self, problems: &mut Vec<String>) {
         match fargate_memory(self.cpu) {
             None => problems.push(format!("cpu: {} is not a Fargate size (256, 512, 1024, 2048, 4096)", self.cpu)),
@@ -175,10 +174,18 @@ impl Resource for TaskDefinition {
     }
 }
 
-impl Handle<TaskDefinition> {
-    /// The ARN of the revision.
-    pub fn arn(&self) -> Ref<Arn> {
-        self.output("arn")
+/// Marker for references to task definition families.
+pub struct Family;
+
+outputs! {
+    /// What a task definition revision records.
+    TaskDefinition => TaskDefinitionOutputs {
+        /// The ARN of the revision.
+        arn: String => arn(Arn),
+        /// Its family (the task definition's name).
+        family: String => family(Family),
+        /// Its revision number.
+        revision: i32,
     }
 }
 
@@ -189,13 +196,13 @@ pub const SERVICE: TypeSchema = TypeSchema {
     force_new: &["name", "cluster", "load_balancer", "discovery"],
     sets: &["subnets", "security_groups"],
     taggable: true,
-    outputs: &["arn", "name"],
-    awaits: false,
-    create_before_destroy: false,
+    outputs: ServiceOutputs::NAMES,
+    widening: Some(service_widening),
+    ..TypeSchema::BASE
 };
 
 /// Where a service's tasks are registered with a load balancer.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ServiceLoadBalancer {
     /// The target group.
     pub target_group: Ref<Arn>,
@@ -206,7 +213,7 @@ pub struct ServiceLoadBalancer {
 }
 
 /// A Fargate service.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Service {
     /// The cluster.
     pub cluster: Ref<Arn>,
@@ -237,7 +244,7 @@ pub struct Service {
 }
 
 impl Resource for Service {
-    const TYPE: &'static str = SERVICE.type_name;
+    const SCHEMA: &'static TypeSchema = &SERVICE;
     fn validate(&self, problems: &mut Vec<String>) {
         if self.maximum_percent < self.minimum_healthy_percent.max(100) {
             problems.push("maximum_percent: must be at least 100 and at least minimum_healthy_percent".into());
@@ -248,13 +255,20 @@ impl Resource for Service {
     }
 }
 
-impl Handle<Service> {
-    /// The service's ARN.
-    pub fn arn(&self) -> Ref<Arn> {
-        self.output("arn")
+outputs! {
+    /// What a service records.
+    Service => ServiceOutputs {
+        /// The service's ARN.
+        arn: String => arn(Arn),
+        /// The service's name.
+        name: String => name(Name),
     }
-    /// The service's name.
-    pub fn name(&self) -> Ref<Name> {
-        self.output("name")
+}
+
+fn service_widening(before: Option<&Value>, after: &Value) -> Vec<String> {
+    let mut out = vec![];
+    if access::became(before, after, "assign_public_ip", Value::Bool(true)) {
+        out.push("tasks get public addresses".into());
     }
+    out
 }

@@ -1,9 +1,11 @@
 //! Elastic Load Balancing: application load balancers, target groups and listeners.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::{Arn, SecurityGroupId, SubnetId, Tags, VpcId};
-use crate::model::{Handle, NameStyle, Ref, Resource, TypeSchema};
+use crate::access;
+use crate::model::{outputs, NameStyle, Ref, Resource, TypeSchema};
 
 /// Marker for references to DNS names.
 pub struct DnsName;
@@ -15,13 +17,13 @@ pub const LOAD_BALANCER: TypeSchema = TypeSchema {
     force_new: &["name", "internal"],
     sets: &["subnets", "security_groups"],
     taggable: true,
-    outputs: &["arn", "dns_name", "zone_id"],
-    awaits: false,
-    create_before_destroy: false,
+    outputs: LoadBalancerOutputs::NAMES,
+    widening: Some(load_balancer_widening),
+    ..TypeSchema::BASE
 };
 
 /// An application load balancer.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LoadBalancer {
     /// Internal (private) or internet-facing.
     pub internal: bool,
@@ -38,7 +40,7 @@ pub struct LoadBalancer {
 }
 
 impl Resource for LoadBalancer {
-    const TYPE: &'static str = LOAD_BALANCER.type_name;
+    const SCHEMA: &'static TypeSchema = &LOAD_BALANCER;
     fn validate(&self, problems: &mut Vec<String>) {
         if self.subnets.len() < 2 {
             problems.push("subnets: a load balancer needs subnets in at least two zones".into());
@@ -46,15 +48,27 @@ impl Resource for LoadBalancer {
     }
 }
 
-impl Handle<LoadBalancer> {
-    /// Its ARN.
-    pub fn arn(&self) -> Ref<Arn> {
-        self.output("arn")
+/// Marker for references to Route 53 hosted zone ids (a load balancer's, for alias records).
+pub struct ZoneId;
+
+outputs! {
+    /// What a load balancer records.
+    LoadBalancer => LoadBalancerOutputs {
+        /// Its ARN.
+        arn: String => arn(Arn),
+        /// Its public DNS name.
+        dns_name: String => dns_name(DnsName),
+        /// The hosted zone of its DNS name (for alias records).
+        zone_id: String => zone_id(ZoneId),
     }
-    /// Its public DNS name.
-    pub fn dns_name(&self) -> Ref<DnsName> {
-        self.output("dns_name")
+}
+
+fn load_balancer_widening(before: Option<&Value>, after: &Value) -> Vec<String> {
+    let mut out = vec![];
+    if access::became(before, after, "internal", Value::Bool(false)) {
+        out.push("internet-facing load balancer".into());
     }
+    out
 }
 
 /// Schema of [`TargetGroup`].
@@ -62,15 +76,13 @@ pub const TARGET_GROUP: TypeSchema = TypeSchema {
     type_name: "aws.elbv2.target_group",
     name_style: NameStyle::Dashed { max_len: 32, lowercase: false },
     force_new: &["name", "vpc", "port", "protocol", "target_type"],
-    sets: &[],
     taggable: true,
-    outputs: &["arn", "name"],
-    awaits: false,
-    create_before_destroy: false,
+    outputs: TargetGroupOutputs::NAMES,
+    ..TypeSchema::BASE
 };
 
 /// How the load balancer checks a target.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HealthCheck {
     /// The HTTP path, e.g. `/health/ready`.
     pub path: String,
@@ -89,7 +101,7 @@ pub struct HealthCheck {
 }
 
 /// A target group of IP targets (Fargate tasks).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TargetGroup {
     /// Its VPC.
     pub vpc: Ref<VpcId>,
@@ -108,7 +120,7 @@ pub struct TargetGroup {
 }
 
 impl Resource for TargetGroup {
-    const TYPE: &'static str = TARGET_GROUP.type_name;
+    const SCHEMA: &'static TypeSchema = &TARGET_GROUP;
     fn validate(&self, problems: &mut Vec<String>) {
         if !self.health_check.path.starts_with('/') {
             problems.push("health_check.path: must start with /".into());
@@ -119,10 +131,13 @@ impl Resource for TargetGroup {
     }
 }
 
-impl Handle<TargetGroup> {
-    /// Its ARN.
-    pub fn arn(&self) -> Ref<Arn> {
-        self.output("arn")
+outputs! {
+    /// What a target group records.
+    TargetGroup => TargetGroupOutputs {
+        /// Its ARN.
+        arn: String => arn(Arn),
+        /// Its name.
+        name: String,
     }
 }
 
@@ -131,15 +146,13 @@ pub const LISTENER: TypeSchema = TypeSchema {
     type_name: "aws.elbv2.listener",
     name_style: NameStyle::None,
     force_new: &["load_balancer"],
-    sets: &[],
     taggable: true,
-    outputs: &["arn"],
-    awaits: false,
-    create_before_destroy: false,
+    outputs: ListenerOutputs::NAMES,
+    ..TypeSchema::BASE
 };
 
 /// What a listener does with requests.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ListenerAction {
     /// Forward to a target group.
@@ -149,10 +162,13 @@ pub enum ListenerAction {
     },
     /// Redirect HTTP to HTTPS on port 443 (301).
     RedirectToHttps,
+    /// An action of another kind (`fixed-response`, a redirect elsewhere...): how an action set
+    /// outside platform reads back (and shows as drift). Stacks declare one of the kinds above.
+    Unsupported(String),
 }
 
 /// A listener of a load balancer.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Listener {
     /// The load balancer.
     pub load_balancer: Ref<Arn>,
@@ -174,8 +190,11 @@ pub struct Listener {
 pub const TLS12_POLICY: &str = "ELBSecurityPolicy-TLS13-1-2-2021-06";
 
 impl Resource for Listener {
-    const TYPE: &'static str = LISTENER.type_name;
+    const SCHEMA: &'static TypeSchema = &LISTENER;
     fn validate(&self, problems: &mut Vec<String>) {
+        if let ListenerAction::Unsupported(kind) = &self.action {
+            problems.push(format!("action: `{kind}` actions cannot be declared; forward, or redirect to HTTPS"));
+        }
         match self.protocol.as_str() {
             "HTTPS" if self.certificate_arn.is_none() || self.ssl_policy.is_none() => {
                 problems.push("an HTTPS listener needs a certificate_arn and an ssl_policy".into())
@@ -186,5 +205,13 @@ impl Resource for Listener {
             "HTTP" | "HTTPS" => {}
             other => problems.push(format!("protocol: `{other}` must be HTTP or HTTPS")),
         }
+    }
+}
+
+outputs! {
+    /// What a listener records.
+    Listener => ListenerOutputs {
+        /// Its ARN.
+        arn: String => arn(Arn),
     }
 }

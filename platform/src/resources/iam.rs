@@ -3,10 +3,12 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::{Arn, Name, Tags};
-use crate::model::{Handle, NameStyle, Ref, Resource, TypeSchema};
+use crate::access;
+use crate::model::{outputs, NameStyle, Ref, Resource, TypeSchema};
 
 /// Schema of [`Role`].
 pub const ROLE: TypeSchema = TypeSchema {
@@ -14,10 +16,11 @@ pub const ROLE: TypeSchema = TypeSchema {
     name_style: NameStyle::Dashed { max_len: 64, lowercase: false },
     force_new: &["name"],
     sets: &["managed_policies"],
+    documents: &["policies.*", "trust"],
     taggable: true,
-    outputs: &["arn", "name"],
-    awaits: false,
-    create_before_destroy: false,
+    outputs: RoleOutputs::NAMES,
+    widening: Some(role_widening),
+    ..TypeSchema::BASE
 };
 
 /// Schema of [`OidcProvider`].
@@ -28,14 +31,13 @@ pub const OIDC_PROVIDER: TypeSchema = TypeSchema {
     force_new: &["url"],
     sets: &["client_ids", "thumbprints"],
     taggable: true,
-    outputs: &["arn"],
-    awaits: false,
-    create_before_destroy: false,
+    outputs: OidcProviderOutputs::NAMES,
+    ..TypeSchema::BASE
 };
 
 /// An OpenID Connect identity provider: roles can trust the tokens it issues (for example
 /// GitHub Actions' `https://token.actions.githubusercontent.com`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OidcProvider {
     /// The issuer URL (`https://...`); the provider is identified by it.
     pub url: String,
@@ -49,7 +51,7 @@ pub struct OidcProvider {
 }
 
 impl Resource for OidcProvider {
-    const TYPE: &'static str = OIDC_PROVIDER.type_name;
+    const SCHEMA: &'static TypeSchema = &OIDC_PROVIDER;
     fn validate(&self, problems: &mut Vec<String>) {
         let host = self.url.strip_prefix("https://").unwrap_or("");
         if host.is_empty() || host.contains(['?', '#', ' ']) || host.len() > 255 {
@@ -69,15 +71,16 @@ impl Resource for OidcProvider {
     }
 }
 
-impl Handle<OidcProvider> {
-    /// The provider's ARN (`arn:aws:iam::ACCOUNT:oidc-provider/HOST/PATH`).
-    pub fn arn(&self) -> Ref<Arn> {
-        self.output("arn")
+outputs! {
+    /// What an OIDC provider records.
+    OidcProvider => OidcProviderOutputs {
+        /// The provider's ARN (`arn:aws:iam::ACCOUNT:oidc-provider/HOST/PATH`).
+        arn: String => arn(Arn),
     }
 }
 
 /// Who may assume a role.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Trust {
     /// One AWS service principal, e.g. `ecs-tasks.amazonaws.com`.
@@ -93,10 +96,13 @@ pub enum Trust {
         /// The subjects allowed.
         subjects: Vec<String>,
     },
+    /// A trust policy in AWS's JSON form that is neither of the above: how a trust changed
+    /// outside platform reads back (and shows as drift). Stacks declare one of the forms above.
+    Document(String),
 }
 
 /// Whether a statement allows or denies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Effect {
     /// Allow.
     Allow,
@@ -105,7 +111,7 @@ pub enum Effect {
 }
 
 /// One statement of a policy: these actions on these resources.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Statement {
     /// Allow or deny.
     pub effect: Effect,
@@ -124,7 +130,7 @@ impl Statement {
 }
 
 /// A policy document.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PolicyDocument {
     /// Its statements.
     pub statements: Vec<Statement>,
@@ -132,7 +138,7 @@ pub struct PolicyDocument {
 
 /// A role assumable by one AWS service or by the web identities of an OIDC provider, with inline
 /// policies.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Role {
     /// Who may assume it; the trust policy allows exactly that.
     pub trust: Trust,
@@ -145,9 +151,12 @@ pub struct Role {
 }
 
 impl Resource for Role {
-    const TYPE: &'static str = ROLE.type_name;
+    const SCHEMA: &'static TypeSchema = &ROLE;
     fn validate(&self, problems: &mut Vec<String>) {
         match &self.trust {
+            Trust::Document(_) => {
+                problems.push("trust: declare a service or a web identity trust, not a policy document".into());
+            }
             Trust::Service(service) if !service.ends_with(".amazonaws.com") => {
                 problems.push(format!("trust: `{service}` is not a service principal"));
             }
@@ -185,13 +194,28 @@ impl Resource for Role {
     }
 }
 
-impl Handle<Role> {
-    /// The role's ARN.
-    pub fn arn(&self) -> Ref<Arn> {
-        self.output("arn")
+outputs! {
+    /// What a role records.
+    Role => RoleOutputs {
+        /// The role's ARN.
+        arn: String => arn(Arn),
+        /// The role's name.
+        name: String => name(Name),
     }
-    /// The role's name.
-    pub fn name(&self) -> Ref<Name> {
-        self.output("name")
+}
+
+fn role_widening(before: Option<&Value>, after: &Value) -> Vec<String> {
+    let mut out = vec![];
+    let old = access::allowed(before);
+    for (action, resource) in access::allowed(Some(after)).difference(&old) {
+        out.push(format!("allows {action} on {resource}"));
     }
+    let old = access::list(before, "managed_policies");
+    for policy in access::list(Some(after), "managed_policies").iter().filter(|p| !old.contains(p)) {
+        out.push(format!("attaches the managed policy {}", access::text(policy)));
+    }
+    if let Some(who) = access::newly_trusted(before.map(|b| &b["trust"]), &after["trust"]) {
+        out.push(format!("can now be assumed by {who}"));
+    }
+    out
 }

@@ -1,20 +1,18 @@
 //! CloudWatch Logs: log groups.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Arn, Name, Tags};
-use crate::model::{Handle, NameStyle, Ref, Resource, TypeSchema};
+use crate::model::{outputs, NameStyle, Resource, TypeSchema};
 
 /// Schema of [`LogGroup`].
 pub const LOG_GROUP: TypeSchema = TypeSchema {
     type_name: "aws.logs.log_group",
     name_style: NameStyle::Path { max_len: 512 },
     force_new: &["name"],
-    sets: &[],
     taggable: true,
-    outputs: &["arn", "name"],
-    awaits: false,
-    create_before_destroy: false,
+    outputs: LogGroupOutputs::NAMES,
+    ..TypeSchema::BASE
 };
 
 /// The retention periods CloudWatch Logs accepts, in days.
@@ -22,9 +20,10 @@ pub const RETENTION_DAYS: &[u32] =
     &[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
 
 /// A log group with a retention period.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LogGroup {
-    /// Days events are kept (one of [`RETENTION_DAYS`]).
+    /// Days events are kept (one of [`RETENTION_DAYS`]), or 0: kept forever (no retention
+    /// policy, which is also how a group whose retention was removed reads back).
     pub retention_in_days: u32,
     /// User tags.
     pub tags: Tags,
@@ -38,24 +37,23 @@ impl LogGroup {
 }
 
 impl Resource for LogGroup {
-    const TYPE: &'static str = LOG_GROUP.type_name;
+    const SCHEMA: &'static TypeSchema = &LOG_GROUP;
     fn validate(&self, problems: &mut Vec<String>) {
-        if !RETENTION_DAYS.contains(&self.retention_in_days) {
+        if self.retention_in_days != 0 && !RETENTION_DAYS.contains(&self.retention_in_days) {
             problems.push(format!(
-                "retention_in_days: {} is not accepted by CloudWatch Logs; use one of {RETENTION_DAYS:?}",
+                "retention_in_days: {} is not accepted by CloudWatch Logs; use one of {RETENTION_DAYS:?} (or 0: forever)",
                 self.retention_in_days
             ));
         }
     }
 }
 
-impl Handle<LogGroup> {
-    /// The log group's ARN (without the `:*` suffix).
-    pub fn arn(&self) -> Ref<Arn> {
-        self.output("arn")
-    }
-    /// The log group's name.
-    pub fn name(&self) -> Ref<Name> {
-        self.output("name")
+outputs! {
+    /// What a log group records.
+    LogGroup => LogGroupOutputs {
+        /// The group's ARN (without the `:*` suffix some APIs add).
+        arn: String => arn(Arn),
+        /// The group's name.
+        name: String => name(Name),
     }
 }

@@ -2,8 +2,8 @@
 //!
 //! Each resource is a plain struct of props; [`crate::model::Stack::add`] returns a
 //! [`Handle`](crate::model::Handle) whose methods give typed references to its outputs.
-//! The AWS provider ([`crate::provider::aws`]) implements create, read, update and delete
-//! for every type listed in [`SCHEMAS`].
+//! The AWS provider implements create, read, update, delete, find and await for every type
+//! listed in [`SCHEMAS`] (its registry lists the same types; a test checks it).
 
 pub mod ec2;
 pub mod ecr;
@@ -20,9 +20,9 @@ use std::collections::BTreeMap;
 use crate::model::TypeSchema;
 
 pub use ec2::{
-    AllocationId, AzIndex, ElasticIp, InternetGateway, InternetGatewayId, NatGateway, NatGatewayId, Peer, Protocol,
-    Route, RouteTable, RouteTableAssociation, RouteTableId, Rule, SecurityGroup, SecurityGroupGrant, SecurityGroupId,
-    Subnet, SubnetId, Vpc, VpcId,
+    AllocationId, AzIndex, CidrBlock, ElasticIp, InternetGateway, InternetGatewayId, NatGateway, NatGatewayId, Peer,
+    Protocol, Route, RouteTable, RouteTableAssociation, RouteTableId, Rule, SecurityGroup, SecurityGroupGrant,
+    SecurityGroupId, Subnet, SubnetId, Vpc, VpcId,
 };
 pub use ecr::{EcrRepository, TagMutability};
 pub use ecs::{
@@ -89,7 +89,7 @@ pub fn schema(type_name: &str) -> Option<&'static TypeSchema> {
 #[cfg(test)]
 pub(crate) mod test_thing {
     //! A resource type for engine unit tests, served by the in-memory provider.
-    use serde::Serialize;
+    use serde::{Deserialize, Serialize};
 
     use super::Tags;
     use crate::model::{Handle, NameStyle, Ref, Resource, TypeSchema};
@@ -101,8 +101,7 @@ pub(crate) mod test_thing {
         sets: &["set"],
         taggable: true,
         outputs: &["id"],
-        awaits: false,
-        create_before_destroy: false,
+        ..TypeSchema::BASE
     };
 
     /// A type that becomes available some time after it is created, like a database.
@@ -110,11 +109,9 @@ pub(crate) mod test_thing {
         type_name: "test.slow",
         name_style: NameStyle::Dashed { max_len: 64, lowercase: true },
         force_new: &["name"],
-        sets: &[],
-        taggable: false,
         outputs: &["id", "endpoint"],
         awaits: true,
-        create_before_destroy: false,
+        ..TypeSchema::BASE
     };
 
     /// An immutable type replaced create-before-destroy, like a task definition revision.
@@ -122,20 +119,18 @@ pub(crate) mod test_thing {
         type_name: "test.revision",
         name_style: NameStyle::None,
         force_new: &["content"],
-        sets: &[],
-        taggable: false,
         outputs: &["id"],
-        awaits: false,
         create_before_destroy: true,
+        ..TypeSchema::BASE
     };
 
-    #[derive(Debug, Clone, Default, Serialize)]
+    #[derive(Debug, Clone, Default, Serialize, Deserialize)]
     pub struct Revision {
         pub content: String,
     }
 
     impl Resource for Revision {
-        const TYPE: &'static str = "test.revision";
+        const SCHEMA: &'static TypeSchema = &REVISION;
     }
 
     impl Handle<Revision> {
@@ -144,13 +139,13 @@ pub(crate) mod test_thing {
         }
     }
 
-    #[derive(Debug, Clone, Default, Serialize)]
+    #[derive(Debug, Clone, Default, Serialize, Deserialize)]
     pub struct Slow {
         pub size: u32,
     }
 
     impl Resource for Slow {
-        const TYPE: &'static str = "test.slow";
+        const SCHEMA: &'static TypeSchema = &SLOW;
     }
 
     impl Handle<Slow> {
@@ -161,7 +156,7 @@ pub(crate) mod test_thing {
 
     pub struct ThingId;
 
-    #[derive(Debug, Clone, Default, Serialize)]
+    #[derive(Debug, Clone, Default, Serialize, Deserialize)]
     pub struct Thing {
         pub size: u32,
         pub immutable: String,
@@ -171,7 +166,7 @@ pub(crate) mod test_thing {
     }
 
     impl Resource for Thing {
-        const TYPE: &'static str = "test.thing";
+        const SCHEMA: &'static TypeSchema = &SCHEMA;
         fn validate(&self, problems: &mut Vec<String>) {
             if self.size > 100 {
                 problems.push("size: must be at most 100".into());

@@ -1,10 +1,12 @@
 //! RDS: DB subnet groups and database instances.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::{Arn, Name, SecurityGroupId, SubnetId, Tags};
+use crate::access;
 use crate::model::validate;
-use crate::model::{Handle, NameStyle, Ref, Resource, TypeSchema};
+use crate::model::{outputs, NameStyle, Ref, Resource, TypeSchema};
 
 /// Marker for references to DB subnet group names.
 pub struct DbSubnetGroupName;
@@ -20,13 +22,12 @@ pub const DB_SUBNET_GROUP: TypeSchema = TypeSchema {
     force_new: &["name"],
     sets: &["subnets"],
     taggable: true,
-    outputs: &["name", "arn"],
-    awaits: false,
-    create_before_destroy: false,
+    outputs: DbSubnetGroupOutputs::NAMES,
+    ..TypeSchema::BASE
 };
 
 /// The subnets a database may be placed in (at least two zones).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DbSubnetGroup {
     /// What it is for.
     pub description: String,
@@ -37,7 +38,7 @@ pub struct DbSubnetGroup {
 }
 
 impl Resource for DbSubnetGroup {
-    const TYPE: &'static str = DB_SUBNET_GROUP.type_name;
+    const SCHEMA: &'static TypeSchema = &DB_SUBNET_GROUP;
     fn validate(&self, problems: &mut Vec<String>) {
         validate::length("description", &self.description, 255, problems);
         if self.subnets.len() < 2 {
@@ -46,10 +47,13 @@ impl Resource for DbSubnetGroup {
     }
 }
 
-impl Handle<DbSubnetGroup> {
-    /// The group's name.
-    pub fn name(&self) -> Ref<DbSubnetGroupName> {
-        self.output("name")
+outputs! {
+    /// What a DB subnet group records.
+    DbSubnetGroup => DbSubnetGroupOutputs {
+        /// The group's name.
+        name: String => name(DbSubnetGroupName),
+        /// The group's ARN.
+        arn: String => arn(Arn),
     }
 }
 
@@ -61,13 +65,14 @@ pub const DB_INSTANCE: TypeSchema = TypeSchema {
     force_new: &["name", "engine", "storage_encrypted", "master_username", "db_name", "subnet_group"],
     sets: &["security_groups"],
     taggable: true,
-    outputs: &["identifier", "arn", "resource_id", "address", "port", "master_user_secret_arn"],
+    outputs: DbInstanceOutputs::NAMES,
     awaits: true,
-    create_before_destroy: false,
+    widening: Some(instance_widening),
+    ..TypeSchema::BASE
 };
 
 /// The database engine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DbEngine {
     /// PostgreSQL.
@@ -78,7 +83,7 @@ pub enum DbEngine {
 
 /// A database instance. Its master password is generated and kept by RDS in Secrets Manager
 /// (`ManageMasterUserPassword`): no password is ever declared, planned, logged or recorded.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DbInstance {
     /// The engine.
     pub engine: DbEngine,
@@ -121,6 +126,7 @@ pub struct DbInstance {
     pub performance_insights: bool,
     /// Take a final snapshot when the instance is deleted. Not an AWS attribute: it only changes how
     /// the instance is deleted.
+    #[serde(default)]
     pub final_snapshot: bool,
     /// User tags.
     pub tags: Tags,
@@ -187,7 +193,7 @@ fn identifier_like(attribute: &str, text: &str, max: usize, underscore: bool, pr
 }
 
 impl Resource for DbInstance {
-    const TYPE: &'static str = DB_INSTANCE.type_name;
+    const SCHEMA: &'static TypeSchema = &DB_INSTANCE;
     fn validate(&self, problems: &mut Vec<String>) {
         if !self.instance_class.starts_with("db.") {
             problems.push(format!("instance_class: `{}` is not an RDS instance class (db.*)", self.instance_class));
@@ -218,25 +224,34 @@ impl Resource for DbInstance {
     }
 }
 
-impl Handle<DbInstance> {
-    /// The instance's ARN.
-    pub fn arn(&self) -> Ref<Arn> {
-        self.output("arn")
+/// Marker for references to RDS resource ids (`db-...`, used in IAM database authentication).
+pub struct ResourceId;
+
+outputs! {
+    /// What a database instance records. The endpoint is known once the instance is available.
+    DbInstance => DbInstanceOutputs {
+        /// The instance identifier.
+        identifier: String => identifier(Name),
+        /// The instance's ARN.
+        arn: String => arn(Arn),
+        /// The instance's resource id.
+        resource_id: String => resource_id(ResourceId),
+        /// The host name clients connect to (the endpoint's address).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        address: Option<String> => endpoint(HostName),
+        /// The port clients connect to.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        port: Option<i32> => port(Port),
+        /// The ARN of the Secrets Manager secret holding the master credentials.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        master_user_secret_arn: Option<String> => master_user_secret_arn(Arn),
     }
-    /// The host name clients connect to (the endpoint's address).
-    pub fn endpoint(&self) -> Ref<HostName> {
-        self.output("address")
+}
+
+fn instance_widening(before: Option<&Value>, after: &Value) -> Vec<String> {
+    let mut out = vec![];
+    if access::became(before, after, "publicly_accessible", Value::Bool(true)) {
+        out.push("the database becomes publicly accessible".into());
     }
-    /// The port clients connect to.
-    pub fn port(&self) -> Ref<Port> {
-        self.output("port")
-    }
-    /// The ARN of the Secrets Manager secret holding the master credentials.
-    pub fn master_user_secret_arn(&self) -> Ref<Arn> {
-        self.output("master_user_secret_arn")
-    }
-    /// The instance identifier.
-    pub fn identifier(&self) -> Ref<Name> {
-        self.output("identifier")
-    }
+    out
 }

@@ -1,9 +1,11 @@
 //! S3: buckets.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::{Arn, Name, Tags};
-use crate::model::{Handle, NameStyle, Ref, Resource, TypeSchema};
+use crate::access;
+use crate::model::{outputs, NameStyle, Resource, TypeSchema};
 
 /// Schema of [`Bucket`].
 pub const BUCKET: TypeSchema = TypeSchema {
@@ -12,15 +14,14 @@ pub const BUCKET: TypeSchema = TypeSchema {
     // which leaves 34 characters for it.
     name_style: NameStyle::Dashed { max_len: 34, lowercase: true },
     force_new: &["name"],
-    sets: &[],
     taggable: true,
-    outputs: &["name", "arn", "regional_domain_name"],
-    awaits: false,
-    create_before_destroy: false,
+    outputs: BucketOutputs::NAMES,
+    widening: Some(bucket_widening),
+    ..TypeSchema::BASE
 };
 
 /// Default encryption of new objects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum BucketEncryption {
     /// S3-managed keys (SSE-S3).
     #[serde(rename = "AES256")]
@@ -28,11 +29,14 @@ pub enum BucketEncryption {
     /// The AWS-managed KMS key for S3 (SSE-KMS).
     #[serde(rename = "aws:kms")]
     KmsManaged,
+    /// Dual-layer encryption with KMS keys (DSSE-KMS).
+    #[serde(rename = "aws:kms:dsse")]
+    KmsDualLayer,
 }
 
 /// A private bucket. The defaults are the safe ones: every public access block on, default
 /// encryption, versioning, and a policy that denies any request not made over TLS.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Bucket {
     /// All four Block Public Access settings.
     pub block_public_access: bool,
@@ -44,6 +48,7 @@ pub struct Bucket {
     pub enforce_tls: bool,
     /// Delete the bucket with its objects (every version). Not an AWS attribute: it only changes how
     /// the bucket is deleted; without it, deleting a bucket that holds objects fails.
+    #[serde(default)]
     pub force_destroy: bool,
     /// User tags.
     pub tags: Tags,
@@ -63,16 +68,31 @@ impl Default for Bucket {
 }
 
 impl Resource for Bucket {
-    const TYPE: &'static str = BUCKET.type_name;
+    const SCHEMA: &'static TypeSchema = &BUCKET;
 }
 
-impl Handle<Bucket> {
-    /// The bucket's (global) name.
-    pub fn name(&self) -> Ref<Name> {
-        self.output("name")
+/// Marker for references to domain names.
+pub struct DomainName;
+
+outputs! {
+    /// What a bucket records.
+    Bucket => BucketOutputs {
+        /// The bucket's (global) name.
+        name: String => name(Name),
+        /// The bucket's ARN.
+        arn: String => arn(Arn),
+        /// The bucket's regional domain name (`NAME.s3.REGION.amazonaws.com`).
+        regional_domain_name: String => regional_domain_name(DomainName),
     }
-    /// The bucket's ARN.
-    pub fn arn(&self) -> Ref<Arn> {
-        self.output("arn")
+}
+
+fn bucket_widening(before: Option<&Value>, after: &Value) -> Vec<String> {
+    let mut out = vec![];
+    if before.is_some() && access::became(before, after, "block_public_access", Value::Bool(false)) {
+        out.push("the bucket's public access blocks are lifted".into());
     }
+    if before.is_some() && access::became(before, after, "enforce_tls", Value::Bool(false)) {
+        out.push("the bucket accepts requests without TLS".into());
+    }
+    out
 }

@@ -1,10 +1,10 @@
 //! Cloud Map: private DNS namespaces for service discovery.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Arn, Tags, VpcId};
 use crate::model::validate;
-use crate::model::{Handle, NameStyle, Ref, Resource, TypeSchema};
+use crate::model::{outputs, NameStyle, Ref, Resource, TypeSchema};
 
 /// Marker for references to Cloud Map namespace ids.
 pub struct NamespaceId;
@@ -14,16 +14,14 @@ pub const PRIVATE_DNS_NAMESPACE: TypeSchema = TypeSchema {
     type_name: "aws.servicediscovery.private_dns_namespace",
     name_style: NameStyle::None,
     force_new: &["dns_name", "vpc"],
-    sets: &[],
     taggable: true,
-    outputs: &["id", "arn", "hosted_zone_id"],
-    awaits: false,
-    create_before_destroy: false,
+    outputs: PrivateDnsNamespaceOutputs::NAMES,
+    ..TypeSchema::BASE
 };
 
 /// A private DNS namespace: services register in it and find each other by name inside the VPC.
 /// Creating and deleting one is asynchronous; the provider waits for the operation with a deadline.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PrivateDnsNamespace {
     /// The DNS name, e.g. `dev.platform.internal`; it must be unique per VPC.
     pub dns_name: String,
@@ -36,7 +34,7 @@ pub struct PrivateDnsNamespace {
 }
 
 impl Resource for PrivateDnsNamespace {
-    const TYPE: &'static str = PRIVATE_DNS_NAMESPACE.type_name;
+    const SCHEMA: &'static TypeSchema = &PRIVATE_DNS_NAMESPACE;
     fn validate(&self, problems: &mut Vec<String>) {
         validate::dns_name("dns_name", &self.dns_name, problems);
         if self.description.len() > 1024 {
@@ -45,14 +43,20 @@ impl Resource for PrivateDnsNamespace {
     }
 }
 
-impl Handle<PrivateDnsNamespace> {
-    /// The namespace's id.
-    pub fn id(&self) -> Ref<NamespaceId> {
-        self.output("id")
-    }
-    /// The namespace's ARN.
-    pub fn arn(&self) -> Ref<Arn> {
-        self.output("arn")
+/// Marker for references to Route 53 hosted zone ids.
+pub struct HostedZoneId;
+/// Marker for references to Cloud Map service ids.
+pub struct DiscoveryServiceId;
+
+outputs! {
+    /// What a namespace records.
+    PrivateDnsNamespace => PrivateDnsNamespaceOutputs {
+        /// The namespace's id.
+        id: String => id(NamespaceId),
+        /// The namespace's ARN.
+        arn: String => arn(Arn),
+        /// The private hosted zone Cloud Map made for it.
+        hosted_zone_id: String => hosted_zone_id(HostedZoneId),
     }
 }
 
@@ -61,16 +65,14 @@ pub const SERVICE: TypeSchema = TypeSchema {
     type_name: "aws.servicediscovery.service",
     name_style: NameStyle::None,
     force_new: &["dns_name", "namespace"],
-    sets: &[],
     taggable: true,
-    outputs: &["id", "arn"],
-    awaits: false,
-    create_before_destroy: false,
+    outputs: DiscoveryServiceOutputs::NAMES,
+    ..TypeSchema::BASE
 };
 
 /// A Cloud Map service: `<dns_name>.<namespace>` resolves to the registered tasks (A records).
 /// ECS registers and deregisters the tasks.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DiscoveryService {
     /// The label, e.g. `card`.
     pub dns_name: String,
@@ -83,7 +85,7 @@ pub struct DiscoveryService {
 }
 
 impl Resource for DiscoveryService {
-    const TYPE: &'static str = SERVICE.type_name;
+    const SCHEMA: &'static TypeSchema = &SERVICE;
     fn validate(&self, problems: &mut Vec<String>) {
         validate::dns_name("dns_name", &self.dns_name, problems);
         if self.dns_name.contains('.') {
@@ -92,9 +94,12 @@ impl Resource for DiscoveryService {
     }
 }
 
-impl Handle<DiscoveryService> {
-    /// The service's ARN (what ECS registers tasks with).
-    pub fn arn(&self) -> Ref<Arn> {
-        self.output("arn")
+outputs! {
+    /// What a Cloud Map service records.
+    DiscoveryService => DiscoveryServiceOutputs {
+        /// The service's id.
+        id: String => id(DiscoveryServiceId),
+        /// The service's ARN (what an ECS service registers with).
+        arn: String => arn(Arn),
     }
 }

@@ -1,142 +1,177 @@
 //! ECR repositories. The physical id is the repository name.
 
-use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use async_trait::async_trait;
+use aws_sdk_ecr::types::{ImageScanningConfiguration, ImageTagMutability, Repository, Tag};
 
-use aws_sdk_ecr::types::{ImageScanningConfiguration, ImageTagMutability, Tag};
+use super::client::Aws;
+use super::resource::{AwsResource, Created, Current, Lookup, New, Read, Recorded};
+use super::support::{api, malformed, missing, sync_tags, tags};
+use crate::model::Address;
+use crate::provider::ProviderError;
+use crate::resources::ecr::{EcrRepository, EcrRepositoryOutputs, TagMutability};
+use crate::resources::Tags;
 
-use super::{api, malformed, outputs, props, sync_tags, tag_map, tags_of, AwsProvider};
-use crate::provider::{Applied, Desired, Existing, Observed, ProviderError};
+/// `aws.ecr.repository`.
+pub(crate) struct Repositories;
 
-#[derive(Deserialize)]
-struct RepositoryProps {
-    name: String,
-    scan_on_push: bool,
-    image_tag_mutability: String,
-    #[serde(default)]
-    force_delete: bool,
+fn ecr_tags(address: &Address, tags: &Tags) -> Result<Vec<Tag>, ProviderError> {
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect::<Result<_, _>>()
+        .map_err(malformed(address))
 }
 
-fn repo_outputs(r: &aws_sdk_ecr::types::Repository) -> std::collections::BTreeMap<String, Value> {
-    outputs([
-        ("arn", r.repository_arn().unwrap_or_default()),
-        ("name", r.repository_name().unwrap_or_default()),
-        ("repository_uri", r.repository_uri().unwrap_or_default()),
-    ])
+fn mutability(m: TagMutability) -> ImageTagMutability {
+    match m {
+        TagMutability::Immutable => ImageTagMutability::Immutable,
+        TagMutability::Mutable => ImageTagMutability::Mutable,
+    }
 }
 
-pub(super) async fn create(p: &AwsProvider, d: &Desired) -> Result<Applied, ProviderError> {
-    let r: RepositoryProps = props(&d.address, &d.props)?;
-    let out = p
-        .ecr
-        .create_repository()
-        .repository_name(&r.name)
-        .image_tag_mutability(ImageTagMutability::from(r.image_tag_mutability.as_str()))
-        .image_scanning_configuration(ImageScanningConfiguration::builder().scan_on_push(r.scan_on_push).build())
-        .set_tags(Some(
-            tags_of(&d.props)
-                .into_iter()
-                .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                .collect::<Result<_, _>>()
-                .map_err(malformed(&d.address))?,
-        ))
-        .send()
-        .await
-        .map_err(api("ecr:CreateRepository"))?;
-    let repo = out.repository().ok_or_else(|| ProviderError::OperationFailed {
-        what: "ecr:CreateRepository".into(),
-        message: "the response holds no repository".into(),
-    })?;
-    let outs = repo_outputs(repo);
-    Ok(Applied { physical_id: r.name, outputs: outs })
+fn outputs(r: &Repository) -> EcrRepositoryOutputs {
+    EcrRepositoryOutputs {
+        arn: r.repository_arn().unwrap_or_default().to_string(),
+        name: r.repository_name().unwrap_or_default().to_string(),
+        repository_uri: r.repository_uri().unwrap_or_default().to_string(),
+    }
 }
 
-pub(super) async fn read(p: &AwsProvider, e: &Existing) -> Result<Option<Observed>, ProviderError> {
-    let out = p
-        .ecr
-        .describe_repositories()
-        .repository_names(&e.physical_id)
-        .send()
-        .await
-        .map_err(api("ecr:DescribeRepositories"))?;
-    let Some(repo) = out.repositories().first() else {
-        return Ok(None);
-    };
-    let tags = p
-        .ecr
-        .list_tags_for_resource()
-        .resource_arn(repo.repository_arn().unwrap_or_default())
-        .send()
-        .await
-        .map_err(api("ecr:ListTagsForResource"))?;
-    let mut props = Map::new();
-    props.insert("name".into(), json!(repo.repository_name()));
-    props.insert(
-        "scan_on_push".into(),
-        json!(repo.image_scanning_configuration().map(|c| c.scan_on_push()).unwrap_or(false)),
-    );
-    props.insert("image_tag_mutability".into(), json!(repo.image_tag_mutability().map(|m| m.as_str())));
-    props.insert("tags".into(), tag_map(tags.tags().iter().map(|t| (t.key(), t.value()))));
-    Ok(Some(Observed { props, outputs: repo_outputs(repo) }))
-}
+#[async_trait]
+impl AwsResource for Repositories {
+    type Props = EcrRepository;
+    type Outputs = EcrRepositoryOutputs;
 
-pub(super) async fn update(p: &AwsProvider, e: &Existing, desired: &Value) -> Result<Applied, ProviderError> {
-    let old: RepositoryProps = props(&e.address, &e.props)?;
-    let new: RepositoryProps = props(&e.address, desired)?;
-    if old.scan_on_push != new.scan_on_push {
-        p.ecr
-            .put_image_scanning_configuration()
-            .repository_name(&e.physical_id)
-            .image_scanning_configuration(ImageScanningConfiguration::builder().scan_on_push(new.scan_on_push).build())
+    /// Whether a repository holding images may be deleted is how platform deletes, not AWS's.
+    const NOT_REPORTED: &'static [&'static str] = &["force_delete"];
+
+    async fn create(
+        &self,
+        aws: &Aws,
+        new: &New<'_, EcrRepository>,
+    ) -> Result<Created<EcrRepositoryOutputs>, ProviderError> {
+        let r = &new.props;
+        let name = new.name()?;
+        let out = aws
+            .ecr
+            .create_repository()
+            .repository_name(name)
+            .image_tag_mutability(mutability(r.image_tag_mutability))
+            .image_scanning_configuration(ImageScanningConfiguration::builder().scan_on_push(r.scan_on_push).build())
+            .set_tags(Some(ecr_tags(new.address, &r.tags)?))
             .send()
             .await
-            .map_err(api("ecr:PutImageScanningConfiguration"))?;
+            .map_err(api("ecr:CreateRepository"))?;
+        let repo =
+            out.repository().ok_or_else(|| missing("ecr:CreateRepository", "the response holds no repository"))?;
+        Ok(Created { physical_id: name.to_string(), outputs: outputs(repo) })
     }
-    if old.image_tag_mutability != new.image_tag_mutability {
-        p.ecr
-            .put_image_tag_mutability()
-            .repository_name(&e.physical_id)
-            .image_tag_mutability(ImageTagMutability::from(new.image_tag_mutability.as_str()))
+
+    async fn read(
+        &self,
+        aws: &Aws,
+        recorded: &Recorded<'_, EcrRepository>,
+    ) -> Result<Option<Read<EcrRepository, EcrRepositoryOutputs>>, ProviderError> {
+        let out = aws
+            .ecr
+            .describe_repositories()
+            .repository_names(recorded.physical_id)
             .send()
             .await
-            .map_err(api("ecr:PutImageTagMutability"))?;
+            .map_err(api("ecr:DescribeRepositories"))?;
+        let Some(repo) = out.repositories().first() else { return Ok(None) };
+        let listed = aws
+            .ecr
+            .list_tags_for_resource()
+            .resource_arn(repo.repository_arn().unwrap_or_default())
+            .send()
+            .await
+            .map_err(api("ecr:ListTagsForResource"))?;
+        let props = EcrRepository {
+            scan_on_push: repo.image_scanning_configuration().is_some_and(|c| c.scan_on_push()),
+            // Tags that can move (MUTABLE, or mutable with exclusions) are not immutable.
+            image_tag_mutability: match repo.image_tag_mutability() {
+                Some(ImageTagMutability::Immutable) => TagMutability::Immutable,
+                _ => TagMutability::Mutable,
+            },
+            force_delete: recorded.kept(|p| p.force_delete),
+            tags: tags(listed.tags().iter().map(|t| (t.key(), t.value()))),
+        };
+        Ok(Some(Read::named(props, repo.repository_name().unwrap_or_default(), outputs(repo))))
     }
-    let arn = e.outputs.get("arn").and_then(Value::as_str).unwrap_or_default();
-    sync_tags(
-        &e.props,
-        desired,
-        |remove| async move {
-            p.ecr
-                .untag_resource()
-                .resource_arn(arn)
-                .set_tag_keys(Some(remove))
+
+    async fn update(
+        &self,
+        aws: &Aws,
+        current: &Current<'_, EcrRepository, EcrRepositoryOutputs>,
+        new: &EcrRepository,
+    ) -> Result<(), ProviderError> {
+        let (old, name) = (&current.props, current.physical_id);
+        if old.scan_on_push != new.scan_on_push {
+            aws.ecr
+                .put_image_scanning_configuration()
+                .repository_name(name)
+                .image_scanning_configuration(
+                    ImageScanningConfiguration::builder().scan_on_push(new.scan_on_push).build(),
+                )
                 .send()
                 .await
-                .map_err(api("ecr:UntagResource"))?;
-            Ok(())
-        },
-        |set| async move {
-            let tags = set
-                .into_iter()
-                .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(malformed(&e.address))?;
-            p.ecr.tag_resource().resource_arn(arn).set_tags(Some(tags)).send().await.map_err(api("ecr:TagResource"))?;
-            Ok(())
-        },
-    )
-    .await?;
-    Ok(Applied { physical_id: e.physical_id.clone(), outputs: e.outputs.clone() })
-}
-
-pub(super) async fn delete(p: &AwsProvider, e: &Existing) -> Result<(), ProviderError> {
-    let r: RepositoryProps = props(&e.address, &e.props)?;
-    p.ecr
-        .delete_repository()
-        .repository_name(&e.physical_id)
-        .force(r.force_delete)
-        .send()
+                .map_err(api("ecr:PutImageScanningConfiguration"))?;
+        }
+        if old.image_tag_mutability != new.image_tag_mutability {
+            aws.ecr
+                .put_image_tag_mutability()
+                .repository_name(name)
+                .image_tag_mutability(mutability(new.image_tag_mutability))
+                .send()
+                .await
+                .map_err(api("ecr:PutImageTagMutability"))?;
+        }
+        let arn = current.outputs.arn.as_str();
+        sync_tags(
+            &old.tags,
+            &new.tags,
+            |remove| async move {
+                aws.ecr
+                    .untag_resource()
+                    .resource_arn(arn)
+                    .set_tag_keys(Some(remove))
+                    .send()
+                    .await
+                    .map_err(api("ecr:UntagResource"))?;
+                Ok(())
+            },
+            |set| async move {
+                let tags = ecr_tags(current.address, &set.into_iter().collect())?;
+                aws.ecr
+                    .tag_resource()
+                    .resource_arn(arn)
+                    .set_tags(Some(tags))
+                    .send()
+                    .await
+                    .map_err(api("ecr:TagResource"))?;
+                Ok(())
+            },
+        )
         .await
-        .map_err(api("ecr:DeleteRepository"))?;
-    Ok(())
+    }
+
+    async fn delete(
+        &self,
+        aws: &Aws,
+        current: &Current<'_, EcrRepository, EcrRepositoryOutputs>,
+    ) -> Result<(), ProviderError> {
+        aws.ecr
+            .delete_repository()
+            .repository_name(current.physical_id)
+            .force(current.props.force_delete)
+            .send()
+            .await
+            .map_err(api("ecr:DeleteRepository"))?;
+        Ok(())
+    }
+
+    /// The name is the id.
+    async fn find(&self, _aws: &Aws, lookup: &Lookup<'_, EcrRepository>) -> Result<Option<String>, ProviderError> {
+        Ok(lookup.name.map(str::to_string))
+    }
 }

@@ -1,100 +1,50 @@
-//! ECS clusters. The physical id is the cluster ARN.
+//! ECS clusters, task definitions and services. Clusters and services are known by their ARN, a
+//! task definition revision by its ARN.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
+use async_trait::async_trait;
 use aws_sdk_ecs::types::{
-    AssignPublicIp, AwsVpcConfiguration, Compatibility, ContainerDefinition, DeploymentCircuitBreaker,
-    DeploymentConfiguration, HealthCheck, KeyValuePair, LaunchType, LoadBalancer, LogConfiguration, LogDriver,
-    NetworkConfiguration, NetworkMode, PortMapping, Secret, ServiceRegistry, TaskDefinitionField, TransportProtocol,
+    AssignPublicIp, AwsVpcConfiguration, ClusterField, ClusterSetting, ClusterSettingName, Compatibility,
+    ContainerDefinition, DeploymentCircuitBreaker, DeploymentConfiguration, HealthCheck, KeyValuePair, LaunchType,
+    LoadBalancer, LogConfiguration, LogDriver, NetworkConfiguration, NetworkMode, PortMapping, Secret, ServiceRegistry,
+    Tag, TaskDefinitionField, TransportProtocol,
 };
-use serde::Deserialize;
-use serde_json::{json, Map, Value};
 
-use aws_sdk_ecs::types::{ClusterField, ClusterSetting, ClusterSettingName, Tag};
+use super::client::Aws;
+use super::resource::{AwsResource, Created, Current, Lookup, New, Read, Recorded};
+use super::support::{api, missing, refs, sync_tags, tags, texts, wait_for};
+use crate::model::Ref;
+use crate::provider::ProviderError;
+use crate::resources::ecs::{
+    Container, ContainerHealthCheck, ContainerInsights, EcsCluster, EcsClusterOutputs, Service, ServiceLoadBalancer,
+    ServiceOutputs, TaskDefinition, TaskDefinitionOutputs,
+};
+use crate::resources::Tags;
 
-use super::{api, outputs, props, sync_tags, tag_map, tags_of, AwsProvider};
-use crate::provider::{Applied, Desired, Existing, Observed, ProviderError};
+/// `aws.ecs.cluster`.
+pub(crate) struct Clusters;
+/// `aws.ecs.task_definition`.
+pub(crate) struct TaskDefinitions;
+/// `aws.ecs.service`.
+pub(crate) struct Services;
 
-#[derive(Deserialize)]
-struct ClusterProps {
-    name: String,
-    container_insights: String,
+fn ecs_tags(tags: &Tags) -> Vec<Tag> {
+    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
 }
 
-fn insights(value: &str) -> ClusterSetting {
-    ClusterSetting::builder().name(ClusterSettingName::ContainerInsights).value(value).build()
-}
-
-pub(super) async fn create(p: &AwsProvider, d: &Desired) -> Result<Applied, ProviderError> {
-    let c: ClusterProps = props(&d.address, &d.props)?;
-    let out = p
-        .ecs
-        .create_cluster()
-        .cluster_name(&c.name)
-        .settings(insights(&c.container_insights))
-        .set_tags(Some(tags_of(&d.props).into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()))
-        .send()
-        .await
-        .map_err(api("ecs:CreateCluster"))?;
-    let arn = out.cluster().and_then(|c| c.cluster_arn()).unwrap_or_default().to_string();
-    Ok(Applied { outputs: outputs([("arn", arn.as_str()), ("name", c.name.as_str())]), physical_id: arn })
-}
-
-pub(super) async fn read(p: &AwsProvider, e: &Existing) -> Result<Option<Observed>, ProviderError> {
-    let out = p
-        .ecs
-        .describe_clusters()
-        .clusters(&e.physical_id)
-        .include(ClusterField::Tags)
-        .include(ClusterField::Settings)
-        .send()
-        .await
-        .map_err(api("ecs:DescribeClusters"))?;
-    // Deleted clusters stay visible for a while as INACTIVE.
-    let Some(c) = out.clusters().iter().find(|c| c.status() != Some("INACTIVE")) else {
-        return Ok(None);
-    };
-    let insights = c
-        .settings()
-        .iter()
-        .find(|s| s.name() == Some(&ClusterSettingName::ContainerInsights))
-        .and_then(|s| s.value())
-        .unwrap_or("disabled");
-    let mut props = Map::new();
-    props.insert("name".into(), json!(c.cluster_name()));
-    props.insert("container_insights".into(), json!(insights));
-    props.insert(
-        "tags".into(),
-        tag_map(c.tags().iter().map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default()))),
-    );
-    let name = c.cluster_name().unwrap_or_default();
-    Ok(Some(Observed { props, outputs: outputs([("arn", e.physical_id.as_str()), ("name", name)]) }))
-}
-
-pub(super) async fn update(p: &AwsProvider, e: &Existing, desired: &Value) -> Result<Applied, ProviderError> {
-    let old: ClusterProps = props(&e.address, &e.props)?;
-    let new: ClusterProps = props(&e.address, desired)?;
-    if old.container_insights != new.container_insights {
-        p.ecs
-            .update_cluster()
-            .cluster(&e.physical_id)
-            .settings(insights(&new.container_insights))
-            .send()
-            .await
-            .map_err(api("ecs:UpdateCluster"))?;
-    }
-    update_tags(p, &e.physical_id, e, desired).await?;
-    Ok(Applied { physical_id: e.physical_id.clone(), outputs: e.outputs.clone() })
+fn tags_of(list: &[Tag]) -> Tags {
+    tags(list.iter().map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())))
 }
 
 /// Sets and removes tags of an ECS resource (cluster, task definition, service).
-async fn update_tags(p: &AwsProvider, arn: &str, e: &Existing, desired: &Value) -> Result<(), ProviderError> {
+async fn update_tags(aws: &Aws, arn: &str, old: &Tags, new: &Tags) -> Result<(), ProviderError> {
     sync_tags(
-        &e.props,
-        desired,
+        old,
+        new,
         |remove| async move {
-            p.ecs
+            aws.ecs
                 .untag_resource()
                 .resource_arn(arn)
                 .set_tag_keys(Some(remove))
@@ -105,85 +55,159 @@ async fn update_tags(p: &AwsProvider, arn: &str, e: &Existing, desired: &Value) 
         },
         |set| async move {
             let tags = set.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
-            p.ecs.tag_resource().resource_arn(arn).set_tags(Some(tags)).send().await.map_err(api("ecs:TagResource"))?;
+            aws.ecs
+                .tag_resource()
+                .resource_arn(arn)
+                .set_tags(Some(tags))
+                .send()
+                .await
+                .map_err(api("ecs:TagResource"))?;
             Ok(())
         },
     )
     .await
 }
 
-pub(super) async fn delete(p: &AwsProvider, e: &Existing) -> Result<(), ProviderError> {
-    p.ecs.delete_cluster().cluster(&e.physical_id).send().await.map_err(api("ecs:DeleteCluster"))?;
-    Ok(())
+fn int(v: u32) -> i32 {
+    i32::try_from(v).unwrap_or(i32::MAX)
+}
+
+fn number(v: Option<i32>) -> u32 {
+    v.and_then(|v| u32::try_from(v).ok()).unwrap_or_default()
+}
+
+// ---- Cluster ----
+
+fn insights_setting(value: ContainerInsights) -> ClusterSetting {
+    let value = match value {
+        ContainerInsights::Enabled => "enabled",
+        ContainerInsights::Enhanced => "enhanced",
+        ContainerInsights::Disabled => "disabled",
+    };
+    ClusterSetting::builder().name(ClusterSettingName::ContainerInsights).value(value).build()
+}
+
+#[async_trait]
+impl AwsResource for Clusters {
+    type Props = EcsCluster;
+    type Outputs = EcsClusterOutputs;
+
+    async fn create(&self, aws: &Aws, new: &New<'_, EcsCluster>) -> Result<Created<EcsClusterOutputs>, ProviderError> {
+        let name = new.name()?;
+        let out = aws
+            .ecs
+            .create_cluster()
+            .cluster_name(name)
+            .settings(insights_setting(new.props.container_insights))
+            .set_tags(Some(ecs_tags(&new.props.tags)))
+            .send()
+            .await
+            .map_err(api("ecs:CreateCluster"))?;
+        let arn = out.cluster().and_then(|c| c.cluster_arn()).unwrap_or_default().to_string();
+        Ok(Created { physical_id: arn.clone(), outputs: EcsClusterOutputs { arn, name: name.to_string() } })
+    }
+
+    async fn read(
+        &self,
+        aws: &Aws,
+        recorded: &Recorded<'_, EcsCluster>,
+    ) -> Result<Option<Read<EcsCluster, EcsClusterOutputs>>, ProviderError> {
+        let out = aws
+            .ecs
+            .describe_clusters()
+            .clusters(recorded.physical_id)
+            .include(ClusterField::Tags)
+            .include(ClusterField::Settings)
+            .send()
+            .await
+            .map_err(api("ecs:DescribeClusters"))?;
+        // Deleted clusters stay visible for a while as INACTIVE.
+        let Some(c) = out.clusters().iter().find(|c| c.status() != Some("INACTIVE")) else { return Ok(None) };
+        let insights = c
+            .settings()
+            .iter()
+            .find(|s| s.name() == Some(&ClusterSettingName::ContainerInsights))
+            .and_then(|s| s.value());
+        let props = EcsCluster {
+            container_insights: match insights {
+                Some("enabled") => ContainerInsights::Enabled,
+                Some("enhanced") => ContainerInsights::Enhanced,
+                _ => ContainerInsights::Disabled,
+            },
+            tags: tags_of(c.tags()),
+        };
+        let name = c.cluster_name().unwrap_or_default();
+        let outputs = EcsClusterOutputs { arn: recorded.physical_id.to_string(), name: name.to_string() };
+        Ok(Some(Read::named(props, name, outputs)))
+    }
+
+    async fn update(
+        &self,
+        aws: &Aws,
+        current: &Current<'_, EcsCluster, EcsClusterOutputs>,
+        new: &EcsCluster,
+    ) -> Result<(), ProviderError> {
+        if current.props.container_insights != new.container_insights {
+            // UpdateCluster takes the settings too (moto has no UpdateClusterSettings).
+            aws.ecs
+                .update_cluster()
+                .cluster(current.physical_id)
+                .settings(insights_setting(new.container_insights))
+                .send()
+                .await
+                .map_err(api("ecs:UpdateCluster"))?;
+        }
+        update_tags(aws, current.physical_id, &current.props.tags, &new.tags).await
+    }
+
+    async fn delete(
+        &self,
+        aws: &Aws,
+        current: &Current<'_, EcsCluster, EcsClusterOutputs>,
+    ) -> Result<(), ProviderError> {
+        aws.ecs.delete_cluster().cluster(current.physical_id).send().await.map_err(api("ecs:DeleteCluster"))?;
+        Ok(())
+    }
+
+    /// An active cluster by its name.
+    async fn find(&self, aws: &Aws, lookup: &Lookup<'_, EcsCluster>) -> Result<Option<String>, ProviderError> {
+        let Some(name) = lookup.name else { return Ok(None) };
+        let out = aws.ecs.describe_clusters().clusters(name).send().await.map_err(api("ecs:DescribeClusters"))?;
+        Ok(out
+            .clusters()
+            .iter()
+            .find(|c| c.status() == Some("ACTIVE"))
+            .and_then(|c| c.cluster_arn().map(str::to_string)))
+    }
 }
 
 // ---- Task definition ----
 
-#[derive(Deserialize)]
-struct TaskDefinitionProps {
-    name: String,
-    cpu: u32,
-    memory: u32,
-    execution_role: String,
-    task_role: String,
-    containers: Vec<ContainerProps>,
-}
-
-#[derive(Deserialize)]
-struct ContainerProps {
-    name: String,
-    image: String,
-    ports: Vec<i32>,
-    environment: BTreeMap<String, Value>,
-    secrets: BTreeMap<String, String>,
-    readonly_root_filesystem: bool,
-    user: String,
-    privileged: bool,
-    health_check: Option<HealthCheckProps>,
-    log_group: String,
-    log_stream_prefix: String,
-}
-
-#[derive(Deserialize)]
-struct HealthCheckProps {
-    command: Vec<String>,
-    interval_seconds: i32,
-    timeout_seconds: i32,
-    retries: i32,
-    start_period_seconds: i32,
-}
-
-fn container_definition(c: &ContainerProps, region: &str) -> ContainerDefinition {
+fn container_definition(c: &Container, region: &str) -> ContainerDefinition {
     let log = LogConfiguration::builder()
         .log_driver(LogDriver::Awslogs)
-        .options("awslogs-group", &c.log_group)
+        .options("awslogs-group", c.log_group.as_str())
         .options("awslogs-region", region)
         .options("awslogs-stream-prefix", &c.log_stream_prefix)
         .build()
         .expect("the log driver is set");
     ContainerDefinition::builder()
         .name(&c.name)
-        .image(&c.image)
+        .image(c.image.as_str())
         .essential(true)
         .set_port_mappings(Some(
             c.ports
                 .iter()
-                .map(|p| PortMapping::builder().container_port(*p).protocol(TransportProtocol::Tcp).build())
+                .map(|p| PortMapping::builder().container_port(i32::from(*p)).protocol(TransportProtocol::Tcp).build())
                 .collect(),
         ))
         .set_environment(Some(
-            c.environment
-                .iter()
-                .map(|(k, v)| {
-                    let text = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
-                    KeyValuePair::builder().name(k).value(text).build()
-                })
-                .collect(),
+            c.environment.iter().map(|(k, v)| KeyValuePair::builder().name(k).value(v.as_str()).build()).collect(),
         ))
         .set_secrets(Some(
             c.secrets
                 .iter()
-                .map(|(k, v)| Secret::builder().name(k).value_from(v).build().expect("name and value are set"))
+                .map(|(k, v)| Secret::builder().name(k).value_from(v.as_str()).build().expect("name and value are set"))
                 .collect(),
         ))
         .readonly_root_filesystem(c.readonly_root_filesystem)
@@ -192,10 +216,10 @@ fn container_definition(c: &ContainerProps, region: &str) -> ContainerDefinition
         .set_health_check(c.health_check.as_ref().map(|h| {
             HealthCheck::builder()
                 .set_command(Some(h.command.clone()))
-                .interval(h.interval_seconds)
-                .timeout(h.timeout_seconds)
-                .retries(h.retries)
-                .start_period(h.start_period_seconds)
+                .interval(int(h.interval_seconds))
+                .timeout(int(h.timeout_seconds))
+                .retries(int(h.retries))
+                .start_period(int(h.start_period_seconds))
                 .build()
                 .expect("the command is set")
         }))
@@ -204,28 +228,37 @@ fn container_definition(c: &ContainerProps, region: &str) -> ContainerDefinition
 }
 
 /// A container definition as AWS reports it, in the declared form (AWS's defaults left out).
-fn declared_container(c: &ContainerDefinition) -> Value {
+fn declared_container(c: &ContainerDefinition) -> Container {
     let options = c.log_configuration().and_then(|l| l.options());
-    let option = |k: &str| options.and_then(|o| o.get(k)).cloned();
-    json!({
-        "name": c.name(),
-        "image": c.image(),
-        "ports": c.port_mappings().iter().filter_map(|p| p.container_port()).collect::<Vec<_>>(),
-        "environment": c.environment().iter().filter_map(|kv| Some((kv.name()?.to_string(), kv.value()?.to_string()))).collect::<BTreeMap<_, _>>(),
-        "secrets": c.secrets().iter().map(|s| (s.name().to_string(), s.value_from().to_string())).collect::<BTreeMap<_, _>>(),
-        "readonly_root_filesystem": c.readonly_root_filesystem().unwrap_or(false),
-        "user": c.user(),
-        "privileged": c.privileged().unwrap_or(false),
-        "health_check": c.health_check().map(|h| json!({
-            "command": h.command(),
-            "interval_seconds": h.interval(),
-            "timeout_seconds": h.timeout(),
-            "retries": h.retries(),
-            "start_period_seconds": h.start_period(),
-        })),
-        "log_group": option("awslogs-group"),
-        "log_stream_prefix": option("awslogs-stream-prefix"),
-    })
+    let option = |k: &str| options.and_then(|o| o.get(k)).cloned().unwrap_or_default();
+    Container {
+        name: c.name().unwrap_or_default().to_string(),
+        image: Ref::existing(c.image().unwrap_or_default()),
+        ports: c
+            .port_mappings()
+            .iter()
+            .filter_map(|p| p.container_port())
+            .filter_map(|p| u16::try_from(p).ok())
+            .collect(),
+        environment: c
+            .environment()
+            .iter()
+            .filter_map(|kv| Some((kv.name()?.to_string(), Ref::literal(kv.value()?))))
+            .collect::<BTreeMap<_, _>>(),
+        secrets: c.secrets().iter().map(|s| (s.name().to_string(), Ref::existing(s.value_from()))).collect(),
+        readonly_root_filesystem: c.readonly_root_filesystem().unwrap_or(false),
+        user: c.user().unwrap_or_default().to_string(),
+        privileged: c.privileged().unwrap_or(false),
+        health_check: c.health_check().map(|h| ContainerHealthCheck {
+            command: h.command().to_vec(),
+            interval_seconds: number(h.interval()),
+            timeout_seconds: number(h.timeout()),
+            retries: number(h.retries()),
+            start_period_seconds: number(h.start_period()),
+        }),
+        log_group: Ref::existing(option("awslogs-group")),
+        log_stream_prefix: option("awslogs-stream-prefix"),
+    }
 }
 
 /// Runs an ECS call that may be refused for a while because a role it names was just created and
@@ -251,130 +284,152 @@ where
     }
 }
 
-fn task_outputs(td: &aws_sdk_ecs::types::TaskDefinition) -> BTreeMap<String, Value> {
-    let mut out =
-        outputs([("arn", td.task_definition_arn().unwrap_or_default()), ("family", td.family().unwrap_or_default())]);
-    out.insert("revision".into(), json!(td.revision()));
-    out
+fn task_outputs(td: &aws_sdk_ecs::types::TaskDefinition) -> TaskDefinitionOutputs {
+    TaskDefinitionOutputs {
+        arn: td.task_definition_arn().unwrap_or_default().to_string(),
+        family: td.family().unwrap_or_default().to_string(),
+        revision: td.revision(),
+    }
 }
 
-pub(super) async fn create_task_definition(p: &AwsProvider, d: &Desired) -> Result<Applied, ProviderError> {
-    let t: TaskDefinitionProps = props(&d.address, &d.props)?;
-    let region = p.region();
-    let out = retrying_new_roles(|| async {
-        p.ecs_once
-            .register_task_definition()
-            .family(&t.name)
-            .network_mode(NetworkMode::Awsvpc)
-            .requires_compatibilities(Compatibility::Fargate)
-            .cpu(t.cpu.to_string())
-            .memory(t.memory.to_string())
-            .execution_role_arn(&t.execution_role)
-            .task_role_arn(&t.task_role)
-            .set_container_definitions(Some(t.containers.iter().map(|c| container_definition(c, &region)).collect()))
-            .set_tags(Some(
-                tags_of(&d.props).into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect(),
-            ))
+#[async_trait]
+impl AwsResource for TaskDefinitions {
+    type Props = TaskDefinition;
+    type Outputs = TaskDefinitionOutputs;
+
+    async fn create(
+        &self,
+        aws: &Aws,
+        new: &New<'_, TaskDefinition>,
+    ) -> Result<Created<TaskDefinitionOutputs>, ProviderError> {
+        let (t, family) = (&new.props, new.name()?);
+        let region = aws.region();
+        let out = retrying_new_roles(|| async {
+            aws.ecs_once
+                .register_task_definition()
+                .family(family)
+                .network_mode(NetworkMode::Awsvpc)
+                .requires_compatibilities(Compatibility::Fargate)
+                .cpu(t.cpu.to_string())
+                .memory(t.memory.to_string())
+                .execution_role_arn(t.execution_role.as_str())
+                .task_role_arn(t.task_role.as_str())
+                .set_container_definitions(Some(
+                    t.containers.iter().map(|c| container_definition(c, &region)).collect(),
+                ))
+                .set_tags(Some(ecs_tags(&t.tags)))
+                .send()
+                .await
+                .map_err(api("ecs:RegisterTaskDefinition"))
+        })
+        .await?;
+        let td = out
+            .task_definition()
+            .ok_or_else(|| missing("ecs:RegisterTaskDefinition", "the response holds no task definition"))?;
+        Ok(Created { physical_id: td.task_definition_arn().unwrap_or_default().to_string(), outputs: task_outputs(td) })
+    }
+
+    async fn read(
+        &self,
+        aws: &Aws,
+        recorded: &Recorded<'_, TaskDefinition>,
+    ) -> Result<Option<Read<TaskDefinition, TaskDefinitionOutputs>>, ProviderError> {
+        let out = aws
+            .ecs
+            .describe_task_definition()
+            .task_definition(recorded.physical_id)
+            .include(TaskDefinitionField::Tags)
             .send()
             .await
-            .map_err(api("ecs:RegisterTaskDefinition"))
-    })
-    .await?;
-    let td = out.task_definition().ok_or_else(|| ProviderError::OperationFailed {
-        what: "ecs:RegisterTaskDefinition".into(),
-        message: "the response holds no task definition".into(),
-    })?;
-    Ok(Applied { physical_id: td.task_definition_arn().unwrap_or_default().to_string(), outputs: task_outputs(td) })
-}
-
-pub(super) async fn read_task_definition(p: &AwsProvider, e: &Existing) -> Result<Option<Observed>, ProviderError> {
-    let out = p
-        .ecs
-        .describe_task_definition()
-        .task_definition(&e.physical_id)
-        .include(TaskDefinitionField::Tags)
-        .send()
-        .await
-        .map_err(api("ecs:DescribeTaskDefinition"));
-    let out = match out {
-        Err(ProviderError::Api { code: Some(code), message, .. })
-            if code == "ClientException" && message.contains("Unable to describe task definition") =>
-        {
-            return Ok(None)
+            .map_err(api("ecs:DescribeTaskDefinition"));
+        let out = match out {
+            Err(ProviderError::Api { code: Some(code), message, .. })
+                if code == "ClientException" && message.contains("Unable to describe task definition") =>
+            {
+                return Ok(None)
+            }
+            other => other?,
+        };
+        let Some(td) = out.task_definition() else { return Ok(None) };
+        if td.status() == Some(&aws_sdk_ecs::types::TaskDefinitionStatus::Inactive) {
+            return Ok(None);
         }
-        other => other?,
-    };
-    let Some(td) = out.task_definition() else { return Ok(None) };
-    if td.status() == Some(&aws_sdk_ecs::types::TaskDefinitionStatus::Inactive) {
-        return Ok(None);
+        let props = TaskDefinition {
+            cpu: td.cpu().and_then(|c| c.parse().ok()).unwrap_or_default(),
+            memory: td.memory().and_then(|m| m.parse().ok()).unwrap_or_default(),
+            execution_role: Ref::existing(td.execution_role_arn().unwrap_or_default()),
+            task_role: Ref::existing(td.task_role_arn().unwrap_or_default()),
+            containers: td.container_definitions().iter().map(declared_container).collect(),
+            tags: tags_of(out.tags()),
+        };
+        Ok(Some(Read::named(props, td.family().unwrap_or_default(), task_outputs(td))))
     }
-    let mut props = Map::new();
-    props.insert("name".into(), json!(td.family()));
-    props.insert("cpu".into(), json!(td.cpu().and_then(|c| c.parse::<u32>().ok())));
-    props.insert("memory".into(), json!(td.memory().and_then(|m| m.parse::<u32>().ok())));
-    props.insert("execution_role".into(), json!(td.execution_role_arn()));
-    props.insert("task_role".into(), json!(td.task_role_arn()));
-    props
-        .insert("containers".into(), Value::Array(td.container_definitions().iter().map(declared_container).collect()));
-    props.insert(
-        "tags".into(),
-        tag_map(out.tags().iter().map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default()))),
-    );
-    Ok(Some(Observed { props, outputs: task_outputs(td) }))
-}
 
-pub(super) async fn update_task_definition(
-    p: &AwsProvider,
-    e: &Existing,
-    desired: &Value,
-) -> Result<Applied, ProviderError> {
-    // Everything but tags replaces the revision; tags change in place.
-    update_tags(p, &e.physical_id, e, desired).await?;
-    Ok(Applied { physical_id: e.physical_id.clone(), outputs: e.outputs.clone() })
-}
+    /// Everything but tags replaces the revision; tags change in place.
+    async fn update(
+        &self,
+        aws: &Aws,
+        current: &Current<'_, TaskDefinition, TaskDefinitionOutputs>,
+        new: &TaskDefinition,
+    ) -> Result<(), ProviderError> {
+        update_tags(aws, current.physical_id, &current.props.tags, &new.tags).await
+    }
 
-pub(super) async fn delete_task_definition(p: &AwsProvider, e: &Existing) -> Result<(), ProviderError> {
-    p.ecs
-        .deregister_task_definition()
-        .task_definition(&e.physical_id)
-        .send()
-        .await
-        .map_err(api("ecs:DeregisterTaskDefinition"))?;
-    Ok(())
+    async fn delete(
+        &self,
+        aws: &Aws,
+        current: &Current<'_, TaskDefinition, TaskDefinitionOutputs>,
+    ) -> Result<(), ProviderError> {
+        aws.ecs
+            .deregister_task_definition()
+            .task_definition(current.physical_id)
+            .send()
+            .await
+            .map_err(api("ecs:DeregisterTaskDefinition"))?;
+        Ok(())
+    }
+
+    /// The newest active revision of the family tagged with the lookup's address.
+    async fn find(&self, aws: &Aws, lookup: &Lookup<'_, TaskDefinition>) -> Result<Option<String>, ProviderError> {
+        let Some(family) = lookup.name else { return Ok(None) };
+        let out = aws
+            .ecs
+            .list_task_definitions()
+            .family_prefix(family)
+            .sort(aws_sdk_ecs::types::SortOrder::Desc)
+            .send()
+            .await
+            .map_err(api("ecs:ListTaskDefinitions"))?;
+        let address = lookup.address.to_string();
+        for arn in out.task_definition_arns() {
+            let td = aws
+                .ecs
+                .describe_task_definition()
+                .task_definition(arn)
+                .include(TaskDefinitionField::Tags)
+                .send()
+                .await
+                .map_err(api("ecs:DescribeTaskDefinition"))?;
+            let tagged = td
+                .tags()
+                .iter()
+                .any(|t| t.key() == Some(crate::model::TAG_ADDRESS) && t.value() == Some(address.as_str()));
+            if tagged && td.task_definition().and_then(|t| t.family()) == Some(family) {
+                return Ok(Some(arn.to_string()));
+            }
+        }
+        Ok(None)
+    }
 }
 
 // ---- Service ----
 
-#[derive(Deserialize)]
-struct ServiceProps {
-    name: String,
-    cluster: String,
-    task_definition: String,
-    desired_count: i32,
-    subnets: Vec<String>,
-    security_groups: Vec<String>,
-    assign_public_ip: bool,
-    load_balancer: Option<ServiceLoadBalancerProps>,
-    discovery: Option<String>,
-    circuit_breaker_rollback: bool,
-    minimum_healthy_percent: i32,
-    maximum_percent: i32,
-    health_check_grace_period_seconds: i32,
-}
-
-#[derive(Deserialize)]
-struct ServiceLoadBalancerProps {
-    target_group: String,
-    container_name: String,
-    container_port: i32,
-}
-
-fn network(s: &ServiceProps) -> NetworkConfiguration {
+fn network(s: &Service) -> NetworkConfiguration {
     NetworkConfiguration::builder()
         .awsvpc_configuration(
             AwsVpcConfiguration::builder()
-                .set_subnets(Some(s.subnets.clone()))
-                .set_security_groups(Some(s.security_groups.clone()))
+                .set_subnets(Some(texts(&s.subnets)))
+                .set_security_groups(Some(texts(&s.security_groups)))
                 .assign_public_ip(if s.assign_public_ip { AssignPublicIp::Enabled } else { AssignPublicIp::Disabled })
                 .build()
                 .expect("subnets are set"),
@@ -382,7 +437,7 @@ fn network(s: &ServiceProps) -> NetworkConfiguration {
         .build()
 }
 
-fn deployment(s: &ServiceProps) -> DeploymentConfiguration {
+fn deployment(s: &Service) -> DeploymentConfiguration {
     DeploymentConfiguration::builder()
         .deployment_circuit_breaker(
             DeploymentCircuitBreaker::builder()
@@ -390,177 +445,194 @@ fn deployment(s: &ServiceProps) -> DeploymentConfiguration {
                 .rollback(s.circuit_breaker_rollback)
                 .build(),
         )
-        .minimum_healthy_percent(s.minimum_healthy_percent)
-        .maximum_percent(s.maximum_percent)
+        .minimum_healthy_percent(int(s.minimum_healthy_percent))
+        .maximum_percent(int(s.maximum_percent))
         .build()
 }
 
-pub(super) async fn create_service(p: &AwsProvider, d: &Desired) -> Result<Applied, ProviderError> {
-    let s: ServiceProps = props(&d.address, &d.props)?;
-    let out = retrying_new_roles(|| async {
-        p.ecs
-            .create_service()
-            .client_token(super::idempotency_token(d))
-            .cluster(&s.cluster)
-            .service_name(&s.name)
-            .task_definition(&s.task_definition)
-            .desired_count(s.desired_count)
-            .launch_type(LaunchType::Fargate)
-            .network_configuration(network(&s))
-            .set_load_balancers(s.load_balancer.as_ref().map(|lb| {
-                vec![LoadBalancer::builder()
-                    .target_group_arn(&lb.target_group)
-                    .container_name(&lb.container_name)
-                    .container_port(lb.container_port)
-                    .build()]
-            }))
-            .set_service_registries(
-                s.discovery.as_ref().map(|arn| vec![ServiceRegistry::builder().registry_arn(arn).build()]),
-            )
-            .deployment_configuration(deployment(&s))
-            .set_health_check_grace_period_seconds(
-                s.load_balancer.as_ref().map(|_| s.health_check_grace_period_seconds),
-            )
-            .propagate_tags(aws_sdk_ecs::types::PropagateTags::Service)
-            .enable_ecs_managed_tags(true)
-            .set_tags(Some(
-                tags_of(&d.props).into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect(),
-            ))
-            .send()
-            .await
-            .map_err(api("ecs:CreateService"))
-    })
-    .await?;
-    let arn = out.service().and_then(|s| s.service_arn()).unwrap_or_default().to_string();
-    Ok(Applied { outputs: outputs([("arn", arn.as_str()), ("name", s.name.as_str())]), physical_id: arn })
-}
-
-async fn describe_service(p: &AwsProvider, e: &Existing) -> Result<Option<aws_sdk_ecs::types::Service>, ProviderError> {
-    let cluster = e.props.get("cluster").and_then(Value::as_str).unwrap_or_default();
-    let out = p
+async fn describe_services(
+    aws: &Aws,
+    cluster: &str,
+    arns: Vec<String>,
+) -> Result<Vec<aws_sdk_ecs::types::Service>, ProviderError> {
+    let out = aws
         .ecs
         .describe_services()
         .cluster(cluster)
-        .services(&e.physical_id)
+        .set_services(Some(arns))
         .include(aws_sdk_ecs::types::ServiceField::Tags)
         .send()
         .await
         .map_err(api("ecs:DescribeServices"))?;
-    Ok(out.services().iter().find(|s| s.status() == Some("ACTIVE")).cloned())
+    Ok(out.services().iter().filter(|s| s.status() == Some("ACTIVE")).cloned().collect())
 }
 
-pub(super) async fn read_service(p: &AwsProvider, e: &Existing) -> Result<Option<Observed>, ProviderError> {
-    Ok(describe_service(p, e).await?.map(|s| observe_service(&s, e)))
-}
-
-/// Reads many services with one `DescribeServices` per cluster and 10 services (the API's limit),
-/// tags included.
-pub(super) async fn read_services(
-    p: &AwsProvider,
-    existing: &[Existing],
-) -> Result<Vec<Option<Observed>>, ProviderError> {
-    let mut by_cluster: std::collections::BTreeMap<&str, Vec<&str>> = std::collections::BTreeMap::new();
-    for e in existing {
-        let cluster = e.props.get("cluster").and_then(Value::as_str).unwrap_or_default();
-        by_cluster.entry(cluster).or_default().push(&e.physical_id);
+/// The cluster of a recorded service: as recorded, or from its ARN
+/// (`arn:aws:ecs:REGION:ACCOUNT:service/CLUSTER/NAME`).
+fn cluster_of(r: &Recorded<'_, Service>) -> String {
+    match &r.props {
+        Some(p) => p.cluster.as_str().to_string(),
+        None => r.physical_id.split('/').rev().nth(1).unwrap_or_default().to_string(),
     }
-    let mut found = std::collections::HashMap::new();
-    for (cluster, services) in by_cluster {
-        for chunk in services.chunks(10) {
-            let out = p
-                .ecs
-                .describe_services()
-                .cluster(cluster)
-                .set_services(Some(chunk.iter().map(|s| s.to_string()).collect()))
-                .include(aws_sdk_ecs::types::ServiceField::Tags)
+}
+
+fn observe_service(s: &aws_sdk_ecs::types::Service, recorded: &Recorded<'_, Service>) -> Read<Service, ServiceOutputs> {
+    let vpc = s.network_configuration().and_then(|n| n.awsvpc_configuration());
+    // Not every endpoint reports the deployment configuration; when it does not, the recorded
+    // one stands.
+    let deployment = s.deployment_configuration();
+    let breaker = deployment.and_then(|d| d.deployment_circuit_breaker());
+    let props = Service {
+        cluster: Ref::existing(s.cluster_arn().unwrap_or_default()),
+        task_definition: Ref::existing(s.task_definition().unwrap_or_default()),
+        desired_count: number(Some(s.desired_count())),
+        subnets: refs(vpc.map(|v| v.subnets()).unwrap_or_default()),
+        security_groups: refs(vpc.map(|v| v.security_groups()).unwrap_or_default()),
+        assign_public_ip: vpc.and_then(|v| v.assign_public_ip()) == Some(&AssignPublicIp::Enabled),
+        load_balancer: s.load_balancers().first().map(|lb| ServiceLoadBalancer {
+            target_group: Ref::existing(lb.target_group_arn().unwrap_or_default()),
+            container_name: lb.container_name().unwrap_or_default().to_string(),
+            container_port: lb.container_port().and_then(|p| u16::try_from(p).ok()).unwrap_or_default(),
+        }),
+        discovery: s.service_registries().first().and_then(|r| r.registry_arn()).map(Ref::existing),
+        circuit_breaker_rollback: breaker
+            .map_or_else(|| recorded.kept(|p| p.circuit_breaker_rollback), |b| b.enable() && b.rollback()),
+        minimum_healthy_percent: deployment
+            .and_then(|d| d.minimum_healthy_percent())
+            .map_or_else(|| recorded.kept(|p| p.minimum_healthy_percent), |v| number(Some(v))),
+        maximum_percent: deployment
+            .and_then(|d| d.maximum_percent())
+            .map_or_else(|| recorded.kept(|p| p.maximum_percent), |v| number(Some(v))),
+        health_check_grace_period_seconds: s
+            .health_check_grace_period_seconds()
+            .map_or_else(|| recorded.kept(|p| p.health_check_grace_period_seconds), |v| number(Some(v))),
+        tags: tags_of(s.tags()),
+    };
+    let name = s.service_name().unwrap_or_default();
+    let outputs = ServiceOutputs { arn: s.service_arn().unwrap_or_default().to_string(), name: name.to_string() };
+    Read::named(props, name, outputs)
+}
+
+#[async_trait]
+impl AwsResource for Services {
+    type Props = Service;
+    type Outputs = ServiceOutputs;
+
+    const BATCHED: bool = true;
+
+    async fn create(&self, aws: &Aws, new: &New<'_, Service>) -> Result<Created<ServiceOutputs>, ProviderError> {
+        let (s, name) = (&new.props, new.name()?);
+        let out = retrying_new_roles(|| async {
+            aws.ecs
+                .create_service()
+                .client_token(&new.token)
+                .cluster(s.cluster.as_str())
+                .service_name(name)
+                .task_definition(s.task_definition.as_str())
+                .desired_count(int(s.desired_count))
+                .launch_type(LaunchType::Fargate)
+                .network_configuration(network(s))
+                .set_load_balancers(s.load_balancer.as_ref().map(|lb| {
+                    vec![LoadBalancer::builder()
+                        .target_group_arn(lb.target_group.as_str())
+                        .container_name(&lb.container_name)
+                        .container_port(i32::from(lb.container_port))
+                        .build()]
+                }))
+                .set_service_registries(
+                    s.discovery.as_ref().map(|arn| vec![ServiceRegistry::builder().registry_arn(arn.as_str()).build()]),
+                )
+                .deployment_configuration(deployment(s))
+                .set_health_check_grace_period_seconds(
+                    s.load_balancer.as_ref().map(|_| int(s.health_check_grace_period_seconds)),
+                )
+                .propagate_tags(aws_sdk_ecs::types::PropagateTags::Service)
+                .enable_ecs_managed_tags(true)
+                .set_tags(Some(ecs_tags(&s.tags)))
                 .send()
                 .await
-                .map_err(api("ecs:DescribeServices"))?;
-            for s in out.services().iter().filter(|s| s.status() == Some("ACTIVE")) {
-                found.insert(s.service_arn().unwrap_or_default().to_string(), s.clone());
+                .map_err(api("ecs:CreateService"))
+        })
+        .await?;
+        let arn = out.service().and_then(|s| s.service_arn()).unwrap_or_default().to_string();
+        Ok(Created { physical_id: arn.clone(), outputs: ServiceOutputs { arn, name: name.to_string() } })
+    }
+
+    async fn read(
+        &self,
+        aws: &Aws,
+        recorded: &Recorded<'_, Service>,
+    ) -> Result<Option<Read<Service, ServiceOutputs>>, ProviderError> {
+        let found = describe_services(aws, &cluster_of(recorded), vec![recorded.physical_id.to_string()]).await?;
+        Ok(found.first().map(|s| observe_service(s, recorded)))
+    }
+
+    /// One `DescribeServices` per cluster and 10 services (the API's limit), tags included.
+    async fn read_batch(
+        &self,
+        aws: &Aws,
+        recorded: &[Recorded<'_, Service>],
+    ) -> Result<Vec<Option<Read<Service, ServiceOutputs>>>, ProviderError> {
+        let mut by_cluster: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for r in recorded {
+            by_cluster.entry(cluster_of(r)).or_default().push(r.physical_id.to_string());
+        }
+        let mut found = HashMap::new();
+        for (cluster, services) in by_cluster {
+            for chunk in services.chunks(10) {
+                for s in describe_services(aws, &cluster, chunk.to_vec()).await? {
+                    found.insert(s.service_arn().unwrap_or_default().to_string(), s);
+                }
             }
         }
+        Ok(recorded.iter().map(|r| found.get(r.physical_id).map(|s| observe_service(s, r))).collect())
     }
-    Ok(existing.iter().map(|e| found.get(&e.physical_id).map(|s| observe_service(s, e))).collect())
-}
 
-fn observe_service(s: &aws_sdk_ecs::types::Service, e: &Existing) -> Observed {
-    let vpc = s.network_configuration().and_then(|n| n.awsvpc_configuration());
-    let mut props = Map::new();
-    props.insert("name".into(), json!(s.service_name()));
-    props.insert("cluster".into(), json!(s.cluster_arn()));
-    props.insert("task_definition".into(), json!(s.task_definition()));
-    props.insert("desired_count".into(), json!(s.desired_count()));
-    props.insert("subnets".into(), json!(vpc.map(|v| v.subnets().to_vec()).unwrap_or_default()));
-    props.insert("security_groups".into(), json!(vpc.map(|v| v.security_groups().to_vec()).unwrap_or_default()));
-    props.insert(
-        "assign_public_ip".into(),
-        json!(vpc.and_then(|v| v.assign_public_ip()) == Some(&AssignPublicIp::Enabled)),
-    );
-    props.insert(
-        "load_balancer".into(),
-        json!(s.load_balancers().first().map(|lb| json!({
-            "target_group": lb.target_group_arn(),
-            "container_name": lb.container_name(),
-            "container_port": lb.container_port(),
-        }))),
-    );
-    props.insert("discovery".into(), json!(s.service_registries().first().and_then(|r| r.registry_arn())));
-    // Not every endpoint reports the deployment configuration; when it does not, the recorded one stands.
-    if let Some(d) = s.deployment_configuration() {
-        if let Some(cb) = d.deployment_circuit_breaker() {
-            props.insert("circuit_breaker_rollback".into(), json!(cb.enable() && cb.rollback()));
-        }
-        if let Some(v) = d.minimum_healthy_percent() {
-            props.insert("minimum_healthy_percent".into(), json!(v));
-        }
-        if let Some(v) = d.maximum_percent() {
-            props.insert("maximum_percent".into(), json!(v));
-        }
+    async fn update(
+        &self,
+        aws: &Aws,
+        current: &Current<'_, Service, ServiceOutputs>,
+        new: &Service,
+    ) -> Result<(), ProviderError> {
+        aws.ecs
+            .update_service()
+            .cluster(new.cluster.as_str())
+            .service(current.physical_id)
+            .task_definition(new.task_definition.as_str())
+            .desired_count(int(new.desired_count))
+            .network_configuration(network(new))
+            .deployment_configuration(deployment(new))
+            .set_health_check_grace_period_seconds(
+                new.load_balancer.as_ref().map(|_| int(new.health_check_grace_period_seconds)),
+            )
+            .send()
+            .await
+            .map_err(api("ecs:UpdateService"))?;
+        update_tags(aws, current.physical_id, &current.props.tags, &new.tags).await
     }
-    if let Some(grace) = s.health_check_grace_period_seconds() {
-        props.insert("health_check_grace_period_seconds".into(), json!(grace));
-    }
-    props.insert(
-        "tags".into(),
-        tag_map(s.tags().iter().map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default()))),
-    );
-    let name = s.service_name().unwrap_or_default();
-    Observed { props, outputs: outputs([("arn", e.physical_id.as_str()), ("name", name)]) }
-}
 
-pub(super) async fn update_service(p: &AwsProvider, e: &Existing, desired: &Value) -> Result<Applied, ProviderError> {
-    let s: ServiceProps = props(&e.address, desired)?;
-    p.ecs
-        .update_service()
-        .cluster(&s.cluster)
-        .service(&e.physical_id)
-        .task_definition(&s.task_definition)
-        .desired_count(s.desired_count)
-        .network_configuration(network(&s))
-        .deployment_configuration(deployment(&s))
-        .set_health_check_grace_period_seconds(s.load_balancer.as_ref().map(|_| s.health_check_grace_period_seconds))
-        .send()
+    async fn delete(&self, aws: &Aws, current: &Current<'_, Service, ServiceOutputs>) -> Result<(), ProviderError> {
+        let (cluster, arn) = (current.props.cluster.as_str(), current.physical_id);
+        aws.ecs
+            .delete_service()
+            .cluster(cluster)
+            .service(arn)
+            .force(true)
+            .send()
+            .await
+            .map_err(api("ecs:DeleteService"))?;
+        wait_for(format!("service {arn} to drain"), aws.operation_timeout, || async {
+            Ok(describe_services(aws, cluster, vec![arn.to_string()]).await?.is_empty().then_some(()))
+        })
         .await
-        .map_err(api("ecs:UpdateService"))?;
-    update_tags(p, &e.physical_id, e, desired).await?;
-    Ok(Applied { physical_id: e.physical_id.clone(), outputs: e.outputs.clone() })
-}
+    }
 
-pub(super) async fn delete_service(p: &AwsProvider, e: &Existing) -> Result<(), ProviderError> {
-    let cluster = e.props.get("cluster").and_then(Value::as_str).unwrap_or_default();
-    p.ecs
-        .delete_service()
-        .cluster(cluster)
-        .service(&e.physical_id)
-        .force(true)
-        .send()
-        .await
-        .map_err(api("ecs:DeleteService"))?;
-    super::wait_for(format!("service {} to drain", e.physical_id), p.operation_timeout, || async {
-        Ok(describe_service(p, e).await?.is_none().then_some(()))
-    })
-    .await
+    /// An active service of the cluster by its name.
+    async fn find(&self, aws: &Aws, lookup: &Lookup<'_, Service>) -> Result<Option<String>, ProviderError> {
+        let (Some(name), Some(s)) = (lookup.name, &lookup.props) else { return Ok(None) };
+        let found = describe_services(aws, s.cluster.as_str(), vec![name.to_string()]).await?;
+        Ok(found.first().and_then(|s| s.service_arn().map(str::to_string)))
+    }
 }
 
 #[cfg(test)]

@@ -1,27 +1,39 @@
 //! RDS DB subnet groups and instances. An instance is created, recorded, then awaited until it is
-//! available ([`await_instance`]); deletes wait until it is gone.
+//! available ([`AwsResource::await_ready`]); deletes wait until it is gone.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::time::Duration;
 
-use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use async_trait::async_trait;
+use aws_sdk_rds::types::{DbInstance as AwsInstance, Tag};
 
-use aws_sdk_rds::types::{DbInstance, Tag};
+use super::client::Aws;
+use super::resource::{AwsResource, Created, Current, Lookup, New, Read, Recorded};
+use super::support::{api, missing, refs, sync_tags, tags, texts, wait_for};
+use crate::model::Ref;
+use crate::provider::ProviderError;
+use crate::resources::rds::{DbEngine, DbInstance, DbInstanceOutputs, DbSubnetGroup, DbSubnetGroupOutputs};
+use crate::resources::Tags;
 
-use super::{api, props, sync_tags, tag_map, tags_of, wait_for, AwsProvider};
-use crate::provider::{Applied, Desired, Existing, Observed, ProviderError};
+/// `aws.rds.db_subnet_group`.
+pub(crate) struct DbSubnetGroups;
+/// `aws.rds.db_instance`.
+pub(crate) struct DbInstances;
 
-fn rds_tags(props: &Value) -> Vec<Tag> {
-    tags_of(props).into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+fn rds_tags(tags: &Tags) -> Vec<Tag> {
+    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
 }
 
-async fn sync_rds_tags(p: &AwsProvider, arn: &str, e: &Existing, desired: &Value) -> Result<(), ProviderError> {
+fn tags_of(list: &[Tag]) -> Tags {
+    tags(list.iter().map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())))
+}
+
+async fn sync_rds_tags(aws: &Aws, arn: &str, old: &Tags, new: &Tags) -> Result<(), ProviderError> {
     sync_tags(
-        &e.props,
-        desired,
+        old,
+        new,
         |remove| async move {
-            p.rds
+            aws.rds
                 .remove_tags_from_resource()
                 .resource_name(arn)
                 .set_tag_keys(Some(remove))
@@ -32,7 +44,7 @@ async fn sync_rds_tags(p: &AwsProvider, arn: &str, e: &Existing, desired: &Value
         },
         |set| async move {
             let tags = set.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
-            p.rds
+            aws.rds
                 .add_tags_to_resource()
                 .resource_name(arn)
                 .set_tags(Some(tags))
@@ -45,132 +57,111 @@ async fn sync_rds_tags(p: &AwsProvider, arn: &str, e: &Existing, desired: &Value
     .await
 }
 
-// ---- DB subnet group ----
+#[async_trait]
+impl AwsResource for DbSubnetGroups {
+    type Props = DbSubnetGroup;
+    type Outputs = DbSubnetGroupOutputs;
 
-#[derive(Deserialize)]
-struct SubnetGroupProps {
-    name: String,
-    description: String,
-    subnets: Vec<String>,
-}
-
-pub(super) async fn create_subnet_group(p: &AwsProvider, d: &Desired) -> Result<Applied, ProviderError> {
-    let g: SubnetGroupProps = props(&d.address, &d.props)?;
-    let out = p
-        .rds
-        .create_db_subnet_group()
-        .db_subnet_group_name(&g.name)
-        .db_subnet_group_description(&g.description)
-        .set_subnet_ids(Some(g.subnets))
-        .set_tags(Some(rds_tags(&d.props)))
-        .send()
-        .await
-        .map_err(api("rds:CreateDBSubnetGroup"))?;
-    let arn = out.db_subnet_group().and_then(|g| g.db_subnet_group_arn()).unwrap_or_default();
-    Ok(Applied { outputs: super::outputs([("name", g.name.as_str()), ("arn", arn)]), physical_id: g.name })
-}
-
-pub(super) async fn read_subnet_group(p: &AwsProvider, e: &Existing) -> Result<Option<Observed>, ProviderError> {
-    let out = p
-        .rds
-        .describe_db_subnet_groups()
-        .db_subnet_group_name(&e.physical_id)
-        .send()
-        .await
-        .map_err(api("rds:DescribeDBSubnetGroups"))?;
-    let Some(g) = out.db_subnet_groups().first() else { return Ok(None) };
-    let arn = g.db_subnet_group_arn().unwrap_or_default();
-    let tags =
-        p.rds.list_tags_for_resource().resource_name(arn).send().await.map_err(api("rds:ListTagsForResource"))?;
-    let mut props = Map::new();
-    props.insert("name".into(), json!(g.db_subnet_group_name()));
-    props.insert("description".into(), json!(g.db_subnet_group_description()));
-    props.insert("subnets".into(), json!(g.subnets().iter().filter_map(|s| s.subnet_identifier()).collect::<Vec<_>>()));
-    props.insert(
-        "tags".into(),
-        tag_map(tags.tag_list().iter().map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default()))),
-    );
-    Ok(Some(Observed { props, outputs: super::outputs([("name", e.physical_id.as_str()), ("arn", arn)]) }))
-}
-
-pub(super) async fn update_subnet_group(
-    p: &AwsProvider,
-    e: &Existing,
-    desired: &Value,
-) -> Result<Applied, ProviderError> {
-    let old: SubnetGroupProps = props(&e.address, &e.props)?;
-    let new: SubnetGroupProps = props(&e.address, desired)?;
-    if old.description != new.description || old.subnets != new.subnets {
-        p.rds
-            .modify_db_subnet_group()
-            .db_subnet_group_name(&e.physical_id)
-            .db_subnet_group_description(&new.description)
-            .set_subnet_ids(Some(new.subnets))
+    async fn create(
+        &self,
+        aws: &Aws,
+        new: &New<'_, DbSubnetGroup>,
+    ) -> Result<Created<DbSubnetGroupOutputs>, ProviderError> {
+        let name = new.name()?;
+        let out = aws
+            .rds
+            .create_db_subnet_group()
+            .db_subnet_group_name(name)
+            .db_subnet_group_description(&new.props.description)
+            .set_subnet_ids(Some(texts(&new.props.subnets)))
+            .set_tags(Some(rds_tags(&new.props.tags)))
             .send()
             .await
-            .map_err(api("rds:ModifyDBSubnetGroup"))?;
+            .map_err(api("rds:CreateDBSubnetGroup"))?;
+        let arn = out.db_subnet_group().and_then(|g| g.db_subnet_group_arn()).unwrap_or_default();
+        let outputs = DbSubnetGroupOutputs { name: name.to_string(), arn: arn.to_string() };
+        Ok(Created { physical_id: name.to_string(), outputs })
     }
-    let arn = e.outputs.get("arn").and_then(Value::as_str).unwrap_or_default();
-    sync_rds_tags(p, arn, e, desired).await?;
-    Ok(Applied { physical_id: e.physical_id.clone(), outputs: e.outputs.clone() })
-}
 
-pub(super) async fn delete_subnet_group(p: &AwsProvider, e: &Existing) -> Result<(), ProviderError> {
-    p.rds
-        .delete_db_subnet_group()
-        .db_subnet_group_name(&e.physical_id)
-        .send()
-        .await
-        .map_err(api("rds:DeleteDBSubnetGroup"))?;
-    Ok(())
-}
+    async fn read(
+        &self,
+        aws: &Aws,
+        recorded: &Recorded<'_, DbSubnetGroup>,
+    ) -> Result<Option<Read<DbSubnetGroup, DbSubnetGroupOutputs>>, ProviderError> {
+        let out = aws
+            .rds
+            .describe_db_subnet_groups()
+            .db_subnet_group_name(recorded.physical_id)
+            .send()
+            .await
+            .map_err(api("rds:DescribeDBSubnetGroups"))?;
+        let Some(g) = out.db_subnet_groups().first() else { return Ok(None) };
+        let arn = g.db_subnet_group_arn().unwrap_or_default();
+        let listed =
+            aws.rds.list_tags_for_resource().resource_name(arn).send().await.map_err(api("rds:ListTagsForResource"))?;
+        let name = g.db_subnet_group_name().unwrap_or_default();
+        let props = DbSubnetGroup {
+            description: g.db_subnet_group_description().unwrap_or_default().to_string(),
+            subnets: refs(g.subnets().iter().filter_map(|s| s.subnet_identifier())),
+            tags: tags_of(listed.tag_list()),
+        };
+        let outputs = DbSubnetGroupOutputs { name: recorded.physical_id.to_string(), arn: arn.to_string() };
+        Ok(Some(Read::named(props, name, outputs)))
+    }
 
-// ---- DB instance ----
-
-#[derive(Deserialize, Clone, PartialEq)]
-struct InstanceProps {
-    name: String,
-    engine: String,
-    engine_version: String,
-    instance_class: String,
-    allocated_storage_gb: i32,
-    storage_type: String,
-    storage_encrypted: bool,
-    multi_az: bool,
-    backup_retention_days: i32,
-    deletion_protection: bool,
-    publicly_accessible: bool,
-    master_username: String,
-    manage_master_user_password: bool,
-    db_name: String,
-    port: i32,
-    subnet_group: String,
-    security_groups: Vec<String>,
-    copy_tags_to_snapshot: bool,
-    auto_minor_version_upgrade: bool,
-    performance_insights: bool,
-    #[serde(default)]
-    final_snapshot: bool,
-}
-
-fn instance_outputs(db: &DbInstance) -> BTreeMap<String, Value> {
-    let mut out = BTreeMap::new();
-    let mut put = |k: &str, v: Option<Value>| {
-        if let Some(v) = v {
-            out.insert(k.to_string(), v);
+    async fn update(
+        &self,
+        aws: &Aws,
+        current: &Current<'_, DbSubnetGroup, DbSubnetGroupOutputs>,
+        new: &DbSubnetGroup,
+    ) -> Result<(), ProviderError> {
+        let old = &current.props;
+        if old.description != new.description || old.subnets != new.subnets {
+            aws.rds
+                .modify_db_subnet_group()
+                .db_subnet_group_name(current.physical_id)
+                .db_subnet_group_description(&new.description)
+                .set_subnet_ids(Some(texts(&new.subnets)))
+                .send()
+                .await
+                .map_err(api("rds:ModifyDBSubnetGroup"))?;
         }
-    };
-    put("identifier", db.db_instance_identifier().map(|v| json!(v)));
-    put("arn", db.db_instance_arn().map(|v| json!(v)));
-    put("resource_id", db.dbi_resource_id().map(|v| json!(v)));
-    put("address", db.endpoint().and_then(|e| e.address()).map(|v| json!(v)));
-    put("port", db.endpoint().and_then(|e| e.port()).or(db.db_instance_port()).map(|v| json!(v)));
-    put("master_user_secret_arn", db.master_user_secret().and_then(|s| s.secret_arn()).map(|v| json!(v)));
-    out
+        sync_rds_tags(aws, &current.outputs.arn, &old.tags, &new.tags).await
+    }
+
+    async fn delete(
+        &self,
+        aws: &Aws,
+        current: &Current<'_, DbSubnetGroup, DbSubnetGroupOutputs>,
+    ) -> Result<(), ProviderError> {
+        aws.rds
+            .delete_db_subnet_group()
+            .db_subnet_group_name(current.physical_id)
+            .send()
+            .await
+            .map_err(api("rds:DeleteDBSubnetGroup"))?;
+        Ok(())
+    }
+
+    /// The name is the id.
+    async fn find(&self, _aws: &Aws, lookup: &Lookup<'_, DbSubnetGroup>) -> Result<Option<String>, ProviderError> {
+        Ok(lookup.name.map(str::to_string))
+    }
 }
 
-async fn describe(p: &AwsProvider, identifier: &str) -> Result<Option<DbInstance>, ProviderError> {
-    let out = p
+fn instance_outputs(db: &AwsInstance) -> DbInstanceOutputs {
+    DbInstanceOutputs {
+        identifier: db.db_instance_identifier().unwrap_or_default().to_string(),
+        arn: db.db_instance_arn().unwrap_or_default().to_string(),
+        resource_id: db.dbi_resource_id().unwrap_or_default().to_string(),
+        address: db.endpoint().and_then(|e| e.address()).map(str::to_string),
+        port: db.endpoint().and_then(|e| e.port()).or(db.db_instance_port()),
+        master_user_secret_arn: db.master_user_secret().and_then(|s| s.secret_arn()).map(str::to_string),
+    }
+}
+
+async fn describe(aws: &Aws, identifier: &str) -> Result<Option<AwsInstance>, ProviderError> {
+    let out = aws
         .rds
         .describe_db_instances()
         .db_instance_identifier(identifier)
@@ -184,42 +175,6 @@ async fn describe(p: &AwsProvider, identifier: &str) -> Result<Option<DbInstance
     }
 }
 
-pub(super) async fn create_instance(p: &AwsProvider, d: &Desired) -> Result<Applied, ProviderError> {
-    let i: InstanceProps = props(&d.address, &d.props)?;
-    let out = p
-        .rds
-        .create_db_instance()
-        .db_instance_identifier(&i.name)
-        .engine(&i.engine)
-        .engine_version(&i.engine_version)
-        .db_instance_class(&i.instance_class)
-        .allocated_storage(i.allocated_storage_gb)
-        .storage_type(&i.storage_type)
-        .storage_encrypted(i.storage_encrypted)
-        .multi_az(i.multi_az)
-        .backup_retention_period(i.backup_retention_days)
-        .deletion_protection(i.deletion_protection)
-        .publicly_accessible(i.publicly_accessible)
-        .master_username(&i.master_username)
-        .manage_master_user_password(i.manage_master_user_password)
-        .db_name(&i.db_name)
-        .port(i.port)
-        .db_subnet_group_name(&i.subnet_group)
-        .set_vpc_security_group_ids(Some(i.security_groups.clone()))
-        .copy_tags_to_snapshot(i.copy_tags_to_snapshot)
-        .auto_minor_version_upgrade(i.auto_minor_version_upgrade)
-        .enable_performance_insights(i.performance_insights)
-        .set_tags(Some(rds_tags(&d.props)))
-        .send()
-        .await
-        .map_err(api("rds:CreateDBInstance"))?;
-    let db = out.db_instance().ok_or_else(|| ProviderError::OperationFailed {
-        what: "rds:CreateDBInstance".into(),
-        message: "the response holds no instance".into(),
-    })?;
-    Ok(Applied { physical_id: i.name, outputs: instance_outputs(db) })
-}
-
 /// States from which an instance does not become available by waiting.
 const FAILED: &[&str] = &[
     "failed",
@@ -230,168 +185,258 @@ const FAILED: &[&str] = &[
     "inaccessible-encryption-credentials",
 ];
 
-pub(super) async fn await_instance(p: &AwsProvider, e: &Existing) -> Result<BTreeMap<String, Value>, ProviderError> {
-    wait_for(format!("database {} to become available", e.physical_id), p.database_timeout, || async {
-        let Some(db) = describe(p, &e.physical_id).await? else {
-            return Err(ProviderError::OperationFailed {
-                what: format!("waiting for database {}", e.physical_id),
-                message: "it no longer exists".into(),
-            });
-        };
-        match db.db_instance_status() {
-            Some("available") => Ok(Some(instance_outputs(&db))),
-            Some(status) if FAILED.contains(&status) => Err(ProviderError::OperationFailed {
-                what: format!("database {}", e.physical_id),
-                message: format!("it is in state `{status}`"),
-            }),
-            _ => Ok(None),
-        }
-    })
-    .await
-}
-
-pub(super) async fn read_instance(p: &AwsProvider, e: &Existing) -> Result<Option<Observed>, ProviderError> {
-    let Some(db) = describe(p, &e.physical_id).await? else { return Ok(None) };
-    Ok(observe_instance(&db, e))
-}
-
-/// Reads many instances with one `DescribeDBInstances` filtered by identifiers (100 a call),
-/// tags included.
-pub(super) async fn read_instances(
-    p: &AwsProvider,
-    existing: &[Existing],
-) -> Result<Vec<Option<Observed>>, ProviderError> {
-    let mut found = std::collections::HashMap::new();
-    for chunk in existing.chunks(100) {
-        let ids: Vec<String> = chunk.iter().map(|e| e.physical_id.clone()).collect();
-        let filter = aws_sdk_rds::types::Filter::builder().name("db-instance-id").set_values(Some(ids)).build();
-        let mut pages = p.rds.describe_db_instances().filters(filter).into_paginator().send();
-        while let Some(page) = pages.next().await {
-            for db in page.map_err(api("rds:DescribeDBInstances"))?.db_instances() {
-                found.insert(db.db_instance_identifier().unwrap_or_default().to_string(), db.clone());
-            }
-        }
-    }
-    Ok(existing.iter().map(|e| found.get(&e.physical_id).and_then(|db| observe_instance(db, e))).collect())
-}
-
-fn observe_instance(db: &DbInstance, e: &Existing) -> Option<Observed> {
+/// An instance as read; `None` while it is being deleted.
+fn observe_instance(
+    db: &AwsInstance,
+    recorded: &Recorded<'_, DbInstance>,
+) -> Result<Option<Read<DbInstance, DbInstanceOutputs>>, ProviderError> {
     if db.db_instance_status() == Some("deleting") {
-        return None;
+        return Ok(None);
     }
-    let recorded_version = e.props.get("engine_version").and_then(Value::as_str).unwrap_or_default();
+    let identifier = db.db_instance_identifier().unwrap_or_default();
+    let engine = match db.engine() {
+        Some("postgres") => DbEngine::Postgres,
+        Some("mysql") => DbEngine::Mysql,
+        other => {
+            return Err(missing(
+                &format!("reading database {identifier}"),
+                &format!("its engine {other:?} is not one platform manages (postgres, mysql)"),
+            ))
+        }
+    };
     let version = db.engine_version().unwrap_or_default();
     // A declared major version ("17") is met by any of its minor versions ("17.4").
-    let version = if version.starts_with(&format!("{recorded_version}.")) { recorded_version } else { version };
-    let mut props = Map::new();
-    let mut put = |k: &str, v: Value| {
-        props.insert(k.to_string(), v);
+    let declared = recorded.kept(|p| p.engine_version.clone());
+    let engine_version =
+        if !declared.is_empty() && version.starts_with(&format!("{declared}.")) { &declared } else { version };
+    let number = |v: Option<i32>| v.and_then(|v| u32::try_from(v).ok()).unwrap_or_default();
+    let props = DbInstance {
+        engine,
+        engine_version: engine_version.to_string(),
+        instance_class: db.db_instance_class().unwrap_or_default().to_string(),
+        allocated_storage_gb: number(db.allocated_storage()),
+        storage_type: db.storage_type().unwrap_or_default().to_string(),
+        storage_encrypted: db.storage_encrypted().unwrap_or(false),
+        multi_az: db.multi_az().unwrap_or(false),
+        backup_retention_days: number(db.backup_retention_period()),
+        deletion_protection: db.deletion_protection().unwrap_or(false),
+        publicly_accessible: db.publicly_accessible().unwrap_or(false),
+        master_username: db.master_username().unwrap_or_default().to_string(),
+        manage_master_user_password: db.master_user_secret().is_some(),
+        db_name: db.db_name().unwrap_or_default().to_string(),
+        port: db
+            .endpoint()
+            .and_then(|e| e.port())
+            .or(db.db_instance_port())
+            .and_then(|p| u16::try_from(p).ok())
+            .unwrap_or_default(),
+        subnet_group: Ref::existing(db.db_subnet_group().and_then(|g| g.db_subnet_group_name()).unwrap_or_default()),
+        security_groups: refs(db.vpc_security_groups().iter().filter_map(|g| g.vpc_security_group_id())),
+        copy_tags_to_snapshot: db.copy_tags_to_snapshot().unwrap_or(false),
+        auto_minor_version_upgrade: db.auto_minor_version_upgrade().unwrap_or(false),
+        // Not every endpoint reports Performance Insights; when it does not, the recorded value stands.
+        performance_insights: db
+            .performance_insights_enabled()
+            .unwrap_or_else(|| recorded.kept(|p| p.performance_insights)),
+        final_snapshot: recorded.kept(|p| p.final_snapshot),
+        tags: tags_of(db.tag_list()),
     };
-    put("name", json!(db.db_instance_identifier()));
-    put("engine", json!(db.engine()));
-    put("engine_version", json!(version));
-    put("instance_class", json!(db.db_instance_class()));
-    put("allocated_storage_gb", json!(db.allocated_storage()));
-    put("storage_type", json!(db.storage_type()));
-    put("storage_encrypted", json!(db.storage_encrypted()));
-    put("multi_az", json!(db.multi_az()));
-    put("backup_retention_days", json!(db.backup_retention_period()));
-    put("deletion_protection", json!(db.deletion_protection()));
-    put("publicly_accessible", json!(db.publicly_accessible()));
-    put("master_username", json!(db.master_username()));
-    put("manage_master_user_password", json!(db.master_user_secret().is_some()));
-    put("db_name", json!(db.db_name()));
-    put("port", json!(db.endpoint().and_then(|e| e.port()).or(db.db_instance_port())));
-    put("subnet_group", json!(db.db_subnet_group().and_then(|g| g.db_subnet_group_name())));
-    put(
-        "security_groups",
-        json!(db.vpc_security_groups().iter().filter_map(|g| g.vpc_security_group_id()).collect::<Vec<_>>()),
-    );
-    put("copy_tags_to_snapshot", json!(db.copy_tags_to_snapshot()));
-    put("auto_minor_version_upgrade", json!(db.auto_minor_version_upgrade()));
-    // Not every endpoint reports Performance Insights; when it does not, the recorded value stands.
-    if let Some(enabled) = db.performance_insights_enabled() {
-        put("performance_insights", json!(enabled));
-    }
-    put("tags", tag_map(db.tag_list().iter().map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default()))));
-    Some(Observed { props, outputs: instance_outputs(db) })
+    Ok(Some(Read::named(props, identifier, instance_outputs(db))))
 }
 
-pub(super) async fn update_instance(p: &AwsProvider, e: &Existing, desired: &Value) -> Result<Applied, ProviderError> {
-    let old: InstanceProps = props(&e.address, &e.props)?;
-    let new: InstanceProps = props(&e.address, desired)?;
-    let mut modify = p.rds.modify_db_instance().db_instance_identifier(&e.physical_id).apply_immediately(true);
-    let mut changed = false;
-    macro_rules! when_changed {
-        ($field:ident, $setter:ident) => {
-            if old.$field != new.$field {
-                modify = modify.$setter(new.$field.clone());
-                changed = true;
-            }
+#[async_trait]
+impl AwsResource for DbInstances {
+    type Props = DbInstance;
+    type Outputs = DbInstanceOutputs;
+
+    const BATCHED: bool = true;
+    const AWAITS: bool = true;
+    /// Whether a final snapshot is taken is how platform deletes, not an attribute of the instance.
+    const NOT_REPORTED: &'static [&'static str] = &["final_snapshot"];
+
+    async fn create(&self, aws: &Aws, new: &New<'_, DbInstance>) -> Result<Created<DbInstanceOutputs>, ProviderError> {
+        let i = &new.props;
+        let name = new.name()?;
+        let engine = match i.engine {
+            DbEngine::Postgres => "postgres",
+            DbEngine::Mysql => "mysql",
         };
-    }
-    when_changed!(instance_class, db_instance_class);
-    when_changed!(allocated_storage_gb, allocated_storage);
-    when_changed!(storage_type, storage_type);
-    when_changed!(multi_az, multi_az);
-    when_changed!(backup_retention_days, backup_retention_period);
-    when_changed!(deletion_protection, deletion_protection);
-    when_changed!(publicly_accessible, publicly_accessible);
-    when_changed!(manage_master_user_password, manage_master_user_password);
-    when_changed!(port, db_port_number);
-    when_changed!(copy_tags_to_snapshot, copy_tags_to_snapshot);
-    when_changed!(auto_minor_version_upgrade, auto_minor_version_upgrade);
-    when_changed!(performance_insights, enable_performance_insights);
-    if old.engine_version != new.engine_version {
-        let major = |v: &str| v.split('.').next().unwrap_or_default().to_string();
-        modify = modify
-            .engine_version(&new.engine_version)
-            .allow_major_version_upgrade(major(&old.engine_version) != major(&new.engine_version));
-        changed = true;
-    }
-    let mut old_groups = old.security_groups.clone();
-    let mut new_groups = new.security_groups.clone();
-    old_groups.sort();
-    new_groups.sort();
-    if old_groups != new_groups {
-        modify = modify.set_vpc_security_group_ids(Some(new.security_groups.clone()));
-        changed = true;
-    }
-    if changed {
-        modify.send().await.map_err(api("rds:ModifyDBInstance"))?;
-    }
-    let arn = e.outputs.get("arn").and_then(Value::as_str).unwrap_or_default();
-    sync_rds_tags(p, arn, e, desired).await?;
-    Ok(Applied { physical_id: e.physical_id.clone(), outputs: e.outputs.clone() })
-}
-
-pub(super) async fn delete_instance(p: &AwsProvider, e: &Existing) -> Result<(), ProviderError> {
-    let i: InstanceProps = props(&e.address, &e.props)?;
-    if i.deletion_protection && e.delete_allowed {
-        // The user named this address explicitly: lift AWS's own deletion protection first.
-        p.rds
-            .modify_db_instance()
-            .db_instance_identifier(&e.physical_id)
-            .deletion_protection(false)
-            .apply_immediately(true)
+        let out = aws
+            .rds
+            .create_db_instance()
+            .db_instance_identifier(name)
+            .engine(engine)
+            .engine_version(&i.engine_version)
+            .db_instance_class(&i.instance_class)
+            .allocated_storage(i32::try_from(i.allocated_storage_gb).unwrap_or(i32::MAX))
+            .storage_type(&i.storage_type)
+            .storage_encrypted(i.storage_encrypted)
+            .multi_az(i.multi_az)
+            .backup_retention_period(i32::try_from(i.backup_retention_days).unwrap_or(i32::MAX))
+            .deletion_protection(i.deletion_protection)
+            .publicly_accessible(i.publicly_accessible)
+            .master_username(&i.master_username)
+            .manage_master_user_password(i.manage_master_user_password)
+            .db_name(&i.db_name)
+            .port(i32::from(i.port))
+            .db_subnet_group_name(i.subnet_group.as_str())
+            .set_vpc_security_group_ids(Some(texts(&i.security_groups)))
+            .copy_tags_to_snapshot(i.copy_tags_to_snapshot)
+            .auto_minor_version_upgrade(i.auto_minor_version_upgrade)
+            .enable_performance_insights(i.performance_insights)
+            .set_tags(Some(rds_tags(&i.tags)))
             .send()
             .await
-            .map_err(api("rds:ModifyDBInstance"))?;
+            .map_err(api("rds:CreateDBInstance"))?;
+        let db = out.db_instance().ok_or_else(|| missing("rds:CreateDBInstance", "the response holds no instance"))?;
+        Ok(Created { physical_id: name.to_string(), outputs: instance_outputs(db) })
     }
-    let mut delete = p.rds.delete_db_instance().db_instance_identifier(&e.physical_id);
-    delete = if i.final_snapshot {
-        let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or(Duration::ZERO);
-        delete.skip_final_snapshot(false).final_db_snapshot_identifier(format!(
-            "{}-final-{}",
-            e.physical_id,
-            stamp.as_secs()
-        ))
-    } else {
-        delete.skip_final_snapshot(true)
-    };
-    delete.send().await.map_err(api("rds:DeleteDBInstance"))?;
-    wait_for(format!("database {} to be deleted", e.physical_id), p.database_timeout, || async {
-        Ok(describe(p, &e.physical_id).await?.is_none().then_some(()))
-    })
-    .await
+
+    async fn read(
+        &self,
+        aws: &Aws,
+        recorded: &Recorded<'_, DbInstance>,
+    ) -> Result<Option<Read<DbInstance, DbInstanceOutputs>>, ProviderError> {
+        match describe(aws, recorded.physical_id).await? {
+            Some(db) => observe_instance(&db, recorded),
+            None => Ok(None),
+        }
+    }
+
+    /// One `DescribeDBInstances` filtered by identifiers (100 a call), tags included.
+    async fn read_batch(
+        &self,
+        aws: &Aws,
+        recorded: &[Recorded<'_, DbInstance>],
+    ) -> Result<Vec<Option<Read<DbInstance, DbInstanceOutputs>>>, ProviderError> {
+        let mut found = HashMap::new();
+        for chunk in recorded.chunks(100) {
+            let ids: Vec<String> = chunk.iter().map(|r| r.physical_id.to_string()).collect();
+            let filter = aws_sdk_rds::types::Filter::builder().name("db-instance-id").set_values(Some(ids)).build();
+            let mut pages = aws.rds.describe_db_instances().filters(filter).into_paginator().send();
+            while let Some(page) = pages.next().await {
+                for db in page.map_err(api("rds:DescribeDBInstances"))?.db_instances() {
+                    found.insert(db.db_instance_identifier().unwrap_or_default().to_string(), db.clone());
+                }
+            }
+        }
+        recorded
+            .iter()
+            .map(|r| match found.get(r.physical_id) {
+                Some(db) => observe_instance(db, r),
+                None => Ok(None),
+            })
+            .collect()
+    }
+
+    async fn update(
+        &self,
+        aws: &Aws,
+        current: &Current<'_, DbInstance, DbInstanceOutputs>,
+        new: &DbInstance,
+    ) -> Result<(), ProviderError> {
+        let old = &current.props;
+        let mut modify =
+            aws.rds.modify_db_instance().db_instance_identifier(current.physical_id).apply_immediately(true);
+        let mut changed = false;
+        macro_rules! when_changed {
+            ($field:ident, $setter:ident, $convert:expr) => {
+                if old.$field != new.$field {
+                    modify = modify.$setter($convert(new.$field.clone()));
+                    changed = true;
+                }
+            };
+        }
+        let int = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
+        fn same<T>(v: T) -> T {
+            v
+        }
+        when_changed!(instance_class, db_instance_class, same);
+        when_changed!(allocated_storage_gb, allocated_storage, int);
+        when_changed!(storage_type, storage_type, same);
+        when_changed!(multi_az, multi_az, same);
+        when_changed!(backup_retention_days, backup_retention_period, int);
+        when_changed!(deletion_protection, deletion_protection, same);
+        when_changed!(publicly_accessible, publicly_accessible, same);
+        when_changed!(manage_master_user_password, manage_master_user_password, same);
+        when_changed!(port, db_port_number, i32::from);
+        when_changed!(copy_tags_to_snapshot, copy_tags_to_snapshot, same);
+        when_changed!(auto_minor_version_upgrade, auto_minor_version_upgrade, same);
+        when_changed!(performance_insights, enable_performance_insights, same);
+        if old.engine_version != new.engine_version {
+            let major = |v: &str| v.split('.').next().unwrap_or_default().to_string();
+            modify = modify
+                .engine_version(&new.engine_version)
+                .allow_major_version_upgrade(major(&old.engine_version) != major(&new.engine_version));
+            changed = true;
+        }
+        let (mut old_groups, mut new_groups) = (texts(&old.security_groups), texts(&new.security_groups));
+        old_groups.sort();
+        new_groups.sort();
+        if old_groups != new_groups {
+            modify = modify.set_vpc_security_group_ids(Some(new_groups));
+            changed = true;
+        }
+        if changed {
+            modify.send().await.map_err(api("rds:ModifyDBInstance"))?;
+        }
+        sync_rds_tags(aws, &current.outputs.arn, &old.tags, &new.tags).await
+    }
+
+    async fn delete(
+        &self,
+        aws: &Aws,
+        current: &Current<'_, DbInstance, DbInstanceOutputs>,
+    ) -> Result<(), ProviderError> {
+        let (i, id) = (&current.props, current.physical_id);
+        if i.deletion_protection && current.delete_allowed {
+            // The user named this address explicitly: lift AWS's own deletion protection first.
+            aws.rds
+                .modify_db_instance()
+                .db_instance_identifier(id)
+                .deletion_protection(false)
+                .apply_immediately(true)
+                .send()
+                .await
+                .map_err(api("rds:ModifyDBInstance"))?;
+        }
+        let mut delete = aws.rds.delete_db_instance().db_instance_identifier(id);
+        delete = if i.final_snapshot {
+            let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or(Duration::ZERO);
+            delete.skip_final_snapshot(false).final_db_snapshot_identifier(format!("{id}-final-{}", stamp.as_secs()))
+        } else {
+            delete.skip_final_snapshot(true)
+        };
+        delete.send().await.map_err(api("rds:DeleteDBInstance"))?;
+        wait_for(format!("database {id} to be deleted"), aws.database_timeout, || async {
+            Ok(describe(aws, id).await?.is_none().then_some(()))
+        })
+        .await
+    }
+
+    /// The name is the id.
+    async fn find(&self, _aws: &Aws, lookup: &Lookup<'_, DbInstance>) -> Result<Option<String>, ProviderError> {
+        Ok(lookup.name.map(str::to_string))
+    }
+
+    async fn await_ready(
+        &self,
+        aws: &Aws,
+        current: &Current<'_, DbInstance, DbInstanceOutputs>,
+    ) -> Result<DbInstanceOutputs, ProviderError> {
+        let id = current.physical_id;
+        wait_for(format!("database {id} to become available"), aws.database_timeout, || async {
+            let Some(db) = describe(aws, id).await? else {
+                return Err(missing(&format!("waiting for database {id}"), "it no longer exists"));
+            };
+            match db.db_instance_status() {
+                Some("available") => Ok(Some(instance_outputs(&db))),
+                Some(status) if FAILED.contains(&status) => {
+                    Err(missing(&format!("database {id}"), &format!("it is in state `{status}`")))
+                }
+                _ => Ok(None),
+            }
+        })
+        .await
+    }
 }

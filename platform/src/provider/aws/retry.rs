@@ -85,6 +85,22 @@ impl ProviderError {
     }
 }
 
+/// `f`, again after throttling and transient failures (exponential backoff with jitter, within a
+/// deadline); any other failure at once.
+pub(crate) async fn retrying<T, F, Fut>(what: &str, f: F) -> Result<T, ProviderError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ProviderError>>,
+{
+    let mut backoff = Backoff::new(what);
+    loop {
+        match f().await {
+            Err(err) if err.retry() != Retry::No => backoff.wait(err).await?,
+            other => return other,
+        }
+    }
+}
+
 /// Backoff of one operation: exponential from 200 ms, capped at 10 s, full jitter; gives up after
 /// ten attempts or two minutes.
 #[derive(Debug)]

@@ -1,30 +1,24 @@
 //! S3 buckets. Bucket names are global, so the physical name is the declared one followed by the
 //! account id and the region (both discovered, never configured).
 
-use serde::Deserialize;
-use serde_json::{json, Map, Value};
-
+use async_trait::async_trait;
 use aws_sdk_s3::types::{
     BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration, Delete, ObjectIdentifier,
     ObjectOwnership, PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
     ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging, VersioningConfiguration,
 };
+use serde_json::{json, Value};
 
-use super::{api, incomplete, props, tag_map, tags_of, AwsProvider};
-use crate::provider::{Applied, Desired, Existing, Observed, ProviderError};
+use super::client::Aws;
+use super::resource::{AwsResource, Created, Current, Lookup, New, Read, Recorded};
+use super::support::{api, incomplete, malformed, tags};
+use crate::model::Address;
+use crate::provider::ProviderError;
+use crate::resources::s3::{Bucket, BucketEncryption, BucketOutputs};
+use crate::resources::Tags;
 
-#[derive(Deserialize)]
-struct BucketProps {
-    name: String,
-    block_public_access: bool,
-    /// None when the bucket has no default encryption (read back from a bucket whose setup
-    /// was interrupted).
-    encryption: Option<String>,
-    versioning: bool,
-    enforce_tls: bool,
-    #[serde(default)]
-    force_destroy: bool,
-}
+/// `aws.s3.bucket`.
+pub(crate) struct Buckets;
 
 /// The statement id of the TLS-only statement in the bucket policy.
 const TLS_SID: &str = "DenyInsecureTransport";
@@ -58,29 +52,40 @@ fn enforces_tls(policy: &str) -> bool {
     })
 }
 
-pub(super) async fn physical_name(p: &AwsProvider, name: &str) -> Result<String, ProviderError> {
-    let account = p.account().await?;
-    Ok(format!("{name}-{}-{}", account.id, p.region()))
+/// The bucket's global name: the declared name, the account id and the region.
+async fn physical_name(aws: &Aws, name: &str) -> Result<String, ProviderError> {
+    let account = aws.account().await?;
+    Ok(format!("{name}-{}-{}", account.id, aws.region()))
 }
 
-fn outputs(partition: &str, region: &str, bucket: &str) -> std::collections::BTreeMap<String, Value> {
-    super::outputs([
-        ("name", bucket),
-        ("arn", &format!("arn:{partition}:s3:::{bucket}")),
-        ("regional_domain_name", &format!("{bucket}.s3.{region}.amazonaws.com")),
-    ])
+async fn outputs(aws: &Aws, bucket: &str) -> Result<BucketOutputs, ProviderError> {
+    let partition = &aws.account().await?.partition;
+    let region = aws.region();
+    Ok(BucketOutputs {
+        name: bucket.to_string(),
+        arn: format!("arn:{partition}:s3:::{bucket}"),
+        regional_domain_name: format!("{bucket}.s3.{region}.amazonaws.com"),
+    })
 }
 
-async fn configure(
-    p: &AwsProvider,
-    bucket: &str,
-    old: Option<&BucketProps>,
-    new: &BucketProps,
-) -> Result<(), ProviderError> {
-    let changed = |f: fn(&BucketProps) -> String| old.is_none_or(|o| f(o) != f(new));
-    if changed(|b| b.block_public_access.to_string()) {
+fn algorithm(encryption: BucketEncryption) -> ServerSideEncryption {
+    match encryption {
+        BucketEncryption::S3Managed => ServerSideEncryption::Aes256,
+        BucketEncryption::KmsManaged => ServerSideEncryption::AwsKms,
+        BucketEncryption::KmsDualLayer => ServerSideEncryption::AwsKmsDsse,
+    }
+}
+
+/// Sets what differs between `old` (none for a new bucket) and `new`.
+async fn configure(aws: &Aws, bucket: &str, old: Option<&Bucket>, new: &Bucket) -> Result<(), ProviderError> {
+    let failed = |what: &str| {
+        let what = what.to_string();
+        move |e: aws_sdk_s3::error::BuildError| ProviderError::OperationFailed { what, message: e.to_string() }
+    };
+    if old.is_none_or(|o| o.block_public_access != new.block_public_access) {
         let block = new.block_public_access;
-        p.s3.put_public_access_block()
+        aws.s3
+            .put_public_access_block()
             .bucket(bucket)
             .public_access_block_configuration(
                 PublicAccessBlockConfiguration::builder()
@@ -94,24 +99,20 @@ async fn configure(
             .await
             .map_err(api("s3:PutPublicAccessBlock"))?;
     }
-    if changed(|b| b.encryption.clone().unwrap_or_default()) {
+    if old.is_none_or(|o| o.encryption != new.encryption) {
         let rule = ServerSideEncryptionRule::builder()
             .apply_server_side_encryption_by_default(
                 ServerSideEncryptionByDefault::builder()
-                    .sse_algorithm(ServerSideEncryption::from(new.encryption.as_deref().unwrap_or("AES256")))
+                    .sse_algorithm(algorithm(new.encryption))
                     .build()
-                    .map_err(|e| ProviderError::OperationFailed {
-                        what: "s3 encryption".into(),
-                        message: e.to_string(),
-                    })?,
+                    .map_err(failed("s3 encryption"))?,
             )
-            .bucket_key_enabled(new.encryption.as_deref() == Some("aws:kms"))
+            .bucket_key_enabled(new.encryption != BucketEncryption::S3Managed)
             .build();
-        let config = ServerSideEncryptionConfiguration::builder()
-            .rules(rule)
-            .build()
-            .map_err(|e| ProviderError::OperationFailed { what: "s3 encryption".into(), message: e.to_string() })?;
-        p.s3.put_bucket_encryption()
+        let config =
+            ServerSideEncryptionConfiguration::builder().rules(rule).build().map_err(failed("s3 encryption"))?;
+        aws.s3
+            .put_bucket_encryption()
             .bucket(bucket)
             .server_side_encryption_configuration(config)
             .send()
@@ -119,66 +120,42 @@ async fn configure(
             .map_err(api("s3:PutBucketEncryption"))?;
     }
     // A new bucket is unversioned: only turning versioning on is a call.
-    if changed(|b| b.versioning.to_string()) && (old.is_some() || new.versioning) {
+    if old.map_or(new.versioning, |o| o.versioning != new.versioning) {
         let status = if new.versioning { BucketVersioningStatus::Enabled } else { BucketVersioningStatus::Suspended };
-        p.s3.put_bucket_versioning()
+        aws.s3
+            .put_bucket_versioning()
             .bucket(bucket)
             .versioning_configuration(VersioningConfiguration::builder().status(status).build())
             .send()
             .await
             .map_err(api("s3:PutBucketVersioning"))?;
     }
-    if changed(|b| b.enforce_tls.to_string()) && (old.is_some() || new.enforce_tls) {
+    if old.map_or(new.enforce_tls, |o| o.enforce_tls != new.enforce_tls) {
         if new.enforce_tls {
-            let partition = p.account().await?.partition.clone();
-            p.s3.put_bucket_policy()
+            let partition = aws.account().await?.partition.clone();
+            aws.s3
+                .put_bucket_policy()
                 .bucket(bucket)
                 .policy(tls_policy(&partition, bucket))
                 .send()
                 .await
                 .map_err(api("s3:PutBucketPolicy"))?;
         } else {
-            p.s3.delete_bucket_policy().bucket(bucket).send().await.map_err(api("s3:DeleteBucketPolicy"))?;
+            aws.s3.delete_bucket_policy().bucket(bucket).send().await.map_err(api("s3:DeleteBucketPolicy"))?;
         }
     }
     Ok(())
 }
 
-async fn put_tags(p: &AwsProvider, bucket: &str, props: &Value) -> Result<(), ProviderError> {
-    let tags = tags_of(props)
-        .into_iter()
+async fn put_tags(aws: &Aws, address: &Address, bucket: &str, tags: &Tags) -> Result<(), ProviderError> {
+    let tags = tags
+        .iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| ProviderError::OperationFailed { what: "s3 tags".into(), message: e.to_string() })?;
-    let tagging = Tagging::builder()
-        .set_tag_set(Some(tags))
-        .build()
-        .map_err(|e| ProviderError::OperationFailed { what: "s3 tags".into(), message: e.to_string() })?;
-    p.s3.put_bucket_tagging().bucket(bucket).tagging(tagging).send().await.map_err(api("s3:PutBucketTagging"))?;
+        .map_err(malformed(address))?;
+    let tagging = Tagging::builder().set_tag_set(Some(tags)).build().map_err(malformed(address))?;
+    aws.s3.put_bucket_tagging().bucket(bucket).tagging(tagging).send().await.map_err(api("s3:PutBucketTagging"))?;
     Ok(())
-}
-
-pub(super) async fn create(p: &AwsProvider, d: &Desired) -> Result<Applied, ProviderError> {
-    let b: BucketProps = props(&d.address, &d.props)?;
-    let bucket = physical_name(p, &b.name).await?;
-    let region = p.region();
-    let mut create = p.s3.create_bucket().bucket(&bucket).object_ownership(ObjectOwnership::BucketOwnerEnforced);
-    if region != "us-east-1" {
-        create = create.create_bucket_configuration(
-            CreateBucketConfiguration::builder()
-                .location_constraint(BucketLocationConstraint::from(region.as_str()))
-                .build(),
-        );
-    }
-    create.send().await.map_err(api("s3:CreateBucket"))?;
-    let partition = p.account().await?.partition.clone();
-    let outs = outputs(&partition, &region, &bucket);
-    let finish = async {
-        configure(p, &bucket, None, &b).await?;
-        put_tags(p, &bucket, &d.props).await
-    };
-    finish.await.map_err(incomplete(&bucket, &outs))?;
-    Ok(Applied { physical_id: bucket, outputs: outs })
 }
 
 /// Runs a read that AWS answers with a "not configured" error code when the setting is absent.
@@ -190,75 +167,17 @@ fn absent_if<T>(result: Result<T, ProviderError>, codes: &[&str]) -> Result<Opti
     }
 }
 
-pub(super) async fn read(p: &AwsProvider, e: &Existing) -> Result<Option<Observed>, ProviderError> {
-    let bucket = &e.physical_id;
-    match p.s3.head_bucket().bucket(bucket).send().await.map_err(api("s3:HeadBucket")) {
-        Ok(_) => {}
-        Err(err) if err.is_not_found() => return Ok(None),
-        Err(err) => return Err(err),
-    }
-    let block = absent_if(
-        p.s3.get_public_access_block().bucket(bucket).send().await.map_err(api("s3:GetPublicAccessBlock")),
-        &["NoSuchPublicAccessBlockConfiguration"],
-    )?;
-    let block = block.and_then(|b| b.public_access_block_configuration().cloned()).is_some_and(|c| {
-        c.block_public_acls() == Some(true)
-            && c.ignore_public_acls() == Some(true)
-            && c.block_public_policy() == Some(true)
-            && c.restrict_public_buckets() == Some(true)
-    });
-    let encryption = absent_if(
-        p.s3.get_bucket_encryption().bucket(bucket).send().await.map_err(api("s3:GetBucketEncryption")),
-        &["ServerSideEncryptionConfigurationNotFoundError"],
-    )?;
-    let algorithm = encryption
-        .as_ref()
-        .and_then(|e| e.server_side_encryption_configuration())
-        .and_then(|c| c.rules().first())
-        .and_then(|r| r.apply_server_side_encryption_by_default())
-        .map(|d| d.sse_algorithm().as_str().to_string());
-    let versioning = p.s3.get_bucket_versioning().bucket(bucket).send().await.map_err(api("s3:GetBucketVersioning"))?;
-    let policy = absent_if(
-        p.s3.get_bucket_policy().bucket(bucket).send().await.map_err(api("s3:GetBucketPolicy")),
-        &["NoSuchBucketPolicy"],
-    )?;
-    let tags = absent_if(
-        p.s3.get_bucket_tagging().bucket(bucket).send().await.map_err(api("s3:GetBucketTagging")),
-        &["NoSuchTagSet", "NoSuchTagSetError"],
-    )?;
-    let mut props = Map::new();
-    props.insert("block_public_access".into(), json!(block));
-    props.insert("encryption".into(), json!(algorithm));
-    props.insert("versioning".into(), json!(versioning.status() == Some(&BucketVersioningStatus::Enabled)));
-    props.insert("enforce_tls".into(), json!(policy.as_ref().and_then(|p| p.policy()).is_some_and(enforces_tls)));
-    props.insert(
-        "tags".into(),
-        tag_map(tags.as_ref().map(|t| t.tag_set()).unwrap_or_default().iter().map(|t| (t.key(), t.value()))),
-    );
-    let partition = p.account().await?.partition.clone();
-    Ok(Some(Observed { props, outputs: outputs(&partition, &p.region(), bucket) }))
-}
-
-pub(super) async fn update(p: &AwsProvider, e: &Existing, desired: &Value) -> Result<Applied, ProviderError> {
-    let old: BucketProps = props(&e.address, &e.props)?;
-    let new: BucketProps = props(&e.address, desired)?;
-    configure(p, &e.physical_id, Some(&old), &new).await?;
-    if e.props.get("tags") != desired.get("tags") {
-        put_tags(p, &e.physical_id, desired).await?;
-    }
-    Ok(Applied { physical_id: e.physical_id.clone(), outputs: e.outputs.clone() })
-}
-
 /// Deletes every object version and delete marker (for `force_destroy`).
-async fn empty(p: &AwsProvider, bucket: &str) -> Result<(), ProviderError> {
+async fn empty(aws: &Aws, bucket: &str) -> Result<(), ProviderError> {
     loop {
-        let page =
-            p.s3.list_object_versions()
-                .bucket(bucket)
-                .max_keys(1000)
-                .send()
-                .await
-                .map_err(api("s3:ListObjectVersions"))?;
+        let page = aws
+            .s3
+            .list_object_versions()
+            .bucket(bucket)
+            .max_keys(1000)
+            .send()
+            .await
+            .map_err(api("s3:ListObjectVersions"))?;
         let objects: Vec<ObjectIdentifier> = page
             .versions()
             .iter()
@@ -276,7 +195,8 @@ async fn empty(p: &AwsProvider, bucket: &str) -> Result<(), ProviderError> {
             .quiet(true)
             .build()
             .map_err(|e| ProviderError::OperationFailed { what: "s3 delete".into(), message: e.to_string() })?;
-        let out = p.s3.delete_objects().bucket(bucket).delete(delete).send().await.map_err(api("s3:DeleteObjects"))?;
+        let out =
+            aws.s3.delete_objects().bucket(bucket).delete(delete).send().await.map_err(api("s3:DeleteObjects"))?;
         // Per-object failures come back in the response, not as an error of the call.
         if let Some(failure) = out.errors().first() {
             return Err(ProviderError::Api {
@@ -293,11 +213,119 @@ async fn empty(p: &AwsProvider, bucket: &str) -> Result<(), ProviderError> {
     }
 }
 
-pub(super) async fn delete(p: &AwsProvider, e: &Existing) -> Result<(), ProviderError> {
-    let b: BucketProps = props(&e.address, &e.props)?;
-    if b.force_destroy {
-        empty(p, &e.physical_id).await?;
+#[async_trait]
+impl AwsResource for Buckets {
+    type Props = Bucket;
+    type Outputs = BucketOutputs;
+
+    /// Whether a bucket holding objects may be deleted is how platform deletes, not AWS's.
+    const NOT_REPORTED: &'static [&'static str] = &["force_destroy"];
+
+    async fn create(&self, aws: &Aws, new: &New<'_, Bucket>) -> Result<Created<BucketOutputs>, ProviderError> {
+        let bucket = physical_name(aws, new.name()?).await?;
+        let region = aws.region();
+        let mut create = aws.s3.create_bucket().bucket(&bucket).object_ownership(ObjectOwnership::BucketOwnerEnforced);
+        if region != "us-east-1" {
+            create = create.create_bucket_configuration(
+                CreateBucketConfiguration::builder()
+                    .location_constraint(BucketLocationConstraint::from(region.as_str()))
+                    .build(),
+            );
+        }
+        create.send().await.map_err(api("s3:CreateBucket"))?;
+        let outputs = outputs(aws, &bucket).await?;
+        let finish = async {
+            configure(aws, &bucket, None, &new.props).await?;
+            put_tags(aws, new.address, &bucket, &new.props.tags).await
+        };
+        finish.await.map_err(incomplete(&bucket, &outputs))?;
+        Ok(Created { physical_id: bucket, outputs })
     }
-    p.s3.delete_bucket().bucket(&e.physical_id).send().await.map_err(api("s3:DeleteBucket"))?;
-    Ok(())
+
+    async fn read(
+        &self,
+        aws: &Aws,
+        recorded: &Recorded<'_, Bucket>,
+    ) -> Result<Option<Read<Bucket, BucketOutputs>>, ProviderError> {
+        let bucket = recorded.physical_id;
+        match aws.s3.head_bucket().bucket(bucket).send().await.map_err(api("s3:HeadBucket")) {
+            Ok(_) => {}
+            Err(err) if err.is_not_found() => return Ok(None),
+            Err(err) => return Err(err),
+        }
+        let block = absent_if(
+            aws.s3.get_public_access_block().bucket(bucket).send().await.map_err(api("s3:GetPublicAccessBlock")),
+            &["NoSuchPublicAccessBlockConfiguration"],
+        )?;
+        let block_public_access = block.and_then(|b| b.public_access_block_configuration().cloned()).is_some_and(|c| {
+            c.block_public_acls() == Some(true)
+                && c.ignore_public_acls() == Some(true)
+                && c.block_public_policy() == Some(true)
+                && c.restrict_public_buckets() == Some(true)
+        });
+        let encryption = absent_if(
+            aws.s3.get_bucket_encryption().bucket(bucket).send().await.map_err(api("s3:GetBucketEncryption")),
+            &["ServerSideEncryptionConfigurationNotFoundError"],
+        )?;
+        let algorithm = encryption
+            .as_ref()
+            .and_then(|e| e.server_side_encryption_configuration())
+            .and_then(|c| c.rules().first())
+            .and_then(|r| r.apply_server_side_encryption_by_default())
+            .map(|d| d.sse_algorithm().clone());
+        let versioning =
+            aws.s3.get_bucket_versioning().bucket(bucket).send().await.map_err(api("s3:GetBucketVersioning"))?;
+        let policy = absent_if(
+            aws.s3.get_bucket_policy().bucket(bucket).send().await.map_err(api("s3:GetBucketPolicy")),
+            &["NoSuchBucketPolicy"],
+        )?;
+        let tagging = absent_if(
+            aws.s3.get_bucket_tagging().bucket(bucket).send().await.map_err(api("s3:GetBucketTagging")),
+            &["NoSuchTagSet", "NoSuchTagSetError"],
+        )?;
+        let props = Bucket {
+            block_public_access,
+            // Every bucket without a configuration of its own is encrypted with S3-managed keys
+            // (https://docs.aws.amazon.com/AmazonS3/latest/userguide/default-encryption-faq.html).
+            encryption: match algorithm {
+                Some(ServerSideEncryption::AwsKms) => BucketEncryption::KmsManaged,
+                Some(ServerSideEncryption::AwsKmsDsse) => BucketEncryption::KmsDualLayer,
+                _ => BucketEncryption::S3Managed,
+            },
+            versioning: versioning.status() == Some(&BucketVersioningStatus::Enabled),
+            enforce_tls: policy.as_ref().and_then(|p| p.policy()).is_some_and(enforces_tls),
+            force_destroy: recorded.kept(|p| p.force_destroy),
+            tags: tags(tagging.as_ref().map(|t| t.tag_set()).unwrap_or_default().iter().map(|t| (t.key(), t.value()))),
+        };
+        Ok(Some(Read::new(props, outputs(aws, bucket).await?)))
+    }
+
+    async fn update(
+        &self,
+        aws: &Aws,
+        current: &Current<'_, Bucket, BucketOutputs>,
+        new: &Bucket,
+    ) -> Result<(), ProviderError> {
+        configure(aws, current.physical_id, Some(&current.props), new).await?;
+        if current.props.tags != new.tags {
+            put_tags(aws, current.address, current.physical_id, &new.tags).await?;
+        }
+        Ok(())
+    }
+
+    async fn delete(&self, aws: &Aws, current: &Current<'_, Bucket, BucketOutputs>) -> Result<(), ProviderError> {
+        if current.props.force_destroy {
+            empty(aws, current.physical_id).await?;
+        }
+        aws.s3.delete_bucket().bucket(current.physical_id).send().await.map_err(api("s3:DeleteBucket"))?;
+        Ok(())
+    }
+
+    /// The name holds the account and region.
+    async fn find(&self, aws: &Aws, lookup: &Lookup<'_, Bucket>) -> Result<Option<String>, ProviderError> {
+        match lookup.name {
+            Some(name) => Ok(Some(physical_name(aws, name).await?)),
+            None => Ok(None),
+        }
+    }
 }

@@ -1,37 +1,46 @@
-//! Cloud Map private DNS namespaces. Creating, updating and deleting them is asynchronous:
-//! AWS returns an operation id, which is polled until it succeeds, fails, or the deadline passes.
+//! Cloud Map private DNS namespaces and services. Creating, updating and deleting a namespace is
+//! asynchronous: AWS returns an operation id, which is polled until it succeeds, fails, or the
+//! deadline passes.
 
-use serde::Deserialize;
-use serde_json::{json, Map, Value};
-
+use async_trait::async_trait;
 use aws_sdk_servicediscovery::types::{
-    DnsConfig, DnsConfigChange, DnsRecord, HealthCheckCustomConfig, OperationStatus, OperationTargetType,
-    PrivateDnsNamespaceChange, RecordType, RoutingPolicy, ServiceChange, Tag,
+    DnsConfig, DnsConfigChange, DnsRecord, HealthCheckCustomConfig, Namespace, OperationStatus, OperationTargetType,
+    PrivateDnsNamespaceChange, RecordType, RoutingPolicy, ServiceChange, ServiceFilter, ServiceFilterName, Tag,
 };
 
-use super::{api, malformed, outputs, props, sync_tags, tag_map, tags_of, wait_for, AwsProvider};
-use crate::provider::{Applied, Desired, Existing, Observed, ProviderError};
+use super::client::Aws;
+use super::resource::{AwsResource, Created, Current, Lookup, New, Read, Recorded};
+use super::support::{api, malformed, missing, sync_tags, tags, wait_for};
+use crate::model::{Address, Ref};
+use crate::provider::ProviderError;
+use crate::resources::servicediscovery::{
+    DiscoveryService, DiscoveryServiceOutputs, PrivateDnsNamespace, PrivateDnsNamespaceOutputs,
+};
+use crate::resources::Tags;
 
-#[derive(Deserialize)]
-struct NamespaceProps {
-    dns_name: String,
-    vpc: String,
-    description: String,
+/// `aws.servicediscovery.private_dns_namespace`.
+pub(crate) struct Namespaces;
+/// `aws.servicediscovery.service`.
+pub(crate) struct DiscoveryServices;
+
+fn discovery_tags(address: &Address, tags: &Tags) -> Result<Vec<Tag>, ProviderError> {
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect::<Result<_, _>>()
+        .map_err(malformed(address))
 }
 
 /// Waits for an operation; returns the namespace id it targets.
-async fn await_operation(p: &AwsProvider, operation_id: &str, what: &str) -> Result<Option<String>, ProviderError> {
-    wait_for(format!("Cloud Map operation {operation_id} ({what})"), p.operation_timeout, || async {
-        let out = p
+async fn await_operation(aws: &Aws, operation_id: &str, what: &str) -> Result<Option<String>, ProviderError> {
+    wait_for(format!("Cloud Map operation {operation_id} ({what})"), aws.operation_timeout, || async {
+        let out = aws
             .discovery
             .get_operation()
             .operation_id(operation_id)
             .send()
             .await
             .map_err(api("servicediscovery:GetOperation"))?;
-        let Some(op) = out.operation() else {
-            return Ok(None);
-        };
+        let Some(op) = out.operation() else { return Ok(None) };
         match op.status() {
             Some(OperationStatus::Success) => {
                 Ok(Some(op.targets().and_then(|t| t.get(&OperationTargetType::Namespace)).cloned()))
@@ -46,93 +55,44 @@ async fn await_operation(p: &AwsProvider, operation_id: &str, what: &str) -> Res
     .await
 }
 
-async fn describe(p: &AwsProvider, id: &str) -> Result<aws_sdk_servicediscovery::types::Namespace, ProviderError> {
-    let out = p.discovery.get_namespace().id(id).send().await.map_err(api("servicediscovery:GetNamespace"))?;
-    out.namespace().cloned().ok_or_else(|| ProviderError::OperationFailed {
-        what: "servicediscovery:GetNamespace".into(),
-        message: format!("no namespace {id} in the response"),
-    })
+async fn describe(aws: &Aws, id: &str) -> Result<Namespace, ProviderError> {
+    let out = aws.discovery.get_namespace().id(id).send().await.map_err(api("servicediscovery:GetNamespace"))?;
+    out.namespace().cloned().ok_or_else(|| missing("servicediscovery:GetNamespace", &format!("no namespace {id}")))
 }
 
-fn namespace_outputs(n: &aws_sdk_servicediscovery::types::Namespace) -> std::collections::BTreeMap<String, Value> {
+fn namespace_outputs(n: &Namespace) -> PrivateDnsNamespaceOutputs {
     let zone = n.properties().and_then(|p| p.dns_properties()).and_then(|d| d.hosted_zone_id()).unwrap_or_default();
-    outputs([("id", n.id().unwrap_or_default()), ("arn", n.arn().unwrap_or_default()), ("hosted_zone_id", zone)])
+    PrivateDnsNamespaceOutputs {
+        id: n.id().unwrap_or_default().to_string(),
+        arn: n.arn().unwrap_or_default().to_string(),
+        hosted_zone_id: zone.to_string(),
+    }
 }
 
-pub(super) async fn create(p: &AwsProvider, d: &Desired) -> Result<Applied, ProviderError> {
-    let n: NamespaceProps = props(&d.address, &d.props)?;
-    let tags = tags_of(&d.props)
-        .into_iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(malformed(&d.address))?;
-    let out = p
-        .discovery
-        .create_private_dns_namespace()
-        .name(&n.dns_name)
-        .vpc(&n.vpc)
-        .description(&n.description)
-        .creator_request_id(super::idempotency_token(d))
-        .set_tags(Some(tags))
-        .send()
-        .await
-        .map_err(api("servicediscovery:CreatePrivateDnsNamespace"))?;
-    let operation = out.operation_id().unwrap_or_default();
-    let id = await_operation(p, operation, &format!("creating namespace {}", n.dns_name)).await?.ok_or_else(|| {
-        ProviderError::OperationFailed {
-            what: format!("creating namespace {}", n.dns_name),
-            message: "the operation names no namespace".into(),
-        }
-    })?;
-    let namespace = describe(p, &id).await?;
-    Ok(Applied { physical_id: id, outputs: namespace_outputs(&namespace) })
-}
-
-pub(super) async fn read(p: &AwsProvider, e: &Existing) -> Result<Option<Observed>, ProviderError> {
-    let n = describe(p, &e.physical_id).await?;
-    let tags = p
+async fn read_tags(aws: &Aws, arn: &str) -> Result<Tags, ProviderError> {
+    let out = aws
         .discovery
         .list_tags_for_resource()
-        .resource_arn(n.arn().unwrap_or_default())
+        .resource_arn(arn)
         .send()
         .await
         .map_err(api("servicediscovery:ListTagsForResource"))?;
-    // The VPC is not reported by GetNamespace; it keeps its recorded value.
-    let mut props = Map::new();
-    props.insert("dns_name".into(), json!(n.name()));
-    props.insert("description".into(), json!(n.description().unwrap_or_default()));
-    props.insert("tags".into(), tag_map(tags.tags().iter().map(|t| (t.key(), t.value()))));
-    Ok(Some(Observed { props, outputs: namespace_outputs(&n) }))
+    Ok(tags(out.tags().iter().map(|t| (t.key(), t.value()))))
 }
 
-pub(super) async fn update(p: &AwsProvider, e: &Existing, desired: &Value) -> Result<Applied, ProviderError> {
-    let old: NamespaceProps = props(&e.address, &e.props)?;
-    let new: NamespaceProps = props(&e.address, desired)?;
-    if old.description != new.description {
-        let out = p
-            .discovery
-            .update_private_dns_namespace()
-            .id(&e.physical_id)
-            .updater_request_id(uuid::Uuid::new_v4().to_string())
-            .namespace(PrivateDnsNamespaceChange::builder().description(&new.description).build())
-            .send()
-            .await
-            .map_err(api("servicediscovery:UpdatePrivateDnsNamespace"))?;
-        await_operation(p, out.operation_id().unwrap_or_default(), &format!("updating namespace {}", new.dns_name))
-            .await?;
-    }
-    sync_discovery_tags(p, e, desired).await?;
-    Ok(Applied { physical_id: e.physical_id.clone(), outputs: e.outputs.clone() })
-}
-
-/// Sets and removes tags of a namespace or a service (by its recorded ARN).
-async fn sync_discovery_tags(p: &AwsProvider, e: &Existing, desired: &Value) -> Result<(), ProviderError> {
-    let arn = e.outputs.get("arn").and_then(Value::as_str).unwrap_or_default();
+/// Sets and removes tags of a namespace or a service (by its ARN).
+async fn sync_discovery_tags(
+    aws: &Aws,
+    address: &Address,
+    arn: &str,
+    old: &Tags,
+    new: &Tags,
+) -> Result<(), ProviderError> {
     sync_tags(
-        &e.props,
-        desired,
+        old,
+        new,
         |remove| async move {
-            p.discovery
+            aws.discovery
                 .untag_resource()
                 .resource_arn(arn)
                 .set_tag_keys(Some(remove))
@@ -142,12 +102,8 @@ async fn sync_discovery_tags(p: &AwsProvider, e: &Existing, desired: &Value) -> 
             Ok(())
         },
         |set| async move {
-            let tags = set
-                .into_iter()
-                .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(malformed(&e.address))?;
-            p.discovery
+            let tags = discovery_tags(address, &set.into_iter().collect())?;
+            aws.discovery
                 .tag_resource()
                 .resource_arn(arn)
                 .set_tags(Some(tags))
@@ -160,150 +116,232 @@ async fn sync_discovery_tags(p: &AwsProvider, e: &Existing, desired: &Value) -> 
     .await
 }
 
-pub(super) async fn delete(p: &AwsProvider, e: &Existing) -> Result<(), ProviderError> {
-    let out = p
-        .discovery
-        .delete_namespace()
-        .id(&e.physical_id)
-        .send()
-        .await
-        .map_err(api("servicediscovery:DeleteNamespace"))?;
-    await_operation(p, out.operation_id().unwrap_or_default(), &format!("deleting namespace {}", e.physical_id))
-        .await?;
-    Ok(())
-}
+#[async_trait]
+impl AwsResource for Namespaces {
+    type Props = PrivateDnsNamespace;
+    type Outputs = PrivateDnsNamespaceOutputs;
 
-// ---- Services ----
+    /// `GetNamespace` does not report the VPC (`ListNamespaces` neither).
+    const NOT_REPORTED: &'static [&'static str] = &["vpc"];
 
-#[derive(Deserialize)]
-struct ServiceProps {
-    dns_name: String,
-    namespace: String,
-    ttl_seconds: i64,
-}
-
-fn a_record(ttl: i64) -> DnsRecord {
-    DnsRecord::builder().r#type(RecordType::A).ttl(ttl).build().expect("type and TTL are set")
-}
-
-pub(super) async fn create_service(p: &AwsProvider, d: &Desired) -> Result<Applied, ProviderError> {
-    let s: ServiceProps = props(&d.address, &d.props)?;
-    let tags = tags_of(&d.props)
-        .into_iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(malformed(&d.address))?;
-    let out = p
-        .discovery
-        .create_service()
-        .name(&s.dns_name)
-        .namespace_id(&s.namespace)
-        .creator_request_id(super::idempotency_token(d))
-        .dns_config(
-            DnsConfig::builder()
-                .routing_policy(RoutingPolicy::Multivalue)
-                .dns_records(a_record(s.ttl_seconds))
-                .build()
-                .map_err(malformed(&d.address))?,
-        )
-        .health_check_custom_config(HealthCheckCustomConfig::builder().build())
-        .set_tags(Some(tags))
-        .send()
-        .await
-        .map_err(api("servicediscovery:CreateService"))?;
-    let service = out.service().ok_or_else(|| ProviderError::OperationFailed {
-        what: "servicediscovery:CreateService".into(),
-        message: "the response holds no service".into(),
-    })?;
-    let id = service.id().unwrap_or_default().to_string();
-    Ok(Applied { outputs: outputs([("id", id.as_str()), ("arn", service.arn().unwrap_or_default())]), physical_id: id })
-}
-
-pub(super) async fn read_service(p: &AwsProvider, e: &Existing) -> Result<Option<Observed>, ProviderError> {
-    let out = p.discovery.get_service().id(&e.physical_id).send().await.map_err(api("servicediscovery:GetService"))?;
-    let Some(s) = out.service() else { return Ok(None) };
-    let tags = p
-        .discovery
-        .list_tags_for_resource()
-        .resource_arn(s.arn().unwrap_or_default())
-        .send()
-        .await
-        .map_err(api("servicediscovery:ListTagsForResource"))?;
-    let mut props = Map::new();
-    props.insert("dns_name".into(), json!(s.name()));
-    props.insert("namespace".into(), json!(s.namespace_id()));
-    props.insert("ttl_seconds".into(), json!(s.dns_config().and_then(|c| c.dns_records().first()).map(|r| r.ttl())));
-    props.insert("tags".into(), tag_map(tags.tags().iter().map(|t| (t.key(), t.value()))));
-    Ok(Some(Observed {
-        props,
-        outputs: outputs([("id", e.physical_id.as_str()), ("arn", s.arn().unwrap_or_default())]),
-    }))
-}
-
-pub(super) async fn update_service(p: &AwsProvider, e: &Existing, desired: &Value) -> Result<Applied, ProviderError> {
-    let old: ServiceProps = props(&e.address, &e.props)?;
-    let new: ServiceProps = props(&e.address, desired)?;
-    if old.ttl_seconds != new.ttl_seconds {
-        let change = ServiceChange::builder()
-            .dns_config(
-                DnsConfigChange::builder()
-                    .dns_records(a_record(new.ttl_seconds))
-                    .build()
-                    .map_err(malformed(&e.address))?,
-            )
-            .build();
-        let out = p
+    async fn create(
+        &self,
+        aws: &Aws,
+        new: &New<'_, PrivateDnsNamespace>,
+    ) -> Result<Created<PrivateDnsNamespaceOutputs>, ProviderError> {
+        let n = &new.props;
+        let out = aws
             .discovery
-            .update_service()
-            .id(&e.physical_id)
-            .service(change)
+            .create_private_dns_namespace()
+            .name(&n.dns_name)
+            .vpc(n.vpc.as_str())
+            .description(&n.description)
+            .creator_request_id(&new.token)
+            .set_tags(Some(discovery_tags(new.address, &n.tags)?))
             .send()
             .await
-            .map_err(api("servicediscovery:UpdateService"))?;
-        await_operation(p, out.operation_id().unwrap_or_default(), &format!("updating service {}", new.dns_name))
-            .await?;
+            .map_err(api("servicediscovery:CreatePrivateDnsNamespace"))?;
+        let what = format!("creating namespace {}", n.dns_name);
+        let id = await_operation(aws, out.operation_id().unwrap_or_default(), &what)
+            .await?
+            .ok_or_else(|| missing(&what, "the operation names no namespace"))?;
+        let namespace = describe(aws, &id).await?;
+        Ok(Created { physical_id: id, outputs: namespace_outputs(&namespace) })
     }
-    sync_discovery_tags(p, e, desired).await?;
-    Ok(Applied { physical_id: e.physical_id.clone(), outputs: e.outputs.clone() })
-}
 
-pub(super) async fn delete_service(p: &AwsProvider, e: &Existing) -> Result<(), ProviderError> {
-    p.discovery.delete_service().id(&e.physical_id).send().await.map_err(api("servicediscovery:DeleteService"))?;
-    Ok(())
-}
+    async fn read(
+        &self,
+        aws: &Aws,
+        recorded: &Recorded<'_, PrivateDnsNamespace>,
+    ) -> Result<Option<Read<PrivateDnsNamespace, PrivateDnsNamespaceOutputs>>, ProviderError> {
+        let n = describe(aws, recorded.physical_id).await?;
+        let props = PrivateDnsNamespace {
+            dns_name: n.name().unwrap_or_default().to_string(),
+            // Not reported (see NOT_REPORTED): the recorded value stands.
+            vpc: recorded.props.as_ref().map_or_else(|| Ref::existing(""), |p| p.vpc.clone()),
+            description: n.description().unwrap_or_default().to_string(),
+            tags: read_tags(aws, n.arn().unwrap_or_default()).await?,
+        };
+        Ok(Some(Read::new(props, namespace_outputs(&n))))
+    }
 
-/// The id of the namespace called `dns_name`, if there is one.
-pub(super) async fn namespace_id_by_name(p: &AwsProvider, dns_name: &str) -> Result<Option<String>, ProviderError> {
-    let mut pages = p.discovery.list_namespaces().into_paginator().send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(api("servicediscovery:ListNamespaces"))?;
-        if let Some(n) = page.namespaces().iter().find(|n| n.name() == Some(dns_name)) {
-            return Ok(n.id().map(str::to_string));
+    async fn update(
+        &self,
+        aws: &Aws,
+        current: &Current<'_, PrivateDnsNamespace, PrivateDnsNamespaceOutputs>,
+        new: &PrivateDnsNamespace,
+    ) -> Result<(), ProviderError> {
+        if current.props.description != new.description {
+            let out = aws
+                .discovery
+                .update_private_dns_namespace()
+                .id(current.physical_id)
+                .updater_request_id(uuid::Uuid::new_v4().to_string())
+                .namespace(PrivateDnsNamespaceChange::builder().description(&new.description).build())
+                .send()
+                .await
+                .map_err(api("servicediscovery:UpdatePrivateDnsNamespace"))?;
+            let what = format!("updating namespace {}", new.dns_name);
+            await_operation(aws, out.operation_id().unwrap_or_default(), &what).await?;
         }
+        sync_discovery_tags(aws, current.address, &current.outputs.arn, &current.props.tags, &new.tags).await
     }
-    Ok(None)
+
+    async fn delete(
+        &self,
+        aws: &Aws,
+        current: &Current<'_, PrivateDnsNamespace, PrivateDnsNamespaceOutputs>,
+    ) -> Result<(), ProviderError> {
+        let out = aws
+            .discovery
+            .delete_namespace()
+            .id(current.physical_id)
+            .send()
+            .await
+            .map_err(api("servicediscovery:DeleteNamespace"))?;
+        let what = format!("deleting namespace {}", current.physical_id);
+        await_operation(aws, out.operation_id().unwrap_or_default(), &what).await?;
+        Ok(())
+    }
+
+    /// A namespace by its DNS name.
+    async fn find(&self, aws: &Aws, lookup: &Lookup<'_, PrivateDnsNamespace>) -> Result<Option<String>, ProviderError> {
+        let Some(dns_name) = lookup.props.as_ref().map(|p| p.dns_name.as_str()) else { return Ok(None) };
+        let mut pages = aws.discovery.list_namespaces().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(api("servicediscovery:ListNamespaces"))?;
+            if let Some(n) = page.namespaces().iter().find(|n| n.name() == Some(dns_name)) {
+                return Ok(n.id().map(str::to_string));
+            }
+        }
+        Ok(None)
+    }
 }
 
-/// The id of the service called `name` in `namespace`, if there is one.
-pub(super) async fn service_id_by_name(
-    p: &AwsProvider,
-    namespace: &str,
-    name: &str,
-) -> Result<Option<String>, ProviderError> {
-    let filter = aws_sdk_servicediscovery::types::ServiceFilter::builder()
-        .name(aws_sdk_servicediscovery::types::ServiceFilterName::NamespaceId)
-        .values(namespace)
-        .build()
-        .map_err(|e| ProviderError::OperationFailed {
-            what: "servicediscovery:ListServices".into(),
-            message: e.to_string(),
-        })?;
-    let mut pages = p.discovery.list_services().filters(filter).into_paginator().send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(api("servicediscovery:ListServices"))?;
-        if let Some(s) = page.services().iter().find(|s| s.name() == Some(name)) {
-            return Ok(s.id().map(str::to_string));
-        }
+fn a_record(ttl: u32) -> Result<DnsRecord, aws_sdk_servicediscovery::error::BuildError> {
+    DnsRecord::builder().r#type(RecordType::A).ttl(i64::from(ttl)).build()
+}
+
+#[async_trait]
+impl AwsResource for DiscoveryServices {
+    type Props = DiscoveryService;
+    type Outputs = DiscoveryServiceOutputs;
+
+    async fn create(
+        &self,
+        aws: &Aws,
+        new: &New<'_, DiscoveryService>,
+    ) -> Result<Created<DiscoveryServiceOutputs>, ProviderError> {
+        let s = &new.props;
+        let records = a_record(s.ttl_seconds).map_err(malformed(new.address))?;
+        let out = aws
+            .discovery
+            .create_service()
+            .name(&s.dns_name)
+            .namespace_id(s.namespace.as_str())
+            .creator_request_id(&new.token)
+            .dns_config(
+                DnsConfig::builder()
+                    .routing_policy(RoutingPolicy::Multivalue)
+                    .dns_records(records)
+                    .build()
+                    .map_err(malformed(new.address))?,
+            )
+            .health_check_custom_config(HealthCheckCustomConfig::builder().build())
+            .set_tags(Some(discovery_tags(new.address, &s.tags)?))
+            .send()
+            .await
+            .map_err(api("servicediscovery:CreateService"))?;
+        let service =
+            out.service().ok_or_else(|| missing("servicediscovery:CreateService", "no service in the answer"))?;
+        let id = service.id().unwrap_or_default().to_string();
+        let outputs = DiscoveryServiceOutputs { id: id.clone(), arn: service.arn().unwrap_or_default().to_string() };
+        Ok(Created { physical_id: id, outputs })
     }
-    Ok(None)
+
+    async fn read(
+        &self,
+        aws: &Aws,
+        recorded: &Recorded<'_, DiscoveryService>,
+    ) -> Result<Option<Read<DiscoveryService, DiscoveryServiceOutputs>>, ProviderError> {
+        let out = aws
+            .discovery
+            .get_service()
+            .id(recorded.physical_id)
+            .send()
+            .await
+            .map_err(api("servicediscovery:GetService"))?;
+        let Some(s) = out.service() else { return Ok(None) };
+        let ttl = s.dns_config().and_then(|c| c.dns_records().first()).map(|r| r.ttl());
+        let props = DiscoveryService {
+            dns_name: s.name().unwrap_or_default().to_string(),
+            namespace: Ref::existing(s.namespace_id().unwrap_or_default()),
+            ttl_seconds: ttl.and_then(|t| u32::try_from(t).ok()).unwrap_or_default(),
+            tags: read_tags(aws, s.arn().unwrap_or_default()).await?,
+        };
+        let outputs = DiscoveryServiceOutputs {
+            id: recorded.physical_id.to_string(),
+            arn: s.arn().unwrap_or_default().to_string(),
+        };
+        Ok(Some(Read::new(props, outputs)))
+    }
+
+    async fn update(
+        &self,
+        aws: &Aws,
+        current: &Current<'_, DiscoveryService, DiscoveryServiceOutputs>,
+        new: &DiscoveryService,
+    ) -> Result<(), ProviderError> {
+        if current.props.ttl_seconds != new.ttl_seconds {
+            let records = a_record(new.ttl_seconds).map_err(malformed(current.address))?;
+            let change = ServiceChange::builder()
+                .dns_config(
+                    DnsConfigChange::builder().dns_records(records).build().map_err(malformed(current.address))?,
+                )
+                .build();
+            let out = aws
+                .discovery
+                .update_service()
+                .id(current.physical_id)
+                .service(change)
+                .send()
+                .await
+                .map_err(api("servicediscovery:UpdateService"))?;
+            let what = format!("updating service {}", new.dns_name);
+            await_operation(aws, out.operation_id().unwrap_or_default(), &what).await?;
+        }
+        sync_discovery_tags(aws, current.address, &current.outputs.arn, &current.props.tags, &new.tags).await
+    }
+
+    async fn delete(
+        &self,
+        aws: &Aws,
+        current: &Current<'_, DiscoveryService, DiscoveryServiceOutputs>,
+    ) -> Result<(), ProviderError> {
+        aws.discovery
+            .delete_service()
+            .id(current.physical_id)
+            .send()
+            .await
+            .map_err(api("servicediscovery:DeleteService"))?;
+        Ok(())
+    }
+
+    /// A service by its name in its namespace.
+    async fn find(&self, aws: &Aws, lookup: &Lookup<'_, DiscoveryService>) -> Result<Option<String>, ProviderError> {
+        let Some(s) = &lookup.props else { return Ok(None) };
+        let filter = ServiceFilter::builder()
+            .name(ServiceFilterName::NamespaceId)
+            .values(s.namespace.as_str())
+            .build()
+            .map_err(malformed(lookup.address))?;
+        let mut pages = aws.discovery.list_services().filters(filter).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(api("servicediscovery:ListServices"))?;
+            if let Some(found) = page.services().iter().find(|x| x.name() == Some(s.dns_name.as_str())) {
+                return Ok(found.id().map(str::to_string));
+            }
+        }
+        Ok(None)
+    }
 }

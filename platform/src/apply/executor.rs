@@ -1,0 +1,381 @@
+//! The walk over a plan's operations: bounded parallelism, intents and results saved with group
+//! commit, failures skipping their dependents only.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::Direction;
+use serde_json::Value;
+use tokio::task::JoinSet;
+
+use super::operations::{operations, Op};
+use super::ApplyOptions;
+use crate::model::reference::resolve_refs;
+use crate::model::{Address, StackSpec};
+use crate::plan::{normalize, Plan, Upstream};
+use crate::provider::{Applied, Desired, Existing, Provider, ProviderError};
+use crate::report::{chain, ApplyEvent, ApplyReport, OpKind, OpResult, Outcome};
+use crate::resources::schema;
+use crate::state::{PendingOperation, ResourceState, StackState, StateError, StateLock};
+
+/// Applies a plan made from `desired` against a state: see [`Executor::run`].
+pub struct Executor<'a> {
+    /// The plan.
+    pub plan: &'a Plan,
+    /// The desired stack it was made from.
+    pub desired: &'a StackSpec,
+    /// The outputs of the stacks it uses.
+    pub upstream: &'a Upstream,
+    /// Where the state is saved.
+    pub lock: &'a dyn StateLock,
+    /// Who makes the calls.
+    pub provider: Arc<dyn Provider>,
+    /// Parallelism, the resources allowed to be destroyed, the stop request.
+    pub options: &'a ApplyOptions,
+}
+
+/// A provider call, prepared.
+enum Call {
+    Create(Desired),
+    Update(Existing, Value),
+    Delete(Existing),
+    Await(Existing),
+}
+
+type Joined = (NodeIndex, Result<Applied, ProviderError>, Duration);
+
+/// The progress of one run: the operation graph and where each operation stands.
+struct Walk {
+    graph: DiGraph<Op, ()>,
+    /// How many operations each still waits for.
+    waiting: Vec<usize>,
+    /// Operations that wait for nothing and have not started.
+    ready: Vec<NodeIndex>,
+    finished: Vec<bool>,
+    report: ApplyReport,
+    /// Events kept until the state that records them is saved.
+    events: Vec<ApplyEvent>,
+}
+
+impl Executor<'_> {
+    /// Applies the plan to `state`. The state is saved through the lock before every mutating
+    /// call (the intent) and after it (the result), before anything that depends on it starts;
+    /// intents and results that fall together are saved in one write (group commit). Independent
+    /// branches go on when an operation fails; its dependents are skipped. `on_event` hears of
+    /// each operation as it starts and ends, once what it reports is saved.
+    pub async fn run(
+        &self,
+        state: &mut StackState,
+        on_event: &(dyn Fn(&ApplyEvent) + Send + Sync),
+    ) -> Result<ApplyReport, StateError> {
+        let mut walk = Walk::new(self, state);
+        let mut tasks: JoinSet<Joined> = JoinSet::new();
+        let parallelism = self.options.parallelism.max(1);
+        let mut unsaved = false;
+        loop {
+            // Each turn records every result that came in and every intent about to be acted
+            // on, saves the state once, and only then reports the results and makes the calls.
+            let mut starting = vec![];
+            while tasks.len() + starting.len() < parallelism && !self.options.stop.requested() {
+                let Some(node) = walk.ready.pop() else { break };
+                match self.prepare(&walk.graph[node], state) {
+                    Ok(call) => {
+                        state.pending.push(self.intent(&walk.graph[node], &call, state));
+                        starting.push((node, call));
+                    }
+                    Err(message) => walk.fail(node, message),
+                }
+            }
+            // With nothing starting and nothing in flight the run is over: the final save follows.
+            if !starting.is_empty() || (unsaved && !tasks.is_empty()) {
+                self.lock.save(state).await?;
+                unsaved = false;
+            }
+            walk.flush(on_event);
+            for (node, call) in starting {
+                let op = &walk.graph[node];
+                on_event(&ApplyEvent::Started { address: op.address.clone(), kind: op.kind });
+                let provider = self.provider.clone();
+                tasks.spawn(async move {
+                    let started = Instant::now();
+                    (node, call.make(provider.as_ref()).await, started.elapsed())
+                });
+            }
+            // Wait for one operation to end, then take every other that has ended meanwhile.
+            let Some(first) = tasks.join_next().await else { break };
+            let mut joined = Some(first);
+            while let Some(next) = joined {
+                let (node, result, elapsed) = next.expect("provider calls do not panic");
+                self.settle(&mut walk, state, node, result, elapsed);
+                unsaved = true;
+                joined = tasks.try_join_next();
+            }
+        }
+        walk.abandon_the_rest(self.options.stop.requested());
+        state.outputs = super::resolve_outputs(self.desired, state);
+        self.lock.save(state).await?;
+        walk.flush(on_event);
+        Ok(walk.report)
+    }
+
+    /// Records how an operation ended and readies what waited for it (or skips it).
+    fn settle(
+        &self,
+        walk: &mut Walk,
+        state: &mut StackState,
+        node: NodeIndex,
+        result: Result<Applied, ProviderError>,
+        elapsed: Duration,
+    ) {
+        let op = walk.graph[node].clone();
+        state.pending.retain(|p| p.address != op.address);
+        let (outcome, physical_id) = match result {
+            Ok(applied) => {
+                self.record(&op, state, applied.clone(), false);
+                (Outcome::Done, Some(applied.physical_id))
+            }
+            // Created, but its setup failed: recorded as tainted, never lost.
+            Err(ProviderError::Incomplete { applied, source }) if op.kind == OpKind::Create => {
+                let error = ProviderError::Incomplete { applied: applied.clone(), source };
+                self.record(&op, state, applied.clone(), true);
+                (Outcome::Failed { error: chain(&error) }, Some(applied.physical_id))
+            }
+            Err(error) => (Outcome::Failed { error: chain(&error) }, None),
+        };
+        let failed = outcome != Outcome::Done;
+        walk.finish(node, outcome, elapsed, physical_id);
+        if failed {
+            walk.skip_dependents(node);
+        } else {
+            walk.release(node);
+        }
+    }
+
+    /// The intent saved before `call` is made: what a run that dies during the call leaves for
+    /// the next one to resolve.
+    fn intent(&self, op: &Op, call: &Call, state: &StackState) -> PendingOperation {
+        let (name, physical_id, props) = match call {
+            Call::Create(d) => (d.name.clone(), None, Some(d.props.clone())),
+            Call::Update(e, _) | Call::Delete(e) | Call::Await(e) => {
+                (e.name.clone(), Some(e.physical_id.clone()), None)
+            }
+        };
+        PendingOperation {
+            address: op.address.clone(),
+            operation: op.kind.as_str().to_string(),
+            type_name: self
+                .desired
+                .resource(&op.address)
+                .map(|r| r.type_name.clone())
+                .or_else(|| state.resources.get(&op.address).map(|r| r.type_name.clone()))
+                .unwrap_or_default(),
+            name,
+            physical_id,
+            started_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+            props,
+        }
+    }
+
+    /// The call an operation makes, with the references of its props resolved.
+    fn prepare(&self, op: &Op, state: &StackState) -> Result<Call, String> {
+        let existing = |r: &ResourceState| Existing {
+            address: op.address.clone(),
+            type_name: r.type_name.clone(),
+            physical_id: r.physical_id.clone(),
+            name: r.name.clone(),
+            props: r.props.clone(),
+            outputs: r.outputs.clone(),
+            delete_allowed: self.options.allow_destroy.contains(&op.address),
+        };
+        let recorded =
+            || state.resources.get(&op.address).map(existing).ok_or(format!("{} is not in the state", op.address));
+        match op.kind {
+            OpKind::Delete if op.deposed => {
+                let old = state.deposed.iter().find(|d| d.address == op.address);
+                return old
+                    .map(|d| Call::Delete(existing(&d.resource)))
+                    .ok_or(format!("{} is not in the state", op.address));
+            }
+            OpKind::Delete => return recorded().map(Call::Delete),
+            OpKind::Await => return recorded().map(Call::Await),
+            OpKind::Create | OpKind::Update => {}
+        }
+        let props = self.resolved(&op.address, state)?;
+        let spec = self.desired.resource(&op.address).expect("resolved above");
+        match op.kind {
+            OpKind::Create => Ok(Call::Create(Desired {
+                address: op.address.clone(),
+                type_name: spec.type_name.clone(),
+                name: spec.name.clone(),
+                props,
+            })),
+            _ => recorded().map(|e| Call::Update(e, props)),
+        }
+    }
+
+    /// The desired props of `address`, references resolved against the state and the stacks it
+    /// uses, normalized.
+    fn resolved(&self, address: &Address, state: &StackState) -> Result<Value, String> {
+        let spec = self.desired.resource(address).ok_or_else(|| format!("{address} is not in the stack"))?;
+        let schema = schema(&spec.type_name).ok_or_else(|| format!("unknown resource type `{}`", spec.type_name))?;
+        let mut missing = vec![];
+        let props = resolve_refs(&spec.props, &mut |a, attr| {
+            let value = Address::parse(a).and_then(|a| match state.resources.get(&a) {
+                Some(r) => r.outputs.get(attr),
+                None => self.upstream.output(&a, attr),
+            });
+            value.cloned().unwrap_or_else(|| {
+                missing.push(format!("{a}.{attr}"));
+                Value::Null
+            })
+        });
+        if !missing.is_empty() {
+            return Err(format!("references outputs that are not known: {}", missing.join(", ")));
+        }
+        Ok(normalize(schema, &props))
+    }
+
+    /// Records what an operation did in the state.
+    fn record(&self, op: &Op, state: &mut StackState, applied: Applied, tainted: bool) {
+        match op.kind {
+            OpKind::Delete if op.deposed => {
+                if let Some(i) = state.deposed.iter().position(|d| d.address == op.address) {
+                    state.deposed.remove(i);
+                }
+            }
+            OpKind::Delete => {
+                state.resources.remove(&op.address);
+            }
+            OpKind::Await => {
+                if let Some(r) = state.resources.get_mut(&op.address) {
+                    r.awaiting = false;
+                    r.outputs.extend(applied.outputs);
+                }
+            }
+            OpKind::Create | OpKind::Update => {
+                let spec = self.desired.resource(&op.address).expect("creates and updates are of desired resources");
+                let props = self.resolved(&op.address, state).unwrap_or(Value::Null);
+                let awaits = schema(&spec.type_name).is_some_and(|s| s.awaits);
+                // A create while the address still holds a resource is a create-before-destroy
+                // replacement: the old one is kept as deposed until it is deleted.
+                if op.kind == OpKind::Create {
+                    if let Some(old) = state.resources.remove(&op.address) {
+                        state.deposed.push(crate::state::Deposed { address: op.address.clone(), resource: old });
+                    }
+                }
+                state.resources.insert(
+                    op.address.clone(),
+                    ResourceState {
+                        type_name: spec.type_name.clone(),
+                        physical_id: applied.physical_id,
+                        name: spec.name.clone(),
+                        props,
+                        outputs: applied.outputs,
+                        dependencies: spec.dependencies.clone(),
+                        tainted,
+                        protected: spec.protected,
+                        awaiting: awaits && !tainted,
+                    },
+                );
+            }
+        }
+    }
+}
+
+impl Call {
+    /// Makes the call. Deleting what is already gone counts as deleted.
+    async fn make(self, provider: &dyn Provider) -> Result<Applied, ProviderError> {
+        match self {
+            Call::Create(d) => provider.create(&d).await,
+            Call::Update(e, props) => provider.update(&e, &props).await,
+            Call::Await(e) => {
+                provider.await_ready(&e).await.map(|outputs| Applied { physical_id: e.physical_id, outputs })
+            }
+            Call::Delete(e) => match provider.delete(&e).await {
+                Ok(()) => Ok(Applied { physical_id: e.physical_id, outputs: BTreeMap::new() }),
+                Err(err) if err.is_not_found() => Ok(Applied { physical_id: e.physical_id, outputs: BTreeMap::new() }),
+                Err(err) => Err(err),
+            },
+        }
+    }
+}
+
+impl Walk {
+    fn new(executor: &Executor<'_>, state: &StackState) -> Self {
+        let graph = operations(executor.plan, executor.desired, state);
+        let waiting: Vec<usize> =
+            graph.node_indices().map(|n| graph.neighbors_directed(n, Direction::Incoming).count()).collect();
+        let mut ready: Vec<NodeIndex> = graph.node_indices().filter(|n| waiting[n.index()] == 0).collect();
+        ready.reverse();
+        let finished = vec![false; graph.node_count()];
+        Self { graph, waiting, ready, finished, report: ApplyReport::default(), events: vec![] }
+    }
+
+    /// Ends an operation: reported (once saved) and counted.
+    fn finish(&mut self, node: NodeIndex, outcome: Outcome, elapsed: Duration, physical_id: Option<String>) {
+        let op = &self.graph[node];
+        self.finished[node.index()] = true;
+        tracing::info!(address = %op.address, operation = op.kind.as_str(), ?outcome, ?elapsed, "finished");
+        self.events.push(ApplyEvent::Finished {
+            address: op.address.clone(),
+            kind: op.kind,
+            outcome: outcome.clone(),
+            elapsed,
+            physical_id,
+        });
+        self.report.results.push(OpResult { address: op.address.clone(), kind: op.kind, outcome, elapsed });
+    }
+
+    /// An operation that could not even be prepared.
+    fn fail(&mut self, node: NodeIndex, message: String) {
+        self.finish(node, Outcome::Failed { error: message }, Duration::ZERO, None);
+        self.skip_dependents(node);
+    }
+
+    /// Readies the operations that waited only for `node`.
+    fn release(&mut self, node: NodeIndex) {
+        let next: Vec<NodeIndex> = self.graph.neighbors(node).collect();
+        for n in next {
+            self.waiting[n.index()] -= 1;
+            if self.waiting[n.index()] == 0 && !self.finished[n.index()] {
+                self.ready.push(n);
+            }
+        }
+    }
+
+    /// Skips everything that depends, directly or not, on the failed `node`.
+    fn skip_dependents(&mut self, failed: NodeIndex) {
+        let because = self.graph[failed].address.clone();
+        let mut stack: Vec<NodeIndex> = self.graph.neighbors(failed).collect();
+        while let Some(n) = stack.pop() {
+            if self.finished[n.index()] {
+                continue;
+            }
+            self.finish(n, Outcome::Skipped { because: because.clone() }, Duration::ZERO, None);
+            stack.extend(self.graph.neighbors(n));
+        }
+    }
+
+    /// Operations never reached: the run was interrupted, or (a bug) the graph had a cycle; they
+    /// are reported rather than claimed done.
+    fn abandon_the_rest(&mut self, stopped: bool) {
+        let left: Vec<NodeIndex> = self.graph.node_indices().filter(|n| !self.finished[n.index()]).collect();
+        for node in left {
+            let outcome = if stopped {
+                Outcome::NotStarted
+            } else {
+                Outcome::Failed { error: "not run: its operations wait on each other".into() }
+            };
+            self.finish(node, outcome, Duration::ZERO, None);
+        }
+    }
+
+    /// Hands the events kept so far to `on_event` (their results are saved by now).
+    fn flush(&mut self, on_event: &(dyn Fn(&ApplyEvent) + Send + Sync)) {
+        for event in self.events.drain(..) {
+            on_event(&event);
+        }
+    }
+}
