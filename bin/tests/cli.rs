@@ -1,5 +1,8 @@
 //! The `platform` binary end to end against the emulator, as a user runs it.
 
+// Tests report what they measured (nextest shows it in the CI log).
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 use std::path::Path;
 use std::process::{Command, Output};
 

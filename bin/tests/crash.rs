@@ -2,6 +2,9 @@
 //! converges, the emulator holds exactly one resource per address and none the state does not
 //! know (checked by tag and by name), and a plan afterwards is a no-op.
 
+// Tests report what they measured (nextest shows it in the CI log).
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::{Command, Stdio};

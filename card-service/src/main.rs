@@ -1,4 +1,6 @@
 //! `card-service [serve|migrate|seed|healthcheck]`.
+// The binary reports what its one-off commands did, and errors, on the console.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::process::ExitCode;
 use std::sync::Arc;

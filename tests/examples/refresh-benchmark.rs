@@ -10,6 +10,9 @@
 //!     cargo run --release -p platform-tests --example refresh-benchmark -- [--sizes 100,500,1000]
 //!         [--latency-ms 50] [--parallelism 10]
 
+// Tests report what they measured (nextest shows it in the CI log).
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 

@@ -3,6 +3,9 @@
 //! of a create makes a duplicate). The apply converges, and the emulator holds exactly one
 //! resource per address, none the state does not know.
 
+// Tests report what they measured (nextest shows it in the CI log).
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 use std::collections::BTreeMap;
 
 use platform_tests::{FaultProxy, Harness};

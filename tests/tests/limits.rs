@@ -2,6 +2,9 @@
 //! operations at once, IAM never sees more requests in flight than its limit. The emulator answers
 //! each request 100 ms late, as a region would, so unlimited operations do overlap (checked too).
 
+// Tests report what they measured (nextest shows it in the CI log).
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 use std::collections::BTreeMap;
 
 use platform::apply::ApplyOptions;

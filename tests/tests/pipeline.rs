@@ -3,6 +3,9 @@
 //! destroyed, and every action the AWS provider's code names, is allowed; nothing else is, unless
 //! the document says why no call shows it.
 
+// Tests report what they measured (nextest shows it in the CI log).
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 use std::collections::BTreeSet;
 
 use platform::apply::ApplyOptions;

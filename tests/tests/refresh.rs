@@ -3,6 +3,9 @@
 //! prefix, tags through the tagging API). Batch reads must see exactly what single reads see: a
 //! just-applied stack plans as no change, and changes made outside are found.
 
+// Tests report what they measured (nextest shows it in the CI log).
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 use std::collections::BTreeMap;
 
 use platform::model::{Env, Stack};

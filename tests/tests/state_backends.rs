@@ -1,6 +1,9 @@
 //! The state backend conformance suite: the same scenarios against the local directory backend
 //! and the S3 backend (on the emulator, which honours S3's conditional writes).
 
+// Tests report what they measured (nextest shows it in the CI log).
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 use std::sync::Arc;
 
 use platform::model::Env;

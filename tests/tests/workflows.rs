@@ -1,6 +1,9 @@
 //! The pipeline's GitHub Actions workflows pass a real linter (actionlint, through
 //! `scripts/actionlint`), the scripts they run parse, and no workflow uses long-lived AWS keys.
 
+// Tests report what they measured (nextest shows it in the CI log).
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 use std::process::Command;
 
 use platform_tests::workspace_root;
