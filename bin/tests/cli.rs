@@ -814,3 +814,94 @@ async fn import_brings_an_existing_resource_under_management_and_refuses_what_ca
         "error: cannot import foundation.nope: stack `foundation` declares no resource `nope`",
     );
 }
+
+/// Like [`platform`], with more variables in its environment.
+fn platform_with(dir: &Path, emulator: &Emulator, args: &[&str], vars: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_platform"))
+        .current_dir(dir)
+        .args(args)
+        .env_remove("AWS_PROFILE")
+        .env_remove("PLATFORM_STATE")
+        .envs(emulator.env())
+        .envs(vars.iter().copied())
+        .output()
+        .expect("the platform binary runs")
+}
+
+#[tokio::test]
+async fn plans_name_the_account_diff_documents_by_line_and_target_what_an_incident_needs() {
+    let emulator = Emulator::start();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| platform(dir.path(), Some(&emulator), args);
+    let apply = run(&["apply", "--all", "--yes", "--var", "image_tag=1.0.0"]);
+    assert!(apply.status.success(), "{}\n{}", text(&apply.stdout), text(&apply.stderr));
+    assert!(
+        text(&apply.stdout).starts_with("AWS account 123456789012 (aws), region us-east-1, environment `dev`, as arn:"),
+        "the account, region and environment head the run:\n{}",
+        text(&apply.stdout)
+    );
+
+    // The task role's policy is changed by hand, and the shared log group loses its retention.
+    let config = emulator.sdk_config().await;
+    let role = recorded_id(dir.path(), "dev", "card-service.task-role");
+    let bucket = recorded_id(dir.path(), "dev", "card-dependencies.images");
+    let widened = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Action": ["s3:GetObject", "s3:PutObject"], "Resource": [format!("arn:aws:s3:::{bucket}/cards/*")]}]});
+    aws_sdk_iam::Client::new(&config)
+        .put_role_policy()
+        .role_name(&role)
+        .policy_name("grants")
+        .policy_document(widened.to_string())
+        .send()
+        .await
+        .unwrap();
+    let logs = recorded_id(dir.path(), "dev", "foundation.logs");
+    aws_sdk_cloudwatchlogs::Client::new(&config).delete_retention_policy().log_group_name(&logs).send().await.unwrap();
+
+    // The policy's change reads as a line diff of the document.
+    let full = run(&["plan", "--all", "--detailed-exitcode"]);
+    assert_eq!(full.status.code(), Some(2), "{}", text(&full.stderr));
+    let stdout = text(&full.stdout);
+    assert!(stdout.contains("      ~ policies.grants:\n"), "{stdout}");
+    let removed: Vec<&str> = stdout.lines().filter(|l| l.trim_start().starts_with('-')).collect();
+    assert!(removed.iter().any(|l| l.contains("\"s3:PutObject\"")), "the hand-added action goes:\n{stdout}");
+    assert!(stdout.contains("~ foundation.logs"), "{stdout}");
+    assert!(!stdout.contains('\u{1b}'), "no colours when the output is not a terminal");
+    let coloured = platform_with(dir.path(), &emulator, &["plan", "--all"], &[("CLICOLOR_FORCE", "1")]);
+    assert!(text(&coloured.stdout).contains("\u{1b}["), "colours when asked for");
+    let plain = platform_with(dir.path(), &emulator, &["plan", "--all"], &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]);
+    assert!(!text(&plain.stdout).contains('\u{1b}'), "NO_COLOR wins");
+
+    // Targeting the service plans it and what it depends on (its task definition, roles, groups,
+    // the listener it waits for, the cluster and subnets...), and nothing else: not the shared log
+    // group's drift, nor the routing.
+    let targeted = run(&["plan", "--target", "card-service.service", "--detailed-exitcode", "--json"]);
+    assert_eq!(targeted.status.code(), Some(2), "{}", text(&targeted.stderr));
+    assert!(text(&targeted.stderr).contains("warning: this run is partial (--target card-service.service)"));
+    let doc: serde_json::Value = serde_json::from_slice(&targeted.stdout).unwrap();
+    let planned: Vec<String> = doc["plans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["resources"].as_array().unwrap().clone())
+        .map(|r| r["address"].as_str().unwrap().to_string())
+        .collect();
+    for needed in ["card-service.service", "card-service.task", "card-service.task-role", "foundation.cluster"] {
+        assert!(planned.contains(&needed.to_string()), "{needed} in {planned:?}");
+    }
+    for unrelated in ["foundation.logs", "foundation.nat-a", "foundation.internet-gateway", "foundation.public-routes"]
+    {
+        assert!(!planned.contains(&unrelated.to_string()), "{unrelated} not in {planned:?}");
+    }
+    let stacks: Vec<&str> = doc["plans"].as_array().unwrap().iter().map(|p| p["stack"].as_str().unwrap()).collect();
+    assert!(!stacks.contains(&"pipeline"), "{stacks:?}");
+    assert!(doc["plans"][0]["targets"].is_array(), "the plan says it is partial");
+
+    // Applying it fixes the role only; the rest waits for a full apply.
+    let fixed = run(&["apply", "--target", "card-service.service", "--yes"]);
+    assert!(fixed.status.success(), "{}\n{}", text(&fixed.stdout), text(&fixed.stderr));
+    let after = run(&["plan", "--all"]);
+    let stdout = text(&after.stdout);
+    assert!(!stdout.contains("policies.grants"), "{stdout}");
+    assert!(stdout.contains("~ foundation.logs"), "left as it was:\n{stdout}");
+}

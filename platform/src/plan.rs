@@ -51,10 +51,10 @@ pub struct AttributeChange {
     /// The attribute's path, e.g. `cidr_block` or `tags.Name`.
     pub path: String,
     /// Its recorded value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
     pub before: Option<Value>,
     /// Its desired value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
     pub after: Option<Value>,
     /// Whether this change alone forces a replacement.
     pub forces_replacement: bool,
@@ -67,11 +67,17 @@ pub struct DocumentChange {
     /// The document's path, e.g. `policies.task` or `containers`.
     pub path: String,
     /// Its recorded value (none when it is new).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
     pub before: Option<Value>,
     /// Its desired value (none when it goes away).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
     pub after: Option<Value>,
+}
+
+/// A value that is there, even `null` (absent is `None`, by `default`): so that a plan reads
+/// back as it was written.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
 }
 
 /// The planned change of one resource.
@@ -551,4 +557,24 @@ pub enum PlanError {
     /// A resource type this version does not know.
     #[error("unknown resource type `{0}`")]
     UnknownType(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn documents_are_compared_whole_per_attribute_and_per_entry() {
+        let schema = TypeSchema { documents: &["policies.*", "containers"], ..TypeSchema::BASE };
+        let before = json!({"policies": {"a": {"x": 1}, "b": {"y": 1}}, "containers": [{"image": "v1"}], "cpu": 256});
+        let after = json!({"policies": {"a": {"x": 2}, "c": {"z": 1}}, "containers": [{"image": "v1"}], "cpu": 512});
+        let changes = documents(&schema, &before, &after);
+        let paths: Vec<&str> = changes.iter().map(|d| d.path.as_str()).collect();
+        assert_eq!(paths, ["policies.a", "policies.b", "policies.c"], "unchanged containers are not a change");
+        assert_eq!(changes[0].before, Some(json!({"x": 1})));
+        assert_eq!(changes[1].after, None, "a policy removed");
+        assert_eq!(changes[2].before, None, "a policy added");
+    }
 }

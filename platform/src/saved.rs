@@ -175,3 +175,45 @@ fn shape(plan: &Plan) -> Vec<(&Address, Action, Vec<&str>)> {
         .map(|r| (&r.address, r.action, r.changes.iter().map(|c| c.path.as_str()).collect()))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Env, Stack};
+    use crate::plan::{plan, Upstream};
+    use crate::resources::test_thing::Thing;
+    use crate::state::StackState;
+
+    fn spec(size: u32) -> StackSpec {
+        let mut s = Stack::new("s", &Env::new("dev").unwrap());
+        s.add("a", Thing { size, ..Thing::default() });
+        s.build().unwrap()
+    }
+
+    #[test]
+    fn a_saved_plan_reads_back_and_is_refused_when_anything_it_relied_on_changed() {
+        let spec = spec(1);
+        let state = StackState::new("s", &spec.env);
+        let planned = plan(&spec, &state, &[], &Upstream::default()).unwrap();
+        let saved = SavedPlan::new("dev", "v1", vec![], std::slice::from_ref(&spec), vec![planned.clone()]);
+        let again = SavedPlan::from_json(&saved.to_json(), "p.json").unwrap();
+        assert_eq!(again, saved);
+        assert!(again.verify(&planned).is_ok());
+        assert!(again.check_declarations(std::slice::from_ref(&spec), "p.json").is_ok());
+        assert_eq!(
+            again.check_declarations(&[self::spec(2)], "p.json"),
+            Err(SavedPlanError::DeclarationChanged { stack: "s".into(), file: "p.json".into() })
+        );
+        let mut applied = planned.clone();
+        applied.serial = 3;
+        assert!(matches!(again.verify(&applied), Err(SavedPlanError::Stale { .. })));
+        let mut other = planned.clone();
+        other.resources.clear();
+        assert_eq!(again.verify(&other), Err(SavedPlanError::Changed { stack: "s".into() }));
+        assert_eq!(
+            SavedPlan::from_json("{}", "junk.plan").unwrap_err().to_string(),
+            "junk.plan is not a plan saved by `platform plan --out`"
+        );
+        assert!(again.check_environment("prod", "p.json").is_err());
+    }
+}

@@ -600,3 +600,50 @@ async fn an_old_resource_left_by_a_stopped_replacement_is_deleted_next_time() {
     assert!(f.state().deposed.is_empty());
     assert!(!f.plan(&revision_stack("v2")).await.has_changes());
 }
+
+#[tokio::test]
+async fn a_plan_names_the_account_and_fails_at_once_without_credentials() {
+    let f = fixture();
+    let plan = f.plan(&stack(&SHAPE)).await;
+    let identity = plan.identity.expect("the account and region the plan is for");
+    assert_eq!((identity.account.as_str(), identity.region.as_str()), ("000000000000", "memory"));
+
+    let f = fixture();
+    f.provider.fail("identity", "");
+    let err = f.engine.prepare(&stack(&SHAPE), false, "plan").await.err().expect("no credentials, no plan");
+    assert!(matches!(err, EngineError::Credentials { .. }), "{err}");
+    assert!(err.to_string().contains("no usable AWS credentials"), "{err}");
+    assert!(f.provider.log().is_empty(), "nothing was read: {:?}", f.provider.log());
+    f.provider.heal();
+    assert!(f.engine.prepare(&stack(&SHAPE), false, "plan").await.is_ok(), "the lock was released");
+}
+
+#[tokio::test]
+async fn a_targeted_run_plans_and_applies_the_targets_and_what_they_depend_on_only() {
+    let f = fixture();
+    f.apply(&stack(&SHAPE)).await;
+    // `a` grows and `d` goes away; the run targets `c`, which depends on `b`, which depends on `a`.
+    let changed = stack(&Shape { size: 5, with_d: false, ..SHAPE });
+    let targets = crate::plan::targeted(&[&changed], &[Address::new("s", "c")].into(), false);
+    assert_eq!(targets, ["a", "b", "c"].map(|n| Address::new("s", n)).into());
+    let targeted = Engine::new(
+        f.provider.clone(),
+        Arc::new(f.backend.clone()),
+        ApplyOptions { targets: Some(targets.clone()), ..ApplyOptions::default() },
+    );
+    let plan = targeted.prepare(&changed, false, "plan").await.unwrap().into_plan().await.unwrap();
+    let addresses: Vec<String> = plan.resources.iter().map(|r| r.address.to_string()).collect();
+    assert_eq!(addresses, ["s.a", "s.b", "s.c"], "d is left out");
+    assert_eq!(plan.change(&Address::new("s", "a")).unwrap().action, Action::Update);
+    assert!(render::plan_text(&plan).contains("Partial: only s.a, s.b, s.c and what they depend on"));
+    let prepared = targeted.prepare(&changed, false, "apply").await.unwrap();
+    assert!(targeted.apply(prepared, &|_| {}).await.unwrap().is_success());
+    assert!(f.state().resources.contains_key(&Address::new("s", "d")), "d is left as it is");
+    let full = f.plan(&changed).await;
+    assert_eq!(full.summary().delete, 1, "a full plan still deletes d");
+    assert_eq!(full.summary().update, 0, "a was updated by the targeted run");
+
+    // Destroying a target takes what depends on it first.
+    let dependents = crate::plan::targeted(&[&changed], &[Address::new("s", "b")].into(), true);
+    assert_eq!(dependents, ["b", "c"].map(|n| Address::new("s", n)).into());
+}

@@ -282,3 +282,59 @@ pub fn plans_markdown(plans: &[Plan]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::model::{Address, Env};
+    use crate::plan::DocumentChange;
+
+    #[test]
+    fn a_changed_document_shows_as_a_line_diff_instead_of_its_attributes() {
+        let statement =
+            |actions: &[&str]| json!({"effect": "Allow", "actions": actions, "resources": ["arn:aws:s3:::cards/*"]});
+        let before = json!({"statements": [statement(&["s3:GetObject"])]});
+        let after = json!({"statements": [statement(&["s3:GetObject", "s3:PutObject"])]});
+        let plan = Plan {
+            format_version: 1,
+            stack: "card-service".into(),
+            env: Env::new("dev").unwrap(),
+            destroy: false,
+            lineage: "l".into(),
+            serial: 1,
+            identity: None,
+            targets: None,
+            resources: vec![ResourceChange {
+                address: Address::new("card-service", "task-role"),
+                type_name: "aws.iam.role".into(),
+                action: Action::Update,
+                physical_id: Some("dev-card-service-task-role".into()),
+                changes: vec![AttributeChange {
+                    path: "policies.run.statements[0].actions".into(),
+                    before: Some(before["statements"][0]["actions"].clone()),
+                    after: Some(after["statements"][0]["actions"].clone()),
+                    forces_replacement: false,
+                }],
+                documents: vec![DocumentChange {
+                    path: "policies.run".into(),
+                    before: Some(before),
+                    after: Some(after),
+                }],
+                reason: None,
+                protected: false,
+                deposed: false,
+                widens_access: vec!["allows s3:PutObject on arn:aws:s3:::cards/*".into()],
+            }],
+            waived: vec![],
+        };
+        let text = plan_text(&plan);
+        assert!(text.contains("      ~ policies.run:\n"), "{text}");
+        assert!(text.contains("        -         \"s3:GetObject\"\n"), "{text}");
+        assert!(text.contains("        +         \"s3:PutObject\"\n"), "{text}");
+        assert!(!text.contains("statements[0].actions:"), "the document replaces its attribute lines:\n{text}");
+        let markdown = plans_markdown(std::slice::from_ref(&plan));
+        assert!(markdown.contains("+         \"s3:PutObject\""), "{markdown}");
+    }
+}
