@@ -4,6 +4,9 @@ from AWS in a way the AWS SDK for Rust cannot read. Arguments are moto_server's 
 Corrections (each is a difference from AWS, not a behaviour of the product):
 - S3 GetBucketVersioning: moto 5.2.5 answers with a <GetBucketVersioningResponse> root element;
   AWS answers with <VersioningConfiguration>, which is what the SDK parses.
+- RDS ResetDBParameterGroup: not implemented by moto 5.2.5. Here it resets the parameters named
+  (or all, with ResetAllParameters) to the engine's defaults, which moto represents by leaving them
+  unset: https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ResetDBParameterGroup.html
 - S3 bucket policies: moto 5.2.5 ignores the conditions of bucket policy statements, so a statement
   denying requests "when aws:SecureTransport is false" denies every request, HTTPS or not. Here the
   `aws:SecureTransport` key of `Bool` conditions is evaluated against the request's scheme, as AWS
@@ -23,6 +26,9 @@ from urllib.parse import urlparse
 from moto.s3.models import FakeBucket
 from moto.s3.responses import S3Response
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+from moto.rds.exceptions import DBParameterGroupNotFoundError
+from moto.core.responses import ActionResult
+from moto.rds.responses import RDSResponse
 from moto.server import main
 
 S3_NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
@@ -82,6 +88,21 @@ def get_permission(self, action, resource):
     return IAMPolicy(json.dumps(document)).is_action_permitted(action, resource)
 
 
+def reset_db_parameter_group(self):
+    name = self.params.get("DBParameterGroupName")
+    groups = self.backend.describe_db_parameter_groups({"db_parameter_group_name": name})
+    if not groups:
+        raise DBParameterGroupNotFoundError(name)
+    group = groups[0]
+    if str(self.params.get("ResetAllParameters", "")).lower() == "true":
+        group.parameters.clear()
+    else:
+        for parameter in self.params.get("Parameters", []):
+            group.parameters.pop(parameter.original_dict()["ParameterName"], None)
+    return ActionResult({"DBParameterGroupName": name})
+
+
+RDSResponse.reset_db_parameter_group = reset_db_parameter_group
 S3Response.setup_class = setup_class
 FakeBucket.get_permission = get_permission
 

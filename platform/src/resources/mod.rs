@@ -31,7 +31,7 @@ pub use ecs::{
 pub use elbv2::{HealthCheck, Listener, ListenerAction, LoadBalancer, TargetGroup, TLS12_POLICY};
 pub use iam::{Effect, OidcProvider, PolicyDocument, Role, Statement, Trust};
 pub use logs::LogGroup;
-pub use rds::{DbEngine, DbInstance, DbSubnetGroup, DbSubnetGroupName};
+pub use rds::{DbEngine, DbInstance, DbParameterGroup, DbParameterGroupName, DbSubnetGroup, DbSubnetGroupName};
 pub use s3::{Bucket, BucketEncryption};
 pub use servicediscovery::{DiscoveryService, NamespaceId, PrivateDnsNamespace};
 
@@ -71,6 +71,7 @@ pub const SCHEMAS: &[&TypeSchema] = &[
     &servicediscovery::SERVICE,
     &logs::LOG_GROUP,
     &rds::DB_SUBNET_GROUP,
+    &rds::DB_PARAMETER_GROUP,
     &rds::DB_INSTANCE,
     &s3::BUCKET,
     #[cfg(test)]

@@ -1,4 +1,6 @@
-//! RDS: DB subnet groups and database instances.
+//! RDS: DB subnet groups, DB parameter groups and database instances.
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -52,6 +54,76 @@ outputs! {
     DbSubnetGroup => DbSubnetGroupOutputs {
         /// The group's name.
         name: String => name(DbSubnetGroupName),
+        /// The group's ARN.
+        arn: String => arn(Arn),
+    }
+}
+
+/// Marker for references to DB parameter group names.
+pub struct DbParameterGroupName;
+
+/// Schema of [`DbParameterGroup`].
+pub const DB_PARAMETER_GROUP: TypeSchema = TypeSchema {
+    type_name: "aws.rds.db_parameter_group",
+    name_style: NameStyle::Dashed { max_len: 255, lowercase: true },
+    // RDS cannot change a group's family or description.
+    force_new: &["name", "family", "description"],
+    taggable: true,
+    outputs: DbParameterGroupOutputs::NAMES,
+    ..TypeSchema::BASE
+};
+
+/// Database engine settings of the instances that use the group, e.g. `log_min_duration_statement`
+/// or `rds.force_ssl` for PostgreSQL. Only the declared parameters are managed; the others keep the
+/// engine's defaults. A dynamic parameter changes at once, a static one at the instances' next
+/// reboot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DbParameterGroup {
+    /// The engine family the group is for, e.g. `postgres17`.
+    pub family: String,
+    /// What the group is for (RDS cannot change it later).
+    pub description: String,
+    /// Parameter values by name.
+    pub parameters: BTreeMap<String, String>,
+    /// User tags.
+    pub tags: Tags,
+}
+
+impl DbParameterGroup {
+    /// A group for `family` setting `parameters`.
+    pub fn new(family: &str, description: &str, parameters: BTreeMap<String, String>) -> Self {
+        Self { family: family.into(), description: description.into(), parameters, tags: Tags::new() }
+    }
+}
+
+impl Resource for DbParameterGroup {
+    const SCHEMA: &'static TypeSchema = &DB_PARAMETER_GROUP;
+    fn validate(&self, problems: &mut Vec<String>) {
+        let family_ok = self.family.starts_with(|c: char| c.is_ascii_lowercase())
+            && self.family.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-.".contains(c));
+        if !family_ok {
+            problems.push(format!("family: `{}` is not a parameter group family such as `postgres17`", self.family));
+        }
+        if self.description.is_empty() {
+            problems.push("description: RDS needs one".into());
+        }
+        validate::length("description", &self.description, 255, problems);
+        for (name, value) in &self.parameters {
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) {
+                problems.push(format!("parameters: `{name}` is not a parameter name"));
+            }
+            if value.is_empty() {
+                problems.push(format!("parameters.{name}: needs a value (leave the parameter out for its default)"));
+            }
+        }
+    }
+}
+
+outputs! {
+    /// What a DB parameter group records.
+    DbParameterGroup => DbParameterGroupOutputs {
+        /// The group's name (what an instance names it by).
+        name: String => name(DbParameterGroupName),
         /// The group's ARN.
         arn: String => arn(Arn),
     }

@@ -1,22 +1,29 @@
-//! RDS DB subnet groups and instances. An instance is created, recorded, then awaited until it is
+//! RDS DB subnet groups, parameter groups and instances. An instance is created, recorded, then awaited until it is
 //! available ([`AwsResource::await_ready`]); deletes wait until it is gone.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_rds::types::{DbInstance as AwsInstance, Tag};
+use aws_sdk_rds::types::{
+    ApplyMethod, DbInstance as AwsInstance, DbParameterGroup as DbParameterGroupDescription, Parameter, Tag,
+};
 
 use super::client::Aws;
 use super::resource::{AwsResource, Created, Current, Lookup, New, Read, Recorded};
-use super::support::{api, missing, refs, sync_tags, tags, texts, wait_for};
+use super::support::{api, incomplete, missing, refs, sync_tags, tags, texts, wait_for};
 use crate::model::Ref;
 use crate::provider::ProviderError;
-use crate::resources::rds::{DbEngine, DbInstance, DbInstanceOutputs, DbSubnetGroup, DbSubnetGroupOutputs};
+use crate::resources::rds::{
+    DbEngine, DbInstance, DbInstanceOutputs, DbParameterGroup, DbParameterGroupOutputs, DbSubnetGroup,
+    DbSubnetGroupOutputs,
+};
 use crate::resources::Tags;
 
 /// `aws.rds.db_subnet_group`.
 pub(crate) struct DbSubnetGroups;
+/// `aws.rds.db_parameter_group`.
+pub(crate) struct DbParameterGroups;
 /// `aws.rds.db_instance`.
 pub(crate) struct DbInstances;
 
@@ -145,6 +152,186 @@ impl AwsResource for DbSubnetGroups {
 
     /// The name is the id.
     async fn find(&self, _aws: &Aws, lookup: &Lookup<'_, DbSubnetGroup>) -> Result<Option<String>, ProviderError> {
+        Ok(lookup.name.map(str::to_string))
+    }
+}
+
+/// The most parameters one `ModifyDBParameterGroup` or `ResetDBParameterGroup` takes
+/// (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBParameterGroup.html).
+const PARAMETERS_PER_CALL: usize = 20;
+
+/// How a parameter change is applied: `immediate` only works for dynamic parameters; static ones
+/// (and any whose kind is unknown) take `pending-reboot`, applied at the instances' next reboot
+/// (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_Parameter.html).
+fn apply_method(apply_type: Option<&str>) -> ApplyMethod {
+    match apply_type {
+        Some("dynamic") => ApplyMethod::Immediate,
+        _ => ApplyMethod::PendingReboot,
+    }
+}
+
+/// The parameters of a group: with `source` (`user`), only those set on it.
+async fn parameters(aws: &Aws, group: &str, source: Option<&str>) -> Result<Vec<Parameter>, ProviderError> {
+    let mut found = vec![];
+    let mut pages = aws
+        .rds
+        .describe_db_parameters()
+        .db_parameter_group_name(group)
+        .set_source(source.map(str::to_string))
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        found.extend(page.map_err(api("rds:DescribeDBParameters"))?.parameters().iter().cloned());
+    }
+    Ok(found)
+}
+
+async fn describe_parameter_group(aws: &Aws, name: &str) -> Result<Option<DbParameterGroupDescription>, ProviderError> {
+    let out = aws
+        .rds
+        .describe_db_parameter_groups()
+        .db_parameter_group_name(name)
+        .send()
+        .await
+        .map_err(api("rds:DescribeDBParameterGroups"));
+    match out {
+        Ok(out) => Ok(out.db_parameter_groups().first().cloned()),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Sets `set` and resets `reset` (to the engine's defaults) on a group, 20 parameters a call,
+/// each applied as its kind allows.
+async fn change_parameters(
+    aws: &Aws,
+    group: &str,
+    set: &BTreeMap<String, String>,
+    reset: &[String],
+) -> Result<(), ProviderError> {
+    if set.is_empty() && reset.is_empty() {
+        return Ok(());
+    }
+    let kinds: HashMap<String, Option<String>> = parameters(aws, group, None)
+        .await?
+        .into_iter()
+        .filter_map(|p| Some((p.parameter_name()?.to_string(), p.apply_type().map(str::to_string))))
+        .collect();
+    let method = |name: &str| apply_method(kinds.get(name).and_then(|t| t.as_deref()));
+    let to_set: Vec<Parameter> = set
+        .iter()
+        .map(|(name, value)| {
+            Parameter::builder().parameter_name(name).parameter_value(value).apply_method(method(name)).build()
+        })
+        .collect();
+    for chunk in to_set.chunks(PARAMETERS_PER_CALL) {
+        aws.rds
+            .modify_db_parameter_group()
+            .db_parameter_group_name(group)
+            .set_parameters(Some(chunk.to_vec()))
+            .send()
+            .await
+            .map_err(api("rds:ModifyDBParameterGroup"))?;
+    }
+    let to_reset: Vec<Parameter> =
+        reset.iter().map(|name| Parameter::builder().parameter_name(name).apply_method(method(name)).build()).collect();
+    for chunk in to_reset.chunks(PARAMETERS_PER_CALL) {
+        aws.rds
+            .reset_db_parameter_group()
+            .db_parameter_group_name(group)
+            .set_parameters(Some(chunk.to_vec()))
+            .send()
+            .await
+            .map_err(api("rds:ResetDBParameterGroup"))?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl AwsResource for DbParameterGroups {
+    type Props = DbParameterGroup;
+    type Outputs = DbParameterGroupOutputs;
+
+    async fn create(
+        &self,
+        aws: &Aws,
+        new: &New<'_, DbParameterGroup>,
+    ) -> Result<Created<DbParameterGroupOutputs>, ProviderError> {
+        let (g, name) = (&new.props, new.name()?);
+        let out = aws
+            .rds
+            .create_db_parameter_group()
+            .db_parameter_group_name(name)
+            .db_parameter_group_family(&g.family)
+            .description(&g.description)
+            .set_tags(Some(rds_tags(&g.tags)))
+            .send()
+            .await
+            .map_err(api("rds:CreateDBParameterGroup"))?;
+        let arn = out.db_parameter_group().and_then(|g| g.db_parameter_group_arn()).unwrap_or_default();
+        let outputs = DbParameterGroupOutputs { name: name.to_string(), arn: arn.to_string() };
+        change_parameters(aws, name, &g.parameters, &[]).await.map_err(incomplete(name, &outputs))?;
+        Ok(Created { physical_id: name.to_string(), outputs })
+    }
+
+    async fn read(
+        &self,
+        aws: &Aws,
+        recorded: &Recorded<'_, DbParameterGroup>,
+    ) -> Result<Option<Read<DbParameterGroup, DbParameterGroupOutputs>>, ProviderError> {
+        let Some(g) = describe_parameter_group(aws, recorded.physical_id).await? else { return Ok(None) };
+        let name = g.db_parameter_group_name().unwrap_or_default();
+        let arn = g.db_parameter_group_arn().unwrap_or_default();
+        let set = parameters(aws, name, Some("user")).await?;
+        let listed =
+            aws.rds.list_tags_for_resource().resource_name(arn).send().await.map_err(api("rds:ListTagsForResource"))?;
+        let props = DbParameterGroup {
+            family: g.db_parameter_group_family().unwrap_or_default().to_string(),
+            description: g.description().unwrap_or_default().to_string(),
+            parameters: set
+                .iter()
+                .filter_map(|p| Some((p.parameter_name()?.to_string(), p.parameter_value()?.to_string())))
+                .collect(),
+            tags: tags_of(listed.tag_list()),
+        };
+        let outputs = DbParameterGroupOutputs { name: name.to_string(), arn: arn.to_string() };
+        Ok(Some(Read::named(props, name, outputs)))
+    }
+
+    async fn update(
+        &self,
+        aws: &Aws,
+        current: &Current<'_, DbParameterGroup, DbParameterGroupOutputs>,
+        new: &DbParameterGroup,
+    ) -> Result<(), ProviderError> {
+        let old = &current.props;
+        let set: BTreeMap<String, String> = new
+            .parameters
+            .iter()
+            .filter(|(k, v)| old.parameters.get(*k) != Some(*v))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let reset: Vec<String> = old.parameters.keys().filter(|k| !new.parameters.contains_key(*k)).cloned().collect();
+        change_parameters(aws, current.physical_id, &set, &reset).await?;
+        sync_rds_tags(aws, &current.outputs.arn, &old.tags, &new.tags).await
+    }
+
+    async fn delete(
+        &self,
+        aws: &Aws,
+        current: &Current<'_, DbParameterGroup, DbParameterGroupOutputs>,
+    ) -> Result<(), ProviderError> {
+        aws.rds
+            .delete_db_parameter_group()
+            .db_parameter_group_name(current.physical_id)
+            .send()
+            .await
+            .map_err(api("rds:DeleteDBParameterGroup"))?;
+        Ok(())
+    }
+
+    /// The name is the id.
+    async fn find(&self, _aws: &Aws, lookup: &Lookup<'_, DbParameterGroup>) -> Result<Option<String>, ProviderError> {
         Ok(lookup.name.map(str::to_string))
     }
 }

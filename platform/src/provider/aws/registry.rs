@@ -32,6 +32,7 @@ static TYPES: &[&dyn Implementation] = &[
     &servicediscovery::DiscoveryServices,
     &logs::LogGroups,
     &rds::DbSubnetGroups,
+    &rds::DbParameterGroups,
     &rds::DbInstances,
     &s3::Buckets,
 ];
