@@ -128,6 +128,21 @@ mod tests {
     }
 
     #[test]
+    fn the_guardrail_rules_check_attributes_their_types_have() {
+        // A field renamed in a type but not in policies/rules/ would make a rule check nothing.
+        for rule in crate::policy::RuleSet::builtin().rules() {
+            for check in &rule.checks {
+                let crate::policy::Check::Attribute(check) = check else { continue };
+                let i = implementation(&check.resource)
+                    .unwrap_or_else(|_| panic!("{}: no type {}", rule.id, check.resource));
+                let first = check.attribute.split(['.', '[']).next().unwrap_or_default();
+                let known = i.props_fields().contains(&first) || (first == "name" && i.schema().name_style.in_props());
+                assert!(known, "rule {}: `{}` is not an attribute of {}", rule.id, check.attribute, check.resource);
+            }
+        }
+    }
+
+    #[test]
     fn batched_types_are_derived_from_the_registry() {
         let batched = batch_types();
         assert!(batched.contains(&"aws.ec2.vpc") && batched.contains(&"aws.rds.db_instance"));
