@@ -632,14 +632,16 @@ async fn drift_finds_changes_made_outside_and_apply_brings_the_cloud_back() {
     assert_eq!(drift.status.code(), Some(0), "{}", text(&drift.stdout));
 }
 
+/// `platform` with `args` in `dir`, pointed at `emulator` only (no profile, no shared state).
+fn command(dir: &Path, emulator: &Emulator, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_platform"));
+    cmd.current_dir(dir).args(args).env_remove("AWS_PROFILE").env_remove("PLATFORM_STATE").envs(emulator.env());
+    cmd
+}
+
 /// Starts `platform` without waiting for it.
 fn spawn_platform(dir: &Path, emulator: &Emulator, args: &[&str]) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_platform"))
-        .current_dir(dir)
-        .args(args)
-        .env_remove("AWS_PROFILE")
-        .env_remove("PLATFORM_STATE")
-        .envs(emulator.env())
+    command(dir, emulator, args)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -817,15 +819,7 @@ async fn import_brings_an_existing_resource_under_management_and_refuses_what_ca
 
 /// Like [`platform`], with more variables in its environment.
 fn platform_with(dir: &Path, emulator: &Emulator, args: &[&str], vars: &[(&str, &str)]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_platform"))
-        .current_dir(dir)
-        .args(args)
-        .env_remove("AWS_PROFILE")
-        .env_remove("PLATFORM_STATE")
-        .envs(emulator.env())
-        .envs(vars.iter().copied())
-        .output()
-        .expect("the platform binary runs")
+    command(dir, emulator, args).envs(vars.iter().copied()).output().expect("the platform binary runs")
 }
 
 #[tokio::test]

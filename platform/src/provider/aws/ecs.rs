@@ -13,7 +13,7 @@ use aws_sdk_ecs::types::{
 };
 
 use super::client::Aws;
-use super::resource::{AwsResource, Created, Current, Lookup, New, Read, Recorded};
+use super::resource::{read_one, AwsResource, Created, Current, Lookup, New, Read, Recorded};
 use super::support::{api, missing, refs, sync_tags, tags, texts, wait_for};
 use crate::model::Ref;
 use crate::provider::ProviderError;
@@ -563,8 +563,7 @@ impl AwsResource for Services {
         aws: &Aws,
         recorded: &Recorded<'_, Service>,
     ) -> Result<Option<Read<Service, ServiceOutputs>>, ProviderError> {
-        let found = describe_services(aws, &cluster_of(recorded), vec![recorded.physical_id.to_string()]).await?;
-        Ok(found.first().map(|s| observe_service(s, recorded)))
+        read_one(self, aws, recorded).await
     }
 
     /// One `DescribeServices` per cluster and 10 services (the API's limit), tags included.

@@ -10,7 +10,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 
 use super::client::Aws;
-use super::resource::{AwsResource, Created, Current, Lookup, New, Read, Recorded};
+use super::resource::{read_one, AwsResource, Created, Current, Lookup, New, Read, Recorded};
 use super::support::{api, incomplete, missing, refs, sync_tags, tags, texts};
 use crate::model::Ref;
 use crate::provider::ProviderError;
@@ -226,12 +226,7 @@ impl AwsResource for LoadBalancers {
         aws: &Aws,
         recorded: &Recorded<'_, LoadBalancer>,
     ) -> Result<Option<Read<LoadBalancer, LoadBalancerOutputs>>, ProviderError> {
-        let arn = recorded.physical_id.to_string();
-        let Some((_, lb)) = describe_load_balancers(aws, vec![arn.clone()]).await?.into_iter().next() else {
-            return Ok(None);
-        };
-        let tags = read_tags(aws, std::slice::from_ref(&arn)).await?.remove(&arn).unwrap_or_default();
-        observe_load_balancer(aws, &lb, tags).await.map(Some)
+        read_one(self, aws, recorded).await
     }
 
     /// 20 ARNs a `DescribeLoadBalancers` and a `DescribeTags`; attributes take a call each.
@@ -444,12 +439,7 @@ impl AwsResource for TargetGroups {
         aws: &Aws,
         recorded: &Recorded<'_, TargetGroup>,
     ) -> Result<Option<Read<TargetGroup, TargetGroupOutputs>>, ProviderError> {
-        let arn = recorded.physical_id.to_string();
-        let Some((_, tg)) = describe_target_groups(aws, vec![arn.clone()]).await?.into_iter().next() else {
-            return Ok(None);
-        };
-        let tags = read_tags(aws, std::slice::from_ref(&arn)).await?.remove(&arn).unwrap_or_default();
-        observe_target_group(aws, &tg, tags, recorded).await.map(Some)
+        read_one(self, aws, recorded).await
     }
 
     /// 20 ARNs a `DescribeTargetGroups` and a `DescribeTags`; attributes take a call each.
@@ -626,12 +616,7 @@ impl AwsResource for Listeners {
         aws: &Aws,
         recorded: &Recorded<'_, Listener>,
     ) -> Result<Option<Read<Listener, ListenerOutputs>>, ProviderError> {
-        let arn = recorded.physical_id.to_string();
-        let Some((_, l)) = describe_listeners(aws, vec![arn.clone()]).await?.into_iter().next() else {
-            return Ok(None);
-        };
-        let tags = read_tags(aws, std::slice::from_ref(&arn)).await?.remove(&arn).unwrap_or_default();
-        Ok(Some(observe_listener(&l, tags)))
+        read_one(self, aws, recorded).await
     }
 
     /// 20 ARNs a `DescribeListeners` and a `DescribeTags`.

@@ -10,7 +10,7 @@ use aws_sdk_rds::types::{
 };
 
 use super::client::Aws;
-use super::resource::{AwsResource, Created, Current, Lookup, New, Read, Recorded};
+use super::resource::{read_one, AwsResource, Created, Current, Lookup, New, Read, Recorded};
 use super::support::{api, incomplete, missing, refs, sync_tags, tags, texts, wait_for};
 use crate::model::Ref;
 use crate::provider::ProviderError;
@@ -484,10 +484,7 @@ impl AwsResource for DbInstances {
         aws: &Aws,
         recorded: &Recorded<'_, DbInstance>,
     ) -> Result<Option<Read<DbInstance, DbInstanceOutputs>>, ProviderError> {
-        match describe(aws, recorded.physical_id).await? {
-            Some(db) => observe_instance(&db, recorded),
-            None => Ok(None),
-        }
+        read_one(self, aws, recorded).await
     }
 
     /// One `DescribeDBInstances` filtered by identifiers (100 a call), tags included.

@@ -192,6 +192,16 @@ pub(crate) trait AwsResource: Send + Sync + 'static {
     }
 }
 
+/// A read of one resource as a batch of one, for the types whose batch read is the same calls
+/// (AWS fails a describe of a gone id with a not-found error, which counts as gone).
+pub(crate) async fn read_one<T: AwsResource>(
+    kind: &T,
+    aws: &Aws,
+    recorded: &Recorded<'_, T::Props>,
+) -> Result<Option<Read<T::Props, T::Outputs>>, ProviderError> {
+    Ok(kind.read_batch(aws, std::slice::from_ref(recorded)).await?.into_iter().next().flatten())
+}
+
 /// A resource type behind the JSON the engine speaks: what the registry lists.
 #[async_trait]
 pub(crate) trait Implementation: Send + Sync {

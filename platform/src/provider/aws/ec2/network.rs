@@ -6,7 +6,7 @@ use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, VpcAttributeName};
 use super::{batched, by_tags, id_filter, one_of, tag_spec, tags_of, update_tags};
 use crate::model::Ref;
 use crate::provider::aws::client::Aws;
-use crate::provider::aws::resource::{AwsResource, Created, Current, Lookup, New, Read, Recorded};
+use crate::provider::aws::resource::{read_one, AwsResource, Created, Current, Lookup, New, Read, Recorded};
 use crate::provider::aws::retry::retrying;
 use crate::provider::aws::support::{api, incomplete};
 use crate::provider::ProviderError;
@@ -107,10 +107,7 @@ impl AwsResource for Vpcs {
         aws: &Aws,
         recorded: &Recorded<'_, Vpc>,
     ) -> Result<Option<Read<Vpc, VpcOutputs>>, ProviderError> {
-        let out =
-            aws.ec2.describe_vpcs().vpc_ids(recorded.physical_id).send().await.map_err(api("ec2:DescribeVpcs"))?;
-        let Some(vpc) = out.vpcs().first() else { return Ok(None) };
-        observe_vpc(aws, vpc, recorded.physical_id).await.map(Some)
+        read_one(self, aws, recorded).await
     }
 
     /// One `DescribeVpcs` per 200 (their DNS attributes still take a call each).
@@ -229,15 +226,7 @@ impl AwsResource for Subnets {
         aws: &Aws,
         recorded: &Recorded<'_, Subnet>,
     ) -> Result<Option<Read<Subnet, SubnetOutputs>>, ProviderError> {
-        let out = aws
-            .ec2
-            .describe_subnets()
-            .subnet_ids(recorded.physical_id)
-            .send()
-            .await
-            .map_err(api("ec2:DescribeSubnets"))?;
-        let Some(subnet) = out.subnets().first() else { return Ok(None) };
-        Ok(Some(observe_subnet(subnet, aws.zones().await?, recorded)))
+        read_one(self, aws, recorded).await
     }
 
     /// One `DescribeSubnets` per 200.
@@ -346,14 +335,7 @@ impl AwsResource for InternetGateways {
         aws: &Aws,
         recorded: &Recorded<'_, InternetGateway>,
     ) -> Result<Option<Read<InternetGateway, InternetGatewayOutputs>>, ProviderError> {
-        let out = aws
-            .ec2
-            .describe_internet_gateways()
-            .internet_gateway_ids(recorded.physical_id)
-            .send()
-            .await
-            .map_err(api("ec2:DescribeInternetGateways"))?;
-        Ok(out.internet_gateways().first().map(|g| observe_internet_gateway(g, recorded.physical_id)))
+        read_one(self, aws, recorded).await
     }
 
     /// One `DescribeInternetGateways` per 200.

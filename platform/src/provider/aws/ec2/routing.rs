@@ -9,8 +9,8 @@ use aws_sdk_ec2::types::{DomainType, NatGatewayState, ResourceType};
 use super::{batched, by_tags, id_filter, one_of, tag_spec, tags_of, update_tags};
 use crate::model::Ref;
 use crate::provider::aws::client::Aws;
-use crate::provider::aws::resource::{AwsResource, Created, Current, Lookup, New, Read, Recorded};
-use crate::provider::aws::support::{api, filter, incomplete, settled, wait_for};
+use crate::provider::aws::resource::{read_one, AwsResource, Created, Current, Lookup, New, Read, Recorded};
+use crate::provider::aws::support::{api, incomplete, settled, wait_for};
 use crate::provider::ProviderError;
 use crate::resources::ec2::{
     ElasticIp, ElasticIpOutputs, NatGateway, NatGatewayOutputs, Route, RouteTable, RouteTableAssociation,
@@ -110,14 +110,7 @@ impl AwsResource for RouteTables {
         aws: &Aws,
         recorded: &Recorded<'_, RouteTable>,
     ) -> Result<Option<Read<RouteTable, RouteTableOutputs>>, ProviderError> {
-        let out = aws
-            .ec2
-            .describe_route_tables()
-            .route_table_ids(recorded.physical_id)
-            .send()
-            .await
-            .map_err(api("ec2:DescribeRouteTables"))?;
-        Ok(out.route_tables().first().map(|t| observe_route_table(t, recorded.physical_id)))
+        read_one(self, aws, recorded).await
     }
 
     /// One `DescribeRouteTables` per 200.
@@ -244,19 +237,7 @@ impl AwsResource for RouteTableAssociations {
         aws: &Aws,
         recorded: &Recorded<'_, RouteTableAssociation>,
     ) -> Result<Option<Read<RouteTableAssociation, RouteTableAssociationOutputs>>, ProviderError> {
-        let out = aws
-            .ec2
-            .describe_route_tables()
-            .filters(filter("association.route-table-association-id", [recorded.physical_id]))
-            .send()
-            .await
-            .map_err(api("ec2:DescribeRouteTables"))?;
-        let found = out
-            .route_tables()
-            .iter()
-            .flat_map(|t| t.associations())
-            .find(|a| a.route_table_association_id() == Some(recorded.physical_id));
-        Ok(found.map(|a| observe_association(a, recorded.physical_id)))
+        read_one(self, aws, recorded).await
     }
 
     /// One `DescribeRouteTables` per 200 associations.
@@ -362,14 +343,7 @@ impl AwsResource for ElasticIps {
         aws: &Aws,
         recorded: &Recorded<'_, ElasticIp>,
     ) -> Result<Option<Read<ElasticIp, ElasticIpOutputs>>, ProviderError> {
-        let out = aws
-            .ec2
-            .describe_addresses()
-            .allocation_ids(recorded.physical_id)
-            .send()
-            .await
-            .map_err(api("ec2:DescribeAddresses"))?;
-        Ok(out.addresses().first().map(|a| observe_elastic_ip(a, recorded.physical_id)))
+        read_one(self, aws, recorded).await
     }
 
     /// One `DescribeAddresses` per 200.
@@ -474,7 +448,7 @@ impl AwsResource for NatGateways {
         aws: &Aws,
         recorded: &Recorded<'_, NatGateway>,
     ) -> Result<Option<Read<NatGateway, NatGatewayOutputs>>, ProviderError> {
-        Ok(describe_nat(aws, recorded.physical_id).await?.and_then(|n| observe_nat_gateway(&n, recorded.physical_id)))
+        read_one(self, aws, recorded).await
     }
 
     /// One `DescribeNatGateways` per 200.

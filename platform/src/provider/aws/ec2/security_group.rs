@@ -9,7 +9,7 @@ use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range, PrefixListId, Resourc
 use super::{batched, by_tags, id_filter, one_of, tag_spec, tags_of, update_tags, BATCH};
 use crate::model::{Address, Ref};
 use crate::provider::aws::client::Aws;
-use crate::provider::aws::resource::{AwsResource, Created, Current, Lookup, New, Read, Recorded};
+use crate::provider::aws::resource::{read_one, AwsResource, Created, Current, Lookup, New, Read, Recorded};
 use crate::provider::aws::support::{api, incomplete, settled};
 use crate::provider::ProviderError;
 use crate::resources::ec2::{
@@ -224,7 +224,7 @@ impl AwsResource for SecurityGroups {
         aws: &Aws,
         recorded: &Recorded<'_, SecurityGroup>,
     ) -> Result<Option<Read<SecurityGroup, SecurityGroupOutputs>>, ProviderError> {
-        Ok(describe_group(aws, recorded.physical_id).await?.map(|g| observe_security_group(&g, recorded.physical_id)))
+        read_one(self, aws, recorded).await
     }
 
     /// One `DescribeSecurityGroups` per 200; rules come with the groups.
@@ -338,8 +338,7 @@ impl AwsResource for SecurityGroupGrants {
         aws: &Aws,
         recorded: &Recorded<'_, SecurityGroupGrant>,
     ) -> Result<Option<Read<SecurityGroupGrant, SecurityGroupGrantOutputs>>, ProviderError> {
-        let Some(group) = describe_group(aws, grant_group(recorded)).await? else { return Ok(None) };
-        Ok(observe_grant(&group, recorded))
+        read_one(self, aws, recorded).await
     }
 
     /// One `DescribeSecurityGroups` per 200 of the groups they open.
