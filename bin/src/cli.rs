@@ -166,6 +166,10 @@ pub struct Select {
     /// recorded by their last apply).
     #[arg(long = "var", value_name = "KEY=VALUE")]
     pub vars: Vec<String>,
+    /// Make database changes that reboot or fail it over now, rather than in its maintenance
+    /// window (where environments with `db_apply_immediately = false`, such as prod, defer them).
+    #[arg(long)]
+    pub apply_immediately: bool,
 }
 
 /// A partial run, for an incident.

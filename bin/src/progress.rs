@@ -63,6 +63,13 @@ impl Progress {
                     self.line(format!("  {} {address}...", doing_verb(*kind)));
                 }
             }
+            ApplyEvent::Progress { address, kind, message } => {
+                let line = format!("  {} {address}: {message}", doing_verb(*kind));
+                match &self.bar {
+                    Some(bar) => bar.println(line),
+                    None => eprintln!("{line}"),
+                }
+            }
             ApplyEvent::Finished { address, kind, outcome, elapsed, physical_id } => {
                 state.0.remove(&address.to_string());
                 state.1 += 1;

@@ -41,7 +41,11 @@ impl Select {
     /// image tags recorded by earlier applies.
     pub async fn build(&self, backend: &dyn StateBackend, destroy: bool, target: &Target) -> Result<Selection> {
         let environments = stacks::Environments::builtin();
-        let environment = environments.get(&self.env).map_err(|e| anyhow!(e))?;
+        let mut environment = environments.get(&self.env).map_err(|e| anyhow!(e))?.clone();
+        if self.apply_immediately {
+            environment.settings.db_apply_immediately = true;
+        }
+        let environment = &environment;
         let mut image_tag = None;
         for var in &self.vars {
             match var.split_once('=') {

@@ -278,6 +278,7 @@ async fn creates_a_killed_run_left_unfinished_are_adopted_or_made_again() {
                 physical_id: None,
                 started_at: "2026-11-30T10:00:00Z".into(),
                 props: None,
+                token: None,
             });
         }
         lock.save(&mut state).await.unwrap();

@@ -16,7 +16,13 @@ fn snapshot(env: &str) {
     for spec in &specs {
         insta::assert_json_snapshot!(format!("{}-{env}-spec", spec.name), spec);
         // The stacks it uses are applied in the same run: their outputs are known after apply.
-        let upstream = Upstream { outputs: BTreeMap::new(), pending: earlier.clone() };
+        let upstream = Upstream { outputs: BTreeMap::new(), pending: earlier.clone(), account: BTreeMap::new() }
+            .with_identity(&platform::plan::Identity {
+                account: "111111111111".into(),
+                partition: "aws".into(),
+                principal: "arn:aws:iam::111111111111:role/deployer".into(),
+                region: "us-east-1".into(),
+            });
         let planned = plan::plan(spec, &StackState::new(&spec.name, &spec.env), &[], &upstream).unwrap();
         insta::assert_snapshot!(format!("{}-{env}-plan", spec.name), render::plan_text(&planned));
         earlier.insert(spec.name.clone());

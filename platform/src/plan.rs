@@ -111,6 +111,10 @@ pub struct ResourceChange {
     /// What this change opens up (new permissions, ingress, public exposure), one sentence each.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub widens_access: Vec<String>,
+    /// How the change is made, where its type has something to say (a database change deferred
+    /// to the maintenance window), one sentence each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl ResourceChange {
@@ -216,7 +220,8 @@ impl Plan {
     }
 }
 
-/// Outputs of resources of the stacks a stack uses, read from their states.
+/// Outputs of resources of the stacks a stack uses, read from their states, and the values of
+/// the account (`aws.partition`, see [`crate::model::Ref::partition`]).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Upstream {
     /// Outputs by address.
@@ -224,12 +229,24 @@ pub struct Upstream {
     /// Upstream stacks that will be applied earlier in the same run: their missing outputs are
     /// unknown rather than an error.
     pub pending: BTreeSet<String>,
+    /// The account's values by name (`partition`), once the engine knows who it acts as.
+    pub account: BTreeMap<String, Value>,
 }
 
 impl Upstream {
-    /// The output `attr` of the upstream resource at `address`.
+    /// The output `attr` of the upstream resource at `address` (or the account's value
+    /// `aws.NAME`).
     pub fn output(&self, address: &Address, attr: &str) -> Option<&Value> {
+        if address.stack() == crate::model::reference::PSEUDO_STACK {
+            return self.account.get(address.name());
+        }
         self.outputs.get(address).and_then(|o| o.get(attr))
+    }
+
+    /// These outputs with the values of the account `identity` is in.
+    pub fn with_identity(mut self, identity: &Identity) -> Self {
+        self.account.insert("partition".into(), Value::String(identity.partition.clone()));
+        self
     }
 }
 
@@ -330,6 +347,8 @@ pub fn plan(
         desired.resources.iter().map(|r| (&r.address, r)).collect();
     let mut actions: HashMap<Address, Action> = HashMap::new();
     let mut resources = Vec::with_capacity(desired.resources.len() + state.resources.len());
+    // Changes AWS would refuse (see `TypeSchema::update_check`): the plan fails naming them all.
+    let mut refused = vec![];
     for address in graph.order() {
         let spec = *declared.get(&address).expect("graph nodes are the stack's resources");
         let schema = schema(&spec.type_name).ok_or_else(|| PlanError::UnknownType(spec.type_name.clone()))?;
@@ -363,6 +382,7 @@ pub fn plan(
                 protected: spec.protected,
                 deposed: false,
                 widens_access: vec![],
+                notes: vec![],
             },
             Some(current) if current.type_name != spec.type_name => ResourceChange {
                 address: address.clone(),
@@ -380,6 +400,7 @@ pub fn plan(
                 protected: spec.protected,
                 deposed: false,
                 widens_access: vec![],
+                notes: vec![],
             },
             Some(current) if current.tainted => ResourceChange {
                 address: address.clone(),
@@ -392,6 +413,7 @@ pub fn plan(
                 protected: false,
                 deposed: false,
                 widens_access: vec![],
+                notes: vec![],
             },
             Some(current) => {
                 let changes = diff(schema, &normalize(schema, &current.props), &after);
@@ -413,6 +435,7 @@ pub fn plan(
                     protected: spec.protected,
                     deposed: false,
                     widens_access: vec![],
+                    notes: vec![],
                 }
             }
         };
@@ -426,6 +449,11 @@ pub fn plan(
             change.widens_access = crate::access::widening(&spec.type_name, before.as_ref(), &after);
             if let Some(before) = &before {
                 change.documents = documents(schema, before, &after);
+            }
+            if let (Some(before), Some(check), Action::Update) = (&before, schema.update_check, change.action) {
+                let check = check(before, &after);
+                refused.extend(check.refused.into_iter().map(|r| format!("{address}: {r}")));
+                change.notes = check.notes;
             }
         }
         actions.insert(address, change.action);
@@ -447,6 +475,7 @@ pub fn plan(
             protected: current.protected,
             deposed: false,
             widens_access: vec![],
+            notes: vec![],
         });
     }
     // Old resources replaced earlier and not yet deleted (a run stopped in between).
@@ -462,7 +491,11 @@ pub fn plan(
             protected: false,
             deposed: true,
             widens_access: vec![],
+            notes: vec![],
         });
+    }
+    if !refused.is_empty() {
+        return Err(PlanError::Refused(refused));
     }
     Ok(Plan {
         format_version: PLAN_FORMAT_VERSION,
@@ -557,6 +590,9 @@ pub enum PlanError {
     /// A resource type this version does not know.
     #[error("unknown resource type `{0}`")]
     UnknownType(String),
+    /// Changes AWS would refuse, each naming its resource and attribute and what to do instead.
+    #[error("the plan asks for changes AWS would refuse:\n  {}", .0.join("\n  "))]
+    Refused(Vec<String>),
 }
 
 #[cfg(test)]

@@ -63,6 +63,15 @@ pub enum ApplyEvent {
         /// The call.
         kind: OpKind,
     },
+    /// A long operation says how it is going (a rollout's tasks, a database's status).
+    Progress {
+        /// The resource.
+        address: Address,
+        /// The call.
+        kind: OpKind,
+        /// What the provider reports, e.g. `deployment ecs-svc/1 in progress: 1 of 2 tasks running`.
+        message: String,
+    },
     /// An operation ended (or was skipped).
     Finished {
         /// The resource.

@@ -26,6 +26,9 @@ pub struct SavedPlan {
     /// The `--target` addresses of a partial plan.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub targets: Vec<Address>,
+    /// Whether the stacks were built to make database changes at once (`--apply-immediately`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub apply_immediately: bool,
     /// The stacks, in the order they are applied.
     pub stacks: Vec<String>,
     /// The desired stacks as built when planning.
@@ -92,6 +95,7 @@ impl SavedPlan {
             env: env.into(),
             image_tag: image_tag.into(),
             targets,
+            apply_immediately: false,
             stacks: specs.iter().map(|s| s.name.clone()).collect(),
             specs: specs.to_vec(),
             plans,

@@ -602,6 +602,53 @@ async fn an_old_resource_left_by_a_stopped_replacement_is_deleted_next_time() {
 }
 
 #[tokio::test]
+async fn old_resources_of_several_stopped_replacements_are_all_deleted_after_their_dependents_moved() {
+    // Each failed update of the dependent (an ECS service whose rollout failed, say) leaves the
+    // revision before it: both are kept until the dependent has moved on, then both deleted.
+    let f = fixture();
+    f.apply(&revision_stack("v1")).await;
+    let v1 = f.id("revision");
+    f.provider.fail("update", "s.service");
+    assert!(!f.apply(&revision_stack("v2")).await.is_success());
+    let v2 = f.id("revision");
+    assert!(!f.apply(&revision_stack("v3")).await.is_success());
+    let deposed: Vec<String> = f.state().deposed.iter().map(|d| d.resource.physical_id.clone()).collect();
+    assert_eq!(deposed, [v1.clone(), v2.clone()], "neither old revision is forgotten");
+    assert!(f.provider.resources().contains_key(&v1) && f.provider.resources().contains_key(&v2));
+
+    f.provider.heal();
+    let log_before = f.provider.log().len();
+    assert!(f.apply(&revision_stack("v3")).await.is_success());
+    let log = f.provider.log()[log_before..].to_vec();
+    let update = position(&log, "update s.service");
+    let deletes: Vec<usize> =
+        log.iter().enumerate().filter(|(_, l)| *l == "delete s.revision").map(|(i, _)| i).collect();
+    assert_eq!(deletes.len(), 2, "{log:?}");
+    assert!(deletes.iter().all(|d| *d > update), "deleted only after the dependent moved: {log:?}");
+    assert!(!f.provider.resources().contains_key(&v1) && !f.provider.resources().contains_key(&v2));
+    assert!(f.state().deposed.is_empty() && f.state().pending.is_empty());
+    assert!(!f.plan(&revision_stack("v3")).await.has_changes());
+}
+
+#[tokio::test]
+async fn what_a_long_wait_reports_reaches_the_apply_events() {
+    let f = fixture();
+    let prepared = f.engine.prepare(&slow_stack(1), false, "apply").await.unwrap();
+    let events = std::sync::Mutex::new(vec![]);
+    let report = f
+        .engine
+        .apply(prepared, &|e| {
+            if let crate::apply::ApplyEvent::Progress { address, kind, message } = e {
+                events.lock().unwrap().push(format!("{} {address}: {message}", kind.as_str()));
+            }
+        })
+        .await
+        .unwrap();
+    assert!(report.is_success());
+    assert_eq!(*events.lock().unwrap(), ["await s.db: ready"]);
+}
+
+#[tokio::test]
 async fn a_plan_names_the_account_and_fails_at_once_without_credentials() {
     let f = fixture();
     let plan = f.plan(&stack(&SHAPE)).await;

@@ -117,8 +117,12 @@ pub fn dependencies(
         instance.multi_az = environment.high_availability;
         instance.backup_retention_days = environment.backup_retention_days;
         instance.deletion_protection = environment.protected;
-        instance.final_snapshot = environment.protected;
+        instance.final_snapshot = environment.db_final_snapshot;
         instance.performance_insights = environment.performance_insights;
+        instance.max_allocated_storage_gb = environment.db_max_allocated_storage_gb;
+        instance.maintenance_window = Some(environment.db_maintenance_window.clone());
+        instance.backup_window = Some(environment.db_backup_window.clone());
+        instance.apply_immediately = environment.db_apply_immediately;
         let instance = s.add("db-instance", instance);
         s.protect(&instance, environment.protected);
         s.output("db_address", instance.endpoint());

@@ -23,6 +23,22 @@ pub struct Settings {
     pub db_instance_class: String,
     /// The database's storage.
     pub db_allocated_storage_gb: u32,
+    /// Storage autoscaling: the most the database's storage may grow to, in GiB; none: off.
+    #[serde(default)]
+    pub db_max_allocated_storage_gb: Option<u32>,
+    /// When the database may be rebooted for changes and maintenance (`ddd:hh24:mi-ddd:hh24:mi`,
+    /// UTC).
+    pub db_maintenance_window: String,
+    /// When the database's daily backup is taken (`hh24:mi-hh24:mi`, UTC).
+    pub db_backup_window: String,
+    /// Whether database changes that reboot it or fail it over are made at once; otherwise in
+    /// its maintenance window (`platform apply --apply-immediately` makes them at once anyway).
+    pub db_apply_immediately: bool,
+    /// Whether deleting the database takes a final snapshot first.
+    pub db_final_snapshot: bool,
+    /// The VPC's address block, a /16 (`10.1.0.0/16`): environments get blocks of their own,
+    /// so that their networks can be peered.
+    pub network_cidr: String,
     /// Days log groups keep events.
     pub log_retention_days: u32,
     /// Buckets and repositories may be deleted with their content.
@@ -48,6 +64,21 @@ pub struct Environment {
     pub settings: Settings,
 }
 
+impl Environment {
+    /// The first two numbers of the environment's `network_cidr` (checked to be `A.B.0.0/16`
+    /// when the environments are read).
+    pub fn network_prefix(&self) -> [u8; 2] {
+        network_prefix(&self.settings.network_cidr).unwrap_or([10, 0])
+    }
+}
+
+/// `[A, B]` of `A.B.0.0/16`.
+fn network_prefix(cidr: &str) -> Option<[u8; 2]> {
+    let (address, bits) = cidr.split_once('/')?;
+    let parts: Vec<u8> = address.split('.').map(|p| p.parse().ok()).collect::<Option<_>>()?;
+    (bits == "16" && parts.len() == 4 && parts[2] == 0 && parts[3] == 0).then(|| [parts[0], parts[1]])
+}
+
 impl std::ops::Deref for Environment {
     type Target = Settings;
     fn deref(&self) -> &Settings {
@@ -68,6 +99,23 @@ impl Environments {
     /// Parses an environments document.
     pub fn parse(text: &str) -> Result<Self, String> {
         let tables: BTreeMap<String, Settings> = toml::from_str(text).map_err(|e| e.to_string())?;
+        for (name, settings) in &tables {
+            if network_prefix(&settings.network_cidr).is_none() {
+                return Err(format!(
+                    "[{name}] network_cidr: `{}` is not a /16 block such as `10.1.0.0/16`",
+                    settings.network_cidr
+                ));
+            }
+        }
+        let mut blocks: BTreeMap<&str, &str> = BTreeMap::new();
+        for (name, settings) in &tables {
+            if let Some(other) = blocks.insert(settings.network_cidr.as_str(), name.as_str()) {
+                return Err(format!(
+                    "[{name}] network_cidr: `{}` is also [{other}]'s; environments need blocks of their own",
+                    settings.network_cidr
+                ));
+            }
+        }
         tables
             .into_iter()
             .map(|(name, settings)| Ok((name.clone(), Environment { env: Env::new(name)?, settings })))

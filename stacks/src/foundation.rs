@@ -14,13 +14,12 @@ use crate::Environment;
 /// The stack's name in the catalog.
 pub const NAME: &str = "foundation";
 
-/// What can vary between foundations.
+/// What can vary between foundations (the VPC's address block is the environment's
+/// `network_cidr`).
 #[derive(Debug, Clone)]
 pub struct FoundationOptions {
-    /// The VPC's block; subnets are carved from it (/20 each: public ones from the start of the
-    /// block, private ones from its second half). Must be a /16.
-    pub cidr_prefix: [u8; 2],
-    /// How many availability zones to spread subnets over.
+    /// How many availability zones to spread subnets over. A region with fewer zones gets
+    /// several subnets of a tier in one zone (positions count round the region's zones).
     pub zones: u8,
     /// One image repository per service.
     pub repositories: Vec<String>,
@@ -28,7 +27,7 @@ pub struct FoundationOptions {
 
 impl Default for FoundationOptions {
     fn default() -> Self {
-        Self { cidr_prefix: [10, 0], zones: 3, repositories: vec!["card-service".into()] }
+        Self { zones: 3, repositories: vec!["card-service".into()] }
     }
 }
 
@@ -64,7 +63,9 @@ pub fn foundation(env: &Environment) -> Result<Foundation, StackError> {
 pub fn foundation_with(environment: &Environment, options: &FoundationOptions) -> Result<Foundation, StackError> {
     let env = &environment.env;
     let mut s = Stack::new(NAME, env);
-    let [a, b] = options.cidr_prefix;
+    // Subnets are carved from the environment's /16: /20 each, public ones from the start of the
+    // block, private ones from its second half.
+    let [a, b] = environment.network_prefix();
     let vpc = s.add("vpc", Vpc::new(format!("{a}.{b}.0.0/16")));
     let gateway = s.add("internet-gateway", InternetGateway { vpc: vpc.id(), tags: Tags::new() });
     let public_routes = s.add(

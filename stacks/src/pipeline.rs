@@ -10,9 +10,9 @@
 
 use serde::Deserialize;
 
-use platform::model::{Handle, Stack, StackError, StackSpec};
+use platform::model::{Handle, Ref, Stack, StackError, StackSpec};
 use platform::resources::iam::{OidcProvider, PolicyDocument, Role, Statement, Trust};
-use platform::resources::{Bucket, Tags};
+use platform::resources::{Arn, Bucket, Tags};
 
 use crate::Environment;
 
@@ -73,6 +73,15 @@ pub fn deploy_statements(env: &str) -> Vec<DocumentStatement> {
         .collect()
 }
 
+/// A resource of the deploy role's document: `arn:{partition}:…` is an ARN in the account's
+/// partition (known when the stack is applied), anything else is taken as written (`*`).
+fn resource(text: &str) -> Ref<Arn> {
+    match text.strip_prefix("arn:{partition}:") {
+        Some(rest) => Ref::arn(rest),
+        None => text.into(),
+    }
+}
+
 /// Whether an action only reads (plans and drift checks need nothing else).
 fn reads(action: &str) -> bool {
     let name = action.split_once(':').map(|(_, n)| n).unwrap_or(action);
@@ -104,18 +113,18 @@ pub fn pipeline(environment: &Environment) -> Result<Pipeline, StackError> {
         .iter()
         .map(|d| {
             let actions: Vec<&str> = d.actions.iter().map(String::as_str).collect();
-            Statement::allow(&actions, d.resources.iter().map(|r| r.as_str().into()).collect())
+            Statement::allow(&actions, d.resources.iter().map(|r| resource(r)).collect())
         })
         .collect();
     // The deploy role manages the roles of its environment, but never the pipeline's own: it
     // could otherwise widen itself.
-    let own_roles = format!("arn:aws:iam::*:role/{env}-{NAME}-*");
+    let own_roles = Ref::arn(&format!("iam::*:role/{env}-{NAME}-*"));
     let role_actions: Vec<String> =
         deploy_statements(env).into_iter().flat_map(|d| d.actions).filter(|a| a.starts_with("iam:")).collect();
     deploy.push(Statement {
         effect: platform::resources::Effect::Deny,
         actions: role_actions,
-        resources: vec![own_roles.as_str().into()],
+        resources: vec![own_roles],
     });
     // Nor the state bucket's configuration or object history: only the states' current versions.
     let state_objects = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket"];
@@ -150,8 +159,7 @@ pub fn pipeline(environment: &Environment) -> Result<Pipeline, StackError> {
         .filter(|d| d.reason.is_none())
         .filter_map(|d| {
             let actions: Vec<&str> = d.actions.iter().map(String::as_str).filter(|a| reads(a)).collect();
-            (!actions.is_empty())
-                .then(|| Statement::allow(&actions, d.resources.iter().map(|r| r.as_str().into()).collect()))
+            (!actions.is_empty()).then(|| Statement::allow(&actions, d.resources.iter().map(|r| resource(r)).collect()))
         })
         .collect();
     plan.push(Statement::allow(&["s3:GetObject"], vec![states]));

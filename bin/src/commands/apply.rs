@@ -48,6 +48,7 @@ pub async fn saved(state: Arc<dyn StateBackend>, path: &Path, select: &Select, c
         all: false,
         env: saved.env.clone(),
         vars: vec![format!("image_tag={}", saved.image_tag)],
+        apply_immediately: saved.apply_immediately,
     };
     let target = Target { targets: saved.targets.iter().map(|a| a.to_string()).collect() };
     let mut selection = again.build(state.as_ref(), false, &target).await?;

@@ -13,7 +13,13 @@ use crate::cli::{Select, Target};
 pub async fn run(state: Arc<dyn StateBackend>, address: &str, physical_id: &str, env: &str) -> Result<ExitCode> {
     let address = Address::parse(address)
         .ok_or_else(|| anyhow!("`{address}` is not an address (stack.name, e.g. foundation.vpc)"))?;
-    let select = Select { stacks: vec![address.stack().to_string()], all: false, env: env.to_string(), vars: vec![] };
+    let select = Select {
+        stacks: vec![address.stack().to_string()],
+        all: false,
+        env: env.to_string(),
+        vars: vec![],
+        apply_immediately: false,
+    };
     // Any image tag builds the stacks: importing reads the resource, it applies nothing.
     let selection = select.build(state.as_ref(), true, &Target::default()).await?;
     let spec = &selection.selected[0];

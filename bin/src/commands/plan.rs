@@ -53,13 +53,14 @@ pub async fn run(
         }
     }
     if let Some(path) = out {
-        let saved = SavedPlan::new(
+        let mut saved = SavedPlan::new(
             &select.env,
             &selection.image_tag,
             selection.targets.clone(),
             &selection.selected,
             plans.clone(),
         );
+        saved.apply_immediately = select.apply_immediately;
         std::fs::write(&path, saved.to_json())
             .with_context(|| format!("cannot write the plan to {}", path.display()))?;
         eprintln!("The plan is saved in {}; apply exactly it with: platform apply {}", path.display(), path.display());

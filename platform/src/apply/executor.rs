@@ -15,7 +15,7 @@ use super::ApplyOptions;
 use crate::model::reference::resolve_refs;
 use crate::model::{Address, StackSpec};
 use crate::plan::{normalize, Plan, Upstream};
-use crate::provider::{Applied, Desired, Existing, Provider, ProviderError};
+use crate::provider::{Applied, Desired, Existing, Progress, Provider, ProviderError};
 use crate::report::{chain, ApplyEvent, ApplyReport, OpKind, OpResult, Outcome};
 use crate::resources::schema;
 use crate::state::{PendingOperation, ResourceState, StackState, StateError, StateLock};
@@ -72,6 +72,8 @@ impl Executor<'_> {
     ) -> Result<ApplyReport, StateError> {
         let mut walk = Walk::new(self, state);
         let mut tasks: JoinSet<Joined> = JoinSet::new();
+        // What long operations report as they go: passed on at once (it records nothing).
+        let (progress_tx, mut progress_rx) = tokio::sync::mpsc::unbounded_channel::<ApplyEvent>();
         let parallelism = self.options.parallelism.max(1);
         let mut unsaved = false;
         loop {
@@ -98,13 +100,25 @@ impl Executor<'_> {
                 let op = &walk.graph[node];
                 on_event(&ApplyEvent::Started { address: op.address.clone(), kind: op.kind });
                 let provider = self.provider.clone();
+                let (address, kind, progress_tx) = (op.address.clone(), op.kind, progress_tx.clone());
                 tasks.spawn(async move {
                     let started = Instant::now();
-                    (node, call.make(provider.as_ref()).await, started.elapsed())
+                    let progress = move |message: &str| {
+                        let message = message.to_string();
+                        let _ = progress_tx.send(ApplyEvent::Progress { address: address.clone(), kind, message });
+                    };
+                    (node, call.make(provider.as_ref(), &progress).await, started.elapsed())
                 });
             }
-            // Wait for one operation to end, then take every other that has ended meanwhile.
-            let Some(first) = tasks.join_next().await else { break };
+            // Wait for one operation to end (passing on what the others report meanwhile), then
+            // take every other that has ended meanwhile.
+            let first = loop {
+                tokio::select! {
+                    joined = tasks.join_next() => break joined,
+                    Some(event) = progress_rx.recv() => on_event(&event),
+                }
+            };
+            let Some(first) = first else { break };
             let mut joined = Some(first);
             while let Some(next) = joined {
                 let (node, result, elapsed) = next.expect("provider calls do not panic");
@@ -130,7 +144,14 @@ impl Executor<'_> {
         elapsed: Duration,
     ) {
         let op = walk.graph[node].clone();
-        state.pending.retain(|p| p.address != op.address);
+        // This operation's intent (an address has several at once only for old resources of a
+        // replacement, told apart by their physical ids).
+        let mine = |p: &PendingOperation| {
+            p.address == op.address
+                && p.operation == op.kind.as_str()
+                && (op.deposed.is_none() || p.physical_id == op.deposed)
+        };
+        state.pending.retain(|p| !mine(p));
         let (outcome, physical_id) = match result {
             Ok(applied) => {
                 self.record(&op, state, applied.clone(), false);
@@ -156,10 +177,10 @@ impl Executor<'_> {
     /// The intent saved before `call` is made: what a run that dies during the call leaves for
     /// the next one to resolve.
     fn intent(&self, op: &Op, call: &Call, state: &StackState) -> PendingOperation {
-        let (name, physical_id, props) = match call {
-            Call::Create(d) => (d.name.clone(), None, Some(d.props.clone())),
+        let (name, physical_id, props, token) = match call {
+            Call::Create(d) => (d.name.clone(), None, Some(d.props.clone()), Some(d.token.clone())),
             Call::Update(e, _) | Call::Delete(e) | Call::Await(e) => {
-                (e.name.clone(), Some(e.physical_id.clone()), None)
+                (e.name.clone(), Some(e.physical_id.clone()), None, None)
             }
         };
         PendingOperation {
@@ -175,6 +196,7 @@ impl Executor<'_> {
             physical_id,
             started_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
             props,
+            token,
         }
     }
 
@@ -192,8 +214,11 @@ impl Executor<'_> {
         let recorded =
             || state.resources.get(&op.address).map(existing).ok_or(format!("{} is not in the state", op.address));
         match op.kind {
-            OpKind::Delete if op.deposed => {
-                let old = state.deposed.iter().find(|d| d.address == op.address);
+            OpKind::Delete if op.deposed.is_some() => {
+                let old = state
+                    .deposed
+                    .iter()
+                    .find(|d| d.address == op.address && Some(&d.resource.physical_id) == op.deposed.as_ref());
                 return old
                     .map(|d| Call::Delete(existing(&d.resource)))
                     .ok_or(format!("{} is not in the state", op.address));
@@ -210,6 +235,7 @@ impl Executor<'_> {
                 type_name: spec.type_name.clone(),
                 name: spec.name.clone(),
                 props,
+                token: uuid::Uuid::new_v4().to_string(),
             })),
             _ => recorded().map(|e| Call::Update(e, props)),
         }
@@ -240,8 +266,11 @@ impl Executor<'_> {
     /// Records what an operation did in the state.
     fn record(&self, op: &Op, state: &mut StackState, applied: Applied, tainted: bool) {
         match op.kind {
-            OpKind::Delete if op.deposed => {
-                if let Some(i) = state.deposed.iter().position(|d| d.address == op.address) {
+            OpKind::Delete if op.deposed.is_some() => {
+                let old = |d: &crate::state::Deposed| {
+                    d.address == op.address && Some(&d.resource.physical_id) == op.deposed.as_ref()
+                };
+                if let Some(i) = state.deposed.iter().position(old) {
                     state.deposed.remove(i);
                 }
             }
@@ -285,15 +314,16 @@ impl Executor<'_> {
 }
 
 impl Call {
-    /// Makes the call. Deleting what is already gone counts as deleted.
-    async fn make(self, provider: &dyn Provider) -> Result<Applied, ProviderError> {
+    /// Makes the call; waits report to `progress`. Deleting what is already gone counts as
+    /// deleted.
+    async fn make(self, provider: &dyn Provider, progress: &Progress) -> Result<Applied, ProviderError> {
         match self {
             Call::Create(d) => provider.create(&d).await,
             Call::Update(e, props) => provider.update(&e, &props).await,
             Call::Await(e) => {
-                provider.await_ready(&e).await.map(|outputs| Applied { physical_id: e.physical_id, outputs })
+                provider.await_ready(&e, progress).await.map(|outputs| Applied { physical_id: e.physical_id, outputs })
             }
-            Call::Delete(e) => match provider.delete(&e).await {
+            Call::Delete(e) => match provider.delete(&e, progress).await {
                 Ok(()) => Ok(Applied { physical_id: e.physical_id, outputs: BTreeMap::new() }),
                 Err(err) if err.is_not_found() => Ok(Applied { physical_id: e.physical_id, outputs: BTreeMap::new() }),
                 Err(err) => Err(err),

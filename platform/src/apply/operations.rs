@@ -15,8 +15,9 @@ use crate::state::StackState;
 pub(super) struct Op {
     pub address: Address,
     pub kind: OpKind,
-    /// The operation is on the old resource of a replaced address (create before destroy).
-    pub deposed: bool,
+    /// The operation is on an old resource of a replaced address (create before destroy): its
+    /// physical id.
+    pub deposed: Option<String>,
 }
 
 /// The graph of operations: an edge from each operation to those that must wait for it.
@@ -28,14 +29,15 @@ pub(super) fn operations(plan: &Plan, desired: &StackSpec, state: &StackState) -
     // The first and last operation of each address that is created, updated or awaited.
     let mut entry: HashMap<&Address, NodeIndex> = HashMap::new();
     let mut exit: HashMap<&Address, NodeIndex> = HashMap::new();
-    // Old resources of addresses replaced create-before-destroy.
-    let mut retired: HashMap<&Address, NodeIndex> = HashMap::new();
+    // Old resources of addresses replaced create-before-destroy (now, or in an earlier run that
+    // stopped before deleting them).
+    let mut retired: HashMap<&Address, Vec<NodeIndex>> = HashMap::new();
     for change in &plan.resources {
         let a = &change.address;
         // The operations of this address, in order; each waits for the one before.
         let mut chain: Vec<NodeIndex> = vec![];
         let add = |g: &mut DiGraph<Op, ()>, chain: &mut Vec<NodeIndex>, kind| {
-            let node = g.add_node(Op { address: a.clone(), kind, deposed: false });
+            let node = g.add_node(Op { address: a.clone(), kind, deposed: None });
             if let Some(&previous) = chain.last() {
                 g.add_edge(previous, node, ());
             }
@@ -67,10 +69,11 @@ pub(super) fn operations(plan: &Plan, desired: &StackSpec, state: &StackState) -
                 }
             }
             Action::Delete if change.deposed => {
-                g.add_node(Op { address: a.clone(), kind: OpKind::Delete, deposed: true });
+                let old = Op { address: a.clone(), kind: OpKind::Delete, deposed: change.physical_id.clone() };
+                retired.entry(a).or_default().push(g.add_node(old));
             }
             Action::Delete => {
-                deletes.insert(a, g.add_node(Op { address: a.clone(), kind: OpKind::Delete, deposed: false }));
+                deletes.insert(a, g.add_node(Op { address: a.clone(), kind: OpKind::Delete, deposed: None }));
             }
             Action::Replace if schema(&change.type_name).is_some_and(|s| s.create_before_destroy) => {
                 // Create the new one, let dependents move to it, then delete the old one.
@@ -78,13 +81,14 @@ pub(super) fn operations(plan: &Plan, desired: &StackSpec, state: &StackState) -
                 if awaits {
                     add(&mut g, &mut chain, OpKind::Await);
                 }
-                let retire = g.add_node(Op { address: a.clone(), kind: OpKind::Delete, deposed: true });
+                let old = Op { address: a.clone(), kind: OpKind::Delete, deposed: change.physical_id.clone() };
+                let retire = g.add_node(old);
                 g.add_edge(*chain.last().expect("the create"), retire, ());
-                retired.insert(a, retire);
+                retired.entry(a).or_default().push(retire);
             }
             Action::Replace => {
                 // Delete, then create: the create is where the address's new life begins.
-                let delete = g.add_node(Op { address: a.clone(), kind: OpKind::Delete, deposed: false });
+                let delete = g.add_node(Op { address: a.clone(), kind: OpKind::Delete, deposed: None });
                 deletes.insert(a, delete);
                 let create = add(&mut g, &mut chain, OpKind::Create);
                 g.add_edge(delete, create, ());
@@ -100,14 +104,18 @@ pub(super) fn operations(plan: &Plan, desired: &StackSpec, state: &StackState) -
         }
     }
     // A resource is created or updated once its dependencies are done (and available); an old
-    // resource replaced create-before-destroy is deleted once its dependents moved on.
+    // resource replaced create-before-destroy is deleted once its dependents moved on (and were
+    // awaited: an ECS service's rollout to a new task definition, say, so that a failed rollout
+    // keeps the revision it rolled back to).
     for r in &desired.resources {
         for d in &r.dependencies {
             if let (Some(&node), Some(&dep)) = (entry.get(&r.address), exit.get(d)) {
                 g.add_edge(dep, node, ());
             }
-            if let (Some(&done), Some(&retire)) = (exit.get(&r.address), retired.get(d)) {
-                g.add_edge(done, retire, ());
+            if let (Some(&done), Some(old)) = (exit.get(&r.address), retired.get(d)) {
+                for &retire in old {
+                    g.add_edge(done, retire, ());
+                }
             }
         }
     }

@@ -1,6 +1,6 @@
 //! Preparing a run: guardrails, upstream outputs, lock, credentials, recovery, refresh, plan.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use super::recover::Recovery;
 use super::{Engine, EngineError};
@@ -29,6 +29,8 @@ struct Loaded {
     state: StackState,
     refreshed_differs: bool,
     recovered: Vec<Recovery>,
+    /// The upstream outputs with the account's values.
+    upstream: Upstream,
 }
 
 impl Prepared {
@@ -84,8 +86,8 @@ impl Engine {
         }
         let upstream = if destroy { Upstream::default() } else { self.upstream(desired, pending_upstream).await? };
         let lock = self.backend.lock(&desired.name, &desired.env, operation).await?;
-        match self.load_and_plan(desired, destroy, &upstream, lock.as_ref()).await {
-            Ok(Loaded { mut plan, vanished, state, refreshed_differs, recovered }) => {
+        match self.load_and_plan(desired, destroy, upstream, lock.as_ref()).await {
+            Ok(Loaded { mut plan, vanished, state, refreshed_differs, recovered, upstream }) => {
                 plan.waived = guardrails.waived().cloned().collect();
                 if let Some(targets) = &self.options.targets {
                     plan.restrict(targets);
@@ -107,7 +109,7 @@ impl Engine {
         &self,
         desired: &StackSpec,
         destroy: bool,
-        upstream: &Upstream,
+        upstream: Upstream,
         lock: &dyn StateLock,
     ) -> Result<Loaded, EngineError> {
         let loaded = lock.load().await?.unwrap_or_else(|| StackState::new(&desired.name, &desired.env));
@@ -126,19 +128,20 @@ impl Engine {
             env: desired.env.to_string(),
             source: Box::new(source),
         })?;
+        let upstream = upstream.with_identity(&identity);
         let (recovered_state, recovered) = self.recover(&loaded, desired).await?;
         tracing::debug!(stack = %desired.name, env = %desired.env, resources = loaded.resources.len(), "refreshing");
         let (state, vanished) = self.refresh(&recovered_state).await?;
         let target = if destroy { desired.emptied() } else { desired.clone() };
-        let mut plan = plan::plan(&target, &state, &vanished, upstream)?;
+        let mut plan = plan::plan(&target, &state, &vanished, &upstream)?;
         plan.identity = Some(identity);
         let refreshed_differs = state != loaded;
-        Ok(Loaded { plan, vanished, state, refreshed_differs, recovered })
+        Ok(Loaded { plan, vanished, state, refreshed_differs, recovered, upstream })
     }
 
     /// Reads the outputs of the resources `desired` references in the stacks it uses.
     async fn upstream(&self, desired: &StackSpec, pending: &BTreeSet<String>) -> Result<Upstream, EngineError> {
-        let mut upstream = Upstream { outputs: BTreeMap::new(), pending: pending.clone() };
+        let mut upstream = Upstream { pending: pending.clone(), ..Upstream::default() };
         for name in &desired.upstream {
             let state = self.backend.read(name, &desired.env).await?;
             let state = match (state, pending.contains(name)) {

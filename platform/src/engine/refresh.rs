@@ -16,7 +16,8 @@ impl Engine {
     /// Reads every recorded resource back through the provider, in parallel (bounded): resources
     /// of the types the provider reads in batches go in chunks (one task per chunk), the others
     /// one by one. A chunk whose batch read fails is read one by one, so each error names its
-    /// resource.
+    /// resource; a resource a batch read did not find is read again on its own before it counts
+    /// as gone.
     pub(super) async fn read_all(
         &self,
         recorded: &StackState,
@@ -52,7 +53,18 @@ impl Engine {
                 let _permit = semaphore.acquire_owned().await.expect("semaphore is never closed");
                 if group.len() > 1 {
                     if let Ok(observed) = provider.read_batch(&group).await {
-                        return group.into_iter().zip(observed.into_iter().map(Ok)).collect::<Vec<_>>();
+                        let mut out = Vec::with_capacity(group.len());
+                        for (existing, observed) in group.into_iter().zip(observed) {
+                            // A describe may not list a resource created moments ago (AWS is
+                            // eventually consistent): one the batch missed is read directly
+                            // before it is taken for deleted.
+                            let result = match observed {
+                                Some(observed) => Ok(Some(observed)),
+                                None => provider.read(&existing).await,
+                            };
+                            out.push((existing, result));
+                        }
+                        return out;
                     }
                 }
                 let mut out = Vec::with_capacity(group.len());

@@ -55,6 +55,17 @@ pub enum NameStyle {
         /// Whether AWS only accepts lower case names (e.g. ECR).
         lowercase: bool,
     },
+    /// `{env}-{stack}-{logical}-{hash}`, recorded as the `name` attribute, where the hash (8 hex
+    /// digits) is of the declared attributes that force a replacement: a replacement gets a new
+    /// name, so it can be created while the old resource still exists and is in use (security
+    /// groups and target groups, whose names AWS keeps unique), and the same declaration always
+    /// gets the same name (so a create whose answer was lost is found by it).
+    Unique {
+        /// The AWS length limit for this type's names.
+        max_len: usize,
+        /// Whether AWS only accepts lower case names.
+        lowercase: bool,
+    },
     /// `/platform/{env}/{stack}/{logical}`, recorded as the `name` attribute (log groups).
     Path {
         /// The AWS length limit for this type's names.
@@ -67,7 +78,7 @@ pub enum NameStyle {
 impl NameStyle {
     /// Whether the name is recorded in the props as the `name` attribute.
     pub fn in_props(self) -> bool {
-        matches!(self, NameStyle::Dashed { .. } | NameStyle::Path { .. })
+        matches!(self, NameStyle::Dashed { .. } | NameStyle::Unique { .. } | NameStyle::Path { .. })
     }
 }
 
@@ -79,6 +90,20 @@ pub type StackCheck = fn(&StackSpec, &mut Vec<String>);
 /// What a change of a resource opens up (new permissions, ingress, public exposure), from its
 /// props before (none when created) to after, one sentence each.
 pub type Widening = fn(Option<&Value>, &Value) -> Vec<String>;
+
+/// What a type says of an in-place update of one of its resources, from its props before to
+/// after (both resolved as far as the plan knows them): changes AWS would refuse, refused at plan
+/// time before any call, and notes the plan shows (a change deferred to a maintenance window).
+pub type UpdateCheckFn = fn(&Value, &Value) -> UpdateCheck;
+
+/// The result of an [`UpdateCheckFn`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UpdateCheck {
+    /// Why the change cannot be made, one sentence each (naming the attribute).
+    pub refused: Vec<String>,
+    /// What the plan should say about how it is made.
+    pub notes: Vec<String>,
+}
 
 /// What the engine needs to know about a resource type, independent of any provider.
 #[derive(Debug)]
@@ -110,6 +135,9 @@ pub struct TypeSchema {
     pub stack_check: Option<StackCheck>,
     /// What a change of a resource of this type opens up, if the type can widen access.
     pub widening: Option<Widening>,
+    /// What an in-place update of a resource of this type cannot be, and what the plan says of
+    /// it, if the type has anything to say.
+    pub update_check: Option<UpdateCheckFn>,
 }
 
 impl TypeSchema {
@@ -127,6 +155,7 @@ impl TypeSchema {
         create_before_destroy: false,
         stack_check: None,
         widening: None,
+        update_check: None,
     };
 
     /// Whether a change of this top-level attribute forces a replacement.

@@ -8,6 +8,10 @@ use super::Address;
 
 /// JSON key marking a reference to another resource's output: `{"$ref": "stack.name", "attr": "id"}`.
 pub const REF_KEY: &str = "$ref";
+/// The stack name of values that come from the AWS account rather than from a resource
+/// (`aws.partition`): resolved by the engine from who it acts as; no stack can take the name.
+pub const PSEUDO_STACK: &str = "aws";
+
 /// JSON key marking a value that is only known once a resource is applied.
 pub const UNKNOWN_KEY: &str = "$unknown";
 
@@ -40,6 +44,24 @@ impl<T> Ref<T> {
     /// A reference to something that already exists, by its id.
     pub fn existing(id: impl Into<String>) -> Self {
         Self { inner: Inner::Literal(Value::String(id.into())), _kind: PhantomData }
+    }
+
+    /// The AWS partition of the account the stack is applied in (`aws`, `aws-cn`,
+    /// `aws-us-gov`...), known once the engine has asked AWS who it is: ARNs are built with it
+    /// rather than with a fixed `arn:aws:`. See [`Ref::arn`].
+    pub fn partition() -> Self {
+        Self::output(Address::new(PSEUDO_STACK, "partition"), "value")
+    }
+
+    /// An ARN in the account's partition: `arn:PARTITION:` followed by `rest`
+    /// (`Ref::arn("iam::*:role/prod-*")`).
+    pub fn arn(rest: &str) -> Self {
+        let parts = vec![
+            Inner::Literal(Value::String("arn:".into())),
+            Ref::<T>::partition().inner,
+            Inner::Literal(Value::String(format!(":{rest}"))),
+        ];
+        Self { inner: Inner::Join(parts), _kind: PhantomData }
     }
 
     /// A reference to output `attribute` of the resource at `address`.

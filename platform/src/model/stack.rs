@@ -165,6 +165,9 @@ impl Stack {
         if let Err(e) = validate::logical_name(name) {
             problems.push(format!("stack name: {e}"));
         }
+        if name == super::reference::PSEUDO_STACK {
+            problems.push(format!("stack name: `{name}` is reserved for the values of the account (its partition)"));
+        }
         Self {
             name: name.to_string(),
             env: env.clone(),
@@ -216,8 +219,11 @@ impl Stack {
         };
         let name = match schema.name_style {
             NameStyle::Tag => Some(format!("{}-{}-{}", self.env, self.name, logical)),
-            NameStyle::Dashed { max_len, lowercase } => {
-                let n = format!("{}-{}-{}", self.env, self.name, logical);
+            NameStyle::Dashed { max_len, lowercase } | NameStyle::Unique { max_len, lowercase } => {
+                let mut n = format!("{}-{}-{}", self.env, self.name, logical);
+                if matches!(schema.name_style, NameStyle::Unique { .. }) {
+                    n = format!("{n}-{}", replacement_hash(schema, &props));
+                }
                 if lowercase && n.chars().any(|c| c.is_ascii_uppercase()) {
                     self.problems.push(format!("{address}: the name `{n}` must be lower case"));
                 }
@@ -241,7 +247,8 @@ impl Stack {
         let props = Value::Object(props);
         let mut dependencies = BTreeSet::new();
         visit_refs(&props, &mut |a, _| {
-            if let Some(a) = Address::parse(a) {
+            // Values of the account (the partition) depend on no resource.
+            if let Some(a) = Address::parse(a).filter(|a| a.stack() != super::reference::PSEUDO_STACK) {
                 dependencies.insert(a);
             }
         });
@@ -404,5 +411,38 @@ impl Stack {
         }
         crate::graph::DependencyGraph::of(&spec)?;
         Ok(spec)
+    }
+}
+
+/// The hash in a [`NameStyle::Unique`] name: 8 hex digits of the declared attributes that force a
+/// replacement (the name itself aside), so that a change that replaces the resource names the new
+/// one differently.
+fn replacement_hash(schema: &TypeSchema, props: &Map<String, Value>) -> String {
+    let forcing: BTreeMap<&str, &Value> =
+        schema.force_new.iter().filter(|a| **a != "name").filter_map(|a| props.get(*a).map(|v| (*a, v))).collect();
+    let text = serde_json::to_string(&forcing).unwrap_or_default();
+    uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, text.as_bytes()).simple().to_string()[..8].to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_unique_name_changes_exactly_when_the_resource_is_replaced() {
+        const UNIQUE: TypeSchema = TypeSchema {
+            type_name: "test.unique",
+            name_style: NameStyle::Unique { max_len: 32, lowercase: true },
+            force_new: &["name", "port"],
+            ..TypeSchema::BASE
+        };
+        let hash = |props: serde_json::Value| replacement_hash(&UNIQUE, props.as_object().unwrap());
+        let a = hash(json!({"port": 80, "path": "/health"}));
+        assert_eq!(a.len(), 8);
+        assert_eq!(a, hash(json!({"port": 80, "path": "/ready"})), "an in-place change keeps the name");
+        assert_eq!(a, hash(json!({"port": 80, "name": "x"})), "the name itself is left out");
+        assert_ne!(a, hash(json!({"port": 8080, "path": "/health"})), "a replacement gets a new name");
     }
 }

@@ -202,14 +202,19 @@ impl Provider for MemoryProvider {
         Ok(Applied { physical_id: existing.physical_id.clone(), outputs: Self::outputs(&existing.physical_id) })
     }
 
-    async fn await_ready(&self, existing: &Existing) -> Result<BTreeMap<String, Value>, ProviderError> {
+    async fn await_ready(
+        &self,
+        existing: &Existing,
+        progress: &crate::provider::Progress,
+    ) -> Result<BTreeMap<String, Value>, ProviderError> {
+        progress("ready");
         self.call("await", &existing.address.to_string()).await?;
         let mut outputs = Self::outputs(&existing.physical_id);
         outputs.insert("endpoint".into(), Value::String(format!("{}.endpoint", existing.physical_id)));
         Ok(outputs)
     }
 
-    async fn delete(&self, existing: &Existing) -> Result<(), ProviderError> {
+    async fn delete(&self, existing: &Existing, _progress: &crate::provider::Progress) -> Result<(), ProviderError> {
         self.call("delete", &existing.address.to_string()).await?;
         self.inner.lock().unwrap().resources.remove(&existing.physical_id);
         Ok(())

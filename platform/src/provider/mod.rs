@@ -14,6 +14,13 @@ use serde_json::{Map, Value};
 use crate::model::Address;
 pub use crate::plan::Identity;
 
+/// Where a long wait reports how it is going (`deployment ecs-svc/1 in progress: 1 of 2 tasks
+/// running`); the engine passes each report on as an [`crate::report::ApplyEvent::Progress`].
+pub type Progress = dyn Fn(&str) + Send + Sync;
+
+/// A [`Progress`] that drops every report.
+pub fn no_progress(_: &str) {}
+
 /// A resource to create: props fully resolved (no references, no unknowns).
 #[derive(Debug, Clone)]
 pub struct Desired {
@@ -25,6 +32,12 @@ pub struct Desired {
     pub name: Option<String>,
     /// Its resolved props.
     pub props: Value,
+    /// The idempotency token of this create (recorded with its intent): the same for every
+    /// attempt of it, so that a create sent again after a lost answer is recognised by the APIs
+    /// that take one (EC2's `ClientToken`, ECS's `clientToken`, Cloud Map's `CreatorRequestId`),
+    /// and new for every other create, so that a re-create after a destroy is not taken for the
+    /// old one.
+    pub token: String,
 }
 
 /// A resource that exists, as recorded.
@@ -120,6 +133,20 @@ pub enum ProviderError {
         /// AWS's explanation.
         message: String,
     },
+    /// A delete that AWS kept refusing because something still uses the resource (network
+    /// interfaces of tasks or load balancers that are going away, say) until the deadline.
+    #[error("{resource} is still in use after {}s{}", after.as_secs(), holders_text(holders))]
+    StillInUse {
+        /// The resource.
+        resource: String,
+        /// What still holds it, as far as AWS tells (`eni-1 (ELB app/x/1)`).
+        holders: Vec<String>,
+        /// How long the delete was retried.
+        after: Duration,
+        /// AWS's last refusal.
+        #[source]
+        source: Box<ProviderError>,
+    },
     /// The provider does not handle this type.
     #[error("resource type `{0}` is not supported by this provider")]
     UnsupportedType(String),
@@ -141,6 +168,14 @@ pub enum ProviderError {
         /// What is wrong.
         message: String,
     },
+}
+
+fn holders_text(holders: &[String]) -> String {
+    if holders.is_empty() {
+        String::new()
+    } else {
+        format!(", held by {}", holders.join(", "))
+    }
 }
 
 impl ProviderError {
@@ -168,13 +203,19 @@ pub trait Provider: Send + Sync {
     /// recorded is adopted rather than made twice. `None` when no such resource exists.
     async fn find(&self, lookup: &Lookup) -> Result<Option<Found>, ProviderError>;
 
-    /// Deletes a resource. Deleting one that is already gone succeeds.
-    async fn delete(&self, existing: &Existing) -> Result<(), ProviderError>;
+    /// Deletes a resource, and waits until it is gone and has released what it held (its
+    /// network interfaces, say), reporting to `progress` while it waits. Deleting one that is
+    /// already gone succeeds.
+    async fn delete(&self, existing: &Existing, progress: &Progress) -> Result<(), ProviderError>;
 
-    /// Waits until a resource of a type whose schema `awaits` is available after a create or update,
-    /// and returns its outputs then (an endpoint, say). Waiting again for an available resource
-    /// returns at once.
-    async fn await_ready(&self, existing: &Existing) -> Result<BTreeMap<String, Value>, ProviderError> {
+    /// Waits until a resource of a type whose schema `awaits` is available after a create or
+    /// update (a database, an ECS service's rollout), reporting to `progress`, and returns its
+    /// outputs then (an endpoint, say). Waiting again for an available resource returns at once.
+    async fn await_ready(
+        &self,
+        existing: &Existing,
+        _progress: &Progress,
+    ) -> Result<BTreeMap<String, Value>, ProviderError> {
         Ok(existing.outputs.clone())
     }
 

@@ -108,6 +108,9 @@ pub fn plan_text_styled(plan: &Plan, palette: Palette) -> String {
             let _ = write!(out, " ({reason})");
         }
         out.push('\n');
+        for note in &r.notes {
+            let _ = writeln!(out, "      {}", palette.changed(&format!("note: {note}")));
+        }
         out.push_str(&changes_text(r, palette));
     }
     let _ = writeln!(out, "\n{}.", summary_line(&plan.summary()));
@@ -216,6 +219,7 @@ pub fn plans_markdown(plans: &[Plan]) -> String {
             if r.protected && matches!(r.action, Action::Delete | Action::Replace) {
                 why.push(format!("**protected**: needs `--allow-destroy {}`", r.address));
             }
+            why.extend(r.notes.iter().cloned());
             let _ = writeln!(
                 out,
                 "| {} {} | `{}` | `{}` | {} |",
@@ -326,6 +330,7 @@ mod tests {
                 protected: false,
                 deposed: false,
                 widens_access: vec!["allows s3:PutObject on arn:aws:s3:::cards/*".into()],
+                notes: vec![],
             }],
             waived: vec![],
         };

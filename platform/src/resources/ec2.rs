@@ -81,8 +81,10 @@ pub const SUBNET: TypeSchema = TypeSchema {
     ..TypeSchema::BASE
 };
 
-/// An availability zone, by its position among the region's available zones (sorted by name).
-/// Zone names are discovered from the region at apply time, so no stack names a zone.
+/// An availability zone, by its position among the region's zones (sorted by name, whatever their
+/// state), counted round the region's zones: in a region with two zones, positions 0 and 2 are
+/// the same zone. Zones are discovered from the region at apply time, so no stack names a zone;
+/// a subnet records its zone's id, so a zone that is impaired or no longer listed changes nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct AzIndex(pub u8);
@@ -129,6 +131,8 @@ outputs! {
         id: String => id(SubnetId),
         /// The name of its zone in the region (`us-east-1a`).
         availability_zone_name: String,
+        /// The id of its zone, the same in every account (`use1-az4`).
+        availability_zone_id: String,
     }
 }
 
@@ -276,11 +280,14 @@ outputs! {
 /// Schema of [`SecurityGroup`].
 pub const SECURITY_GROUP: TypeSchema = TypeSchema {
     type_name: "aws.ec2.security_group",
-    name_style: NameStyle::Dashed { max_len: 255, lowercase: false },
+    // A replacement is created (under a new name: names are unique in a VPC) before the old group
+    // is deleted, once nothing uses it: tasks and load balancers are never without a group.
+    name_style: NameStyle::Unique { max_len: 255, lowercase: false },
     force_new: &["name", "vpc", "description"],
     sets: &["ingress", "egress"],
     taggable: true,
     outputs: SecurityGroupOutputs::NAMES,
+    create_before_destroy: true,
     widening: Some(security_group_widening),
     ..TypeSchema::BASE
 };
@@ -498,6 +505,8 @@ pub const SECURITY_GROUP_GRANT: TypeSchema = TypeSchema {
     name_style: NameStyle::None,
     force_new: &["group", "protocol", "from_port", "to_port", "peer"],
     outputs: SecurityGroupGrantOutputs::NAMES,
+    // The new rule is authorized before the old one is revoked: no moment without access.
+    create_before_destroy: true,
     widening: Some(grant_widening),
     ..TypeSchema::BASE
 };

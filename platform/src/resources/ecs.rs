@@ -193,10 +193,16 @@ outputs! {
 pub const SERVICE: TypeSchema = TypeSchema {
     type_name: "aws.ecs.service",
     name_style: NameStyle::Dashed { max_len: 255, lowercase: false },
-    force_new: &["name", "cluster", "load_balancer", "discovery"],
+    // Its load balancers and Cloud Map registries change in place (`UpdateService` takes them and
+    // rolls the tasks over): replacing the service would delete it first, and AWS refuses a new
+    // service of the same name while the old one drains.
+    force_new: &["name", "cluster"],
     sets: &["subnets", "security_groups"],
     taggable: true,
     outputs: ServiceOutputs::NAMES,
+    // A create or update is done when its deployment has rolled out (or the circuit breaker
+    // rolled it back, which fails the apply).
+    awaits: true,
     widening: Some(service_widening),
     ..TypeSchema::BASE
 };

@@ -18,6 +18,8 @@ pub const LOAD_BALANCER: TypeSchema = TypeSchema {
     sets: &["subnets", "security_groups"],
     taggable: true,
     outputs: LoadBalancerOutputs::NAMES,
+    // A new load balancer is `provisioning` for minutes before it is `active`.
+    awaits: true,
     widening: Some(load_balancer_widening),
     ..TypeSchema::BASE
 };
@@ -74,10 +76,13 @@ fn load_balancer_widening(before: Option<&Value>, after: &Value) -> Vec<String> 
 /// Schema of [`TargetGroup`].
 pub const TARGET_GROUP: TypeSchema = TypeSchema {
     type_name: "aws.elbv2.target_group",
-    name_style: NameStyle::Dashed { max_len: 32, lowercase: false },
+    // A replacement is created (under a new name: names are unique in a region) before the old
+    // group is deleted, once its listener and service moved to the new one.
+    name_style: NameStyle::Unique { max_len: 32, lowercase: false },
     force_new: &["name", "vpc", "port", "protocol", "target_type"],
     taggable: true,
     outputs: TargetGroupOutputs::NAMES,
+    create_before_destroy: true,
     ..TypeSchema::BASE
 };
 

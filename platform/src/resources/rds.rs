@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::{Arn, Name, SecurityGroupId, SubnetId, Tags};
 use crate::access;
 use crate::model::validate;
-use crate::model::{outputs, NameStyle, Ref, Resource, TypeSchema};
+use crate::model::{outputs, NameStyle, Ref, Resource, TypeSchema, UpdateCheck};
 
 /// Marker for references to DB subnet group names.
 pub struct DbSubnetGroupName;
@@ -139,9 +139,51 @@ pub const DB_INSTANCE: TypeSchema = TypeSchema {
     taggable: true,
     outputs: DbInstanceOutputs::NAMES,
     awaits: true,
+    update_check: Some(instance_update_check),
     widening: Some(instance_widening),
     ..TypeSchema::BASE
 };
+
+/// What a change of an instance cannot be, and what the plan should say of the others: storage
+/// only grows, by at least 10% (<https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_PIOPS.ModifyingExisting.html>);
+/// changes that reboot the instance or fail it over wait for the maintenance window unless it
+/// applies changes immediately (<https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_ModifyInstance.Settings.html>).
+fn instance_update_check(before: &Value, after: &Value) -> UpdateCheck {
+    let mut check = UpdateCheck::default();
+    let storage = |v: &Value| v.get("allocated_storage_gb").and_then(Value::as_u64);
+    if let (Some(old), Some(new)) = (storage(before), storage(after)) {
+        if new < old {
+            check.refused.push(format!(
+                "allocated_storage_gb: RDS storage cannot shrink ({old} GiB to {new} GiB); keep {old} GiB or more \
+                 (a smaller database means a new instance restored from a snapshot)"
+            ));
+        } else if new > old && new * 10 < old * 11 {
+            check.refused.push(format!(
+                "allocated_storage_gb: RDS storage grows by at least 10% ({old} GiB to at least {} GiB, not {new} GiB)",
+                (old * 11).div_ceil(10)
+            ));
+        }
+    }
+    let deferred: Vec<&str> = DISRUPTIVE.iter().copied().filter(|a| before.get(*a) != after.get(*a)).collect();
+    if !deferred.is_empty() {
+        let immediately = after.get("apply_immediately").and_then(Value::as_bool).unwrap_or(true);
+        let window = after.get("maintenance_window").and_then(Value::as_str).unwrap_or("its maintenance window");
+        check.notes.push(if immediately {
+            format!("{}: applied now; the instance reboots or fails over", deferred.join(", "))
+        } else {
+            format!(
+                "{}: applied in the maintenance window ({window}), as the instance would reboot or fail over; \
+                 `--apply-immediately` applies them now",
+                deferred.join(", ")
+            )
+        });
+    }
+    check
+}
+
+/// The attributes whose change reboots an instance or fails it over: deferred to the maintenance
+/// window unless applied immediately.
+pub const DISRUPTIVE: &[&str] = &["instance_class", "engine_version", "multi_az", "storage_type", "port"];
 
 /// The database engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -197,9 +239,27 @@ pub struct DbInstance {
     /// Performance Insights.
     pub performance_insights: bool,
     /// Take a final snapshot when the instance is deleted. Not an AWS attribute: it only changes how
-    /// the instance is deleted.
+    /// the instance is deleted. (Automated backups are always kept when an instance is deleted.)
     #[serde(default)]
     pub final_snapshot: bool,
+    /// Storage autoscaling: the most storage RDS may grow the instance to, in GiB (at least 10%
+    /// more than `allocated_storage_gb`); `None`: off.
+    #[serde(default)]
+    pub max_allocated_storage_gb: Option<u32>,
+    /// When RDS may make changes that reboot the instance, and apply its own maintenance:
+    /// `ddd:hh24:mi-ddd:hh24:mi` in UTC, at least 30 minutes (`sun:05:00-sun:06:00`). `None`:
+    /// one RDS picks.
+    #[serde(default)]
+    pub maintenance_window: Option<String>,
+    /// When RDS takes the daily automated backup: `hh24:mi-hh24:mi` in UTC, at least 30 minutes,
+    /// not overlapping the maintenance window (`03:00-04:00`). `None`: one RDS picks.
+    #[serde(default)]
+    pub backup_window: Option<String>,
+    /// Whether changes that reboot the instance or fail it over (see [`DISRUPTIVE`]) are made at
+    /// once; otherwise in the next maintenance window. Not an AWS attribute: it changes how
+    /// changes are applied.
+    #[serde(default = "yes")]
+    pub apply_immediately: bool,
     /// User tags.
     pub tags: Tags,
 }
@@ -249,9 +309,55 @@ impl DbInstance {
             auto_minor_version_upgrade: true,
             performance_insights: false,
             final_snapshot: true,
+            max_allocated_storage_gb: None,
+            maintenance_window: None,
+            backup_window: None,
+            apply_immediately: true,
             tags: Tags::new(),
         }
     }
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Minutes since Monday 00:00 of `ddd:hh24:mi` (with `day`) or `hh24:mi`.
+fn minutes(text: &str, day: bool) -> Option<u32> {
+    let (d, rest) = if day {
+        let (d, rest) = text.split_once(':')?;
+        let i = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"].iter().position(|x| *x == d.to_ascii_lowercase())?;
+        (u32::try_from(i).ok()?, rest)
+    } else {
+        (0, text)
+    };
+    let (h, m) = rest.split_once(':')?;
+    if h.len() != 2 || m.len() != 2 {
+        return None;
+    }
+    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+    (h < 24 && m < 60).then_some(d * 24 * 60 + h * 60 + m)
+}
+
+/// A window `start-end` as minutes (start, length), or a problem. Weekly windows wrap round
+/// the week, daily ones round the day.
+fn window(attribute: &str, text: &str, weekly: bool, problems: &mut Vec<String>) -> Option<(u32, u32)> {
+    let form = if weekly {
+        "ddd:hh24:mi-ddd:hh24:mi (UTC), e.g. sun:05:00-sun:06:00"
+    } else {
+        "hh24:mi-hh24:mi (UTC), e.g. 03:00-04:00"
+    };
+    let parsed = text.split_once('-').and_then(|(a, b)| Some((minutes(a, weekly)?, minutes(b, weekly)?)));
+    let Some((start, end)) = parsed else {
+        problems.push(format!("{attribute}: `{text}` is not a window {form}"));
+        return None;
+    };
+    let period = if weekly { 7 * 24 * 60 } else { 24 * 60 };
+    let length = (end + period - start) % period;
+    if length < 30 {
+        problems.push(format!("{attribute}: `{text}` must last at least 30 minutes"));
+    }
+    Some((start, length))
 }
 
 fn identifier_like(attribute: &str, text: &str, max: usize, underscore: bool, problems: &mut Vec<String>) {
@@ -293,6 +399,36 @@ impl Resource for DbInstance {
         if self.security_groups.is_empty() {
             problems.push("security_groups: a database needs its own security group".into());
         }
+        if let Some(max) = self.max_allocated_storage_gb {
+            // https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_PIOPS.Autoscaling.html
+            if u64::from(max) * 10 < u64::from(self.allocated_storage_gb) * 11 || max > 65536 {
+                problems.push(format!(
+                    "max_allocated_storage_gb: {max} must be at least 10% more than allocated_storage_gb ({}) and \
+                     at most 65536",
+                    self.allocated_storage_gb
+                ));
+            }
+        }
+        let maintenance =
+            self.maintenance_window.as_deref().and_then(|w| window("maintenance_window", w, true, problems));
+        let backup = self.backup_window.as_deref().and_then(|w| window("backup_window", w, false, problems));
+        if let (Some((m_start, m_len)), Some((b_start, b_len))) = (maintenance, backup) {
+            // The daily backup window must not overlap the weekly maintenance window on any day.
+            let day = 24 * 60;
+            let overlaps = (0..7).any(|d| {
+                let b = d * day + b_start;
+                let week = 7 * day;
+                let starts_inside = |x: u32, start: u32, len: u32| (x + week - start) % week < len;
+                starts_inside(b, m_start, m_len) || starts_inside(m_start, b, b_len)
+            });
+            if overlaps {
+                problems.push(format!(
+                    "backup_window: `{}` overlaps maintenance_window `{}`",
+                    self.backup_window.as_deref().unwrap_or_default(),
+                    self.maintenance_window.as_deref().unwrap_or_default()
+                ));
+            }
+        }
     }
 }
 
@@ -326,4 +462,75 @@ fn instance_widening(before: Option<&Value>, after: &Value) -> Vec<String> {
         out.push("the database becomes publicly accessible".into());
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn instance() -> DbInstance {
+        DbInstance::postgres("17", "cards", Ref::existing("g"), vec![Ref::existing("sg-1")])
+    }
+
+    fn problems(i: &DbInstance) -> Vec<String> {
+        let mut p = vec![];
+        i.validate(&mut p);
+        p
+    }
+
+    #[test]
+    fn windows_are_checked_for_form_length_and_overlap() {
+        let mut i = instance();
+        i.maintenance_window = Some("sun:05:00-sun:06:00".into());
+        i.backup_window = Some("03:00-04:00".into());
+        assert!(problems(&i).is_empty(), "{:?}", problems(&i));
+        i.backup_window = Some("05:30-06:30".into());
+        assert!(problems(&i).iter().any(|p| p.contains("overlaps maintenance_window")), "{:?}", problems(&i));
+        i.backup_window = Some("03:00-03:10".into());
+        assert!(problems(&i).iter().any(|p| p.contains("at least 30 minutes")));
+        i.backup_window = None;
+        i.maintenance_window = Some("sunday 5am".into());
+        assert!(problems(&i).iter().any(|p| p.contains("is not a window ddd:hh24:mi-ddd:hh24:mi")));
+        // A window may span midnight and the end of the week.
+        i.maintenance_window = Some("sun:23:30-mon:00:30".into());
+        assert!(problems(&i).is_empty(), "{:?}", problems(&i));
+        i.max_allocated_storage_gb = Some(21);
+        assert!(problems(&i).iter().any(|p| p.contains("at least 10% more")));
+        i.max_allocated_storage_gb = Some(100);
+        assert!(problems(&i).is_empty());
+    }
+
+    #[test]
+    fn storage_never_shrinks_and_disruptive_changes_are_deferred_unless_immediate() {
+        let before = json!({"allocated_storage_gb": 100, "instance_class": "db.m7g.large", "apply_immediately": false});
+        let check =
+            instance_update_check(&before, &json!({"allocated_storage_gb": 50, "instance_class": "db.m7g.large"}));
+        assert!(check.refused[0].contains("cannot shrink (100 GiB to 50 GiB)"), "{check:?}");
+        let check =
+            instance_update_check(&before, &json!({"allocated_storage_gb": 105, "instance_class": "db.m7g.large"}));
+        assert!(check.refused[0].contains("at least 110 GiB"), "{check:?}");
+        let grown = json!({"allocated_storage_gb": 200, "instance_class": "db.m7g.large", "apply_immediately": false});
+        assert_eq!(
+            instance_update_check(&before, &grown),
+            UpdateCheck::default(),
+            "growth is applied at once, no outage"
+        );
+
+        let resized = json!({"allocated_storage_gb": 100, "instance_class": "db.m7g.xlarge", "apply_immediately": false,
+            "maintenance_window": "sun:05:00-sun:06:00"});
+        let check = instance_update_check(&before, &resized);
+        assert!(check.refused.is_empty());
+        assert_eq!(
+            check.notes,
+            ["instance_class: applied in the maintenance window (sun:05:00-sun:06:00), as the instance would reboot or \
+              fail over; `--apply-immediately` applies them now"]
+        );
+        let now = json!({"allocated_storage_gb": 100, "instance_class": "db.m7g.xlarge", "apply_immediately": true});
+        assert_eq!(
+            instance_update_check(&before, &now).notes,
+            ["instance_class: applied now; the instance reboots or fails over"]
+        );
+    }
 }

@@ -115,6 +115,9 @@ pub struct PendingOperation {
     /// For a create: the resolved props it was made with (how it is found again: tags, parent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub props: Option<Value>,
+    /// For a create: its idempotency token (see [`crate::provider::Desired::token`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
 }
 
 /// Who holds a lock.

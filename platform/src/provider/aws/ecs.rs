@@ -169,6 +169,17 @@ impl AwsResource for Clusters {
         Ok(())
     }
 
+    /// The services still in the cluster (a cluster with services, or tasks, is not deleted:
+    /// <https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DeleteCluster.html>).
+    async fn holders(
+        &self,
+        aws: &Aws,
+        current: &Current<'_, EcsCluster, EcsClusterOutputs>,
+    ) -> Result<Vec<String>, ProviderError> {
+        let out = aws.ecs.list_services().cluster(current.physical_id).send().await.map_err(api("ecs:ListServices"))?;
+        Ok(out.service_arns().iter().map(|arn| format!("service {arn}")).collect())
+    }
+
     /// An active cluster by its name.
     async fn find(&self, aws: &Aws, lookup: &Lookup<'_, EcsCluster>) -> Result<Option<String>, ProviderError> {
         let Some(name) = lookup.name else { return Ok(None) };
@@ -450,7 +461,9 @@ fn deployment(s: &Service) -> DeploymentConfiguration {
         .build()
 }
 
-async fn describe_services(
+/// Services of a cluster by name or ARN, whatever their status (deleted ones stay listed for a
+/// while as `DRAINING`, then `INACTIVE`).
+async fn describe_any(
     aws: &Aws,
     cluster: &str,
     arns: Vec<String>,
@@ -464,7 +477,90 @@ async fn describe_services(
         .send()
         .await
         .map_err(api("ecs:DescribeServices"))?;
-    Ok(out.services().iter().filter(|s| s.status() == Some("ACTIVE")).cloned().collect())
+    Ok(out.services().to_vec())
+}
+
+/// The active services among `arns`.
+async fn describe_services(
+    aws: &Aws,
+    cluster: &str,
+    arns: Vec<String>,
+) -> Result<Vec<aws_sdk_ecs::types::Service>, ProviderError> {
+    Ok(describe_any(aws, cluster, arns).await?.into_iter().filter(|s| s.status() == Some("ACTIVE")).collect())
+}
+
+fn load_balancers(s: &Service) -> Vec<LoadBalancer> {
+    s.load_balancer
+        .iter()
+        .map(|lb| {
+            LoadBalancer::builder()
+                .target_group_arn(lb.target_group.as_str())
+                .container_name(&lb.container_name)
+                .container_port(i32::from(lb.container_port))
+                .build()
+        })
+        .collect()
+}
+
+fn registries(s: &Service) -> Vec<ServiceRegistry> {
+    s.discovery.iter().map(|arn| ServiceRegistry::builder().registry_arn(arn.as_str()).build()).collect()
+}
+
+/// Where a service's rollout to a task definition stands.
+#[derive(Debug, PartialEq)]
+enum Rollout {
+    /// The deployment of that task definition completed (its tasks run and are healthy).
+    Completed,
+    /// Still going: what to report.
+    InProgress(String),
+    /// It failed (and was rolled back, if the circuit breaker rolls back): AWS's reason.
+    Failed(String),
+}
+
+/// Where the rollout of `expected` (a task definition ARN) stands, from the service's
+/// deployments: the `PRIMARY` deployment is the newest, and its `rolloutState` goes
+/// `IN_PROGRESS` → `COMPLETED`, or `FAILED` when the deployment circuit breaker stops it; with
+/// rollback on, the breaker then starts a new `PRIMARY` deployment of the last completed task
+/// definition (<https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Deployment.html>,
+/// <https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-circuit-breaker.html>).
+fn rollout(service: &aws_sdk_ecs::types::Service, expected: &str) -> Rollout {
+    use aws_sdk_ecs::types::DeploymentRolloutState as State;
+    let deployments = service.deployments();
+    let failed = deployments.iter().find(|d| d.rollout_state() == Some(&State::Failed));
+    // Why it failed: the failed deployment's reason, else the newest event saying so.
+    let reason = || {
+        failed
+            .and_then(|d| d.rollout_state_reason())
+            .map(str::to_string)
+            .or_else(|| {
+                service
+                    .events()
+                    .iter()
+                    .filter_map(|e| e.message())
+                    .find(|m| m.contains("failed") || m.contains("rolling back"))
+                    .map(str::to_string)
+            })
+            .unwrap_or_else(|| "the deployment failed".to_string())
+    };
+    let Some(primary) = deployments.iter().find(|d| d.status() == Some("PRIMARY")) else {
+        return Rollout::InProgress("no deployment has started yet".into());
+    };
+    let id = primary.id().unwrap_or("?");
+    if primary.task_definition() != Some(expected) {
+        // The circuit breaker rolled the deployment of `expected` back to an earlier revision.
+        let current = primary.task_definition().unwrap_or("?");
+        return Rollout::Failed(format!("{}; the service rolled back to {current}", reason()));
+    }
+    let tasks = format!("{} of {} tasks running", primary.running_count(), primary.desired_count());
+    match primary.rollout_state() {
+        Some(State::Completed) => Rollout::Completed,
+        Some(State::Failed) => Rollout::Failed(reason()),
+        Some(state) => Rollout::InProgress(format!("deployment {id} {}: {tasks}", state.as_str())),
+        // No rollout state (only services with the circuit breaker off may lack it): done
+        // once the new deployment alone runs all its tasks.
+        None if deployments.len() == 1 && primary.running_count() == primary.desired_count() => Rollout::Completed,
+        None => Rollout::InProgress(format!("deployment {id}: {tasks}")),
+    }
 }
 
 /// The cluster of a recorded service: as recorded, or from its ARN
@@ -519,6 +615,7 @@ impl AwsResource for Services {
     type Outputs = ServiceOutputs;
 
     const BATCHED: bool = true;
+    const AWAITS: bool = true;
 
     async fn create(&self, aws: &Aws, new: &New<'_, Service>) -> Result<Created<ServiceOutputs>, ProviderError> {
         let (s, name) = (&new.props, new.name()?);
@@ -532,16 +629,8 @@ impl AwsResource for Services {
                 .desired_count(int(s.desired_count))
                 .launch_type(LaunchType::Fargate)
                 .network_configuration(network(s))
-                .set_load_balancers(s.load_balancer.as_ref().map(|lb| {
-                    vec![LoadBalancer::builder()
-                        .target_group_arn(lb.target_group.as_str())
-                        .container_name(&lb.container_name)
-                        .container_port(i32::from(lb.container_port))
-                        .build()]
-                }))
-                .set_service_registries(
-                    s.discovery.as_ref().map(|arn| vec![ServiceRegistry::builder().registry_arn(arn.as_str()).build()]),
-                )
+                .set_load_balancers(Some(load_balancers(s)))
+                .set_service_registries(Some(registries(s)))
                 .deployment_configuration(deployment(s))
                 .set_health_check_grace_period_seconds(
                     s.load_balancer.as_ref().map(|_| int(s.health_check_grace_period_seconds)),
@@ -587,12 +676,18 @@ impl AwsResource for Services {
         Ok(recorded.iter().map(|r| found.get(r.physical_id).map(|s| observe_service(s, r))).collect())
     }
 
+    /// `UpdateService` changes everything but the name and the cluster in place, load balancers
+    /// and Cloud Map registries included (for services of the ECS deployment controller, which
+    /// roll their tasks over to them:
+    /// <https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_UpdateService.html>);
+    /// they are sent only when they change, an empty list removing them.
     async fn update(
         &self,
         aws: &Aws,
         current: &Current<'_, Service, ServiceOutputs>,
         new: &Service,
     ) -> Result<(), ProviderError> {
+        let old = &current.props;
         aws.ecs
             .update_service()
             .cluster(new.cluster.as_str())
@@ -601,6 +696,8 @@ impl AwsResource for Services {
             .desired_count(int(new.desired_count))
             .network_configuration(network(new))
             .deployment_configuration(deployment(new))
+            .set_load_balancers((old.load_balancer != new.load_balancer).then(|| load_balancers(new)))
+            .set_service_registries((old.discovery != new.discovery).then(|| registries(new)))
             .set_health_check_grace_period_seconds(
                 new.load_balancer.as_ref().map(|_| int(new.health_check_grace_period_seconds)),
             )
@@ -610,18 +707,73 @@ impl AwsResource for Services {
         update_tags(aws, current.physical_id, &current.props.tags, &new.tags).await
     }
 
+    /// Deletes the service and waits until it is `INACTIVE`: `DeleteService` only starts the
+    /// drain (`ACTIVE` → `DRAINING`, tasks stopped, then `INACTIVE`:
+    /// <https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DeleteService.html>); until
+    /// then its tasks hold their network interfaces, Cloud Map instances and the cluster.
     async fn delete(&self, aws: &Aws, current: &Current<'_, Service, ServiceOutputs>) -> Result<(), ProviderError> {
         let (cluster, arn) = (current.props.cluster.as_str(), current.physical_id);
-        aws.ecs
-            .delete_service()
-            .cluster(cluster)
-            .service(arn)
-            .force(true)
-            .send()
-            .await
-            .map_err(api("ecs:DeleteService"))?;
+        let found = describe_any(aws, cluster, vec![arn.to_string()]).await?;
+        if found.iter().any(|s| s.status() == Some("ACTIVE")) {
+            aws.ecs
+                .delete_service()
+                .cluster(cluster)
+                .service(arn)
+                .force(true)
+                .send()
+                .await
+                .map_err(api("ecs:DeleteService"))?;
+        }
+        let last = std::sync::Mutex::new(String::new());
         wait_for(format!("service {arn} to drain"), aws.operation_timeout, || async {
-            Ok(describe_services(aws, cluster, vec![arn.to_string()]).await?.is_empty().then_some(()))
+            let found = describe_any(aws, cluster, vec![arn.to_string()]).await?;
+            let Some(service) = found.iter().find(|s| s.status() != Some("INACTIVE")) else { return Ok(Some(())) };
+            let status = format!(
+                "{}: {} tasks running, {} pending",
+                service.status().unwrap_or("?").to_lowercase(),
+                service.running_count(),
+                service.pending_count()
+            );
+            let mut last = last.lock().expect("progress lock");
+            if *last != status {
+                (current.progress)(&status);
+                *last = status;
+            }
+            Ok(None)
+        })
+        .await
+    }
+
+    /// Waits until the deployment of the service's task definition has rolled out; a deployment
+    /// the circuit breaker failed (and rolled back) fails the wait with AWS's reason.
+    async fn await_ready(
+        &self,
+        aws: &Aws,
+        current: &Current<'_, Service, ServiceOutputs>,
+    ) -> Result<ServiceOutputs, ProviderError> {
+        let (cluster, arn) = (current.props.cluster.as_str(), current.physical_id);
+        let expected = current.props.task_definition.as_str();
+        let last = std::sync::Mutex::new(String::new());
+        wait_for(format!("service {arn} to roll out {expected}"), aws.operation_timeout, || async {
+            let found = describe_services(aws, cluster, vec![arn.to_string()]).await?;
+            let Some(service) = found.first() else {
+                return Err(missing("ecs:DescribeServices", &format!("service {arn} is not active")));
+            };
+            match rollout(service, expected) {
+                Rollout::Completed => Ok(Some(current.outputs.clone())),
+                Rollout::Failed(reason) => Err(ProviderError::OperationFailed {
+                    what: format!("the deployment of {expected}"),
+                    message: reason,
+                }),
+                Rollout::InProgress(status) => {
+                    let mut last = last.lock().expect("progress lock");
+                    if *last != status {
+                        (current.progress)(&status);
+                        *last = status;
+                    }
+                    Ok(None)
+                }
+            }
         })
         .await
     }
@@ -638,7 +790,71 @@ impl AwsResource for Services {
 mod tests {
     use std::sync::atomic::{AtomicU32, Ordering};
 
+    use aws_sdk_ecs::types::{Deployment, DeploymentRolloutState, Service as AwsService, ServiceEvent};
+
     use super::*;
+
+    fn deployment(id: &str, status: &str, td: &str, state: Option<DeploymentRolloutState>) -> Deployment {
+        failing(id, status, td, state, None)
+    }
+
+    fn failing(
+        id: &str,
+        status: &str,
+        td: &str,
+        state: Option<DeploymentRolloutState>,
+        why: Option<&str>,
+    ) -> Deployment {
+        Deployment::builder()
+            .id(id)
+            .status(status)
+            .task_definition(td)
+            .set_rollout_state(state)
+            .set_rollout_state_reason(why.map(str::to_string))
+            .desired_count(2)
+            .running_count(1)
+            .build()
+    }
+
+    #[test]
+    fn a_rollout_is_done_when_the_primary_deployment_of_the_new_revision_completed() {
+        use DeploymentRolloutState as S;
+        let service = |deployments: Vec<Deployment>| AwsService::builder().set_deployments(Some(deployments)).build();
+        let going = service(vec![
+            deployment("ecs-svc/2", "PRIMARY", "td:2", Some(S::InProgress)),
+            deployment("ecs-svc/1", "ACTIVE", "td:1", Some(S::Completed)),
+        ]);
+        assert_eq!(
+            rollout(&going, "td:2"),
+            Rollout::InProgress("deployment ecs-svc/2 IN_PROGRESS: 1 of 2 tasks running".into())
+        );
+        let done = service(vec![deployment("ecs-svc/2", "PRIMARY", "td:2", Some(S::Completed))]);
+        assert_eq!(rollout(&done, "td:2"), Rollout::Completed);
+
+        // The circuit breaker failed the deployment and rolled back to the previous revision.
+        let why = Some("ECS deployment circuit breaker: task failed to start.");
+        let failed = failing("ecs-svc/2", "ACTIVE", "td:2", Some(S::Failed), why);
+        let rolled_back = service(vec![deployment("ecs-svc/3", "PRIMARY", "td:1", Some(S::InProgress)), failed]);
+        let Rollout::Failed(reason) = rollout(&rolled_back, "td:2") else { panic!("a failed rollout") };
+        assert_eq!(reason, "ECS deployment circuit breaker: task failed to start.; the service rolled back to td:1");
+        // Once the failed deployment is gone, the service's events still say why.
+        let later = AwsService::builder()
+            .deployments(deployment("ecs-svc/3", "PRIMARY", "td:1", Some(S::Completed)))
+            .events(ServiceEvent::builder().message("(service x) has reached a steady state.").build())
+            .events(
+                ServiceEvent::builder()
+                    .message("(service x) (deployment ecs-svc/2) deployment failed: tasks failed to start.")
+                    .build(),
+            )
+            .build();
+        let Rollout::Failed(reason) = rollout(&later, "td:2") else { panic!("a failed rollout") };
+        assert!(reason.starts_with("(service x) (deployment ecs-svc/2) deployment failed"), "{reason}");
+        // Waiting for the revision it rolled back to is waiting for the rollback.
+        assert_eq!(rollout(&later, "td:1"), Rollout::Completed);
+        // Without a deployment to return to, the failed one stays primary.
+        let stuck = service(vec![deployment("ecs-svc/1", "PRIMARY", "td:1", Some(S::Failed))]);
+        assert!(matches!(rollout(&stuck, "td:1"), Rollout::Failed(_)));
+    }
 
     fn refused(message: &str) -> ProviderError {
         ProviderError::Api {

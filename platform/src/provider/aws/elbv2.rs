@@ -10,8 +10,9 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 
 use super::client::Aws;
+use super::ec2::network_interfaces;
 use super::resource::{read_one, AwsResource, Created, Current, Lookup, New, Read, Recorded};
-use super::support::{api, incomplete, missing, refs, sync_tags, tags, texts};
+use super::support::{api, filter, incomplete, missing, refs, sync_tags, tags, texts, wait_for};
 use crate::model::Ref;
 use crate::provider::ProviderError;
 use crate::resources::elbv2::{
@@ -188,6 +189,7 @@ impl AwsResource for LoadBalancers {
     type Outputs = LoadBalancerOutputs;
 
     const BATCHED: bool = true;
+    const AWAITS: bool = true;
 
     async fn create(
         &self,
@@ -300,7 +302,67 @@ impl AwsResource for LoadBalancers {
             .send()
             .await
             .map_err(api("elasticloadbalancing:DeleteLoadBalancer"))?;
-        Ok(())
+        // Gone from the API first; its network interfaces (in its subnets, with its security
+        // groups and, internet-facing, a public address) are released some minutes later, and
+        // until then those subnets and groups cannot be deleted nor the internet gateway detached.
+        wait_for(format!("load balancer {arn} to be deleted"), aws.operation_timeout, || async {
+            match describe_load_balancers(aws, vec![arn.to_string()]).await {
+                Ok(found) => Ok(found.is_empty().then_some(())),
+                Err(err) if err.is_not_found() => Ok(Some(())),
+                Err(err) => Err(err),
+            }
+        })
+        .await?;
+        // Its interfaces are described `ELB app/NAME/ID`, from its ARN
+        // (`arn:PARTITION:elasticloadbalancing:REGION:ACCOUNT:loadbalancer/app/NAME/ID`).
+        let description = format!("ELB {}", arn.split_once(":loadbalancer/").map(|(_, id)| id).unwrap_or(arn));
+        let last = std::sync::Mutex::new(0);
+        wait_for(format!("the network interfaces of {arn} to be released"), aws.release_timeout, || async {
+            let left = network_interfaces(aws, &filter("description", [description.as_str()])).await?;
+            let mut last = last.lock().expect("progress lock");
+            if !left.is_empty() && *last != left.len() {
+                (current.progress)(&format!("deleted; {} network interfaces not released yet", left.len()));
+                *last = left.len();
+            }
+            Ok(left.is_empty().then_some(()))
+        })
+        .await
+    }
+
+    /// Waits until the load balancer is `active` (`provisioning` for minutes after a create:
+    /// <https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_LoadBalancerState.html>);
+    /// `active_impaired` (active, but it cannot scale) is usable, `failed` fails the wait.
+    async fn await_ready(
+        &self,
+        aws: &Aws,
+        current: &Current<'_, LoadBalancer, LoadBalancerOutputs>,
+    ) -> Result<LoadBalancerOutputs, ProviderError> {
+        use aws_sdk_elasticloadbalancingv2::types::LoadBalancerStateEnum as State;
+        let arn = current.physical_id;
+        let reported = std::sync::Mutex::new(false);
+        wait_for(format!("load balancer {arn} to become active"), aws.operation_timeout, || async {
+            let found = describe_load_balancers(aws, vec![arn.to_string()]).await?;
+            let Some((_, lb)) = found.first() else {
+                return Err(missing("elasticloadbalancing:DescribeLoadBalancers", &format!("{arn} is gone")));
+            };
+            let state = lb.state();
+            match state.and_then(|s| s.code()) {
+                Some(State::Active | State::ActiveImpaired) | None => Ok(Some(lb_outputs(lb))),
+                Some(State::Failed) => Err(ProviderError::OperationFailed {
+                    what: format!("load balancer {arn}"),
+                    message: state.and_then(|s| s.reason()).unwrap_or("it failed").to_string(),
+                }),
+                Some(other) => {
+                    let mut reported = reported.lock().expect("progress lock");
+                    if !*reported {
+                        (current.progress)(other.as_str());
+                        *reported = true;
+                    }
+                    Ok(None)
+                }
+            }
+        })
+        .await
     }
 
     /// A load balancer by its name.
@@ -500,6 +562,18 @@ impl AwsResource for TargetGroups {
             .await
             .map_err(api("elasticloadbalancing:DeleteTargetGroup"))?;
         Ok(())
+    }
+
+    /// The load balancers whose listeners or rules still forward to the group (AWS refuses to
+    /// delete it until none does: `ResourceInUse`,
+    /// <https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_DeleteTargetGroup.html>).
+    async fn holders(
+        &self,
+        aws: &Aws,
+        current: &Current<'_, TargetGroup, TargetGroupOutputs>,
+    ) -> Result<Vec<String>, ProviderError> {
+        let found = describe_target_groups(aws, vec![current.physical_id.to_string()]).await?;
+        Ok(found.iter().flat_map(|(_, tg)| tg.load_balancer_arns()).map(|arn| format!("load balancer {arn}")).collect())
     }
 
     /// A target group by its name.

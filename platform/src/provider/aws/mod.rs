@@ -32,9 +32,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::Value;
 
+pub use client::Deadlines;
 pub use limits::ServiceLimits;
 
-use super::{Applied, Desired, Existing, Found, Identity, Lookup, Observed, Provider, ProviderError};
+use super::{Applied, Desired, Existing, Found, Identity, Lookup, Observed, Progress, Provider, ProviderError};
 use client::Aws;
 use limits::Slots;
 use registry::implementation;
@@ -69,6 +70,12 @@ impl AwsProvider {
         Self { aws: Arc::new(Aws::new(config, Some(interceptor))), slots: Slots::new(ServiceLimits::default()) }
     }
 
+    /// A provider using `config` that waits for AWS as long as `deadlines` say.
+    pub fn with_deadlines(config: &aws_config::SdkConfig, deadlines: Deadlines) -> Self {
+        let aws = Aws::new(config, None).with_deadlines(deadlines);
+        Self { aws: Arc::new(aws), slots: Slots::new(ServiceLimits::default()) }
+    }
+
     /// This provider with other per-service limits.
     pub fn with_limits(mut self, limits: ServiceLimits) -> Self {
         self.slots = Slots::new(limits);
@@ -88,6 +95,36 @@ impl AwsProvider {
         }
     }
 
+    /// Whether `err` is worth another attempt: throttling and transient failures, and "not found"
+    /// about something this provider created moments ago (eventual consistency).
+    fn again(&self, err: &ProviderError) -> bool {
+        err.retry() != retry::Retry::No || self.aws.just_created(err)
+    }
+
+    /// `f`, again after the failures [`AwsProvider::again`] allows (with backoff, within a
+    /// deadline).
+    async fn retrying<T, F, Fut>(&self, what: &str, f: F) -> Result<T, ProviderError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T, ProviderError>>,
+    {
+        let mut backoff = retry::Backoff::new(what);
+        loop {
+            match f().await {
+                Err(err) if self.again(&err) => backoff.wait(err).await?,
+                other => return other,
+            }
+        }
+    }
+
+    /// Remembers what a create made, so that AWS answering "not found" about it for a while is
+    /// waited out rather than believed.
+    fn remember(&self, d: &Desired, applied: &Applied) {
+        let outputs = applied.outputs.values().filter_map(Value::as_str);
+        self.aws
+            .remember_created(std::iter::once(applied.physical_id.as_str()).chain(d.name.as_deref()).chain(outputs));
+    }
+
     /// Reads what exists and updates it to `d`'s props (a create that was found after all, or
     /// whose later steps failed).
     async fn converge(
@@ -99,10 +136,23 @@ impl AwsProvider {
         let kind = implementation(&d.type_name)?;
         loop {
             let attempt = async {
-                let observed = kind.read(&self.aws, existing).await?.ok_or_else(|| ProviderError::OperationFailed {
-                    what: format!("creating {}", d.address),
-                    message: format!("{} was created but is gone", existing.physical_id),
-                })?;
+                let observed = match kind.read(&self.aws, existing).await? {
+                    Some(observed) => observed,
+                    // Describes may not list a resource created moments ago yet: waited out.
+                    None if self.aws.created_lately(&existing.physical_id) => {
+                        return Err(ProviderError::Api {
+                            operation: "describe",
+                            code: Some("NotFound".into()),
+                            message: format!("{} is not listed yet", existing.physical_id),
+                        })
+                    }
+                    None => {
+                        return Err(ProviderError::OperationFailed {
+                            what: format!("creating {}", d.address),
+                            message: format!("{} was created but is gone", existing.physical_id),
+                        })
+                    }
+                };
                 let mut props = match &d.props {
                     Value::Object(m) => m.clone(),
                     _ => serde_json::Map::new(),
@@ -119,7 +169,7 @@ impl AwsProvider {
                 Ok::<_, ProviderError>(applied)
             };
             match attempt.await {
-                Err(err) if err.retry() != retry::Retry::No => backoff.wait(err).await?,
+                Err(err) if self.again(&err) => backoff.wait(err).await?,
                 other => return other,
             }
         }
@@ -174,10 +224,16 @@ impl Provider for AwsProvider {
         let mut backoff = retry::Backoff::new(&d.type_name);
         loop {
             let err = match kind.create(&self.aws, d).await {
-                Ok(applied) => return Ok(applied),
+                Ok(applied) => {
+                    self.remember(d, &applied);
+                    return Ok(applied);
+                }
                 Err(ProviderError::Incomplete { applied, source }) => {
-                    // Created, a later step failed: finish it, or report it incomplete.
-                    if source.retry() == retry::Retry::No {
+                    // Created, a later step failed: finish it (a step AWS answered "not found"
+                    // about the new resource, moments after creating it, included), or report
+                    // it incomplete.
+                    self.remember(d, &applied);
+                    if !self.again(&source) {
                         return Err(ProviderError::Incomplete { applied, source });
                     }
                     let existing = Self::existing_of(d, &applied.physical_id);
@@ -205,6 +261,8 @@ impl Provider for AwsProvider {
                 };
                 if let Some(found) = retrying(&d.type_name, || self.find_once(&lookup)).await? {
                     tracing::info!(address = %d.address, id = %found.physical_id, "found after an unanswered create");
+                    let applied = Applied { physical_id: found.physical_id.clone(), outputs: found.observed.outputs };
+                    self.remember(d, &applied);
                     let existing = Self::existing_of(d, &found.physical_id);
                     return self.converge(&existing, d, &mut backoff).await;
                 }
@@ -237,26 +295,57 @@ impl Provider for AwsProvider {
     async fn update(&self, e: &Existing, desired: &Value) -> Result<Applied, ProviderError> {
         let kind = implementation(&e.type_name)?;
         let _slot = self.slots.take(&e.type_name).await;
-        retrying(&e.type_name, || kind.update(&self.aws, e, desired)).await
+        self.retrying(&e.type_name, || kind.update(&self.aws, e, desired)).await
     }
 
-    async fn delete(&self, e: &Existing) -> Result<(), ProviderError> {
+    /// Deletes, and waits out what AWS answers while the resource is still in use (network
+    /// interfaces of tasks and load balancers linger for minutes after them): each refusal is
+    /// retried with backoff until [`Aws::release_timeout`]; then the error names what still
+    /// holds the resource. "Not found" means deleted, unless this provider created the
+    /// resource moments ago (then AWS may not know it yet).
+    async fn delete(&self, e: &Existing, progress: &Progress) -> Result<(), ProviderError> {
         let kind = implementation(&e.type_name)?;
         let _slot = self.slots.take(&e.type_name).await;
-        retrying(&e.type_name, || async {
-            match kind.delete(&self.aws, e).await {
-                Err(err) if err.is_not_found() => Ok(()),
-                other => other,
+        let started = tokio::time::Instant::now();
+        let mut delay = std::time::Duration::from_secs(1);
+        loop {
+            let result = self
+                .retrying(&e.type_name, || async {
+                    match kind.delete(&self.aws, e, progress).await {
+                        Err(err) if err.is_not_found() && !self.aws.just_created(&err) => Ok(()),
+                        other => other,
+                    }
+                })
+                .await;
+            let err = match result {
+                Err(err) if err.is_in_use() => err,
+                other => return other,
+            };
+            if started.elapsed() + delay > self.aws.release_timeout {
+                let holders = kind.holders(&self.aws, e).await.unwrap_or_default();
+                return Err(ProviderError::StillInUse {
+                    resource: format!("{} ({})", e.address, e.physical_id),
+                    holders,
+                    after: started.elapsed(),
+                    source: Box::new(err),
+                });
             }
-        })
-        .await
+            let code = match &err {
+                ProviderError::Api { code: Some(code), .. } => code.as_str(),
+                _ => "in use",
+            };
+            progress(&format!("still in use ({code}); trying again in {}s", delay.as_secs()));
+            tracing::debug!(address = %e.address, error = %err, "still in use; retrying the delete");
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(std::time::Duration::from_secs(15));
+        }
     }
 
-    async fn await_ready(&self, e: &Existing) -> Result<BTreeMap<String, Value>, ProviderError> {
+    async fn await_ready(&self, e: &Existing, progress: &Progress) -> Result<BTreeMap<String, Value>, ProviderError> {
         let kind = implementation(&e.type_name)?;
         if !kind.awaits() {
             return Ok(e.outputs.clone());
         }
-        retrying(&e.type_name, || kind.await_ready(&self.aws, e)).await
+        self.retrying(&e.type_name, || kind.await_ready(&self.aws, e, progress)).await
     }
 }

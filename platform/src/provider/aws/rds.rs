@@ -11,7 +11,7 @@ use aws_sdk_rds::types::{
 
 use super::client::Aws;
 use super::resource::{read_one, AwsResource, Created, Current, Lookup, New, Read, Recorded};
-use super::support::{api, incomplete, missing, refs, sync_tags, tags, texts, wait_for};
+use super::support::{api, incomplete, missing, poll_delay, refs, sync_tags, tags, texts, wait_for};
 use crate::model::Ref;
 use crate::provider::ProviderError;
 use crate::resources::rds::{
@@ -391,29 +391,54 @@ fn observe_instance(
             ))
         }
     };
-    let version = db.engine_version().unwrap_or_default();
     // A declared major version ("17") is met by any of its minor versions ("17.4").
     let declared = recorded.kept(|p| p.engine_version.clone());
-    let engine_version =
-        if !declared.is_empty() && version.starts_with(&format!("{declared}.")) { &declared } else { version };
+    let engine_version = db.engine_version().unwrap_or_default();
     let number = |v: Option<i32>| v.and_then(|v| u32::try_from(v).ok()).unwrap_or_default();
+    // Modifications waiting for the maintenance window are reported as pending
+    // (<https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_PendingModifiedValues.html>):
+    // they are what the instance is going to be, and what was applied, so they are read as its
+    // attributes (no change is planned again while they wait).
+    let pending = db.pending_modified_values();
+    let engine_version = pending.and_then(|p| p.engine_version()).unwrap_or(engine_version);
+    let engine_version = if !declared.is_empty() && engine_version.starts_with(&format!("{declared}.")) {
+        &declared
+    } else {
+        engine_version
+    };
+    let max_allocated = db.max_allocated_storage().and_then(|v| u32::try_from(v).ok());
+    let mut allocated = number(pending.and_then(|p| p.allocated_storage()).or(db.allocated_storage()));
+    // Storage autoscaling grows the storage by itself, up to its maximum: growth within it is
+    // not a change (<https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_PIOPS.Autoscaling.html>).
+    let declared_storage = recorded.kept(|p| p.allocated_storage_gb);
+    if max_allocated.is_some_and(|max| allocated > declared_storage && allocated <= max) && declared_storage > 0 {
+        allocated = declared_storage;
+    }
+    // A window RDS picked (none declared) is not a change; a declared one is read back.
+    let window = |reported: Option<&str>, declared: Option<String>| declared.and(reported.map(str::to_string));
     let props = DbInstance {
         engine,
         engine_version: engine_version.to_string(),
-        instance_class: db.db_instance_class().unwrap_or_default().to_string(),
-        allocated_storage_gb: number(db.allocated_storage()),
-        storage_type: db.storage_type().unwrap_or_default().to_string(),
+        instance_class: pending
+            .and_then(|p| p.db_instance_class())
+            .or(db.db_instance_class())
+            .unwrap_or_default()
+            .to_string(),
+        allocated_storage_gb: allocated,
+        storage_type: pending.and_then(|p| p.storage_type()).or(db.storage_type()).unwrap_or_default().to_string(),
         storage_encrypted: db.storage_encrypted().unwrap_or(false),
-        multi_az: db.multi_az().unwrap_or(false),
-        backup_retention_days: number(db.backup_retention_period()),
+        multi_az: pending.and_then(|p| p.multi_az()).or(db.multi_az()).unwrap_or(false),
+        backup_retention_days: number(
+            pending.and_then(|p| p.backup_retention_period()).or(db.backup_retention_period()),
+        ),
         deletion_protection: db.deletion_protection().unwrap_or(false),
         publicly_accessible: db.publicly_accessible().unwrap_or(false),
         master_username: db.master_username().unwrap_or_default().to_string(),
         manage_master_user_password: db.master_user_secret().is_some(),
         db_name: db.db_name().unwrap_or_default().to_string(),
-        port: db
-            .endpoint()
-            .and_then(|e| e.port())
+        port: pending
+            .and_then(|p| p.port())
+            .or(db.endpoint().and_then(|e| e.port()))
             .or(db.db_instance_port())
             .and_then(|p| u16::try_from(p).ok())
             .unwrap_or_default(),
@@ -426,6 +451,10 @@ fn observe_instance(
             .performance_insights_enabled()
             .unwrap_or_else(|| recorded.kept(|p| p.performance_insights)),
         final_snapshot: recorded.kept(|p| p.final_snapshot),
+        max_allocated_storage_gb: max_allocated.filter(|max| *max > allocated),
+        maintenance_window: window(db.preferred_maintenance_window(), recorded.kept(|p| p.maintenance_window.clone())),
+        backup_window: window(db.preferred_backup_window(), recorded.kept(|p| p.backup_window.clone())),
+        apply_immediately: recorded.props.as_ref().is_none_or(|p| p.apply_immediately),
         tags: tags_of(db.tag_list()),
     };
     Ok(Some(Read::named(props, identifier, instance_outputs(db))))
@@ -438,8 +467,9 @@ impl AwsResource for DbInstances {
 
     const BATCHED: bool = true;
     const AWAITS: bool = true;
-    /// Whether a final snapshot is taken is how platform deletes, not an attribute of the instance.
-    const NOT_REPORTED: &'static [&'static str] = &["final_snapshot"];
+    /// Whether a final snapshot is taken, and whether changes are applied at once, are how
+    /// platform deletes and modifies, not attributes of the instance.
+    const NOT_REPORTED: &'static [&'static str] = &["final_snapshot", "apply_immediately"];
 
     async fn create(&self, aws: &Aws, new: &New<'_, DbInstance>) -> Result<Created<DbInstanceOutputs>, ProviderError> {
         let i = &new.props;
@@ -471,6 +501,9 @@ impl AwsResource for DbInstances {
             .copy_tags_to_snapshot(i.copy_tags_to_snapshot)
             .auto_minor_version_upgrade(i.auto_minor_version_upgrade)
             .enable_performance_insights(i.performance_insights)
+            .set_max_allocated_storage(i.max_allocated_storage_gb.map(|v| i32::try_from(v).unwrap_or(i32::MAX)))
+            .set_preferred_maintenance_window(i.maintenance_window.clone())
+            .set_preferred_backup_window(i.backup_window.clone())
             .set_tags(Some(rds_tags(&i.tags)))
             .send()
             .await
@@ -513,15 +546,21 @@ impl AwsResource for DbInstances {
             .collect()
     }
 
+    /// One `ModifyDBInstance` with what changed, once the instance can take it: RDS refuses a
+    /// modification while the instance is busy (`InvalidDBInstanceState`:
+    /// <https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBInstance.html>), so it
+    /// waits until the instance is `available` (or `storage-optimization`, which takes other
+    /// changes), and retries the refusal until the database deadline. Changes that reboot or
+    /// fail over wait for the maintenance window unless `apply_immediately`.
     async fn update(
         &self,
         aws: &Aws,
         current: &Current<'_, DbInstance, DbInstanceOutputs>,
         new: &DbInstance,
     ) -> Result<(), ProviderError> {
-        let old = &current.props;
+        let (old, id) = (&current.props, current.physical_id);
         let mut modify =
-            aws.rds.modify_db_instance().db_instance_identifier(current.physical_id).apply_immediately(true);
+            aws.rds.modify_db_instance().db_instance_identifier(id).apply_immediately(new.apply_immediately);
         let mut changed = false;
         macro_rules! when_changed {
             ($field:ident, $setter:ident, $convert:expr) => {
@@ -547,6 +586,20 @@ impl AwsResource for DbInstances {
         when_changed!(copy_tags_to_snapshot, copy_tags_to_snapshot, same);
         when_changed!(auto_minor_version_upgrade, auto_minor_version_upgrade, same);
         when_changed!(performance_insights, enable_performance_insights, same);
+        if old.max_allocated_storage_gb != new.max_allocated_storage_gb {
+            // Autoscaling is turned off by a maximum equal to the allocated storage.
+            let max = new.max_allocated_storage_gb.unwrap_or(new.allocated_storage_gb);
+            modify = modify.max_allocated_storage(int(max));
+            changed = true;
+        }
+        if let Some(w) = new.maintenance_window.as_ref().filter(|w| old.maintenance_window.as_ref() != Some(*w)) {
+            modify = modify.preferred_maintenance_window(w);
+            changed = true;
+        }
+        if let Some(w) = new.backup_window.as_ref().filter(|w| old.backup_window.as_ref() != Some(*w)) {
+            modify = modify.preferred_backup_window(w);
+            changed = true;
+        }
         if old.engine_version != new.engine_version {
             let major = |v: &str| v.split('.').next().unwrap_or_default().to_string();
             modify = modify
@@ -562,7 +615,22 @@ impl AwsResource for DbInstances {
             changed = true;
         }
         if changed {
-            modify.send().await.map_err(api("rds:ModifyDBInstance"))?;
+            wait_usable(aws, id, current.progress).await?;
+            let started = tokio::time::Instant::now();
+            loop {
+                match modify.clone().send().await.map_err(api("rds:ModifyDBInstance")) {
+                    Err(ProviderError::Api { code: Some(code), .. })
+                        if code == "InvalidDBInstanceState" && started.elapsed() < aws.database_timeout =>
+                    {
+                        tokio::time::sleep(poll_delay(started.elapsed())).await;
+                        wait_usable(aws, id, current.progress).await?;
+                    }
+                    other => {
+                        other?;
+                        break;
+                    }
+                }
+            }
         }
         sync_rds_tags(aws, &current.outputs.arn, &old.tags, &new.tags).await
     }
@@ -591,6 +659,10 @@ impl AwsResource for DbInstances {
         } else {
             delete.skip_final_snapshot(true)
         };
+        // Automated backups are kept (for their retention period): deleting an instance by mistake
+        // must not take its backups with it
+        // (<https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DeleteDBInstance.html>).
+        delete = delete.delete_automated_backups(false);
         delete.send().await.map_err(api("rds:DeleteDBInstance"))?;
         wait_for(format!("database {id} to be deleted"), aws.database_timeout, || async {
             Ok(describe(aws, id).await?.is_none().then_some(()))
@@ -603,24 +675,84 @@ impl AwsResource for DbInstances {
         Ok(lookup.name.map(str::to_string))
     }
 
+    /// Waits until the instance is usable (`available`, or `storage-optimization`, which lasts
+    /// hours after a storage change while the instance works normally) and, when changes are
+    /// applied immediately, until none is pending: right after a modification RDS may still
+    /// report `available`, with the change pending
+    /// (<https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/accessing-monitoring.html>).
     async fn await_ready(
         &self,
         aws: &Aws,
         current: &Current<'_, DbInstance, DbInstanceOutputs>,
     ) -> Result<DbInstanceOutputs, ProviderError> {
         let id = current.physical_id;
+        let last = std::sync::Mutex::new(String::new());
         wait_for(format!("database {id} to become available"), aws.database_timeout, || async {
             let Some(db) = describe(aws, id).await? else {
                 return Err(missing(&format!("waiting for database {id}"), "it no longer exists"));
             };
-            match db.db_instance_status() {
-                Some("available") => Ok(Some(instance_outputs(&db))),
-                Some(status) if FAILED.contains(&status) => {
-                    Err(missing(&format!("database {id}"), &format!("it is in state `{status}`")))
-                }
-                _ => Ok(None),
+            let status = db.db_instance_status().unwrap_or_default();
+            if FAILED.contains(&status) {
+                return Err(missing(&format!("database {id}"), &format!("it is in state `{status}`")));
             }
+            let waiting: Vec<&str> = if current.props.apply_immediately { pending(&db) } else { vec![] };
+            if USABLE.contains(&status) && waiting.is_empty() {
+                return Ok(Some(instance_outputs(&db)));
+            }
+            let report = if waiting.is_empty() {
+                status.to_string()
+            } else {
+                format!("{status}; pending: {}", waiting.join(", "))
+            };
+            let mut last = last.lock().expect("progress lock");
+            if *last != report {
+                (current.progress)(&report);
+                *last = report;
+            }
+            Ok(None)
         })
         .await
     }
+}
+
+/// The states in which an instance serves and takes modifications.
+const USABLE: &[&str] = &["available", "storage-optimization"];
+
+/// The modifications RDS reports as pending on an instance.
+fn pending(db: &AwsInstance) -> Vec<&'static str> {
+    let Some(p) = db.pending_modified_values() else { return vec![] };
+    [
+        ("instance_class", p.db_instance_class().is_some()),
+        ("allocated_storage_gb", p.allocated_storage().is_some()),
+        ("storage_type", p.storage_type().is_some()),
+        ("multi_az", p.multi_az().is_some()),
+        ("engine_version", p.engine_version().is_some()),
+        ("backup_retention_days", p.backup_retention_period().is_some()),
+        ("port", p.port().is_some()),
+        ("iops", p.iops().is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(name, set)| set.then_some(name))
+    .collect()
+}
+
+/// Waits until the instance is `available` or `storage-optimization`: what a modification needs.
+async fn wait_usable(aws: &Aws, id: &str, progress: &crate::provider::Progress) -> Result<(), ProviderError> {
+    let reported = std::sync::Mutex::new(String::new());
+    wait_for(format!("database {id} to take a modification"), aws.database_timeout, || async {
+        let Some(db) = describe(aws, id).await? else {
+            return Err(missing(&format!("modifying database {id}"), "it no longer exists"));
+        };
+        let status = db.db_instance_status().unwrap_or_default();
+        if USABLE.contains(&status) {
+            return Ok(Some(()));
+        }
+        let mut reported = reported.lock().expect("progress lock");
+        if *reported != status {
+            progress(&format!("{status}; waiting to modify it"));
+            *reported = status.to_string();
+        }
+        Ok(None)
+    })
+    .await
 }

@@ -14,7 +14,9 @@ use serde_json::{Map, Value};
 use super::client::Aws;
 use super::support::output_map;
 use crate::model::{Address, Resource, TypeSchema};
-use crate::provider::{Applied, Desired, Existing, Lookup as JsonLookup, Observed, ProviderError};
+use crate::provider::{
+    no_progress, Applied, Desired, Existing, Lookup as JsonLookup, Observed, Progress, ProviderError,
+};
 
 /// A resource to create: its address, its deterministic name and its props, resolved.
 pub(crate) struct New<'a, P> {
@@ -24,8 +26,7 @@ pub(crate) struct New<'a, P> {
     pub name: Option<&'a str>,
     /// The props to create it with.
     pub props: P,
-    /// A token for the APIs that recognise a repeated create by one: the same for the same
-    /// address and props.
+    /// The create's idempotency token (see [`Desired::token`]), for the APIs that take one.
     pub token: String,
 }
 
@@ -50,12 +51,19 @@ pub(crate) struct Recorded<'a, P> {
     /// when they do not read as the type (a state written by another version, or edited by
     /// hand): the read still reports what AWS has, and the refresh heals the record.
     pub props: Option<P>,
+    /// The outputs last recorded (empty for an import).
+    pub outputs: &'a BTreeMap<String, Value>,
 }
 
 impl<P> Recorded<'_, P> {
     /// A recorded attribute, or its default when the record cannot be read.
     pub fn kept<T: Default>(&self, attribute: impl FnOnce(&P) -> T) -> T {
         self.props.as_ref().map(attribute).unwrap_or_default()
+    }
+
+    /// A recorded output that is text.
+    pub fn output(&self, name: &str) -> Option<&str> {
+        self.outputs.get(name).and_then(Value::as_str)
     }
 }
 
@@ -72,6 +80,8 @@ pub(crate) struct Current<'a, P, O> {
     /// Whether the user named it as allowed to be deleted (a provider may then lift protections
     /// of its own, such as a database's deletion protection).
     pub delete_allowed: bool,
+    /// Where a wait reports how it is going.
+    pub progress: &'a Progress,
 }
 
 /// What a create made.
@@ -172,9 +182,21 @@ pub(crate) trait AwsResource: Send + Sync + 'static {
         new: &Self::Props,
     ) -> Result<(), ProviderError>;
 
-    /// Deletes a resource. Deleting one that is already gone may fail with a not-found error:
-    /// that counts as deleted.
+    /// Deletes a resource, and waits until it is gone and what it held is released, when AWS
+    /// deletes asynchronously. Deleting one that is already gone may fail with a not-found error:
+    /// that counts as deleted. A refusal because something still uses it (see
+    /// [`ProviderError::is_in_use`]) is retried by the provider.
     async fn delete(&self, aws: &Aws, current: &Current<'_, Self::Props, Self::Outputs>) -> Result<(), ProviderError>;
+
+    /// What still uses the resource, as AWS tells (`eni-1 (ELB app/web/1)`), for the error of a
+    /// delete refused until its deadline. Nothing by default.
+    async fn holders(
+        &self,
+        _aws: &Aws,
+        _current: &Current<'_, Self::Props, Self::Outputs>,
+    ) -> Result<Vec<String>, ProviderError> {
+        Ok(vec![])
+    }
 
     /// The physical id of the resource a create may have made (by its name, its `platform:*`
     /// tags, or its parent); `None` when there is none. The provider then reads it and adopts
@@ -225,9 +247,15 @@ pub(crate) trait Implementation: Send + Sync {
     async fn read(&self, aws: &Aws, existing: &Existing) -> Result<Option<Observed>, ProviderError>;
     async fn read_batch(&self, aws: &Aws, existing: &[Existing]) -> Result<Vec<Option<Observed>>, ProviderError>;
     async fn update(&self, aws: &Aws, existing: &Existing, desired: &Value) -> Result<Applied, ProviderError>;
-    async fn delete(&self, aws: &Aws, existing: &Existing) -> Result<(), ProviderError>;
+    async fn delete(&self, aws: &Aws, existing: &Existing, progress: &Progress) -> Result<(), ProviderError>;
+    async fn holders(&self, aws: &Aws, existing: &Existing) -> Result<Vec<String>, ProviderError>;
     async fn find(&self, aws: &Aws, lookup: &JsonLookup) -> Result<Option<String>, ProviderError>;
-    async fn await_ready(&self, aws: &Aws, existing: &Existing) -> Result<BTreeMap<String, Value>, ProviderError>;
+    async fn await_ready(
+        &self,
+        aws: &Aws,
+        existing: &Existing,
+        progress: &Progress,
+    ) -> Result<BTreeMap<String, Value>, ProviderError>;
 }
 
 /// Parses props (or outputs) of `address` into their type.
@@ -242,14 +270,6 @@ fn parse_outputs<T: DeserializeOwned>(
 ) -> Result<T, ProviderError> {
     let value = Value::Object(outputs.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
     parse(address, "outputs", &value)
-}
-
-/// An idempotency token for creating `desired`: the same for the same address and props, so a
-/// create sent again (after a lost answer) is recognised by the APIs that take one, and new for a
-/// changed declaration.
-fn idempotency_token(desired: &Desired) -> String {
-    let text = format!("{}\n{}", desired.address, desired.props);
-    uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, text.as_bytes()).to_string()
 }
 
 fn observed<T: AwsResource>(read: Read<T::Props, T::Outputs>) -> Observed {
@@ -271,16 +291,20 @@ fn recorded<T: AwsResource>(e: &Existing) -> Recorded<'_, T::Props> {
     if let Err(err) = &props {
         tracing::warn!(address = %e.address, error = %err, "the recorded props do not read as the type; reading what AWS reports");
     }
-    Recorded { address: &e.address, physical_id: &e.physical_id, props: props.ok() }
+    Recorded { address: &e.address, physical_id: &e.physical_id, props: props.ok(), outputs: &e.outputs }
 }
 
-fn current<'a, T: AwsResource>(e: &'a Existing) -> Result<Current<'a, T::Props, T::Outputs>, ProviderError> {
+fn current<'a, T: AwsResource>(
+    e: &'a Existing,
+    progress: &'a Progress,
+) -> Result<Current<'a, T::Props, T::Outputs>, ProviderError> {
     Ok(Current {
         address: &e.address,
         physical_id: &e.physical_id,
         props: parse(&e.address, "props", &e.props)?,
         outputs: parse_outputs(&e.address, &e.outputs)?,
         delete_allowed: e.delete_allowed,
+        progress,
     })
 }
 
@@ -318,7 +342,7 @@ impl<T: AwsResource> Implementation for T {
             address: &d.address,
             name: d.name.as_deref(),
             props: parse(&d.address, "props", &d.props)?,
-            token: idempotency_token(d),
+            token: d.token.clone(),
         };
         let created = AwsResource::create(self, aws, &new).await?;
         Ok(Applied { physical_id: created.physical_id, outputs: output_map(&created.outputs) })
@@ -340,14 +364,18 @@ impl<T: AwsResource> Implementation for T {
     }
 
     async fn update(&self, aws: &Aws, e: &Existing, desired: &Value) -> Result<Applied, ProviderError> {
-        let current = current::<T>(e)?;
+        let current = current::<T>(e, &no_progress)?;
         let new: T::Props = parse(&e.address, "props", desired)?;
         AwsResource::update(self, aws, &current, &new).await?;
         Ok(Applied { physical_id: e.physical_id.clone(), outputs: e.outputs.clone() })
     }
 
-    async fn delete(&self, aws: &Aws, e: &Existing) -> Result<(), ProviderError> {
-        AwsResource::delete(self, aws, &current::<T>(e)?).await
+    async fn delete(&self, aws: &Aws, e: &Existing, progress: &Progress) -> Result<(), ProviderError> {
+        AwsResource::delete(self, aws, &current::<T>(e, progress)?).await
+    }
+
+    async fn holders(&self, aws: &Aws, e: &Existing) -> Result<Vec<String>, ProviderError> {
+        AwsResource::holders(self, aws, &current::<T>(e, &no_progress)?).await
     }
 
     async fn find(&self, aws: &Aws, l: &JsonLookup) -> Result<Option<String>, ProviderError> {
@@ -361,8 +389,13 @@ impl<T: AwsResource> Implementation for T {
         AwsResource::find(self, aws, &lookup).await
     }
 
-    async fn await_ready(&self, aws: &Aws, e: &Existing) -> Result<BTreeMap<String, Value>, ProviderError> {
-        let ready = AwsResource::await_ready(self, aws, &current::<T>(e)?).await?;
+    async fn await_ready(
+        &self,
+        aws: &Aws,
+        e: &Existing,
+        progress: &Progress,
+    ) -> Result<BTreeMap<String, Value>, ProviderError> {
+        let ready = AwsResource::await_ready(self, aws, &current::<T>(e, progress)?).await?;
         Ok(output_map(&ready))
     }
 }

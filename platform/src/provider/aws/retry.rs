@@ -5,7 +5,13 @@
 //!   connection failed or dropped, or timed out) are retried with exponential backoff and full
 //!   jitter, within a deadline;
 //! - right after a create, a resource it depends on may not be visible yet (`...NotFound`): a
-//!   create is retried for a while before the error stands (eventual consistency);
+//!   create is retried for a while before the error stands, and so is any call that AWS answers
+//!   "not found" about a resource this provider created moments ago (EC2 and IAM are eventually
+//!   consistent: <https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html>,
+//!   <https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html#troubleshoot_general_eventual-consistency>);
+//! - a delete refused because something still uses the resource (`DependencyViolation`,
+//!   `ResourceInUse`, `ClusterContains...`: network interfaces of tasks and load balancers
+//!   outlive them for minutes) is retried until the resource is released or a deadline passes;
 //! - anything else (validation, permissions, limits) fails at once, with its cause.
 //!
 //! A create whose outcome is unknown (no answer, a 5xx, a throttle after a retry, "already
@@ -75,6 +81,21 @@ impl ProviderError {
         }
     }
 
+    /// Whether AWS refuses to delete the resource because something still uses it, which goes
+    /// away by itself after a while: network interfaces of deleted tasks and load balancers
+    /// (EC2 `DependencyViolation`:
+    /// <https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html>), registered
+    /// instances of a Cloud Map service or a target group still in a listener (`ResourceInUse`:
+    /// <https://docs.aws.amazon.com/cloud-map/latest/api/API_DeleteService.html>,
+    /// <https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_DeleteTargetGroup.html>),
+    /// services or tasks of an ECS cluster still draining (`ClusterContains...`:
+    /// <https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DeleteCluster.html>), a DB
+    /// subnet or parameter group whose instance is being deleted, a database busy with another
+    /// change.
+    pub fn is_in_use(&self) -> bool {
+        matches!(self, ProviderError::Api { code: Some(code), .. } if IN_USE.contains(&code.as_str()))
+    }
+
     /// Whether AWS says the resource to create exists already (by name, or a duplicate rule).
     pub fn is_already_exists(&self) -> bool {
         matches!(self, ProviderError::Api { code: Some(code), .. }
@@ -84,6 +105,18 @@ impl ProviderError {
                 || code.contains("AlreadyAssociated"))
     }
 }
+
+const IN_USE: &[&str] = &[
+    "DependencyViolation",
+    "ResourceInUse",
+    "ResourceInUseException",
+    "ClusterContainsServicesException",
+    "ClusterContainsTasksException",
+    "ClusterContainsContainerInstancesException",
+    "InvalidDBSubnetGroupStateFault",
+    "InvalidDBParameterGroupState",
+    "InvalidDBInstanceState",
+];
 
 /// `f`, again after throttling and transient failures (exponential backoff with jitter, within a
 /// deadline); any other failure at once.
@@ -112,8 +145,9 @@ pub struct Backoff {
 
 const MAX_ATTEMPTS: u32 = 10;
 const DEADLINE: Duration = Duration::from_secs(120);
-/// How long a create may wait for what it depends on to become visible.
-const CONSISTENCY_WINDOW: Duration = Duration::from_secs(30);
+/// How long a create may wait for what it depends on to become visible, and how long after its
+/// create a resource may still be unknown to some AWS calls.
+pub(crate) const CONSISTENCY_WINDOW: Duration = Duration::from_secs(120);
 
 impl Backoff {
     /// The backoff of one operation on `what` (a type, for the logs).
@@ -168,6 +202,11 @@ mod tests {
         assert_eq!(api(Some("AccessDenied")).retry(), Retry::No);
         assert_eq!(api(Some("ValidationError")).retry(), Retry::No);
         assert_eq!(api(Some("InvalidVpcID.NotFound")).retry(), Retry::No);
+        assert!(api(Some("DependencyViolation")).is_in_use());
+        assert!(api(Some("ResourceInUse")).is_in_use());
+        assert!(api(Some("ClusterContainsServicesException")).is_in_use());
+        assert!(!api(Some("InvalidGroup.NotFound")).is_in_use());
+        assert_eq!(api(Some("DependencyViolation")).retry(), Retry::No, "retried by deletes only");
         assert!(api(Some("EntityAlreadyExists")).is_already_exists());
         assert!(api(Some("InvalidPermission.Duplicate")).is_already_exists());
         assert!(!api(Some("AccessDenied")).is_already_exists());

@@ -59,12 +59,12 @@ async fn physical_name(aws: &Aws, name: &str) -> Result<String, ProviderError> {
 }
 
 async fn outputs(aws: &Aws, bucket: &str) -> Result<BucketOutputs, ProviderError> {
-    let partition = &aws.account().await?.partition;
-    let region = aws.region();
+    let account = aws.account().await?;
+    let (partition, suffix, region) = (&account.partition, account.dns_suffix(), aws.region());
     Ok(BucketOutputs {
         name: bucket.to_string(),
         arn: format!("arn:{partition}:s3:::{bucket}"),
-        regional_domain_name: format!("{bucket}.s3.{region}.amazonaws.com"),
+        regional_domain_name: format!("{bucket}.s3.{region}.{suffix}"),
     })
 }
 

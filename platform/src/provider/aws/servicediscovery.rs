@@ -327,6 +327,24 @@ impl AwsResource for DiscoveryServices {
         Ok(())
     }
 
+    /// The instances still registered (an ECS service's tasks, until they stop): Cloud Map
+    /// refuses to delete a service that has any (`ResourceInUse`:
+    /// <https://docs.aws.amazon.com/cloud-map/latest/api/API_DeleteService.html>).
+    async fn holders(
+        &self,
+        aws: &Aws,
+        current: &Current<'_, DiscoveryService, DiscoveryServiceOutputs>,
+    ) -> Result<Vec<String>, ProviderError> {
+        let out = aws
+            .discovery
+            .list_instances()
+            .service_id(current.physical_id)
+            .send()
+            .await
+            .map_err(api("servicediscovery:ListInstances"))?;
+        Ok(out.instances().iter().map(|i| format!("instance {}", i.id().unwrap_or_default())).collect())
+    }
+
     /// A service by its name in its namespace.
     async fn find(&self, aws: &Aws, lookup: &Lookup<'_, DiscoveryService>) -> Result<Option<String>, ProviderError> {
         let Some(s) = &lookup.props else { return Ok(None) };

@@ -64,6 +64,24 @@ async fn update_tags(aws: &Aws, id: &str, old: &Tags, new: &Tags) -> Result<(), 
     .await
 }
 
+/// The network interfaces that match `filter`, each as `eni-… (its description)`: what holds a
+/// subnet, a security group or a VPC's public addresses (a Fargate task's interface is described
+/// `arn:…:ecs:…:attachment/…`, a load balancer's `ELB app/NAME/ID`).
+pub(crate) async fn network_interfaces(aws: &Aws, filter: &Filter) -> Result<Vec<String>, ProviderError> {
+    let mut out = vec![];
+    let mut pages = aws.ec2.describe_network_interfaces().filters(filter.clone()).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        for eni in page.map_err(api("ec2:DescribeNetworkInterfaces"))?.network_interfaces() {
+            let id = eni.network_interface_id().unwrap_or_default();
+            out.push(match eni.description().filter(|d| !d.is_empty()) {
+                Some(description) => format!("{id} ({description})"),
+                None => id.to_string(),
+            });
+        }
+    }
+    Ok(out)
+}
+
 /// How many ids one describe call filters on (AWS accepts up to 200 filter values).
 const BATCH: usize = 200;
 

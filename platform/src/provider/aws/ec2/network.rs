@@ -3,12 +3,12 @@
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, VpcAttributeName};
 
-use super::{batched, by_tags, id_filter, one_of, tag_spec, tags_of, update_tags};
+use super::{batched, by_tags, id_filter, network_interfaces, one_of, tag_spec, tags_of, update_tags};
 use crate::model::Ref;
-use crate::provider::aws::client::Aws;
+use crate::provider::aws::client::{Aws, Zone};
 use crate::provider::aws::resource::{read_one, AwsResource, Created, Current, Lookup, New, Read, Recorded};
 use crate::provider::aws::retry::retrying;
-use crate::provider::aws::support::{api, incomplete};
+use crate::provider::aws::support::{api, filter, incomplete, missing};
 use crate::provider::ProviderError;
 use crate::resources::ec2::{
     AzIndex, InternetGateway, InternetGatewayOutputs, Subnet, SubnetOutputs, Vpc, VpcOutputs, INTERNET_GATEWAY,
@@ -144,6 +144,12 @@ impl AwsResource for Vpcs {
         Ok(())
     }
 
+    /// The network interfaces still in the VPC (`DeleteVpc` answers `DependencyViolation` while
+    /// anything is in it).
+    async fn holders(&self, aws: &Aws, current: &Current<'_, Vpc, VpcOutputs>) -> Result<Vec<String>, ProviderError> {
+        network_interfaces(aws, &filter("vpc-id", [current.physical_id])).await
+    }
+
     async fn find(&self, aws: &Aws, lookup: &Lookup<'_, Vpc>) -> Result<Option<String>, ProviderError> {
         let out =
             aws.ec2.describe_vpcs().set_filters(Some(by_tags(lookup))).send().await.map_err(api("ec2:DescribeVpcs"))?;
@@ -164,23 +170,37 @@ async fn set_map_public_ip(aws: &Aws, id: &str, value: bool) -> Result<(), Provi
     Ok(())
 }
 
-/// A subnet as read. Its zone is the position of its zone among the region's available ones;
-/// a zone not among them (impaired, say) keeps the recorded position.
+/// A subnet as read. Its zone is the recorded position when the subnet is in the zone recorded
+/// (by id): the zone list may change (a zone impaired, no longer listed) without the subnet
+/// moving. Otherwise (an import, a record without the zone's id) it is the zone's position in the
+/// region's list, or the recorded position if that is the same zone counted round the list.
 fn observe_subnet(
     subnet: &aws_sdk_ec2::types::Subnet,
-    zones: &[String],
+    zones: &[Zone],
     r: &Recorded<'_, Subnet>,
 ) -> Read<Subnet, SubnetOutputs> {
-    let zone = subnet.availability_zone().unwrap_or_default();
-    let position = zones.iter().position(|z| z == zone).and_then(|i| u8::try_from(i).ok());
+    let (name, id) =
+        (subnet.availability_zone().unwrap_or_default(), subnet.availability_zone_id().unwrap_or_default());
+    let recorded = r.props.as_ref().map(|p| p.availability_zone.0);
+    let position = zones.iter().position(|z| z.name == name).and_then(|i| u8::try_from(i).ok());
+    let index = match (recorded, position) {
+        (Some(recorded), _) if r.output("availability_zone_id") == Some(id) && !id.is_empty() => recorded,
+        (Some(recorded), Some(p)) if usize::from(recorded) % zones.len().max(1) == usize::from(p) => recorded,
+        (_, Some(p)) => p,
+        (recorded, None) => recorded.unwrap_or_default(),
+    };
     let props = Subnet {
         vpc: Ref::existing(subnet.vpc_id().unwrap_or_default()),
         cidr_block: subnet.cidr_block().unwrap_or_default().to_string(),
-        availability_zone: AzIndex(position.unwrap_or_else(|| r.kept(|p| p.availability_zone.0))),
+        availability_zone: AzIndex(index),
         map_public_ip_on_launch: subnet.map_public_ip_on_launch().unwrap_or(false),
         tags: tags_of(subnet.tags()),
     };
-    let outputs = SubnetOutputs { id: r.physical_id.to_string(), availability_zone_name: zone.to_string() };
+    let outputs = SubnetOutputs {
+        id: r.physical_id.to_string(),
+        availability_zone_name: name.to_string(),
+        availability_zone_id: id.to_string(),
+    };
     Read::new(props, outputs)
 }
 
@@ -194,27 +214,27 @@ impl AwsResource for Subnets {
     async fn create(&self, aws: &Aws, new: &New<'_, Subnet>) -> Result<Created<SubnetOutputs>, ProviderError> {
         let s = &new.props;
         let zones = aws.zones().await?;
-        let zone = zones.get(usize::from(s.availability_zone.0)).ok_or_else(|| ProviderError::Malformed {
-            address: new.address.clone(),
-            message: format!(
-                "availability zone #{} was asked for, but the region has {} available zones ({})",
-                s.availability_zone.0,
-                zones.len(),
-                zones.join(", ")
-            ),
-        })?;
+        if zones.is_empty() {
+            return Err(missing("ec2:DescribeAvailabilityZones", "the region lists no availability zones"));
+        }
+        // Counted round the region's zones (a region may have two), and named by id.
+        let zone = &zones[usize::from(s.availability_zone.0) % zones.len()];
         let out = aws
             .ec2_once
             .create_subnet()
             .vpc_id(s.vpc.as_str())
             .cidr_block(&s.cidr_block)
-            .availability_zone(zone)
+            .availability_zone_id(&zone.id)
             .tag_specifications(tag_spec(ResourceType::Subnet, &s.tags))
             .send()
             .await
             .map_err(api("ec2:CreateSubnet"))?;
         let id = out.subnet().and_then(|s| s.subnet_id()).unwrap_or_default().to_string();
-        let outputs = SubnetOutputs { id: id.clone(), availability_zone_name: zone.clone() };
+        let outputs = SubnetOutputs {
+            id: id.clone(),
+            availability_zone_name: zone.name.clone(),
+            availability_zone_id: zone.id.clone(),
+        };
         if s.map_public_ip_on_launch {
             set_map_public_ip(aws, &id, true).await.map_err(incomplete(&id, &outputs))?;
         }
@@ -264,6 +284,17 @@ impl AwsResource for Subnets {
     async fn delete(&self, aws: &Aws, current: &Current<'_, Subnet, SubnetOutputs>) -> Result<(), ProviderError> {
         aws.ec2.delete_subnet().subnet_id(current.physical_id).send().await.map_err(api("ec2:DeleteSubnet"))?;
         Ok(())
+    }
+
+    /// The network interfaces still in the subnet: `DeleteSubnet` answers `DependencyViolation`
+    /// while there are any (<https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DeleteSubnet.html>),
+    /// and those of deleted tasks, load balancers and NAT gateways linger for minutes.
+    async fn holders(
+        &self,
+        aws: &Aws,
+        current: &Current<'_, Subnet, SubnetOutputs>,
+    ) -> Result<Vec<String>, ProviderError> {
+        network_interfaces(aws, &filter("subnet-id", [current.physical_id])).await
     }
 
     async fn find(&self, aws: &Aws, lookup: &Lookup<'_, Subnet>) -> Result<Option<String>, ProviderError> {
@@ -400,6 +431,36 @@ impl AwsResource for InternetGateways {
             .await
             .map_err(api("ec2:DeleteInternetGateway"))?;
         Ok(())
+    }
+
+    /// The network interfaces with public addresses in its VPC: detaching the gateway answers
+    /// `DependencyViolation` while any is mapped
+    /// (<https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DetachInternetGateway.html>);
+    /// those of deleted load balancers and NAT gateways are released some minutes later.
+    async fn holders(
+        &self,
+        aws: &Aws,
+        current: &Current<'_, InternetGateway, InternetGatewayOutputs>,
+    ) -> Result<Vec<String>, ProviderError> {
+        let vpc = current.props.vpc.as_str();
+        if vpc.is_empty() {
+            return Ok(vec![]);
+        }
+        let out = aws
+            .ec2
+            .describe_network_interfaces()
+            .filters(filter("vpc-id", [vpc]))
+            .send()
+            .await
+            .map_err(api("ec2:DescribeNetworkInterfaces"))?;
+        Ok(out
+            .network_interfaces()
+            .iter()
+            .filter_map(|eni| {
+                let ip = eni.association()?.public_ip()?;
+                Some(format!("{} ({ip}, {})", eni.network_interface_id()?, eni.description().unwrap_or_default()))
+            })
+            .collect())
     }
 
     async fn find(&self, aws: &Aws, lookup: &Lookup<'_, InternetGateway>) -> Result<Option<String>, ProviderError> {

@@ -47,14 +47,26 @@ async fn create_route(aws: &Aws, table: &str, r: &Route) -> Result<(), ProviderE
         .or_else(settled("RouteAlreadyExists"))
 }
 
-/// A route table as read. Its IPv4 routes are managed (the VPC's own `local` route excepted);
-/// routes to other destinations (IPv6 blocks, prefix lists such as a gateway endpoint's) cannot
-/// be declared, and are left alone.
+/// Whether the stack owns a route: IPv4 routes made with `CreateRoute`. The others are left
+/// alone, neither diffed nor removed: the VPC's `local` route, routes to IPv6 blocks or prefix
+/// lists (which cannot be declared), routes a gateway endpoint adds (to its prefix list, through
+/// `vpce-…`; they cannot be changed with the route calls), and routes propagated from a virtual
+/// private gateway (`Origin` is `CreateRouteTable` for the local route, `CreateRoute` or
+/// `EnableVgwRoutePropagation`: <https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_Route.html>).
+fn owned(r: &aws_sdk_ec2::types::Route) -> bool {
+    use aws_sdk_ec2::types::RouteOrigin;
+    r.destination_cidr_block().is_some()
+        && r.gateway_id() != Some("local")
+        && !r.gateway_id().is_some_and(|g| g.starts_with("vpce-"))
+        && !matches!(r.origin(), Some(RouteOrigin::CreateRouteTable | RouteOrigin::EnableVgwRoutePropagation))
+}
+
+/// A route table as read: the routes it owns (see [`owned`]).
 fn observe_route_table(t: &aws_sdk_ec2::types::RouteTable, id: &str) -> Read<RouteTable, RouteTableOutputs> {
     let routes = t
         .routes()
         .iter()
-        .filter(|r| r.gateway_id() != Some("local"))
+        .filter(|r| owned(r))
         .filter_map(|r| {
             Some(Route {
                 destination_cidr_block: r.destination_cidr_block()?.to_string(),
@@ -92,6 +104,7 @@ impl AwsResource for RouteTables {
         let out = aws
             .ec2_once
             .create_route_table()
+            .client_token(&new.token)
             .vpc_id(t.vpc.as_str())
             .tag_specifications(tag_spec(ResourceType::RouteTable, &t.tags))
             .send()
@@ -434,7 +447,7 @@ impl AwsResource for NatGateways {
             .create_nat_gateway()
             .subnet_id(n.subnet.as_str())
             .allocation_id(n.allocation.as_str())
-            .client_token(uuid::Uuid::new_v4().to_string())
+            .client_token(&new.token)
             .tag_specifications(tag_spec(ResourceType::Natgateway, &n.tags))
             .send()
             .await

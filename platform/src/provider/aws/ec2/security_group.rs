@@ -6,11 +6,11 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range, PrefixListId, ResourceType, UserIdGroupPair};
 
-use super::{batched, by_tags, id_filter, one_of, tag_spec, tags_of, update_tags, BATCH};
+use super::{batched, by_tags, id_filter, network_interfaces, one_of, tag_spec, tags_of, update_tags, BATCH};
 use crate::model::{Address, Ref};
 use crate::provider::aws::client::Aws;
 use crate::provider::aws::resource::{read_one, AwsResource, Created, Current, Lookup, New, Read, Recorded};
-use crate::provider::aws::support::{api, incomplete, settled};
+use crate::provider::aws::support::{api, filter, incomplete, settled};
 use crate::provider::ProviderError;
 use crate::resources::ec2::{
     Peer, Protocol, Rule, SecurityGroup, SecurityGroupGrant, SecurityGroupGrantOutputs, SecurityGroupOutputs,
@@ -113,8 +113,16 @@ async fn describe_groups(
     Ok(out)
 }
 
-/// Makes the group's rules exactly `ingress` and `egress`: revokes the others, then authorizes
-/// the missing ones.
+/// What makes a rule the rule it is, for AWS: all but its description (two rules differing only
+/// in their descriptions are one rule, and authorizing the second is refused as a duplicate).
+fn identity(rule: &Rule) -> Rule {
+    Rule { description: String::new(), ..rule.clone() }
+}
+
+/// Makes the group's rules exactly `ingress` and `egress`: authorizes the missing ones first, then
+/// revokes the others, so that a changed rule never leaves a moment with neither; a rule whose
+/// description alone changed is redescribed in place
+/// (<https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_UpdateSecurityGroupRuleDescriptionsIngress.html>).
 async fn sync_rules(aws: &Aws, id: &str, ingress: &[Rule], egress: &[Rule]) -> Result<(), ProviderError> {
     let group = describe_group(aws, id).await?.ok_or_else(|| ProviderError::Api {
         operation: "ec2:DescribeSecurityGroups",
@@ -123,31 +131,14 @@ async fn sync_rules(aws: &Aws, id: &str, ingress: &[Rule], egress: &[Rule]) -> R
     })?;
     let (current_ingress, current_egress) = group_rules(&group);
     for (is_egress, wanted, current) in [(false, ingress, &current_ingress), (true, egress, &current_egress)] {
-        let stale: Vec<IpPermission> = current.iter().filter(|r| !wanted.contains(r)).map(permission).collect();
-        let missing: Vec<IpPermission> = wanted.iter().filter(|w| !current.contains(w)).map(permission).collect();
-        if !stale.is_empty() {
-            if is_egress {
-                aws.ec2
-                    .revoke_security_group_egress()
-                    .group_id(id)
-                    .set_ip_permissions(Some(stale))
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(api("ec2:RevokeSecurityGroupEgress"))
-                    .or_else(settled("InvalidPermission.NotFound"))?;
-            } else {
-                aws.ec2
-                    .revoke_security_group_ingress()
-                    .group_id(id)
-                    .set_ip_permissions(Some(stale))
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(api("ec2:RevokeSecurityGroupIngress"))
-                    .or_else(settled("InvalidPermission.NotFound"))?;
-            }
-        }
+        let has = |rules: &[Rule], rule: &Rule| rules.iter().any(|r| identity(r) == identity(rule));
+        let missing: Vec<IpPermission> = wanted.iter().filter(|w| !has(current, w)).map(permission).collect();
+        let stale: Vec<IpPermission> = current.iter().filter(|r| !has(wanted, r)).map(permission).collect();
+        let redescribed: Vec<IpPermission> = wanted
+            .iter()
+            .filter(|w| current.iter().any(|r| identity(r) == identity(w) && r.description != w.description))
+            .map(permission)
+            .collect();
         if !missing.is_empty() {
             if is_egress {
                 aws.ec2
@@ -169,6 +160,48 @@ async fn sync_rules(aws: &Aws, id: &str, ingress: &[Rule], egress: &[Rule]) -> R
                     .map(|_| ())
                     .map_err(api("ec2:AuthorizeSecurityGroupIngress"))
                     .or_else(settled("InvalidPermission.Duplicate"))?;
+            }
+        }
+        if !redescribed.is_empty() {
+            if is_egress {
+                aws.ec2
+                    .update_security_group_rule_descriptions_egress()
+                    .group_id(id)
+                    .set_ip_permissions(Some(redescribed))
+                    .send()
+                    .await
+                    .map_err(api("ec2:UpdateSecurityGroupRuleDescriptionsEgress"))?;
+            } else {
+                aws.ec2
+                    .update_security_group_rule_descriptions_ingress()
+                    .group_id(id)
+                    .set_ip_permissions(Some(redescribed))
+                    .send()
+                    .await
+                    .map_err(api("ec2:UpdateSecurityGroupRuleDescriptionsIngress"))?;
+            }
+        }
+        if !stale.is_empty() {
+            if is_egress {
+                aws.ec2
+                    .revoke_security_group_egress()
+                    .group_id(id)
+                    .set_ip_permissions(Some(stale))
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(api("ec2:RevokeSecurityGroupEgress"))
+                    .or_else(settled("InvalidPermission.NotFound"))?;
+            } else {
+                aws.ec2
+                    .revoke_security_group_ingress()
+                    .group_id(id)
+                    .set_ip_permissions(Some(stale))
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(api("ec2:RevokeSecurityGroupIngress"))
+                    .or_else(settled("InvalidPermission.NotFound"))?;
             }
         }
     }
@@ -258,6 +291,18 @@ impl AwsResource for SecurityGroups {
             .await
             .map_err(api("ec2:DeleteSecurityGroup"))?;
         Ok(())
+    }
+
+    /// The network interfaces that still have the group: `DeleteSecurityGroup` answers
+    /// `DependencyViolation` while any does
+    /// (<https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DeleteSecurityGroup.html>), and
+    /// those of deleted tasks and load balancers linger for minutes.
+    async fn holders(
+        &self,
+        aws: &Aws,
+        current: &Current<'_, SecurityGroup, SecurityGroupOutputs>,
+    ) -> Result<Vec<String>, ProviderError> {
+        network_interfaces(aws, &filter("group-id", [current.physical_id])).await
     }
 
     async fn find(&self, aws: &Aws, lookup: &Lookup<'_, SecurityGroup>) -> Result<Option<String>, ProviderError> {
