@@ -55,8 +55,9 @@ pub enum NameStyle {
         /// Whether AWS only accepts lower case names (e.g. ECR).
         lowercase: bool,
     },
-    /// `{env}-{stack}-{logical}-{hash}`, recorded as the `name` attribute, where the hash (8 hex
-    /// digits) is of the declared attributes that force a replacement: a replacement gets a new
+    /// `{env}-{stack}-{logical}-{hash}` (the first part shortened to fit the length limit),
+    /// recorded as the `name` attribute, where the hash (8 hex digits) is of the declared
+    /// attributes that force a replacement: a replacement gets a new
     /// name, so it can be created while the old resource still exists and is in use (security
     /// groups and target groups, whose names AWS keeps unique), and the same declaration always
     /// gets the same name (so a create whose answer was lost is found by it).

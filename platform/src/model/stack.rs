@@ -222,7 +222,9 @@ impl Stack {
             NameStyle::Dashed { max_len, lowercase } | NameStyle::Unique { max_len, lowercase } => {
                 let mut n = format!("{}-{}-{}", self.env, self.name, logical);
                 if matches!(schema.name_style, NameStyle::Unique { .. }) {
-                    n = format!("{n}-{}", replacement_hash(schema, &props));
+                    // The readable part is shortened to leave room for the hash.
+                    let keep = max_len.saturating_sub(9).min(n.len());
+                    n = format!("{}-{}", n[..keep].trim_end_matches('-'), replacement_hash(schema, &props));
                 }
                 if lowercase && n.chars().any(|c| c.is_ascii_uppercase()) {
                     self.problems.push(format!("{address}: the name `{n}` must be lower case"));
