@@ -16,7 +16,7 @@ pub fn palette() -> Palette {
 }
 
 /// Asks before applying or destroying; only `yes` goes on. Refuses without a terminal.
-pub fn confirm(spec: &StackSpec, destroy: bool) -> Result<bool> {
+pub fn confirm(specs: &[&StackSpec], destroy: bool) -> Result<bool> {
     if !std::io::stdin().is_terminal() {
         bail!(
             "refusing to {} without confirmation: standard input is not a terminal; pass --yes",
@@ -24,7 +24,9 @@ pub fn confirm(spec: &StackSpec, destroy: bool) -> Result<bool> {
         );
     }
     let verb = if destroy { "Destroy every resource of" } else { "Apply these changes to" };
-    print!("\n{verb} `{}` in `{}`? Only `yes` is accepted: ", spec.name, spec.env);
+    let names: Vec<String> = specs.iter().map(|s| format!("`{}`", s.name)).collect();
+    let env = specs.first().map(|s| s.env.to_string()).unwrap_or_default();
+    print!("\n{verb} {} in `{env}`? Only `yes` is accepted: ", names.join(", "));
     std::io::stdout().flush()?;
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer)?;

@@ -130,63 +130,92 @@ async fn apply_all(
     let engine = super::engine(backend, options).await;
     let operation = if destroy { "destroy" } else { "apply" };
     let palette = crate::terminal::palette();
-    let mut header = true;
-    for spec in &specs {
-        let prepared = engine.prepare(spec, destroy, operation).await?;
-        super::warn_interrupted(&prepared);
-        if let Some(saved) = saved {
-            if let Err(err) = saved.verify(&prepared.plan) {
+    // Every stack of the run is locked and planned first, shown, confirmed once, then applied at
+    // once: each operation waits only for what it needs, in its stack or another.
+    let run = engine.prepare_run(&specs, destroy, operation).await?;
+    for prepared in &run {
+        super::warn_interrupted(prepared);
+    }
+    if let Some(saved) = saved {
+        if let Some(err) = run.iter().find_map(|p| saved.verify(&p.plan).err()) {
+            for prepared in run {
                 prepared.release().await?;
-                return Err(err.into());
             }
+            return Err(err.into());
         }
-        if let (true, Some(identity)) = (header, &prepared.plan.identity) {
-            println!("{}", render::plan_header(identity, spec.env.as_str()));
-            header = false;
-        }
+    }
+    if let Some(identity) = run.iter().find_map(|p| p.plan.identity.as_ref()) {
+        println!("{}", render::plan_header(identity, specs[0].env.as_str()));
+    }
+    for prepared in &run {
         print!("{}", render::plan_text_styled(&prepared.plan, palette));
-        if prepared.plan.has_changes() && !change.yes {
-            let confirmed = crate::terminal::confirm(spec, destroy);
-            if !matches!(confirmed, Ok(true)) {
+    }
+    let changing: Vec<&platform::model::StackSpec> =
+        specs.iter().zip(&run).filter(|(_, p)| p.plan.has_changes()).map(|(s, _)| s).collect();
+    if !changing.is_empty() && !change.yes {
+        let confirmed = crate::terminal::confirm(&changing, destroy);
+        if !matches!(confirmed, Ok(true)) {
+            for prepared in run {
                 prepared.release().await?;
-                confirmed?;
-                println!("Nothing was changed.");
-                return Ok(ExitCode::from(1));
             }
-        }
-        let progress = Progress::new(prepared.plan.resources.len());
-        let report = engine.apply(prepared, &|e| progress.event(e)).await;
-        progress.finish();
-        let report = report.with_context(|| format!("stack `{}` ({}) was not changed", spec.name, spec.env))?;
-        if !report.results.is_empty() {
-            print!("{}", render::report_text_styled(&spec.name, &report, palette));
-        }
-        if stop.requested() {
-            let not_started = report.count(|o| matches!(o, Outcome::NotStarted));
-            eprintln!(
-                "Interrupted: stack `{}` was saved with what was done; {not_started} operations were not started{}. Run the same command again to finish.",
-                spec.name,
-                if specs.last().is_some_and(|l| l.name != spec.name) { ", and the stacks after it were not touched" } else { "" }
-            );
-            return Ok(ExitCode::from(130));
-        }
-        if !report.is_success() {
-            eprintln!(
-                "error: stack `{}` was not fully applied; what succeeded is recorded in the state. Fix the cause and run the command again.",
-                spec.name
-            );
+            confirmed?;
+            println!("Nothing was changed.");
             return Ok(ExitCode::from(1));
         }
-        if !destroy {
-            if let Some(outputs) = engine.outputs(&spec.name, &spec.env).await? {
-                if !outputs.is_empty() {
-                    println!("Outputs of `{}`:", spec.name);
-                    for (k, v) in &outputs {
-                        println!("  {k} = {v}");
+    }
+    let total = run.iter().map(|p| p.plan.resources.len()).sum();
+    let progress = Progress::new(total);
+    let results = engine.apply_run(run, &|_, e| progress.event(e)).await;
+    progress.finish();
+    let mut failed = vec![];
+    let mut errors = vec![];
+    for (name, result) in results {
+        let spec = specs.iter().find(|s| s.name == name).expect("a stack of the run");
+        match result {
+            Ok(report) => {
+                if !report.results.is_empty() {
+                    print!("{}", render::report_text_styled(&name, &report, palette));
+                }
+                if stop.requested() {
+                    let not_started = report.count(|o| matches!(o, Outcome::NotStarted));
+                    if not_started > 0 {
+                        eprintln!(
+                            "Interrupted: stack `{name}` was saved with what was done; {not_started} operations were not started."
+                        );
+                    }
+                }
+                if !report.is_success() {
+                    failed.push(name.clone());
+                } else if !destroy {
+                    if let Some(outputs) = engine.outputs(&name, &spec.env).await? {
+                        if !outputs.is_empty() {
+                            println!("Outputs of `{name}`:");
+                            for (k, v) in &outputs {
+                                println!("  {k} = {v}");
+                            }
+                        }
                     }
                 }
             }
+            Err(err) => {
+                errors.push(anyhow::Error::from(err).context(format!("stack `{name}` ({}) was not changed", spec.env)));
+            }
         }
+    }
+    if stop.requested() {
+        eprintln!("Run the same command again to finish.");
+        return Ok(ExitCode::from(130));
+    }
+    if let Some(first) = errors.into_iter().next() {
+        return Err(first);
+    }
+    if !failed.is_empty() {
+        eprintln!(
+            "error: {} not fully {}; what succeeded is recorded in the state. Fix the cause and run the command again.",
+            failed.iter().map(|n| format!("stack `{n}`")).collect::<Vec<_>>().join(", "),
+            if failed.len() == 1 { "was" } else { "were" }
+        );
+        return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -10,6 +10,7 @@ use petgraph::Direction;
 use serde_json::Value;
 use tokio::task::JoinSet;
 
+use super::board::{Board, Standing};
 use super::operations::{operations, Op};
 use super::ApplyOptions;
 use crate::model::reference::resolve_refs;
@@ -34,6 +35,8 @@ pub struct Executor<'a> {
     pub provider: Arc<dyn Provider>,
     /// Parallelism, the resources allowed to be destroyed, the stop request.
     pub options: &'a ApplyOptions,
+    /// When several stacks are applied at once: where they learn of each other's resources.
+    pub board: Option<&'a Board>,
 }
 
 /// A provider call, prepared.
@@ -46,6 +49,16 @@ enum Call {
 
 type Joined = (NodeIndex, Result<Applied, ProviderError>, Duration);
 
+/// What [`Executor::next`] waited for.
+enum Next {
+    /// An operation ended.
+    Ended(Result<Joined, tokio::task::JoinError>),
+    /// Another stack of the run settled or failed something.
+    BoardChanged,
+    /// Nothing is in flight and nothing waits: the run is over.
+    Nothing,
+}
+
 /// The progress of one run: the operation graph and where each operation stands.
 struct Walk {
     graph: DiGraph<Op, ()>,
@@ -53,6 +66,9 @@ struct Walk {
     waiting: Vec<usize>,
     /// Operations that wait for nothing and have not started.
     ready: Vec<NodeIndex>,
+    /// Operations that wait for nothing in their stack, but for resources of other stacks of the
+    /// run (see [`Executor::across_stacks`]).
+    blocked: Vec<NodeIndex>,
     finished: Vec<bool>,
     report: ApplyReport,
     /// Events kept until the state that records them is saved.
@@ -74,20 +90,48 @@ impl Executor<'_> {
         let mut tasks: JoinSet<Joined> = JoinSet::new();
         // What long operations report as they go: passed on at once (it records nothing).
         let (progress_tx, mut progress_rx) = tokio::sync::mpsc::unbounded_channel::<ApplyEvent>();
+        let mut board_changes = self.board.map(Board::watch);
         let parallelism = self.options.parallelism.max(1);
         let mut unsaved = false;
         loop {
+            // Operations waiting for resources of other stacks of the run look at the board again.
+            if let Some(changes) = &mut board_changes {
+                changes.borrow_and_update();
+                walk.ready.append(&mut walk.blocked);
+            }
             // Each turn records every result that came in and every intent about to be acted
             // on, saves the state once, and only then reports the results and makes the calls.
             let mut starting = vec![];
             while tasks.len() + starting.len() < parallelism && !self.options.stop.requested() {
                 let Some(node) = walk.ready.pop() else { break };
+                match self.across_stacks(&walk.graph[node]) {
+                    Standing::Settled => {}
+                    Standing::Pending => {
+                        walk.blocked.push(node);
+                        continue;
+                    }
+                    Standing::Failed => {
+                        let because =
+                            self.failed_across(&walk.graph[node]).unwrap_or_else(|| walk.graph[node].address.clone());
+                        walk.finish(node, Outcome::Skipped { because }, Duration::ZERO, None);
+                        self.publish_failure(&walk.graph[node].address.clone());
+                        for address in walk.skip_dependents(node) {
+                            self.publish_failure(&address);
+                        }
+                        continue;
+                    }
+                }
                 match self.prepare(&walk.graph[node], state) {
                     Ok(call) => {
                         state.pending.push(self.intent(&walk.graph[node], &call, state));
                         starting.push((node, call));
                     }
-                    Err(message) => walk.fail(node, message),
+                    Err(message) => {
+                        self.publish_failure(&walk.graph[node].address.clone());
+                        for address in walk.fail(node, message) {
+                            self.publish_failure(&address);
+                        }
+                    }
                 }
             }
             // With nothing starting and nothing in flight the run is over: the final save follows.
@@ -112,13 +156,11 @@ impl Executor<'_> {
             }
             // Wait for one operation to end (passing on what the others report meanwhile), then
             // take every other that has ended meanwhile.
-            let first = loop {
-                tokio::select! {
-                    joined = tasks.join_next() => break joined,
-                    Some(event) = progress_rx.recv() => on_event(&event),
-                }
+            let first = match self.next(&mut tasks, &mut progress_rx, &mut board_changes, &walk, on_event).await {
+                Next::Ended(joined) => joined,
+                Next::BoardChanged => continue,
+                Next::Nothing => break,
             };
-            let Some(first) = first else { break };
             let mut joined = Some(first);
             while let Some(next) = joined {
                 let (node, result, elapsed) = next.expect("provider calls do not panic");
@@ -127,11 +169,79 @@ impl Executor<'_> {
                 joined = tasks.try_join_next();
             }
         }
-        walk.abandon_the_rest(self.options.stop.requested());
+        for address in walk.abandon_the_rest(self.options.stop.requested()) {
+            self.publish_failure(&address);
+        }
         state.outputs = super::resolve_outputs(self.desired, state);
         self.lock.save(state).await?;
         walk.flush(on_event);
         Ok(walk.report)
+    }
+
+    /// Waits for an operation to end (passing on what the others report meanwhile), or, when
+    /// operations wait for other stacks of the run, for the board to change.
+    async fn next(
+        &self,
+        tasks: &mut JoinSet<Joined>,
+        progress: &mut tokio::sync::mpsc::UnboundedReceiver<ApplyEvent>,
+        board: &mut Option<tokio::sync::watch::Receiver<u64>>,
+        walk: &Walk,
+        on_event: &(dyn Fn(&ApplyEvent) + Send + Sync),
+    ) -> Next {
+        let waiting_on_board = !walk.blocked.is_empty() && !self.options.stop.requested();
+        loop {
+            let board_changed = async {
+                match board {
+                    Some(changes) if waiting_on_board => changes.changed().await.is_ok(),
+                    _ => std::future::pending().await,
+                }
+            };
+            if tasks.is_empty() {
+                if !waiting_on_board {
+                    return Next::Nothing;
+                }
+                return if board_changed.await { Next::BoardChanged } else { Next::Nothing };
+            }
+            tokio::select! {
+                joined = tasks.join_next() => return joined.map_or(Next::Nothing, Next::Ended),
+                Some(event) = progress.recv() => on_event(&event),
+                true = board_changed => return Next::BoardChanged,
+            }
+        }
+    }
+
+    /// Where what `op` needs from the other stacks of the run stands: for a create, update or
+    /// await, the resources of other stacks it depends on; for a delete, the resources of other
+    /// stacks that depend on it (deleted, or moved off it, first).
+    fn across_stacks(&self, op: &Op) -> Standing {
+        let Some(board) = self.board else { return Standing::Settled };
+        let mut standing = Standing::Settled;
+        for other in self.others(op, board) {
+            match board.standing(&other) {
+                Standing::Failed => return Standing::Failed,
+                Standing::Pending => standing = Standing::Pending,
+                Standing::Settled => {}
+            }
+        }
+        standing
+    }
+
+    /// The resource of another stack whose failure skips `op`.
+    fn failed_across(&self, op: &Op) -> Option<Address> {
+        let board = self.board?;
+        self.others(op, board).into_iter().find(|a| board.standing(a) == Standing::Failed)
+    }
+
+    /// The resources of other stacks `op` waits for (see [`Executor::across_stacks`]).
+    fn others(&self, op: &Op, board: &Board) -> Vec<Address> {
+        match op.kind {
+            OpKind::Delete => board.dependents(&op.address),
+            _ => self
+                .desired
+                .resource(&op.address)
+                .map(|r| r.dependencies.iter().filter(|d| d.stack() != op.address.stack()).cloned().collect())
+                .unwrap_or_default(),
+        }
     }
 
     /// Records how an operation ended and readies what waited for it (or skips it).
@@ -168,9 +278,23 @@ impl Executor<'_> {
         let failed = outcome != Outcome::Done;
         walk.finish(node, outcome, elapsed, physical_id);
         if failed {
-            walk.skip_dependents(node);
+            self.publish_failure(&op.address);
+            for address in walk.skip_dependents(node) {
+                self.publish_failure(&address);
+            }
         } else {
             walk.release(node);
+            if let (Some(board), true) = (self.board, op.settles) {
+                let outputs = state.resources.get(&op.address).map(|r| r.outputs.clone());
+                board.settle(&op.address, if op.kind == OpKind::Delete { None } else { outputs });
+            }
+        }
+    }
+
+    /// Tells the other stacks of the run that `address` will not be settled.
+    fn publish_failure(&self, address: &Address) {
+        if let Some(board) = self.board {
+            board.fail(address);
         }
     }
 
@@ -249,10 +373,11 @@ impl Executor<'_> {
         let mut missing = vec![];
         let props = resolve_refs(&spec.props, &mut |a, attr| {
             let value = Address::parse(a).and_then(|a| match state.resources.get(&a) {
-                Some(r) => r.outputs.get(attr),
-                None => self.upstream.output(&a, attr),
+                Some(r) => r.outputs.get(attr).cloned(),
+                // Another stack of the run settled it, or an earlier run did.
+                None => self.board.and_then(|b| b.output(&a, attr)).or_else(|| self.upstream.output(&a, attr).cloned()),
             });
-            value.cloned().unwrap_or_else(|| {
+            value.unwrap_or_else(|| {
                 missing.push(format!("{a}.{attr}"));
                 Value::Null
             })
@@ -340,7 +465,7 @@ impl Walk {
         let mut ready: Vec<NodeIndex> = graph.node_indices().filter(|n| waiting[n.index()] == 0).collect();
         ready.reverse();
         let finished = vec![false; graph.node_count()];
-        Self { graph, waiting, ready, finished, report: ApplyReport::default(), events: vec![] }
+        Self { graph, waiting, ready, blocked: vec![], finished, report: ApplyReport::default(), events: vec![] }
     }
 
     /// Ends an operation: reported (once saved) and counted.
@@ -358,10 +483,10 @@ impl Walk {
         self.report.results.push(OpResult { address: op.address.clone(), kind: op.kind, outcome, elapsed });
     }
 
-    /// An operation that could not even be prepared.
-    fn fail(&mut self, node: NodeIndex, message: String) {
+    /// An operation that could not even be prepared; the addresses skipped for it.
+    fn fail(&mut self, node: NodeIndex, message: String) -> Vec<Address> {
         self.finish(node, Outcome::Failed { error: message }, Duration::ZERO, None);
-        self.skip_dependents(node);
+        self.skip_dependents(node)
     }
 
     /// Readies the operations that waited only for `node`.
@@ -375,23 +500,28 @@ impl Walk {
         }
     }
 
-    /// Skips everything that depends, directly or not, on the failed `node`.
-    fn skip_dependents(&mut self, failed: NodeIndex) {
+    /// Skips everything that depends, directly or not, on the failed `node`; the addresses
+    /// skipped.
+    fn skip_dependents(&mut self, failed: NodeIndex) -> Vec<Address> {
         let because = self.graph[failed].address.clone();
+        let mut skipped = vec![];
         let mut stack: Vec<NodeIndex> = self.graph.neighbors(failed).collect();
         while let Some(n) = stack.pop() {
             if self.finished[n.index()] {
                 continue;
             }
             self.finish(n, Outcome::Skipped { because: because.clone() }, Duration::ZERO, None);
+            skipped.push(self.graph[n].address.clone());
             stack.extend(self.graph.neighbors(n));
         }
+        skipped
     }
 
     /// Operations never reached: the run was interrupted, or (a bug) the graph had a cycle; they
     /// are reported rather than claimed done.
-    fn abandon_the_rest(&mut self, stopped: bool) {
+    fn abandon_the_rest(&mut self, stopped: bool) -> Vec<Address> {
         let left: Vec<NodeIndex> = self.graph.node_indices().filter(|n| !self.finished[n.index()]).collect();
+        let addresses = left.iter().map(|n| self.graph[*n].address.clone()).collect();
         for node in left {
             let outcome = if stopped {
                 Outcome::NotStarted
@@ -400,6 +530,7 @@ impl Walk {
             };
             self.finish(node, outcome, Duration::ZERO, None);
         }
+        addresses
     }
 
     /// Hands the events kept so far to `on_event` (their results are saved by now).

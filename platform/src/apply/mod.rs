@@ -5,6 +5,7 @@
 //! apply reports ([`ApplyEvent`], [`ApplyReport`]) lives in [`crate::report`], so that what shows
 //! it does not depend on what runs it.
 
+mod board;
 mod executor;
 mod operations;
 
@@ -13,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 pub use crate::report::{ApplyEvent, ApplyReport, OpKind, OpResult, Outcome};
+pub use board::Board;
 pub use executor::Executor;
 
 use crate::model::reference::resolve_refs;

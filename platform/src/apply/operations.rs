@@ -18,6 +18,9 @@ pub(super) struct Op {
     /// The operation is on an old resource of a replaced address (create before destroy): its
     /// physical id.
     pub deposed: Option<String>,
+    /// The address is done once this operation is (its last one, or its delete): resources of
+    /// other stacks of the run waiting for it may go ahead.
+    pub settles: bool,
 }
 
 /// The graph of operations: an edge from each operation to those that must wait for it.
@@ -37,7 +40,7 @@ pub(super) fn operations(plan: &Plan, desired: &StackSpec, state: &StackState) -
         // The operations of this address, in order; each waits for the one before.
         let mut chain: Vec<NodeIndex> = vec![];
         let add = |g: &mut DiGraph<Op, ()>, chain: &mut Vec<NodeIndex>, kind| {
-            let node = g.add_node(Op { address: a.clone(), kind, deposed: None });
+            let node = g.add_node(Op { address: a.clone(), kind, deposed: None, settles: false });
             if let Some(&previous) = chain.last() {
                 g.add_edge(previous, node, ());
             }
@@ -69,11 +72,17 @@ pub(super) fn operations(plan: &Plan, desired: &StackSpec, state: &StackState) -
                 }
             }
             Action::Delete if change.deposed => {
-                let old = Op { address: a.clone(), kind: OpKind::Delete, deposed: change.physical_id.clone() };
+                let old = Op {
+                    address: a.clone(),
+                    kind: OpKind::Delete,
+                    deposed: change.physical_id.clone(),
+                    settles: false,
+                };
                 retired.entry(a).or_default().push(g.add_node(old));
             }
             Action::Delete => {
-                deletes.insert(a, g.add_node(Op { address: a.clone(), kind: OpKind::Delete, deposed: None }));
+                let delete = Op { address: a.clone(), kind: OpKind::Delete, deposed: None, settles: true };
+                deletes.insert(a, g.add_node(delete));
             }
             Action::Replace if schema(&change.type_name).is_some_and(|s| s.create_before_destroy) => {
                 // Create the new one, let dependents move to it, then delete the old one.
@@ -81,14 +90,19 @@ pub(super) fn operations(plan: &Plan, desired: &StackSpec, state: &StackState) -
                 if awaits {
                     add(&mut g, &mut chain, OpKind::Await);
                 }
-                let old = Op { address: a.clone(), kind: OpKind::Delete, deposed: change.physical_id.clone() };
+                let old = Op {
+                    address: a.clone(),
+                    kind: OpKind::Delete,
+                    deposed: change.physical_id.clone(),
+                    settles: false,
+                };
                 let retire = g.add_node(old);
                 g.add_edge(*chain.last().expect("the create"), retire, ());
                 retired.entry(a).or_default().push(retire);
             }
             Action::Replace => {
                 // Delete, then create: the create is where the address's new life begins.
-                let delete = g.add_node(Op { address: a.clone(), kind: OpKind::Delete, deposed: None });
+                let delete = g.add_node(Op { address: a.clone(), kind: OpKind::Delete, deposed: None, settles: false });
                 deletes.insert(a, delete);
                 let create = add(&mut g, &mut chain, OpKind::Create);
                 g.add_edge(delete, create, ());
@@ -101,6 +115,7 @@ pub(super) fn operations(plan: &Plan, desired: &StackSpec, state: &StackState) -
         if let (Some(&first), Some(&last)) = (chain.first(), chain.last()) {
             entry.insert(a, first);
             exit.insert(a, last);
+            g[last].settles = true;
         }
     }
     // A resource is created or updated once its dependencies are done (and available); an old

@@ -1,7 +1,9 @@
 //! Applying a prepared plan.
 
+use std::sync::Arc;
+
 use super::{Engine, EngineError, Prepared};
-use crate::apply::{resolve_outputs, ApplyEvent, ApplyReport, Executor};
+use crate::apply::{resolve_outputs, ApplyEvent, ApplyReport, Board, Executor};
 use crate::model::Address;
 use crate::plan::Action;
 
@@ -13,16 +15,70 @@ impl Engine {
         mut prepared: Prepared,
         on_event: &(dyn Fn(&ApplyEvent) + Send + Sync),
     ) -> Result<ApplyReport, EngineError> {
-        let result = self.apply_locked(&mut prepared, on_event).await;
+        let result = self.apply_locked(&mut prepared, None, on_event).await;
         let released = prepared.lock.release().await;
         let report = result?;
         released?;
         Ok(report)
     }
 
+    /// Applies several prepared stacks of one environment at once (a run of `apply --all` or
+    /// `destroy --all`): each operation waits only for what it needs, in its stack or in
+    /// another (see [`Board`]), so the run's wall time is the critical path of the whole
+    /// dependency graph. A failure skips what depends on it, in every stack. Returns each
+    /// stack's name and how its apply ended, in the order given; each lock is released.
+    pub async fn apply_run(
+        &self,
+        run: Vec<Prepared>,
+        on_event: &(dyn Fn(&str, &ApplyEvent) + Send + Sync),
+    ) -> Vec<(String, Result<ApplyReport, EngineError>)> {
+        let board = Arc::new(Board::new(run.iter().map(|p| (&p.plan, &p.desired, &p.state))));
+        let names: Vec<String> = run.iter().map(|p| p.desired.name.clone()).collect();
+        let (events, mut received) = tokio::sync::mpsc::unbounded_channel::<(String, ApplyEvent)>();
+        let mut tasks = tokio::task::JoinSet::new();
+        for (index, mut prepared) in run.into_iter().enumerate() {
+            let (engine, board, events) = (self.clone(), board.clone(), events.clone());
+            tasks.spawn(async move {
+                let name = prepared.desired.name.clone();
+                let send = |e: &ApplyEvent| {
+                    let _ = events.send((name.clone(), e.clone()));
+                };
+                let result = engine.apply_locked(&mut prepared, Some(&board), &send).await;
+                // Whatever of this stack did not settle never will: the others stop waiting.
+                board.abandon(&name);
+                let released = prepared.lock.release().await;
+                let result = match (result, released) {
+                    (Ok(report), Ok(())) => Ok(report),
+                    (Err(err), _) => Err(err),
+                    (Ok(_), Err(err)) => Err(err.into()),
+                };
+                (index, result)
+            });
+        }
+        drop(events);
+        let mut results: Vec<Option<Result<ApplyReport, EngineError>>> = names.iter().map(|_| None).collect();
+        loop {
+            tokio::select! {
+                Some((stack, event)) = received.recv() => on_event(&stack, &event),
+                joined = tasks.join_next() => match joined {
+                    Some(joined) => {
+                        let (index, result) = joined.expect("applies do not panic");
+                        results[index] = Some(result);
+                    }
+                    None => break,
+                },
+            }
+        }
+        while let Ok((stack, event)) = received.try_recv() {
+            on_event(&stack, &event);
+        }
+        names.into_iter().zip(results).map(|(name, r)| (name, r.expect("every stack ended"))).collect()
+    }
+
     async fn apply_locked(
         &self,
         prepared: &mut Prepared,
+        board: Option<&Board>,
         on_event: &(dyn Fn(&ApplyEvent) + Send + Sync),
     ) -> Result<ApplyReport, EngineError> {
         let Prepared { plan, desired, upstream, state, refreshed_differs, lock, .. } = prepared;
@@ -58,6 +114,7 @@ impl Engine {
             lock: lock.as_ref(),
             provider: self.provider.clone(),
             options: &self.options,
+            board,
         };
         Ok(executor.run(state, on_event).await?)
     }

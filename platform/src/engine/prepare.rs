@@ -64,6 +64,46 @@ impl Engine {
         self.prepare_with(desired, destroy, operation, &BTreeSet::new()).await
     }
 
+    /// Prepares the stacks of one run (in the order they depend on each other; all of one
+    /// environment), each locked, for [`Engine::apply_run`]: a stack planned after one it uses
+    /// takes the outputs of resources that one creates or replaces as known only after apply.
+    /// On an error, the stacks already prepared are released.
+    pub async fn prepare_run(
+        &self,
+        specs: &[StackSpec],
+        destroy: bool,
+        operation: &str,
+    ) -> Result<Vec<Prepared>, EngineError> {
+        let mut run: Vec<Prepared> = vec![];
+        let mut earlier = BTreeSet::new();
+        let mut changing = BTreeSet::new();
+        for spec in specs {
+            match self.prepare_changing(spec, destroy, operation, &earlier, &changing).await {
+                Ok(prepared) => {
+                    changing.extend(
+                        prepared
+                            .plan
+                            .resources
+                            .iter()
+                            .filter(|r| matches!(r.action, plan::Action::Create | plan::Action::Replace))
+                            .map(|r| r.address.clone()),
+                    );
+                    earlier.insert(spec.name.clone());
+                    run.push(prepared);
+                }
+                Err(err) => {
+                    for prepared in run {
+                        if let Err(release) = prepared.release().await {
+                            tracing::warn!(error = %release, "releasing a lock after an error");
+                        }
+                    }
+                    return Err(err);
+                }
+            }
+        }
+        Ok(run)
+    }
+
     /// Like [`Engine::prepare`]; `pending_upstream` names upstream stacks applied earlier in the same
     /// run, whose outputs may still be unknown.
     pub async fn prepare_with(
@@ -72,6 +112,19 @@ impl Engine {
         destroy: bool,
         operation: &str,
         pending_upstream: &BTreeSet<String>,
+    ) -> Result<Prepared, EngineError> {
+        self.prepare_changing(desired, destroy, operation, pending_upstream, &BTreeSet::new()).await
+    }
+
+    /// Like [`Engine::prepare_with`]; the outputs of `changing` (resources earlier stacks of the
+    /// run create or replace) are known only after apply.
+    async fn prepare_changing(
+        &self,
+        desired: &StackSpec,
+        destroy: bool,
+        operation: &str,
+        pending_upstream: &BTreeSet<String>,
+        changing: &BTreeSet<Address>,
     ) -> Result<Prepared, EngineError> {
         // Guardrails first: a stack that breaks them is refused before any state or cloud access.
         // (Destroying is never refused by them.) Rules spanning stacks, such as a grant into
@@ -84,7 +137,15 @@ impl Engine {
                 report: guardrails,
             });
         }
-        let upstream = if destroy { Upstream::default() } else { self.upstream(desired, pending_upstream).await? };
+        let upstream = if destroy {
+            Upstream::default()
+        } else {
+            let mut upstream = self.upstream(desired, pending_upstream).await?;
+            for address in changing {
+                upstream.outputs.remove(address);
+            }
+            upstream
+        };
         let lock = self.backend.lock(&desired.name, &desired.env, operation).await?;
         match self.load_and_plan(desired, destroy, upstream, lock.as_ref()).await {
             Ok(Loaded { mut plan, vanished, state, refreshed_differs, recovered, upstream }) => {
