@@ -12,6 +12,32 @@ Corrections (each is a difference from AWS, not a behaviour of the product):
   `aws:SecureTransport` key of `Bool` conditions is evaluated against the request's scheme, as AWS
   does; statements with other conditions keep moto's behaviour.
 
+AWS behaviours (scripts/emulator_aws.py, installed here): PLATFORM_EMULATOR_AWS='{...}' (JSON), or
+`POST /_platform/aws` with a JSON object while running (`GET /_platform/aws` shows the settings),
+makes the emulator behave as AWS does where moto is lenient. Absent, nothing changes. Settings:
+- "consistency": true — EC2 and IAM are eventually consistent: the first mutating call naming a
+  VPC, subnet, security group, route table, internet gateway, NAT gateway, address allocation,
+  network ACL or IAM role created within the consistency window answers the NotFound error of its
+  kind (InvalidVpcID.NotFound, NoSuchEntity…), and the first describe call that would list it
+  leaves it out (or answers NotFound when it names it by id); once per resource. Requests signed
+  with the access key id `observer` are exempt.
+- "lifecycles": true — RDS instances go creating → backing-up → available; modifications show in
+  PendingModifiedValues, then `modifying`, then `storage-optimization` after storage changes; those
+  not applied immediately wait for the maintenance window; deletions report `deleting`. NAT
+  gateways go pending → available and deleting → deleted, load balancers provisioning → active. ECS
+  deployments go IN_PROGRESS → COMPLETED (or FAILED by the circuit breaker, with rollback), deleted
+  services DRAINING → INACTIVE; a name ACTIVE or DRAINING cannot be created again; clusters with
+  services or tasks cannot be deleted.
+- "network_interfaces": true — ECS tasks and load balancers have network interfaces that outlive
+  them for a while; security groups, subnets and internet gateways they (or NAT gateways) use
+  cannot be deleted or detached meanwhile; tasks are registered in their Cloud Map service, which
+  cannot be deleted while it has instances.
+- "minute": seconds per AWS minute (default 0.1); "durations": {name: AWS minutes} overrides;
+  "failing_images": images whose ECS tasks fail to start; "impaired_zones": zones reported
+  `impaired`; "zones": the only zones of the region; POST {"maintenance": true}: the maintenance
+  window happens now.
+The durations, the errors and the AWS documentation each follows are in emulator_aws.py.
+
 Benchmarks only: PLATFORM_EMULATOR_LATENCY_MS=N delays every request by N milliseconds before it
 is answered (requests are served on threads, so delays overlap as a real region's would).
 """
@@ -30,6 +56,9 @@ from moto.rds.exceptions import DBParameterGroupNotFoundError
 from moto.core.responses import ActionResult
 from moto.rds.responses import RDSResponse
 from moto.server import main
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import emulator_aws  # noqa: E402  (next to this script)
 
 S3_NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
 
@@ -105,6 +134,7 @@ def reset_db_parameter_group(self):
 RDSResponse.reset_db_parameter_group = reset_db_parameter_group
 S3Response.setup_class = setup_class
 FakeBucket.get_permission = get_permission
+emulator_aws.install()
 
 _latency = float(os.environ.get("PLATFORM_EMULATOR_LATENCY_MS", "0")) / 1000.0
 if _latency > 0:

@@ -1,6 +1,8 @@
 //! Test harness: a real AWS API emulator (moto in server mode) on a free loopback port, one per
 //! test, so tests never share cloud state and nothing can reach real AWS.
 
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -25,6 +27,107 @@ fn emulator_python() -> PathBuf {
         path.display()
     );
     path
+}
+
+/// How the emulator answers where AWS is stricter than moto: the settings of
+/// `scripts/emulator_aws.py` (see its docstring for what each one does and the AWS documentation
+/// it follows). Durations are in AWS minutes, each lasting `minute` seconds.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AwsBehaviour {
+    /// EC2 and IAM eventual consistency: a call naming a resource just created may not find it
+    /// (once); requests signed as `observer` are exempt.
+    pub consistency: bool,
+    /// States that take time: RDS, NAT gateways, load balancers, ECS deployments and deletions.
+    pub lifecycles: bool,
+    /// Network interfaces of ECS tasks and load balancers that outlive them, and what they hold.
+    pub network_interfaces: bool,
+    /// Emulator seconds per minute of AWS time.
+    pub minute: f64,
+    /// Overrides of the default durations, by name (`rds_creating`, `ecs_deployment`...), in AWS
+    /// minutes.
+    pub durations: BTreeMap<String, f64>,
+    /// Container images whose ECS tasks fail to start.
+    pub failing_images: Vec<String>,
+    /// Zones DescribeAvailabilityZones reports as `impaired`.
+    pub impaired_zones: Vec<String>,
+    /// The only zones the region has (`None`: the region's own).
+    pub zones: Option<Vec<String>>,
+}
+
+impl AwsBehaviour {
+    /// moto as it is: consistent at once, every resource ready when created, nothing left behind.
+    pub fn lenient() -> Self {
+        Self {
+            consistency: false,
+            lifecycles: false,
+            network_interfaces: false,
+            minute: 0.1,
+            durations: BTreeMap::new(),
+            failing_images: vec![],
+            impaired_zones: vec![],
+            zones: None,
+        }
+    }
+
+    /// As AWS behaves: eventual consistency, lifecycles and network interfaces, an AWS minute
+    /// lasting 0.1 s (an RDS instance takes about 0.9 s to become available).
+    pub fn strict() -> Self {
+        Self { consistency: true, lifecycles: true, network_interfaces: true, ..Self::lenient() }
+    }
+
+    /// Turns eventual consistency on or off.
+    pub fn consistency(mut self, on: bool) -> Self {
+        self.consistency = on;
+        self
+    }
+
+    /// Turns lifecycles on or off.
+    pub fn lifecycles(mut self, on: bool) -> Self {
+        self.lifecycles = on;
+        self
+    }
+
+    /// Turns network interfaces on or off.
+    pub fn network_interfaces(mut self, on: bool) -> Self {
+        self.network_interfaces = on;
+        self
+    }
+
+    /// Emulator seconds per minute of AWS time.
+    pub fn minute(mut self, seconds: f64) -> Self {
+        self.minute = seconds;
+        self
+    }
+
+    /// Overrides one duration (`rds_creating`, `consistency`...), in AWS minutes.
+    pub fn duration(mut self, name: &str, minutes: f64) -> Self {
+        self.durations.insert(name.to_string(), minutes);
+        self
+    }
+
+    /// Container images whose ECS tasks fail to start.
+    pub fn failing_images(mut self, images: &[&str]) -> Self {
+        self.failing_images = images.iter().map(|i| i.to_string()).collect();
+        self
+    }
+
+    /// Zones reported as `impaired`.
+    pub fn impaired_zones(mut self, zones: &[&str]) -> Self {
+        self.impaired_zones = zones.iter().map(|z| z.to_string()).collect();
+        self
+    }
+
+    /// The only zones of the region (a region with two zones, say).
+    pub fn zones(mut self, zones: &[&str]) -> Self {
+        self.zones = Some(zones.iter().map(|z| z.to_string()).collect());
+        self
+    }
+}
+
+/// What [`Emulator::start`], [`Emulator::start_tls`] and [`Harness::new`] emulate. Lenient for
+/// now; strict ([`AwsBehaviour::strict`]) once the engine handles AWS's behaviours.
+pub fn default_behaviour() -> AwsBehaviour {
+    AwsBehaviour::lenient()
 }
 
 /// A running emulator, stopped when dropped.
@@ -73,29 +176,40 @@ pub fn log_writer_role(
 
 impl Emulator {
     /// Starts an emulator on a free loopback port, over plain HTTP, and waits until it answers.
+    /// It behaves as [`default_behaviour`] says.
     pub fn start() -> Self {
-        Self::spawn(None, 0)
+        Self::spawn(None, 0, &default_behaviour())
+    }
+
+    /// Starts an emulator (plain HTTP) that behaves as `behaviour` says.
+    pub fn start_with(behaviour: AwsBehaviour) -> Self {
+        Self::spawn(None, 0, &behaviour)
     }
 
     /// Like [`Emulator::start`], every request answered `latency_ms` later, as from a real region
     /// (for benchmarks: the delays of concurrent requests overlap).
     pub fn start_with_latency(latency_ms: u64) -> Self {
-        Self::spawn(None, latency_ms)
+        Self::spawn(None, latency_ms, &default_behaviour())
     }
 
     /// Starts an emulator that serves HTTPS, as AWS endpoints do, with a certificate from a local
     /// authority that only this emulator's clients trust.
     pub fn start_tls() -> Self {
+        Self::start_tls_with(default_behaviour())
+    }
+
+    /// Like [`Emulator::start_tls`], behaving as `behaviour` says.
+    pub fn start_tls_with(behaviour: AwsBehaviour) -> Self {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let status = Command::new(workspace_root().join("scripts/emulator-cert"))
             .arg(dir.path())
             .status()
             .expect("scripts/emulator-cert runs");
         assert!(status.success(), "scripts/emulator-cert failed");
-        Self::spawn(Some(dir), 0)
+        Self::spawn(Some(dir), 0, &behaviour)
     }
 
-    fn spawn(tls: Option<tempfile::TempDir>, latency_ms: u64) -> Self {
+    fn spawn(tls: Option<tempfile::TempDir>, latency_ms: u64, behaviour: &AwsBehaviour) -> Self {
         let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
         let mut command = Command::new(emulator_python());
         command.arg(workspace_root().join("scripts/emulator-server.py")).args([
@@ -110,6 +224,8 @@ impl Emulator {
         if latency_ms > 0 {
             command.env("PLATFORM_EMULATOR_LATENCY_MS", latency_ms.to_string());
         }
+        // Always set, so that the test's environment cannot change what it emulates.
+        command.env("PLATFORM_EMULATOR_AWS", serde_json::to_string(behaviour).expect("settings as JSON"));
         let log = tempfile::NamedTempFile::new().expect("a log file");
         let child = command
             .stdin(Stdio::null())
@@ -145,10 +261,28 @@ impl Emulator {
     /// It does not read the environment, so a test can never reach real AWS.
     /// Over TLS, only the emulator's local authority is trusted.
     pub async fn sdk_config(&self) -> SdkConfig {
+        self.config_as("testing").await
+    }
+
+    /// Like [`Emulator::sdk_config`], signed with the access key id `observer`: the identity
+    /// tests use to look at the cloud from outside. Eventual consistency never hides anything
+    /// from it, and what it reads does not change what the engine's identity will see (it sees
+    /// lifecycles and network interfaces as everyone does).
+    pub async fn observer_config(&self) -> SdkConfig {
+        self.config_as("observer").await
+    }
+
+    async fn config_as(&self, access_key_id: &str) -> SdkConfig {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new("us-east-1"))
             .endpoint_url(&self.endpoint)
-            .credentials_provider(aws_sdk_ec2::config::Credentials::new("testing", "testing", None, None, "emulator"));
+            .credentials_provider(aws_sdk_ec2::config::Credentials::new(
+                access_key_id,
+                "testing",
+                None,
+                None,
+                "emulator",
+            ));
         if let Some(dir) = &self.tls {
             use aws_smithy_http_client::tls;
             let ca = std::fs::read(dir.path().join("ca.pem")).expect("the emulator's authority");
@@ -163,6 +297,84 @@ impl Emulator {
             loader = loader.http_client(client);
         }
         loader.load().await
+    }
+
+    /// Merges `settings` (a JSON object, see [`AwsBehaviour`]) into the emulator's AWS behaviours
+    /// while it runs, and returns all of them. Over TLS the request is made by the emulator's
+    /// Python (std has no TLS client).
+    pub fn configure(&self, settings: serde_json::Value) -> serde_json::Value {
+        self.control("POST", &settings.to_string())
+    }
+
+    /// The emulator's AWS behaviour settings now.
+    pub fn behaviour(&self) -> serde_json::Value {
+        self.control("GET", "")
+    }
+
+    /// Switches to `behaviour` (every setting) while running.
+    pub fn set_behaviour(&self, behaviour: &AwsBehaviour) -> serde_json::Value {
+        self.configure(serde_json::to_value(behaviour).expect("settings as JSON"))
+    }
+
+    /// From now on, deployments of task definitions with one of `images` fail to start their tasks.
+    pub fn fail_images(&self, images: &[&str]) -> serde_json::Value {
+        self.configure(serde_json::json!({ "failing_images": images }))
+    }
+
+    /// Reports `zone` as `impaired` from now on (as well as those already impaired).
+    pub fn impair_zone(&self, zone: &str) -> serde_json::Value {
+        let mut zones: Vec<String> =
+            serde_json::from_value(self.behaviour()["impaired_zones"].clone()).unwrap_or_default();
+        if !zones.iter().any(|z| z == zone) {
+            zones.push(zone.to_string());
+        }
+        self.configure(serde_json::json!({ "impaired_zones": zones }))
+    }
+
+    /// The maintenance window happens now: RDS modifications waiting for it start.
+    pub fn maintenance_window(&self) -> serde_json::Value {
+        self.configure(serde_json::json!({ "maintenance": true }))
+    }
+
+    /// `METHOD /_platform/aws` with `body`; the answer's JSON.
+    fn control(&self, method: &str, body: &str) -> serde_json::Value {
+        let (status, answer) = match &self.tls {
+            None => {
+                let address = self.endpoint.trim_start_matches("http://");
+                let mut stream = TcpStream::connect(address).expect("the emulator accepts a connection");
+                stream.set_read_timeout(Some(Duration::from_secs(60))).expect("a read timeout");
+                write!(
+                    stream,
+                    "{method} /_platform/aws HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+                     Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+                .expect("the request is sent");
+                let mut text = String::new();
+                stream.read_to_string(&mut text).expect("the emulator answers");
+                let (head, answer) = text.split_once("\r\n\r\n").unwrap_or((text.as_str(), ""));
+                let status = head.split_whitespace().nth(1).and_then(|s| s.parse::<u16>().ok()).unwrap_or(0);
+                (status, answer.to_string())
+            }
+            Some(dir) => {
+                let script = "import json, ssl, sys, urllib.error, urllib.request\n\
+                    url, method, body, ca = sys.argv[1:5]\n\
+                    request = urllib.request.Request(url, data=body.encode() if method == 'POST' else None, method=method, headers={'Content-Type': 'application/json'})\n\
+                    try:\n    answer = urllib.request.urlopen(request, context=ssl.create_default_context(cafile=ca))\n\
+                    except urllib.error.HTTPError as error:\n    answer = error\n\
+                    print(answer.status)\nprint(answer.read().decode())\n";
+                let out = Command::new(emulator_python())
+                    .args(["-c", script, &format!("{}/_platform/aws", self.endpoint), method, body])
+                    .arg(dir.path().join("ca.pem"))
+                    .output()
+                    .expect("the emulator's python runs");
+                let text = String::from_utf8_lossy(&out.stdout).into_owned();
+                let (status, answer) = text.split_once('\n').unwrap_or(("0", ""));
+                (status.trim().parse().unwrap_or(0), answer.to_string())
+            }
+        };
+        assert_eq!(status, 200, "{method} /_platform/aws {body}: {answer}");
+        serde_json::from_str(answer.trim()).expect("the settings, as JSON")
     }
 
     /// Environment variables that point the `platform` binary (or any AWS SDK) at this emulator.
@@ -192,8 +404,11 @@ impl Drop for Emulator {
 pub struct Harness {
     /// The emulator.
     pub emulator: Emulator,
-    /// SDK configuration for checking what the engine did, from outside it.
+    /// SDK configuration for checking what the engine did, from outside it: signed as `observer`
+    /// ([`Emulator::observer_config`]), so that looking never changes what the engine sees.
     pub config: SdkConfig,
+    /// The engine's SDK configuration (signed as `testing`, directly to the emulator).
+    pub engine_config: SdkConfig,
     /// The engine under test.
     pub engine: platform::Engine,
     /// Where states are kept.
@@ -207,6 +422,11 @@ impl Harness {
         Self::on(Emulator::start()).await
     }
 
+    /// Starts an emulator (plain HTTP) behaving as `behaviour` says, and an engine on it.
+    pub async fn with(behaviour: AwsBehaviour) -> Self {
+        Self::on(Emulator::start_with(behaviour)).await
+    }
+
     /// Starts an emulator serving HTTPS, as AWS does, and an engine on it.
     pub async fn over_tls() -> Self {
         Self::on(Emulator::start_tls()).await
@@ -218,8 +438,8 @@ impl Harness {
         Self::through(emulator, config).await
     }
 
-    /// An engine reaching `emulator` through `proxy`; `config` (checks from outside) reaches the
-    /// emulator directly.
+    /// An engine reaching `emulator` through `proxy`; `config` (checks from outside, as
+    /// `observer`) reaches the emulator directly.
     pub async fn through_proxy(emulator: Emulator, proxy: &FaultProxy) -> Self {
         let direct = emulator.sdk_config().await;
         let proxied = direct.to_builder().endpoint_url(&proxy.endpoint).build();
@@ -232,15 +452,16 @@ impl Harness {
         h
     }
 
-    async fn through(emulator: Emulator, config: SdkConfig) -> Self {
+    async fn through(emulator: Emulator, engine_config: SdkConfig) -> Self {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let backend = platform::state::local::LocalBackend::new(dir.path());
         let engine = platform::Engine::new(
-            std::sync::Arc::new(platform::provider::aws::AwsProvider::new(&config)),
+            std::sync::Arc::new(platform::provider::aws::AwsProvider::new(&engine_config)),
             std::sync::Arc::new(backend.clone()),
             platform::apply::ApplyOptions::default(),
         );
-        Self { emulator, config, engine, backend, _dir: dir }
+        let config = emulator.observer_config().await;
+        Self { emulator, config, engine_config, engine, backend, _dir: dir }
     }
 
     /// Replaces the engine with one whose AWS calls are recorded by the returned recorder.
@@ -259,7 +480,7 @@ impl Harness {
     ) -> CallRecorder {
         let recorder = CallRecorder::default();
         let provider = platform::provider::aws::AwsProvider::with_interceptor(
-            &self.config,
+            &self.engine_config,
             aws_sdk_ec2::config::SharedInterceptor::new(recorder.clone()),
         )
         .with_limits(limits);
@@ -271,7 +492,7 @@ impl Harness {
     /// Another engine on the same emulator and states, with other options (allowed deletions, say).
     pub fn engine_with(&self, options: platform::apply::ApplyOptions) -> platform::Engine {
         platform::Engine::new(
-            std::sync::Arc::new(platform::provider::aws::AwsProvider::new(&self.config)),
+            std::sync::Arc::new(platform::provider::aws::AwsProvider::new(&self.engine_config)),
             std::sync::Arc::new(self.backend.clone()),
             options,
         )

@@ -1,0 +1,819 @@
+//! The emulator's AWS behaviours (`scripts/emulator_aws.py`), checked through the AWS SDK directly:
+//! eventual consistency, lifecycles, network interfaces that outlive their owners, and zones.
+//! Each test starts its own emulator with a short AWS minute and polls with deadlines.
+
+use std::fmt::Debug;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_ec2::types::{DomainType, Filter};
+use aws_sdk_ecs::types::{
+    AwsVpcConfiguration, Compatibility, ContainerDefinition, DeploymentCircuitBreaker, DeploymentConfiguration,
+    DeploymentRolloutState, LaunchType, NetworkConfiguration, NetworkMode, ServiceRegistry,
+};
+use platform_tests::{AwsBehaviour, Emulator, Harness};
+
+/// How long any state may take to show, at most (machines under load included).
+const DEADLINE: Duration = Duration::from_secs(30);
+
+/// The error code and message of a call AWS refuses.
+fn refused<T: Debug, E: ProvideErrorMetadata + Debug, R: Debug>(result: Result<T, SdkError<E, R>>) -> (String, String) {
+    let error = result.expect_err("AWS refuses this call");
+    (error.code().unwrap_or_default().to_string(), error.message().unwrap_or_default().to_string())
+}
+
+/// Polls `read` until it answers `Some`, within the deadline.
+async fn eventually<T, F, Fut>(what: &str, mut read: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        if let Some(value) = read().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "{what}: not within {DEADLINE:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Polls the state `read` answers until it is `last`, and returns the distinct states seen, in order.
+async fn states<F, Fut>(what: &str, last: &str, mut read: F) -> Vec<String>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = String>,
+{
+    let deadline = Instant::now() + DEADLINE;
+    let mut seen: Vec<String> = vec![];
+    loop {
+        let state = read().await;
+        if seen.last() != Some(&state) {
+            seen.push(state.clone());
+        }
+        if state == last {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{what}: not {last} within {DEADLINE:?} (seen {seen:?})");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    seen
+}
+
+/// A VPC with two subnets (zones a and b), a security group and an internet gateway attached,
+/// created as the observer (which eventual consistency never refuses).
+struct Network {
+    vpc: String,
+    subnets: [String; 2],
+    group: String,
+    gateway: String,
+}
+
+async fn network(ec2: &aws_sdk_ec2::Client, cidr: u8) -> Network {
+    let vpc = ec2.create_vpc().cidr_block(format!("10.{cidr}.0.0/16")).send().await.unwrap();
+    let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
+    let mut subnets = vec![];
+    for (i, zone) in ["us-east-1a", "us-east-1b"].iter().enumerate() {
+        let subnet = ec2
+            .create_subnet()
+            .vpc_id(&vpc)
+            .cidr_block(format!("10.{cidr}.{}.0/24", i + 1))
+            .availability_zone(*zone)
+            .send()
+            .await
+            .unwrap();
+        subnets.push(subnet.subnet().unwrap().subnet_id().unwrap().to_string());
+    }
+    let group = ec2.create_security_group().group_name("tasks").description("tasks").vpc_id(&vpc).send().await.unwrap();
+    let gateway = ec2.create_internet_gateway().send().await.unwrap();
+    let gateway = gateway.internet_gateway().unwrap().internet_gateway_id().unwrap().to_string();
+    ec2.attach_internet_gateway().internet_gateway_id(&gateway).vpc_id(&vpc).send().await.unwrap();
+    Network {
+        vpc,
+        subnets: [subnets[0].clone(), subnets[1].clone()],
+        group: group.group_id().unwrap().to_string(),
+        gateway,
+    }
+}
+
+/// The network interfaces with `name` = `value` (a DescribeNetworkInterfaces filter).
+async fn interfaces(ec2: &aws_sdk_ec2::Client, name: &str, value: &str) -> Vec<aws_sdk_ec2::types::NetworkInterface> {
+    let filter = Filter::builder().name(name).values(value).build();
+    ec2.describe_network_interfaces().filters(filter).send().await.unwrap().network_interfaces().to_vec()
+}
+
+#[tokio::test]
+async fn eventual_consistency_hides_new_resources_once_and_never_from_the_observer() {
+    // A window of 100 AWS minutes (10 s): long enough that no call of this test misses it.
+    let emulator = Emulator::start_with(AwsBehaviour::lenient().consistency(true).duration("consistency", 100.0));
+    let ec2 = aws_sdk_ec2::Client::new(&emulator.sdk_config().await);
+    let observer = aws_sdk_ec2::Client::new(&emulator.observer_config().await);
+
+    let vpc = ec2.create_vpc().cidr_block("10.0.0.0/16").send().await.unwrap();
+    let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
+    // The observer sees it at once, and looking does not use up the engine's NotFound.
+    let seen = observer.describe_vpcs().vpc_ids(&vpc).send().await.unwrap();
+    assert_eq!(seen.vpcs().len(), 1);
+    let modify = || {
+        ec2.modify_vpc_attribute()
+            .vpc_id(&vpc)
+            .enable_dns_hostnames(aws_sdk_ec2::types::AttributeBooleanValue::builder().value(true).build())
+            .send()
+    };
+    let error = modify().await.expect_err("the first mutation right after the create does not find it");
+    assert_eq!(error.raw_response().map(|r| r.status().as_u16()), Some(400));
+    assert_eq!(error.code(), Some("InvalidVpcID.NotFound"));
+    assert_eq!(error.message(), Some(format!("The vpc ID '{vpc}' does not exist").as_str()));
+    modify().await.expect("once per resource: the retry finds it");
+
+    // A describe with filters right after the create leaves the new subnet out, once.
+    let subnet = ec2.create_subnet().vpc_id(&vpc).cidr_block("10.0.1.0/24").send().await.unwrap();
+    let subnet = subnet.subnet().unwrap().subnet_id().unwrap().to_string();
+    let by_vpc = Filter::builder().name("vpc-id").values(&vpc).build();
+    let listed = |client: aws_sdk_ec2::Client, filter: Filter| async move {
+        let answer = client.describe_subnets().filters(filter).send().await.unwrap();
+        answer.subnets().iter().map(|s| s.subnet_id().unwrap().to_string()).collect::<Vec<_>>()
+    };
+    assert!(listed(observer.clone(), by_vpc.clone()).await.contains(&subnet), "the observer lists it");
+    assert!(!listed(ec2.clone(), by_vpc.clone()).await.contains(&subnet), "left out of the first listing");
+    assert!(listed(ec2.clone(), by_vpc.clone()).await.contains(&subnet), "listed the second time");
+
+    // A describe naming it by id answers NotFound, once.
+    let group = ec2.create_security_group().group_name("g").description("g").vpc_id(&vpc).send().await.unwrap();
+    let group = group.group_id().unwrap().to_string();
+    let (code, message) = refused(ec2.describe_security_groups().group_ids(&group).send().await);
+    assert_eq!(
+        (code.as_str(), message),
+        ("InvalidGroup.NotFound", format!("The security group '{group}' does not exist"))
+    );
+    ec2.describe_security_groups().group_ids(&group).send().await.expect("found the second time");
+
+    // IAM: a role just created cannot be found by the first call that changes it.
+    let iam = aws_sdk_iam::Client::new(&emulator.sdk_config().await);
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
+    iam.create_role().role_name("task").assume_role_policy_document(trust).send().await.unwrap();
+    let put = || iam.put_role_policy().role_name("task").policy_name("read").policy_document(policy).send();
+    let (code, message) = refused(put().await);
+    assert_eq!((code.as_str(), message.as_str()), ("NoSuchEntity", "The role with name task cannot be found."));
+    put().await.expect("once: the retry finds the role");
+
+    // Switched off while running: a new resource is found at once.
+    emulator.configure(serde_json::json!({ "consistency": false }));
+    let gateway = ec2.create_internet_gateway().send().await.unwrap();
+    let gateway = gateway.internet_gateway().unwrap().internet_gateway_id().unwrap().to_string();
+    ec2.attach_internet_gateway().internet_gateway_id(&gateway).vpc_id(&vpc).send().await.unwrap();
+}
+
+#[tokio::test]
+async fn eventual_consistency_ends_with_its_window() {
+    let emulator = Emulator::start_with(AwsBehaviour::lenient().consistency(true).duration("consistency", 1.0));
+    let ec2 = aws_sdk_ec2::Client::new(&emulator.sdk_config().await);
+    let gateway = ec2.create_internet_gateway().send().await.unwrap();
+    let gateway = gateway.internet_gateway().unwrap().internet_gateway_id().unwrap().to_string();
+    tokio::time::sleep(Duration::from_millis(200)).await; // the window is 0.1 s
+    let vpc = ec2.create_vpc().cidr_block("10.0.0.0/16").send().await.unwrap();
+    let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    ec2.attach_internet_gateway().internet_gateway_id(&gateway).vpc_id(&vpc).send().await.expect("both visible by now");
+}
+
+fn rds_create(
+    rds: &aws_sdk_rds::Client,
+    id: &str,
+) -> aws_sdk_rds::operation::create_db_instance::builders::CreateDBInstanceFluentBuilder {
+    rds.create_db_instance()
+        .db_instance_identifier(id)
+        .db_instance_class("db.t3.micro")
+        .engine("postgres")
+        .engine_version("16.3")
+        .allocated_storage(20)
+        .storage_type("gp3")
+        .master_username("app")
+        .master_user_password("correct-horse-battery")
+}
+
+async fn rds_read(rds: &aws_sdk_rds::Client, id: &str) -> aws_sdk_rds::types::DbInstance {
+    let answer = rds.describe_db_instances().db_instance_identifier(id).send().await.unwrap();
+    answer.db_instances()[0].clone()
+}
+
+fn status(db: &aws_sdk_rds::types::DbInstance) -> String {
+    db.db_instance_status().unwrap_or_default().to_string()
+}
+
+#[tokio::test]
+async fn rds_instances_are_created_then_modified_in_stages() {
+    // Each state this test acts in lasts at least a second (machines under load included).
+    let behaviour = AwsBehaviour::strict()
+        .duration("rds_creating", 10.0)
+        .duration("rds_backing_up", 10.0)
+        .duration("rds_modifying", 20.0)
+        .duration("rds_storage_optimization", 20.0);
+    let emulator = Emulator::start_with(behaviour);
+    let rds = aws_sdk_rds::Client::new(&emulator.sdk_config().await);
+    let observer = aws_sdk_rds::Client::new(&emulator.observer_config().await);
+
+    let created = rds_create(&rds, "cards").send().await.unwrap();
+    assert_eq!(created.db_instance().unwrap().db_instance_status(), Some("creating"));
+    let seen =
+        states("the instance becomes available", "available", || async { status(&rds_read(&observer, "cards").await) })
+            .await;
+    assert_eq!(seen, ["creating", "backing-up", "available"]);
+
+    // Storage never shrinks, and the refusal changes nothing.
+    let shrink = rds
+        .modify_db_instance()
+        .db_instance_identifier("cards")
+        .allocated_storage(10)
+        .apply_immediately(true)
+        .send()
+        .await;
+    let (code, message) = refused(shrink);
+    assert_eq!(code, "InvalidParameterCombination");
+    assert_eq!(message, "Invalid storage size for engine name postgres and storage type gp3: 10");
+    assert_eq!(rds_read(&observer, "cards").await.allocated_storage(), Some(20));
+
+    let modified = rds
+        .modify_db_instance()
+        .db_instance_identifier("cards")
+        .allocated_storage(30)
+        .apply_immediately(true)
+        .send()
+        .await
+        .unwrap();
+    let answer = modified.db_instance().unwrap();
+    assert_eq!(answer.pending_modified_values().and_then(|p| p.allocated_storage()), Some(30));
+    // The first read after the modification still says `available`, with the change pending.
+    let first = rds_read(&rds, "cards").await;
+    assert_eq!((status(&first).as_str(), first.allocated_storage()), ("available", Some(20)));
+    assert_eq!(first.pending_modified_values().and_then(|p| p.allocated_storage()), Some(30));
+    let during = rds_read(&rds, "cards").await;
+    assert_eq!((status(&during).as_str(), during.allocated_storage()), ("modifying", Some(20)));
+    assert_eq!(during.pending_modified_values().and_then(|p| p.allocated_storage()), Some(30));
+    let modifying = rds.modify_db_instance().db_instance_identifier("cards").backup_retention_period(7).send().await;
+    assert_eq!(
+        refused(modifying),
+        ("InvalidDBInstanceState".into(), "Database instance is not in available state.".into())
+    );
+
+    let optimizing = eventually("storage optimization", || async {
+        let db = rds_read(&observer, "cards").await;
+        (status(&db) != "modifying").then_some(db)
+    })
+    .await;
+    assert_eq!(status(&optimizing), "storage-optimization");
+    assert_eq!(optimizing.allocated_storage(), Some(30), "the change is applied");
+    assert_eq!(optimizing.pending_modified_values().and_then(|p| p.allocated_storage()), None);
+    let again = rds
+        .modify_db_instance()
+        .db_instance_identifier("cards")
+        .allocated_storage(40)
+        .apply_immediately(true)
+        .send()
+        .await;
+    let (code, message) = refused(again);
+    assert_eq!(code, "InvalidParameterCombination");
+    assert_eq!(
+        message,
+        "You can't currently modify the storage of this DB instance because the previous storage change is being optimized."
+    );
+    // Usable meanwhile: other modifications are accepted.
+    rds.modify_db_instance().db_instance_identifier("cards").deletion_protection(false).send().await.unwrap();
+    let seen = states("optimization ends", "available", || async { status(&rds_read(&observer, "cards").await) }).await;
+    assert_eq!(seen.first().map(String::as_str), Some("storage-optimization"));
+}
+
+#[tokio::test]
+async fn rds_modifications_not_applied_immediately_wait_for_the_maintenance_window() {
+    let emulator = Emulator::start_with(AwsBehaviour::strict().duration("rds_modifying", 10.0));
+    let rds = aws_sdk_rds::Client::new(&emulator.sdk_config().await);
+    let observer = aws_sdk_rds::Client::new(&emulator.observer_config().await);
+    rds_create(&rds, "cards").send().await.unwrap();
+    states("available", "available", || async { status(&rds_read(&observer, "cards").await) }).await;
+
+    let deferred = rds
+        .modify_db_instance()
+        .db_instance_identifier("cards")
+        .db_instance_class("db.t3.small")
+        .backup_retention_period(3)
+        .send()
+        .await
+        .unwrap();
+    let answer = deferred.db_instance().unwrap();
+    assert_eq!(answer.pending_modified_values().and_then(|p| p.db_instance_class()), Some("db.t3.small"));
+    assert_eq!(answer.backup_retention_period(), Some(3), "applied at once regardless of ApplyImmediately");
+    tokio::time::sleep(Duration::from_millis(1200)).await; // longer than a modification takes
+    let waiting = rds_read(&rds, "cards").await;
+    assert_eq!((status(&waiting).as_str(), waiting.db_instance_class()), ("available", Some("db.t3.micro")));
+    assert_eq!(waiting.pending_modified_values().and_then(|p| p.db_instance_class()), Some("db.t3.small"));
+
+    emulator.maintenance_window();
+    assert_eq!(emulator.behaviour()["maintenance"], false, "the window is a moment");
+    let seen = states("the deferred change is applied", "available db.t3.small", || async {
+        let db = rds_read(&rds, "cards").await;
+        format!("{} {}", status(&db), db.db_instance_class().unwrap_or_default())
+    })
+    .await;
+    assert_eq!(seen, ["available db.t3.micro", "modifying db.t3.micro", "available db.t3.small"]);
+    let done = rds_read(&observer, "cards").await;
+    assert_eq!(done.pending_modified_values().and_then(|p| p.db_instance_class()), None);
+}
+
+#[tokio::test]
+async fn rds_deletion_takes_a_while_and_keeps_the_final_snapshot() {
+    let emulator =
+        Emulator::start_with(AwsBehaviour::strict().duration("rds_creating", 20.0).duration("rds_deleting", 20.0));
+    let rds = aws_sdk_rds::Client::new(&emulator.sdk_config().await);
+    rds_create(&rds, "cards").send().await.unwrap();
+    let early = rds
+        .delete_db_instance()
+        .db_instance_identifier("cards")
+        .final_db_snapshot_identifier("cards-final")
+        .send()
+        .await;
+    assert_eq!(refused(early).0, "InvalidDBInstanceState", "no final snapshot of an instance being created");
+    states("available", "available", || async { status(&rds_read(&rds, "cards").await) }).await;
+
+    let (code, message) = refused(rds.delete_db_instance().db_instance_identifier("cards").send().await);
+    assert_eq!(
+        (code.as_str(), message.as_str()),
+        ("InvalidParameterCombination", "FinalDBSnapshotIdentifier is required unless SkipFinalSnapshot is specified.")
+    );
+    let deleted = rds
+        .delete_db_instance()
+        .db_instance_identifier("cards")
+        .final_db_snapshot_identifier("cards-final")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.db_instance().unwrap().db_instance_status(), Some("deleting"));
+    assert_eq!(status(&rds_read(&rds, "cards").await), "deleting");
+    let listed = rds.describe_db_instances().send().await.unwrap();
+    assert_eq!(listed.db_instances().iter().map(status).collect::<Vec<_>>(), ["deleting"]);
+    let (code, _) = refused(rds_create(&rds, "cards").send().await);
+    assert_eq!(code, "DBInstanceAlreadyExists");
+    let snapshot = rds.describe_db_snapshots().db_snapshot_identifier("cards-final").send().await.unwrap();
+    assert_eq!(snapshot.db_snapshots().len(), 1, "moto took the final snapshot");
+    eventually("the instance is gone", || async {
+        let answer = rds.describe_db_instances().db_instance_identifier("cards").send().await;
+        answer.err().filter(|e| e.code() == Some("DBInstanceNotFound")).map(|_| ())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn nat_gateways_are_pending_then_deleting_and_hold_their_subnet_and_gateway() {
+    let emulator =
+        Emulator::start_with(AwsBehaviour::strict().duration("nat_pending", 10.0).duration("nat_deleting", 20.0));
+    let ec2 = aws_sdk_ec2::Client::new(&emulator.observer_config().await);
+    let net = network(&ec2, 1).await;
+    let address = ec2.allocate_address().domain(DomainType::Vpc).send().await.unwrap();
+    let allocation = address.allocation_id().unwrap().to_string();
+    let nat = ec2.create_nat_gateway().subnet_id(&net.subnets[0]).allocation_id(&allocation).send().await.unwrap();
+    let nat = nat.nat_gateway().unwrap();
+    assert_eq!(nat.state().map(|s| s.as_str()), Some("pending"));
+    let id = nat.nat_gateway_id().unwrap().to_string();
+    let state = || async {
+        let answer = ec2.describe_nat_gateways().nat_gateway_ids(&id).send().await.unwrap();
+        answer.nat_gateways()[0].state().map(|s| s.as_str().to_string()).unwrap_or_default()
+    };
+    assert_eq!(states("available", "available", state).await, ["pending", "available"]);
+
+    let detach = ec2.detach_internet_gateway().internet_gateway_id(&net.gateway).vpc_id(&net.vpc).send().await;
+    let (code, message) = refused(detach);
+    assert_eq!(code, "DependencyViolation");
+    assert_eq!(
+        message,
+        format!(
+            "Network {} has some mapped public address(es). Please unmap those public address(es) before detaching the gateway.",
+            net.vpc
+        )
+    );
+    ec2.delete_nat_gateway().nat_gateway_id(&id).send().await.unwrap();
+    let (code, message) = refused(ec2.delete_subnet().subnet_id(&net.subnets[0]).send().await);
+    assert_eq!(code, "DependencyViolation");
+    assert_eq!(message, format!("The subnet '{}' has dependencies and cannot be deleted.", net.subnets[0]));
+    assert_eq!(states("deleted", "deleted", state).await, ["deleting", "deleted"]);
+
+    ec2.delete_subnet().subnet_id(&net.subnets[0]).send().await.expect("the gateway's interface is gone");
+    ec2.detach_internet_gateway().internet_gateway_id(&net.gateway).vpc_id(&net.vpc).send().await.unwrap();
+    ec2.release_address().allocation_id(&allocation).send().await.unwrap();
+}
+
+#[tokio::test]
+async fn load_balancers_provision_and_leave_their_interfaces_behind() {
+    let emulator =
+        Emulator::start_with(AwsBehaviour::strict().duration("lb_provisioning", 10.0).duration("eni_linger", 20.0));
+    let config = emulator.observer_config().await;
+    let (ec2, elb) = (aws_sdk_ec2::Client::new(&config), aws_sdk_elasticloadbalancingv2::Client::new(&config));
+    let net = network(&ec2, 2).await;
+    let other = ec2.create_security_group().group_name("lb").description("lb").vpc_id(&net.vpc).send().await.unwrap();
+    let other = other.group_id().unwrap().to_string();
+
+    let created = elb
+        .create_load_balancer()
+        .name("web")
+        .subnets(&net.subnets[0])
+        .subnets(&net.subnets[1])
+        .security_groups(&net.group)
+        .scheme(aws_sdk_elasticloadbalancingv2::types::LoadBalancerSchemeEnum::InternetFacing)
+        .send()
+        .await
+        .unwrap();
+    let lb = created.load_balancers()[0].clone();
+    let arn = lb.load_balancer_arn().unwrap().to_string();
+    let state = || async {
+        let answer = elb.describe_load_balancers().load_balancer_arns(&arn).send().await.unwrap();
+        let lb = &answer.load_balancers()[0];
+        lb.state().and_then(|s| s.code()).map(|c| c.as_str().to_string()).unwrap_or_default()
+    };
+    assert_eq!(states("active", "active", state).await, ["provisioning", "active"]);
+
+    let mine = interfaces(&ec2, "group-id", &net.group).await;
+    assert_eq!(mine.len(), 2, "one per subnet");
+    let description = format!("ELB {}", arn.split(":loadbalancer/").nth(1).unwrap());
+    for eni in &mine {
+        assert_eq!(eni.description(), Some(description.as_str()));
+        assert_eq!(eni.requester_managed(), Some(true));
+        assert!(eni.association().and_then(|a| a.public_ip()).is_some(), "internet-facing: a public address");
+    }
+    let (code, message) = refused(ec2.delete_security_group().group_id(&net.group).send().await);
+    assert_eq!(
+        (code.as_str(), message),
+        ("DependencyViolation", format!("resource {} has a dependent object", net.group))
+    );
+    let eni = mine[0].network_interface_id().unwrap();
+    assert_eq!(
+        refused(ec2.delete_network_interface().network_interface_id(eni).send().await).0,
+        "InvalidNetworkInterface.InUse"
+    );
+
+    elb.set_security_groups().load_balancer_arn(&arn).security_groups(&other).send().await.unwrap();
+    assert!(
+        interfaces(&ec2, "group-id", &net.group).await.is_empty(),
+        "the interfaces follow the load balancer's groups"
+    );
+    ec2.delete_security_group().group_id(&net.group).send().await.unwrap();
+
+    elb.delete_load_balancer().load_balancer_arn(&arn).send().await.unwrap();
+    assert_eq!(interfaces(&ec2, "description", &description).await.len(), 2, "they outlive the load balancer");
+    assert_eq!(refused(ec2.delete_security_group().group_id(&other).send().await).0, "DependencyViolation");
+    let detach = ec2.detach_internet_gateway().internet_gateway_id(&net.gateway).vpc_id(&net.vpc).send().await;
+    assert_eq!(refused(detach).0, "DependencyViolation", "their public addresses are still mapped");
+    eventually("the interfaces are gone", || async {
+        interfaces(&ec2, "description", &description).await.is_empty().then_some(())
+    })
+    .await;
+    ec2.delete_security_group().group_id(&other).send().await.unwrap();
+    ec2.detach_internet_gateway().internet_gateway_id(&net.gateway).vpc_id(&net.vpc).send().await.unwrap();
+}
+
+/// A cluster, a Cloud Map service and a way to register task definitions, on a network.
+struct Ecs {
+    ecs: aws_sdk_ecs::Client,
+    ec2: aws_sdk_ec2::Client,
+    discovery: aws_sdk_servicediscovery::Client,
+    net: Network,
+    registry_id: String,
+    registry_arn: String,
+}
+
+impl Ecs {
+    async fn new(emulator: &Emulator) -> Self {
+        let config = emulator.observer_config().await;
+        let ec2 = aws_sdk_ec2::Client::new(&config);
+        let ecs = aws_sdk_ecs::Client::new(&config);
+        let discovery = aws_sdk_servicediscovery::Client::new(&config);
+        let net = network(&ec2, 3).await;
+        ecs.create_cluster().cluster_name("apps").send().await.unwrap();
+        discovery.create_private_dns_namespace().name("apps.local").vpc(&net.vpc).send().await.unwrap();
+        let namespaces = discovery.list_namespaces().send().await.unwrap();
+        let namespace = namespaces.namespaces()[0].id().unwrap().to_string();
+        let record = aws_sdk_servicediscovery::types::DnsRecord::builder()
+            .r#type(aws_sdk_servicediscovery::types::RecordType::A)
+            .ttl(10)
+            .build()
+            .unwrap();
+        let dns = aws_sdk_servicediscovery::types::DnsConfig::builder().dns_records(record).build().unwrap();
+        let service =
+            discovery.create_service().name("api").namespace_id(namespace).dns_config(dns).send().await.unwrap();
+        let service = service.service().unwrap();
+        let (registry_id, registry_arn) = (service.id().unwrap().to_string(), service.arn().unwrap().to_string());
+        Self { ecs, ec2, discovery, net, registry_id, registry_arn }
+    }
+
+    async fn task_definition(&self, image: &str) -> String {
+        let container = ContainerDefinition::builder().name("api").image(image).essential(true).build();
+        let registered = self
+            .ecs
+            .register_task_definition()
+            .family("api")
+            .network_mode(NetworkMode::Awsvpc)
+            .requires_compatibilities(Compatibility::Fargate)
+            .cpu("256")
+            .memory("512")
+            .container_definitions(container)
+            .send()
+            .await
+            .unwrap();
+        registered.task_definition().unwrap().task_definition_arn().unwrap().to_string()
+    }
+
+    fn create(
+        &self,
+        task_definition: &str,
+    ) -> aws_sdk_ecs::operation::create_service::builders::CreateServiceFluentBuilder {
+        let awsvpc = AwsVpcConfiguration::builder()
+            .subnets(&self.net.subnets[0])
+            .subnets(&self.net.subnets[1])
+            .security_groups(&self.net.group)
+            .build()
+            .unwrap();
+        let breaker = DeploymentCircuitBreaker::builder().enable(true).rollback(true).build();
+        self.ecs
+            .create_service()
+            .cluster("apps")
+            .service_name("api")
+            .task_definition(task_definition)
+            .desired_count(2)
+            .launch_type(LaunchType::Fargate)
+            .network_configuration(NetworkConfiguration::builder().awsvpc_configuration(awsvpc).build())
+            .deployment_configuration(
+                DeploymentConfiguration::builder()
+                    .deployment_circuit_breaker(breaker)
+                    .maximum_percent(200)
+                    .minimum_healthy_percent(100)
+                    .build(),
+            )
+            .service_registries(ServiceRegistry::builder().registry_arn(&self.registry_arn).build())
+    }
+
+    async fn service(&self) -> aws_sdk_ecs::types::Service {
+        let answer = self.ecs.describe_services().cluster("apps").services("api").send().await.unwrap();
+        answer.services()[0].clone()
+    }
+
+    async fn instances(&self) -> Vec<aws_sdk_servicediscovery::types::InstanceSummary> {
+        let answer = self.discovery.list_instances().service_id(&self.registry_id).send().await.unwrap();
+        answer.instances().to_vec()
+    }
+}
+
+/// Each deployment as `status rolloutState taskDefinitionRevision`.
+fn deployments(service: &aws_sdk_ecs::types::Service) -> Vec<String> {
+    service
+        .deployments()
+        .iter()
+        .map(|d| {
+            let revision = d.task_definition().unwrap_or_default().rsplit(':').next().unwrap_or_default().to_string();
+            format!(
+                "{} {} {revision}",
+                d.status().unwrap_or_default(),
+                d.rollout_state().map(|s| s.as_str()).unwrap_or_default()
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn ecs_deployments_complete_and_tasks_get_interfaces_and_cloud_map_instances() {
+    let emulator = Emulator::start_with(AwsBehaviour::strict().duration("ecs_deployment", 10.0));
+    let ecs = Ecs::new(&emulator).await;
+    let first = ecs.task_definition("registry.example/api:1").await;
+    let created = ecs.create(&first).client_token("create-api").send().await.unwrap();
+    let service = created.service().unwrap();
+    let deployment = &service.deployments()[0];
+    assert_eq!(
+        (deployment.status(), deployment.rollout_state()),
+        (Some("PRIMARY"), Some(&DeploymentRolloutState::InProgress))
+    );
+    assert!(deployment.id().unwrap().starts_with("ecs-svc/"));
+    let breaker = service.deployment_configuration().and_then(|c| c.deployment_circuit_breaker()).unwrap();
+    assert!(breaker.enable() && breaker.rollback(), "the deployment configuration is reported as sent");
+
+    let seen = states("the deployment completes", "COMPLETED", || async {
+        let service = ecs.service().await;
+        service.deployments()[0].rollout_state().map(|s| s.as_str().to_string()).unwrap_or_default()
+    })
+    .await;
+    assert_eq!(seen, ["IN_PROGRESS", "COMPLETED"]);
+    let service = ecs.service().await;
+    let deployment = &service.deployments()[0];
+    assert_eq!(
+        deployment.rollout_state_reason(),
+        Some(format!("ECS deployment {} completed.", deployment.id().unwrap()).as_str())
+    );
+    assert_eq!((service.running_count(), service.desired_count()), (2, 2));
+    assert_eq!(service.events()[0].message(), Some("(service api) has reached a steady state."));
+
+    let enis = interfaces(&ecs.ec2, "group-id", &ecs.net.group).await;
+    assert_eq!(enis.len(), 2, "one interface per task");
+    let subnets: std::collections::BTreeSet<_> = enis.iter().map(|e| e.subnet_id().unwrap()).collect();
+    assert_eq!(subnets.len(), 2, "spread over the service's subnets");
+    for eni in &enis {
+        assert!(eni.description().unwrap().starts_with("arn:aws:ecs:us-east-1:"), "{:?}", eni.description());
+        assert!(eni.description().unwrap().contains(":attachment/"));
+        assert_eq!(eni.requester_managed(), Some(true));
+    }
+    let addresses: std::collections::BTreeSet<_> =
+        enis.iter().map(|e| e.private_ip_address().unwrap().to_string()).collect();
+    let instances = ecs.instances().await;
+    let registered: std::collections::BTreeSet<_> =
+        instances.iter().map(|i| i.attributes().unwrap()["AWS_INSTANCE_IPV4"].clone()).collect();
+    assert_eq!(registered, addresses, "each task is registered in Cloud Map with its interface's address");
+
+    // A retry of the same create (same client token and parameters) answers the service; any
+    // other create of the name is refused.
+    ecs.create(&first).client_token("create-api").send().await.expect("an idempotent retry");
+    let (code, message) = refused(ecs.create(&first).send().await);
+    assert_eq!(
+        (code.as_str(), message.as_str()),
+        ("InvalidParameterException", "Creation of service was not idempotent.")
+    );
+}
+
+#[tokio::test]
+async fn ecs_circuit_breaker_fails_a_deployment_whose_tasks_fail_and_rolls_back() {
+    let emulator =
+        Emulator::start_with(AwsBehaviour::strict().duration("ecs_deployment", 10.0).duration("ecs_rollback", 10.0));
+    let ecs = Ecs::new(&emulator).await;
+    let good = ecs.task_definition("registry.example/api:good").await;
+    ecs.create(&good).send().await.unwrap();
+    eventually("the first deployment completes", || async {
+        let service = ecs.service().await;
+        (service.deployments()[0].rollout_state() == Some(&DeploymentRolloutState::Completed)).then_some(())
+    })
+    .await;
+
+    emulator.fail_images(&["registry.example/api:bad"]);
+    let bad = ecs.task_definition("registry.example/api:bad").await;
+    ecs.ecs.update_service().cluster("apps").service("api").task_definition(&bad).send().await.unwrap();
+    let during = ecs.service().await;
+    assert_eq!(deployments(&during), ["PRIMARY IN_PROGRESS 2", "ACTIVE COMPLETED 1"]);
+
+    let seen =
+        states("rolled back", "PRIMARY COMPLETED 1", || async { deployments(&ecs.service().await)[0].clone() }).await;
+    assert_eq!(seen, ["PRIMARY IN_PROGRESS 2", "PRIMARY IN_PROGRESS 1", "PRIMARY COMPLETED 1"]);
+    let service = ecs.service().await;
+    assert_eq!(service.task_definition(), Some(good.as_str()), "back to the last completed task definition");
+    assert_eq!(deployments(&service), ["PRIMARY COMPLETED 1"]);
+    let messages: Vec<_> = service.events().iter().map(|e| e.message().unwrap_or_default().to_string()).collect();
+    let failed =
+        messages.iter().find(|m| m.ends_with("deployment failed: tasks failed to start.")).expect("a failure event");
+    let failed_id = failed.split("(deployment ").nth(1).unwrap().split(')').next().unwrap().to_string();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m
+                .starts_with(&format!("(service api) (deployment {failed_id}) rolling back to deployment ecs-svc/"))),
+        "{messages:?}"
+    );
+}
+
+#[tokio::test]
+async fn ecs_failed_deployment_is_listed_until_the_rollback_completes() {
+    let emulator = Emulator::start_with(
+        AwsBehaviour::strict().failing_images(&["registry.example/api:bad"]).duration("ecs_rollback", 20.0),
+    );
+    let ecs = Ecs::new(&emulator).await;
+    let good = ecs.task_definition("registry.example/api:good").await;
+    ecs.create(&good).send().await.unwrap();
+    eventually("completed", || async {
+        (ecs.service().await.deployments()[0].rollout_state() == Some(&DeploymentRolloutState::Completed)).then_some(())
+    })
+    .await;
+    let bad = ecs.task_definition("registry.example/api:bad").await;
+    ecs.ecs.update_service().cluster("apps").service("api").task_definition(&bad).send().await.unwrap();
+    let rolling_back = eventually("the rollback starts", || async {
+        let service = ecs.service().await;
+        (deployments(&service).len() == 3).then_some(service)
+    })
+    .await;
+    assert_eq!(deployments(&rolling_back), ["PRIMARY IN_PROGRESS 1", "ACTIVE FAILED 2", "ACTIVE COMPLETED 1"]);
+    let failed = &rolling_back.deployments()[1];
+    assert_eq!(failed.rollout_state_reason(), Some("ECS deployment circuit breaker: task failed to start."));
+    assert_eq!(failed.running_count(), 0);
+    assert_eq!(rolling_back.task_definition(), Some(good.as_str()));
+}
+
+#[tokio::test]
+async fn ecs_deleted_services_drain_and_their_tasks_hold_the_network_for_a_while() {
+    let emulator =
+        Emulator::start_with(AwsBehaviour::strict().duration("ecs_draining", 20.0).duration("eni_linger", 30.0));
+    let ecs = Ecs::new(&emulator).await;
+    let first = ecs.task_definition("registry.example/api:1").await;
+    ecs.create(&first).send().await.unwrap();
+    eventually("running", || async { (ecs.service().await.running_count() == 2).then_some(()) }).await;
+
+    ecs.ecs.delete_service().cluster("apps").service("api").force(true).send().await.unwrap();
+    assert_eq!(ecs.service().await.status(), Some("DRAINING"));
+    let listed = ecs.ecs.list_services().cluster("apps").send().await.unwrap();
+    assert!(listed.service_arns().is_empty(), "a draining service is not listed");
+    let (code, message) = refused(ecs.create(&first).send().await);
+    assert_eq!(
+        (code.as_str(), message.as_str()),
+        ("InvalidParameterException", "Creation of service was not idempotent.")
+    );
+    let (code, message) = refused(ecs.ecs.delete_cluster().cluster("apps").send().await);
+    assert_eq!(
+        (code.as_str(), message.as_str()),
+        ("ClusterContainsServicesException", "The Cluster cannot be deleted while Services are active.")
+    );
+    let (code, _) = refused(ecs.discovery.delete_service().id(&ecs.registry_id).send().await);
+    assert_eq!(code, "ResourceInUse", "the tasks are still registered");
+
+    let seen =
+        states("inactive", "INACTIVE", || async { ecs.service().await.status().unwrap_or_default().to_string() }).await;
+    assert_eq!(seen, ["DRAINING", "INACTIVE"]);
+    assert!(ecs.instances().await.is_empty(), "stopped tasks are deregistered");
+    ecs.discovery.delete_service().id(&ecs.registry_id).send().await.unwrap();
+    ecs.ecs.delete_cluster().cluster("apps").send().await.unwrap();
+
+    // Their interfaces linger a while after the tasks stopped.
+    let group = ecs.net.group.clone();
+    let (code, _) = refused(ecs.ec2.delete_security_group().group_id(&group).send().await);
+    assert_eq!(code, "DependencyViolation");
+    let (code, _) = refused(ecs.ec2.delete_subnet().subnet_id(&ecs.net.subnets[0]).send().await);
+    assert_eq!(code, "DependencyViolation");
+    eventually("the interfaces are gone", || async {
+        interfaces(&ecs.ec2, "group-id", &group).await.is_empty().then_some(())
+    })
+    .await;
+    ecs.ec2.delete_security_group().group_id(&group).send().await.unwrap();
+    ecs.ec2.delete_subnet().subnet_id(&ecs.net.subnets[0]).send().await.unwrap();
+    ecs.ec2.delete_subnet().subnet_id(&ecs.net.subnets[1]).send().await.unwrap();
+}
+
+#[tokio::test]
+async fn zones_can_be_impaired_and_a_region_can_have_two() {
+    let emulator = Emulator::start_with(AwsBehaviour::lenient().zones(&["us-east-1a", "us-east-1b"]));
+    let ec2 = aws_sdk_ec2::Client::new(&emulator.observer_config().await);
+    let zones = |filter: Option<Filter>| {
+        let ec2 = ec2.clone();
+        async move {
+            let answer = ec2.describe_availability_zones().set_filters(filter.map(|f| vec![f])).send().await.unwrap();
+            answer
+                .availability_zones()
+                .iter()
+                .map(|z| {
+                    let state = z.state().map(|s| s.as_str()).unwrap_or_default();
+                    format!("{} {} {state}", z.zone_name().unwrap(), z.zone_id().unwrap())
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(zones(None).await, ["us-east-1a use1-az6 available", "us-east-1b use1-az1 available"]);
+    let vpc = ec2.create_vpc().cidr_block("10.0.0.0/16").send().await.unwrap();
+    let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
+    let (code, message) = refused(
+        ec2.create_subnet().vpc_id(&vpc).cidr_block("10.0.3.0/24").availability_zone("us-east-1c").send().await,
+    );
+    assert_eq!(code, "InvalidParameterValue");
+    assert!(
+        message.ends_with(
+            "Subnets can currently only be created in the following availability zones: us-east-1a, us-east-1b."
+        ),
+        "{message}"
+    );
+
+    emulator.impair_zone("us-east-1b");
+    assert_eq!(zones(None).await, ["us-east-1a use1-az6 available", "us-east-1b use1-az1 impaired"]);
+    let available = Filter::builder().name("state").values("available").build();
+    assert_eq!(zones(Some(available)).await, ["us-east-1a use1-az6 available"]);
+}
+
+#[tokio::test]
+async fn lenient_emulator_is_moto_as_it_is() {
+    let emulator = Emulator::start();
+    let settings = emulator.behaviour();
+    assert_eq!((settings["consistency"].clone(), settings["lifecycles"].clone()), (false.into(), false.into()));
+    let rds = aws_sdk_rds::Client::new(&emulator.sdk_config().await);
+    let created = rds_create(&rds, "cards").send().await.unwrap();
+    assert_eq!(created.db_instance().unwrap().db_instance_status(), Some("available"));
+    let ec2 = aws_sdk_ec2::Client::new(&emulator.sdk_config().await);
+    let vpc = ec2.create_vpc().cidr_block("10.0.0.0/16").send().await.unwrap();
+    let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
+    ec2.delete_vpc().vpc_id(vpc).send().await.expect("found at once");
+    assert_eq!(ec2.describe_availability_zones().send().await.unwrap().availability_zones().len(), 6);
+}
+
+#[tokio::test]
+async fn behaviours_are_controlled_over_tls_too_and_the_harness_looks_as_the_observer() {
+    let emulator = Emulator::start_tls_with(AwsBehaviour::strict());
+    assert_eq!(emulator.behaviour()["network_interfaces"], true);
+    emulator.impair_zone("us-east-1c");
+    let ec2 = aws_sdk_ec2::Client::new(&emulator.observer_config().await);
+    let zones = ec2.describe_availability_zones().zone_names("us-east-1c").send().await.unwrap();
+    assert_eq!(zones.availability_zones()[0].state().map(|s| s.as_str()), Some("impaired"));
+
+    let h = Harness::with(AwsBehaviour::strict()).await;
+    use aws_credential_types::provider::ProvideCredentials;
+    let key = |config: &aws_config::SdkConfig| {
+        let provider = config.credentials_provider().unwrap();
+        async move { provider.provide_credentials().await.unwrap().access_key_id().to_string() }
+    };
+    assert_eq!(key(&h.config).await, "observer");
+    assert_eq!(key(&h.engine_config).await, "testing");
+}
