@@ -7,6 +7,11 @@ Corrections (each is a difference from AWS, not a behaviour of the product):
 - RDS ResetDBParameterGroup: not implemented by moto 5.2.5. Here it resets the parameters named
   (or all, with ResetAllParameters) to the engine's defaults, which moto represents by leaving them
   unset: https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ResetDBParameterGroup.html
+- EC2 CreateSubnet by AvailabilityZoneId: moto 5.2.5 looks for the zone's earlier subnets by
+  name only, so a subnet created by zone id is taken for its zone's default subnet and maps
+  public addresses. AWS never does that for CreateSubnet (MapPublicIpOnLaunch is false until
+  ModifySubnetAttribute: https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateSubnet.html);
+  here the zone id is turned into its name first.
 - S3 bucket policies: moto 5.2.5 ignores the conditions of bucket policy statements, so a statement
   denying requests "when aws:SecureTransport is false" denies every request, HTTPS or not. Here the
   `aws:SecureTransport` key of `Bool` conditions is evaluated against the request's scheme, as AWS
@@ -52,6 +57,8 @@ from urllib.parse import urlparse
 from moto.s3.models import FakeBucket
 from moto.s3.responses import S3Response
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+from moto.ec2.models.availability_zones_and_regions import RegionsAndZonesBackend
+from moto.ec2.models.subnets import SubnetBackend
 from moto.rds.exceptions import DBParameterGroupNotFoundError
 from moto.core.responses import ActionResult
 from moto.rds.responses import RDSResponse
@@ -132,6 +139,30 @@ def reset_db_parameter_group(self):
 
 
 RDSResponse.reset_db_parameter_group = reset_db_parameter_group
+
+_create_subnet = SubnetBackend.create_subnet
+
+
+def create_subnet(
+    self, vpc_id, cidr_block, ipv6_cidr_block=None, availability_zone=None, availability_zone_id=None, **kwargs
+):
+    if availability_zone is None and availability_zone_id:
+        for zones in RegionsAndZonesBackend.zones.values():
+            for zone in zones:
+                if zone.zone_id == availability_zone_id and zone.region_name == self.region_name:
+                    availability_zone = zone.name
+    return _create_subnet(
+        self,
+        vpc_id,
+        cidr_block,
+        ipv6_cidr_block,
+        availability_zone=availability_zone,
+        availability_zone_id=None if availability_zone else availability_zone_id,
+        **kwargs,
+    )
+
+
+SubnetBackend.create_subnet = create_subnet
 S3Response.setup_class = setup_class
 FakeBucket.get_permission = get_permission
 emulator_aws.install()

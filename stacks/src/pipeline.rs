@@ -199,12 +199,19 @@ mod tests {
             serde_json::json!(["repo:acme/card-platform:environment:prod"])
         );
         let text = deploy["policies"]["deploy"].to_string();
-        assert!(text.contains("arn:aws:iam::*:role/prod-*"), "{text}");
-        assert!(!text.contains("{env}") && !text.contains("role/dev-"), "{text}");
+        // ARNs are in the account's partition, known when the stack is applied.
+        let partition = r#"{"$ref":"aws.partition","attr":"value"}"#;
+        assert!(text.contains(&format!(r#"["arn:",{partition},":iam::*:role/prod-*"]"#)), "{text}");
+        assert!(!text.contains("arn:aws:"), "no partition is written in: {text}");
+        assert!(!text.contains("{env}") && !text.contains("{partition}") && !text.contains("role/dev-"), "{text}");
         // It cannot change the pipeline's own roles (and so widen itself).
         let statements = deploy["policies"]["deploy"]["statements"].as_array().unwrap().clone();
         let deny = statements.iter().find(|s| s["effect"] == "Deny").unwrap();
-        assert_eq!(deny["resources"], serde_json::json!(["arn:aws:iam::*:role/prod-pipeline-*"]));
+        let partition = serde_json::json!({"$ref": "aws.partition", "attr": "value"});
+        assert_eq!(
+            deny["resources"],
+            serde_json::json!([{"$join": ["arn:", partition, ":iam::*:role/prod-pipeline-*"]}])
+        );
         for action in ["iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:UpdateAssumeRolePolicy", "iam:PassRole"] {
             assert!(deny["actions"].as_array().unwrap().contains(&serde_json::json!(action)), "{action}");
         }

@@ -124,10 +124,11 @@ impl AwsBehaviour {
     }
 }
 
-/// What [`Emulator::start`], [`Emulator::start_tls`] and [`Harness::new`] emulate. Lenient for
-/// now; strict ([`AwsBehaviour::strict`]) once the engine handles AWS's behaviours.
+/// What [`Emulator::start`], [`Emulator::start_tls`] and [`Harness::new`] emulate: AWS as it
+/// behaves ([`AwsBehaviour::strict`]: eventual consistency, lifecycles that take time, network
+/// interfaces that outlive their owners), scaled down.
 pub fn default_behaviour() -> AwsBehaviour {
-    AwsBehaviour::lenient()
+    AwsBehaviour::strict()
 }
 
 /// A running emulator, stopped when dropped.

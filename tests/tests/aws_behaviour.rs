@@ -786,7 +786,7 @@ async fn zones_can_be_impaired_and_a_region_can_have_two() {
 
 #[tokio::test]
 async fn lenient_emulator_is_moto_as_it_is() {
-    let emulator = Emulator::start();
+    let emulator = Emulator::start_with(AwsBehaviour::lenient());
     let settings = emulator.behaviour();
     assert_eq!((settings["consistency"].clone(), settings["lifecycles"].clone()), (false.into(), false.into()));
     let rds = aws_sdk_rds::Client::new(&emulator.sdk_config().await);

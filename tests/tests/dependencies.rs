@@ -136,7 +136,8 @@ async fn dev_gets_a_single_zone_database_without_deletion_protection() {
     h.destroy(&deps).await;
     let rds = aws_sdk_rds::Client::new(&h.config);
     assert!(rds.describe_db_instances().db_instance_identifier(id_of(&state, "db-instance")).send().await.is_err());
-    assert!(rds.describe_db_snapshots().send().await.unwrap().db_snapshots().is_empty());
+    let snapshots = rds.describe_db_snapshots().snapshot_type("manual").send().await.unwrap();
+    assert!(snapshots.db_snapshots().is_empty(), "no final snapshot in dev");
     assert!(s3.head_bucket().bucket(&bucket).send().await.is_err());
     h.destroy(&foundation).await;
 }
@@ -186,8 +187,36 @@ async fn instance_class_changes_in_place_and_an_engine_change_replaces_only_when
     assert_eq!(change.changes.len(), 1);
     assert_eq!(change.changes[0].path, "instance_class");
     assert_eq!(plan.summary().update, 1);
+    // Production makes changes that reboot or fail over in the maintenance window, and says so.
+    let text = platform::render::plan_text(&plan);
+    assert!(text.contains("instance_class: applied in the maintenance window (sun:05:00-sun:06:00)"), "{text}");
     h.apply_converged(&deps_bigger).await;
-    assert_eq!(instance(&h, &identifier).await.db_instance_class(), Some("db.m7g.xlarge"));
+    let db = instance(&h, &identifier).await;
+    assert_eq!(db.db_instance_class(), Some("db.m7g.large"), "not before the maintenance window");
+    assert_eq!(db.pending_modified_values().and_then(|p| p.db_instance_class()), Some("db.m7g.xlarge"));
+    h.emulator.maintenance_window();
+    // Applied in the window; nothing to plan before, during or after.
+    assert!(!h.plan(&deps_bigger).await.has_changes());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while instance(&h, &identifier).await.db_instance_class() != Some("db.m7g.xlarge") {
+        assert!(std::time::Instant::now() < deadline, "applied in the maintenance window");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(!h.plan(&deps_bigger).await.has_changes());
+
+    // Asked for now (`--apply-immediately`): applied at once, and awaited until it is done.
+    let mut now = bigger.clone();
+    now.settings.db_instance_class = "db.m7g.2xlarge".into();
+    now.settings.db_apply_immediately = true;
+    let (_, deps_now) = stacks_for(&now, DatabaseOptions::postgres("cards"));
+    let text = platform::render::plan_text(&h.plan(&deps_now).await);
+    assert!(text.contains("instance_class: applied now; the instance reboots or fails over"), "{text}");
+    h.apply_converged(&deps_now).await;
+    let db = instance(&h, &identifier).await;
+    assert_eq!(db.db_instance_class(), Some("db.m7g.2xlarge"));
+    assert!(db.pending_modified_values().and_then(|p| p.db_instance_class()).is_none(), "nothing left pending");
+    assert_eq!(db.db_instance_status(), Some("available"));
+    let bigger = now;
 
     // Another engine: a replacement, refused in production unless the address is named.
     let mysql = DatabaseOptions {

@@ -167,6 +167,7 @@ async fn apply_all(
     let progress = Progress::new(total);
     let results = engine.apply_run(run, &|_, e| progress.event(e)).await;
     progress.finish();
+    let results = results?;
     let mut failed = vec![];
     let mut errors = vec![];
     for (name, result) in results {

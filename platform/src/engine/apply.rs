@@ -22,6 +22,25 @@ impl Engine {
         Ok(report)
     }
 
+    /// The protected resources `prepared` would delete or replace without the user naming them.
+    fn protected(&self, prepared: &Prepared) -> Option<EngineError> {
+        let blocked: Vec<(Address, String)> = prepared
+            .plan
+            .blocked(&self.options.allow_destroy)
+            .map(|r| {
+                let why = match r.action {
+                    Action::Replace => {
+                        let because: Vec<&str> = r.replaced_because().collect();
+                        format!("replace because {} cannot change in place", because.join(", "))
+                    }
+                    _ => "delete".to_string(),
+                };
+                (r.address.clone(), why)
+            })
+            .collect();
+        (!blocked.is_empty()).then(|| EngineError::Protected { env: prepared.plan.env.to_string(), addresses: blocked })
+    }
+
     /// Applies several prepared stacks of one environment at once (a run of `apply --all` or
     /// `destroy --all`): each operation waits only for what it needs, in its stack or in
     /// another (see [`Board`]), so the run's wall time is the critical path of the whole
@@ -31,7 +50,21 @@ impl Engine {
         &self,
         run: Vec<Prepared>,
         on_event: &(dyn Fn(&str, &ApplyEvent) + Send + Sync),
-    ) -> Vec<(String, Result<ApplyReport, EngineError>)> {
+    ) -> Result<Vec<(String, Result<ApplyReport, EngineError>)>, EngineError> {
+        // A protected resource the user did not name refuses the whole run, before anything.
+        let mut refused: Vec<(Address, String)> = vec![];
+        for prepared in &run {
+            if let Some(EngineError::Protected { addresses, .. }) = self.protected(prepared) {
+                refused.extend(addresses);
+            }
+        }
+        if !refused.is_empty() {
+            let env = run.first().map(|p| p.plan.env.to_string()).unwrap_or_default();
+            for prepared in run {
+                prepared.release().await?;
+            }
+            return Err(EngineError::Protected { env, addresses: refused });
+        }
         let board = Arc::new(Board::new(run.iter().map(|p| (&p.plan, &p.desired, &p.state))));
         let names: Vec<String> = run.iter().map(|p| p.desired.name.clone()).collect();
         let (events, mut received) = tokio::sync::mpsc::unbounded_channel::<(String, ApplyEvent)>();
@@ -72,7 +105,7 @@ impl Engine {
         while let Ok((stack, event)) = received.try_recv() {
             on_event(&stack, &event);
         }
-        names.into_iter().zip(results).map(|(name, r)| (name, r.expect("every stack ended"))).collect()
+        Ok(names.into_iter().zip(results).map(|(name, r)| (name, r.expect("every stack ended"))).collect())
     }
 
     async fn apply_locked(
@@ -81,23 +114,10 @@ impl Engine {
         board: Option<&Board>,
         on_event: &(dyn Fn(&ApplyEvent) + Send + Sync),
     ) -> Result<ApplyReport, EngineError> {
-        let Prepared { plan, desired, upstream, state, refreshed_differs, lock, .. } = prepared;
-        let blocked: Vec<(Address, String)> = plan
-            .blocked(&self.options.allow_destroy)
-            .map(|r| {
-                let why = match r.action {
-                    Action::Replace => {
-                        let because: Vec<&str> = r.replaced_because().collect();
-                        format!("replace because {} cannot change in place", because.join(", "))
-                    }
-                    _ => "delete".to_string(),
-                };
-                (r.address.clone(), why)
-            })
-            .collect();
-        if !blocked.is_empty() {
-            return Err(EngineError::Protected { env: plan.env.to_string(), addresses: blocked });
+        if let Some(protected) = self.protected(prepared) {
+            return Err(protected);
         }
+        let Prepared { plan, desired, upstream, state, refreshed_differs, lock, .. } = prepared;
         let awaiting = state.resources.values().any(|r| r.awaiting);
         if !plan.has_changes() && !awaiting {
             let outputs = resolve_outputs(desired, state);

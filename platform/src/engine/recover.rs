@@ -59,6 +59,7 @@ impl Engine {
                 type_name: pending.type_name.clone(),
                 name: pending.name.clone(),
                 props: pending.props.clone().unwrap_or(Value::Null),
+                since: humantime::parse_rfc3339(&pending.started_at).ok(),
             };
             let found = self
                 .provider

@@ -74,6 +74,9 @@ pub struct Lookup {
     pub name: Option<String>,
     /// The resolved props it was created with.
     pub props: Value,
+    /// When the create was sent (its intent's start), when known: a lookup right after a
+    /// create may not see it yet (AWS's describes are eventually consistent).
+    pub since: Option<std::time::SystemTime>,
 }
 
 /// A resource [`Provider::find`] found: its physical id and what it is.

@@ -222,6 +222,7 @@ impl Provider for AwsProvider {
         let kind = implementation(&d.type_name)?;
         let _slot = self.slots.take(&d.type_name).await;
         let mut backoff = retry::Backoff::new(&d.type_name);
+        let sent = std::time::SystemTime::now();
         loop {
             let err = match kind.create(&self.aws, d).await {
                 Ok(applied) => {
@@ -258,6 +259,7 @@ impl Provider for AwsProvider {
                     type_name: d.type_name.clone(),
                     name: d.name.clone(),
                     props: d.props.clone(),
+                    since: Some(sent),
                 };
                 if let Some(found) = retrying(&d.type_name, || self.find_once(&lookup)).await? {
                     tracing::info!(address = %d.address, id = %found.physical_id, "found after an unanswered create");
@@ -287,9 +289,24 @@ impl Provider for AwsProvider {
         retrying(&e.type_name, || kind.read(&self.aws, e)).await
     }
 
+    /// Looks the resource up; when the create was sent moments ago and nothing is found, looks
+    /// again a few times (1, 2, 4 s later): AWS's describes may not list a resource for a moment
+    /// after its create (<https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html>),
+    /// and a create found missing is made again.
     async fn find(&self, lookup: &Lookup) -> Result<Option<Found>, ProviderError> {
         let _slot = self.slots.take(&lookup.type_name).await;
-        retrying(&lookup.type_name, || self.find_once(lookup)).await
+        let mut pause = std::time::Duration::from_secs(1);
+        loop {
+            let found = retrying(&lookup.type_name, || self.find_once(lookup)).await?;
+            let recent =
+                lookup.since.and_then(|since| since.elapsed().ok()).is_some_and(|age| age < retry::CONSISTENCY_WINDOW);
+            if found.is_some() || !recent || pause > std::time::Duration::from_secs(4) {
+                return Ok(found);
+            }
+            tracing::debug!(address = %lookup.address, ?pause, "not found moments after its create; looking again");
+            tokio::time::sleep(pause).await;
+            pause *= 2;
+        }
     }
 
     async fn update(&self, e: &Existing, desired: &Value) -> Result<Applied, ProviderError> {
