@@ -445,6 +445,40 @@ fn the_whole_card_service_deploys_in_order_and_a_new_image_is_one_revision() {
 }
 
 #[test]
+fn a_deployment_the_circuit_breaker_rolls_back_fails_the_apply_naming_the_service_and_why() {
+    let emulator = Emulator::start();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| platform(dir.path(), Some(&emulator), args);
+    let apply = run(&["apply", "--all", "--yes", "--var", "image_tag=v1"]);
+    assert!(apply.status.success(), "{}\n{}", text(&apply.stdout), text(&apply.stderr));
+    // The rollout was awaited, and said how it went while it did.
+    assert!(
+        text(&apply.stderr).contains("waiting for card-service.service: deployment ecs-svc/"),
+        "{}",
+        text(&apply.stderr)
+    );
+
+    let output = run(&["output", "--stack", "foundation", "--json"]);
+    let outputs: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let repository = outputs["card_service_repository_uri"].as_str().unwrap();
+    emulator.fail_images(&[&format!("{repository}:broken")]);
+    let broken = run(&["apply", "--all", "--yes", "--var", "image_tag=broken"]);
+    assert_eq!(broken.status.code(), Some(1), "{}\n{}", text(&broken.stdout), text(&broken.stderr));
+    let all = format!("{}{}", text(&broken.stdout), text(&broken.stderr));
+    let line = all
+        .lines()
+        .find(|l| l.contains("card-service.service") && l.contains("failed"))
+        .unwrap_or_else(|| panic!("{all}"));
+    assert!(line.contains("ECS deployment circuit breaker: task failed to start."), "AWS's reason: {line}");
+    assert!(all.contains("stack `card-service` was not fully applied"), "{all}");
+
+    let fixed = run(&["apply", "--all", "--yes", "--var", "image_tag=v2"]);
+    assert!(fixed.status.success(), "{}\n{}", text(&fixed.stdout), text(&fixed.stderr));
+    let plan = run(&["plan", "--all", "--detailed-exitcode"]);
+    assert_eq!(plan.status.code(), Some(0), "{}\n{}", text(&plan.stdout), text(&plan.stderr));
+}
+
+#[test]
 fn check_runs_the_guardrails_alone_and_the_card_stacks_pass_them_everywhere() {
     let dir = tempfile::tempdir().unwrap();
     for env in ["dev", "staging", "prod"] {

@@ -108,7 +108,9 @@ pub fn service(
         "tasks",
         SecurityGroup {
             vpc: foundation.vpc.id(),
-            description: format!("Tasks of {}: only from its load balancer", options.name),
+            // What the group lets in is in its description (which AWS cannot change): another
+            // port is a new group, created before the old one goes.
+            description: format!("Tasks of {}: ports {port} and {health} from its load balancer only", options.name),
             ingress: vec![
                 Rule::tcp(port, Peer::SecurityGroup(lb_group.id()), "traffic from the load balancer"),
                 Rule::tcp(health, Peer::SecurityGroup(lb_group.id()), "health checks from the load balancer"),

@@ -212,9 +212,10 @@ async fn apply_all(
     }
     if !failed.is_empty() {
         eprintln!(
-            "error: {} not fully {}; what succeeded is recorded in the state. Fix the cause and run the command again.",
+            "error: {} {} not fully {}; what succeeded is recorded in the state. Fix the cause and run the command again.",
             failed.iter().map(|n| format!("stack `{n}`")).collect::<Vec<_>>().join(", "),
-            if failed.len() == 1 { "was" } else { "were" }
+            if failed.len() == 1 { "was" } else { "were" },
+            if destroy { "destroyed" } else { "applied" }
         );
         return Ok(ExitCode::from(1));
     }

@@ -391,13 +391,30 @@ impl AwsResource for TaskDefinitions {
         aws: &Aws,
         current: &Current<'_, TaskDefinition, TaskDefinitionOutputs>,
     ) -> Result<(), ProviderError> {
+        // Deregistered (INACTIVE: no new task or service may use it; running ones go on), then
+        // deleted, so that nothing is left behind: AWS keeps INACTIVE revisions forever otherwise
+        // (<https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DeleteTaskDefinitions.html>).
+        let arn = current.physical_id;
         aws.ecs
             .deregister_task_definition()
-            .task_definition(current.physical_id)
+            .task_definition(arn)
             .send()
             .await
             .map_err(api("ecs:DeregisterTaskDefinition"))?;
-        Ok(())
+        let out = aws
+            .ecs
+            .delete_task_definitions()
+            .task_definitions(arn)
+            .send()
+            .await
+            .map_err(api("ecs:DeleteTaskDefinitions"))?;
+        match out.failures().first() {
+            Some(f) => Err(ProviderError::OperationFailed {
+                what: format!("deleting task definition {arn}"),
+                message: format!("{}: {}", f.reason().unwrap_or("failed"), f.detail().unwrap_or_default()),
+            }),
+            None => Ok(()),
+        }
     }
 
     /// The newest active revision of the family tagged with the lookup's address.
