@@ -96,10 +96,20 @@ impl StateBackend for LocalBackend {
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
+                // The holder writes who it is right after taking the lock: give it a moment, so
+                // that the error can name it.
+                let mut holder = holder_of(&mut file);
+                for _ in 0..20 {
+                    if holder.is_some() {
+                        break;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+                    holder = holder_of(&mut file);
+                }
                 return Err(StateError::Locked {
                     stack: stack.to_string(),
                     env: env.to_string(),
-                    holder: holder_of(&mut file).map(Box::new),
+                    holder: holder.map(Box::new),
                     force_unlock: false,
                 });
             }
