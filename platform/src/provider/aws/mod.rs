@@ -317,14 +317,14 @@ impl Provider for AwsProvider {
 
     /// Deletes, and waits out what AWS answers while the resource is still in use (network
     /// interfaces of tasks and load balancers linger for minutes after them): each refusal is
-    /// retried with backoff until [`Aws::release_timeout`]; then the error names what still
+    /// retried, as often as a wait polls, until [`Aws::release_timeout`]; then the error names what still
     /// holds the resource. "Not found" means deleted, unless this provider created the
     /// resource moments ago (then AWS may not know it yet).
     async fn delete(&self, e: &Existing, progress: &Progress) -> Result<(), ProviderError> {
         let kind = implementation(&e.type_name)?;
         let _slot = self.slots.take(&e.type_name).await;
         let started = tokio::time::Instant::now();
-        let mut delay = std::time::Duration::from_secs(1);
+        let mut reported: Option<String> = None;
         loop {
             let result = self
                 .retrying(&e.type_name, || async {
@@ -338,6 +338,8 @@ impl Provider for AwsProvider {
                 Err(err) if err.is_in_use() => err,
                 other => return other,
             };
+            // Looked at again as often as a wait polls: an eighth of the time waited so far.
+            let delay = support::poll_delay(started.elapsed());
             if started.elapsed() + delay > self.aws.release_timeout {
                 let holders = kind.holders(&self.aws, e).await.unwrap_or_default();
                 return Err(ProviderError::StillInUse {
@@ -351,10 +353,12 @@ impl Provider for AwsProvider {
                 ProviderError::Api { code: Some(code), .. } => code.as_str(),
                 _ => "in use",
             };
-            progress(&format!("still in use ({code}); trying again in {}s", delay.as_secs()));
+            if reported.as_deref() != Some(code) {
+                progress(&format!("still in use ({code}); trying again until it is released"));
+                reported = Some(code.to_string());
+            }
             tracing::debug!(address = %e.address, error = %err, "still in use; retrying the delete");
             tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(std::time::Duration::from_secs(15));
         }
     }
 
