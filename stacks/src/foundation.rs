@@ -233,7 +233,7 @@ mod tests {
 
     #[test]
     fn bad_options_are_refused_before_any_aws_call() {
-        let options = FoundationOptions { zones: 3, repositories: vec!["Card_Service".into()], ..Default::default() };
+        let options = FoundationOptions { zones: 3, repositories: vec!["Card_Service".into()] };
         let err = foundation_with(&dev(), &options).unwrap_err().to_string();
         assert!(err.contains("foundation.Card_Service-images"), "{err}");
     }

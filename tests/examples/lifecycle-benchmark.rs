@@ -4,7 +4,10 @@
 //! `--minute` seconds. Reports each wall time against the critical path of those durations
 //! through the dependency graph of the three stacks, and whether it is within 1.2× of it.
 //!
-//!     cargo run --release -p platform-tests --example lifecycle-benchmark -- [--minute 2]
+//!     cargo run --release -p platform-tests --example lifecycle-benchmark -- [--minute 2] [--sequential]
+//!
+//! `--sequential` applies (and destroys) the stacks one after the other instead, each waiting for
+//! the whole previous one, for comparison.
 //!
 //! The critical path is the longest chain of the graph, each resource weighing what AWS takes to
 //! make it (or, destroying, to delete it and release what it held): an RDS instance `creating`
@@ -130,6 +133,7 @@ fn arg(name: &str) -> Option<String> {
 #[tokio::main]
 async fn main() {
     let minute: f64 = arg("--minute").and_then(|m| m.parse().ok()).unwrap_or(2.0);
+    let sequential = std::env::args().any(|a| a == "--sequential");
     let mut behaviour = AwsBehaviour::strict().minute(minute);
     for (name, m) in DURATIONS {
         behaviour = behaviour.duration(name, *m);
@@ -152,8 +156,21 @@ async fn main() {
         let engine = h.engine_with(options);
         let started = Instant::now();
         let operation = if destroy { "destroy" } else { "apply" };
-        let run = engine.prepare_run(&specs, destroy, operation).await.unwrap();
-        let results = engine.apply_run(run, &|_, _| {}).await.unwrap();
+        let results = if sequential {
+            let mut results = vec![];
+            let mut order: Vec<&StackSpec> = specs.iter().collect();
+            if destroy {
+                order.reverse();
+            }
+            for spec in order {
+                let prepared = engine.prepare(spec, destroy, operation).await.unwrap();
+                results.push((spec.name.clone(), engine.apply(prepared, &|_| {}).await));
+            }
+            results
+        } else {
+            let run = engine.prepare_run(&specs, destroy, operation).await.unwrap();
+            engine.apply_run(run, &|_, _| {}).await.unwrap()
+        };
         let wall = started.elapsed();
         for (name, report) in results {
             let report = report.unwrap();

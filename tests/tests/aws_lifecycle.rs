@@ -178,7 +178,7 @@ async fn a_failed_rollout_fails_the_apply_naming_the_service_and_keeps_the_revis
         "the revision it rolled back to is still registered"
     );
     let deposed: Vec<String> = state(&h, service).deposed.iter().map(|d| d.resource.physical_id.clone()).collect();
-    assert_eq!(deposed, [v1.clone()], "and still recorded");
+    assert_eq!(deposed, std::slice::from_ref(&v1), "and still recorded");
     let described = ecs.describe_services().cluster(state(&h, &good[0]).outputs["cluster_arn"].as_str().unwrap());
     let described = described.services(platform_tests::id_of(&state(&h, service), "service")).send().await.unwrap();
     assert_eq!(described.services()[0].task_definition(), Some(v1.as_str()), "the service runs it again");
