@@ -1,0 +1,19 @@
+//! The workspace's integration tests, one module per file, built as one binary (see
+//! `tests/Cargo.toml`). Each starts its own emulator on a free loopback port.
+
+mod aws_behaviour;
+mod aws_lifecycle;
+mod dependencies;
+mod faults;
+mod guardrails;
+mod limits;
+mod live;
+mod network;
+mod parameter_groups;
+mod pipeline;
+mod refresh;
+mod security_groups;
+mod service;
+mod services;
+mod state_backends;
+mod workflows;
