@@ -17,6 +17,13 @@ Corrections (each is a difference from AWS, not a behaviour of the product):
   `aws:SecureTransport` key of `Bool` conditions is evaluated against the request's scheme, as AWS
   does; statements with other conditions keep moto's behaviour.
 
+- IAM permissions boundaries: moto 5.2.5 checks only the form of a role's boundary ARN; AWS
+  refuses a boundary that is not an existing managed policy (NoSuchEntity, "Scope ARN: … does not
+  exist or is not attachable": https://docs.aws.amazon.com/IAM/latest/APIReference/API_PutRolePermissionsBoundary.html,
+  and CreateRole's PermissionsBoundary likewise:
+  https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html). Here CreateRole and
+  PutRolePermissionsBoundary refuse a customer managed policy that does not exist.
+
 AWS behaviours (scripts/emulator_aws.py, installed here): PLATFORM_EMULATOR_AWS='{...}' (JSON), or
 `POST /_platform/aws` with a JSON object while running (`GET /_platform/aws` shows the settings),
 makes the emulator behave as AWS does where moto is lenient. Absent, nothing changes. Settings:
@@ -63,6 +70,8 @@ from moto.rds.exceptions import DBParameterGroupNotFoundError
 from moto.core.responses import ActionResult
 from moto.rds.responses import RDSResponse
 from moto.server import main
+from moto.iam.models import IAMBackend
+from moto.iam.exceptions import NotFoundException as IAMNotFoundException
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import emulator_aws  # noqa: E402  (next to this script)
@@ -163,6 +172,31 @@ def create_subnet(
 
 
 SubnetBackend.create_subnet = create_subnet
+
+_create_role = IAMBackend.create_role
+_put_role_permissions_boundary = IAMBackend.put_role_permissions_boundary
+
+
+def boundary_exists(backend, arn):
+    # AWS managed policies (account `aws`) are moto's own; customer ones must exist.
+    if not arn or ":iam::aws:policy/" in arn:
+        return
+    if arn not in backend.managed_policies:
+        raise IAMNotFoundException(f"Scope ARN: {arn} does not exist or is not attachable.")
+
+
+def create_role(self, role_name, assume_role_policy_document, path, permissions_boundary, *args, **kwargs):
+    boundary_exists(self, permissions_boundary)
+    return _create_role(self, role_name, assume_role_policy_document, path, permissions_boundary, *args, **kwargs)
+
+
+def put_role_permissions_boundary(self, role_name, permissions_boundary):
+    boundary_exists(self, permissions_boundary)
+    return _put_role_permissions_boundary(self, role_name, permissions_boundary)
+
+
+IAMBackend.create_role = create_role
+IAMBackend.put_role_permissions_boundary = put_role_permissions_boundary
 S3Response.setup_class = setup_class
 FakeBucket.get_permission = get_permission
 emulator_aws.install()

@@ -17,7 +17,7 @@ pub struct Entry {
 pub const ENTRIES: &[Entry] = &[
     Entry {
         name: stacks::pipeline::NAME,
-        description: "CI: the state bucket, GitHub's OIDC provider, the deploy and plan roles (not in --all)",
+        description: "CI: the state bucket, GitHub's OIDC provider, the deploy and plan roles, the services' permissions boundary (an administrator's, applied first; not in --all)",
         in_all: false,
     },
     Entry {

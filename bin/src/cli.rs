@@ -38,6 +38,11 @@ pub enum Command {
         /// Save the plan to FILE, for `platform apply FILE` to apply exactly it.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+        /// Read the states without taking their locks: nothing is written, so a plan role that
+        /// may only read states can plan, and a plan never blocks a deploy (it may then show a
+        /// state an apply is changing).
+        #[arg(long)]
+        no_lock: bool,
     },
     /// Plan, ask, and apply; or apply a plan saved with `plan --out FILE`, exactly as saved.
     Apply {

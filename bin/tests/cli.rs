@@ -65,6 +65,10 @@ async fn apply_plan_output_and_destroy_the_foundation() {
     assert!(outputs["cluster_arn"].as_str().unwrap().ends_with("cluster/dev-foundation-cluster"));
 
     // Another environment is another set of resources, in the same account.
+    // The pipeline stack first, as an administrator applies it: the services' roles carry its
+    // permissions boundary.
+    let pipeline = run(&["apply", "--stack", "pipeline", "--env", "staging", "--yes"]);
+    assert!(pipeline.status.success(), "{}", text(&pipeline.stderr));
     let staging = run(&["apply", "--all", "--env", "staging", "--yes", "--var", "image_tag=v1"]);
     assert!(staging.status.success(), "{}", text(&staging.stderr));
 
@@ -227,10 +231,10 @@ fn the_catalog_is_listed() {
     let dir = tempfile::tempdir().unwrap();
     let out = platform(dir.path(), None, &["stacks"]);
     insta::assert_snapshot!(text(&out.stdout), @r"
-    pipeline           CI: the state bucket, GitHub's OIDC provider, the deploy and plan roles (not in --all)
+    pipeline           CI: the state bucket, GitHub's OIDC provider, the deploy and plan roles, the services' permissions boundary (an administrator's, applied first; not in --all)
     foundation         network, container registry, ECS cluster, service discovery and shared logs
     card-dependencies  the card service's PostgreSQL database and image bucket (uses foundation)
-    card-service       the card service: load balancer, security groups, roles, task definition, ECS service (uses card-dependencies, foundation)
+    card-service       the card service: load balancer, security groups, roles, task definition, ECS service (uses card-dependencies, foundation, pipeline)
 
     environments: dev, prod, staging
     ");
@@ -324,6 +328,7 @@ async fn no_secret_appears_in_the_state_the_plan_or_the_logs() {
     };
     let mut seen = String::new();
     for args in [
+        &["apply", "--stack", "pipeline", "--env", "dev", "--yes"][..],
         &["apply", "--all", "--env", "dev", "--yes", "--var", "image_tag=v1"][..],
         &["plan", "--all", "--env", "dev"][..],
         &["plan", "--all", "--env", "dev", "--json"][..],
@@ -419,6 +424,17 @@ fn the_whole_card_service_deploys_in_order_and_a_new_image_is_one_revision() {
     assert_eq!(first.status.code(), Some(1));
     assert!(text(&first.stderr).contains("name the image with --var image_tag=TAG"));
 
+    // The card service's roles carry the boundary the pipeline stack owns: an administrator
+    // applies it first.
+    let before = run(&["plan", "--all", "--env", "prod", "--var", "image_tag=v1"]);
+    assert_eq!(before.status.code(), Some(1));
+    assert!(
+        text(&before.stderr).contains("uses stack `pipeline`, which has not been applied in `prod`"),
+        "{}",
+        text(&before.stderr)
+    );
+    let pipeline = run(&["apply", "--stack", "pipeline", "--env", "prod", "--yes"]);
+    assert!(pipeline.status.success(), "{}", text(&pipeline.stderr));
     let apply = run(&["apply", "--all", "--env", "prod", "--yes", "--var", "image_tag=v1"]);
     assert!(apply.status.success(), "{}\n{}", text(&apply.stdout), text(&apply.stderr));
     let stdout = text(&apply.stdout);
@@ -449,6 +465,7 @@ fn a_deployment_the_circuit_breaker_rolls_back_fails_the_apply_naming_the_servic
     let emulator = Emulator::start();
     let dir = tempfile::tempdir().unwrap();
     let run = |args: &[&str]| platform(dir.path(), Some(&emulator), args);
+    assert!(run(&["apply", "--stack", "pipeline", "--yes"]).status.success());
     let apply = run(&["apply", "--all", "--yes", "--var", "image_tag=v1"]);
     assert!(apply.status.success(), "{}\n{}", text(&apply.stdout), text(&apply.stderr));
     // The rollout was awaited, and said how it went while it did.
@@ -561,6 +578,7 @@ fn a_saved_plan_is_applied_exactly_and_refused_once_stale() {
 fn plans_render_as_markdown_for_pull_requests() {
     let emulator = Emulator::start();
     let dir = tempfile::tempdir().unwrap();
+    assert!(platform(dir.path(), Some(&emulator), &["apply", "--stack", "pipeline", "--yes"]).status.success());
     let out =
         platform(dir.path(), Some(&emulator), &["plan", "--all", "--var", "image_tag=1.0.0", "--format", "markdown"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -587,6 +605,7 @@ async fn drift_finds_changes_made_outside_and_apply_brings_the_cloud_back() {
     let emulator = Emulator::start();
     let dir = tempfile::tempdir().unwrap();
     let run = |args: &[&str]| platform(dir.path(), Some(&emulator), args);
+    assert!(run(&["apply", "--stack", "pipeline", "--env", "prod", "--yes"]).status.success());
     let apply = run(&["apply", "--all", "--env", "prod", "--yes", "--var", "image_tag=1.0.0"]);
     assert!(apply.status.success(), "{}\n{}", text(&apply.stdout), text(&apply.stderr));
     let drift = run(&["drift", "--all", "--env", "prod"]);
@@ -862,6 +881,7 @@ async fn plans_name_the_account_diff_documents_by_line_and_target_what_an_incide
     let emulator = Emulator::start();
     let dir = tempfile::tempdir().unwrap();
     let run = |args: &[&str]| platform(dir.path(), Some(&emulator), args);
+    assert!(run(&["apply", "--stack", "pipeline", "--yes"]).status.success());
     let apply = run(&["apply", "--all", "--yes", "--var", "image_tag=1.0.0"]);
     assert!(apply.status.success(), "{}\n{}", text(&apply.stdout), text(&apply.stderr));
     assert!(
@@ -922,8 +942,11 @@ async fn plans_name_the_account_diff_documents_by_line_and_target_what_an_incide
     {
         assert!(!planned.contains(&unrelated.to_string()), "{unrelated} not in {planned:?}");
     }
-    let stacks: Vec<&str> = doc["plans"].as_array().unwrap().iter().map(|p| p["stack"].as_str().unwrap()).collect();
-    assert!(!stacks.contains(&"pipeline"), "{stacks:?}");
+    // Of the pipeline stack, only the boundary the service's roles carry.
+    assert!(planned.contains(&"pipeline.boundary".to_string()), "{planned:?}");
+    for unrelated in ["pipeline.deploy", "pipeline.state", "pipeline.github"] {
+        assert!(!planned.contains(&unrelated.to_string()), "{unrelated} not in {planned:?}");
+    }
     assert!(doc["plans"][0]["targets"].is_array(), "the plan says it is partial");
 
     // Applying it fixes the role only; the rest waits for a full apply.

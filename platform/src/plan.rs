@@ -229,7 +229,7 @@ pub struct Upstream {
     /// Upstream stacks that will be applied earlier in the same run: their missing outputs are
     /// unknown rather than an error.
     pub pending: BTreeSet<String>,
-    /// The account's values by name (`partition`), once the engine knows who it acts as.
+    /// The account's values by name (`partition`, `account`), once the engine knows who it acts as.
     pub account: BTreeMap<String, Value>,
 }
 
@@ -246,6 +246,7 @@ impl Upstream {
     /// These outputs with the values of the account `identity` is in.
     pub fn with_identity(mut self, identity: &Identity) -> Self {
         self.account.insert("partition".into(), Value::String(identity.partition.clone()));
+        self.account.insert("account".into(), Value::String(identity.account.clone()));
         self
     }
 }

@@ -426,7 +426,7 @@ async fn cross_stack_references_resolve_from_the_upstream_state() {
     assert_eq!(
         err.to_string(),
         "stack `down` uses stack `up`, which has not been applied in `dev`: apply it first \
-         (platform apply --stack up --env dev), or apply both with --all"
+         (platform apply --stack up --env dev), or both in one run"
     );
     // Planned in the same run as its upstream, the reference is unknown rather than an error.
     let pending = ["up".to_string()].into();

@@ -20,6 +20,10 @@ pub const RULE_FILES: &[(&str, &str)] = &[
 /// deploying the stacks of one environment calls, scoped to that environment's names.
 pub const DEPLOY_ROLE: &str = include_str!("../documents/deploy-role.toml");
 
+/// The permissions boundary of every role the deploy role creates (`documents/role-boundary.toml`):
+/// what a service's role may ever do in its environment.
+pub const ROLE_BOUNDARY: &str = include_str!("../documents/role-boundary.toml");
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -48,11 +48,12 @@ pub struct Settings {
     /// A certificate for HTTPS on load balancers; without one they serve HTTP only.
     #[serde(default)]
     pub certificate_arn: Option<String>,
-    /// The GitHub Actions token subjects allowed to assume this environment's deploy role
-    /// (`repo:OWNER/REPO:ref:refs/heads/main`, `repo:OWNER/REPO:environment:prod`).
-    pub ci_deploy_subjects: Vec<String>,
-    /// The subjects allowed to assume the read-only plan role (pull requests).
-    pub ci_plan_subjects: Vec<String>,
+    /// The GitHub environments whose jobs may assume this environment's deploy role.
+    pub ci_deploy_environments: Vec<String>,
+    /// The GitHub environments whose jobs may assume the read-only plan role.
+    pub ci_plan_environments: Vec<String>,
+    /// Whether pull requests (jobs without a GitHub environment) may assume the plan role.
+    pub ci_plan_pull_requests: bool,
 }
 
 /// An environment: its name and its settings.
@@ -62,9 +63,29 @@ pub struct Environment {
     pub env: Env,
     /// What it changes.
     pub settings: Settings,
+    /// The GitHub repository whose workflows deploy and plan it (`OWNER/REPO`).
+    pub github_repository: String,
 }
 
 impl Environment {
+    /// The GitHub Actions OIDC token subjects that may assume the deploy role: jobs of the
+    /// environment's GitHub deploy environments. A job that names a GitHub environment presents
+    /// `repo:OWNER/REPO:environment:NAME`, whatever event started it
+    /// (<https://docs.github.com/en/actions/reference/security/oidc#example-subject-claims>).
+    pub fn ci_deploy_subjects(&self) -> Vec<String> {
+        self.ci_deploy_environments.iter().map(|e| format!("repo:{}:environment:{e}", self.github_repository)).collect()
+    }
+
+    /// The subjects that may assume the plan role: pull requests where allowed
+    /// (`repo:OWNER/REPO:pull_request`) and jobs of the GitHub plan environments.
+    pub fn ci_plan_subjects(&self) -> Vec<String> {
+        let pull_requests = self.ci_plan_pull_requests.then(|| format!("repo:{}:pull_request", self.github_repository));
+        pull_requests
+            .into_iter()
+            .chain(self.ci_plan_environments.iter().map(|e| format!("repo:{}:environment:{e}", self.github_repository)))
+            .collect()
+    }
+
     /// The first two numbers of the environment's `network_cidr` (checked to be `A.B.0.0/16`
     /// when the environments are read).
     pub fn network_prefix(&self) -> [u8; 2] {
@@ -98,13 +119,27 @@ impl Environments {
 
     /// Parses an environments document.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let tables: BTreeMap<String, Settings> = toml::from_str(text).map_err(|e| e.to_string())?;
+        #[derive(Deserialize)]
+        struct File {
+            github_repository: String,
+            #[serde(flatten)]
+            tables: BTreeMap<String, Settings>,
+        }
+        let File { github_repository, tables } = toml::from_str(text).map_err(|e| e.to_string())?;
+        let valid_part = |p: &str| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c));
+        if !matches!(github_repository.split_once('/'), Some((owner, repo)) if valid_part(owner) && valid_part(repo)) {
+            return Err(format!("github_repository: `{github_repository}` is not `OWNER/REPO`"));
+        }
         for (name, settings) in &tables {
             if network_prefix(&settings.network_cidr).is_none() {
                 return Err(format!(
                     "[{name}] network_cidr: `{}` is not a /16 block such as `10.1.0.0/16`",
                     settings.network_cidr
                 ));
+            }
+            let github = settings.ci_deploy_environments.iter().chain(&settings.ci_plan_environments);
+            if let Some(bad) = github.clone().find(|e| !valid_part(e)) {
+                return Err(format!("[{name}] `{bad}` is not a GitHub environment name"));
             }
         }
         let mut blocks: BTreeMap<&str, &str> = BTreeMap::new();
@@ -116,9 +151,23 @@ impl Environments {
                 ));
             }
         }
+        // A GitHub environment's jobs present one subject: it may deploy or plan one environment.
+        let mut github: BTreeMap<&str, &str> = BTreeMap::new();
+        for (name, settings) in &tables {
+            for e in settings.ci_deploy_environments.iter().chain(&settings.ci_plan_environments) {
+                if let Some(other) = github.insert(e.as_str(), name.as_str()) {
+                    return Err(format!(
+                        "[{name}] the GitHub environment `{e}` is also [{other}]'s: one GitHub environment, one role"
+                    ));
+                }
+            }
+        }
         tables
             .into_iter()
-            .map(|(name, settings)| Ok((name.clone(), Environment { env: Env::new(name)?, settings })))
+            .map(|(name, settings)| {
+                let env = Env::new(name)?;
+                Ok((env.to_string(), Environment { env, settings, github_repository: github_repository.clone() }))
+            })
             .collect::<Result<_, String>>()
             .map(Self)
     }
@@ -153,6 +202,33 @@ mod tests {
         assert!(!dev.protected && !dev.high_availability && dev.backup_retention_days >= 7);
         assert!(prod.service_desired_count >= 2);
         assert!(envs.get("qa").unwrap_err().contains("environments: dev, prod, staging"));
+    }
+
+    #[test]
+    fn ci_subjects_name_the_repository_and_the_github_environments() {
+        let envs = Environments::builtin();
+        let (dev, prod) = (envs.get("dev").unwrap(), envs.get("prod").unwrap());
+        assert_eq!(dev.ci_deploy_subjects(), ["repo:acme/card-platform:environment:dev"]);
+        assert_eq!(dev.ci_plan_subjects(), ["repo:acme/card-platform:pull_request"]);
+        assert_eq!(prod.ci_deploy_subjects(), ["repo:acme/card-platform:environment:prod"]);
+        assert_eq!(
+            prod.ci_plan_subjects(),
+            ["repo:acme/card-platform:environment:prod-plan", "repo:acme/card-platform:environment:prod-read"],
+            "pull requests do not plan prod"
+        );
+        let text = include_str!("../environments.toml");
+        let shared = text.replacen(
+            r#"ci_plan_environments = ["prod-plan", "prod-read"]"#,
+            r#"ci_plan_environments = ["dev"]"#,
+            1,
+        );
+        let err = Environments::parse(&shared).unwrap_err();
+        assert!(err.contains("the GitHub environment `dev` is also [dev]'s"), "{err}");
+        let bad = text.replacen(r#""acme/card-platform""#, r#""card-platform""#, 1);
+        assert!(Environments::parse(&bad).unwrap_err().contains("is not `OWNER/REPO`"));
+        let ids = text.replacen(r#""acme/card-platform""#, r#""acme@1234/card-platform@5678""#, 1);
+        let ids = Environments::parse(&ids).unwrap();
+        assert_eq!(ids.get("dev").unwrap().ci_deploy_subjects(), ["repo:acme@1234/card-platform@5678:environment:dev"]);
     }
 
     #[test]

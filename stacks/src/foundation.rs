@@ -52,6 +52,9 @@ pub struct Foundation {
     pub logs: Handle<LogGroup>,
     /// Image repositories by service.
     pub repositories: BTreeMap<String, Handle<EcrRepository>>,
+    /// The environment's pipeline stack (applied by an administrator before the foundation): the
+    /// permissions boundary every role of a service carries is its `boundary`.
+    pub pipeline: crate::pipeline::Pipeline,
 }
 
 /// The foundation of `env` with the default options.
@@ -146,6 +149,7 @@ pub fn foundation_with(environment: &Environment, options: &FoundationOptions) -
         s.output(&format!("{}_repository_uri", service.replace('-', "_")), repo.repository_uri());
     }
     Ok(Foundation {
+        pipeline: crate::pipeline::pipeline(environment)?,
         spec: s.build()?,
         vpc,
         public_subnets: public,

@@ -2,7 +2,9 @@
 //! GitHub Actions OIDC provider, and two roles CI assumes with short-lived tokens (no long-lived
 //! keys): a deploy role allowed exactly what deploying the environment's stacks calls
 //! (`policies/documents/deploy-role.toml`, scoped to the environment's names), and a read-only
-//! plan role for pull requests.
+//! plan role (pull requests, drift checks) that takes no lock. Who may assume each is derived from
+//! the environment's settings (`ci_deploy_environments`, `ci_plan_environments`,
+//! `ci_plan_pull_requests`) and the repository (`github_repository`).
 //!
 //! It is the one stack applied from a workstation with administrator credentials, once per
 //! account and environment; every other stack is then applied by CI with
@@ -11,7 +13,7 @@
 use serde::Deserialize;
 
 use platform::model::{Handle, Ref, Stack, StackError, StackSpec};
-use platform::resources::iam::{OidcProvider, PolicyDocument, Role, Statement, Trust};
+use platform::resources::iam::{Effect, ManagedPolicy, OidcProvider, PolicyDocument, Role, Statement, Trust};
 use platform::resources::{Arn, Bucket, Tags};
 
 use crate::Environment;
@@ -21,6 +23,9 @@ pub const NAME: &str = "pipeline";
 
 /// GitHub Actions' token issuer.
 pub const GITHUB_ISSUER: &str = "https://token.actions.githubusercontent.com";
+
+/// How long a deploy job's session lasts: three hours, its time limit.
+pub const DEPLOY_SESSION_SECONDS: u32 = 3 * 3600;
 
 /// The key prefix of the states in the state bucket: `s3://<state_bucket>/states`.
 pub const STATE_PREFIX: &str = "states";
@@ -38,14 +43,19 @@ pub struct Pipeline {
     pub deploy_role: Handle<Role>,
     /// The role pull-request plans assume.
     pub plan_role: Handle<Role>,
+    /// The permissions boundary every role of the environment's services carries.
+    pub boundary: Handle<ManagedPolicy>,
 }
 
-/// One statement of the deploy-role document.
+/// One statement of a policy document kept as data (`policies/documents/*.toml`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DocumentStatement {
     /// Its name (the statement's purpose).
     pub name: String,
+    /// `Allow` (the default) or `Deny`.
+    #[serde(default = "allow")]
+    pub effect: Effect,
     /// Why no call of its own shows these actions (implicit authorizations, pipeline steps).
     #[serde(default)]
     pub reason: Option<String>,
@@ -53,6 +63,25 @@ pub struct DocumentStatement {
     pub actions: Vec<String>,
     /// The resources, `{env}` standing for the environment's name.
     pub resources: Vec<String>,
+    /// AWS conditions, every one of which must hold.
+    #[serde(default)]
+    pub conditions: Vec<DocumentCondition>,
+}
+
+/// A condition of a [`DocumentStatement`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentCondition {
+    /// `StringEquals`, `ArnEquals`...
+    pub operator: String,
+    /// The condition key.
+    pub key: String,
+    /// The values, with the same placeholders as resources.
+    pub values: Vec<String>,
+}
+
+fn allow() -> Effect {
+    Effect::Allow
 }
 
 #[derive(Deserialize)]
@@ -61,25 +90,57 @@ struct Document {
     statement: Vec<DocumentStatement>,
 }
 
-/// The statements of `policies/documents/deploy-role.toml` for `env`.
-pub fn deploy_statements(env: &str) -> Vec<DocumentStatement> {
-    let doc: Document = toml::from_str(policies::DEPLOY_ROLE).expect("deploy-role.toml is valid");
+fn statements_of(text: &str, env: &str) -> Vec<DocumentStatement> {
+    let doc: Document = toml::from_str(text).expect("the policy documents are valid");
     doc.statement
         .into_iter()
         .map(|mut s| {
             s.resources = s.resources.iter().map(|r| r.replace("{env}", env)).collect();
+            for c in &mut s.conditions {
+                c.values = c.values.iter().map(|v| v.replace("{env}", env)).collect();
+            }
             s
         })
         .collect()
 }
 
-/// A resource of the deploy role's document: `arn:{partition}:…` is an ARN in the account's
-/// partition (known when the stack is applied), anything else is taken as written (`*`).
-fn resource(text: &str) -> Ref<Arn> {
+/// The statements of `policies/documents/deploy-role.toml` for `env`.
+pub fn deploy_statements(env: &str) -> Vec<DocumentStatement> {
+    statements_of(policies::DEPLOY_ROLE, env)
+}
+
+/// The statements of `policies/documents/role-boundary.toml` for `env`.
+pub fn boundary_statements(env: &str) -> Vec<DocumentStatement> {
+    statements_of(policies::ROLE_BOUNDARY, env)
+}
+
+/// A value of a document: `arn:{partition}:…` is an ARN in the account's partition (known when
+/// the stack is applied), `{boundary}` the environment's permissions boundary, anything else is
+/// taken as written (`*`).
+fn resource(text: &str, boundary: &Ref<Arn>) -> Ref<Arn> {
+    if text == "{boundary}" {
+        return boundary.clone();
+    }
     match text.strip_prefix("arn:{partition}:") {
         Some(rest) => Ref::arn(rest),
         None => text.into(),
     }
+}
+
+/// A document's statements as policy statements.
+fn policy(statements: &[DocumentStatement], boundary: &Ref<Arn>) -> Vec<Statement> {
+    statements
+        .iter()
+        .map(|d| {
+            let actions: Vec<&str> = d.actions.iter().map(String::as_str).collect();
+            let resources = d.resources.iter().map(|r| resource(r, boundary)).collect();
+            let mut statement = Statement::allow(&actions, resources);
+            statement.effect = d.effect;
+            d.conditions.iter().fold(statement, |s, c| {
+                s.when(&c.operator, &c.key, c.values.iter().map(|v| resource(v, boundary)).collect())
+            })
+        })
+        .collect()
 }
 
 /// Whether an action only reads (plans and drift checks need nothing else).
@@ -107,25 +168,31 @@ pub fn pipeline(environment: &Environment) -> Result<Pipeline, StackError> {
             tags: Tags::new(),
         },
     );
+    // What any role the deploy role creates may ever do: administrators own it, the deploy role
+    // cannot change it, and every role the deploy role makes must carry it.
+    let boundary = s.add(
+        "boundary",
+        ManagedPolicy {
+            description: format!("The permissions boundary of every role of {env}'s services"),
+            document: PolicyDocument { statements: policy(&boundary_statements(env), &"*".into()) },
+            tags: Tags::new(),
+        },
+    );
+    let boundary_arn = boundary.arn();
     let states = state_bucket.arn().with_suffix(&format!("/{STATE_PREFIX}/*"));
-    let locks = state_bucket.arn().with_suffix(&format!("/{STATE_PREFIX}/*.lock"));
-    let mut deploy: Vec<Statement> = deploy_statements(env)
-        .iter()
-        .map(|d| {
-            let actions: Vec<&str> = d.actions.iter().map(String::as_str).collect();
-            Statement::allow(&actions, d.resources.iter().map(|r| resource(r)).collect())
-        })
-        .collect();
+    let mut deploy: Vec<Statement> = policy(&deploy_statements(env), &boundary_arn);
     // The deploy role manages the roles of its environment, but never the pipeline's own: it
     // could otherwise widen itself.
     let own_roles = Ref::arn(&format!("iam::*:role/{env}-{NAME}-*"));
-    let role_actions: Vec<String> =
-        deploy_statements(env).into_iter().flat_map(|d| d.actions).filter(|a| a.starts_with("iam:")).collect();
-    deploy.push(Statement {
-        effect: platform::resources::Effect::Deny,
-        actions: role_actions,
-        resources: vec![own_roles],
-    });
+    let mut role_actions: Vec<String> = deploy_statements(env)
+        .into_iter()
+        .filter(|d| d.effect == Effect::Allow)
+        .flat_map(|d| d.actions)
+        .filter(|a| a.starts_with("iam:"))
+        .collect();
+    role_actions.sort();
+    role_actions.dedup();
+    deploy.push(Statement { actions: role_actions, ..Statement::deny(&[], vec![own_roles]) });
     // Nor the state bucket's configuration or object history: only the states' current versions.
     let state_objects = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket"];
     let bucket_actions: Vec<String> = deploy_statements(env)
@@ -134,9 +201,8 @@ pub fn pipeline(environment: &Environment) -> Result<Pipeline, StackError> {
         .filter(|a| a.starts_with("s3:") && !state_objects.contains(&a.as_str()))
         .collect();
     deploy.push(Statement {
-        effect: platform::resources::Effect::Deny,
         actions: bucket_actions,
-        resources: vec![state_bucket.arn(), state_bucket.arn().with_suffix("/*")],
+        ..Statement::deny(&[], vec![state_bucket.arn(), state_bucket.arn().with_suffix("/*")])
     });
     deploy.push(Statement::allow(&["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], vec![states.clone()]));
     deploy.push(Statement::allow(&["s3:ListBucket"], vec![state_bucket.arn()]));
@@ -146,41 +212,51 @@ pub fn pipeline(environment: &Environment) -> Result<Pipeline, StackError> {
             trust: Trust::WebIdentity {
                 provider: github.arn(),
                 audience: "sts.amazonaws.com".into(),
-                subjects: environment.ci_deploy_subjects.clone(),
+                subjects: environment.ci_deploy_subjects(),
             },
             policies: [("deploy".to_string(), PolicyDocument { statements: deploy })].into(),
             managed_policies: vec![],
+            permissions_boundary: None,
+            // A first deploy of prod (a Multi-AZ database, NAT gateways, a rollout) takes well over
+            // the default hour; the deploy job asks for as long (`role-duration-seconds`,
+            // .github/workflows/deploy.yml).
+            max_session_seconds: Some(DEPLOY_SESSION_SECONDS),
             tags: Tags::new(),
         },
     );
-    // Plans read everything and take the lock (a lock object); they change nothing else.
-    let mut plan: Vec<Statement> = deploy_statements(env)
-        .iter()
-        .filter(|d| d.reason.is_none())
-        .filter_map(|d| {
-            let actions: Vec<&str> = d.actions.iter().map(String::as_str).filter(|a| reads(a)).collect();
-            (!actions.is_empty()).then(|| Statement::allow(&actions, d.resources.iter().map(|r| resource(r)).collect()))
+    // Plans and drift checks only read: the environment's states (never a lock: they run with
+    // `--no-lock`, so a pull request can neither block a deploy nor write anything) and what the
+    // stacks hold.
+    let reading: Vec<DocumentStatement> = deploy_statements(env)
+        .into_iter()
+        .filter(|d| d.reason.is_none() && d.effect == Effect::Allow && d.conditions.is_empty())
+        .filter_map(|mut d| {
+            d.actions.retain(|a| reads(a));
+            (!d.actions.is_empty()).then_some(d)
         })
         .collect();
+    let mut plan = policy(&reading, &boundary_arn);
     plan.push(Statement::allow(&["s3:GetObject"], vec![states]));
-    plan.push(Statement::allow(&["s3:PutObject", "s3:DeleteObject"], vec![locks]));
     let plan_role = s.add(
         "plan",
         Role {
             trust: Trust::WebIdentity {
                 provider: github.arn(),
                 audience: "sts.amazonaws.com".into(),
-                subjects: environment.ci_plan_subjects.clone(),
+                subjects: environment.ci_plan_subjects(),
             },
             policies: [("plan".to_string(), PolicyDocument { statements: plan })].into(),
             managed_policies: vec![],
+            permissions_boundary: None,
+            max_session_seconds: None,
             tags: Tags::new(),
         },
     );
     s.output("state_bucket", state_bucket.name());
     s.output("deploy_role_arn", deploy_role.arn());
     s.output("plan_role_arn", plan_role.arn());
-    Ok(Pipeline { spec: s.build()?, state_bucket, github, deploy_role, plan_role })
+    s.output("boundary_arn", boundary.arn());
+    Ok(Pipeline { spec: s.build()?, state_bucket, github, deploy_role, plan_role, boundary })
 }
 
 #[cfg(test)]
@@ -206,7 +282,10 @@ mod tests {
         assert!(!text.contains("{env}") && !text.contains("{partition}") && !text.contains("role/dev-"), "{text}");
         // It cannot change the pipeline's own roles (and so widen itself).
         let statements = deploy["policies"]["deploy"]["statements"].as_array().unwrap().clone();
-        let deny = statements.iter().find(|s| s["effect"] == "Deny").unwrap();
+        let deny = statements
+            .iter()
+            .find(|s| s["effect"] == "Deny" && s["resources"].to_string().contains("pipeline-"))
+            .unwrap();
         let partition = serde_json::json!({"$ref": "aws.partition", "attr": "value"});
         assert_eq!(
             deny["resources"],
@@ -219,8 +298,7 @@ mod tests {
         for statement in plan.as_array().unwrap() {
             for action in statement["actions"].as_array().unwrap() {
                 let action = action.as_str().unwrap();
-                let lock_object = statement["resources"].to_string().contains(".lock");
-                assert!(reads(action) || lock_object || action == "s3:GetObject", "the plan role may {action}");
+                assert!(reads(action) || action == "s3:GetObject", "the plan role may {action}");
             }
         }
     }

@@ -78,6 +78,9 @@ pub fn service(
 ) -> Result<ServiceStack, StackError> {
     let mut s = Stack::new(stack, &environment.env);
     s.uses(&foundation.spec);
+    // Its roles carry the environment's permissions boundary, which the pipeline stack owns.
+    s.uses(&foundation.pipeline.spec);
+    let boundary = foundation.pipeline.boundary.arn();
     s.uses(&dependencies.spec);
     let (port, health) = (options.port, options.health_port);
 
@@ -206,6 +209,8 @@ pub fn service(
             trust: Trust::Service("ecs-tasks.amazonaws.com".into()),
             policies: BTreeMap::from([("run".to_string(), PolicyDocument { statements: execution })]),
             managed_policies: vec![],
+            permissions_boundary: Some(boundary.clone()),
+            max_session_seconds: None,
             tags: Tags::new(),
         },
     );
@@ -228,6 +233,8 @@ pub fn service(
                 BTreeMap::from([("grants".to_string(), PolicyDocument { statements: grants })])
             },
             managed_policies: vec![],
+            permissions_boundary: Some(boundary.clone()),
+            max_session_seconds: None,
             tags: Tags::new(),
         },
     );

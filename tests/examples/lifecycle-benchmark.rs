@@ -140,6 +140,8 @@ async fn main() {
     }
     let h = Harness::on(Emulator::start_with(behaviour)).await;
     let environment = stacks::Environments::builtin().get("prod").unwrap().clone();
+    // The pipeline stack (the roles' permissions boundary) is an administrator's, applied before.
+    h.bootstrap(&environment).await;
     let foundation = stacks::foundation(&environment).unwrap();
     let mut specs = vec![foundation.spec.clone()];
     specs.extend(card_stacks::card_stacks(&environment, &foundation, "v1").unwrap());

@@ -10,6 +10,9 @@ use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
+pub mod github;
+pub mod iam;
+
 /// The workspace's root directory.
 pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ lives in the workspace").to_path_buf()
@@ -171,6 +174,8 @@ pub fn log_writer_role(
             PolicyDocument { statements: vec![Statement::allow(actions, vec![logs.arn().with_suffix(suffix)])] },
         )]),
         managed_policies: vec![],
+        permissions_boundary: None,
+        max_session_seconds: None,
         tags,
     }
 }
@@ -530,6 +535,24 @@ impl Harness {
         let report = self.engine.apply(prepared, &|_| {}).await.expect("destroy");
         assert!(report.is_success(), "destroy failed: {}", platform::render::report_text(&spec.name, &report));
         assert!(self.state(spec).resources.is_empty(), "destroy leaves nothing in the state");
+    }
+
+    /// Applies the pipeline stack of `environment`, as an administrator does once before any
+    /// other stack: the services' roles carry its permissions boundary.
+    pub async fn bootstrap(&self, environment: &stacks::Environment) -> platform::StackSpec {
+        let pipeline = stacks::pipeline(environment).expect("the pipeline stack builds").spec;
+        self.apply_converged(&pipeline).await;
+        pipeline
+    }
+
+    /// Destroys the pipeline stack of `environment` (its state bucket, protected, named as allowed).
+    pub async fn unbootstrap(&self, environment: &stacks::Environment) {
+        let pipeline = stacks::pipeline(environment).expect("the pipeline stack builds").spec;
+        let allow = [platform::Address::new(stacks::pipeline::NAME, "state")].into();
+        let engine = self.engine_with(platform::apply::ApplyOptions { allow_destroy: allow, ..Default::default() });
+        let prepared = engine.prepare(&pipeline, true, "destroy").await.expect("prepare destroy");
+        let report = engine.apply(prepared, &|_| {}).await.expect("destroy");
+        assert!(report.is_success(), "destroy failed: {}", platform::render::report_text(&pipeline.name, &report));
     }
 
     /// The recorded state of `spec`.

@@ -110,6 +110,7 @@ async fn the_card_stacks_apply_in_dev_and_prod_as_aws_behaves_and_destroy_leaves
     for env in ["dev", "prod"] {
         let h = Harness::new().await;
         let environment = environment(env);
+        h.bootstrap(&environment).await;
         let specs = card_stacks(&environment, "v1", 8080);
         let reports = run(&h, &specs, false).await;
         assert_eq!(failures(&reports), [], "{env}: the run succeeds");
@@ -131,6 +132,7 @@ async fn the_card_stacks_apply_in_dev_and_prod_as_aws_behaves_and_destroy_leaves
         for spec in &specs {
             assert!(state(&h, spec).resources.is_empty(), "{env}: {} is empty", spec.name);
         }
+        h.unbootstrap(&environment).await;
         // Outside dev the database leaves its final snapshot, on purpose; nothing else is left.
         let (snapshots, left): (Vec<String>, Vec<String>) =
             tagged(&h, env).await.into_iter().partition(|arn| arn.contains(":snapshot:") && arn.contains("-final-"));
@@ -148,6 +150,7 @@ async fn the_card_stacks_apply_in_dev_and_prod_as_aws_behaves_and_destroy_leaves
 async fn a_failed_rollout_fails_the_apply_naming_the_service_and_keeps_the_revision_it_rolled_back_to() {
     let h = Harness::new().await;
     let environment = environment("dev");
+    h.bootstrap(&environment).await;
     let good = card_stacks(&environment, "v1", 8080);
     assert_eq!(failures(&run(&h, &good, false).await), []);
     let service = &good[2];
@@ -263,6 +266,7 @@ impl Watch {
 async fn a_new_target_group_and_a_new_security_group_take_over_without_a_moment_without_one() {
     let h = Harness::new().await;
     let environment = environment("dev");
+    h.bootstrap(&environment).await;
     let before = card_stacks(&environment, "v1", 8080);
     assert_eq!(failures(&run(&h, &before, false).await), []);
     let service = &before[2];

@@ -43,7 +43,8 @@ type Result<T> = std::result::Result<T, String>;
 /// The live environment's settings: dev's, in a network of its own, with nothing kept after it.
 fn environment(name: &str) -> stacks::Environment {
     let text = format!(
-        r#"[{name}]
+        r#"github_repository = "live/live"
+[{name}]
 protected = false
 network_cidr = "10.99.0.0/16"
 high_availability = false
@@ -58,8 +59,9 @@ db_final_snapshot = false
 log_retention_days = 1
 force_destroy_data = true
 service_desired_count = 1
-ci_deploy_subjects = []
-ci_plan_subjects = []
+ci_deploy_environments = []
+ci_plan_environments = []
+ci_plan_pull_requests = false
 "#
     );
     stacks::Environments::parse(&text).expect("the live environment").get(name).expect("defined").clone()
@@ -67,6 +69,9 @@ ci_plan_subjects = []
 
 /// The stacks of the lifecycle, in the order they are applied.
 struct Stacks {
+    /// Only its permissions boundary is applied (the suite leaves the account's GitHub OIDC
+    /// provider and CI roles alone).
+    pipeline: StackSpec,
     foundation: StackSpec,
     dependencies: StackSpec,
     service: StackSpec,
@@ -84,7 +89,12 @@ fn build(environment: &stacks::Environment, image_tag: &str, port: u16) -> Stack
     service_options.environment.insert("PORT".into(), port.to_string().as_str().into());
     let service = stacks::service(card_stacks::SERVICE, environment, &foundation, &deps, &service_options)
         .expect("the service builds");
-    Stacks { foundation: foundation.spec, dependencies: deps.spec, service: service.spec }
+    Stacks {
+        pipeline: foundation.pipeline.spec.clone(),
+        foundation: foundation.spec,
+        dependencies: deps.spec,
+        service: service.spec,
+    }
 }
 
 struct Live {
@@ -161,7 +171,7 @@ impl Live {
     /// Destroys what the states hold, then adopts and destroys whatever is still tagged with the
     /// environment; fails naming anything left.
     async fn clean_up(&self, stacks: &Stacks) -> Result<()> {
-        for spec in [&stacks.service, &stacks.dependencies, &stacks.foundation] {
+        for spec in [&stacks.service, &stacks.dependencies, &stacks.foundation, &stacks.pipeline] {
             self.destroy(spec).await?;
         }
         let leftovers = self.tagged().await?;
@@ -173,7 +183,7 @@ impl Live {
             leftovers.len()
         );
         for (arn, address) in &leftovers {
-            let Some(spec) = [&stacks.service, &stacks.dependencies, &stacks.foundation]
+            let Some(spec) = [&stacks.service, &stacks.dependencies, &stacks.foundation, &stacks.pipeline]
                 .into_iter()
                 .find(|s| address.as_ref().is_some_and(|a| a.stack() == s.name))
             else {
@@ -186,7 +196,7 @@ impl Live {
                 eprintln!("live: cannot adopt {arn} at {address}: {err}");
             }
         }
-        for spec in [&stacks.service, &stacks.dependencies, &stacks.foundation] {
+        for spec in [&stacks.service, &stacks.dependencies, &stacks.foundation, &stacks.pipeline] {
             self.destroy(spec).await?;
         }
         let left = self.tagged().await?;
@@ -389,6 +399,11 @@ async fn lifecycle(live: &Live) -> Result<()> {
     let env = &live.environment;
     let (port, moved) = (8080, 8090);
     let mut stacks = build(env, "live-1", port);
+    let boundary = [Address::new(stacks::pipeline::NAME, "boundary")].into();
+    let failed = live.apply(&stacks.pipeline, Some(boundary)).await?;
+    if !failed.is_empty() {
+        return Err(format!("applying the roles' permissions boundary failed: {failed:?}"));
+    }
     live.apply_ok(&stacks.foundation).await?;
     let repository = live.output(&stacks.foundation, "card_service_repository_uri")?;
     push_image(live, &repository, &["live-1", "live-2"]).await?;

@@ -8,6 +8,7 @@ mod faults;
 mod guardrails;
 mod limits;
 mod live;
+mod managed_policies;
 mod network;
 mod parameter_groups;
 mod pipeline;

@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 
 use platform::apply::ApplyOptions;
 use platform::{Address, StackSpec};
+use platform_tests::iam::{evaluate, Decision, Policy, Request};
 use platform_tests::{id_of, workspace_root, Harness};
 use serde_json::{json, Value};
 use stacks::pipeline::{deploy_statements, pipeline};
@@ -24,8 +25,9 @@ fn card(env: &str, image_tag: &str) -> Vec<StackSpec> {
 }
 
 /// Every `api("service:Operation")` label in the AWS provider's code, as the IAM action that
-/// authorizes it: what it can call. OIDC providers are left out: the pipeline stack, applied by an
-/// administrator, is their only user, and the deploy role must not manage them.
+/// authorizes it: what it can call. Left out, what the deploy role must never do: manage OIDC
+/// providers and managed policies (the pipeline stack, applied by an administrator, is their only
+/// user: the boundary among them) and remove a role's boundary.
 fn provider_actions() -> BTreeSet<String> {
     let mut files = vec![];
     let mut dirs = vec![workspace_root().join("platform/src/provider/aws")];
@@ -45,7 +47,10 @@ fn provider_actions() -> BTreeSet<String> {
         for part in text.split("api(\"").skip(1) {
             let action = part.split('"').next().unwrap();
             let Some((service, operation)) = action.split_once(':') else { continue };
-            if !operation.contains("OpenIDConnectProvider") {
+            let administrators_only = operation.contains("OpenIDConnectProvider")
+                || (service == "iam" && operation.contains("Policy") && !operation.contains("Role"))
+                || operation == "DeleteRolePermissionsBoundary";
+            if !administrators_only {
                 actions.insert(platform_tests::iam_action(service, operation));
             }
         }
@@ -56,11 +61,48 @@ fn provider_actions() -> BTreeSet<String> {
 #[tokio::test]
 async fn the_deploy_role_allows_what_deploying_calls_and_nothing_more() {
     let mut h = Harness::new().await;
+    // The pipeline stack is an administrator's, applied before: its calls are not the deploy role's.
+    h.bootstrap(&Environments::builtin().get("staging").unwrap().clone()).await;
     let recorder = h.record_calls();
     let specs = card("staging", "v1");
     for spec in &specs {
         h.apply_converged(spec).await;
     }
+    // The services' roles as IAM holds them, and the boundary they carry.
+    let iam = aws_sdk_iam::Client::new(&h.config);
+    let decode = |text: &str| -> Value {
+        serde_json::from_str(&percent_encoding::percent_decode_str(text).decode_utf8().unwrap()).unwrap()
+    };
+    let mut role_statements = vec![];
+    for role in ["execution-role", "task-role"] {
+        let name = id_of(&h.state(&specs[2]), role);
+        let got = iam.get_role().role_name(&name).send().await.unwrap();
+        let bound = got.role().unwrap().permissions_boundary().and_then(|b| b.permissions_boundary_arn());
+        assert!(
+            bound.is_some_and(|b| b.ends_with(":policy/staging-pipeline-boundary")),
+            "{name} is bounded: {bound:?}"
+        );
+        for policy in iam.list_role_policies().role_name(&name).send().await.unwrap().policy_names() {
+            let doc = iam.get_role_policy().role_name(&name).policy_name(policy).send().await.unwrap();
+            for statement in decode(doc.policy_document())["Statement"].as_array().unwrap() {
+                role_statements.push((name.clone(), statement.clone()));
+            }
+        }
+    }
+    let database = h.state(&specs[1]).resources[&Address::new("card-dependencies", "db-instance")].outputs["arn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let boundary_arn = h
+        .state(&stacks::pipeline(&Environments::builtin().get("staging").unwrap().clone()).unwrap().spec)
+        .outputs["boundary_arn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let version = iam.get_policy().policy_arn(&boundary_arn).send().await.unwrap();
+    let version = version.policy().unwrap().default_version_id().unwrap();
+    let document = iam.get_policy_version().policy_arn(&boundary_arn).version_id(version).send().await.unwrap();
+    let boundary = Policy::parse(&decode(document.policy_version().unwrap().document().unwrap())).unwrap();
     for spec in &specs {
         h.engine.drift(spec).await.unwrap();
     }
@@ -73,7 +115,11 @@ async fn the_deploy_role_allows_what_deploying_calls_and_nothing_more() {
     let recorded = recorder.actions();
     let named = provider_actions();
     let statements = deploy_statements("staging");
-    let allowed: BTreeSet<String> = statements.iter().flat_map(|s| s.actions.clone()).collect();
+    let allowed: BTreeSet<String> = statements
+        .iter()
+        .filter(|s| s.effect == platform::resources::Effect::Allow)
+        .flat_map(|s| s.actions.clone())
+        .collect();
     let explained: BTreeSet<String> =
         statements.iter().filter(|s| s.reason.is_some()).flat_map(|s| s.actions.clone()).collect();
 
@@ -88,6 +134,32 @@ async fn the_deploy_role_allows_what_deploying_calls_and_nothing_more() {
         explained.len()
     );
     assert!(missing.is_empty(), "deploying needs actions the deploy role does not allow: {missing:?}");
+
+    // Every statement of the services' roles falls inside the permissions boundary they carry.
+    let strings = |v: &Value| -> Vec<String> {
+        match v {
+            Value::String(s) => vec![s.clone()],
+            Value::Array(items) => items.iter().filter_map(|i| i.as_str().map(str::to_string)).collect(),
+            _ => vec![],
+        }
+    };
+    let mut outside = vec![];
+    for (role, statement) in &role_statements {
+        for action in strings(&statement["Action"]) {
+            for resource in strings(&statement["Resource"]) {
+                let mut request = Request::new(&action, &resource);
+                if resource.contains(":secret:rds!") {
+                    // RDS tags each secret it manages with its instance (`aws:rds:primaryDBInstanceArn`).
+                    request = request.with("aws:ResourceTag/aws:rds:primaryDBInstanceArn", &[&database]);
+                }
+                if evaluate(std::slice::from_ref(&boundary), None, &request) != Decision::Allowed {
+                    outside.push(format!("{role} may {action} on {resource}"));
+                }
+            }
+        }
+    }
+    println!("{} statements of the services' roles checked against their boundary", role_statements.len());
+    assert!(outside.is_empty(), "the services' roles allow what their boundary does not: {outside:?}");
     assert!(unused.is_empty(), "the deploy role allows actions nothing calls: {unused:?}");
 }
 
@@ -148,7 +220,7 @@ async fn the_pipeline_stack_trusts_only_github_tokens_of_its_subjects() {
 
     // A new subject is a change in place, and it widens access.
     let mut rotated = prod.clone();
-    rotated.settings.ci_deploy_subjects.push("repo:acme/card-platform:environment:prod-eu".into());
+    rotated.settings.ci_deploy_environments.push("prod-eu".into());
     let p2 = pipeline(&rotated).unwrap();
     let plan = h.plan(&p2.spec).await;
     let change = plan.resources.iter().find(|r| r.address.name() == "deploy").unwrap();
@@ -167,4 +239,152 @@ async fn the_pipeline_stack_trusts_only_github_tokens_of_its_subjects() {
     let report = engine.apply(prepared, &|_| {}).await.unwrap();
     assert!(report.is_success(), "{}", platform::render::report_text("pipeline", &report));
     assert!(iam.get_open_id_connect_provider().open_id_connect_provider_arn(&provider_arn).send().await.is_err());
+}
+
+/// The deploy role's inline policy, its permissions boundary's ARN and the boundary's document,
+/// as IAM holds them once the pipeline stack of `env` is applied; and the account.
+async fn deployed_policies(h: &Harness, env: &str) -> (String, Policy, String, Policy) {
+    let environment = Environments::builtin().get(env).unwrap().clone();
+    let state = h.bootstrap(&environment).await;
+    let state = h.state(&state);
+    let iam = aws_sdk_iam::Client::new(&h.config);
+    let decode = |text: &str| -> Value {
+        serde_json::from_str(&percent_encoding::percent_decode_str(text).decode_utf8().unwrap()).unwrap()
+    };
+    let role = id_of(&state, "deploy");
+    let inline = iam.get_role_policy().role_name(&role).policy_name("deploy").send().await.unwrap();
+    let deploy = Policy::parse(&decode(inline.policy_document())).unwrap();
+    let boundary_arn = id_of(&state, "boundary");
+    let policy = iam.get_policy().policy_arn(&boundary_arn).send().await.unwrap();
+    let version = policy.policy().unwrap().default_version_id().unwrap();
+    let document = iam.get_policy_version().policy_arn(&boundary_arn).version_id(version).send().await.unwrap();
+    let boundary = Policy::parse(&decode(document.policy_version().unwrap().document().unwrap())).unwrap();
+    let account = boundary_arn.split(':').nth(4).unwrap().to_string();
+    (account, deploy, boundary_arn, boundary)
+}
+
+#[tokio::test]
+async fn the_deploy_role_cannot_escalate_or_reach_another_environment() {
+    for (env, other) in [("dev", "prod"), ("prod", "dev")] {
+        let h = Harness::new().await;
+        let (account, deploy, boundary_arn, boundary) = deployed_policies(&h, env).await;
+        let role = |name: &str| format!("arn:aws:iam::{account}:role/{name}");
+        let b = boundary_arn.as_str();
+        let admin = "arn:aws:iam::aws:policy/AdministratorAccess";
+        let task_role = role(&format!("{env}-card-service-task-role"));
+        let own = role(&format!("{env}-pipeline-deploy"));
+        let definition = |family: &str| format!("arn:aws:ecs:us-east-1:{account}:task-definition/{family}:3");
+        let new_role = role(&format!("{env}-card-service-x"));
+
+        let denied: Vec<(&str, Request)> = vec![
+            ("create a role without the boundary", Request::new("iam:CreateRole", &new_role)),
+            (
+                "create a role with another boundary",
+                Request::new("iam:CreateRole", &new_role).with("iam:PermissionsBoundary", &[admin]),
+            ),
+            (
+                "attach AdministratorAccess to a bounded role",
+                Request::new("iam:AttachRolePolicy", &new_role)
+                    .with("iam:PermissionsBoundary", &[b])
+                    .with("iam:PolicyARN", &[admin]),
+            ),
+            ("put an inline policy on a role without the boundary", Request::new("iam:PutRolePolicy", &new_role)),
+            (
+                "remove a role's boundary",
+                Request::new("iam:DeleteRolePermissionsBoundary", &new_role).with("iam:PermissionsBoundary", &[b]),
+            ),
+            ("change the boundary policy (a new version)", Request::new("iam:CreatePolicyVersion", b)),
+            ("change the boundary policy (another default)", Request::new("iam:SetDefaultPolicyVersion", b)),
+            ("delete the boundary policy", Request::new("iam:DeletePolicy", b)),
+            (
+                "change the deploy role's own policy",
+                Request::new("iam:PutRolePolicy", &own).with("iam:PermissionsBoundary", &[b]),
+            ),
+            ("change the deploy role's own trust", Request::new("iam:UpdateAssumeRolePolicy", &own)),
+            (
+                "attach a policy to the deploy role",
+                Request::new("iam:AttachRolePolicy", &own)
+                    .with("iam:PermissionsBoundary", &[b])
+                    .with("iam:PolicyARN", &["arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"]),
+            ),
+            (
+                "pass a role to EC2",
+                Request::new("iam:PassRole", &task_role).with("iam:PassedToService", &["ec2.amazonaws.com"]),
+            ),
+            (
+                "pass a role to Lambda",
+                Request::new("iam:PassRole", &task_role).with("iam:PassedToService", &["lambda.amazonaws.com"]),
+            ),
+            (
+                "pass the deploy role itself to a task",
+                Request::new("iam:PassRole", &own).with("iam:PassedToService", &["ecs-tasks.amazonaws.com"]),
+            ),
+            (
+                "run a task of the service's family (not a migration)",
+                Request::new("ecs:RunTask", &definition(&format!("{env}-card-service-task"))),
+            ),
+            (
+                "run a task with another environment's role as override",
+                Request::new("iam:PassRole", &role(&format!("{other}-card-service-task-role")))
+                    .with("iam:PassedToService", &["ecs-tasks.amazonaws.com"]),
+            ),
+            (
+                "create a role in another environment",
+                Request::new("iam:CreateRole", &role(&format!("{other}-card-service-x")))
+                    .with("iam:PermissionsBoundary", &[b]),
+            ),
+        ];
+        let mut wrong = vec![];
+        for (what, request) in &denied {
+            let decision = evaluate(std::slice::from_ref(&deploy), None, request);
+            if decision == Decision::Allowed {
+                wrong.push(format!("{env}: {what} is allowed ({} on {})", request.action, request.resource));
+            }
+        }
+        // What deploying does is still allowed: the denials are not a role that can do nothing.
+        let allowed: Vec<(&str, Request)> = vec![
+            ("create a bounded role", Request::new("iam:CreateRole", &new_role).with("iam:PermissionsBoundary", &[b])),
+            (
+                "put a policy on a bounded role",
+                Request::new("iam:PutRolePolicy", &new_role).with("iam:PermissionsBoundary", &[b]),
+            ),
+            (
+                "pass the task role to ECS tasks",
+                Request::new("iam:PassRole", &task_role).with("iam:PassedToService", &["ecs-tasks.amazonaws.com"]),
+            ),
+            (
+                "run the migrations",
+                Request::new("ecs:RunTask", &definition(&format!("{env}-card-service-task-migrate"))),
+            ),
+        ];
+        for (what, request) in &allowed {
+            if evaluate(std::slice::from_ref(&deploy), None, request) != Decision::Allowed {
+                wrong.push(format!("{env}: {what} is denied ({} on {})", request.action, request.resource));
+            }
+        }
+        // A bounded role given `*:*` can do no more than the boundary: nothing in IAM, nothing of
+        // another environment.
+        let everything =
+            Policy::parse(&json!({ "Statement": [{ "Effect": "Allow", "Action": "*", "Resource": "*" }] })).unwrap();
+        let bounded = |request: &Request| evaluate(std::slice::from_ref(&everything), Some(&boundary), request);
+        for request in [
+            Request::new("iam:CreateUser", &format!("arn:aws:iam::{account}:user/x")),
+            Request::new("iam:PutRolePolicy", &own),
+            Request::new("s3:GetObject", &format!("arn:aws:s3:::{other}-card-dependencies-images/cards/1")),
+            Request::new(
+                "secretsmanager:GetSecretValue",
+                &format!("arn:aws:secretsmanager:us-east-1:{account}:secret:{other}-x"),
+            ),
+        ] {
+            if bounded(&request) == Decision::Allowed {
+                wrong.push(format!("{env}: a bounded role with `*:*` may {} on {}", request.action, request.resource));
+            }
+        }
+        let own_bucket = Request::new("s3:GetObject", &format!("arn:aws:s3:::{env}-card-dependencies-images/cards/1"));
+        if bounded(&own_bucket) != Decision::Allowed {
+            wrong.push(format!("{env}: the boundary does not allow the environment's own objects"));
+        }
+        println!("{env}: {} escalation attempts denied, {} deploy steps allowed", denied.len(), allowed.len());
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
 }

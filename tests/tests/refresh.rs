@@ -152,6 +152,8 @@ async fn refresh_reads_ecs_services_ten_at_a_time() {
                 trust: Trust::Service("ecs-tasks.amazonaws.com".into()),
                 policies: BTreeMap::new(),
                 managed_policies: vec![],
+                permissions_boundary: None,
+                max_session_seconds: None,
                 tags: Tags::new(),
             },
         )

@@ -47,6 +47,7 @@ async fn role_policies(iam: &aws_sdk_iam::Client, role: &str) -> Vec<Value> {
 #[tokio::test]
 async fn the_card_service_in_production() {
     let h = Harness::new().await;
+    h.bootstrap(&Environments::builtin().get("prod").unwrap().clone()).await;
     let specs = card("v1");
     let mut states = vec![];
     for spec in &specs {
@@ -218,6 +219,7 @@ fn dev_card(image_tag: &str, desired: u32, grants: bool) -> Vec<StackSpec> {
 #[tokio::test]
 async fn service_resources_update_in_place_and_are_deleted() {
     let h = Harness::new().await;
+    h.bootstrap(&Environments::builtin().get("dev").unwrap().clone()).await;
     let specs = dev_card("v1", 1, true);
     for spec in &specs {
         h.apply_converged(spec).await;

@@ -116,6 +116,7 @@ async fn apply_all(
         allow_destroy: parse_addresses(&change.allow_destroy)?,
         stop: stop.clone(),
         targets: selection.covered.clone(),
+        no_lock: false,
     };
     if let Some(warning) = selection.partial_warning(destroy) {
         eprintln!("{warning}");

@@ -26,14 +26,13 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
     let state = backend(&cli.state).await?;
     match cli.command {
         Command::Stacks => stacks::run(),
-        Command::Plan { select, target, detailed_exitcode, json, format, out } => {
+        Command::Plan { select, target, detailed_exitcode, json, format, out, no_lock } => {
             plan::run(
                 state,
                 &select,
                 &target,
-                detailed_exitcode,
-                if json { crate::cli::Format::Json } else { format },
-                out,
+                plan::Output { detailed_exitcode, format: if json { crate::cli::Format::Json } else { format }, out },
+                no_lock,
             )
             .await
         }

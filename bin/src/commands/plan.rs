@@ -13,20 +13,30 @@ use platform::state::StateBackend;
 
 use crate::cli::{Format, Select, Target};
 
+/// How the plan is shown and kept.
+pub struct Output {
+    /// Exit 2 when there are changes.
+    pub detailed_exitcode: bool,
+    /// Text, JSON or Markdown.
+    pub format: Format,
+    /// Where to save it.
+    pub out: Option<PathBuf>,
+}
+
 pub async fn run(
     state: Arc<dyn StateBackend>,
     select: &Select,
     target: &Target,
-    detailed_exitcode: bool,
-    format: Format,
-    out: Option<PathBuf>,
+    output: Output,
+    no_lock: bool,
 ) -> Result<ExitCode> {
+    let Output { detailed_exitcode, format, out } = output;
     let selection = select.build(state.as_ref(), false, target).await?;
     selection.require_guardrails()?;
     if let Some(warning) = selection.partial_warning(false) {
         eprintln!("{warning}");
     }
-    let options = ApplyOptions { targets: selection.covered.clone(), ..ApplyOptions::default() };
+    let options = ApplyOptions { targets: selection.covered.clone(), no_lock, ..ApplyOptions::default() };
     let engine = super::engine(state.clone(), options).await;
     let mut plans = vec![];
     let mut earlier = BTreeSet::new();

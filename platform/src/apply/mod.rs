@@ -34,11 +34,14 @@ pub struct ApplyOptions {
     /// When set, only these addresses are planned and applied (a partial run, for an incident):
     /// see [`crate::plan::Targets`].
     pub targets: Option<BTreeSet<Address>>,
+    /// Plans read the states without taking their locks (`plan --no-lock`): nothing is written,
+    /// and what is prepared cannot be applied.
+    pub no_lock: bool,
 }
 
 impl Default for ApplyOptions {
     fn default() -> Self {
-        Self { parallelism: 10, allow_destroy: BTreeSet::new(), stop: Stop::default(), targets: None }
+        Self { parallelism: 10, allow_destroy: BTreeSet::new(), stop: Stop::default(), targets: None, no_lock: false }
     }
 }
 

@@ -114,6 +114,14 @@ impl Engine {
         board: Option<&Board>,
         on_event: &(dyn Fn(&ApplyEvent) + Send + Sync),
     ) -> Result<ApplyReport, EngineError> {
+        // A plan read without the lock is for showing only.
+        if self.options.no_lock {
+            return Err(crate::state::StateError::NotLocked {
+                stack: prepared.desired.name.clone(),
+                env: prepared.desired.env.to_string(),
+            }
+            .into());
+        }
         if let Some(protected) = self.protected(prepared) {
             return Err(protected);
         }

@@ -55,7 +55,7 @@ pub enum EngineError {
         source: Box<ProviderError>,
     },
     /// A stack this one uses has not been applied.
-    #[error("stack `{stack}` uses stack `{upstream}`, which has not been applied in `{env}`: apply it first (platform apply --stack {upstream} --env {env}), or apply both with --all")]
+    #[error("stack `{stack}` uses stack `{upstream}`, which has not been applied in `{env}`: apply it first (platform apply --stack {upstream} --env {env}), or both in one run")]
     UpstreamNotApplied {
         /// The stack.
         stack: String,

@@ -6,7 +6,7 @@ use super::recover::Recovery;
 use super::{Engine, EngineError};
 use crate::model::{Address, StackSpec};
 use crate::plan::{self, Plan, Upstream};
-use crate::state::{StackState, StateLock};
+use crate::state::{StackState, StateLock, Unlocked};
 
 /// A stack locked, loaded, refreshed and planned; ready to apply. Dropping it releases the lock.
 pub struct Prepared {
@@ -146,7 +146,11 @@ impl Engine {
             }
             upstream
         };
-        let lock = self.backend.lock(&desired.name, &desired.env, operation).await?;
+        let lock: Box<dyn StateLock> = if self.options.no_lock {
+            Box::new(Unlocked::new(self.backend.clone(), &desired.name, &desired.env, operation))
+        } else {
+            self.backend.lock(&desired.name, &desired.env, operation).await?
+        };
         match self.load_and_plan(desired, destroy, upstream, lock.as_ref()).await {
             Ok(Loaded { mut plan, vanished, state, refreshed_differs, recovered, upstream }) => {
                 plan.waived = guardrails.waived().cloned().collect();

@@ -53,12 +53,31 @@ impl<T> Ref<T> {
         Self::output(Address::new(PSEUDO_STACK, "partition"), "value")
     }
 
+    /// The id of the account the stack is applied in, known once the engine has asked AWS who it
+    /// is (for ARNs that must name it, such as a managed policy's: `iam::ACCOUNT:policy/…`).
+    pub fn account() -> Self {
+        Self::output(Address::new(PSEUDO_STACK, "account"), "value")
+    }
+
     /// An ARN in the account's partition: `arn:PARTITION:` followed by `rest`
     /// (`Ref::arn("iam::*:role/prod-*")`).
     pub fn arn(rest: &str) -> Self {
         let parts = vec![
             Inner::Literal(Value::String("arn:".into())),
             Ref::<T>::partition().inner,
+            Inner::Literal(Value::String(format!(":{rest}"))),
+        ];
+        Self { inner: Inner::Join(parts), _kind: PhantomData }
+    }
+
+    /// An ARN in the account's partition naming the account: `arn:PARTITION:SERVICE::ACCOUNT:`
+    /// followed by `rest` (`Ref::account_arn("iam", "policy/prod-pipeline-boundary")`).
+    pub fn account_arn(service: &str, rest: &str) -> Self {
+        let parts = vec![
+            Inner::Literal(Value::String("arn:".into())),
+            Ref::<T>::partition().inner,
+            Inner::Literal(Value::String(format!(":{service}::"))),
+            Ref::<T>::account().inner,
             Inner::Literal(Value::String(format!(":{rest}"))),
         ];
         Self { inner: Inner::Join(parts), _kind: PhantomData }

@@ -35,6 +35,65 @@ pub const OIDC_PROVIDER: TypeSchema = TypeSchema {
     ..TypeSchema::BASE
 };
 
+/// Schema of [`ManagedPolicy`].
+pub const MANAGED_POLICY: TypeSchema = TypeSchema {
+    type_name: "aws.iam.managed_policy",
+    name_style: NameStyle::Dashed { max_len: 128, lowercase: false },
+    force_new: &["name", "description"],
+    documents: &["document"],
+    taggable: true,
+    outputs: ManagedPolicyOutputs::NAMES,
+    widening: Some(managed_policy_widening),
+    ..TypeSchema::BASE
+};
+
+/// A customer managed policy: a document of its own, attached to roles or set as their
+/// permissions boundary. A change is a new default version (AWS keeps at most five,
+/// <https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_managed-versioning.html>).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ManagedPolicy {
+    /// What it is for (fixed once created).
+    pub description: String,
+    /// The policy.
+    pub document: PolicyDocument,
+    /// User tags.
+    pub tags: Tags,
+}
+
+impl Resource for ManagedPolicy {
+    const SCHEMA: &'static TypeSchema = &MANAGED_POLICY;
+    fn validate(&self, problems: &mut Vec<String>) {
+        if self.description.len() > 1000 {
+            problems.push("description: at most 1000 characters".into());
+        }
+        if self.document.statements.is_empty() {
+            problems.push("document: a managed policy needs at least one statement".into());
+        }
+        for s in &self.document.statements {
+            if s.actions.is_empty() || s.resources.is_empty() {
+                problems.push("document: every statement needs actions and resources".into());
+            }
+        }
+    }
+}
+
+outputs! {
+    /// What a managed policy records.
+    ManagedPolicy => ManagedPolicyOutputs {
+        /// The policy's ARN.
+        arn: String => arn(Arn),
+        /// The policy's name.
+        name: String => name(Name),
+    }
+}
+
+fn managed_policy_widening(before: Option<&Value>, after: &Value) -> Vec<String> {
+    let as_policies = |props: &Value| serde_json::json!({ "policies": { "document": props["document"] } });
+    let old = access::allowed(before.map(as_policies).as_ref());
+    let new = access::allowed(Some(&as_policies(after)));
+    new.difference(&old).map(|(action, resource)| format!("allows {action} on {resource}")).collect()
+}
+
 /// An OpenID Connect identity provider: roles can trust the tokens it issues (for example
 /// GitHub Actions' `https://token.actions.githubusercontent.com`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -120,12 +179,45 @@ pub struct Statement {
     /// Resource ARNs (references, possibly with a suffix such as `/cards/*`), or `*` where the
     /// actions cannot be scoped to a resource.
     pub resources: Vec<Ref<Arn>>,
+    /// When it applies: every condition must hold (AWS ANDs them), sorted by operator and key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+}
+
+/// A condition of a statement: `operator` applied to the request's value of `key`, holding when
+/// any of `values` matches (AWS ORs a key's values)
+/// (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition.html>).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Condition {
+    /// `StringEquals`, `StringLike`, `ArnLike`, `Bool`, `ForAllValues:StringEquals`...
+    pub operator: String,
+    /// The condition key: `iam:PermissionsBoundary`, `aws:ResourceTag/platform:env`...
+    pub key: String,
+    /// The values (references where they are ARNs of the account).
+    pub values: Vec<Ref<Arn>>,
 }
 
 impl Statement {
     /// Allows `actions` on `resources`.
     pub fn allow(actions: &[&str], resources: Vec<Ref<Arn>>) -> Self {
-        Self { effect: Effect::Allow, actions: actions.iter().map(|a| a.to_string()).collect(), resources }
+        Self {
+            effect: Effect::Allow,
+            actions: actions.iter().map(|a| a.to_string()).collect(),
+            resources,
+            conditions: vec![],
+        }
+    }
+
+    /// Denies `actions` on `resources`.
+    pub fn deny(actions: &[&str], resources: Vec<Ref<Arn>>) -> Self {
+        Self { effect: Effect::Deny, ..Self::allow(actions, resources) }
+    }
+
+    /// This statement, applying only when `operator` holds for `key` and one of `values`.
+    pub fn when(mut self, operator: &str, key: &str, values: Vec<Ref<Arn>>) -> Self {
+        self.conditions.push(Condition { operator: operator.into(), key: key.into(), values });
+        self.conditions.sort_by(|a, b| (&a.operator, &a.key).cmp(&(&b.operator, &b.key)));
+        self
     }
 }
 
@@ -146,6 +238,14 @@ pub struct Role {
     pub policies: BTreeMap<String, PolicyDocument>,
     /// ARNs of managed policies attached to it.
     pub managed_policies: Vec<String>,
+    /// A managed policy bounding what the role can ever do, whatever its own policies allow
+    /// (<https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html>).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permissions_boundary: Option<Ref<Arn>>,
+    /// The longest session its assumers may ask for, in seconds: one to twelve hours (AWS's
+    /// default, one hour, when not set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_session_seconds: Option<u32>,
     /// User tags.
     pub tags: Tags,
 }
@@ -171,6 +271,13 @@ impl Resource for Role {
                             .into(),
                     );
                 }
+            }
+        }
+        if let Some(seconds) = self.max_session_seconds {
+            if !(3601..=43200).contains(&seconds) {
+                problems.push(format!(
+                    "max_session_seconds: {seconds} is not more than one hour and at most twelve (3601 to 43200; leave it out for AWS's default, one hour)"
+                ));
             }
         }
         for (name, doc) in &self.policies {
@@ -213,6 +320,9 @@ fn role_widening(before: Option<&Value>, after: &Value) -> Vec<String> {
     let old = access::list(before, "managed_policies");
     for policy in access::list(Some(after), "managed_policies").iter().filter(|p| !old.contains(p)) {
         out.push(format!("attaches the managed policy {}", access::text(policy)));
+    }
+    if before.is_some_and(|b| !b["permissions_boundary"].is_null()) && after["permissions_boundary"].is_null() {
+        out.push("loses its permissions boundary".into());
     }
     if let Some(who) = access::newly_trusted(before.map(|b| &b["trust"]), &after["trust"]) {
         out.push(format!("can now be assumed by {who}"));

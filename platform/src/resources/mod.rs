@@ -29,7 +29,7 @@ pub use ecs::{
     Container, ContainerHealthCheck, ContainerInsights, EcsCluster, Service, ServiceLoadBalancer, TaskDefinition,
 };
 pub use elbv2::{HealthCheck, Listener, ListenerAction, LoadBalancer, TargetGroup, TLS12_POLICY};
-pub use iam::{Effect, OidcProvider, PolicyDocument, Role, Statement, Trust};
+pub use iam::{Condition, Effect, ManagedPolicy, OidcProvider, PolicyDocument, Role, Statement, Trust};
 pub use logs::LogGroup;
 pub use rds::{DbEngine, DbInstance, DbParameterGroup, DbParameterGroupName, DbSubnetGroup, DbSubnetGroupName};
 pub use s3::{Bucket, BucketEncryption};
@@ -67,6 +67,7 @@ pub const SCHEMAS: &[&TypeSchema] = &[
     &elbv2::LISTENER,
     &iam::ROLE,
     &iam::OIDC_PROVIDER,
+    &iam::MANAGED_POLICY,
     &servicediscovery::PRIVATE_DNS_NAMESPACE,
     &servicediscovery::SERVICE,
     &logs::LOG_GROUP,

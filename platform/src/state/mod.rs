@@ -200,6 +200,14 @@ pub enum StateError {
         /// lock must be removed by hand.
         force_unlock: bool,
     },
+    /// A state read without its lock cannot be written.
+    #[error("stack `{stack}` ({env}) was read without its lock (--no-lock): nothing can be saved; run without --no-lock to apply")]
+    NotLocked {
+        /// The stack.
+        stack: String,
+        /// The environment.
+        env: String,
+    },
     /// Reading or writing a file failed.
     #[error("cannot {action} {}", path.display())]
     Io {
@@ -308,6 +316,39 @@ pub trait StateLock: Send + Sync {
     async fn release(self: Box<Self>) -> Result<(), StateError>;
     /// Who holds it (this run).
     fn info(&self) -> &LockInfo;
+}
+
+/// A view of a state without its lock, for plans that may not write (`platform plan --no-lock`:
+/// a pull request's plan role can read states but not write lock objects). It loads the state as
+/// stored and refuses every save; a plan made through it is shown, never applied.
+pub struct Unlocked {
+    backend: std::sync::Arc<dyn StateBackend>,
+    stack: String,
+    env: Env,
+    info: LockInfo,
+}
+
+impl Unlocked {
+    /// The state of `stack` in `env`, read without a lock.
+    pub fn new(backend: std::sync::Arc<dyn StateBackend>, stack: &str, env: &Env, operation: &str) -> Self {
+        Self { backend, stack: stack.to_string(), env: env.clone(), info: LockInfo::current(operation) }
+    }
+}
+
+#[async_trait::async_trait]
+impl StateLock for Unlocked {
+    async fn load(&self) -> Result<Option<StackState>, StateError> {
+        self.backend.read(&self.stack, &self.env).await
+    }
+    async fn save(&self, _state: &mut StackState) -> Result<(), StateError> {
+        Err(StateError::NotLocked { stack: self.stack.clone(), env: self.env.to_string() })
+    }
+    async fn release(self: Box<Self>) -> Result<(), StateError> {
+        Ok(())
+    }
+    fn info(&self) -> &LockInfo {
+        &self.info
+    }
 }
 
 /// What a lock expects the stored state to be: its lineage and serial as loaded or last written.

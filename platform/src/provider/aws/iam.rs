@@ -2,7 +2,7 @@
 //! documents (trust policies included) are sent in AWS's JSON form and read back (URL-decoded)
 //! into the declared form.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
 use aws_sdk_iam::types::Tag;
@@ -14,7 +14,8 @@ use super::support::{api, incomplete, malformed, sync_tags, tags};
 use crate::model::{Address, Ref};
 use crate::provider::ProviderError;
 use crate::resources::iam::{
-    Effect, OidcProvider, OidcProviderOutputs, PolicyDocument, Role, RoleOutputs, Statement, Trust,
+    Condition, Effect, ManagedPolicy, ManagedPolicyOutputs, OidcProvider, OidcProviderOutputs, PolicyDocument, Role,
+    RoleOutputs, Statement, Trust,
 };
 use crate::resources::Tags;
 
@@ -22,6 +23,8 @@ use crate::resources::Tags;
 pub(crate) struct Roles;
 /// `aws.iam.oidc_provider`.
 pub(crate) struct OidcProviders;
+/// `aws.iam.managed_policy`.
+pub(crate) struct ManagedPolicies;
 
 fn iam_tags(address: &Address, tags: &Tags) -> Result<Vec<Tag>, ProviderError> {
     tags.iter()
@@ -66,7 +69,17 @@ fn aws_policy(doc: &PolicyDocument) -> String {
         .iter()
         .map(|s| {
             let resources: Vec<&str> = s.resources.iter().map(Ref::as_str).collect();
-            json!({ "Effect": s.effect, "Action": s.actions, "Resource": resources })
+            let mut statement = json!({ "Effect": s.effect, "Action": s.actions, "Resource": resources });
+            if !s.conditions.is_empty() {
+                let mut conditions = serde_json::Map::new();
+                for c in &s.conditions {
+                    let values: Vec<&str> = c.values.iter().map(Ref::as_str).collect();
+                    let operator = conditions.entry(c.operator.clone()).or_insert_with(|| json!({}));
+                    operator[c.key.as_str()] = json!(values);
+                }
+                statement["Condition"] = Value::Object(conditions);
+            }
+            statement
         })
         .collect();
     json!({ "Version": "2012-10-17", "Statement": statements }).to_string()
@@ -112,10 +125,19 @@ fn declared_policy(role: &str, name: &str, encoded: &str) -> Result<PolicyDocume
                 Some("Deny") => Effect::Deny,
                 other => return Err(failed(format!("a statement's effect is {other:?}"))),
             };
+            let mut conditions = vec![];
+            for (operator, keys) in s["Condition"].as_object().into_iter().flatten() {
+                for (key, values) in keys.as_object().into_iter().flatten() {
+                    let values = strings(values).into_iter().map(Ref::existing).collect();
+                    conditions.push(Condition { operator: operator.clone(), key: key.clone(), values });
+                }
+            }
+            conditions.sort_by(|a, b| (&a.operator, &a.key).cmp(&(&b.operator, &b.key)));
             Ok(Statement {
                 effect,
                 actions: strings(&s["Action"]),
                 resources: strings(&s["Resource"]).into_iter().map(Ref::existing).collect(),
+                conditions,
             })
         })
         .collect::<Result<_, _>>()?;
@@ -170,15 +192,38 @@ async fn put_policy(aws: &Aws, role: &str, name: &str, doc: &PolicyDocument) -> 
 }
 
 /// A role as read: its declared form (policies already in it) and outputs.
+/// What a role is, besides its policies and tags, as read.
+struct RoleFacts<'a> {
+    name: &'a str,
+    arn: &'a str,
+    trust: &'a str,
+    permissions_boundary: Option<&'a str>,
+    /// `None` where the call does not report it (`GetAccountAuthorizationDetails`).
+    max_session_seconds: Option<Option<u32>>,
+}
+
+/// A role's maximum session as declared: AWS's default (one hour) is not declared.
+fn declared_session(seconds: Option<i32>) -> Option<u32> {
+    seconds.filter(|s| *s != 3600).map(|s| s as u32)
+}
+
 fn observe_role(
-    name: &str,
-    arn: &str,
-    trust: &str,
+    facts: RoleFacts<'_>,
+    recorded: Option<&Role>,
     policies: BTreeMap<String, PolicyDocument>,
     managed_policies: Vec<String>,
     tags: Tags,
 ) -> Read<Role, RoleOutputs> {
-    let props = Role { trust: declared_trust(trust), policies, managed_policies, tags };
+    let RoleFacts { name, arn, trust, permissions_boundary, max_session_seconds } = facts;
+    let props = Role {
+        trust: declared_trust(trust),
+        policies,
+        managed_policies,
+        permissions_boundary: permissions_boundary.map(Ref::existing),
+        // The batch read does not report it: the recorded value stands until a direct read.
+        max_session_seconds: max_session_seconds.unwrap_or_else(|| recorded.and_then(|r| r.max_session_seconds)),
+        tags,
+    };
     Read::named(props, name, RoleOutputs { arn: arn.to_string(), name: name.to_string() })
 }
 
@@ -196,6 +241,8 @@ impl AwsResource for Roles {
             .create_role()
             .role_name(name)
             .assume_role_policy_document(trust_policy(&r.trust))
+            .set_permissions_boundary(r.permissions_boundary.as_ref().map(|b| b.as_str().to_string()))
+            .set_max_session_duration(r.max_session_seconds.map(|s| s as i32))
             .set_tags(Some(iam_tags(new.address, &r.tags)?))
             .send()
             .await
@@ -251,8 +298,14 @@ impl AwsResource for Roles {
             managed.extend(page.attached_policies().iter().filter_map(|a| a.policy_arn().map(str::to_string)));
         }
         let tags = tags(role.tags().iter().map(|t| (t.key(), t.value())));
-        let trust = role.assume_role_policy_document().unwrap_or_default();
-        Ok(Some(observe_role(role.role_name(), role.arn(), trust, policies, managed, tags)))
+        let facts = RoleFacts {
+            name: role.role_name(),
+            arn: role.arn(),
+            trust: role.assume_role_policy_document().unwrap_or_default(),
+            permissions_boundary: role.permissions_boundary().and_then(|b| b.permissions_boundary_arn()),
+            max_session_seconds: Some(declared_session(role.max_session_duration())),
+        };
+        Ok(Some(observe_role(facts, recorded.props.as_ref(), policies, managed, tags)))
     }
 
     /// `GetAccountAuthorizationDetails` returns every role of the account with its trust, inline
@@ -263,7 +316,7 @@ impl AwsResource for Roles {
         aws: &Aws,
         recorded: &[Recorded<'_, Role>],
     ) -> Result<Vec<Option<Read<Role, RoleOutputs>>>, ProviderError> {
-        let wanted: HashSet<&str> = recorded.iter().map(|r| r.physical_id).collect();
+        let wanted: HashMap<&str, Option<&Role>> = recorded.iter().map(|r| (r.physical_id, r.props.as_ref())).collect();
         let mut found = HashMap::new();
         let mut pages = aws
             .iam
@@ -275,7 +328,9 @@ impl AwsResource for Roles {
         while let Some(page) = pages.next().await {
             let page = page.map_err(api("iam:GetAccountAuthorizationDetails"))?;
             for role in page.role_detail_list() {
-                let Some(name) = role.role_name().filter(|n| wanted.contains(n)) else { continue };
+                let Some((name, props)) = role.role_name().and_then(|n| wanted.get(n).map(|p| (n, *p))) else {
+                    continue;
+                };
                 let mut policies = BTreeMap::new();
                 for p in role.role_policy_list() {
                     if let (Some(policy), Some(doc)) = (p.policy_name(), p.policy_document()) {
@@ -284,10 +339,16 @@ impl AwsResource for Roles {
                 }
                 let managed =
                     role.attached_managed_policies().iter().filter_map(|a| a.policy_arn().map(str::to_string));
-                let read = observe_role(
+                let facts = RoleFacts {
                     name,
-                    role.arn().unwrap_or_default(),
-                    role.assume_role_policy_document().unwrap_or_default(),
+                    arn: role.arn().unwrap_or_default(),
+                    trust: role.assume_role_policy_document().unwrap_or_default(),
+                    permissions_boundary: role.permissions_boundary().and_then(|b| b.permissions_boundary_arn()),
+                    max_session_seconds: None,
+                };
+                let read = observe_role(
+                    facts,
+                    props,
                     policies,
                     managed.collect(),
                     tags(role.tags().iter().map(|t| (t.key(), t.value()))),
@@ -313,6 +374,28 @@ impl AwsResource for Roles {
                 .send()
                 .await
                 .map_err(api("iam:UpdateAssumeRolePolicy"))?;
+        }
+        if old.max_session_seconds != new.max_session_seconds {
+            aws.iam
+                .update_role()
+                .role_name(role)
+                .max_session_duration(new.max_session_seconds.unwrap_or(3600) as i32)
+                .send()
+                .await
+                .map_err(api("iam:UpdateRole"))?;
+        }
+        // A boundary is set before the policies change, and removed after (never a moment with
+        // wider policies and no boundary).
+        if let (Some(boundary), true) =
+            (&new.permissions_boundary, old.permissions_boundary != new.permissions_boundary)
+        {
+            aws.iam
+                .put_role_permissions_boundary()
+                .role_name(role)
+                .permissions_boundary(boundary.as_str())
+                .send()
+                .await
+                .map_err(api("iam:PutRolePermissionsBoundary"))?;
         }
         for (name, doc) in &new.policies {
             if old.policies.get(name) != Some(doc) {
@@ -345,6 +428,14 @@ impl AwsResource for Roles {
                 .send()
                 .await
                 .map_err(api("iam:DetachRolePolicy"))?;
+        }
+        if old.permissions_boundary.is_some() && new.permissions_boundary.is_none() {
+            aws.iam
+                .delete_role_permissions_boundary()
+                .role_name(role)
+                .send()
+                .await
+                .map_err(api("iam:DeleteRolePermissionsBoundary"))?;
         }
         sync_tags(
             &old.tags,
@@ -546,5 +637,165 @@ impl AwsResource for OidcProviders {
             .filter_map(|p| p.arn())
             .find(|arn| arn.ends_with(&format!(":oidc-provider/{issuer}")))
             .map(str::to_string))
+    }
+}
+
+/// The name in a managed policy's ARN (`arn:aws:iam::ACCOUNT:policy/PATH/NAME`).
+fn policy_name(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}
+
+/// The policy's document as its default version holds it.
+async fn default_document(aws: &Aws, arn: &str, version: &str) -> Result<PolicyDocument, ProviderError> {
+    let out = aws
+        .iam
+        .get_policy_version()
+        .policy_arn(arn)
+        .version_id(version)
+        .send()
+        .await
+        .map_err(api("iam:GetPolicyVersion"))?;
+    let encoded = out.policy_version().and_then(|v| v.document()).unwrap_or_default();
+    declared_policy(policy_name(arn), "default version", encoded)
+}
+
+#[async_trait]
+impl AwsResource for ManagedPolicies {
+    type Props = ManagedPolicy;
+    type Outputs = ManagedPolicyOutputs;
+
+    async fn create(
+        &self,
+        aws: &Aws,
+        new: &New<'_, ManagedPolicy>,
+    ) -> Result<Created<ManagedPolicyOutputs>, ProviderError> {
+        let (p, name) = (&new.props, new.name()?);
+        let out = aws
+            .iam
+            .create_policy()
+            .policy_name(name)
+            .description(&p.description)
+            .policy_document(aws_policy(&p.document))
+            .set_tags(Some(iam_tags(new.address, &p.tags)?))
+            .send()
+            .await
+            .map_err(api("iam:CreatePolicy"))?;
+        let arn = out.policy().and_then(|p| p.arn()).unwrap_or_default().to_string();
+        Ok(Created { physical_id: arn.clone(), outputs: ManagedPolicyOutputs { arn, name: name.to_string() } })
+    }
+
+    async fn read(
+        &self,
+        aws: &Aws,
+        recorded: &Recorded<'_, ManagedPolicy>,
+    ) -> Result<Option<Read<ManagedPolicy, ManagedPolicyOutputs>>, ProviderError> {
+        let arn = recorded.physical_id;
+        let out = match aws.iam.get_policy().policy_arn(arn).send().await {
+            Ok(out) => out,
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_entity_exception()) => return Ok(None),
+            Err(err) => return Err(api("iam:GetPolicy")(err)),
+        };
+        let Some(policy) = out.policy() else { return Ok(None) };
+        let document = default_document(aws, arn, policy.default_version_id().unwrap_or("v1")).await?;
+        let name = policy.policy_name().unwrap_or_else(|| policy_name(arn));
+        let props = ManagedPolicy {
+            description: policy.description().unwrap_or_default().to_string(),
+            document,
+            tags: tags(policy.tags().iter().map(|t| (t.key(), t.value()))),
+        };
+        Ok(Some(Read::named(props, name, ManagedPolicyOutputs { arn: arn.to_string(), name: name.to_string() })))
+    }
+
+    /// A new default version. AWS keeps at most five versions of a managed policy: the oldest
+    /// non-default one is deleted first when there are five
+    /// (<https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreatePolicyVersion.html>).
+    async fn update(
+        &self,
+        aws: &Aws,
+        current: &Current<'_, ManagedPolicy, ManagedPolicyOutputs>,
+        new: &ManagedPolicy,
+    ) -> Result<(), ProviderError> {
+        let (old, arn) = (&current.props, current.physical_id);
+        if old.document != new.document {
+            let versions =
+                aws.iam.list_policy_versions().policy_arn(arn).send().await.map_err(api("iam:ListPolicyVersions"))?;
+            let mut old_versions: Vec<_> = versions.versions().iter().filter(|v| !v.is_default_version()).collect();
+            if versions.versions().len() >= 5 {
+                old_versions.sort_by_key(|v| v.create_date().map(|d| d.as_nanos()));
+                if let Some(oldest) = old_versions.first().and_then(|v| v.version_id()) {
+                    aws.iam
+                        .delete_policy_version()
+                        .policy_arn(arn)
+                        .version_id(oldest)
+                        .send()
+                        .await
+                        .map_err(api("iam:DeletePolicyVersion"))?;
+                }
+            }
+            aws.iam
+                .create_policy_version()
+                .policy_arn(arn)
+                .policy_document(aws_policy(&new.document))
+                .set_as_default(true)
+                .send()
+                .await
+                .map_err(api("iam:CreatePolicyVersion"))?;
+        }
+        sync_tags(
+            &old.tags,
+            &new.tags,
+            |remove| async move {
+                aws.iam
+                    .untag_policy()
+                    .policy_arn(arn)
+                    .set_tag_keys(Some(remove))
+                    .send()
+                    .await
+                    .map_err(api("iam:UntagPolicy"))?;
+                Ok(())
+            },
+            |set| async move {
+                let tags = iam_tags(current.address, &set.into_iter().collect())?;
+                aws.iam.tag_policy().policy_arn(arn).set_tags(Some(tags)).send().await.map_err(api("iam:TagPolicy"))?;
+                Ok(())
+            },
+        )
+        .await
+    }
+
+    /// Its non-default versions first: AWS deletes a policy only without them
+    /// (<https://docs.aws.amazon.com/IAM/latest/APIReference/API_DeletePolicy.html>). A policy
+    /// still attached to a role, or still a role's boundary, is refused (`DeleteConflict`).
+    async fn delete(
+        &self,
+        aws: &Aws,
+        current: &Current<'_, ManagedPolicy, ManagedPolicyOutputs>,
+    ) -> Result<(), ProviderError> {
+        let arn = current.physical_id;
+        let versions =
+            aws.iam.list_policy_versions().policy_arn(arn).send().await.map_err(api("iam:ListPolicyVersions"))?;
+        for version in versions.versions().iter().filter(|v| !v.is_default_version()) {
+            aws.iam
+                .delete_policy_version()
+                .policy_arn(arn)
+                .set_version_id(version.version_id().map(str::to_string))
+                .send()
+                .await
+                .map_err(api("iam:DeletePolicyVersion"))?;
+        }
+        aws.iam.delete_policy().policy_arn(arn).send().await.map_err(api("iam:DeletePolicy"))?;
+        Ok(())
+    }
+
+    /// A customer managed policy's ARN follows from the account and its name.
+    async fn find(&self, aws: &Aws, lookup: &Lookup<'_, ManagedPolicy>) -> Result<Option<String>, ProviderError> {
+        let Some(name) = lookup.name else { return Ok(None) };
+        let account = aws.account().await?;
+        let arn = format!("arn:{}:iam::{}:policy/{name}", account.partition, account.id);
+        match aws.iam.get_policy().policy_arn(&arn).send().await {
+            Ok(_) => Ok(Some(arn)),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_entity_exception()) => Ok(None),
+            Err(err) => Err(api("iam:GetPolicy")(err)),
+        }
     }
 }

@@ -28,6 +28,7 @@ static TYPES: &[&dyn Implementation] = &[
     &elbv2::Listeners,
     &iam::Roles,
     &iam::OidcProviders,
+    &iam::ManagedPolicies,
     &servicediscovery::Namespaces,
     &servicediscovery::DiscoveryServices,
     &logs::LogGroups,
