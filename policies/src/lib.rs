@@ -24,6 +24,10 @@ pub const DEPLOY_ROLE: &str = include_str!("../documents/deploy-role.toml");
 /// what a service's role may ever do in its environment.
 pub const ROLE_BOUNDARY: &str = include_str!("../documents/role-boundary.toml");
 
+/// What AWS checks on the caller beyond the action a call is named for
+/// (`documents/implicit-permissions.toml`), with the AWS documentation of each.
+pub const IMPLICIT_PERMISSIONS: &str = include_str!("../documents/implicit-permissions.toml");
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -114,6 +114,29 @@ pub fn boundary_statements(env: &str) -> Vec<DocumentStatement> {
     statements_of(policies::ROLE_BOUNDARY, env)
 }
 
+/// An operation's permissions beyond its own action (`policies/documents/implicit-permissions.toml`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImplicitPermissions {
+    /// The operation, as the IAM action that authorizes it.
+    pub action: String,
+    /// What else AWS checks on the caller.
+    pub needs: Vec<String>,
+    /// Where AWS documents it.
+    pub source: String,
+}
+
+/// Every entry of `policies/documents/implicit-permissions.toml`.
+pub fn implicit_permissions() -> Vec<ImplicitPermissions> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct File {
+        call: Vec<ImplicitPermissions>,
+    }
+    let file: File = toml::from_str(policies::IMPLICIT_PERMISSIONS).expect("implicit-permissions.toml is valid");
+    file.call
+}
+
 /// A value of a document: `arn:{partition}:…` is an ARN in the account's partition (known when
 /// the stack is applied), `{boundary}` the environment's permissions boundary, anything else is
 /// taken as written (`*`).
