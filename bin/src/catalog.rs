@@ -16,8 +16,13 @@ pub struct Entry {
 /// Every stack, upstream stacks first (`--all` applies in this order and destroys in reverse).
 pub const ENTRIES: &[Entry] = &[
     Entry {
+        name: stacks::account::NAME,
+        description: "the AWS account's GitHub OIDC provider, once per account whatever the environment (an administrator's, applied first; not in --all)",
+        in_all: false,
+    },
+    Entry {
         name: stacks::pipeline::NAME,
-        description: "CI: the state bucket, GitHub's OIDC provider, the deploy and plan roles, the services' permissions boundary (an administrator's, applied first; not in --all)",
+        description: "CI: the state bucket, the deploy and plan roles, the services' permissions boundary (an administrator's, applied after the account; not in --all)",
         in_all: false,
     },
     Entry {
@@ -48,9 +53,10 @@ pub const NEEDS_IMAGE_TAG: &[&str] = &[card_stacks::SERVICE];
 /// Builds every stack of the catalog for `environment`, in the order of [`ENTRIES`], services
 /// running `image_tag`. Building is pure and checks every stack before any AWS call.
 pub fn build(environment: &Environment, image_tag: &str) -> Result<Vec<StackSpec>, StackError> {
+    let account = stacks::account()?;
     let pipeline = stacks::pipeline(environment)?;
     let foundation = stacks::foundation(environment)?;
-    let mut specs = vec![pipeline.spec, foundation.spec.clone()];
+    let mut specs = vec![account.spec, pipeline.spec, foundation.spec.clone()];
     specs.extend(card_stacks::card_stacks(environment, &foundation, image_tag)?);
     Ok(specs)
 }

@@ -67,6 +67,7 @@ async fn apply_plan_output_and_destroy_the_foundation() {
     // Another environment is another set of resources, in the same account.
     // The pipeline stack first, as an administrator applies it: the services' roles carry its
     // permissions boundary.
+    assert!(run(&["apply", "--stack", "account", "--env", "staging", "--yes"]).status.success());
     let pipeline = run(&["apply", "--stack", "pipeline", "--env", "staging", "--yes"]);
     assert!(pipeline.status.success(), "{}", text(&pipeline.stderr));
     let staging = run(&["apply", "--all", "--env", "staging", "--yes", "--var", "image_tag=v1"]);
@@ -147,8 +148,8 @@ async fn a_second_apply_while_the_lock_is_held_is_refused_at_once_naming_the_hol
 fn bad_input_is_refused_with_a_clear_error_before_any_aws_call() {
     let dir = tempfile::tempdir().unwrap();
     let cases: &[(&[&str], &str)] = &[
-        (&["plan"], "error: name the stacks with --stack NAME or use --all (stacks: pipeline, foundation, card-dependencies, card-service)\n"),
-        (&["plan", "--stack", "nope"], "error: there is no stack `nope` (stacks: pipeline, foundation, card-dependencies, card-service)\n"),
+        (&["plan"], "error: name the stacks with --stack NAME or use --all (stacks: account, pipeline, foundation, card-dependencies, card-service)\n"),
+        (&["plan", "--stack", "nope"], "error: there is no stack `nope` (stacks: account, pipeline, foundation, card-dependencies, card-service)\n"),
         (
             &["apply", "--stack", "foundation", "--env", "Prod"],
             "error: there is no environment `Prod` (environments: dev, prod, staging; they are defined in stacks/environments.toml)\n",
@@ -231,7 +232,8 @@ fn the_catalog_is_listed() {
     let dir = tempfile::tempdir().unwrap();
     let out = platform(dir.path(), None, &["stacks"]);
     insta::assert_snapshot!(text(&out.stdout), @r"
-    pipeline           CI: the state bucket, GitHub's OIDC provider, the deploy and plan roles, the services' permissions boundary (an administrator's, applied first; not in --all)
+    account            the AWS account's GitHub OIDC provider, once per account whatever the environment (an administrator's, applied first; not in --all)
+    pipeline           CI: the state bucket, the deploy and plan roles, the services' permissions boundary (an administrator's, applied after the account; not in --all)
     foundation         network, container registry, ECS cluster, service discovery and shared logs
     card-dependencies  the card service's PostgreSQL database and image bucket (uses foundation)
     card-service       the card service: load balancer, security groups, roles, task definition, ECS service (uses card-dependencies, foundation, pipeline)
@@ -328,6 +330,7 @@ async fn no_secret_appears_in_the_state_the_plan_or_the_logs() {
     };
     let mut seen = String::new();
     for args in [
+        &["apply", "--stack", "account", "--env", "dev", "--yes"][..],
         &["apply", "--stack", "pipeline", "--env", "dev", "--yes"][..],
         &["apply", "--all", "--env", "dev", "--yes", "--var", "image_tag=v1"][..],
         &["plan", "--all", "--env", "dev"][..],
@@ -433,6 +436,7 @@ fn the_whole_card_service_deploys_in_order_and_a_new_image_is_one_revision() {
         "{}",
         text(&before.stderr)
     );
+    assert!(run(&["apply", "--stack", "account", "--env", "prod", "--yes"]).status.success());
     let pipeline = run(&["apply", "--stack", "pipeline", "--env", "prod", "--yes"]);
     assert!(pipeline.status.success(), "{}", text(&pipeline.stderr));
     let apply = run(&["apply", "--all", "--env", "prod", "--yes", "--var", "image_tag=v1"]);
@@ -465,6 +469,7 @@ fn a_deployment_the_circuit_breaker_rolls_back_fails_the_apply_naming_the_servic
     let emulator = Emulator::start();
     let dir = tempfile::tempdir().unwrap();
     let run = |args: &[&str]| platform(dir.path(), Some(&emulator), args);
+    assert!(run(&["apply", "--stack", "account", "--yes"]).status.success());
     assert!(run(&["apply", "--stack", "pipeline", "--yes"]).status.success());
     let apply = run(&["apply", "--all", "--yes", "--var", "image_tag=v1"]);
     assert!(apply.status.success(), "{}\n{}", text(&apply.stdout), text(&apply.stderr));
@@ -578,7 +583,9 @@ fn a_saved_plan_is_applied_exactly_and_refused_once_stale() {
 fn plans_render_as_markdown_for_pull_requests() {
     let emulator = Emulator::start();
     let dir = tempfile::tempdir().unwrap();
-    assert!(platform(dir.path(), Some(&emulator), &["apply", "--stack", "pipeline", "--yes"]).status.success());
+    for stack in ["account", "pipeline"] {
+        assert!(platform(dir.path(), Some(&emulator), &["apply", "--stack", stack, "--yes"]).status.success());
+    }
     let out =
         platform(dir.path(), Some(&emulator), &["plan", "--all", "--var", "image_tag=1.0.0", "--format", "markdown"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -605,6 +612,7 @@ async fn drift_finds_changes_made_outside_and_apply_brings_the_cloud_back() {
     let emulator = Emulator::start();
     let dir = tempfile::tempdir().unwrap();
     let run = |args: &[&str]| platform(dir.path(), Some(&emulator), args);
+    assert!(run(&["apply", "--stack", "account", "--env", "prod", "--yes"]).status.success());
     assert!(run(&["apply", "--stack", "pipeline", "--env", "prod", "--yes"]).status.success());
     let apply = run(&["apply", "--all", "--env", "prod", "--yes", "--var", "image_tag=1.0.0"]);
     assert!(apply.status.success(), "{}\n{}", text(&apply.stdout), text(&apply.stderr));
@@ -881,6 +889,7 @@ async fn plans_name_the_account_diff_documents_by_line_and_target_what_an_incide
     let emulator = Emulator::start();
     let dir = tempfile::tempdir().unwrap();
     let run = |args: &[&str]| platform(dir.path(), Some(&emulator), args);
+    assert!(run(&["apply", "--stack", "account", "--yes"]).status.success());
     assert!(run(&["apply", "--stack", "pipeline", "--yes"]).status.success());
     let apply = run(&["apply", "--all", "--yes", "--var", "image_tag=1.0.0"]);
     assert!(apply.status.success(), "{}\n{}", text(&apply.stdout), text(&apply.stderr));

@@ -1,28 +1,26 @@
 //! The pipeline of an environment, as a stack: the bucket the team's and CI's states live in, the
-//! GitHub Actions OIDC provider, and two roles CI assumes with short-lived tokens (no long-lived
-//! keys): a deploy role allowed exactly what deploying the environment's stacks calls
+//! permissions boundary of the environment's service roles, and two roles CI assumes with
+//! short-lived tokens from GitHub's OIDC provider (the `account` stack's; no long-lived keys): a
+//! deploy role allowed exactly what deploying the environment's stacks calls
 //! (`policies/documents/deploy-role.toml`, scoped to the environment's names), and a read-only
 //! plan role (pull requests, drift checks) that takes no lock. Who may assume each is derived from
 //! the environment's settings (`ci_deploy_environments`, `ci_plan_environments`,
 //! `ci_plan_pull_requests`) and the repository (`github_repository`).
 //!
-//! It is the one stack applied from a workstation with administrator credentials, once per
-//! account and environment; every other stack is then applied by CI with
+//! It is applied from a workstation with administrator credentials, once per environment, after
+//! the account stack; every other stack is then applied by CI with
 //! `--state s3://<state_bucket>/states`.
 
 use serde::Deserialize;
 
 use platform::model::{Handle, Ref, Stack, StackError, StackSpec};
-use platform::resources::iam::{Effect, ManagedPolicy, OidcProvider, PolicyDocument, Role, Statement, Trust};
+use platform::resources::iam::{Effect, ManagedPolicy, PolicyDocument, Role, Statement, Trust};
 use platform::resources::{Arn, Bucket, Tags};
 
 use crate::Environment;
 
 /// The stack's name.
 pub const NAME: &str = "pipeline";
-
-/// GitHub Actions' token issuer.
-pub const GITHUB_ISSUER: &str = "https://token.actions.githubusercontent.com";
 
 /// How long a deploy job's session lasts: three hours, its time limit.
 pub const DEPLOY_SESSION_SECONDS: u32 = 3 * 3600;
@@ -37,8 +35,6 @@ pub struct Pipeline {
     pub spec: StackSpec,
     /// The bucket holding the states.
     pub state_bucket: Handle<Bucket>,
-    /// GitHub's OIDC provider.
-    pub github: Handle<OidcProvider>,
     /// The role the deploy jobs assume.
     pub deploy_role: Handle<Role>,
     /// The role pull-request plans assume.
@@ -179,18 +175,8 @@ pub fn pipeline(environment: &Environment) -> Result<Pipeline, StackError> {
     let state_bucket = s.add("state", Bucket { force_destroy: false, versioning: true, ..Bucket::default() });
     // Every state of the environment is in it.
     s.protect(&state_bucket, true);
-    let github = s.add(
-        "github",
-        OidcProvider {
-            url: GITHUB_ISSUER.into(),
-            client_ids: vec!["sts.amazonaws.com".into()],
-            thumbprints: vec![
-                "6938fd4d98bab03faadb97b34396831e3780aea1".into(),
-                "1c58a3a8518e8759bf075b76b750d4f2df264fcd".into(),
-            ],
-            tags: Tags::new(),
-        },
-    );
+    // GitHub's OIDC provider is the account's (the `account` stack), found by its URL.
+    let github = crate::account::github_provider_arn();
     // What any role the deploy role creates may ever do: administrators own it, the deploy role
     // cannot change it, and every role the deploy role makes must carry it.
     let boundary = s.add(
@@ -233,7 +219,7 @@ pub fn pipeline(environment: &Environment) -> Result<Pipeline, StackError> {
         "deploy",
         Role {
             trust: Trust::WebIdentity {
-                provider: github.arn(),
+                provider: github.clone(),
                 audience: "sts.amazonaws.com".into(),
                 subjects: environment.ci_deploy_subjects(),
             },
@@ -264,7 +250,7 @@ pub fn pipeline(environment: &Environment) -> Result<Pipeline, StackError> {
         "plan",
         Role {
             trust: Trust::WebIdentity {
-                provider: github.arn(),
+                provider: github.clone(),
                 audience: "sts.amazonaws.com".into(),
                 subjects: environment.ci_plan_subjects(),
             },
@@ -279,7 +265,7 @@ pub fn pipeline(environment: &Environment) -> Result<Pipeline, StackError> {
     s.output("deploy_role_arn", deploy_role.arn());
     s.output("plan_role_arn", plan_role.arn());
     s.output("boundary_arn", boundary.arn());
-    Ok(Pipeline { spec: s.build()?, state_bucket, github, deploy_role, plan_role, boundary })
+    Ok(Pipeline { spec: s.build()?, state_bucket, deploy_role, plan_role, boundary })
 }
 
 #[cfg(test)]

@@ -537,9 +537,12 @@ impl Harness {
         assert!(self.state(spec).resources.is_empty(), "destroy leaves nothing in the state");
     }
 
-    /// Applies the pipeline stack of `environment`, as an administrator does once before any
-    /// other stack: the services' roles carry its permissions boundary.
+    /// Applies the account stack (GitHub's OIDC provider) and the pipeline stack of
+    /// `environment`, as an administrator does before any other stack: the services' roles carry
+    /// the pipeline's permissions boundary.
     pub async fn bootstrap(&self, environment: &stacks::Environment) -> platform::StackSpec {
+        // The account's stack first (once: applying it again changes nothing).
+        self.apply_converged(&stacks::account().expect("the account stack builds").spec).await;
         let pipeline = stacks::pipeline(environment).expect("the pipeline stack builds").spec;
         self.apply_converged(&pipeline).await;
         pipeline

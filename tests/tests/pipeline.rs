@@ -183,15 +183,16 @@ async fn the_deploy_role_allows_what_deploying_calls_and_nothing_more() {
 async fn the_pipeline_stack_trusts_only_github_tokens_of_its_subjects() {
     let h = Harness::new().await;
     let prod = Environments::builtin().get("prod").unwrap().clone();
+    let account = h.apply_converged(&stacks::account().unwrap().spec).await;
     let p = pipeline(&prod).unwrap();
     let state = h.apply_converged(&p.spec).await;
     let iam = aws_sdk_iam::Client::new(&h.config);
 
-    let provider_arn = id_of(&state, "github");
+    let provider_arn = id_of(&account, "github");
     assert!(provider_arn.ends_with(":oidc-provider/token.actions.githubusercontent.com"), "{provider_arn}");
     let provider = iam.get_open_id_connect_provider().open_id_connect_provider_arn(&provider_arn).send().await.unwrap();
     assert_eq!(provider.client_id_list(), ["sts.amazonaws.com"]);
-    assert!(provider.tags().iter().any(|t| t.key() == "platform:address" && t.value() == "pipeline.github"));
+    assert!(provider.tags().iter().any(|t| t.key() == "platform:address" && t.value() == "account.github"));
 
     let role = iam.get_role().role_name(id_of(&state, "deploy")).send().await.unwrap();
     let trust = percent_encoding::percent_decode_str(role.role().unwrap().assume_role_policy_document().unwrap())
@@ -254,7 +255,73 @@ async fn the_pipeline_stack_trusts_only_github_tokens_of_its_subjects() {
     let prepared = engine.prepare(&p2.spec, true, "destroy").await.unwrap();
     let report = engine.apply(prepared, &|_| {}).await.unwrap();
     assert!(report.is_success(), "{}", platform::render::report_text("pipeline", &report));
-    assert!(iam.get_open_id_connect_provider().open_id_connect_provider_arn(&provider_arn).send().await.is_err());
+    assert!(
+        iam.get_open_id_connect_provider().open_id_connect_provider_arn(&provider_arn).send().await.is_ok(),
+        "the provider is the account's: it outlives an environment's pipeline"
+    );
+}
+
+#[tokio::test]
+async fn environments_sharing_an_account_share_its_one_oidc_provider_and_outlive_each_other() {
+    let h = Harness::new().await;
+    let iam = aws_sdk_iam::Client::new(&h.config);
+    let dev = Environments::builtin().get("dev").unwrap().clone();
+    let prod = Environments::builtin().get("prod").unwrap().clone();
+    h.bootstrap(&dev).await;
+    let prod_pipeline = h.bootstrap(&prod).await;
+    let providers = iam.list_open_id_connect_providers().send().await.unwrap();
+    assert_eq!(providers.open_id_connect_provider_list().len(), 1, "one provider per account");
+
+    // Destroying dev's pipeline leaves prod's deploys working: its deploy role, trusting the
+    // provider, and the provider itself.
+    h.unbootstrap(&dev).await;
+    let provider = providers.open_id_connect_provider_list()[0].arn().unwrap().to_string();
+    iam.get_open_id_connect_provider().open_id_connect_provider_arn(&provider).send().await.unwrap();
+    let deploy = id_of(&h.state(&prod_pipeline), "deploy");
+    let role = iam.get_role().role_name(&deploy).send().await.unwrap();
+    let trust = percent_encoding::percent_decode_str(role.role().unwrap().assume_role_policy_document().unwrap())
+        .decode_utf8()
+        .unwrap()
+        .to_string();
+    assert!(trust.contains(&provider), "prod's deploy role trusts the account's provider: {trust}");
+    assert!(!h.plan(&prod_pipeline).await.has_changes(), "prod's pipeline is untouched");
+}
+
+#[tokio::test]
+async fn a_resource_of_another_environment_at_the_same_address_is_never_taken_over() {
+    // As it was when each environment's pipeline declared the provider: dev's exists, tagged
+    // `pipeline.github` in dev; prod's create finds it and must not adopt it.
+    let h = Harness::new().await;
+    let declare = |env: &str| {
+        let mut s = platform::model::Stack::new("pipeline", &platform::model::Env::new(env).unwrap());
+        s.add(
+            "github",
+            platform::resources::OidcProvider {
+                url: stacks::account::GITHUB_ISSUER.into(),
+                client_ids: vec!["sts.amazonaws.com".into()],
+                thumbprints: vec!["6938fd4d98bab03faadb97b34396831e3780aea1".into()],
+                tags: Default::default(),
+            },
+        );
+        s.build().unwrap()
+    };
+    h.apply_converged(&declare("dev")).await;
+    let prod = declare("prod");
+    let prepared = h.engine.prepare(&prod, false, "apply").await.unwrap();
+    let report = h.engine.apply(prepared, &|_| {}).await.unwrap();
+    assert!(!report.is_success(), "prod does not take over dev's provider");
+    let text = platform::render::report_text("pipeline", &report);
+    assert!(text.contains("pipeline.github"), "{text}");
+    let iam = aws_sdk_iam::Client::new(&h.config);
+    let providers = iam.list_open_id_connect_providers().send().await.unwrap();
+    let arn = providers.open_id_connect_provider_list()[0].arn().unwrap();
+    let tags = iam.get_open_id_connect_provider().open_id_connect_provider_arn(arn).send().await.unwrap();
+    assert!(tags.tags().iter().any(|t| t.key() == "platform:env" && t.value() == "dev"), "still dev's");
+    assert!(h
+        .backend
+        .read_file("pipeline", &platform::model::Env::new("prod").unwrap())
+        .unwrap()
+        .is_none_or(|s| s.resources.is_empty()));
 }
 
 /// The deploy role's inline policy, its permissions boundary's ARN and the boundary's document,

@@ -193,15 +193,26 @@ impl AwsProvider {
         // carries another address, or none (made by hand, or by another tool), is not taken over.
         // Buckets are the exception for a missing tag: their name holds the account, and their
         // tags are set in a call after the create.
-        let owner = observed.props.get("tags").and_then(|t| t.get(crate::model::TAG_ADDRESS)).and_then(Value::as_str);
+        let tag = |key: &str| observed.props.get("tags").and_then(|t| t.get(key)).and_then(Value::as_str);
+        let owner = tag(crate::model::TAG_ADDRESS);
+        // Addresses repeat across environments (`pipeline.github` in dev and in prod): the
+        // environment must be this one too, where the resource says.
+        let same_env = tag(crate::model::TAG_ENV).is_none_or(|env| env == lookup.env);
         let ours = match owner {
-            Some(owner) => owner == lookup.address.to_string(),
+            Some(owner) => owner == lookup.address.to_string() && same_env,
             // Untaggable types are found by their parent (an association by its table and
             // subnet, a grant by its rule's description), which names them.
             None => !kind.schema().taggable || kind.schema().type_name == crate::resources::s3::BUCKET.type_name,
         };
         if !ours {
-            tracing::warn!(address = %lookup.address, %id, ?owner, "a resource with this name exists but is not this address's");
+            tracing::warn!(
+                address = %lookup.address,
+                env = %lookup.env,
+                %id,
+                ?owner,
+                other_env = ?tag(crate::model::TAG_ENV),
+                "a resource with this name exists but is not this address's"
+            );
             return Ok(None);
         }
         Ok(Some(Found { physical_id: id, observed }))
