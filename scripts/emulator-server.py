@@ -23,6 +23,11 @@ Corrections (each is a difference from AWS, not a behaviour of the product):
   and CreateRole's PermissionsBoundary likewise:
   https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html). Here CreateRole and
   PutRolePermissionsBoundary refuse a customer managed policy that does not exist.
+- IAM policy sizes: moto 5.2.5 reports IAM's quotas but does not enforce them; AWS refuses (with
+  LimitExceeded) a role whose inline policies together exceed 10,240 characters, a managed policy
+  (or version) over 6,144, and an eleventh managed policy attached to a role; whitespace is not
+  counted (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html). Here
+  PutRolePolicy, CreatePolicy, CreatePolicyVersion and AttachRolePolicy refuse the same.
 
 AWS behaviours (scripts/emulator_aws.py, installed here): PLATFORM_EMULATOR_AWS='{...}' (JSON), or
 `POST /_platform/aws` with a JSON object while running (`GET /_platform/aws` shows the settings),
@@ -71,6 +76,7 @@ from moto.core.responses import ActionResult
 from moto.rds.responses import RDSResponse
 from moto.server import main
 from moto.iam.models import IAMBackend
+from moto.iam.exceptions import LimitExceededException
 from moto.iam.exceptions import NotFoundException as IAMNotFoundException
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -195,6 +201,48 @@ def put_role_permissions_boundary(self, role_name, permissions_boundary):
     return _put_role_permissions_boundary(self, role_name, permissions_boundary)
 
 
+def policy_size(document):
+    text = document if isinstance(document, str) else json.dumps(document)
+    return sum(1 for c in text if not c.isspace())
+
+
+_put_role_policy = IAMBackend.put_role_policy
+_create_policy = IAMBackend.create_policy
+_create_policy_version = IAMBackend.create_policy_version
+_attach_role_policy = IAMBackend.attach_role_policy
+
+
+def put_role_policy(self, role_name, policy_name, policy_json):
+    role = self.get_role(role_name)
+    others = sum(policy_size(d) for name, d in role.policies.items() if name != policy_name)
+    if others + policy_size(policy_json) > 10240:
+        raise LimitExceededException(f"Maximum policy size of 10240 bytes exceeded for role {role_name}")
+    return _put_role_policy(self, role_name, policy_name, policy_json)
+
+
+def create_policy(self, description, path, policy_document, policy_name, tags):
+    if policy_size(policy_document) > 6144:
+        raise LimitExceededException("Cannot exceed quota for PolicySize: 6144")
+    return _create_policy(self, description, path, policy_document, policy_name, tags)
+
+
+def create_policy_version(self, policy_arn, policy_document, set_as_default):
+    if policy_size(policy_document) > 6144:
+        raise LimitExceededException("Cannot exceed quota for PolicySize: 6144")
+    return _create_policy_version(self, policy_arn, policy_document, set_as_default)
+
+
+def attach_role_policy(self, policy_arn, role_name):
+    role = self.get_role(role_name)
+    if policy_arn not in role.managed_policies and len(role.managed_policies) >= 10:
+        raise LimitExceededException("Cannot exceed quota for PoliciesPerRole: 10")
+    return _attach_role_policy(self, policy_arn, role_name)
+
+
+IAMBackend.put_role_policy = put_role_policy
+IAMBackend.create_policy = create_policy
+IAMBackend.create_policy_version = create_policy_version
+IAMBackend.attach_role_policy = attach_role_policy
 IAMBackend.create_role = create_role
 IAMBackend.put_role_permissions_boundary = put_role_permissions_boundary
 S3Response.setup_class = setup_class

@@ -57,6 +57,12 @@ pub struct Foundation {
     pub pipeline: crate::pipeline::Pipeline,
 }
 
+/// The private DNS domain of `env`'s service discovery namespace: services find each other as
+/// `NAME.{domain}`. The deploy role may write records only under it.
+pub fn discovery_domain(env: &str) -> String {
+    format!("{env}.platform.internal")
+}
+
 /// The foundation of `env` with the default options.
 pub fn foundation(env: &Environment) -> Result<Foundation, StackError> {
     foundation_with(env, &FoundationOptions::default())
@@ -125,7 +131,7 @@ pub fn foundation_with(environment: &Environment, options: &FoundationOptions) -
         })
         .collect();
     let cluster = s.add("cluster", EcsCluster::default());
-    let discovery_domain = format!("{env}.platform.internal");
+    let discovery_domain = discovery_domain(env.as_str());
     let namespace = s.add(
         "discovery",
         PrivateDnsNamespace {

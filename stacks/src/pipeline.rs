@@ -11,11 +11,14 @@
 //! the account stack; every other stack is then applied by CI with
 //! `--state s3://<state_bucket>/states`.
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 
 use platform::model::{Handle, Ref, Stack, StackError, StackSpec};
-use platform::resources::iam::{Effect, ManagedPolicy, PolicyDocument, Role, Statement, Trust};
+use platform::resources::iam::{quotas, Effect, ManagedPolicy, PolicyDocument, Role, Statement, Trust};
 use platform::resources::{Arn, Bucket, Tags};
+use platform::Address;
 
 use crate::Environment;
 
@@ -37,6 +40,9 @@ pub struct Pipeline {
     pub state_bucket: Handle<Bucket>,
     /// The role the deploy jobs assume.
     pub deploy_role: Handle<Role>,
+    /// What it may do: `policies/documents/deploy-role.toml` and the pipeline's own statements, in
+    /// managed policies attached to it (too large for IAM's inline quota).
+    pub deploy_policies: Vec<Handle<ManagedPolicy>>,
     /// The role pull-request plans assume.
     pub plan_role: Handle<Role>,
     /// The permissions boundary every role of the environment's services carries.
@@ -91,9 +97,11 @@ fn statements_of(text: &str, env: &str) -> Vec<DocumentStatement> {
     doc.statement
         .into_iter()
         .map(|mut s| {
-            s.resources = s.resources.iter().map(|r| r.replace("{env}", env)).collect();
+            let domain = crate::foundation::discovery_domain(env);
+            let fill = |text: &String| text.replace("{discovery_domain}", &domain).replace("{env}", env);
+            s.resources = s.resources.iter().map(fill).collect();
             for c in &mut s.conditions {
-                c.values = c.values.iter().map(|v| v.replace("{env}", env)).collect();
+                c.values = c.values.iter().map(fill).collect();
             }
             s
         })
@@ -162,6 +170,37 @@ fn policy(statements: &[DocumentStatement], boundary: &Ref<Arn>) -> Vec<Statemen
         .collect()
 }
 
+/// The longest text a reference in the pipeline's policies can become once applied, so that a
+/// document's size is bounded before apply: the longest partition (`aws-us-gov`), a 12-digit
+/// account, the longest bucket (63) and policy (128) names; anything else as long as an ARN gets
+/// (2048).
+fn longest(address: &Address, attribute: &str) -> String {
+    match (address.stack(), address.name(), attribute) {
+        (_, "partition", _) => "aws-us-gov".into(),
+        (_, "account", _) => "123456789012".into(),
+        (_, "state", "arn") => format!("arn:aws-us-gov:s3:::{}", "x".repeat(63)),
+        (_, "boundary", "arn") => format!("arn:aws-us-gov:iam::123456789012:policy/{}", "x".repeat(128)),
+        _ => "x".repeat(2048),
+    }
+}
+
+/// `statements` in as few documents as fit IAM's quota for a managed policy each, in order.
+fn packed(statements: Vec<Statement>) -> Vec<PolicyDocument> {
+    let mut documents: Vec<PolicyDocument> = vec![];
+    for statement in statements {
+        let fits = documents.last().is_some_and(|last| {
+            let mut grown = last.clone();
+            grown.statements.push(statement.clone());
+            grown.size_with(&longest) <= quotas::MANAGED_POLICY
+        });
+        match documents.last_mut() {
+            Some(last) if fits => last.statements.push(statement),
+            _ => documents.push(PolicyDocument { statements: vec![statement] }),
+        }
+    }
+    documents
+}
+
 /// Whether an action only reads (plans and drift checks need nothing else).
 fn reads(action: &str) -> bool {
     let name = action.split_once(':').map(|(_, n)| n).unwrap_or(action);
@@ -215,6 +254,22 @@ pub fn pipeline(environment: &Environment) -> Result<Pipeline, StackError> {
     });
     deploy.push(Statement::allow(&["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], vec![states.clone()]));
     deploy.push(Statement::allow(&["s3:ListBucket"], vec![state_bucket.arn()]));
+    // Larger than IAM takes inline (10,240 characters for all of a role's inline policies): in
+    // managed policies of 6,144 at most each, attached to the role.
+    let parts = packed(deploy);
+    let count = parts.len();
+    let deploy_policies: Vec<Handle<ManagedPolicy>> = parts
+        .into_iter()
+        .enumerate()
+        .map(|(i, document)| {
+            let policy = ManagedPolicy {
+                description: format!("What {env}'s deploy role may do ({} of {count})", i + 1),
+                document,
+                tags: Tags::new(),
+            };
+            s.add(&format!("deploy-{}", i + 1), policy)
+        })
+        .collect();
     let deploy_role = s.add(
         "deploy",
         Role {
@@ -223,8 +278,8 @@ pub fn pipeline(environment: &Environment) -> Result<Pipeline, StackError> {
                 audience: "sts.amazonaws.com".into(),
                 subjects: environment.ci_deploy_subjects(),
             },
-            policies: [("deploy".to_string(), PolicyDocument { statements: deploy })].into(),
-            managed_policies: vec![],
+            policies: BTreeMap::new(),
+            managed_policies: deploy_policies.iter().map(|p| p.arn()).collect(),
             permissions_boundary: None,
             // A first deploy of prod (a Multi-AZ database, NAT gateways, a rollout) takes well over
             // the default hour; the deploy job asks for as long (`role-duration-seconds`,
@@ -265,7 +320,7 @@ pub fn pipeline(environment: &Environment) -> Result<Pipeline, StackError> {
     s.output("deploy_role_arn", deploy_role.arn());
     s.output("plan_role_arn", plan_role.arn());
     s.output("boundary_arn", boundary.arn());
-    Ok(Pipeline { spec: s.build()?, state_bucket, deploy_role, plan_role, boundary })
+    Ok(Pipeline { spec: s.build()?, state_bucket, deploy_role, deploy_policies, plan_role, boundary })
 }
 
 #[cfg(test)]
@@ -283,14 +338,33 @@ mod tests {
             deploy["trust"]["web_identity"]["subjects"],
             serde_json::json!(["repo:acme/card-platform:environment:prod"])
         );
-        let text = deploy["policies"]["deploy"].to_string();
+        // Too large for IAM's inline quota: managed policies, each within IAM's quota even with
+        // the longest values its references can take.
+        assert_eq!(deploy["policies"], serde_json::json!({}));
+        assert!(p.deploy_policies.len() >= 2, "{} parts", p.deploy_policies.len());
+        assert_eq!(deploy["managed_policies"].as_array().unwrap().len(), p.deploy_policies.len());
+        let documents: Vec<PolicyDocument> = p
+            .deploy_policies
+            .iter()
+            .map(|h| {
+                let props = p.spec.resources.iter().find(|r| &r.address == h.address()).unwrap().props.clone();
+                serde_json::from_value(props["document"].clone()).unwrap()
+            })
+            .collect();
+        for document in &documents {
+            assert!(document.size_with(&longest) <= quotas::MANAGED_POLICY, "{}", document.size_with(&longest));
+        }
+        let statements: Vec<serde_json::Value> = documents
+            .iter()
+            .flat_map(|d| serde_json::to_value(&d.statements).unwrap().as_array().unwrap().clone())
+            .collect();
+        let text = serde_json::to_string(&statements).unwrap();
         // ARNs are in the account's partition, known when the stack is applied.
         let partition = r#"{"$ref":"aws.partition","attr":"value"}"#;
         assert!(text.contains(&format!(r#"["arn:",{partition},":iam::*:role/prod-*"]"#)), "{text}");
         assert!(!text.contains("arn:aws:"), "no partition is written in: {text}");
         assert!(!text.contains("{env}") && !text.contains("{partition}") && !text.contains("role/dev-"), "{text}");
         // It cannot change the pipeline's own roles (and so widen itself).
-        let statements = deploy["policies"]["deploy"]["statements"].as_array().unwrap().clone();
         let deny = statements
             .iter()
             .find(|s| s["effect"] == "Deny" && s["resources"].to_string().contains("pipeline-"))

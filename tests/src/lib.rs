@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
+pub mod authorization;
 pub mod github;
 pub mod iam;
 
@@ -679,6 +680,8 @@ impl Drop for Postgres {
 #[derive(Debug, Clone, Default)]
 pub struct CallRecorder {
     calls: std::sync::Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
+    /// Every answered attempt, as sent and received.
+    wire: std::sync::Arc<std::sync::Mutex<Vec<WireCall>>>,
     /// Per IAM service prefix: requests in flight now, and the most ever in flight at once.
     in_flight: std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<String, (usize, usize)>>>,
 }
@@ -687,6 +690,11 @@ impl CallRecorder {
     /// The IAM actions of the calls made so far.
     pub fn actions(&self) -> std::collections::BTreeSet<String> {
         self.calls.lock().expect("recorder").clone()
+    }
+
+    /// Every answered attempt so far, in the order the answers came.
+    pub fn wire_calls(&self) -> Vec<WireCall> {
+        self.wire.lock().expect("recorder").clone()
     }
 
     /// The most requests to `service` (an IAM prefix: `iam`, `ec2`...) that were in flight at once.
@@ -730,6 +738,28 @@ pub fn iam_action(service: &str, operation: &str) -> String {
     format!("{prefix}:{action}")
 }
 
+/// One attempt of an AWS call as it crossed the wire: what [`authorization`] reads resources and
+/// condition keys from.
+#[derive(Debug, Clone)]
+pub struct WireCall {
+    /// The IAM action that authorizes it.
+    pub action: String,
+    /// The request body (a query-protocol form or a JSON document; empty for REST calls without one).
+    pub request: String,
+    /// The answer's HTTP status.
+    pub status: u16,
+    /// The answer's body.
+    pub response: String,
+}
+
+/// The request body of the attempt under way, kept between the recorder's hooks.
+#[derive(Debug, Clone)]
+struct SentBody(String);
+
+impl aws_smithy_types::config_bag::Storable for SentBody {
+    type Storer = aws_smithy_types::config_bag::StoreReplace<Self>;
+}
+
 impl aws_sdk_ec2::config::Intercept for CallRecorder {
     fn name(&self) -> &'static str {
         "aws-call-recorder"
@@ -744,6 +774,40 @@ impl aws_sdk_ec2::config::Intercept for CallRecorder {
         if let Some(metadata) = cfg.load::<aws_smithy_runtime_api::client::orchestrator::Metadata>() {
             self.calls.lock().expect("recorder").insert(iam_action(metadata.service(), metadata.name()));
         }
+        Ok(())
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &aws_sdk_ec2::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        cfg: &mut aws_sdk_ec2::config::ConfigBag,
+    ) -> Result<(), aws_sdk_ec2::error::BoxError> {
+        let body =
+            context.request().body().bytes().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
+        cfg.interceptor_state().store_put(SentBody(body));
+        Ok(())
+    }
+
+    fn read_after_deserialization(
+        &self,
+        context: &aws_sdk_ec2::config::interceptors::AfterDeserializationInterceptorContextRef<'_>,
+        _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        cfg: &mut aws_sdk_ec2::config::ConfigBag,
+    ) -> Result<(), aws_sdk_ec2::error::BoxError> {
+        let Some(metadata) = cfg.load::<aws_smithy_runtime_api::client::orchestrator::Metadata>() else {
+            return Ok(());
+        };
+        let action = iam_action(metadata.service(), metadata.name());
+        let request = cfg.load::<SentBody>().map(|b| b.0.clone()).unwrap_or_default();
+        let response = context.response();
+        let call = WireCall {
+            action,
+            request,
+            status: response.status().as_u16(),
+            response: response.body().bytes().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default(),
+        };
+        self.wire.lock().expect("recorder").push(call);
         Ok(())
     }
 

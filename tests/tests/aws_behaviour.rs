@@ -1,5 +1,6 @@
 //! The emulator's AWS behaviours (`scripts/emulator_aws.py`), checked through the AWS SDK directly:
-//! eventual consistency, lifecycles, network interfaces that outlive their owners, and zones.
+//! eventual consistency, lifecycles, network interfaces that outlive their owners, and zones; and
+//! the corrections of `scripts/emulator-server.py` where they make the emulator as strict as AWS.
 //! Each test starts its own emulator with a short AWS minute and polls with deadlines.
 
 use std::fmt::Debug;
@@ -816,4 +817,43 @@ async fn behaviours_are_controlled_over_tls_too_and_the_harness_looks_as_the_obs
     };
     assert_eq!(key(&h.config).await, "observer");
     assert_eq!(key(&h.engine_config).await, "testing");
+}
+
+#[tokio::test]
+async fn iam_refuses_policies_over_its_size_quotas() {
+    let emulator = Emulator::start_with(AwsBehaviour::lenient());
+    let iam = aws_sdk_iam::Client::new(&emulator.sdk_config().await);
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    iam.create_role().role_name("big").assume_role_policy_document(trust).send().await.unwrap();
+    // A document of about `size` characters: one statement naming many buckets.
+    let document = |size: usize| {
+        let resources: Vec<String> = (0..size / 40).map(|i| format!("arn:aws:s3:::bucket-{i:020}")).collect();
+        serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": resources}]})
+            .to_string()
+    };
+    let put = |name: &str, size: usize| {
+        iam.put_role_policy().role_name("big").policy_name(name).policy_document(document(size)).send()
+    };
+    put("a", 6_000).await.unwrap();
+    // Another 6,000 makes the role's inline policies together larger than 10,240.
+    let (code, message) = refused(put("b", 6_000).await);
+    assert_eq!(code, "LimitExceeded", "{message}");
+    // Replacing a policy counts it once.
+    put("a", 9_000).await.unwrap();
+
+    let (code, _) = refused(iam.create_policy().policy_name("big").policy_document(document(7_000)).send().await);
+    assert_eq!(code, "LimitExceeded");
+    let mut arns = vec![];
+    for i in 0..11 {
+        let created = iam.create_policy().policy_name(format!("p{i}")).policy_document(document(100)).send().await;
+        arns.push(created.unwrap().policy().unwrap().arn().unwrap().to_string());
+    }
+    for arn in &arns[..10] {
+        iam.attach_role_policy().role_name("big").policy_arn(arn).send().await.unwrap();
+    }
+    let (code, message) = refused(iam.attach_role_policy().role_name("big").policy_arn(&arns[10]).send().await);
+    assert_eq!((code.as_str(), message.as_str()), ("LimitExceeded", "Cannot exceed quota for PoliciesPerRole: 10"));
+    let (code, _) =
+        refused(iam.create_policy_version().policy_arn(&arns[0]).policy_document(document(7_000)).send().await);
+    assert_eq!(code, "LimitExceeded");
 }

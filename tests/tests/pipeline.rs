@@ -10,9 +10,11 @@ use std::collections::BTreeSet;
 
 use platform::apply::ApplyOptions;
 use platform::{Address, StackSpec};
+use platform_tests::authorization::{authorizations, Account};
 use platform_tests::iam::{evaluate, Decision, Policy, Request};
 use platform_tests::{id_of, workspace_root, Harness};
 use serde_json::{json, Value};
+use stacks::foundation::discovery_domain;
 use stacks::pipeline::{deploy_statements, pipeline};
 use stacks::{foundation, Environments};
 
@@ -113,6 +115,33 @@ async fn the_deploy_role_allows_what_deploying_calls_and_nothing_more() {
         h.destroy(spec).await;
     }
     let recorded = recorder.actions();
+
+    // Each call as AWS authorizes it where the deploy role's statements are conditioned (EC2,
+    // Cloud Map, roles, passed roles): every resource it names, with the tags and keys AWS sees.
+    let pipeline_state =
+        h.state(&stacks::pipeline(&Environments::builtin().get("staging").unwrap().clone()).unwrap().spec);
+    let deploy_role = id_of(&pipeline_state, "deploy");
+    let deploy = attached_policies(&iam, &deploy_role).await;
+    let account = Account {
+        id: boundary_arn.split(':').nth(4).unwrap().to_string(),
+        region: h.config.region().unwrap().to_string(),
+    };
+    let authorized = authorizations(&recorder.wire_calls(), &account).unwrap();
+    let refused: Vec<String> = authorized
+        .checked
+        .iter()
+        .filter(|a| evaluate(&deploy, None, &a.request) != Decision::Allowed)
+        .map(|a| format!("{}: {} on {} with {:?}", a.call, a.request.action, a.request.resource, a.request.context))
+        .collect();
+    let tagged_creates = authorized.checked.iter().filter(|a| a.request.action == "ec2:CreateTags").count();
+    println!(
+        "{} authorizations of EC2, Cloud Map and IAM calls evaluated with their resources and condition keys ({tagged_creates} EC2 creates tagged); left to the action-level check: {:?}",
+        authorized.checked.len(),
+        authorized.uncovered
+    );
+    assert!(tagged_creates > 0, "EC2 creates send their tags");
+    assert!(refused.is_empty(), "the deploy role refuses calls deploying makes:\n{}", refused.join("\n"));
+
     let named = provider_actions();
     let statements = deploy_statements("staging");
     let allowed: BTreeSet<String> = statements
@@ -324,9 +353,28 @@ async fn a_resource_of_another_environment_at_the_same_address_is_never_taken_ov
         .is_none_or(|s| s.resources.is_empty()));
 }
 
-/// The deploy role's inline policy, its permissions boundary's ARN and the boundary's document,
+/// The managed policies attached to `role`, as IAM holds them (their default versions).
+async fn attached_policies(iam: &aws_sdk_iam::Client, role: &str) -> Vec<Policy> {
+    let decode = |text: &str| -> Value {
+        serde_json::from_str(&percent_encoding::percent_decode_str(text).decode_utf8().unwrap()).unwrap()
+    };
+    let attached = iam.list_attached_role_policies().role_name(role).send().await.unwrap();
+    let inline = iam.list_role_policies().role_name(role).send().await.unwrap();
+    assert!(inline.policy_names().is_empty(), "{role} has no inline policy");
+    let mut policies = vec![];
+    for arn in attached.attached_policies().iter().filter_map(|p| p.policy_arn()) {
+        let policy = iam.get_policy().policy_arn(arn).send().await.unwrap();
+        let version = policy.policy().unwrap().default_version_id().unwrap();
+        let document = iam.get_policy_version().policy_arn(arn).version_id(version).send().await.unwrap();
+        policies.push(Policy::parse(&decode(document.policy_version().unwrap().document().unwrap())).unwrap());
+    }
+    assert!(policies.len() >= 2, "{role}: its policies are attached ({} found)", policies.len());
+    policies
+}
+
+/// The deploy role's policies, its permissions boundary's ARN and the boundary's document,
 /// as IAM holds them once the pipeline stack of `env` is applied; and the account.
-async fn deployed_policies(h: &Harness, env: &str) -> (String, Policy, String, Policy) {
+async fn deployed_policies(h: &Harness, env: &str) -> (String, Vec<Policy>, String, Policy) {
     let environment = Environments::builtin().get(env).unwrap().clone();
     let state = h.bootstrap(&environment).await;
     let state = h.state(&state);
@@ -335,8 +383,7 @@ async fn deployed_policies(h: &Harness, env: &str) -> (String, Policy, String, P
         serde_json::from_str(&percent_encoding::percent_decode_str(text).decode_utf8().unwrap()).unwrap()
     };
     let role = id_of(&state, "deploy");
-    let inline = iam.get_role_policy().role_name(&role).policy_name("deploy").send().await.unwrap();
-    let deploy = Policy::parse(&decode(inline.policy_document())).unwrap();
+    let deploy = attached_policies(&iam, &role).await;
     let boundary_arn = id_of(&state, "boundary");
     let policy = iam.get_policy().policy_arn(&boundary_arn).send().await.unwrap();
     let version = policy.policy().unwrap().default_version_id().unwrap();
@@ -358,6 +405,8 @@ async fn the_deploy_role_cannot_escalate_or_reach_another_environment() {
         let own = role(&format!("{env}-pipeline-deploy"));
         let definition = |family: &str| format!("arn:aws:ecs:us-east-1:{account}:task-definition/{family}:3");
         let new_role = role(&format!("{env}-card-service-x"));
+        let ec2 = |resource: &str| format!("arn:aws:ec2:us-east-1:{account}:{resource}");
+        let discovery = |resource: &str| format!("arn:aws:servicediscovery:us-east-1:{account}:{resource}");
 
         let denied: Vec<(&str, Request)> = vec![
             ("create a role without the boundary", Request::new("iam:CreateRole", &new_role)),
@@ -384,6 +433,13 @@ async fn the_deploy_role_cannot_escalate_or_reach_another_environment() {
                 Request::new("iam:PutRolePolicy", &own).with("iam:PermissionsBoundary", &[b]),
             ),
             ("change the deploy role's own trust", Request::new("iam:UpdateAssumeRolePolicy", &own)),
+            (
+                "change one of the deploy role's policies (a new version)",
+                Request::new(
+                    "iam:CreatePolicyVersion",
+                    &format!("arn:aws:iam::{account}:policy/{env}-pipeline-deploy-1"),
+                ),
+            ),
             (
                 "attach a policy to the deploy role",
                 Request::new("iam:AttachRolePolicy", &own)
@@ -416,10 +472,72 @@ async fn the_deploy_role_cannot_escalate_or_reach_another_environment() {
                 Request::new("iam:CreateRole", &role(&format!("{other}-card-service-x")))
                     .with("iam:PermissionsBoundary", &[b]),
             ),
+            (
+                "open another environment's database security group",
+                Request::new("ec2:AuthorizeSecurityGroupIngress", &ec2("security-group/sg-0ther"))
+                    .with("aws:ResourceTag/platform:env", &[other]),
+            ),
+            (
+                "create a subnet in another environment's VPC",
+                Request::new("ec2:CreateSubnet", &ec2("vpc/vpc-0ther"))
+                    .with("aws:ResourceTag/platform:env", &[other])
+                    .with("aws:RequestTag/platform:env", &[env]),
+            ),
+            (
+                "create a security group tagged as another environment's",
+                Request::new("ec2:CreateSecurityGroup", &ec2("security-group/sg-new"))
+                    .with("aws:RequestTag/platform:env", &[other]),
+            ),
+            (
+                "create a security group without tags",
+                Request::new("ec2:CreateSecurityGroup", &ec2("security-group/sg-new")),
+            ),
+            (
+                "take another environment's route table by re-tagging it",
+                Request::new("ec2:CreateTags", &ec2("route-table/rtb-0ther"))
+                    .with("aws:ResourceTag/platform:env", &[other])
+                    .with("aws:RequestTag/platform:env", &[env]),
+            ),
+            (
+                "take another environment's namespace by re-tagging it",
+                Request::new("servicediscovery:TagResource", &discovery("namespace/ns-0ther"))
+                    .with("aws:ResourceTag/platform:env", &[other])
+                    .with("aws:RequestTag/platform:env", &[env]),
+            ),
+            (
+                "add a service to another environment's namespace",
+                Request::new("servicediscovery:CreateService", &discovery("namespace/ns-0ther"))
+                    .with("aws:ResourceTag/platform:env", &[other])
+                    .with("aws:RequestTag/platform:env", &[env]),
+            ),
+            (
+                "delete another environment's discovery service",
+                Request::new("servicediscovery:DeleteService", &discovery("service/srv-0ther"))
+                    .with("aws:ResourceTag/platform:env", &[other]),
+            ),
+            (
+                "write a record in a zone outside the namespace",
+                Request::new("route53:ChangeResourceRecordSets", "arn:aws:route53:::hostedzone/Z0PUBLIC")
+                    .with("route53:ChangeResourceRecordSetsNormalizedRecordNames", &["www.example.com"]),
+            ),
+            (
+                "write a record in another environment's namespace",
+                Request::new("route53:ChangeResourceRecordSets", "arn:aws:route53:::hostedzone/Z0OTHER").with(
+                    "route53:ChangeResourceRecordSetsNormalizedRecordNames",
+                    &[&format!("card-service.{}", discovery_domain(other))],
+                ),
+            ),
+            (
+                "write one record inside the namespace and one outside",
+                Request::new("route53:ChangeResourceRecordSets", "arn:aws:route53:::hostedzone/Z0OWN").with(
+                    "route53:ChangeResourceRecordSetsNormalizedRecordNames",
+                    &[&format!("card-service.{}", discovery_domain(env)), "www.example.com"],
+                ),
+            ),
         ];
         let mut wrong = vec![];
         for (what, request) in &denied {
-            let decision = evaluate(std::slice::from_ref(&deploy), None, request);
+            let decision = evaluate(&deploy, None, request);
             if decision == Decision::Allowed {
                 wrong.push(format!("{env}: {what} is allowed ({} on {})", request.action, request.resource));
             }
@@ -436,12 +554,40 @@ async fn the_deploy_role_cannot_escalate_or_reach_another_environment() {
                 Request::new("iam:PassRole", &task_role).with("iam:PassedToService", &["ecs-tasks.amazonaws.com"]),
             ),
             (
+                "open the environment's own security group",
+                Request::new("ec2:AuthorizeSecurityGroupIngress", &ec2("security-group/sg-0wn"))
+                    .with("aws:ResourceTag/platform:env", &[env]),
+            ),
+            (
+                "create a subnet in the environment's VPC (the VPC)",
+                Request::new("ec2:CreateSubnet", &ec2("vpc/vpc-0wn"))
+                    .with("aws:ResourceTag/platform:env", &[env])
+                    .with("aws:RequestTag/platform:env", &[env]),
+            ),
+            (
+                "create a subnet in the environment's VPC (the subnet)",
+                Request::new("ec2:CreateSubnet", &ec2("subnet/subnet-new")).with("aws:RequestTag/platform:env", &[env]),
+            ),
+            (
+                "tag a new subnet",
+                Request::new("ec2:CreateTags", &ec2("subnet/subnet-new"))
+                    .with("ec2:CreateAction", &["CreateSubnet"])
+                    .with("aws:RequestTag/platform:env", &[env]),
+            ),
+            (
+                "write a record in the environment's namespace",
+                Request::new("route53:ChangeResourceRecordSets", "arn:aws:route53:::hostedzone/Z0OWN").with(
+                    "route53:ChangeResourceRecordSetsNormalizedRecordNames",
+                    &[&format!("card-service.{}", discovery_domain(env))],
+                ),
+            ),
+            (
                 "run the migrations",
                 Request::new("ecs:RunTask", &definition(&format!("{env}-card-service-task-migrate"))),
             ),
         ];
         for (what, request) in &allowed {
-            if evaluate(std::slice::from_ref(&deploy), None, request) != Decision::Allowed {
+            if evaluate(&deploy, None, request) != Decision::Allowed {
                 wrong.push(format!("{env}: {what} is denied ({} on {})", request.action, request.resource));
             }
         }

@@ -115,6 +115,21 @@ impl<T> Ref<T> {
         self.as_literal().unwrap_or_default()
     }
 
+    /// The text of this value with each reference still in it replaced by
+    /// `resolve(address, attribute)`: what it will be, or (given the longest value each reference
+    /// can take) how long it can get, before apply.
+    pub fn text_with(&self, resolve: &dyn Fn(&Address, &str) -> String) -> String {
+        fn text(inner: &Inner, resolve: &dyn Fn(&Address, &str) -> String) -> String {
+            match inner {
+                Inner::Literal(Value::String(text)) => text.clone(),
+                Inner::Literal(_) => String::new(),
+                Inner::Output { address, attribute } => resolve(address, attribute),
+                Inner::Join(parts) => parts.iter().map(|p| text(p, resolve)).collect(),
+            }
+        }
+        text(&self.inner, resolve)
+    }
+
     /// A literal value, e.g. an environment variable's text.
     pub fn literal(text: impl Into<String>) -> Self {
         Self::existing(text)

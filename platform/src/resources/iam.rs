@@ -74,6 +74,13 @@ impl Resource for ManagedPolicy {
                 problems.push("document: every statement needs actions and resources".into());
             }
         }
+        let size = self.document.size();
+        if size > quotas::MANAGED_POLICY {
+            problems.push(format!(
+                "document: {size} characters (at least: references count once resolved); IAM takes at most {} in a managed policy (split it into several)",
+                quotas::MANAGED_POLICY
+            ));
+        }
     }
 }
 
@@ -228,6 +235,63 @@ pub struct PolicyDocument {
     pub statements: Vec<Statement>,
 }
 
+/// IAM's quotas on policy sizes, in characters of the JSON document without whitespace
+/// (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html>): AWS refuses a
+/// larger policy (`LimitExceeded`).
+pub mod quotas {
+    /// All the inline policies of one role together.
+    pub const ROLE_INLINE_POLICIES: usize = 10_240;
+    /// One managed policy.
+    pub const MANAGED_POLICY: usize = 6_144;
+    /// Managed policies attached to one role (the default quota; it can be raised to 20).
+    pub const ROLE_MANAGED_POLICIES: usize = 10;
+}
+
+impl PolicyDocument {
+    /// The document in AWS's JSON form (compact: no whitespace), as a provider sends it. A
+    /// reference not resolved yet is written empty, so before apply its length is a lower bound.
+    pub fn to_aws_json(&self) -> String {
+        self.to_aws_json_with(&|_, _| String::new())
+    }
+
+    /// [`PolicyDocument::to_aws_json`] with each reference not resolved yet replaced by
+    /// `resolve(address, attribute)` (see [`Ref::text_with`]).
+    pub fn to_aws_json_with(&self, resolve: &dyn Fn(&crate::Address, &str) -> String) -> String {
+        let statements: Vec<serde_json::Value> = self
+            .statements
+            .iter()
+            .map(|s| {
+                let resources: Vec<String> = s.resources.iter().map(|r| r.text_with(resolve)).collect();
+                let mut statement =
+                    serde_json::json!({ "Effect": s.effect, "Action": s.actions, "Resource": resources });
+                if !s.conditions.is_empty() {
+                    let mut conditions = serde_json::Map::new();
+                    for c in &s.conditions {
+                        let values: Vec<String> = c.values.iter().map(|v| v.text_with(resolve)).collect();
+                        let operator = conditions.entry(c.operator.clone()).or_insert_with(|| serde_json::json!({}));
+                        operator[c.key.as_str()] = serde_json::json!(values);
+                    }
+                    statement["Condition"] = serde_json::Value::Object(conditions);
+                }
+                statement
+            })
+            .collect();
+        serde_json::json!({ "Version": "2012-10-17", "Statement": statements }).to_string()
+    }
+
+    /// The characters IAM counts against its size quotas (whitespace is not counted); a lower
+    /// bound before apply.
+    pub fn size(&self) -> usize {
+        self.size_with(&|_, _| String::new())
+    }
+
+    /// [`PolicyDocument::size`] with references replaced by `resolve` (their longest values
+    /// give an upper bound before apply).
+    pub fn size_with(&self, resolve: &dyn Fn(&crate::Address, &str) -> String) -> usize {
+        self.to_aws_json_with(resolve).chars().filter(|c| !c.is_whitespace()).count()
+    }
+}
+
 /// A role assumable by one AWS service or by the web identities of an OIDC provider, with inline
 /// policies.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -237,7 +301,7 @@ pub struct Role {
     /// Inline policies by name.
     pub policies: BTreeMap<String, PolicyDocument>,
     /// ARNs of managed policies attached to it.
-    pub managed_policies: Vec<String>,
+    pub managed_policies: Vec<Ref<Arn>>,
     /// A managed policy bounding what the role can ever do, whatever its own policies allow
     /// (<https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html>).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -279,6 +343,20 @@ impl Resource for Role {
                     "max_session_seconds: {seconds} is not more than one hour and at most twelve (3601 to 43200; leave it out for AWS's default, one hour)"
                 ));
             }
+        }
+        let inline: usize = self.policies.values().map(PolicyDocument::size).sum();
+        if inline > quotas::ROLE_INLINE_POLICIES {
+            problems.push(format!(
+                "policies: {inline} characters (at least: references count once resolved); IAM takes at most {} in a role's inline policies together (move statements into managed policies)",
+                quotas::ROLE_INLINE_POLICIES
+            ));
+        }
+        if self.managed_policies.len() > quotas::ROLE_MANAGED_POLICIES {
+            problems.push(format!(
+                "managed_policies: {} attached; IAM attaches at most {} to a role by default",
+                self.managed_policies.len(),
+                quotas::ROLE_MANAGED_POLICIES
+            ));
         }
         for (name, doc) in &self.policies {
             let ok = !name.is_empty()
@@ -328,4 +406,54 @@ fn role_widening(before: Option<&Value>, after: &Value) -> Vec<String> {
         out.push(format!("can now be assumed by {who}"));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn statements(buckets: usize) -> PolicyDocument {
+        let resources = (0..buckets).map(|i| Ref::existing(format!("arn:aws:s3:::bucket-{i:020}"))).collect();
+        PolicyDocument { statements: vec![Statement::allow(&["s3:GetObject"], resources)] }
+    }
+
+    fn problems(resource: &impl Resource) -> Vec<String> {
+        let mut problems = vec![];
+        resource.validate(&mut problems);
+        problems
+    }
+
+    #[test]
+    fn policies_larger_than_iam_takes_are_refused_before_any_call() {
+        let document = statements(10);
+        assert_eq!(document.size(), document.to_aws_json().len());
+        let role = |policies: BTreeMap<String, PolicyDocument>| Role {
+            trust: Trust::Service("ecs-tasks.amazonaws.com".into()),
+            policies,
+            managed_policies: vec![],
+            permissions_boundary: None,
+            max_session_seconds: None,
+            tags: Tags::new(),
+        };
+        // Two policies of about 6,000 characters: each fits, together they do not.
+        let half = statements(150);
+        assert!((5_000..quotas::ROLE_INLINE_POLICIES / 2 + 2_000).contains(&half.size()), "{}", half.size());
+        assert!(problems(&role([("a".into(), half.clone())].into())).is_empty());
+        let both = problems(&role([("a".into(), half.clone()), ("b".into(), half.clone())].into()));
+        assert!(both.iter().any(|p| p.contains("10240")), "{both:?}");
+
+        let managed = |document| ManagedPolicy { description: String::new(), document, tags: Tags::new() };
+        assert!(problems(&managed(statements(100))).is_empty());
+        let big = problems(&managed(half));
+        assert!(big.iter().any(|p| p.contains("6144")), "{big:?}");
+    }
+
+    #[test]
+    fn references_count_as_what_they_resolve_to() {
+        let bucket = Ref::<Arn>::output(crate::Address::new("s", "bucket"), "arn");
+        let document = PolicyDocument { statements: vec![Statement::allow(&["s3:GetObject"], vec![bucket])] };
+        let unresolved = document.size();
+        let longest = document.size_with(&|_, _| "arn:aws-us-gov:s3:::".to_string() + &"x".repeat(63));
+        assert_eq!(longest, unresolved + 83);
+    }
 }

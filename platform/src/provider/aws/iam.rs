@@ -62,29 +62,6 @@ fn trust_policy(trust: &Trust) -> String {
     json!({ "Version": "2012-10-17", "Statement": [statement] }).to_string()
 }
 
-/// The declared form of a policy in AWS's.
-fn aws_policy(doc: &PolicyDocument) -> String {
-    let statements: Vec<Value> = doc
-        .statements
-        .iter()
-        .map(|s| {
-            let resources: Vec<&str> = s.resources.iter().map(Ref::as_str).collect();
-            let mut statement = json!({ "Effect": s.effect, "Action": s.actions, "Resource": resources });
-            if !s.conditions.is_empty() {
-                let mut conditions = serde_json::Map::new();
-                for c in &s.conditions {
-                    let values: Vec<&str> = c.values.iter().map(Ref::as_str).collect();
-                    let operator = conditions.entry(c.operator.clone()).or_insert_with(|| json!({}));
-                    operator[c.key.as_str()] = json!(values);
-                }
-                statement["Condition"] = Value::Object(conditions);
-            }
-            statement
-        })
-        .collect();
-    json!({ "Version": "2012-10-17", "Statement": statements }).to_string()
-}
-
 /// A string or a list of strings, as a list of strings.
 fn strings(value: &Value) -> Vec<String> {
     match value {
@@ -184,7 +161,7 @@ async fn put_policy(aws: &Aws, role: &str, name: &str, doc: &PolicyDocument) -> 
         .put_role_policy()
         .role_name(role)
         .policy_name(name)
-        .policy_document(aws_policy(doc))
+        .policy_document(doc.to_aws_json())
         .send()
         .await
         .map_err(api("iam:PutRolePolicy"))?;
@@ -218,7 +195,7 @@ fn observe_role(
     let props = Role {
         trust: declared_trust(trust),
         policies,
-        managed_policies,
+        managed_policies: managed_policies.into_iter().map(Ref::existing).collect(),
         permissions_boundary: permissions_boundary.map(Ref::existing),
         // The batch read does not report it: the recorded value stands until a direct read.
         max_session_seconds: max_session_seconds.unwrap_or_else(|| recorded.and_then(|r| r.max_session_seconds)),
@@ -257,7 +234,7 @@ impl AwsResource for Roles {
                 aws.iam
                     .attach_role_policy()
                     .role_name(name)
-                    .policy_arn(arn)
+                    .policy_arn(arn.as_str())
                     .send()
                     .await
                     .map_err(api("iam:AttachRolePolicy"))?;
@@ -415,7 +392,7 @@ impl AwsResource for Roles {
             aws.iam
                 .attach_role_policy()
                 .role_name(role)
-                .policy_arn(arn)
+                .policy_arn(arn.as_str())
                 .send()
                 .await
                 .map_err(api("iam:AttachRolePolicy"))?;
@@ -424,7 +401,7 @@ impl AwsResource for Roles {
             aws.iam
                 .detach_role_policy()
                 .role_name(role)
-                .policy_arn(arn)
+                .policy_arn(arn.as_str())
                 .send()
                 .await
                 .map_err(api("iam:DetachRolePolicy"))?;
@@ -675,7 +652,7 @@ impl AwsResource for ManagedPolicies {
             .create_policy()
             .policy_name(name)
             .description(&p.description)
-            .policy_document(aws_policy(&p.document))
+            .policy_document(p.document.to_aws_json())
             .set_tags(Some(iam_tags(new.address, &p.tags)?))
             .send()
             .await
@@ -735,7 +712,7 @@ impl AwsResource for ManagedPolicies {
             aws.iam
                 .create_policy_version()
                 .policy_arn(arn)
-                .policy_document(aws_policy(&new.document))
+                .policy_document(new.document.to_aws_json())
                 .set_as_default(true)
                 .send()
                 .await
