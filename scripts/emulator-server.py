@@ -28,6 +28,13 @@ Corrections (each is a difference from AWS, not a behaviour of the product):
   (or version) over 6,144, and an eleventh managed policy attached to a role; whitespace is not
   counted (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html). Here
   PutRolePolicy, CreatePolicy, CreatePolicyVersion and AttachRolePolicy refuse the same.
+- IAM trusts of web identities: moto 5.2.5 accepts a trust policy whose `Federated` principal
+  is an OIDC provider the account does not have. On AWS the provider is a prerequisite of the
+  role (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_create_for-idp_oidc.html,
+  "Prerequisites for creating a role for OIDC"), and IAM refuses a trust naming a principal it
+  cannot resolve with MalformedPolicyDocument, "Invalid principal in policy"
+  (https://repost.aws/knowledge-center/iam-trust-policy-error). Here CreateRole and
+  UpdateAssumeRolePolicy refuse a trust naming an `oidc-provider/` that does not exist.
 
 AWS behaviours (scripts/emulator_aws.py, installed here): PLATFORM_EMULATOR_AWS='{...}' (JSON), or
 `POST /_platform/aws` with a JSON object while running (`GET /_platform/aws` shows the settings),
@@ -77,6 +84,7 @@ from moto.rds.responses import RDSResponse
 from moto.server import main
 from moto.iam.models import IAMBackend
 from moto.iam.exceptions import LimitExceededException
+from moto.iam.exceptions import MalformedPolicyDocument as IAMMalformedPolicyDocument
 from moto.iam.exceptions import NotFoundException as IAMNotFoundException
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -191,8 +199,33 @@ def boundary_exists(backend, arn):
         raise IAMNotFoundException(f"Scope ARN: {arn} does not exist or is not attachable.")
 
 
+def federated_principals_exist(backend, document):
+    try:
+        statements = json.loads(document).get("Statement", [])
+    except (TypeError, ValueError, AttributeError):
+        return
+    for statement in statements if isinstance(statements, list) else [statements]:
+        principal = statement.get("Principal") if isinstance(statement, dict) else None
+        federated = principal.get("Federated", []) if isinstance(principal, dict) else []
+        for arn in [federated] if isinstance(federated, str) else federated:
+            if ":oidc-provider/" in arn and arn not in backend.open_id_providers:
+                raise IAMMalformedPolicyDocument(f'Invalid principal in policy: "Federated":"{arn}"')
+
+
+_update_assume_role_policy = IAMBackend.update_assume_role_policy
+
+
+def update_assume_role_policy(self, role_name, policy_document):
+    federated_principals_exist(self, policy_document)
+    return _update_assume_role_policy(self, role_name, policy_document)
+
+
+IAMBackend.update_assume_role_policy = update_assume_role_policy
+
+
 def create_role(self, role_name, assume_role_policy_document, path, permissions_boundary, *args, **kwargs):
     boundary_exists(self, permissions_boundary)
+    federated_principals_exist(self, assume_role_policy_document)
     return _create_role(self, role_name, assume_role_policy_document, path, permissions_boundary, *args, **kwargs)
 
 

@@ -617,3 +617,21 @@ async fn the_deploy_role_cannot_escalate_or_reach_another_environment() {
         assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     }
 }
+
+#[tokio::test]
+async fn a_pipeline_applied_before_its_accounts_oidc_provider_is_refused_with_what_to_do() {
+    let h = Harness::new().await;
+    let environment = Environments::builtin().get("dev").unwrap().clone();
+    let pipeline = stacks::pipeline(&environment).unwrap().spec;
+    let prepared = h.engine.prepare(&pipeline, false, "apply").await.unwrap();
+    let report = h.engine.apply(prepared, &|_| {}).await.unwrap();
+    assert!(!report.is_success(), "IAM refuses a role trusting a provider the account does not have");
+    let text = platform::render::report_text(&pipeline.name, &report);
+    assert!(
+        text.contains("MalformedPolicyDocument") && text.contains("create the provider first"),
+        "the refusal says what to do: {text}"
+    );
+    // With the account's provider applied, the same stack applies (resuming where it stopped).
+    h.apply_converged(&stacks::account().unwrap().spec).await;
+    h.apply_converged(&pipeline).await;
+}

@@ -62,6 +62,24 @@ fn trust_policy(trust: &Trust) -> String {
     json!({ "Version": "2012-10-17", "Statement": [statement] }).to_string()
 }
 
+/// IAM refuses a trust naming an OIDC provider the account does not have as a malformed policy
+/// ("Invalid principal in policy"): the provider must exist before the role
+/// (<https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_create_for-idp_oidc.html>). Says so.
+fn missing_provider(error: ProviderError, trust: &Trust) -> ProviderError {
+    match (error, trust) {
+        (ProviderError::Api { operation, code, message }, Trust::WebIdentity { provider, .. })
+            if code.as_deref() == Some("MalformedPolicyDocument") && message.contains(provider.as_str()) =>
+        {
+            let message = format!(
+                "{message} (the role trusts the OIDC provider {}, which this account does not have: create the provider first)",
+                provider.as_str()
+            );
+            ProviderError::Api { operation, code, message }
+        }
+        (error, _) => error,
+    }
+}
+
 /// A string or a list of strings, as a list of strings.
 fn strings(value: &Value) -> Vec<String> {
     match value {
@@ -223,7 +241,8 @@ impl AwsResource for Roles {
             .set_tags(Some(iam_tags(new.address, &r.tags)?))
             .send()
             .await
-            .map_err(api("iam:CreateRole"))?;
+            .map_err(api("iam:CreateRole"))
+            .map_err(|e| missing_provider(e, &r.trust))?;
         let arn = out.role().map(|r| r.arn().to_string()).unwrap_or_default();
         let outputs = RoleOutputs { arn, name: name.to_string() };
         let finish = async {
@@ -350,7 +369,8 @@ impl AwsResource for Roles {
                 .policy_document(trust_policy(&new.trust))
                 .send()
                 .await
-                .map_err(api("iam:UpdateAssumeRolePolicy"))?;
+                .map_err(api("iam:UpdateAssumeRolePolicy"))
+                .map_err(|e| missing_provider(e, &new.trust))?;
         }
         if old.max_session_seconds != new.max_session_seconds {
             aws.iam
