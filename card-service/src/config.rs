@@ -2,7 +2,13 @@
 
 use std::collections::HashMap;
 
-use sqlx::postgres::PgConnectOptions;
+use sqlx::postgres::{PgConnectOptions, PgSslMode};
+
+/// Where the image keeps the certificate authorities of RDS (every region's, from
+/// <https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem>, per
+/// <https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.SSL.html>), which
+/// `DB_CA_BUNDLE` replaces (a local database's authority, say).
+pub const DEFAULT_CA_BUNDLE: &str = "/etc/ssl/certs/rds-global-bundle.pem";
 
 /// The service's settings.
 #[derive(Debug, Clone)]
@@ -66,13 +72,39 @@ impl Config {
     /// `DB_USERNAME` and `DB_PASSWORD` (the latter two injected by ECS from the managed secret);
     /// `CARD_IMAGES_BUCKET`; `PORT` (8080), `HEALTH_PORT` (8081) and `DB_POOL_SIZE`
     /// ([`DEFAULT_POOL_SIZE`]).
+    ///
+    /// The database is reached over TLS only, its certificate verified against the authorities of
+    /// `DB_CA_BUNDLE` ([`DEFAULT_CA_BUNDLE`]) and its name (`verify-full`): a `DATABASE_URL`
+    /// asking for anything less (`sslmode=disable`, `prefer`, `require`, `verify-ca`) is refused.
     pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let ca_bundle = vars.get("DB_CA_BUNDLE").map(String::as_str).unwrap_or(DEFAULT_CA_BUNDLE);
         let database = match vars.get("DATABASE_URL") {
-            Some(url) => url.parse::<PgConnectOptions>().map_err(|_| ConfigError::Invalid {
-                name: "DATABASE_URL",
-                value: "(hidden)".into(),
-                expected: "a postgres:// URL",
-            })?,
+            Some(url) => {
+                let options = url.parse::<PgConnectOptions>().map_err(|_| ConfigError::Invalid {
+                    name: "DATABASE_URL",
+                    value: "(hidden)".into(),
+                    expected: "a postgres:// URL",
+                })?;
+                let query = |key: &str| {
+                    url.split_once('?')
+                        .into_iter()
+                        .flat_map(|(_, q)| q.split('&'))
+                        .find_map(|pair| pair.split_once('=').filter(|(k, _)| *k == key).map(|(_, v)| v.to_string()))
+                };
+                if let Some(mode) = query("sslmode").filter(|m| m != "verify-full") {
+                    return Err(ConfigError::Invalid {
+                        name: "DATABASE_URL",
+                        value: format!("(sslmode={mode})"),
+                        expected: "verified TLS: leave sslmode out or set it to verify-full",
+                    });
+                }
+                let options = options.ssl_mode(PgSslMode::VerifyFull);
+                if query("sslrootcert").is_some() {
+                    options
+                } else {
+                    options.ssl_root_cert(ca_bundle)
+                }
+            }
             None => {
                 let need = |name: &'static str| {
                     vars.get(name).cloned().ok_or(ConfigError::Missing(
@@ -83,7 +115,9 @@ impl Config {
                 let options = PgConnectOptions::new()
                     .host(&need("DB_HOST")?)
                     .port(port(vars, "DB_PORT", 5432)?)
-                    .database(&need("DB_NAME")?);
+                    .database(&need("DB_NAME")?)
+                    .ssl_mode(PgSslMode::VerifyFull)
+                    .ssl_root_cert(ca_bundle);
                 if vars.contains_key("DB_SECRET_ARN") {
                     options
                 } else {
@@ -198,5 +232,35 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(from_secret.db_secret_arn.as_deref(), Some("arn:secret"), "no DB_USERNAME/DB_PASSWORD needed");
+    }
+
+    #[test]
+    fn the_database_is_reached_over_verified_tls_only() {
+        let config = |url: &str| Config::from_vars(&vars(&[("DATABASE_URL", url), ("CARD_IMAGES_BUCKET", "b")]));
+        for mode in ["disable", "allow", "prefer", "require", "verify-ca"] {
+            let err = config(&format!("postgres://x@h/d?sslmode={mode}")).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!("DATABASE_URL is `(sslmode={mode})`, which is not verified TLS: leave sslmode out or set it to verify-full")
+            );
+        }
+        let with_rds_bundle = format!("{:?}", config("postgres://x@h/d").unwrap().database);
+        assert!(
+            with_rds_bundle.contains("VerifyFull") && with_rds_bundle.contains(DEFAULT_CA_BUNDLE),
+            "{with_rds_bundle}"
+        );
+        let local =
+            format!("{:?}", config("postgres://x@h/d?sslmode=verify-full&sslrootcert=/tmp/ca.pem").unwrap().database);
+        assert!(local.contains("VerifyFull") && local.contains("/tmp/ca.pem"), "{local}");
+        let from_parts = Config::from_vars(&vars(&[
+            ("DB_HOST", "db"),
+            ("DB_NAME", "cards"),
+            ("DB_SECRET_ARN", "arn:secret"),
+            ("DB_CA_BUNDLE", "/etc/local-ca.pem"),
+            ("CARD_IMAGES_BUCKET", "b"),
+        ]))
+        .unwrap();
+        let text = format!("{:?}", from_parts.database);
+        assert!(text.contains("VerifyFull") && text.contains("/etc/local-ca.pem"), "{text}");
     }
 }

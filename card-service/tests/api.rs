@@ -256,6 +256,7 @@ async fn database_credentials_can_come_from_the_managed_secret() {
         ("DB_PORT", postgres.port.to_string()),
         ("DB_NAME", "cards".into()),
         ("DB_SECRET_ARN", created.arn().unwrap().to_string()),
+        ("DB_CA_BUNDLE", postgres.ca.display().to_string()),
         ("CARD_IMAGES_BUCKET", "images".into()),
     ]
     .into_iter()
@@ -271,6 +272,29 @@ async fn database_credentials_can_come_from_the_managed_secret() {
     };
     let err = missing.resolve_credentials(&secrets).await.unwrap_err().to_string();
     assert!(err.starts_with("reading the database secret arn:aws:secretsmanager"), "{err}");
+}
+
+#[tokio::test]
+async fn the_database_is_reached_over_verified_tls_only() {
+    // The service, its migrations and its readiness already run over verified TLS in every test
+    // here (the server refuses anything else); a plain connection is refused by the server...
+    let postgres = Postgres::start();
+    let url = postgres.database("cards");
+    let plain = url.replace("sslmode=verify-full", "sslmode=disable");
+    let err = sqlx::PgPool::connect(&plain).await.unwrap_err().to_string();
+    assert!(err.contains("no encryption"), "the server refuses plaintext: {err}");
+    // ... and a server whose certificate names another host is refused by the service.
+    let impostor = Postgres::start_as("DNS:db.elsewhere.example");
+    let url = impostor.database("cards");
+    let config = card_service::config::Config::from_vars(
+        &[("DATABASE_URL", url.as_str()), ("CARD_IMAGES_BUCKET", "images")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    )
+    .unwrap();
+    let err = MIGRATOR.run(&pool(config.database, 1)).await.unwrap_err().to_string();
+    assert!(err.contains("certificate") && err.contains("127.0.0.1"), "a clear refusal: {err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

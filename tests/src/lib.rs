@@ -140,7 +140,7 @@ pub struct Emulator {
     child: Child,
     /// `http://127.0.0.1:PORT`, or `https://` when it serves TLS.
     pub endpoint: String,
-    /// The TLS material (`scripts/emulator-cert`) when it serves TLS.
+    /// The TLS material (`scripts/local-cert`) when it serves TLS.
     tls: Option<tempfile::TempDir>,
     /// Its request log (one line per request it answered).
     log: tempfile::NamedTempFile,
@@ -208,11 +208,11 @@ impl Emulator {
     /// Like [`Emulator::start_tls`], behaving as `behaviour` says.
     pub fn start_tls_with(behaviour: AwsBehaviour) -> Self {
         let dir = tempfile::tempdir().expect("a temporary directory");
-        let status = Command::new(workspace_root().join("scripts/emulator-cert"))
+        let status = Command::new(workspace_root().join("scripts/local-cert"))
             .arg(dir.path())
             .status()
-            .expect("scripts/emulator-cert runs");
-        assert!(status.success(), "scripts/emulator-cert failed");
+            .expect("scripts/local-cert runs");
+        assert!(status.success(), "scripts/local-cert failed");
         Self::spawn(Some(dir), 0, &behaviour)
     }
 
@@ -577,11 +577,17 @@ pub fn id_of(state: &platform::state::StackState, name: &str) -> String {
 
 /// A PostgreSQL server of its own, in a temporary directory on a free loopback port (the Debian
 /// package's binaries; run as the `postgres` user when the tests run as root). Stopped when dropped.
+///
+/// It accepts TLS connections only, as RDS does with `rds.force_ssl=1` (the default from
+/// PostgreSQL 15: <https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/PostgreSQL.Concepts.General.SSL.html>),
+/// with a certificate from a local authority of its own (`scripts/local-cert`).
 pub struct Postgres {
     bin: PathBuf,
     data: PathBuf,
     /// The port it listens on.
     pub port: u16,
+    /// The authority its certificate chains to (what `DB_CA_BUNDLE` or `sslrootcert` names).
+    pub ca: PathBuf,
     as_postgres: bool,
     _dir: tempfile::TempDir,
 }
@@ -600,10 +606,23 @@ fn postgres_bin() -> PathBuf {
 }
 
 impl Postgres {
-    /// Initializes and starts a server.
+    /// Initializes and starts a server whose certificate names 127.0.0.1 and localhost.
     pub fn start() -> Self {
+        Self::start_as("IP:127.0.0.1,DNS:localhost")
+    }
+
+    /// Initializes and starts a server whose certificate names only `names` (`DNS:db.example`):
+    /// one that a client reaching it as 127.0.0.1 must refuse.
+    pub fn start_as(names: &str) -> Self {
         let bin = postgres_bin();
         let dir = tempfile::tempdir().expect("a temporary directory");
+        let tls = dir.path().join("tls");
+        let status = Command::new(workspace_root().join("scripts/local-cert"))
+            .arg(&tls)
+            .arg(names)
+            .status()
+            .expect("scripts/local-cert runs");
+        assert!(status.success(), "scripts/local-cert failed");
         let as_postgres = running_as_root();
         if as_postgres {
             let status = Command::new("chown").args(["-R", "postgres:postgres"]).arg(dir.path()).status().unwrap();
@@ -611,10 +630,41 @@ impl Postgres {
         }
         let data = dir.path().join("data");
         let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
-        let this = Self { bin, data, port, as_postgres, _dir: dir };
+        let this = Self { bin, data, port, ca: tls.join("ca.pem"), as_postgres, _dir: dir };
         this.run("initdb", &["-D", this.data.to_str().unwrap(), "-U", "postgres", "--auth=trust", "-E", "UTF8"]);
+        // TCP connections over TLS only (`hostnossl` refused), as RDS with rds.force_ssl.
+        let hba = "local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostnossl all all all reject\n";
+        let conf = format!(
+            "ssl = on\nssl_cert_file = '{}'\nssl_key_file = '{}'\n",
+            tls.join("cert.pem").display(),
+            tls.join("key.pem").display()
+        );
+        this.write_config("pg_hba.conf", hba, false);
+        this.write_config("postgresql.conf", &conf, true);
         this.pg_ctl_start();
         this
+    }
+
+    /// Writes (or appends to) a file of the data directory, as its owner.
+    fn write_config(&self, file: &str, text: &str, append: bool) {
+        let path = self.data.join(file);
+        let mut command = self.command_named("tee");
+        if append {
+            command.arg("-a");
+        }
+        let mut child = command.arg(&path).stdin(Stdio::piped()).stdout(Stdio::null()).spawn().expect("tee runs");
+        child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+        assert!(child.wait().unwrap().success(), "writing {file}");
+    }
+
+    fn command_named(&self, program: &str) -> Command {
+        if self.as_postgres {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--", program]);
+            c
+        } else {
+            Command::new(program)
+        }
     }
 
     fn command(&self, tool: &str) -> Command {
@@ -653,10 +703,15 @@ impl Postgres {
         self.pg_ctl_start();
     }
 
-    /// Creates a database and returns its URL.
+    /// Creates a database and returns its URL (verified TLS against the server's authority).
     pub fn database(&self, name: &str) -> String {
-        self.run("createdb", &["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "postgres", name]);
-        format!("postgres://postgres@127.0.0.1:{}/{name}", self.port)
+        let socket_dir = self.data.parent().unwrap().to_str().unwrap().to_string();
+        self.run("createdb", &["-h", &socket_dir, "-p", &self.port.to_string(), "-U", "postgres", name]);
+        format!(
+            "postgres://postgres@127.0.0.1:{}/{name}?sslmode=verify-full&sslrootcert={}",
+            self.port,
+            self.ca.display()
+        )
     }
 }
 
