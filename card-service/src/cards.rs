@@ -1,7 +1,7 @@
 //! The cards API.
 
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap};
 use axum::routing::{get, post};
@@ -84,8 +84,11 @@ fn uuid(what: &str, text: &str) -> Result<Uuid, ApiError> {
         (status = 503, description = "The database is unavailable", body = ErrorBody),
     )
 )]
-async fn list(State(app): State<AppState>, Path(account): Path<String>) -> Result<Json<CardList>, ApiError> {
-    let account = uuid("account_id", &account)?;
+async fn list(
+    State(app): State<AppState>,
+    account: Result<Path<String>, PathRejection>,
+) -> Result<Json<CardList>, ApiError> {
+    let account = uuid("account_id", &path(account)?)?;
     let rows: Vec<CardRow> = sqlx::query_as(
         "SELECT id, account_id, holder, last4, status, image_key FROM cards WHERE account_id = $1 ORDER BY created_at, id",
     )
@@ -116,11 +119,11 @@ async fn list(State(app): State<AppState>, Path(account): Path<String>) -> Resul
 )]
 async fn activate(
     State(app): State<AppState>,
-    Path(card_id): Path<String>,
+    card_id: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Card>, ApiError> {
-    let card_id = uuid("card_id", &card_id)?;
+    let card_id = uuid("card_id", &path(card_id)?)?;
     let json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -145,12 +148,19 @@ async fn activate(
     Ok(Json(card(&app.images, row).await?))
 }
 
+/// A path segment, or a JSON 400 when it cannot be decoded (invalid percent-encoding, not UTF-8).
+fn path(segment: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
+    segment.map(|Path(s)| s).map_err(|e| ApiError::BadRequest(format!("the path cannot be read: {}", e.body_text())))
+}
+
 /// The API's routes.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/cards/{account_id}", get(list))
         .route("/cards/{card_id}/activation", post(activate))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .fallback(crate::error::no_route)
+        .method_not_allowed_fallback(crate::error::method_not_allowed)
 }
 
 /// The API contract (OpenAPI 3), generated from the code; `card-service/openapi.json` is its

@@ -15,6 +15,9 @@ pub enum ApiError {
     /// The thing asked for does not exist (or is not the caller's).
     #[error("{0}")]
     NotFound(String),
+    /// The route exists, not with this method.
+    #[error("this route does not take that method")]
+    MethodNotAllowed,
     /// The body is too large.
     #[error("the body is larger than {0} bytes")]
     TooLarge(usize),
@@ -61,6 +64,7 @@ impl IntoResponse for ApiError {
         let (status, code) = match &self {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             ApiError::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
             ApiError::Unavailable(e) => {
@@ -75,4 +79,14 @@ impl IntoResponse for ApiError {
         let body = ErrorBody { error: ErrorDetail { code: code.into(), message: self.to_string() } };
         (status, Json(body)).into_response()
     }
+}
+
+/// What a request for a route that does not exist gets: a JSON 404, like every other error.
+pub async fn no_route(uri: axum::http::Uri) -> ApiError {
+    ApiError::NotFound(format!("no route {}", uri.path()))
+}
+
+/// What a route answers to a method it does not take: a JSON 405.
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
 }

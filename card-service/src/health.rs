@@ -1,5 +1,6 @@
-//! Liveness, readiness (503 while the database is unreachable) and Prometheus metrics, on the
-//! health port the load balancer checks.
+//! Liveness (what the load balancer checks: the process serves), readiness (503 while the
+//! database is unreachable, also the `database_up` gauge) and Prometheus metrics, on the health
+//! port.
 
 use std::time::{Duration, Instant};
 
@@ -43,11 +44,30 @@ async fn live() -> impl IntoResponse {
     Json(json!({"status": "ok"}))
 }
 
+/// Whether the database answers within two seconds; recorded as the `database_up` gauge (1 or 0),
+/// which dashboards and alarms read.
+pub async fn database_up(db: &sqlx::PgPool) -> bool {
+    let check = tokio::time::timeout(Duration::from_secs(2), sqlx::query("SELECT 1").execute(db)).await;
+    let up = matches!(check, Ok(Ok(_)));
+    metrics::gauge!("database_up").set(if up { 1.0 } else { 0.0 });
+    up
+}
+
+/// Checks the database every `period` for as long as the process runs, so `database_up` is current
+/// even when nothing asks for readiness (the load balancer checks liveness only).
+pub async fn watch_database(db: sqlx::PgPool, period: Duration) {
+    let mut tick = tokio::time::interval(period);
+    loop {
+        tick.tick().await;
+        database_up(&db).await;
+    }
+}
+
 async fn ready(State(app): State<AppState>) -> Response {
-    let check = tokio::time::timeout(Duration::from_secs(2), sqlx::query("SELECT 1").execute(&app.db)).await;
-    match check {
-        Ok(Ok(_)) => Json(json!({"status": "ready"})).into_response(),
-        _ => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "database unreachable"}))).into_response(),
+    if database_up(&app.db).await {
+        Json(json!({"status": "ready"})).into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "database unreachable"}))).into_response()
     }
 }
 
@@ -57,4 +77,6 @@ pub fn routes(metrics: PrometheusHandle) -> Router<AppState> {
         .route("/health/live", get(live))
         .route("/health/ready", get(ready))
         .route("/metrics", get(move || std::future::ready(metrics.render())))
+        .fallback(crate::error::no_route)
+        .method_not_allowed_fallback(crate::error::method_not_allowed)
 }

@@ -61,6 +61,7 @@ pub async fn serve(
     health: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let watch = tokio::spawn(health::watch_database(state.db.clone(), Duration::from_secs(15)));
     let (api_router, health_router) = routers(state, health::recorder());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
@@ -72,6 +73,8 @@ pub async fn serve(
     };
     let api = axum::serve(api, api_router).with_graceful_shutdown(wait(stop_rx.clone()));
     let health = axum::serve(health, health_router).with_graceful_shutdown(wait(stop_rx));
-    tokio::try_join!(async { api.await }, async { health.await })?;
+    let served = tokio::try_join!(async { api.await }, async { health.await });
+    watch.abort();
+    served?;
     Ok(())
 }

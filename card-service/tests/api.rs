@@ -160,6 +160,20 @@ async fn bad_input_gets_a_json_4xx_never_a_500() {
     let huge = format!(r#"{{"account_id": "{}"}}"#, "a".repeat(64 * 1024));
     assert_eq!(s.activation(CARD_1, json(huge)).await.error(), (413, "too_large".into()));
     assert_eq!(s.activate("123", ALICE).await.error(), (400, "bad_request".into()));
+    // Outside the contract's operations too: unknown routes, methods and undecodable paths.
+    for (method, url, status, code) in [
+        (reqwest::Method::GET, format!("{}/nope", s.api), 404, "not_found"),
+        (reqwest::Method::GET, format!("{}/cards/%FF%FE", s.api), 400, "bad_request"),
+        (reqwest::Method::DELETE, format!("{}/cards/{ALICE}", s.api), 405, "method_not_allowed"),
+        (reqwest::Method::GET, format!("{}/nope", s.health), 404, "not_found"),
+    ] {
+        let answer = s.http.request(method.clone(), &url).send().await.unwrap();
+        assert_eq!(answer.status().as_u16(), status, "{method} {url}");
+        let kind = answer.headers()["content-type"].to_str().unwrap().to_string();
+        assert!(kind.starts_with("application/json"), "{method} {url}: {kind}");
+        let body: serde_json::Value = answer.json().await.unwrap();
+        assert_eq!(body["error"]["code"], code, "{method} {url}: {body}");
+    }
 }
 
 #[tokio::test]
@@ -183,6 +197,78 @@ async fn a_database_outage_answers_503_and_the_service_recovers_by_itself() {
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
     assert!(recovered, "the service recovers when the database returns");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_restart_under_load_fails_no_liveness_check_and_answers_503_until_it_is_back() {
+    let s = std::sync::Arc::new(start().await);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Load: clients asking for cards in a loop, each answer a 200 or a JSON 503, never a hang.
+    let mut clients = vec![];
+    for _ in 0..8 {
+        let (s, stop) = (s.clone(), stop.clone());
+        clients.push(tokio::spawn(async move {
+            let (mut ok, mut unavailable, mut slowest) = (0, 0, std::time::Duration::ZERO);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let started = std::time::Instant::now();
+                let answer = s.cards(ALICE).await;
+                match answer.status {
+                    200 => ok += 1,
+                    503 => {
+                        assert_eq!(answer.error(), (503, "unavailable".into()));
+                        unavailable += 1;
+                        slowest = slowest.max(started.elapsed());
+                    }
+                    other => panic!("during a database restart the API answered {other}"),
+                }
+            }
+            (ok, unavailable, slowest)
+        }));
+    }
+    // What the load balancer checks, throughout: liveness.
+    let live = {
+        let (s, stop) = (s.clone(), stop.clone());
+        tokio::spawn(async move {
+            let (mut checks, mut failed) = (0, 0);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let answer = s.http.get(format!("{}/health/live", s.health)).send().await;
+                checks += 1;
+                if !answer.is_ok_and(|a| a.status() == 200) {
+                    failed += 1;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            (checks, failed)
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    s.postgres.stop();
+    let ready = s.http.get(format!("{}/health/ready", s.health)).send().await.unwrap();
+    assert_eq!(ready.status(), 503, "readiness reports the database away");
+    // A failover's minute or two, shortened.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    s.postgres.restart();
+    let mut recovered = false;
+    for _ in 0..60 {
+        if s.cards(ALICE).await.status == 200 {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (checks, failed) = live.await.unwrap();
+    let (mut ok, mut unavailable, mut slowest) = (0, 0, std::time::Duration::ZERO);
+    for client in clients {
+        let (o, u, s) = client.await.unwrap();
+        (ok, unavailable, slowest) = (ok + o, unavailable + u, slowest.max(s));
+    }
+    println!(
+        "database restart under load: {ok} answered 200, {unavailable} answered 503 (slowest {slowest:?}); liveness {failed} of {checks} checks failed"
+    );
+    assert!(recovered, "the service recovers when the database is back");
+    assert_eq!(failed, 0, "no liveness check failed: the load balancer would replace no task");
+    assert!(unavailable > 0 && ok > 0, "the outage was seen, and served around");
 }
 
 #[tokio::test]

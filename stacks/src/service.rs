@@ -39,7 +39,8 @@ pub struct ServiceOptions {
     pub port: u16,
     /// The port of its health and metrics endpoints.
     pub health_port: u16,
-    /// The readiness path the load balancer checks.
+    /// The path the load balancer checks, on the health port: liveness (the process serves), not
+    /// readiness of what it depends on (a database failover must not turn into task replacements).
     pub health_path: String,
     /// The command the container's own health check runs.
     pub health_command: Vec<String>,

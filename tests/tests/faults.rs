@@ -23,7 +23,7 @@ async fn applying_through_a_20_percent_fault_rate_converges_without_duplicates()
     let h = Harness::through_proxy(emulator, &proxy).await;
     let dev = Environments::builtin().get("dev").unwrap().clone();
     let foundation = foundation(&dev).unwrap();
-    let mut specs = vec![foundation.pipeline.spec.clone(), foundation.spec.clone()];
+    let mut specs = vec![stacks::account().unwrap().spec, foundation.pipeline.spec.clone(), foundation.spec.clone()];
     specs.extend(card_stacks::card_stacks(&dev, &foundation, "v1").unwrap());
     for spec in &specs {
         h.apply_converged(spec).await;

@@ -158,7 +158,7 @@ async fn the_card_service_in_production() {
     assert_eq!(listeners.listeners().len(), 1, "HTTP only: production declares no certificate here");
     let tg = elb.describe_target_groups().target_group_arns(id_of(service, "targets")).send().await.unwrap();
     let tg = &tg.target_groups()[0];
-    assert_eq!((tg.health_check_path(), tg.health_check_port()), (Some("/health/ready"), Some("8081")));
+    assert_eq!((tg.health_check_path(), tg.health_check_port()), (Some("/health/live"), Some("8081")));
 
     // Everything is tagged.
     let tagging = aws_sdk_resourcegroupstagging::Client::new(&h.config);

@@ -36,7 +36,10 @@ pub fn service_options(foundation: &Foundation, deps: &Dependencies, image_tag: 
         image_tag: image_tag.into(),
         port: 8080,
         health_port: 8081,
-        health_path: "/health/ready".into(),
+        // Liveness: the process serves. Readiness (the database) is for metrics and alarms: a
+        // Multi-AZ failover takes a minute or two, and failing the target group's check for it
+        // would have ECS replace every healthy task.
+        health_path: "/health/live".into(),
         health_command: vec!["CMD".into(), "/usr/local/bin/card-service".into(), "healthcheck".into()],
         cpu: 256,
         memory: 512,

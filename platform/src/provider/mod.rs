@@ -186,6 +186,16 @@ impl ProviderError {
     pub fn is_not_found(&self) -> bool {
         matches!(self, ProviderError::Api { code: Some(code), .. } if code.contains("NotFound") || code.contains("NoSuch"))
     }
+
+    /// Whether AWS may answer this only because something a request names was created moments ago
+    /// and is not visible to it yet: "not found", and IAM's refusal of a policy naming a principal
+    /// it cannot resolve yet (a just-created OIDC provider or role in a trust: IAM is eventually
+    /// consistent, <https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html#troubleshoot_general_eventual-consistency>).
+    pub fn is_not_yet_visible(&self) -> bool {
+        self.is_not_found()
+            || matches!(self, ProviderError::Api { code: Some(code), message, .. }
+                if code == "MalformedPolicyDocument" && message.contains("Invalid principal"))
+    }
 }
 
 /// Create, read, update and delete of resources of the types a provider supports.

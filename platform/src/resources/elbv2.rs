@@ -89,7 +89,7 @@ pub const TARGET_GROUP: TypeSchema = TypeSchema {
 /// How the load balancer checks a target.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HealthCheck {
-    /// The HTTP path, e.g. `/health/ready`.
+    /// The HTTP path, e.g. `/health/live`.
     pub path: String,
     /// The port (the service's health port).
     pub port: u16,

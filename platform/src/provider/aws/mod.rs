@@ -258,7 +258,7 @@ impl Provider for AwsProvider {
             };
             let unknown = err.retry() != retry::Retry::No || err.is_already_exists();
             // Right after a create, what it depends on may not be visible yet: a while longer.
-            let not_yet_visible = err.is_not_found() && backoff.eventually_consistent();
+            let not_yet_visible = err.is_not_yet_visible() && backoff.eventually_consistent();
             if !unknown && !not_yet_visible {
                 return Err(err);
             }

@@ -202,6 +202,15 @@ mod tests {
         assert_eq!(api(Some("AccessDenied")).retry(), Retry::No);
         assert_eq!(api(Some("ValidationError")).retry(), Retry::No);
         assert_eq!(api(Some("InvalidVpcID.NotFound")).retry(), Retry::No);
+        assert!(api(Some("InvalidVpcID.NotFound")).is_not_yet_visible());
+        let principal = |message: &str| ProviderError::Api {
+            operation: "iam:CreateRole",
+            code: Some("MalformedPolicyDocument".into()),
+            message: message.into(),
+        };
+        assert!(principal("Invalid principal in policy: \"Federated\":\"arn:aws:iam::1:oidc-provider/x\"")
+            .is_not_yet_visible());
+        assert!(!principal("Policy document should not specify a principal.").is_not_yet_visible());
         assert!(api(Some("DependencyViolation")).is_in_use());
         assert!(api(Some("ResourceInUse")).is_in_use());
         assert!(api(Some("ClusterContainsServicesException")).is_in_use());
