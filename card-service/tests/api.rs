@@ -2,6 +2,9 @@
 //! emulator's S3, through HTTP as clients use it. Every API response is checked against the
 //! committed contract (`support::Contract`).
 
+// Tests report what they measured (nextest shows it in the CI log).
+#![allow(clippy::print_stdout)]
+
 mod support;
 
 use std::sync::Arc;
