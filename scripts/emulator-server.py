@@ -35,6 +35,11 @@ Corrections (each is a difference from AWS, not a behaviour of the product):
   cannot resolve with MalformedPolicyDocument, "Invalid principal in policy"
   (https://repost.aws/knowledge-center/iam-trust-policy-error). Here CreateRole and
   UpdateAssumeRolePolicy refuse a trust naming an `oidc-provider/` that does not exist.
+- ELBv2 CreateLoadBalancer: moto 5.2.5 creates another load balancer with a name already taken.
+  On AWS a name is unique in the region and the call is idempotent: the same name with the same
+  settings answers the existing load balancer, other settings DuplicateLoadBalancerName
+  (https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_CreateLoadBalancer.html).
+  Here the same.
 
 AWS behaviours (scripts/emulator_aws.py, installed here): PLATFORM_EMULATOR_AWS='{...}' (JSON), or
 `POST /_platform/aws` with a JSON object while running (`GET /_platform/aws` shows the settings),
@@ -83,6 +88,8 @@ from moto.core.responses import ActionResult
 from moto.rds.responses import RDSResponse
 from moto.server import main
 from moto.iam.models import IAMBackend
+from moto.elbv2.models import ELBv2Backend
+from moto.elbv2.exceptions import DuplicateLoadBalancerName as ELBv2DuplicateLoadBalancerName
 from moto.iam.exceptions import LimitExceededException
 from moto.iam.exceptions import MalformedPolicyDocument as IAMMalformedPolicyDocument
 from moto.iam.exceptions import NotFoundException as IAMNotFoundException
@@ -272,6 +279,20 @@ def attach_role_policy(self, policy_arn, role_name):
     return _attach_role_policy(self, policy_arn, role_name)
 
 
+_create_load_balancer = ELBv2Backend.create_load_balancer
+
+
+def create_load_balancer(self, name, *args, **kwargs):
+    for existing in self.load_balancers.values():
+        if existing.name == name:
+            scheme = kwargs.get("scheme", args[3] if len(args) > 3 else "internet-facing")
+            if getattr(existing, "scheme", scheme) != scheme:
+                raise ELBv2DuplicateLoadBalancerName()
+            return existing
+    return _create_load_balancer(self, name, *args, **kwargs)
+
+
+ELBv2Backend.create_load_balancer = create_load_balancer
 IAMBackend.put_role_policy = put_role_policy
 IAMBackend.create_policy = create_policy
 IAMBackend.create_policy_version = create_policy_version
