@@ -645,8 +645,16 @@ async fn drift_finds_changes_made_outside_and_apply_brings_the_cloud_back() {
     logs.delete_retention_policy().log_group_name(&group).send().await.unwrap();
     let iam = aws_sdk_iam::Client::new(&config);
     let role = recorded_id(dir.path(), "prod", "card-service.task-role");
-    let extra = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#;
+    let extra = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","NotAction":"iam:*","Resource":"*"}]}"#;
     iam.put_role_policy().role_name(&role).policy_name("hand-made").policy_document(extra).send().await.unwrap();
+    // A condition added by hand to a declared statement (here one that would let the role read
+    // card images only from one address) is drift too: statements are compared whole.
+    let grants = iam.get_role_policy().role_name(&role).policy_name("grants").send().await.unwrap();
+    let grants = percent_encoding::percent_decode_str(grants.policy_document()).decode_utf8().unwrap();
+    let mut conditioned: serde_json::Value = serde_json::from_str(&grants).unwrap();
+    conditioned["Statement"][0]["Condition"] = serde_json::json!({"IpAddress": {"aws:SourceIp": "203.0.113.7/32"}});
+    let conditioned = conditioned.to_string();
+    iam.put_role_policy().role_name(&role).policy_name("grants").policy_document(conditioned).send().await.unwrap();
     let s3 = aws_sdk_s3::Client::new(&config);
     let bucket = recorded_id(dir.path(), "prod", "card-dependencies.images");
     s3.delete_public_access_block().bucket(&bucket).send().await.unwrap();
@@ -674,7 +682,10 @@ async fn drift_finds_changes_made_outside_and_apply_brings_the_cloud_back() {
             expected("card-dependencies.images", "block_public_access"),
             expected("card-service.logs", "retention_in_days"),
             expected("card-service.service", "desired_count"),
-            expected("card-service.task-role", "policies.hand-made"),
+            (
+                "card-service.task-role".to_string(),
+                vec!["policies.grants.statements[0].conditions".to_string(), "policies.hand-made".to_string()]
+            ),
             expected("card-service.tasks", "ingress"),
         ]
     );
@@ -683,6 +694,14 @@ async fn drift_finds_changes_made_outside_and_apply_brings_the_cloud_back() {
         reports.iter().flat_map(|r| r["drifted"].as_array().unwrap()).find(|d| d["address"] == "card-service.tasks");
     let added = &tasks_drift.unwrap()["changes"][0]["added"][0];
     assert_eq!((added["from_port"].as_i64(), added["peer"]["cidr_ipv4"].as_str()), (Some(22), Some("0.0.0.0/0")));
+    let role_drift = reports
+        .iter()
+        .flat_map(|r| r["drifted"].as_array().unwrap())
+        .find(|d| d["address"] == "card-service.task-role")
+        .unwrap();
+    let described = role_drift["changes"].to_string();
+    assert!(described.contains("aws:SourceIp") && described.contains("203.0.113.7/32"), "{described}");
+    assert!(described.contains("not_actions") && described.contains("iam:*"), "{described}");
     let markdown = run(&["drift", "--all", "--env", "prod", "--format", "markdown"]);
     assert_eq!(markdown.status.code(), Some(2));
     assert!(text(&markdown.stdout).contains("**5 drifted, "), "{}", text(&markdown.stdout));

@@ -34,13 +34,20 @@ pub(crate) fn newly_trusted(before: Option<&Value>, after: &Value) -> Option<Str
             }
             _ => Some(trusted_by(after)),
         },
+        // The same service, with or without the source conditions: no one new.
+        (Some(b), None) if service_of(b).is_some() && service_of(b) == service_of(after) => None,
         (Some(_), None) => Some(trusted_by(after)),
     }
 }
 
+/// The service principal a service trust names.
+fn service_of(trust: &Value) -> Option<&Value> {
+    trust.get("service").or_else(|| trust.get("service_for").map(|t| &t["service"]))
+}
+
 /// Who a role's declared trust lets assume it.
 pub(crate) fn trusted_by(trust: &Value) -> String {
-    if let Some(service) = trust.get("service") {
+    if let Some(service) = service_of(trust) {
         return text(service);
     }
     if let Some(web) = trust.get("web_identity") {
@@ -79,15 +86,22 @@ pub(crate) fn rule_text(rule: &Value) -> String {
     format!("ingress on {ports} from {peer}{}", if open { " (the whole internet)" } else { "" })
 }
 
-/// Every (action, resource) an IAM role's policies allow.
+/// Every (action, resource) an IAM role's policies allow; `NotAction` and `NotResource` read as
+/// "every action but …" and "every resource but …".
 pub(crate) fn allowed(props: Option<&Value>) -> BTreeSet<(String, String)> {
     let mut out = BTreeSet::new();
     let Some(policies) = props.and_then(|p| p["policies"].as_object()) else { return out };
+    let texts = |items: &Value| items.as_array().into_iter().flatten().map(text).collect::<Vec<_>>();
+    // `NotAction: [a, b]` allows every action but a and b: one entry naming them.
+    let either = |named: &Value, but: &Value, what: &str| match texts(but) {
+        excepted if excepted.is_empty() => texts(named),
+        excepted => vec![format!("every {what} but {}", excepted.join(", "))],
+    };
     for doc in policies.values() {
         for st in doc["statements"].as_array().into_iter().flatten().filter(|s| s["effect"] == "Allow") {
-            for action in st["actions"].as_array().into_iter().flatten() {
-                for resource in st["resources"].as_array().into_iter().flatten() {
-                    out.insert((text(action), text(resource)));
+            for action in either(&st["actions"], &st["not_actions"], "action") {
+                for resource in either(&st["resources"], &st["not_resources"], "resource") {
+                    out.insert((action.clone(), resource));
                 }
             }
         }
@@ -140,6 +154,12 @@ mod tests {
         assert_eq!(
             widening("aws.iam.role", Some(&role(&["s3:GetObject"])), &role(&["s3:GetObject", "s3:PutObject"])),
             ["allows s3:PutObject on deps.images.arn/cards/*"]
+        );
+        let mut not_action = role(&[]);
+        not_action["policies"]["run"]["statements"][0]["not_actions"] = json!(["iam:*"]);
+        assert_eq!(
+            widening("aws.iam.role", Some(&role(&["s3:GetObject"])), &not_action),
+            ["allows every action but iam:* on deps.images.arn/cards/*"]
         );
         assert_eq!(
             widening("aws.elbv2.load_balancer", None, &json!({"internal": false})),

@@ -73,10 +73,16 @@ impl<T> Ref<T> {
     /// An ARN in the account's partition naming the account: `arn:PARTITION:SERVICE::ACCOUNT:`
     /// followed by `rest` (`Ref::account_arn("iam", "policy/prod-pipeline-boundary")`).
     pub fn account_arn(service: &str, rest: &str) -> Self {
+        Self::account_arn_in(service, "", rest)
+    }
+
+    /// An ARN in the account's partition naming the account and `region` (a pattern such as `*`
+    /// where any will do): `arn:PARTITION:SERVICE:REGION:ACCOUNT:` followed by `rest`.
+    pub fn account_arn_in(service: &str, region: &str, rest: &str) -> Self {
         let parts = vec![
             Inner::Literal(Value::String("arn:".into())),
             Ref::<T>::partition().inner,
-            Inner::Literal(Value::String(format!(":{service}::"))),
+            Inner::Literal(Value::String(format!(":{service}:{region}:"))),
             Ref::<T>::account().inner,
             Inner::Literal(Value::String(format!(":{rest}"))),
         ];

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Arn, Name, Tags};
+use super::{Arn, Name, Tags, Text};
 use crate::access;
 use crate::model::{outputs, NameStyle, Ref, Resource, TypeSchema};
 
@@ -70,9 +70,7 @@ impl Resource for ManagedPolicy {
             problems.push("document: a managed policy needs at least one statement".into());
         }
         for s in &self.document.statements {
-            if s.actions.is_empty() || s.resources.is_empty() {
-                problems.push("document: every statement needs actions and resources".into());
-            }
+            s.problems("document", problems);
         }
         let size = self.document.size();
         if size > quotas::MANAGED_POLICY {
@@ -162,7 +160,23 @@ pub enum Trust {
         /// The subjects allowed.
         subjects: Vec<String>,
     },
-    /// A trust policy in AWS's JSON form that is neither of the above: how a trust changed
+    /// One AWS service principal acting for this account only: the trust also requires the
+    /// request's `aws:SourceAccount` to be `account` and its `aws:SourceArn` to match
+    /// `source_arn`, so the service cannot be made to assume the role for another account's
+    /// resources (the cross-service confused deputy,
+    /// <https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html>). Only for
+    /// services documented to send both keys when they assume a role (ECS tasks:
+    /// <https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-iam-roles.html>): a
+    /// condition the service does not satisfy stops it from ever assuming the role.
+    ServiceFor {
+        /// The service principal, e.g. `ecs-tasks.amazonaws.com`.
+        service: String,
+        /// The account (`Ref::account()`).
+        account: Ref<Text>,
+        /// An ARN pattern the acting resource's ARN must match (`arn:aws:ecs:*:ACCOUNT:*`).
+        source_arn: Ref<Arn>,
+    },
+    /// A trust policy in AWS's JSON form that is none of the above: how a trust changed
     /// outside platform reads back (and shows as drift). Stacks declare one of the forms above.
     Document(String),
 }
@@ -176,16 +190,31 @@ pub enum Effect {
     Deny,
 }
 
-/// One statement of a policy: these actions on these resources.
+/// One statement of a policy: these actions on these resources. A statement names either
+/// `actions` or `not_actions` (every action but those), and either `resources` or
+/// `not_resources`, as AWS's `Action`/`NotAction` and `Resource`/`NotResource`
+/// (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_notaction.html>).
+/// Read back from AWS whole, so any element changed by hand is drift.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Statement {
+    /// The statement's id (`Sid`), if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
     /// Allow or deny.
     pub effect: Effect,
     /// Actions, e.g. `s3:GetObject`.
+    #[serde(default)]
     pub actions: Vec<String>,
+    /// Every action but these (`NotAction`), in place of `actions`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_actions: Vec<String>,
     /// Resource ARNs (references, possibly with a suffix such as `/cards/*`), or `*` where the
     /// actions cannot be scoped to a resource.
+    #[serde(default)]
     pub resources: Vec<Ref<Arn>>,
+    /// Every resource but these (`NotResource`), in place of `resources`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_resources: Vec<Ref<Arn>>,
     /// When it applies: every condition must hold (AWS ANDs them), sorted by operator and key.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
@@ -208,9 +237,12 @@ impl Statement {
     /// Allows `actions` on `resources`.
     pub fn allow(actions: &[&str], resources: Vec<Ref<Arn>>) -> Self {
         Self {
+            sid: None,
             effect: Effect::Allow,
             actions: actions.iter().map(|a| a.to_string()).collect(),
+            not_actions: vec![],
             resources,
+            not_resources: vec![],
             conditions: vec![],
         }
     }
@@ -218,6 +250,22 @@ impl Statement {
     /// Denies `actions` on `resources`.
     pub fn deny(actions: &[&str], resources: Vec<Ref<Arn>>) -> Self {
         Self { effect: Effect::Deny, ..Self::allow(actions, resources) }
+    }
+
+    /// Problems with this statement's shape, for a policy described by `what`: AWS takes one of
+    /// `Action`/`NotAction` and one of `Resource`/`NotResource`, each not empty.
+    fn problems(&self, what: &str, problems: &mut Vec<String>) {
+        if self.actions.is_empty() == self.not_actions.is_empty() {
+            problems.push(format!("{what}: every statement needs either actions or not_actions"));
+        }
+        if self.resources.is_empty() == self.not_resources.is_empty() {
+            problems.push(format!("{what}: every statement needs either resources or not_resources"));
+        }
+        for a in self.actions.iter().chain(&self.not_actions) {
+            if a != "*" && !a.contains(':') {
+                problems.push(format!("{what}: `{a}` is not an action (service:Action)"));
+            }
+        }
     }
 
     /// This statement, applying only when `operator` holds for `key` and one of `values`.
@@ -261,9 +309,19 @@ impl PolicyDocument {
             .statements
             .iter()
             .map(|s| {
-                let resources: Vec<String> = s.resources.iter().map(|r| r.text_with(resolve)).collect();
-                let mut statement =
-                    serde_json::json!({ "Effect": s.effect, "Action": s.actions, "Resource": resources });
+                let texts = |refs: &[Ref<Arn>]| refs.iter().map(|r| r.text_with(resolve)).collect::<Vec<String>>();
+                let mut statement = serde_json::json!({ "Effect": s.effect });
+                if let Some(sid) = &s.sid {
+                    statement["Sid"] = sid.as_str().into();
+                }
+                match s.not_actions.is_empty() {
+                    true => statement["Action"] = serde_json::json!(s.actions),
+                    false => statement["NotAction"] = serde_json::json!(s.not_actions),
+                }
+                match s.not_resources.is_empty() {
+                    true => statement["Resource"] = serde_json::json!(texts(&s.resources)),
+                    false => statement["NotResource"] = serde_json::json!(texts(&s.not_resources)),
+                }
                 if !s.conditions.is_empty() {
                     let mut conditions = serde_json::Map::new();
                     for c in &s.conditions {
@@ -325,6 +383,10 @@ impl Resource for Role {
                 problems.push(format!("trust: `{service}` is not a service principal"));
             }
             Trust::Service(_) => {}
+            Trust::ServiceFor { service, .. } if !service.ends_with(".amazonaws.com") => {
+                problems.push(format!("trust: `{service}` is not a service principal"));
+            }
+            Trust::ServiceFor { .. } => {}
             Trust::WebIdentity { audience, subjects, .. } => {
                 if audience.is_empty() {
                     problems.push("trust: a web identity trust needs an audience".into());
@@ -366,14 +428,7 @@ impl Resource for Role {
                 problems.push(format!("policies: `{name}` is not a valid policy name"));
             }
             for s in &doc.statements {
-                if s.actions.is_empty() || s.resources.is_empty() {
-                    problems.push(format!("policies.{name}: every statement needs actions and resources"));
-                }
-                for a in &s.actions {
-                    if a != "*" && !a.contains(':') {
-                        problems.push(format!("policies.{name}: `{a}` is not an action (service:Action)"));
-                    }
-                }
+                s.problems(&format!("policies.{name}"), problems);
             }
         }
     }

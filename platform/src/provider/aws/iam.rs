@@ -44,6 +44,15 @@ fn trust_policy(trust: &Trust) -> String {
         Trust::Service(service) => {
             json!({ "Effect": "Allow", "Principal": { "Service": service }, "Action": "sts:AssumeRole" })
         }
+        Trust::ServiceFor { service, account, source_arn } => json!({
+            "Effect": "Allow",
+            "Principal": { "Service": service },
+            "Action": "sts:AssumeRole",
+            "Condition": {
+                "StringEquals": { "aws:SourceAccount": account.as_str() },
+                "ArnLike": { "aws:SourceArn": source_arn.as_str() },
+            },
+        }),
         Trust::WebIdentity { provider, audience, subjects } => {
             let provider = provider.as_str();
             let issuer = issuer(provider);
@@ -103,8 +112,9 @@ fn decoded(encoded: &str) -> String {
     percent_encoding::percent_decode_str(encoded).decode_utf8_lossy().into_owned()
 }
 
-/// An AWS policy document (URL-encoded JSON, as IAM returns it) in the declared form: each
-/// statement's effect, actions and resources.
+/// An AWS policy document (URL-encoded JSON, as IAM returns it) in the declared form: every
+/// element of every statement, a single string read as a list of one (AWS takes both) and
+/// conditions in the declared order, so only a change that means something is drift.
 fn declared_policy(role: &str, name: &str, encoded: &str) -> Result<PolicyDocument, ProviderError> {
     let text = decoded(encoded);
     let failed = |why: String| ProviderError::OperationFailed {
@@ -120,6 +130,15 @@ fn declared_policy(role: &str, name: &str, encoded: &str) -> Result<PolicyDocume
                 Some("Deny") => Effect::Deny,
                 other => return Err(failed(format!("a statement's effect is {other:?}"))),
             };
+            // IAM refuses a principal in an identity policy ("Policy document should not specify
+            // a principal"), so these are every element a statement can have
+            // (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_grammar.html).
+            let known = ["Sid", "Effect", "Action", "NotAction", "Resource", "NotResource", "Condition"];
+            if let Some(other) =
+                s.as_object().into_iter().flatten().map(|(k, _)| k).find(|k| !known.contains(&k.as_str()))
+            {
+                return Err(failed(format!("a statement has an element `{other}` policies of roles cannot have")));
+            }
             let mut conditions = vec![];
             for (operator, keys) in s["Condition"].as_object().into_iter().flatten() {
                 for (key, values) in keys.as_object().into_iter().flatten() {
@@ -128,10 +147,14 @@ fn declared_policy(role: &str, name: &str, encoded: &str) -> Result<PolicyDocume
                 }
             }
             conditions.sort_by(|a, b| (&a.operator, &a.key).cmp(&(&b.operator, &b.key)));
+            let refs = |v: &Value| strings(v).into_iter().map(Ref::existing).collect();
             Ok(Statement {
+                sid: s["Sid"].as_str().map(str::to_string),
                 effect,
                 actions: strings(&s["Action"]),
-                resources: strings(&s["Resource"]).into_iter().map(Ref::existing).collect(),
+                not_actions: strings(&s["NotAction"]),
+                resources: refs(&s["Resource"]),
+                not_resources: refs(&s["NotResource"]),
                 conditions,
             })
         })
@@ -150,8 +173,21 @@ fn declared_trust(encoded: &str) -> Trust {
     }
     let action = strings(&s["Action"]);
     if let (Some(service), true) = (s["Principal"]["Service"].as_str(), action == ["sts:AssumeRole"]) {
-        if s.get("Condition").is_none() {
+        let condition = &s["Condition"];
+        if condition.is_null() {
             return Trust::Service(service.to_string());
+        }
+        let account = condition["StringEquals"]["aws:SourceAccount"].as_str();
+        let source_arn = condition["ArnLike"]["aws:SourceArn"].as_str();
+        let only_ours = condition.as_object().is_some_and(|c| c.len() == 2)
+            && condition["StringEquals"].as_object().is_some_and(|c| c.len() == 1)
+            && condition["ArnLike"].as_object().is_some_and(|c| c.len() == 1);
+        if let (Some(account), Some(source_arn), true) = (account, source_arn, only_ours) {
+            return Trust::ServiceFor {
+                service: service.to_string(),
+                account: Ref::existing(account),
+                source_arn: Ref::existing(source_arn),
+            };
         }
     }
     if let (Some(provider), true) = (s["Principal"]["Federated"].as_str(), action == ["sts:AssumeRoleWithWebIdentity"])
