@@ -89,12 +89,16 @@ async fn list(
     account: Result<Path<String>, PathRejection>,
 ) -> Result<Json<CardList>, ApiError> {
     let account = uuid("account_id", &path(account)?)?;
-    let rows: Vec<CardRow> = sqlx::query_as(
-        "SELECT id, account_id, holder, last4, status, image_key FROM cards WHERE account_id = $1 ORDER BY created_at, id",
-    )
-    .bind(account)
-    .fetch_all(&app.db)
-    .await?;
+    let rows: Vec<CardRow> = app
+        .db
+        .run(|db| {
+            sqlx::query_as(
+                "SELECT id, account_id, holder, last4, status, image_key FROM cards WHERE account_id = $1 ORDER BY created_at, id",
+            )
+            .bind(account)
+            .fetch_all(db)
+        })
+        .await?;
     let mut cards = Vec::with_capacity(rows.len());
     for row in rows {
         cards.push(card(&app.images, row).await?);
@@ -134,15 +138,21 @@ async fn activate(
     let body = body.map_err(|_| ApiError::TooLarge(MAX_BODY))?;
     let activation: Activation =
         serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("invalid body: {e}")))?;
-    let row: Option<CardRow> = sqlx::query_as(
-        "UPDATE cards SET status = 'active', activated_at = COALESCE(activated_at, now())
-         WHERE id = $1 AND account_id = $2
-         RETURNING id, account_id, holder, last4, status, image_key",
-    )
-    .bind(card_id)
-    .bind(activation.account_id)
-    .fetch_optional(&app.db)
-    .await?;
+    // Run again only when the database refused the credentials, which it does before any
+    // statement runs: the update is never applied twice.
+    let row: Option<CardRow> = app
+        .db
+        .run(|db| {
+            sqlx::query_as(
+                "UPDATE cards SET status = 'active', activated_at = COALESCE(activated_at, now())
+                 WHERE id = $1 AND account_id = $2
+                 RETURNING id, account_id, holder, last4, status, image_key",
+            )
+            .bind(card_id)
+            .bind(activation.account_id)
+            .fetch_optional(db)
+        })
+        .await?;
     let row =
         row.ok_or_else(|| ApiError::NotFound(format!("no card {card_id} in account {}", activation.account_id)))?;
     Ok(Json(card(&app.images, row).await?))

@@ -16,7 +16,8 @@ pub struct Config {
     /// How to reach the database (without credentials when they come from [`Config::db_secret_arn`]).
     pub database: PgConnectOptions,
     /// The Secrets Manager secret holding the database credentials (`DB_SECRET_ARN`), read at
-    /// start-up, when they are not given as `DB_USERNAME` and `DB_PASSWORD`.
+    /// run time and again after a rotation ([`crate::database`]), when they are not given as
+    /// `DB_USERNAME` and `DB_PASSWORD`.
     pub db_secret_arn: Option<String>,
     /// The bucket holding card images.
     pub bucket: String,
@@ -68,8 +69,9 @@ impl Config {
         Self::from_vars(&std::env::vars().collect())
     }
 
-    /// Reads settings from `vars`: `DATABASE_URL` (local), or `DB_HOST`, `DB_PORT`, `DB_NAME`,
-    /// `DB_USERNAME` and `DB_PASSWORD` (the latter two injected by ECS from the managed secret);
+    /// Reads settings from `vars`: `DATABASE_URL` (local), or `DB_HOST`, `DB_PORT`, `DB_NAME` and
+    /// `DB_SECRET_ARN` (the secret holding the credentials, as the stacks deploy it) or
+    /// `DB_USERNAME` and `DB_PASSWORD`;
     /// `CARD_IMAGES_BUCKET`; `PORT` (8080), `HEALTH_PORT` (8081) and `DB_POOL_SIZE`
     /// ([`DEFAULT_POOL_SIZE`]).
     ///
@@ -109,7 +111,7 @@ impl Config {
                 let need = |name: &'static str| {
                     vars.get(name).cloned().ok_or(ConfigError::Missing(
                         name,
-                        "set DATABASE_URL, or DB_HOST, DB_PORT, DB_NAME, DB_USERNAME and DB_PASSWORD",
+                        "set DATABASE_URL, or DB_HOST, DB_PORT, DB_NAME and DB_SECRET_ARN (or DB_USERNAME and DB_PASSWORD)",
                     ))
                 };
                 let options = PgConnectOptions::new()
@@ -146,31 +148,6 @@ impl Config {
             },
         })
     }
-
-    /// The database options with the credentials read from the secret, if one is configured. The
-    /// secret is the JSON document RDS manages (`{"username": ..., "password": ...}`).
-    pub async fn resolve_credentials(
-        &self,
-        secrets: &aws_sdk_secretsmanager::Client,
-    ) -> anyhow::Result<PgConnectOptions> {
-        let Some(arn) = &self.db_secret_arn else { return Ok(self.database.clone()) };
-        let value = secrets.get_secret_value().secret_id(arn).send().await.map_err(|e| {
-            anyhow::anyhow!(
-                "reading the database secret {arn}: {}",
-                aws_sdk_secretsmanager::error::DisplayErrorContext(e)
-            )
-        })?;
-        #[derive(serde::Deserialize)]
-        struct Credentials {
-            username: String,
-            password: String,
-        }
-        let credentials: Credentials =
-            serde_json::from_str(value.secret_string().unwrap_or_default()).map_err(|_| {
-                anyhow::anyhow!("the database secret {arn} is not a JSON document with a username and a password")
-            })?;
-        Ok(self.database.clone().username(&credentials.username).password(&credentials.password))
-    }
 }
 
 #[cfg(test)]
@@ -188,7 +165,7 @@ mod tests {
             err,
             ConfigError::Missing(
                 "DB_HOST",
-                "set DATABASE_URL, or DB_HOST, DB_PORT, DB_NAME, DB_USERNAME and DB_PASSWORD"
+                "set DATABASE_URL, or DB_HOST, DB_PORT, DB_NAME and DB_SECRET_ARN (or DB_USERNAME and DB_PASSWORD)"
             )
         );
         let err = Config::from_vars(&vars(&[("DATABASE_URL", "postgres://x@h/db")])).unwrap_err();

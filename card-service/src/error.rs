@@ -54,6 +54,8 @@ impl From<sqlx::Error> for ApiError {
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
                 ApiError::Unavailable(e)
             }
+            // Still refused after reading the secret again: the service cannot reach its data.
+            e if crate::database::refused_credentials(&e) => ApiError::Unavailable(e),
             other => ApiError::Internal(other.into()),
         }
     }

@@ -46,8 +46,9 @@ async fn live() -> impl IntoResponse {
 
 /// Whether the database answers within two seconds; recorded as the `database_up` gauge (1 or 0),
 /// which dashboards and alarms read.
-pub async fn database_up(db: &sqlx::PgPool) -> bool {
-    let check = tokio::time::timeout(Duration::from_secs(2), sqlx::query("SELECT 1").execute(db)).await;
+pub async fn database_up(db: &crate::database::Database) -> bool {
+    let check =
+        tokio::time::timeout(Duration::from_secs(2), db.run(|pool| sqlx::query("SELECT 1").execute(pool))).await;
     let up = matches!(check, Ok(Ok(_)));
     metrics::gauge!("database_up").set(if up { 1.0 } else { 0.0 });
     up
@@ -55,7 +56,7 @@ pub async fn database_up(db: &sqlx::PgPool) -> bool {
 
 /// Checks the database every `period` for as long as the process runs, so `database_up` is current
 /// even when nothing asks for readiness (the load balancer checks liveness only).
-pub async fn watch_database(db: sqlx::PgPool, period: Duration) {
+pub async fn watch_database(db: crate::database::Database, period: Duration) {
     let mut tick = tokio::time::interval(period);
     loop {
         tick.tick().await;

@@ -4,12 +4,15 @@
 //! - [`config`]: configuration from the environment, with clear errors.
 //! - [`cards`]: the API (`GET /cards/{account_id}`, `POST /cards/{card_id}/activation`).
 //! - [`images`]: presigned URLs of card images, signed in the process.
+//! - [`database`]: the pool, its credentials read from the secret and read again after a
+//!   rotation.
 //! - [`health`]: liveness, readiness and Prometheus metrics on their own port.
 //! - [`error`]: every failure as a JSON error body with the right status.
 //! - [`seed`]: the sample data set.
 
 pub mod cards;
 pub mod config;
+pub mod database;
 pub mod error;
 pub mod health;
 pub mod images;
@@ -27,8 +30,8 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 /// What every request handler shares.
 #[derive(Clone)]
 pub struct AppState {
-    /// The database pool; waiting for a connection is bounded.
-    pub db: PgPool,
+    /// The database; waiting for a connection is bounded.
+    pub db: database::Database,
     /// The images bucket and how to sign URLs for it.
     pub images: Arc<images::Images>,
 }

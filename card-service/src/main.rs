@@ -10,25 +10,31 @@ use std::sync::Arc;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use card_service::{config::Config, images::Images, pool, AppState, MIGRATOR};
+use card_service::{config::Config, database::Database, images::Images, pool, AppState, MIGRATOR};
 
 async fn run(command: &str) -> anyhow::Result<()> {
-    let mut config = Config::from_env()?;
-    if config.db_secret_arn.is_some() && command != "healthcheck" {
-        let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        config.database = config.resolve_credentials(&aws_sdk_secretsmanager::Client::new(&aws)).await?;
-    }
+    let config = Config::from_env()?;
+    // The credentials, read from the secret at run time (and again after a rotation), or given.
+    let database = || async {
+        match &config.db_secret_arn {
+            Some(arn) => {
+                let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+                let secrets = aws_sdk_secretsmanager::Client::new(&aws);
+                Database::from_secret(secrets, arn, config.database.clone(), config.pool_size).await
+            }
+            None => Ok(Database::fixed(pool(config.database.clone(), config.pool_size))),
+        }
+    };
     match command {
         "migrate" => {
-            let db = pool(config.database.clone(), config.pool_size);
-            MIGRATOR.run(&db).await?;
+            MIGRATOR.run(database().await?.pool()).await?;
             tracing::info!("migrations applied");
         }
         "serve" => {
             let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
             let images = Images::new(&aws, &config.bucket).await?;
             images.warm_up().await?;
-            let state = AppState { db: pool(config.database.clone(), config.pool_size), images: Arc::new(images) };
+            let state = AppState { db: database().await?, images: Arc::new(images) };
             let api = tokio::net::TcpListener::bind(("0.0.0.0", config.port)).await?;
             let health = tokio::net::TcpListener::bind(("0.0.0.0", config.health_port)).await?;
             tracing::info!(port = config.port, health_port = config.health_port, "serving");
@@ -36,11 +42,11 @@ async fn run(command: &str) -> anyhow::Result<()> {
             tracing::info!("stopped after draining in-flight requests");
         }
         "seed" => {
-            let db = pool(config.database.clone(), config.pool_size);
-            MIGRATOR.run(&db).await?;
+            let db = database().await?;
+            MIGRATOR.run(db.pool()).await?;
             let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
             let prefix = std::env::var("CARD_IMAGES_PREFIX").unwrap_or_else(|_| "cards/".into());
-            card_service::seed::seed(&db, &aws_sdk_s3::Client::new(&aws), &config.bucket, &prefix).await?;
+            card_service::seed::seed(db.pool(), &aws_sdk_s3::Client::new(&aws), &config.bucket, &prefix).await?;
             println!(
                 "sample data loaded: account {} has cards, account {} has none",
                 card_service::seed::ACCOUNT_WITH_CARDS,

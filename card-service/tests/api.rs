@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use card_service::cards::{Card, CardList};
 use card_service::config::DEFAULT_POOL_SIZE;
+use card_service::database::Database;
 use card_service::images::Images;
 use card_service::{pool, AppState, MIGRATOR};
 use platform_tests::{Emulator, Postgres};
@@ -33,6 +34,8 @@ struct Running {
     _emulator: Emulator,
     http: reqwest::Client,
     contract: Contract,
+    /// The secret the service reads its credentials from, when it does ([`start_with_secret`]).
+    secret_arn: Option<String>,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -57,9 +60,32 @@ impl Running {
     async fn activate(&self, card: impl std::fmt::Display, account: Uuid) -> Checked {
         self.activation(card, |r| r.json(&serde_json::json!({ "account_id": account }))).await
     }
+
+    /// Whether the API answers 200 again within fifteen seconds (after an outage).
+    async fn recovers(&self) -> bool {
+        for _ in 0..60 {
+            if self.cards(ALICE).await.status == 200 {
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+        false
+    }
 }
 
+/// The service on a database of its own, connecting as the superuser with fixed credentials.
 async fn start() -> Running {
+    start_as(None).await
+}
+
+/// The service connecting as `user` (a role the migrations made, given the password
+/// `first-password` here as a deployment would give it credentials), its credentials read from a
+/// secret in the emulator, as deployed.
+async fn start_with_secret(user: &str) -> Running {
+    start_as(Some(user)).await
+}
+
+async fn start_as(secret_user: Option<&str>) -> Running {
     let postgres = Postgres::start();
     let url = postgres.database("cards");
     let emulator = Emulator::start();
@@ -94,6 +120,19 @@ async fn start() -> Running {
     }
     let images = Images::new(&sdk, "images").await.unwrap();
     images.warm_up().await.unwrap();
+    let (db, secret_arn) = match secret_user {
+        None => (Database::fixed(db), None),
+        Some(user) => {
+            postgres.sql("cards", &format!("ALTER ROLE {user} PASSWORD 'first-password'"));
+            let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+            let credentials = serde_json::json!({"username": user, "password": "first-password"});
+            let created =
+                secrets.create_secret().name("cards-db").secret_string(credentials.to_string()).send().await.unwrap();
+            let arn = created.arn().unwrap().to_string();
+            let db = Database::from_secret(secrets, &arn, url.parse().unwrap(), DEFAULT_POOL_SIZE).await.unwrap();
+            (db, Some(arn))
+        }
+    };
     let state = AppState { db, images: Arc::new(images) };
     let api = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let health = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -110,6 +149,7 @@ async fn start() -> Running {
         _emulator: emulator,
         http: reqwest::Client::new(),
         contract: Contract::load(),
+        secret_arn,
         _stop: stop,
     }
 }
@@ -191,15 +231,7 @@ async fn a_database_outage_answers_503_and_the_service_recovers_by_itself() {
     assert_eq!(ready(http).await.unwrap().status(), 503);
     assert_eq!(http.get(format!("{}/health/live", s.health)).send().await.unwrap().status(), 200, "still alive");
     s.postgres.restart();
-    let mut recovered = false;
-    for _ in 0..60 {
-        if s.cards(ALICE).await.status == 200 {
-            recovered = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-    }
-    assert!(recovered, "the service recovers when the database returns");
+    assert!(s.recovers().await, "the service recovers when the database returns");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -251,14 +283,7 @@ async fn a_database_restart_under_load_fails_no_liveness_check_and_answers_503_u
     // A failover's minute or two, shortened.
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
     s.postgres.restart();
-    let mut recovered = false;
-    for _ in 0..60 {
-        if s.cards(ALICE).await.status == 200 {
-            recovered = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-    }
+    let recovered = s.recovers().await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let (checks, failed) = live.await.unwrap();
     let (mut ok, mut unavailable, mut slowest) = (0, 0, std::time::Duration::ZERO);
@@ -272,6 +297,136 @@ async fn a_database_restart_under_load_fails_no_liveness_check_and_answers_503_u
     assert!(recovered, "the service recovers when the database is back");
     assert_eq!(failed, 0, "no liveness check failed: the load balancer would replace no task");
     assert!(unavailable > 0 && ok > 0, "the outage was seen, and served around");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_rotation_under_load_fails_no_request_beyond_the_bounded_retry() {
+    // A task started before the rotation, its pool not connected yet (as after a scale-out, or a
+    // pool growing under load): every connection it opens meets the rotation.
+    let s = std::sync::Arc::new(start_with_secret("card_app").await);
+    let secrets = aws_sdk_secretsmanager::Client::new(&s._emulator.sdk_config().await);
+    let arn = s.secret_arn.clone().unwrap();
+    let old = secrets.get_secret_value().secret_id(&arn).send().await.unwrap().version_id().unwrap().to_string();
+
+    // Rotation by Secrets Manager's steps: createSecret stores the new password as AWSPENDING...
+    let credentials = serde_json::json!({"username": "card_app", "password": "second-password"});
+    let pending = secrets
+        .put_secret_value()
+        .secret_id(&arn)
+        .secret_string(credentials.to_string())
+        .version_stages("AWSPENDING")
+        .send()
+        .await
+        .unwrap();
+    let new = pending.version_id().unwrap().to_string();
+    // ... setSecret changes it in the database: from here until finishSecret, AWSCURRENT holds a
+    // password the database refuses.
+    s.postgres.sql("cards", "ALTER ROLE card_app PASSWORD 'second-password'");
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut clients = vec![];
+    for _ in 0..8 {
+        let (s, stop) = (s.clone(), stop.clone());
+        clients.push(tokio::spawn(async move {
+            let (mut ok, mut failed, mut slowest) = (0, vec![], std::time::Duration::ZERO);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let started = std::time::Instant::now();
+                match s.cards(ALICE).await.status {
+                    200 => ok += 1,
+                    other => failed.push(other),
+                }
+                slowest = slowest.max(started.elapsed());
+            }
+            (ok, failed, slowest)
+        }));
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    // ... finishSecret moves AWSCURRENT to the new version, under load.
+    secrets
+        .update_secret_version_stage()
+        .secret_id(&arn)
+        .version_stage("AWSCURRENT")
+        .move_to_version_id(&new)
+        .remove_from_version_id(&old)
+        .send()
+        .await
+        .unwrap();
+    secrets
+        .update_secret_version_stage()
+        .secret_id(&arn)
+        .version_stage("AWSPENDING")
+        .remove_from_version_id(&new)
+        .send()
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (mut ok, mut failed, mut slowest) = (0, vec![], std::time::Duration::ZERO);
+    for client in clients {
+        let (o, f, s) = client.await.unwrap();
+        (ok, slowest) = (ok + o, slowest.max(s));
+        failed.extend(f);
+    }
+    let metrics = s.http.get(format!("{}/metrics", s.health)).send().await.unwrap().text().await.unwrap();
+    let refused = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("database_credentials_refused_total "))
+        .and_then(|n| n.trim().parse::<f64>().ok())
+        .unwrap_or(0.0);
+    let mut by_status = std::collections::BTreeMap::<u16, usize>::new();
+    for status in &failed {
+        *by_status.entry(*status).or_default() += 1;
+    }
+    println!(
+        "password rotation under load: {ok} answered 200, {} failed {by_status:?} (slowest {slowest:?}); the database refused the credentials {refused} times, each followed by reading the secret again",
+        failed.len()
+    );
+    assert!(failed.is_empty(), "no request failed beyond the bounded retry: {by_status:?}");
+    assert!(refused >= 1.0, "the rotation was met (stale credentials refused, then read again)");
+    assert!(ok > 0);
+
+    // A task started after the rotation reads the new current version.
+    let fresh = Database::from_secret(secrets, &arn, s.postgres.url("cards").parse().unwrap(), 1).await.unwrap();
+    let (n,): (i64,) = fresh.run(|db| sqlx::query_as("SELECT count(*) FROM cards").fetch_one(db)).await.unwrap();
+    assert_eq!(n, 2);
+}
+
+#[tokio::test]
+async fn the_application_role_works_and_is_refused_ddl_and_other_tables() {
+    // The service as deployed: connected as the role the migrations made, nothing else.
+    let s = start_with_secret("card_app").await;
+    let list: CardList = s.cards(ALICE).await.json();
+    assert_eq!(list.cards.len(), 2);
+    assert_eq!(s.activate(CARD_1, ALICE).await.status, 200);
+    assert_eq!(s.activate(CARD_2, BOB).await.error(), (404, "not_found".into()));
+
+    // What an injected statement could try, as that role: every one refused for its privileges
+    // (42501), whatever it targets.
+    let url =
+        s.postgres.url("cards").replacen(&format!("postgres:{}", s.postgres.password), "card_app:first-password", 1);
+    let mut app = <sqlx::PgConnection as sqlx::Connection>::connect(&url).await.unwrap();
+    s.postgres.sql("cards", "CREATE TABLE audit (entry TEXT)");
+    for statement in [
+        "CREATE TABLE stolen (data TEXT)",
+        "DROP TABLE cards",
+        "ALTER TABLE cards ADD COLUMN pan TEXT",
+        "TRUNCATE cards",
+        "DELETE FROM cards",
+        "INSERT INTO cards (id, account_id, holder, last4, status, image_key) VALUES (gen_random_uuid(), gen_random_uuid(), 'x', '0000', 'active', 'k')",
+        "UPDATE cards SET holder = 'Mallory'",
+        "UPDATE cards SET account_id = gen_random_uuid()",
+        "SELECT * FROM audit",
+        "SELECT * FROM _sqlx_migrations",
+        "CREATE ROLE intruder LOGIN",
+        "CREATE SCHEMA stolen",
+    ] {
+        let refused = sqlx::query(statement).execute(&mut app).await.unwrap_err();
+        let code = refused.as_database_error().and_then(|e| e.code()).map(|c| c.to_string());
+        assert_eq!(code.as_deref(), Some("42501"), "{statement}: {refused}");
+    }
+    // What the code needs still works on the same connection.
+    let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM cards").fetch_one(&mut app).await.unwrap();
+    assert_eq!(n, 2);
 }
 
 #[tokio::test]
@@ -292,8 +447,7 @@ async fn requests_are_counted_by_route_and_status() {
 async fn the_sample_data_loads_once_and_serves_its_images() {
     use card_service::seed;
     let s = start().await;
-    let db =
-        pool(format!("postgres://postgres@127.0.0.1:{}/cards", s.postgres.port).parse().unwrap(), DEFAULT_POOL_SIZE);
+    let db = pool(s.postgres.url("cards").parse().unwrap(), DEFAULT_POOL_SIZE);
     let s3 = aws_sdk_s3::Client::new(&s._emulator.sdk_config().await);
     seed::seed(&db, &s3, "images", "cards/").await.unwrap();
     seed::seed(&db, &s3, "images", "cards/").await.unwrap();
@@ -336,7 +490,7 @@ async fn database_credentials_can_come_from_the_managed_secret() {
     let created = secrets
         .create_secret()
         .name("rds-cards")
-        .secret_string(r#"{"username": "postgres", "password": "unused-with-trust-auth"}"#)
+        .secret_string(serde_json::json!({"username": "postgres", "password": postgres.password}).to_string())
         .send()
         .await
         .unwrap();
@@ -352,14 +506,12 @@ async fn database_credentials_can_come_from_the_managed_secret() {
     .map(|(k, v)| (k.to_string(), v))
     .collect();
     let config = card_service::config::Config::from_vars(&vars).unwrap();
-    let options = config.resolve_credentials(&secrets).await.unwrap();
-    let db = pool(options, DEFAULT_POOL_SIZE);
-    MIGRATOR.run(&db).await.expect("connected with the secret's user");
-    let missing = card_service::config::Config {
-        db_secret_arn: Some("arn:aws:secretsmanager:us-east-1:123456789012:secret:nope".into()),
-        ..config
-    };
-    let err = missing.resolve_credentials(&secrets).await.unwrap_err().to_string();
+    let db = Database::from_secret(secrets.clone(), created.arn().unwrap(), config.database.clone(), DEFAULT_POOL_SIZE)
+        .await
+        .unwrap();
+    MIGRATOR.run(db.pool()).await.expect("connected with the secret's user");
+    let missing = "arn:aws:secretsmanager:us-east-1:123456789012:secret:nope";
+    let err = Database::from_secret(secrets, missing, config.database, 1).await.err().unwrap().to_string();
     assert!(err.starts_with("reading the database secret arn:aws:secretsmanager"), "{err}");
 }
 
@@ -483,7 +635,7 @@ fn iam_matches(pattern: &str, arn: &str) -> bool {
 #[tokio::test]
 async fn the_roles_allow_exactly_what_the_code_calls_plus_what_ecs_needs() {
     // What the code does: serve requests (list cards, activate one), and read the database secret
-    // as at start-up. The service makes no S3 call itself: the presigned URLs it hands out are
+    // (at start-up, and its current and pending versions after a rotation). The service makes no S3 call itself: the presigned URLs it hands out are
     // GetObject calls made with its credentials by whoever follows them, so each counts as a call.
     let recorder = Recorder::default();
     let s = start().await;
@@ -511,7 +663,7 @@ async fn the_roles_allow_exactly_what_the_code_calls_plus_what_ecs_needs() {
         )
         .unwrap()
     };
-    config.resolve_credentials(&secrets).await.unwrap();
+    Database::from_secret(secrets, &secret_arn, config.database, 1).await.unwrap();
     let calls = recorder.calls.lock().unwrap().clone();
     let actions: std::collections::BTreeSet<&str> = calls.iter().map(|(a, _)| a.as_str()).collect();
     assert_eq!(actions, ["s3:GetObject", "secretsmanager:GetSecretValue"].into(), "{calls:?}");
@@ -545,10 +697,9 @@ async fn the_roles_allow_exactly_what_the_code_calls_plus_what_ecs_needs() {
     let task = grants("task-role");
     let execution = grants("execution-role");
 
-    // Every call the code makes is allowed: objects by the task role, the secret by the
-    // execution role (ECS reads it at start-up and injects it as `secrets`).
+    // Every call the code makes is allowed, by the task role (the code reads the secret itself).
     for (action, arn) in &calls {
-        let role = if action.starts_with("s3:") { &task } else { &execution };
+        let role = &task;
         assert!(
             role.iter().any(|(a, r)| a == action && iam_matches(r, arn)),
             "{action} on {arn} is not allowed: {role:?}"
@@ -561,8 +712,14 @@ async fn the_roles_allow_exactly_what_the_code_calls_plus_what_ecs_needs() {
             "the task role allows {action} on {pattern}, which the code never calls"
         );
     }
-    assert_eq!(task, [("s3:GetObject".to_string(), "arn:aws:s3:::images/cards/*".to_string())]);
-    // The execution role: the secret, and what ECS itself needs to pull the image and ship logs.
+    assert_eq!(
+        task,
+        [
+            ("s3:GetObject".to_string(), "arn:aws:s3:::images/cards/*".to_string()),
+            ("secretsmanager:GetSecretValue".to_string(), secret_arn.clone()),
+        ]
+    );
+    // The execution role: what ECS itself needs to pull the image and ship logs, nothing else.
     let ecs_needs = [
         "ecr:GetAuthorizationToken",
         "ecr:BatchCheckLayerAvailability",
@@ -582,7 +739,5 @@ async fn the_roles_allow_exactly_what_the_code_calls_plus_what_ecs_needs() {
         }
     }
     let granted: std::collections::BTreeSet<&str> = execution.iter().map(|(a, _)| a.as_str()).collect();
-    let mut needed: std::collections::BTreeSet<&str> = ecs_needs.into_iter().collect();
-    needed.insert("secretsmanager:GetSecretValue");
-    assert_eq!(granted, needed);
+    assert_eq!(granted, ecs_needs.into_iter().collect());
 }

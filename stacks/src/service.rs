@@ -51,7 +51,8 @@ pub struct ServiceOptions {
     /// Plain configuration (never secrets); values may be references (a bucket's name).
     pub environment: BTreeMap<String, Ref<platform::resources::Text>>,
     /// Whether it uses the dependencies' database (it then gets network access, the connection
-    /// settings and the credentials as ECS secrets, and its execution role may read that secret).
+    /// settings, and `DB_SECRET_ARN`, the secret holding the credentials, which its task role may
+    /// read: the code reads it at run time and again after a rotation).
     pub database: bool,
     /// What its code may do.
     pub grants: Vec<Grant>,
@@ -191,7 +192,7 @@ pub fn service(
     // Logs and roles.
     let logs = s.add("logs", LogGroup::new(environment.log_retention_days));
     let repository = &options.repository;
-    let mut execution = vec![
+    let execution = vec![
         Statement::allow(
             &["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
             vec![repository.arn()],
@@ -200,10 +201,6 @@ pub fn service(
         Statement::allow(&["ecr:GetAuthorizationToken"], vec!["*".into()]),
         Statement::allow(&["logs:CreateLogStream", "logs:PutLogEvents"], vec![logs.arn().with_suffix(":log-stream:*")]),
     ];
-    if let Some(db) = database {
-        execution
-            .push(Statement::allow(&["secretsmanager:GetSecretValue"], vec![db.instance.master_user_secret_arn()]));
-    }
     let execution_role = s.add(
         "execution-role",
         Role {
@@ -215,7 +212,7 @@ pub fn service(
             tags: Tags::new(),
         },
     );
-    let grants: Vec<Statement> = options
+    let mut grants: Vec<Statement> = options
         .grants
         .iter()
         .map(|grant| match grant {
@@ -224,10 +221,26 @@ pub fn service(
             }
         })
         .collect();
+    if let Some(db) = database {
+        // The code reads the credentials at run time, and again after a rotation, rather than
+        // ECS injecting them once at start (they would go stale when the secret rotates). The
+        // secret is encrypted with `aws/secretsmanager`, so no KMS permission is needed
+        // (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_GetSecretValue.html).
+        grants.push(Statement::allow(&["secretsmanager:GetSecretValue"], vec![db.instance.master_user_secret_arn()]));
+    }
+    // Tasks of this account only (ECS sends both keys when a task assumes its role,
+    // https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-iam-roles.html). The
+    // execution role keeps the plain service trust: ECS does not document the keys for the
+    // agent's own calls, and a condition it did not meet would stop every task from starting.
+    let task_trust = Trust::ServiceFor {
+        service: "ecs-tasks.amazonaws.com".into(),
+        account: Ref::account(),
+        source_arn: Ref::account_arn_in("ecs", "*", "*"),
+    };
     let task_role = s.add(
         "task-role",
         Role {
-            trust: Trust::Service("ecs-tasks.amazonaws.com".into()),
+            trust: task_trust,
             policies: if grants.is_empty() {
                 BTreeMap::new()
             } else {
@@ -242,12 +255,10 @@ pub fn service(
 
     // The task and the service.
     let mut environment_variables = options.environment.clone();
-    let mut secrets = BTreeMap::new();
     if let Some(db) = database {
         environment_variables.insert("DB_HOST".into(), db.instance.endpoint().to_text());
         environment_variables.insert("DB_PORT".into(), db.instance.port().to_text());
-        secrets.insert("DB_USERNAME".to_string(), db.instance.master_user_secret_arn().with_suffix(":username::"));
-        secrets.insert("DB_PASSWORD".to_string(), db.instance.master_user_secret_arn().with_suffix(":password::"));
+        environment_variables.insert("DB_SECRET_ARN".into(), db.instance.master_user_secret_arn().to_text());
     }
     let task = s.add(
         "task",
@@ -261,7 +272,7 @@ pub fn service(
                 image: repository.repository_uri().with_suffix(&format!(":{}", options.image_tag)),
                 ports: vec![port, health],
                 environment: environment_variables,
-                secrets,
+                secrets: BTreeMap::new(),
                 readonly_root_filesystem: true,
                 user: CONTAINER_USER.into(),
                 privileged: false,

@@ -580,7 +580,8 @@ pub fn id_of(state: &platform::state::StackState, name: &str) -> String {
 ///
 /// It accepts TLS connections only, as RDS does with `rds.force_ssl=1` (the default from
 /// PostgreSQL 15: <https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/PostgreSQL.Concepts.General.SSL.html>),
-/// with a certificate from a local authority of its own (`scripts/local-cert`).
+/// with a certificate from a local authority of its own (`scripts/local-cert`), and over TCP with
+/// a password only (`scram-sha-256`), as RDS takes no other.
 pub struct Postgres {
     bin: PathBuf,
     data: PathBuf,
@@ -588,6 +589,8 @@ pub struct Postgres {
     pub port: u16,
     /// The authority its certificate chains to (what `DB_CA_BUNDLE` or `sslrootcert` names).
     pub ca: PathBuf,
+    /// The password of its superuser, `postgres`.
+    pub password: String,
     as_postgres: bool,
     _dir: tempfile::TempDir,
 }
@@ -630,10 +633,22 @@ impl Postgres {
         }
         let data = dir.path().join("data");
         let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
-        let this = Self { bin, data, port, ca: tls.join("ca.pem"), as_postgres, _dir: dir };
-        this.run("initdb", &["-D", this.data.to_str().unwrap(), "-U", "postgres", "--auth=trust", "-E", "UTF8"]);
-        // TCP connections over TLS only (`hostnossl` refused), as RDS with rds.force_ssl.
-        let hba = "local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostnossl all all all reject\n";
+        let password = {
+            use std::hash::{BuildHasher, Hasher};
+            format!("pw-{:016x}", std::collections::hash_map::RandomState::new().build_hasher().finish())
+        };
+        let pwfile = dir.path().join("pwfile");
+        std::fs::write(&pwfile, &password).unwrap();
+        if as_postgres {
+            let status = Command::new("chown").args(["postgres:postgres"]).arg(&pwfile).status().unwrap();
+            assert!(status.success(), "chown to postgres");
+        }
+        let this = Self { bin, data, port, ca: tls.join("ca.pem"), password, as_postgres, _dir: dir };
+        let pwfile = format!("--pwfile={}", pwfile.display());
+        this.run("initdb", &["-D", this.data.to_str().unwrap(), "-U", "postgres", &pwfile, "-E", "UTF8"]);
+        // TCP connections over TLS only (`hostnossl` refused), as RDS with rds.force_ssl, and with
+        // a password; the tests' own administration goes through the local socket.
+        let hba = "local all all trust\nhostssl all all 127.0.0.1/32 scram-sha-256\nhostnossl all all all reject\n";
         let conf = format!(
             "ssl = on\nssl_cert_file = '{}'\nssl_key_file = '{}'\n",
             tls.join("cert.pem").display(),
@@ -703,15 +718,31 @@ impl Postgres {
         self.pg_ctl_start();
     }
 
-    /// Creates a database and returns its URL (verified TLS against the server's authority).
+    /// Creates a database and returns its URL (see [`Postgres::url`]).
     pub fn database(&self, name: &str) -> String {
         let socket_dir = self.data.parent().unwrap().to_str().unwrap().to_string();
         self.run("createdb", &["-h", &socket_dir, "-p", &self.port.to_string(), "-U", "postgres", name]);
+        self.url(name)
+    }
+
+    /// The URL of database `name` as the superuser, over TLS verified against the server's
+    /// authority.
+    pub fn url(&self, name: &str) -> String {
         format!(
-            "postgres://postgres@127.0.0.1:{}/{name}?sslmode=verify-full&sslrootcert={}",
+            "postgres://postgres:{}@127.0.0.1:{}/{name}?sslmode=verify-full&sslrootcert={}",
+            self.password,
             self.port,
             self.ca.display()
         )
+    }
+
+    /// Runs `sql` in database `name` as the superuser (through the local socket), e.g. to create
+    /// a role or change its password as an administrator would.
+    pub fn sql(&self, name: &str, sql: &str) {
+        let socket_dir = self.data.parent().unwrap().to_str().unwrap().to_string();
+        let port = self.port.to_string();
+        let args = ["-h", &socket_dir, "-p", &port, "-U", "postgres", "-d", name, "-v", "ON_ERROR_STOP=1", "-c", sql];
+        self.run("psql", &args);
     }
 }
 

@@ -83,6 +83,17 @@ async fn the_card_service_in_production() {
         let trust: Value = serde_json::from_str(&trust).unwrap();
         assert_eq!(trust["Statement"][0]["Principal"], json!({"Service": "ecs-tasks.amazonaws.com"}));
         assert_eq!(trust["Statement"].as_array().unwrap().len(), 1);
+        // The task role is assumed for this account's tasks only (confused deputy); the
+        // execution role keeps the service's plain trust.
+        let condition = &trust["Statement"][0]["Condition"];
+        match role.ends_with("task-role") {
+            true => assert_eq!(
+                condition,
+                &json!({"StringEquals": {"aws:SourceAccount": "123456789012"},
+                        "ArnLike": {"aws:SourceArn": "arn:aws:ecs:*:123456789012:*"}})
+            ),
+            false => assert!(condition.is_null(), "{condition}"),
+        }
         let attached = iam.list_attached_role_policies().role_name(role).send().await.unwrap();
         assert!(attached.attached_policies().is_empty(), "no managed policy on {role}");
         assert!(got.role().unwrap().tags().iter().any(|t| t.key() == "platform:env" && t.value() == "prod"));
@@ -93,26 +104,25 @@ async fn the_card_service_in_production() {
             json!({"Effect": "Allow", "Action": ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"], "Resource": [repository]}),
             json!({"Effect": "Allow", "Action": ["ecr:GetAuthorizationToken"], "Resource": ["*"]}),
             json!({"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": [format!("{logs}:log-stream:*")]}),
+        ]
+    );
+    // The code reads the secret itself, at run time and again after a rotation.
+    assert_eq!(
+        role_policies(&iam, "prod-card-service-task-role").await,
+        [
+            json!({"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": [format!("{bucket}/cards/*")]}),
             json!({"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": [secret.clone()]}),
         ]
     );
-    assert_eq!(
-        role_policies(&iam, "prod-card-service-task-role").await,
-        [json!({"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": [format!("{bucket}/cards/*")]})]
-    );
 
-    // The task: credentials come from Secrets Manager through `secrets`; hardened container.
+    // The task: the secret named by its ARN (the code reads it), nothing secret in the definition;
+    // hardened container.
     let ecs = aws_sdk_ecs::Client::new(&h.config);
     let task = ecs.describe_task_definition().task_definition(id_of(service, "task")).send().await.unwrap();
     let container = &task.task_definition().unwrap().container_definitions()[0];
-    let secrets: Vec<(&str, &str)> = container.secrets().iter().map(|s| (s.name(), s.value_from())).collect();
-    assert_eq!(
-        secrets,
-        [
-            ("DB_PASSWORD", format!("{secret}:password::").as_str()),
-            ("DB_USERNAME", format!("{secret}:username::").as_str())
-        ]
-    );
+    assert!(container.secrets().is_empty());
+    let secret_arn = container.environment().iter().find(|kv| kv.name() == Some("DB_SECRET_ARN"));
+    assert_eq!(secret_arn.and_then(|kv| kv.value()), Some(secret.as_str()));
     assert!(container.environment().iter().all(|kv| !kv.name().unwrap().contains("PASSWORD")));
     assert_eq!(container.readonly_root_filesystem(), Some(true));
     assert_eq!(container.user(), Some("10001"));
@@ -239,7 +249,9 @@ async fn service_resources_update_in_place_and_are_deleted() {
     let described = ecs.describe_services().cluster(&cluster).services(id_of(&state, "service")).send().await.unwrap();
     assert_eq!(described.services()[0].desired_count(), 3);
     let policies = iam.list_role_policies().role_name(id_of(&state, "task-role")).send().await.unwrap();
-    assert!(policies.policy_names().is_empty());
+    let statements = role_policies(&iam, &id_of(&state, "task-role")).await;
+    assert_eq!(policies.policy_names(), ["grants"], "the database secret only");
+    assert!(statements.iter().all(|s| s["Action"] == json!(["secretsmanager:GetSecretValue"])), "{statements:?}");
 
     // Destroying the service stack removes its grant from the database's group, and nothing else there.
     h.destroy(&changed[2]).await;
