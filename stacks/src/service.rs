@@ -87,16 +87,21 @@ pub fn service(
     let (port, health) = (options.port, options.health_port);
 
     // Security groups, chained: the internet reaches the load balancer only, the load balancer
-    // reaches the tasks only, the tasks reach the database only.
+    // reaches the tasks only, the tasks reach the database only. Port 443 is open only where a
+    // listener serves it.
+    let mut public = vec![Rule::tcp(80, Peer::CidrIpv4("0.0.0.0/0".into()), "HTTP")];
+    if environment.certificate_arn.is_some() {
+        public.push(Rule::tcp(443, Peer::CidrIpv4("0.0.0.0/0".into()), "HTTPS"));
+    }
     let lb_group = s.add(
         "lb-group",
         SecurityGroup {
             vpc: foundation.vpc.id(),
-            description: format!("Load balancer of {}: HTTP and HTTPS from anywhere", options.name),
-            ingress: vec![
-                Rule::tcp(80, Peer::CidrIpv4("0.0.0.0/0".into()), "HTTP"),
-                Rule::tcp(443, Peer::CidrIpv4("0.0.0.0/0".into()), "HTTPS"),
-            ],
+            description: match environment.certificate_arn {
+                Some(_) => format!("Load balancer of {}: HTTP and HTTPS from anywhere", options.name),
+                None => format!("Load balancer of {}: HTTP from anywhere", options.name),
+            },
+            ingress: public,
             egress: vec![
                 Rule::tcp(port, Peer::CidrIpv4(foundation.vpc.cidr_block()), "to the tasks"),
                 Rule::tcp(health, Peer::CidrIpv4(foundation.vpc.cidr_block()), "health checks of the tasks"),
@@ -391,15 +396,29 @@ mod tests {
     }
 
     #[test]
-    fn nothing_but_the_load_balancer_is_open_to_the_internet() {
-        let spec = build(None);
-        for r in spec.resources.iter().filter(|r| r.type_name == "aws.ec2.security_group") {
-            for rule in r.props["ingress"].as_array().unwrap() {
-                if rule["peer"]["cidr_ipv4"].is_string() {
-                    assert_eq!(r.address.name(), "lb-group", "{rule}");
-                    assert!(rule["from_port"] == 80 || rule["from_port"] == 443);
+    fn nothing_but_the_load_balancer_is_open_to_the_internet_and_only_on_its_listeners_ports() {
+        for (certificate, ports) in
+            [(None, vec![80]), (Some("arn:aws:acm:us-east-1:111111111111:certificate/abc"), vec![80, 443])]
+        {
+            let spec = build(certificate);
+            let mut open = vec![];
+            for r in spec.resources.iter().filter(|r| r.type_name == "aws.ec2.security_group") {
+                for rule in r.props["ingress"].as_array().unwrap() {
+                    if rule["peer"]["cidr_ipv4"].is_string() {
+                        assert_eq!(r.address.name(), "lb-group", "{rule}");
+                        open.push(rule["from_port"].as_u64().unwrap());
+                    }
                 }
             }
+            let listening: Vec<u64> = spec
+                .resources
+                .iter()
+                .filter(|r| r.type_name == "aws.elbv2.listener")
+                .map(|r| r.props["port"].as_u64().unwrap())
+                .collect();
+            assert_eq!(open, ports);
+            assert_eq!(listening.len(), open.len(), "a port is open exactly where a listener serves it");
+            assert!(open.iter().all(|p| listening.contains(p)));
         }
     }
 }
