@@ -4,12 +4,18 @@
 //! against deletion are settings of [`Environment`], not flags.
 
 use platform::model::{Handle, Ref, Stack, StackError, StackSpec};
-use platform::resources::{Bucket, DbEngine, DbInstance, DbSubnetGroup, SecurityGroup, SecurityGroupId, Tags};
+use platform::resources::{
+    Bucket, DbEngine, DbInstance, DbSubnetGroup, ObjectLifecycle, SecurityGroup, SecurityGroupId, Tags,
+};
 
 use crate::{Environment, Foundation};
 
 /// The PostgreSQL major version new databases get.
 pub const POSTGRES_VERSION: &str = "17";
+
+/// Days an incomplete multipart upload is kept before S3 aborts it (its parts are billed until
+/// then), in every bucket.
+pub const INCOMPLETE_UPLOAD_DAYS: u32 = 7;
 
 /// The database a service needs.
 #[derive(Debug, Clone)]
@@ -132,7 +138,14 @@ pub fn dependencies(
         Database { instance, security_group, port }
     });
     let bucket = options.bucket.then(|| {
-        let bucket = s.add("images", Bucket { force_destroy: environment.force_destroy_data, ..Bucket::default() });
+        let lifecycle = ObjectLifecycle::Expire {
+            noncurrent_days: environment.noncurrent_version_days,
+            incomplete_upload_days: INCOMPLETE_UPLOAD_DAYS,
+        };
+        let bucket = s.add(
+            "images",
+            Bucket { lifecycle: Some(lifecycle), force_destroy: environment.force_destroy_data, ..Bucket::default() },
+        );
         s.protect(&bucket, environment.protected);
         s.output("bucket_name", bucket.name());
         s.output("bucket_arn", bucket.arn());

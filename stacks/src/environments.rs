@@ -41,6 +41,14 @@ pub struct Settings {
     pub network_cidr: String,
     /// Days log groups keep events.
     pub log_retention_days: u32,
+    /// Images each repository keeps (the most recently pushed; ECR expires older ones). More
+    /// than the pushes between a deploy and any rollback to it.
+    pub images_kept: u32,
+    /// Days an untagged image (what a build left behind) is kept.
+    pub untagged_image_days: u32,
+    /// Days a bucket keeps an object's old versions (overwritten or deleted) before S3 expires
+    /// them; the current version is never expired.
+    pub noncurrent_version_days: u32,
     /// Buckets and repositories may be deleted with their content.
     pub force_destroy_data: bool,
     /// Tasks each service keeps running.

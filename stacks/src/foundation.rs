@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use platform::model::{Handle, Stack, StackError, StackSpec};
 use platform::resources::{
-    AzIndex, EcrRepository, EcsCluster, ElasticIp, InternetGateway, LogGroup, NatGateway, PrivateDnsNamespace, Route,
-    RouteTable, RouteTableAssociation, Subnet, Tags, Vpc,
+    AzIndex, EcrRepository, EcsCluster, ElasticIp, ImageLifecycle, InternetGateway, LogGroup, NatGateway,
+    PrivateDnsNamespace, Route, RouteTable, RouteTableAssociation, Subnet, Tags, Vpc,
 };
 
 use crate::Environment;
@@ -126,7 +126,14 @@ pub fn foundation_with(environment: &Environment, options: &FoundationOptions) -
         .repositories
         .iter()
         .map(|service| {
-            let repository = EcrRepository { force_delete: environment.force_destroy_data, ..EcrRepository::default() };
+            let repository = EcrRepository {
+                lifecycle: Some(ImageLifecycle::Expire {
+                    untagged_days: environment.untagged_image_days,
+                    keep: environment.images_kept,
+                }),
+                force_delete: environment.force_destroy_data,
+                ..EcrRepository::default()
+            };
             (service.clone(), s.add(&format!("{service}-images"), repository))
         })
         .collect();

@@ -17,9 +17,10 @@ use serde::Deserialize;
 
 use platform::model::{Handle, Ref, Stack, StackError, StackSpec};
 use platform::resources::iam::{quotas, Effect, ManagedPolicy, PolicyDocument, Role, Statement, Trust};
-use platform::resources::{Arn, Bucket, Tags};
+use platform::resources::{Arn, Bucket, ObjectLifecycle, Tags};
 use platform::Address;
 
+use crate::dependencies::INCOMPLETE_UPLOAD_DAYS;
 use crate::Environment;
 
 /// The stack's name.
@@ -211,7 +212,13 @@ fn reads(action: &str) -> bool {
 pub fn pipeline(environment: &Environment) -> Result<Pipeline, StackError> {
     let env = environment.env.as_str();
     let mut s = Stack::new(NAME, &environment.env);
-    let state_bucket = s.add("state", Bucket { force_destroy: false, versioning: true, ..Bucket::default() });
+    // Every apply writes a version of a state: old ones are kept a year (history to recover
+    // from), then expire.
+    let lifecycle = ObjectLifecycle::Expire { noncurrent_days: 365, incomplete_upload_days: INCOMPLETE_UPLOAD_DAYS };
+    let state_bucket = s.add(
+        "state",
+        Bucket { force_destroy: false, versioning: true, lifecycle: Some(lifecycle), ..Bucket::default() },
+    );
     // Every state of the environment is in it.
     s.protect(&state_bucket, true);
     // GitHub's OIDC provider is the account's (the `account` stack), found by its URL.

@@ -818,6 +818,9 @@ pub fn iam_action(service: &str, operation: &str) -> String {
         ("s3", "PutBucketTagging") => "PutBucketTagging",
         ("s3", "DeleteBucketTagging") => "PutBucketTagging",
         ("s3", "DeleteBucketPolicy") => "DeleteBucketPolicy",
+        // https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteBucketLifecycle.html
+        ("s3", "PutBucketLifecycleConfiguration" | "DeleteBucketLifecycle") => "PutLifecycleConfiguration",
+        ("s3", "GetBucketLifecycleConfiguration") => "GetLifecycleConfiguration",
         ("s3", "PutBucketOwnershipControls" | "GetBucketOwnershipControls") => "PutBucketOwnershipControls",
         (_, op) => op,
     };

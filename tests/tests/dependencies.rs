@@ -93,6 +93,36 @@ async fn production_gets_a_protected_highly_available_database_and_a_locked_down
     assert_eq!(statement["Condition"]["Bool"]["aws:SecureTransport"], "false");
     assert_eq!(statement["Resource"][1], format!("arn:aws:s3:::{bucket}/*"));
     assert_eq!(state.outputs["bucket_name"], bucket);
+    // Old versions expire after prod's 90 days, abandoned uploads after 7; current objects never.
+    let lifecycle = s3.get_bucket_lifecycle_configuration().bucket(&bucket).send().await.unwrap();
+    let [rule] = lifecycle.rules() else { panic!("one rule: {lifecycle:?}") };
+    assert_eq!(rule.status().as_str(), "Enabled");
+    assert_eq!(rule.noncurrent_version_expiration().and_then(|n| n.noncurrent_days()), Some(90));
+    assert_eq!(rule.abort_incomplete_multipart_upload().and_then(|a| a.days_after_initiation()), Some(7));
+    assert!(rule.expiration().is_none() && rule.transitions().is_empty());
+
+    // A rule added by hand (expiring current objects after a day) is drift; apply puts the
+    // declared configuration back.
+    let by_hand = aws_sdk_s3::types::LifecycleRule::builder()
+        .id("by-hand")
+        .status(aws_sdk_s3::types::ExpirationStatus::Enabled)
+        .filter(aws_sdk_s3::types::LifecycleRuleFilter::builder().prefix("").build())
+        .expiration(aws_sdk_s3::types::LifecycleExpiration::builder().days(1).build())
+        .build()
+        .unwrap();
+    let config =
+        aws_sdk_s3::types::BucketLifecycleConfiguration::builder().rules(rule.clone()).rules(by_hand).build().unwrap();
+    s3.put_bucket_lifecycle_configuration().bucket(&bucket).lifecycle_configuration(config).send().await.unwrap();
+    let drift = h.engine.drift(&deps).await.unwrap();
+    let paths: Vec<(String, String)> =
+        drift.drifted.iter().flat_map(|d| d.changes.iter().map(|c| (d.address.to_string(), c.path.clone()))).collect();
+    assert!(
+        !paths.is_empty() && paths.iter().all(|(a, p)| a == "card-dependencies.images" && p.starts_with("lifecycle")),
+        "{paths:?}"
+    );
+    h.apply_converged(&deps).await;
+    let lifecycle = s3.get_bucket_lifecycle_configuration().bucket(&bucket).send().await.unwrap();
+    assert_eq!(lifecycle.rules().len(), 1);
 }
 
 #[tokio::test]

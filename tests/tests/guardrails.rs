@@ -316,6 +316,18 @@ async fn buckets_are_private_encrypted_and_tls_only() {
 }
 
 #[tokio::test]
+async fn buckets_expire_old_versions_and_abort_incomplete_uploads() {
+    let mut specs = card_stacks("prod");
+    let (address, props) = first(&mut specs, "card-dependencies", "aws.s3.bucket");
+    props.as_object_mut().unwrap().remove("lifecycle");
+    refused(&specs, "s3-versions-expire", &address).await;
+    let mut specs = card_stacks("prod");
+    let (address, props) = first(&mut specs, "card-dependencies", "aws.s3.bucket");
+    props["lifecycle"]["expire"]["incomplete_upload_days"] = json!(0);
+    refused(&specs, "s3-versions-expire", &address).await;
+}
+
+#[tokio::test]
 async fn log_groups_have_a_retention() {
     let mut specs = card_stacks("dev");
     let (address, props) = first(&mut specs, "foundation", "aws.logs.log_group");
@@ -333,6 +345,18 @@ async fn repositories_scan_on_push_and_keep_tags_immutable() {
     let (address, props) = first(&mut specs, "foundation", "aws.ecr.repository");
     props["image_tag_mutability"] = json!("MUTABLE");
     refused(&specs, "ecr-immutable-tags", &address).await;
+}
+
+#[tokio::test]
+async fn repositories_expire_old_images() {
+    let mut specs = card_stacks("prod");
+    let (address, props) = first(&mut specs, "foundation", "aws.ecr.repository");
+    props.as_object_mut().unwrap().remove("lifecycle");
+    refused(&specs, "ecr-lifecycle-policy", &address).await;
+    let mut specs = card_stacks("prod");
+    let (address, props) = first(&mut specs, "foundation", "aws.ecr.repository");
+    props["lifecycle"]["expire"]["keep"] = json!(0);
+    refused(&specs, "ecr-lifecycle-policy", &address).await;
 }
 
 #[tokio::test]

@@ -59,7 +59,8 @@ async fn the_card_service_in_production() {
     // Security groups chained: internet → load balancer → tasks → database, nothing else.
     let (lb_group, tasks, db) = (id_of(service, "lb-group"), id_of(service, "tasks"), id_of(deps, "db"));
     let anywhere = "0.0.0.0/0".to_string();
-    assert_eq!(ingress(&ec2, &lb_group).await, BTreeSet::from([(80, anywhere.clone()), (443, anywhere.clone())]));
+    // Prod declares no certificate here: port 80 only, as no listener serves 443.
+    assert_eq!(ingress(&ec2, &lb_group).await, BTreeSet::from([(80, anywhere.clone())]));
     assert_eq!(ingress(&ec2, &tasks).await, BTreeSet::from([(8080, lb_group.clone()), (8081, lb_group.clone())]));
     assert_eq!(ingress(&ec2, &db).await, BTreeSet::from([(5432, tasks.clone())]));
 

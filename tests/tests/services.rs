@@ -4,7 +4,8 @@
 use platform::model::{Env, Stack, StackSpec};
 use platform::plan::Action;
 use platform::resources::{
-    ContainerInsights, EcrRepository, EcsCluster, LogGroup, PrivateDnsNamespace, TagMutability, Tags, Vpc,
+    ContainerInsights, EcrRepository, EcsCluster, ImageLifecycle, LogGroup, PrivateDnsNamespace, TagMutability, Tags,
+    Vpc,
 };
 use platform::Address;
 use platform_tests::{id_of, Harness};
@@ -37,6 +38,7 @@ async fn ecr_repository_lifecycle() {
     let why = "the test starts from the settings the guardrails refuse, then fixes them";
     s.waive(&images, "ecr-scan-on-push", why);
     s.waive(&images, "ecr-immutable-tags", why);
+    s.waive(&images, "ecr-lifecycle-policy", why);
     let state = h.apply_converged(&s.build().unwrap()).await;
     let name = id_of(&state, "images");
     assert_eq!(name, "test-svc-images");
@@ -48,19 +50,44 @@ async fn ecr_repository_lifecycle() {
     let uri = state.resources[&Address::new("svc", "images")].outputs["repository_uri"].as_str().unwrap().to_string();
     assert!(uri.ends_with("/test-svc-images"), "{uri}");
 
-    // The defaults: scan on push, immutable tags.
-    let mut changed = EcrRepository::default();
+    assert!(ecr.get_lifecycle_policy().repository_name(&name).send().await.is_err(), "no lifecycle policy yet");
+
+    // The defaults: scan on push, immutable tags; and a lifecycle policy.
+    let lifecycle = ImageLifecycle::Expire { untagged_days: 7, keep: 100 };
+    let mut changed = EcrRepository { lifecycle: Some(lifecycle), ..EcrRepository::default() };
     changed.tags.insert("team".into(), "cards".into());
     assert_eq!(action(&h.plan(&one("images", changed.clone())).await, "images"), Action::Update);
-    h.apply_converged(&one("images", changed)).await;
+    h.apply_converged(&one("images", changed.clone())).await;
     let repo = ecr.describe_repositories().repository_names(&name).send().await.unwrap();
     let repo = &repo.repositories()[0];
     assert_eq!(repo.image_tag_mutability(), Some(&aws_sdk_ecr::types::ImageTagMutability::Immutable));
     assert_eq!(repo.image_scanning_configuration().map(|c| c.scan_on_push()), Some(true));
     let tags = ecr.list_tags_for_resource().resource_arn(repo.repository_arn().unwrap()).send().await.unwrap();
     assert!(tags.tags().iter().any(|t| t.key() == "team" && t.value() == "cards"));
+    let policy = ecr.get_lifecycle_policy().repository_name(&name).send().await.unwrap();
+    let policy: serde_json::Value = serde_json::from_str(policy.lifecycle_policy_text().unwrap()).unwrap();
+    let selections: Vec<&serde_json::Value> =
+        policy["rules"].as_array().unwrap().iter().map(|r| &r["selection"]).collect();
+    assert_eq!(
+        selections,
+        [
+            &serde_json::json!({"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days", "countNumber": 7}),
+            &serde_json::json!({"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 100}),
+        ]
+    );
+    assert_eq!(action(&h.plan(&one("images", changed.clone())).await, "images"), Action::NoOp);
 
-    h.destroy(&one("images", EcrRepository::default())).await;
+    // A policy changed by hand is drift, and apply puts the declared one back.
+    let by_hand = r#"{"rules":[{"rulePriority":1,"selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":1},"action":{"type":"expire"}}]}"#;
+    ecr.put_lifecycle_policy().repository_name(&name).lifecycle_policy_text(by_hand).send().await.unwrap();
+    let spec = one("images", changed.clone());
+    let drift = h.engine.drift(&spec).await.unwrap();
+    let paths: Vec<&str> = drift.drifted.iter().flat_map(|d| d.changes.iter().map(|c| c.path.as_str())).collect();
+    assert_eq!(paths, ["lifecycle.document", "lifecycle.expire"], "the policy read back is not the declared one");
+    h.apply_converged(&spec).await;
+    assert_eq!(action(&h.plan(&spec).await, "images"), Action::NoOp);
+
+    h.destroy(&spec).await;
     assert!(ecr.describe_repositories().repository_names(&name).send().await.is_err());
 }
 

@@ -24,7 +24,7 @@ pub use ec2::{
     Protocol, Route, RouteTable, RouteTableAssociation, RouteTableId, Rule, SecurityGroup, SecurityGroupGrant,
     SecurityGroupId, Subnet, SubnetId, Vpc, VpcId,
 };
-pub use ecr::{EcrRepository, TagMutability};
+pub use ecr::{EcrRepository, ImageLifecycle, TagMutability};
 pub use ecs::{
     Container, ContainerHealthCheck, ContainerInsights, EcsCluster, Service, ServiceLoadBalancer, TaskDefinition,
 };
@@ -32,7 +32,7 @@ pub use elbv2::{HealthCheck, Listener, ListenerAction, LoadBalancer, TargetGroup
 pub use iam::{Condition, Effect, ManagedPolicy, OidcProvider, PolicyDocument, Role, Statement, Trust};
 pub use logs::LogGroup;
 pub use rds::{DbEngine, DbInstance, DbParameterGroup, DbParameterGroupName, DbSubnetGroup, DbSubnetGroupName};
-pub use s3::{Bucket, BucketEncryption};
+pub use s3::{Bucket, BucketEncryption, ObjectLifecycle};
 pub use servicediscovery::{DiscoveryService, NamespaceId, PrivateDnsNamespace};
 
 /// User tags of a resource (the engine adds `Name` and the `platform:*` tags).

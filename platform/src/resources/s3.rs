@@ -46,6 +46,10 @@ pub struct Bucket {
     pub versioning: bool,
     /// A bucket policy denying requests not made over TLS.
     pub enforce_tls: bool,
+    /// What S3 deletes by itself (nothing when not set: with versioning, every overwritten or
+    /// deleted object is kept, and paid for, forever).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifecycle: Option<ObjectLifecycle>,
     /// Delete the bucket with its objects (every version). Not an AWS attribute: it only changes how
     /// the bucket is deleted; without it, deleting a bucket that holds objects fails.
     #[serde(default)]
@@ -61,14 +65,48 @@ impl Default for Bucket {
             encryption: BucketEncryption::S3Managed,
             versioning: true,
             enforce_tls: true,
+            lifecycle: None,
             force_destroy: false,
             tags: Tags::new(),
         }
     }
 }
 
+/// A bucket's lifecycle configuration
+/// (<https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lifecycle-mgmt.html>).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ObjectLifecycle {
+    /// One rule for every object: a version expires `noncurrent_days` after a newer one replaced
+    /// it (or it was deleted), and uploads left incomplete are aborted after
+    /// `incomplete_upload_days` (their parts are billed until then). Current objects never expire.
+    Expire {
+        /// Days a noncurrent version is kept.
+        noncurrent_days: u32,
+        /// Days an incomplete multipart upload is kept.
+        incomplete_upload_days: u32,
+    },
+    /// A configuration that is not the above, as read from S3 (its rules in S3's JSON form): how
+    /// one changed outside platform reads back (and shows as drift). Stacks declare
+    /// [`ObjectLifecycle::Expire`].
+    Rules(Value),
+}
+
 impl Resource for Bucket {
     const SCHEMA: &'static TypeSchema = &BUCKET;
+    fn validate(&self, problems: &mut Vec<String>) {
+        match &self.lifecycle {
+            Some(ObjectLifecycle::Expire { noncurrent_days, incomplete_upload_days })
+                if *noncurrent_days == 0 || *incomplete_upload_days == 0 =>
+            {
+                problems.push("lifecycle: noncurrent_days and incomplete_upload_days are at least 1".into());
+            }
+            Some(ObjectLifecycle::Rules(_)) => {
+                problems.push("lifecycle: declare `expire`, not rules read from S3".into());
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Marker for references to domain names.

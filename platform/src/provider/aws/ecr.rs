@@ -8,11 +8,43 @@ use super::resource::{AwsResource, Created, Current, Lookup, New, Read, Recorded
 use super::support::{api, malformed, missing, sync_tags, tags};
 use crate::model::Address;
 use crate::provider::ProviderError;
-use crate::resources::ecr::{EcrRepository, EcrRepositoryOutputs, TagMutability};
+use crate::resources::ecr::{EcrRepository, EcrRepositoryOutputs, ImageLifecycle, TagMutability};
 use crate::resources::Tags;
 
 /// `aws.ecr.repository`.
 pub(crate) struct Repositories;
+
+/// Sets the repository's lifecycle policy, or deletes it.
+async fn put_lifecycle(aws: &Aws, name: &str, lifecycle: Option<&ImageLifecycle>) -> Result<(), ProviderError> {
+    match lifecycle {
+        Some(lifecycle) => {
+            aws.ecr
+                .put_lifecycle_policy()
+                .repository_name(name)
+                .lifecycle_policy_text(lifecycle.to_policy_text())
+                .send()
+                .await
+                .map_err(api("ecr:PutLifecyclePolicy"))?;
+        }
+        None => match aws.ecr.delete_lifecycle_policy().repository_name(name).send().await {
+            Ok(_) => {}
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_lifecycle_policy_not_found_exception()) => {}
+            Err(e) => return Err(api("ecr:DeleteLifecyclePolicy")(e)),
+        },
+    }
+    Ok(())
+}
+
+/// The repository's lifecycle policy; ECR answers `LifecyclePolicyNotFoundException` for a
+/// repository without one
+/// (<https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_GetLifecyclePolicy.html>).
+async fn lifecycle(aws: &Aws, name: &str) -> Result<Option<ImageLifecycle>, ProviderError> {
+    match aws.ecr.get_lifecycle_policy().repository_name(name).send().await {
+        Ok(out) => Ok(out.lifecycle_policy_text().map(ImageLifecycle::from_policy_text)),
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_lifecycle_policy_not_found_exception()) => Ok(None),
+        Err(e) => Err(api("ecr:GetLifecyclePolicy")(e)),
+    }
+}
 
 fn ecr_tags(address: &Address, tags: &Tags) -> Result<Vec<Tag>, ProviderError> {
     tags.iter()
@@ -63,6 +95,9 @@ impl AwsResource for Repositories {
             .map_err(api("ecr:CreateRepository"))?;
         let repo =
             out.repository().ok_or_else(|| missing("ecr:CreateRepository", "the response holds no repository"))?;
+        if r.lifecycle.is_some() {
+            put_lifecycle(aws, name, r.lifecycle.as_ref()).await?;
+        }
         Ok(Created { physical_id: name.to_string(), outputs: outputs(repo) })
     }
 
@@ -93,6 +128,7 @@ impl AwsResource for Repositories {
                 Some(ImageTagMutability::Immutable) => TagMutability::Immutable,
                 _ => TagMutability::Mutable,
             },
+            lifecycle: lifecycle(aws, recorded.physical_id).await?,
             force_delete: recorded.kept(|p| p.force_delete),
             tags: tags(listed.tags().iter().map(|t| (t.key(), t.value()))),
         };
@@ -125,6 +161,9 @@ impl AwsResource for Repositories {
                 .send()
                 .await
                 .map_err(api("ecr:PutImageTagMutability"))?;
+        }
+        if old.lifecycle != new.lifecycle {
+            put_lifecycle(aws, name, new.lifecycle.as_ref()).await?;
         }
         let arn = current.outputs.arn.as_str();
         sync_tags(

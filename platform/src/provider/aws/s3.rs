@@ -3,18 +3,20 @@
 
 use async_trait::async_trait;
 use aws_sdk_s3::types::{
-    BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration, Delete, ObjectIdentifier,
-    ObjectOwnership, PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
-    ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging, VersioningConfiguration,
+    AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, BucketLocationConstraint, BucketVersioningStatus,
+    CreateBucketConfiguration, Delete, ExpirationStatus, LifecycleRule, LifecycleRuleFilter,
+    NoncurrentVersionExpiration, ObjectIdentifier, ObjectOwnership, PublicAccessBlockConfiguration,
+    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    Tag, Tagging, VersioningConfiguration,
 };
 use serde_json::{json, Value};
 
 use super::client::Aws;
 use super::resource::{AwsResource, Created, Current, Lookup, New, Read, Recorded};
-use super::support::{api, incomplete, malformed, tags};
+use super::support::{api, incomplete, malformed, tags, wait_for};
 use crate::model::Address;
 use crate::provider::ProviderError;
-use crate::resources::s3::{Bucket, BucketEncryption, BucketOutputs};
+use crate::resources::s3::{Bucket, BucketEncryption, BucketOutputs, ObjectLifecycle};
 use crate::resources::Tags;
 
 /// `aws.s3.bucket`.
@@ -130,6 +132,9 @@ async fn configure(aws: &Aws, bucket: &str, old: Option<&Bucket>, new: &Bucket) 
             .await
             .map_err(api("s3:PutBucketVersioning"))?;
     }
+    if old.map_or(new.lifecycle.is_some(), |o| o.lifecycle != new.lifecycle) {
+        put_lifecycle(aws, bucket, new.lifecycle.as_ref()).await?;
+    }
     if old.map_or(new.enforce_tls, |o| o.enforce_tls != new.enforce_tls) {
         if new.enforce_tls {
             let partition = aws.account().await?.partition.clone();
@@ -145,6 +150,132 @@ async fn configure(aws: &Aws, bucket: &str, old: Option<&Bucket>, new: &Bucket) 
         }
     }
     Ok(())
+}
+
+/// The prefix of a rule written with S3's first lifecycle API (a top-level `Prefix` rather than a
+/// `Filter`): such rules still exist, and one limits the rule to part of the bucket.
+#[allow(deprecated)]
+fn legacy_prefix(rule: &LifecycleRule) -> Option<&str> {
+    rule.prefix()
+}
+
+/// The id of the one lifecycle rule platform writes.
+const LIFECYCLE_RULE: &str = "platform-expire";
+
+/// A lifecycle configuration's rules in the declared form: [`ObjectLifecycle::Expire`] when they
+/// are exactly the one rule platform writes, their S3 JSON form otherwise.
+fn declared_lifecycle(rules: &[LifecycleRule]) -> Option<ObjectLifecycle> {
+    if rules.is_empty() {
+        return None;
+    }
+    if let [rule] = rules {
+        let whole_bucket = rule.filter().is_none_or(|f| {
+            f.prefix().is_none_or(str::is_empty)
+                && f.tag().is_none()
+                && f.and().is_none()
+                && f.object_size_greater_than().is_none()
+                && f.object_size_less_than().is_none()
+        }) && legacy_prefix(rule).is_none_or(str::is_empty);
+        let noncurrent = rule.noncurrent_version_expiration();
+        let days = |d: Option<i32>| d.and_then(|d| u32::try_from(d).ok());
+        let ours = rule.id() == Some(LIFECYCLE_RULE)
+            && rule.status() == &ExpirationStatus::Enabled
+            && whole_bucket
+            && rule.expiration().is_none()
+            && rule.transitions().is_empty()
+            && rule.noncurrent_version_transitions().is_empty()
+            && noncurrent.is_some_and(|n| n.newer_noncurrent_versions().is_none());
+        let noncurrent_days = days(noncurrent.and_then(|n| n.noncurrent_days()));
+        let incomplete = days(rule.abort_incomplete_multipart_upload().and_then(|a| a.days_after_initiation()));
+        if let (true, Some(noncurrent_days), Some(incomplete_upload_days)) = (ours, noncurrent_days, incomplete) {
+            return Some(ObjectLifecycle::Expire { noncurrent_days, incomplete_upload_days });
+        }
+    }
+    // Anything else: enough of each rule to show what it does.
+    let shown = rules
+        .iter()
+        .map(|r| {
+            json!({
+                "ID": r.id(),
+                "Status": r.status().as_str(),
+                "Filter": format!("{:?}", r.filter()),
+                "Expiration": format!("{:?}", r.expiration()),
+                "Transitions": format!("{:?}", r.transitions()),
+                "NoncurrentVersionExpiration": format!("{:?}", r.noncurrent_version_expiration()),
+                "AbortIncompleteMultipartUpload": format!("{:?}", r.abort_incomplete_multipart_upload()),
+            })
+        })
+        .collect();
+    Some(ObjectLifecycle::Rules(Value::Array(shown)))
+}
+
+/// The bucket's lifecycle rules; S3 answers `NoSuchLifecycleConfiguration` for a bucket without
+/// them (<https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetBucketLifecycleConfiguration.html>).
+async fn read_lifecycle(aws: &Aws, bucket: &str) -> Result<Option<ObjectLifecycle>, ProviderError> {
+    let got = absent_if(
+        aws.s3
+            .get_bucket_lifecycle_configuration()
+            .bucket(bucket)
+            .send()
+            .await
+            .map_err(api("s3:GetBucketLifecycleConfiguration")),
+        &["NoSuchLifecycleConfiguration"],
+    )?;
+    Ok(got.and_then(|g| declared_lifecycle(g.rules())))
+}
+
+/// Sets the bucket's lifecycle configuration (or deletes it), then waits until S3 reads it back:
+/// a new configuration takes a while to propagate
+/// (a delay of a few minutes, also for a deletion:
+/// <https://docs.aws.amazon.com/AmazonS3/latest/userguide/how-to-set-lifecycle-configuration-intro.html>),
+/// and a read that still saw the old one would plan the change again.
+async fn put_lifecycle(aws: &Aws, bucket: &str, lifecycle: Option<&ObjectLifecycle>) -> Result<(), ProviderError> {
+    let failed = |e: aws_sdk_s3::error::BuildError| ProviderError::OperationFailed {
+        what: "s3 lifecycle configuration".into(),
+        message: e.to_string(),
+    };
+    match lifecycle {
+        Some(ObjectLifecycle::Expire { noncurrent_days, incomplete_upload_days }) => {
+            let days = |d: u32| i32::try_from(d).unwrap_or(i32::MAX);
+            let rule = LifecycleRule::builder()
+                .id(LIFECYCLE_RULE)
+                .status(ExpirationStatus::Enabled)
+                .filter(LifecycleRuleFilter::builder().prefix("").build())
+                .noncurrent_version_expiration(
+                    NoncurrentVersionExpiration::builder().noncurrent_days(days(*noncurrent_days)).build(),
+                )
+                .abort_incomplete_multipart_upload(
+                    AbortIncompleteMultipartUpload::builder()
+                        .days_after_initiation(days(*incomplete_upload_days))
+                        .build(),
+                )
+                .build()
+                .map_err(failed)?;
+            let config = BucketLifecycleConfiguration::builder().rules(rule).build().map_err(failed)?;
+            aws.s3
+                .put_bucket_lifecycle_configuration()
+                .bucket(bucket)
+                .lifecycle_configuration(config)
+                .send()
+                .await
+                .map_err(api("s3:PutBucketLifecycleConfiguration"))?;
+        }
+        Some(ObjectLifecycle::Rules(_)) => {
+            return Err(ProviderError::OperationFailed {
+                what: "s3 lifecycle configuration".into(),
+                message: "rules read from S3 cannot be declared".into(),
+            })
+        }
+        None => {
+            aws.s3.delete_bucket_lifecycle().bucket(bucket).send().await.map_err(api("s3:DeleteBucketLifecycle"))?;
+        }
+    }
+    let wanted = lifecycle.cloned();
+    wait_for(format!("the lifecycle configuration of bucket {bucket} to be read back"), aws.operation_timeout, || {
+        let wanted = wanted.clone();
+        async move { Ok((read_lifecycle(aws, bucket).await? == wanted).then_some(())) }
+    })
+    .await
 }
 
 async fn put_tags(aws: &Aws, address: &Address, bucket: &str, tags: &Tags) -> Result<(), ProviderError> {
@@ -294,6 +425,7 @@ impl AwsResource for Buckets {
             },
             versioning: versioning.status() == Some(&BucketVersioningStatus::Enabled),
             enforce_tls: policy.as_ref().and_then(|p| p.policy()).is_some_and(enforces_tls),
+            lifecycle: read_lifecycle(aws, bucket).await?,
             force_destroy: recorded.kept(|p| p.force_destroy),
             tags: tags(tagging.as_ref().map(|t| t.tag_set()).unwrap_or_default().iter().map(|t| (t.key(), t.value()))),
         };
