@@ -2,16 +2,21 @@
 //! read again when the database refuses them, so a rotation costs a request at most a bounded
 //! retry rather than failing every new connection until the task is replaced.
 //!
-//! Secrets Manager rotates a secret in four steps
+//! A rotation function rotates a secret in four steps
 //! (<https://docs.aws.amazon.com/secretsmanager/latest/userguide/rotate-secrets_lambda-functions.html>):
 //! `createSecret` stores the new password as the version staged `AWSPENDING`, `setSecret`
 //! changes it in the database, `testSecret` checks it, `finishSecret` moves `AWSCURRENT` to it.
 //! Between `setSecret` and `finishSecret` the database takes only the pending password while
 //! `AWSCURRENT` still holds the old one, so a refused connection tries `AWSCURRENT`, then
-//! `AWSPENDING`. RDS rotates the master user secret it manages this way, every seven days by
-//! default (<https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-secrets-manager.html>).
-//! Connections already open are not affected: PostgreSQL checks a password only when a session
-//! starts.
+//! `AWSPENDING`. RDS rotates the master user secret it manages itself, every seven days by
+//! default (<https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-secrets-manager.html>),
+//! "typically within one minute", during which "new connections that retrieve the secret may get
+//! the previous version" (<https://docs.aws.amazon.com/secretsmanager/latest/userguide/rotate-secrets_managed.html>):
+//! a request that needs a new connection in that minute gets a 503 after the bounded retry, and
+//! the next one tries again. Connections already open are not affected (PostgreSQL checks a
+//! password only when a session starts), so a warm pool rarely meets a rotation. An application
+//! user whose secret rotates with alternating users never has a moment without a valid password
+//! (ARCHITECTURE.md, known limits).
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,9 +27,12 @@ use sqlx::postgres::{PgConnectOptions, PgPool};
 use sqlx::Connection;
 
 /// How often a query refused for its credentials is tried again after reading the secret, and the
-/// first pause (doubling each time): at most about four seconds in all.
+/// first pause (doubling each time); each reading of the secret (two calls, two connection
+/// attempts) is bounded by [`READ_TIMEOUT`]: a refused request is answered within about ten
+/// seconds at worst.
 const RETRIES: u32 = 4;
 const FIRST_PAUSE: Duration = Duration::from_millis(250);
+const READ_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The database pool, and where its credentials come from.
 #[derive(Clone)]
@@ -42,7 +50,8 @@ struct Secret {
     base: PgConnectOptions,
     /// Bumped each time the credentials are read again, so requests refused together read once.
     generation: AtomicU64,
-    reading: tokio::sync::Mutex<()>,
+    /// Held while reading; what the last reading gave the pool (new credentials or not).
+    reading: tokio::sync::Mutex<bool>,
 }
 
 #[derive(serde::Deserialize)]
@@ -51,11 +60,12 @@ struct Credentials {
     password: String,
 }
 
-/// Whether `error` is the database refusing the credentials: a wrong password (`28P01`) or a
-/// user it does not take (`28000`)
-/// (<https://www.postgresql.org/docs/current/errcodes-appendix.html>).
+/// Whether `error` is the database refusing the password (`28P01`,
+/// <https://www.postgresql.org/docs/current/errcodes-appendix.html>): what a rotation causes. A
+/// connection refused for other reasons (`28000`: no such user, or a connection `pg_hba.conf` does
+/// not admit) is not fixed by reading the secret again.
 pub fn refused_credentials(error: &sqlx::Error) -> bool {
-    matches!(error, sqlx::Error::Database(e) if matches!(e.code().as_deref(), Some("28P01" | "28000")))
+    matches!(error, sqlx::Error::Database(e) if e.code().as_deref() == Some("28P01"))
 }
 
 impl Database {
@@ -77,7 +87,7 @@ impl Database {
             arn: arn.to_string(),
             base,
             generation: AtomicU64::new(0),
-            reading: tokio::sync::Mutex::new(()),
+            reading: tokio::sync::Mutex::new(false),
         };
         let current = secret
             .read("AWSCURRENT")
@@ -145,14 +155,29 @@ impl Secret {
         Ok(Some(self.base.clone().username(&credentials.username).password(&credentials.password)))
     }
 
-    /// Reads the credentials again unless another request already did since `seen`, and gives
-    /// the pool the first version the database takes (current, then pending). Whether the pool
-    /// has credentials newer than `seen`.
+    /// Reads the credentials again unless another request already did since `seen` (then what
+    /// that reading gave), and gives the pool the first version the database takes (current,
+    /// then pending). Whether the pool has new credentials.
     async fn reread(&self, pool: &PgPool, seen: u64) -> bool {
-        let _reading = self.reading.lock().await;
+        let mut last = self.reading.lock().await;
         if self.generation.load(Ordering::Acquire) != seen {
-            return true;
+            return *last;
         }
+        let refreshed = match tokio::time::timeout(READ_TIMEOUT, self.try_versions(pool)).await {
+            Ok(refreshed) => refreshed,
+            Err(_) => {
+                tracing::warn!("reading the database secret and checking it took too long");
+                false
+            }
+        };
+        *last = refreshed;
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        refreshed
+    }
+
+    /// Gives the pool the credentials of the first version (current, then pending) the database
+    /// takes; whether one did.
+    async fn try_versions(&self, pool: &PgPool) -> bool {
         for stage in ["AWSCURRENT", "AWSPENDING"] {
             let options = match self.read(stage).await {
                 Ok(Some(options)) => options,
@@ -166,7 +191,6 @@ impl Secret {
                 Ok(connection) => {
                     let _ = connection.close().await;
                     pool.set_connect_options(options);
-                    self.generation.fetch_add(1, Ordering::AcqRel);
                     tracing::info!(stage, "the database takes the secret's credentials again");
                     return true;
                 }

@@ -73,7 +73,8 @@ impl Running {
     }
 }
 
-/// The service on a database of its own, connecting as the superuser with fixed credentials.
+/// The service on a database of its own, connecting as its owner with fixed credentials (a role
+/// with what RDS gives its master user, not a superuser: the migrations run as it).
 async fn start() -> Running {
     start_as(None).await
 }
@@ -87,7 +88,7 @@ async fn start_with_secret(user: &str) -> Running {
 
 async fn start_as(secret_user: Option<&str>) -> Running {
     let postgres = Postgres::start();
-    let url = postgres.database("cards");
+    let url = postgres.database_owned_by("cards", "cards_owner");
     let emulator = Emulator::start();
     let sdk = emulator.sdk_config().await;
     let s3 = aws_sdk_s3::Client::new(&sdk);
@@ -418,6 +419,7 @@ async fn the_application_role_works_and_is_refused_ddl_and_other_tables() {
         "SELECT * FROM audit",
         "SELECT * FROM _sqlx_migrations",
         "CREATE ROLE intruder LOGIN",
+        "CREATE TEMPORARY TABLE scratch (data TEXT)",
         "CREATE SCHEMA stolen",
     ] {
         let refused = sqlx::query(statement).execute(&mut app).await.unwrap_err();

@@ -34,10 +34,24 @@ pub(crate) fn newly_trusted(before: Option<&Value>, after: &Value) -> Option<Str
             }
             _ => Some(trusted_by(after)),
         },
-        // The same service, with or without the source conditions: no one new.
-        (Some(b), None) if service_of(b).is_some() && service_of(b) == service_of(after) => None,
+        // The same service: no one new, unless the conditions limiting it to this account's
+        // resources went (or changed).
+        (Some(b), None) if service_of(b).is_some() && service_of(b) == service_of(after) => {
+            match (limited_to(b), limited_to(after)) {
+                (Some(old), Some(new)) if old != new => {
+                    Some(format!("{} acting for other resources than before", trusted_by(after)))
+                }
+                (Some(_), None) => Some(format!("{} acting for any account (confused deputy)", trusted_by(after))),
+                _ => None,
+            }
+        }
         (Some(_), None) => Some(trusted_by(after)),
     }
+}
+
+/// What a service trust for this account's resources only limits the service to.
+fn limited_to(trust: &Value) -> Option<(&Value, &Value)> {
+    trust.get("service_for").map(|t| (&t["account"], &t["source_arn"]))
 }
 
 /// The service principal a service trust names.
@@ -154,6 +168,13 @@ mod tests {
         assert_eq!(
             widening("aws.iam.role", Some(&role(&["s3:GetObject"])), &role(&["s3:GetObject", "s3:PutObject"])),
             ["allows s3:PutObject on deps.images.arn/cards/*"]
+        );
+        let ecs = json!({"service": "ecs-tasks.amazonaws.com"});
+        let ecs_here = json!({"service_for": {"service": "ecs-tasks.amazonaws.com", "account": "1", "source_arn": "arn:aws:ecs:*:1:*"}});
+        assert_eq!(newly_trusted(Some(&ecs), &ecs_here), None, "narrowed");
+        assert_eq!(
+            newly_trusted(Some(&ecs_here), &ecs).as_deref(),
+            Some("ecs-tasks.amazonaws.com acting for any account (confused deputy)")
         );
         let mut not_action = role(&[]);
         not_action["policies"]["run"]["statements"][0]["not_actions"] = json!(["iam:*"]);

@@ -725,6 +725,16 @@ impl Postgres {
         self.url(name)
     }
 
+    /// Creates a database owned by a new role `owner` (password `owner-password`) with what RDS
+    /// gives its master user — `CREATEDB` and `CREATEROLE`, not superuser
+    /// (<https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Appendix.PostgreSQL.CommonDBATasks.Roles.html>)
+    /// — and returns the database's URL as that role: what migrations run as on RDS.
+    pub fn database_owned_by(&self, name: &str, owner: &str) -> String {
+        self.sql("postgres", &format!("CREATE ROLE {owner} LOGIN CREATEDB CREATEROLE PASSWORD 'owner-password'"));
+        self.sql("postgres", &format!("CREATE DATABASE {name} OWNER {owner}"));
+        self.url(name).replacen(&format!("postgres:{}", self.password), &format!("{owner}:owner-password"), 1)
+    }
+
     /// The URL of database `name` as the superuser, over TLS verified against the server's
     /// authority.
     pub fn url(&self, name: &str) -> String {

@@ -93,13 +93,16 @@ async fn production_gets_a_protected_highly_available_database_and_a_locked_down
     assert_eq!(statement["Condition"]["Bool"]["aws:SecureTransport"], "false");
     assert_eq!(statement["Resource"][1], format!("arn:aws:s3:::{bucket}/*"));
     assert_eq!(state.outputs["bucket_name"], bucket);
-    // Old versions expire after prod's 90 days, abandoned uploads after 7; current objects never.
+    // Old versions expire after prod's 90 days, lone delete markers go, abandoned uploads after 7;
+    // current objects never expire.
     let lifecycle = s3.get_bucket_lifecycle_configuration().bucket(&bucket).send().await.unwrap();
     let [rule] = lifecycle.rules() else { panic!("one rule: {lifecycle:?}") };
     assert_eq!(rule.status().as_str(), "Enabled");
     assert_eq!(rule.noncurrent_version_expiration().and_then(|n| n.noncurrent_days()), Some(90));
     assert_eq!(rule.abort_incomplete_multipart_upload().and_then(|a| a.days_after_initiation()), Some(7));
-    assert!(rule.expiration().is_none() && rule.transitions().is_empty());
+    let expiration = rule.expiration().unwrap();
+    assert_eq!((expiration.expired_object_delete_marker(), expiration.days()), (Some(true), None));
+    assert!(rule.transitions().is_empty());
 
     // A rule added by hand (expiring current objects after a day) is drift; apply puts the
     // declared configuration back.

@@ -104,7 +104,11 @@ impl ImageLifecycle {
     /// A policy as ECR returns it: [`ImageLifecycle::Expire`] when it is exactly what that writes
     /// (descriptions aside), the text otherwise.
     pub fn from_policy_text(text: &str) -> Self {
-        let parsed: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+        let mut parsed: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+        // ECR may return the rules in another order: by priority is what they mean.
+        if let Some(rules) = parsed["rules"].as_array_mut() {
+            rules.sort_by_key(|r| r["rulePriority"].as_u64());
+        }
         let number =
             |rule: &serde_json::Value| rule["selection"]["countNumber"].as_u64().and_then(|n| u32::try_from(n).ok());
         if let Some([untagged, any]) = parsed["rules"].as_array().map(Vec::as_slice) {
@@ -161,11 +165,10 @@ mod tests {
     fn a_lifecycle_reads_back_as_declared_and_anything_else_as_its_text() {
         let ours = ImageLifecycle::Expire { untagged_days: 7, keep: 100 };
         assert_eq!(ImageLifecycle::from_policy_text(&ours.to_policy_text()), ours);
-        // As ECR may return it: other key order and spacing, its own descriptions.
-        let theirs = r#"{ "rules": [ {"action": {"type": "expire"}, "rulePriority": 1, "description": "x",
-            "selection": {"countNumber": 7, "countUnit": "days", "countType": "sinceImagePushed", "tagStatus": "untagged"}},
-            {"rulePriority": 2, "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 100},
-            "action": {"type": "expire"}} ] }"#;
+        // As ECR may return it: other rule and key order, spacing, its own descriptions.
+        let theirs = r#"{ "rules": [ {"rulePriority": 2, "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 100},
+            "action": {"type": "expire"}}, {"action": {"type": "expire"}, "rulePriority": 1, "description": "x",
+            "selection": {"countNumber": 7, "countUnit": "days", "countType": "sinceImagePushed", "tagStatus": "untagged"}} ] }"#;
         assert_eq!(ImageLifecycle::from_policy_text(theirs), ours);
         // A rule changed by hand (tagged images only) is not ours.
         let changed = theirs.replace(r#""tagStatus": "any""#, r#""tagStatus": "tagged", "tagPatternList": ["v*"]"#);

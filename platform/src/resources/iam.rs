@@ -261,6 +261,14 @@ impl Statement {
         if self.resources.is_empty() == self.not_resources.is_empty() {
             problems.push(format!("{what}: every statement needs either resources or not_resources"));
         }
+        // An allow of "everything but" grows with every action and resource AWS adds, and no
+        // guardrail could judge it: declared allows name what they allow. (Read back from AWS,
+        // such a statement is drift.)
+        if self.effect == Effect::Allow && !(self.not_actions.is_empty() && self.not_resources.is_empty()) {
+            problems.push(format!(
+                "{what}: an Allow statement names its actions and resources (not_actions and not_resources only in Deny statements)"
+            ));
+        }
         for a in self.actions.iter().chain(&self.not_actions) {
             if a != "*" && !a.contains(':') {
                 problems.push(format!("{what}: `{a}` is not an action (service:Action)"));
@@ -501,6 +509,29 @@ mod tests {
         assert!(problems(&managed(statements(100))).is_empty());
         let big = problems(&managed(half));
         assert!(big.iter().any(|p| p.contains("6144")), "{big:?}");
+    }
+
+    #[test]
+    fn allows_name_what_they_allow() {
+        let role = |statement: Statement| Role {
+            trust: Trust::Service("ecs-tasks.amazonaws.com".into()),
+            policies: [("p".into(), PolicyDocument { statements: vec![statement] })].into(),
+            managed_policies: vec![],
+            permissions_boundary: None,
+            max_session_seconds: None,
+            tags: Tags::new(),
+        };
+        let everything_but = Statement { actions: vec![], not_actions: vec!["iam:*".into()], ..statement_on_all() };
+        let refused = problems(&role(everything_but.clone()));
+        assert!(refused.iter().any(|p| p.contains("not_actions and not_resources only in Deny")), "{refused:?}");
+        assert!(problems(&role(Statement { effect: Effect::Deny, ..everything_but })).is_empty());
+        let elsewhere =
+            Statement { resources: vec![], not_resources: vec!["arn:aws:s3:::mine".into()], ..statement_on_all() };
+        assert!(!problems(&role(elsewhere)).is_empty());
+    }
+
+    fn statement_on_all() -> Statement {
+        Statement::allow(&["s3:GetObject"], vec!["*".into()])
     }
 
     #[test]

@@ -78,8 +78,9 @@ impl Default for Bucket {
 #[serde(rename_all = "snake_case")]
 pub enum ObjectLifecycle {
     /// One rule for every object: a version expires `noncurrent_days` after a newer one replaced
-    /// it (or it was deleted), and uploads left incomplete are aborted after
-    /// `incomplete_upload_days` (their parts are billed until then). Current objects never expire.
+    /// it (or it was deleted), a delete marker left with no version behind it is removed, and
+    /// uploads left incomplete are aborted after `incomplete_upload_days` (their parts are billed
+    /// until then). Current objects never expire.
     Expire {
         /// Days a noncurrent version is kept.
         noncurrent_days: u32,

@@ -89,12 +89,18 @@ fn missing_provider(error: ProviderError, trust: &Trust) -> ProviderError {
     }
 }
 
-/// A string or a list of strings, as a list of strings.
+/// A value or a list of values, as a list of strings: IAM takes a single value for a list of one,
+/// and booleans and numbers as condition values (`"aws:SecureTransport": false`) meaning their
+/// text.
 fn strings(value: &Value) -> Vec<String> {
+    let text = |v: &Value| match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Bool(_) | Value::Number(_) => Some(v.to_string()),
+        _ => None,
+    };
     match value {
-        Value::String(s) => vec![s.clone()],
-        Value::Array(items) => items.iter().filter_map(Value::as_str).map(str::to_string).collect(),
-        _ => vec![],
+        Value::Array(items) => items.iter().filter_map(text).collect(),
+        other => text(other).into_iter().collect(),
     }
 }
 

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use aws_sdk_s3::types::{
     AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, BucketLocationConstraint, BucketVersioningStatus,
-    CreateBucketConfiguration, Delete, ExpirationStatus, LifecycleRule, LifecycleRuleFilter,
+    CreateBucketConfiguration, Delete, ExpirationStatus, LifecycleExpiration, LifecycleRule, LifecycleRuleFilter,
     NoncurrentVersionExpiration, ObjectIdentifier, ObjectOwnership, PublicAccessBlockConfiguration,
     ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
     Tag, Tagging, VersioningConfiguration,
@@ -181,7 +181,9 @@ fn declared_lifecycle(rules: &[LifecycleRule]) -> Option<ObjectLifecycle> {
         let ours = rule.id() == Some(LIFECYCLE_RULE)
             && rule.status() == &ExpirationStatus::Enabled
             && whole_bucket
-            && rule.expiration().is_none()
+            && rule.expiration().is_some_and(|e| {
+                e.expired_object_delete_marker() == Some(true) && e.days().is_none() && e.date().is_none()
+            })
             && rule.transitions().is_empty()
             && rule.noncurrent_version_transitions().is_empty()
             && noncurrent.is_some_and(|n| n.newer_noncurrent_versions().is_none());
@@ -241,6 +243,9 @@ async fn put_lifecycle(aws: &Aws, bucket: &str, lifecycle: Option<&ObjectLifecyc
                 .id(LIFECYCLE_RULE)
                 .status(ExpirationStatus::Enabled)
                 .filter(LifecycleRuleFilter::builder().prefix("").build())
+                // A delete marker left alone once its object's last version expired is removed
+                // too (https://docs.aws.amazon.com/AmazonS3/latest/userguide/ManagingDelMarkers.html).
+                .expiration(LifecycleExpiration::builder().expired_object_delete_marker(true).build())
                 .noncurrent_version_expiration(
                     NoncurrentVersionExpiration::builder().noncurrent_days(days(*noncurrent_days)).build(),
                 )
