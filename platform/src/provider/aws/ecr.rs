@@ -5,7 +5,7 @@ use aws_sdk_ecr::types::{ImageScanningConfiguration, ImageTagMutability, Reposit
 
 use super::client::Aws;
 use super::resource::{AwsResource, Created, Current, Lookup, New, Read, Recorded};
-use super::support::{api, malformed, missing, sync_tags, tags};
+use super::support::{api, malformed, missing, sync_tags, tags, wait_for};
 use crate::model::Address;
 use crate::provider::ProviderError;
 use crate::resources::ecr::{EcrRepository, EcrRepositoryOutputs, ImageLifecycle, TagMutability};
@@ -14,7 +14,8 @@ use crate::resources::Tags;
 /// `aws.ecr.repository`.
 pub(crate) struct Repositories;
 
-/// Sets the repository's lifecycle policy, or deletes it.
+/// Sets the repository's lifecycle policy, or deletes it, then waits until ECR reads back what
+/// was written (a read right after a put may not see it yet, and would plan the change again).
 async fn put_lifecycle(aws: &Aws, name: &str, lifecycle: Option<&ImageLifecycle>) -> Result<(), ProviderError> {
     match lifecycle {
         Some(lifecycle) => {
@@ -32,13 +33,18 @@ async fn put_lifecycle(aws: &Aws, name: &str, lifecycle: Option<&ImageLifecycle>
             Err(e) => return Err(api("ecr:DeleteLifecyclePolicy")(e)),
         },
     }
-    Ok(())
+    let wanted = lifecycle.cloned();
+    wait_for(format!("the lifecycle policy of repository {name} to be read back"), aws.operation_timeout, || {
+        let wanted = wanted.clone();
+        async move { Ok((read_lifecycle(aws, name).await? == wanted).then_some(())) }
+    })
+    .await
 }
 
 /// The repository's lifecycle policy; ECR answers `LifecyclePolicyNotFoundException` for a
 /// repository without one
 /// (<https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_GetLifecyclePolicy.html>).
-async fn lifecycle(aws: &Aws, name: &str) -> Result<Option<ImageLifecycle>, ProviderError> {
+async fn read_lifecycle(aws: &Aws, name: &str) -> Result<Option<ImageLifecycle>, ProviderError> {
     match aws.ecr.get_lifecycle_policy().repository_name(name).send().await {
         Ok(out) => Ok(out.lifecycle_policy_text().map(ImageLifecycle::from_policy_text)),
         Err(e) if e.as_service_error().is_some_and(|e| e.is_lifecycle_policy_not_found_exception()) => Ok(None),
@@ -128,7 +134,7 @@ impl AwsResource for Repositories {
                 Some(ImageTagMutability::Immutable) => TagMutability::Immutable,
                 _ => TagMutability::Mutable,
             },
-            lifecycle: lifecycle(aws, recorded.physical_id).await?,
+            lifecycle: read_lifecycle(aws, recorded.physical_id).await?,
             force_delete: recorded.kept(|p| p.force_delete),
             tags: tags(listed.tags().iter().map(|t| (t.key(), t.value()))),
         };
