@@ -5,7 +5,7 @@ use aws_sdk_ecr::types::{ImageScanningConfiguration, ImageTagMutability, Reposit
 
 use super::client::Aws;
 use super::resource::{AwsResource, Created, Current, Lookup, New, Read, Recorded};
-use super::support::{api, malformed, missing, sync_tags, tags, wait_for};
+use super::support::{api, malformed, missing, sync_tags, tags, wait_read_back};
 use crate::model::Address;
 use crate::provider::ProviderError;
 use crate::resources::ecr::{EcrRepository, EcrRepositoryOutputs, ImageLifecycle, TagMutability};
@@ -34,9 +34,8 @@ async fn put_lifecycle(aws: &Aws, name: &str, lifecycle: Option<&ImageLifecycle>
         },
     }
     let wanted = lifecycle.cloned();
-    wait_for(format!("the lifecycle policy of repository {name} to be read back"), aws.operation_timeout, || {
-        let wanted = wanted.clone();
-        async move { Ok((read_lifecycle(aws, name).await? == wanted).then_some(())) }
+    wait_read_back(format!("the lifecycle policy of repository {name}"), aws.operation_timeout, &wanted, || {
+        read_lifecycle(aws, name)
     })
     .await
 }

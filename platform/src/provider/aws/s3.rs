@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use super::client::Aws;
 use super::resource::{AwsResource, Created, Current, Lookup, New, Read, Recorded};
-use super::support::{api, incomplete, malformed, tags, wait_for};
+use super::support::{api, incomplete, malformed, tags, wait_read_back};
 use crate::model::Address;
 use crate::provider::ProviderError;
 use crate::resources::s3::{Bucket, BucketEncryption, BucketOutputs, ObjectLifecycle};
@@ -276,9 +276,8 @@ async fn put_lifecycle(aws: &Aws, bucket: &str, lifecycle: Option<&ObjectLifecyc
         }
     }
     let wanted = lifecycle.cloned();
-    wait_for(format!("the lifecycle configuration of bucket {bucket} to be read back"), aws.operation_timeout, || {
-        let wanted = wanted.clone();
-        async move { Ok((read_lifecycle(aws, bucket).await? == wanted).then_some(())) }
+    wait_read_back(format!("the lifecycle configuration of bucket {bucket}"), aws.operation_timeout, &wanted, || {
+        read_lifecycle(aws, bucket)
     })
     .await
 }

@@ -120,6 +120,26 @@ where
     }
 }
 
+/// Waits until `read` returns `wanted`, up to `deadline`: after a write AWS may answer reads with
+/// what was there before for a while, and a read that did would plan the change again.
+pub(crate) async fn wait_read_back<T, F, Fut>(
+    what: String,
+    deadline: Duration,
+    wanted: &T,
+    read: F,
+) -> Result<(), ProviderError>
+where
+    T: PartialEq,
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ProviderError>>,
+{
+    wait_for(format!("{what} to be read back"), deadline, || {
+        let read = read();
+        async move { Ok((read.await? == *wanted).then_some(())) }
+    })
+    .await
+}
+
 /// The pause before the next poll of a wait that has lasted `waited`.
 pub(crate) fn poll_delay(waited: Duration) -> Duration {
     (waited / 8).clamp(Duration::from_millis(200), Duration::from_secs(15))
