@@ -40,6 +40,19 @@ Corrections (each is a difference from AWS, not a behaviour of the product):
   settings answers the existing load balancer, other settings DuplicateLoadBalancerName
   (https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_CreateLoadBalancer.html).
   Here the same.
+- Cloud Map CreatePrivateDnsNamespace, CreateHttpNamespace, CreatePublicDnsNamespace and
+  CreateService: moto 5.2.5 stores a request's CreatorRequestId but does not honour it, so a
+  create sent again after its answer was lost fails (ConflictingDomainExists) or makes a second
+  service. AWS documents the id as what "allows failed requests to be retried without the risk of
+  running the operation twice"
+  (https://docs.aws.amazon.com/cloud-map/latest/api/API_CreatePrivateDnsNamespace.html,
+  https://docs.aws.amazon.com/cloud-map/latest/api/API_CreateService.html). Here a create whose
+  CreatorRequestId an existing namespace or service was created with answers that one: the
+  namespace's creation operation, or the service. AWS also documents two errors for such a
+  request, which the setting "repeated_requests" (scripts/emulator_aws.py) makes the emulator
+  answer instead: "already_exists" (NamespaceAlreadyExists or ServiceAlreadyExists, naming the
+  CreatorRequestId and the id of what exists) and "in_progress" (namespaces: DuplicateRequest,
+  naming the operation in progress).
 
 AWS behaviours (scripts/emulator_aws.py, installed here): PLATFORM_EMULATOR_AWS='{...}' (JSON), or
 `POST /_platform/aws` with a JSON object while running (`GET /_platform/aws` shows the settings),
@@ -84,11 +97,13 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from moto.ec2.models.availability_zones_and_regions import RegionsAndZonesBackend
 from moto.ec2.models.subnets import SubnetBackend
 from moto.rds.exceptions import DBParameterGroupNotFoundError
+from moto.core.exceptions import JsonRESTError
 from moto.core.responses import ActionResult
 from moto.rds.responses import RDSResponse
 from moto.server import main
 from moto.iam.models import IAMBackend
 from moto.elbv2.models import ELBv2Backend
+from moto.servicediscovery.models import ServiceDiscoveryBackend
 from moto.elbv2.exceptions import DuplicateLoadBalancerName as ELBv2DuplicateLoadBalancerName
 from moto.iam.exceptions import LimitExceededException
 from moto.iam.exceptions import MalformedPolicyDocument as IAMMalformedPolicyDocument
@@ -292,7 +307,83 @@ def create_load_balancer(self, name, *args, **kwargs):
     return _create_load_balancer(self, name, *args, **kwargs)
 
 
+class RepeatedRequest(JsonRESTError):
+    """A Cloud Map error whose body carries the members AWS documents for it."""
+
+    def __init__(self, code, message, **members):
+        super().__init__(code, message)
+        self.description = json.dumps({"__type": code, "Message": message, **members})
+
+
+def created_namespace(backend, creator_request_id):
+    """The creation operation of the namespace made by the request `creator_request_id`, if any
+    (or the error the "repeated_requests" setting asks for)."""
+    if not creator_request_id:
+        return None
+    for namespace in backend.namespaces.values():
+        if namespace.creator_request_id == creator_request_id:
+            operation_id = next(
+                (
+                    operation.id
+                    for operation in backend.operations.values()
+                    if operation.operation_type == "CREATE_NAMESPACE"
+                    and operation.targets.get("NAMESPACE") == namespace.id
+                ),
+                None,
+            ) or backend._create_operation("CREATE_NAMESPACE", targets={"NAMESPACE": namespace.id})
+            repeated = emulator_aws.SETTINGS.get("repeated_requests")
+            if repeated == "already_exists":
+                raise RepeatedRequest(
+                    "NamespaceAlreadyExists",
+                    f"Namespace already exists: {namespace.id}",
+                    CreatorRequestId=creator_request_id,
+                    NamespaceId=namespace.id,
+                )
+            if repeated == "in_progress":
+                raise RepeatedRequest(
+                    "DuplicateRequest",
+                    "The operation is already in progress.",
+                    DuplicateOperationId=operation_id,
+                )
+            return operation_id
+    return None
+
+
+def namespace_create(original):
+    def create(self, name, creator_request_id, *args, **kwargs):
+        return created_namespace(self, creator_request_id) or original(
+            self, name, creator_request_id, *args, **kwargs
+        )
+
+    return create
+
+
+_create_service = ServiceDiscoveryBackend.create_service
+
+
+def create_service(self, name, namespace_id, creator_request_id, *args, **kwargs):
+    if creator_request_id:
+        for service in self.services.values():
+            if service.creator_request_id == creator_request_id:
+                if emulator_aws.SETTINGS.get("repeated_requests") == "already_exists":
+                    raise RepeatedRequest(
+                        "ServiceAlreadyExists",
+                        f"Service already exists: {service.id}",
+                        CreatorRequestId=creator_request_id,
+                        ServiceId=service.id,
+                    )
+                return service
+    return _create_service(self, name, namespace_id, creator_request_id, *args, **kwargs)
+
+
 ELBv2Backend.create_load_balancer = create_load_balancer
+for _action in ("create_private_dns_namespace", "create_http_namespace", "create_public_dns_namespace"):
+    setattr(
+        ServiceDiscoveryBackend,
+        _action,
+        namespace_create(getattr(ServiceDiscoveryBackend, _action)),
+    )
+ServiceDiscoveryBackend.create_service = create_service
 IAMBackend.put_role_policy = put_role_policy
 IAMBackend.create_policy = create_policy
 IAMBackend.create_policy_version = create_policy_version

@@ -40,6 +40,11 @@ and nothing posted, the emulator is moto as it is (lenient).
     maintenance         POST {"maintenance": true} makes the maintenance window happen now: RDS
                         modifications deferred to it start as if applied immediately. It resets
                         to false.
+    repeated_requests   how a Cloud Map create sent again with its CreatorRequestId is answered
+                        (scripts/emulator-server.py): "answer" (default; what the first one
+                        made), "already_exists" (NamespaceAlreadyExists / ServiceAlreadyExists
+                        naming the CreatorRequestId and the id) or "in_progress" (namespaces:
+                        DuplicateRequest naming the operation): each is an answer AWS documents.
 
 Resources created while a behaviour is off are not tracked by it (moto answers for them as usual).
 Changing `minute` or `durations` while running rescales every state retroactively.
@@ -119,6 +124,9 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "impaired_zones": [],
     "zones": None,
     "maintenance": False,
+    # How a Cloud Map create sent again with its CreatorRequestId is answered (emulator-server.py):
+    # "answer" (what the first made), "already_exists" or "in_progress" (the errors AWS documents).
+    "repeated_requests": "answer",
 }
 
 SETTINGS: dict[str, Any] = copy.deepcopy(DEFAULT_SETTINGS)
@@ -186,6 +194,9 @@ def configure(update: dict[str, Any]) -> dict[str, Any]:
         elif key in ("failing_images", "impaired_zones"):
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise SettingsError(f"{key} is a list of strings")
+        elif key == "repeated_requests":
+            if value not in ("answer", "already_exists", "in_progress"):
+                raise SettingsError("repeated_requests is answer, already_exists or in_progress")
         elif key == "zones":
             if value is not None and (
                 not isinstance(value, list) or not all(isinstance(v, str) for v in value)

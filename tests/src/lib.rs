@@ -1,7 +1,7 @@
 //! Test harness: a real AWS API emulator (moto in server mode) on a free loopback port, one per
 //! test, so tests never share cloud state and nothing can reach real AWS.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -56,6 +56,9 @@ pub struct AwsBehaviour {
     pub impaired_zones: Vec<String>,
     /// The only zones the region has (`None`: the region's own).
     pub zones: Option<Vec<String>>,
+    /// How a Cloud Map create sent again with its `CreatorRequestId` is answered: `answer` (what
+    /// the first made), `already_exists` or `in_progress` (the errors AWS documents for it).
+    pub repeated_requests: String,
 }
 
 impl AwsBehaviour {
@@ -70,6 +73,7 @@ impl AwsBehaviour {
             failing_images: vec![],
             impaired_zones: vec![],
             zones: None,
+            repeated_requests: "answer".to_string(),
         }
     }
 
@@ -118,6 +122,13 @@ impl AwsBehaviour {
     /// Zones reported as `impaired`.
     pub fn impaired_zones(mut self, zones: &[&str]) -> Self {
         self.impaired_zones = zones.iter().map(|z| z.to_string()).collect();
+        self
+    }
+
+    /// How a Cloud Map create sent again with its `CreatorRequestId` is answered (`answer`,
+    /// `already_exists`, `in_progress`).
+    pub fn repeated_requests(mut self, answer: &str) -> Self {
+        self.repeated_requests = answer.to_string();
         self
     }
 
@@ -996,18 +1007,30 @@ enum Fault {
 impl FaultProxy {
     /// Starts a proxy to `emulator` (plain HTTP) failing `rate` of the requests.
     pub async fn start(emulator: &Emulator, rate: f64, seed: u64) -> Self {
+        Self::spawn(emulator, rate, seed, &[]).await
+    }
+
+    /// Starts a proxy to `emulator` (plain HTTP) that loses the answer of the first request of
+    /// each of `actions` (`CreateService`, …) after the emulator acted on it, and nothing else.
+    pub async fn losing_first_answers(emulator: &Emulator, actions: &[&str]) -> Self {
+        Self::spawn(emulator, 0.0, 1, actions).await
+    }
+
+    async fn spawn(emulator: &Emulator, rate: f64, seed: u64, lose: &[&str]) -> Self {
         use std::sync::{Arc, Mutex};
         let upstream = emulator.endpoint.trim_start_matches("http://").to_string();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
         let endpoint = format!("http://{}", listener.local_addr().unwrap());
         let stats = Arc::new(Mutex::new(FaultStats::default()));
         let rng = Arc::new(Mutex::new(Rng(seed.max(1))));
+        let lose = Arc::new(Mutex::new(lose.iter().map(|a| a.to_string()).collect::<BTreeSet<String>>()));
         let (task_stats, task_rng) = (stats.clone(), rng.clone());
         let task = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                let (stats, rng, upstream) = (task_stats.clone(), task_rng.clone(), upstream.clone());
+                let (stats, rng, upstream, lose) =
+                    (task_stats.clone(), task_rng.clone(), upstream.clone(), lose.clone());
                 tokio::spawn(async move {
-                    let _ = serve(client, &upstream, rate, &rng, &stats).await;
+                    let _ = serve(client, &upstream, rate, &rng, &stats, &lose).await;
                 });
             }
         });
@@ -1067,6 +1090,21 @@ fn service_of(head: &str) -> String {
         .to_string()
 }
 
+/// The action a request asks for: the JSON protocols' `X-Amz-Target` (`Service.Action`), or the
+/// query protocols' `Action=` parameter.
+fn action_of(head: &str, body: &[u8]) -> String {
+    if let Some(target) = head.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.trim().eq_ignore_ascii_case("x-amz-target").then(|| v.trim().to_string())
+    }) {
+        return target.rsplit('.').next().unwrap_or_default().to_string();
+    }
+    String::from_utf8_lossy(body)
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("Action=").map(str::to_string))
+        .unwrap_or_default()
+}
+
 /// An error answer in the service's protocol.
 fn error_answer(service: &str, throttle: bool) -> Vec<u8> {
     let (status, content_type, body) = match (service, throttle) {
@@ -1092,11 +1130,14 @@ async fn serve(
     rate: f64,
     rng: &std::sync::Mutex<Rng>,
     stats: &std::sync::Mutex<FaultStats>,
+    lose: &std::sync::Mutex<BTreeSet<String>>,
 ) -> std::io::Result<()> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut buffer = vec![];
     while let Some((head, body)) = read_message(&mut client, &mut buffer).await? {
-        let fault = {
+        let fault = if lose.lock().unwrap().remove(&action_of(&head, &body)) {
+            Some(Fault::Lose)
+        } else {
             let mut rng = rng.lock().unwrap();
             let (roll, kind) = (rng.next(), rng.next());
             (roll < rate).then(|| [Fault::Throttle, Fault::Fail, Fault::Drop, Fault::Lose][(kind * 4.0) as usize % 4])

@@ -857,3 +857,39 @@ async fn iam_refuses_policies_over_its_size_quotas() {
         refused(iam.create_policy_version().policy_arn(&arns[0]).policy_document(document(7_000)).send().await);
     assert_eq!(code, "LimitExceeded");
 }
+
+/// A Cloud Map create sent again with its `CreatorRequestId` (an SDK retry after a lost answer)
+/// answers what the first one made, as AWS documents
+/// (https://docs.aws.amazon.com/cloud-map/latest/api/API_CreatePrivateDnsNamespace.html,
+/// https://docs.aws.amazon.com/cloud-map/latest/api/API_CreateService.html); another id makes
+/// another service.
+#[tokio::test]
+async fn cloud_map_creates_sent_again_with_their_request_id_run_once() {
+    let emulator = Emulator::start_with(AwsBehaviour::lenient());
+    let config = emulator.sdk_config().await;
+    let ec2 = aws_sdk_ec2::Client::new(&config);
+    let discovery = aws_sdk_servicediscovery::Client::new(&config);
+    let vpc = ec2.create_vpc().cidr_block("10.40.0.0/16").send().await.unwrap();
+    let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
+    let create_namespace =
+        || discovery.create_private_dns_namespace().name("internal.test").vpc(&vpc).creator_request_id("ns-1").send();
+    let first = create_namespace().await.unwrap().operation_id().unwrap().to_string();
+    let again = create_namespace().await.unwrap().operation_id().unwrap().to_string();
+    assert_eq!(first, again, "the same request id answers the same operation");
+    let namespaces = discovery.list_namespaces().send().await.unwrap();
+    assert_eq!(namespaces.namespaces().len(), 1, "{namespaces:?}");
+    let operation = discovery.get_operation().operation_id(&first).send().await.unwrap();
+    let targets = operation.operation().unwrap().targets().unwrap();
+    let namespace = targets.values().next().unwrap().clone();
+    assert_eq!(Some(namespace.as_str()), namespaces.namespaces()[0].id());
+
+    let create_service = |name: &'static str, token: &'static str| {
+        discovery.create_service().name(name).namespace_id(&namespace).creator_request_id(token).send()
+    };
+    let first = create_service("cards", "svc-1").await.unwrap().service().unwrap().id().unwrap().to_string();
+    let again = create_service("cards", "svc-1").await.unwrap().service().unwrap().id().unwrap().to_string();
+    assert_eq!(first, again, "the same request id answers the same service");
+    let other = create_service("ledger", "svc-2").await.unwrap().service().unwrap().id().unwrap().to_string();
+    assert_ne!(first, other, "another request id is another create");
+    assert_eq!(discovery.list_services().send().await.unwrap().services().len(), 2);
+}

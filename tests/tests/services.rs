@@ -4,11 +4,11 @@
 use platform::model::{Env, Stack, StackSpec};
 use platform::plan::Action;
 use platform::resources::{
-    ContainerInsights, EcrRepository, EcsCluster, ImageLifecycle, LogGroup, PrivateDnsNamespace, TagMutability, Tags,
-    Vpc,
+    ContainerInsights, DiscoveryService, EcrRepository, EcsCluster, ImageLifecycle, LogGroup, PrivateDnsNamespace,
+    TagMutability, Tags, Vpc,
 };
 use platform::Address;
-use platform_tests::{id_of, Harness};
+use platform_tests::{id_of, AwsBehaviour, Emulator, FaultProxy, Harness};
 
 fn env() -> Env {
     Env::new("test").unwrap()
@@ -160,6 +160,50 @@ async fn cloud_map_namespace_lifecycle() {
 
     h.destroy(&namespace("second", "test.svc.internal")).await;
     assert!(sd.get_namespace().id(&id).send().await.is_err());
+}
+
+/// A namespace and a service whose creates' answers are lost: the SDK sends each again with its
+/// `CreatorRequestId`, and whichever of the answers AWS documents for such a request comes back
+/// (what the first made, NamespaceAlreadyExists / ServiceAlreadyExists naming the request id, or
+/// DuplicateRequest naming the operation), the apply takes what the first request made: one of
+/// each, recorded.
+#[tokio::test]
+async fn cloud_map_creates_whose_answers_are_lost_make_one_namespace_and_one_service() {
+    for answer in ["answer", "already_exists", "in_progress"] {
+        let emulator = Emulator::start_with(AwsBehaviour::strict().repeated_requests(answer));
+        let proxy = FaultProxy::losing_first_answers(&emulator, &["CreatePrivateDnsNamespace", "CreateService"]).await;
+        let h = Harness::through_proxy(emulator, &proxy).await;
+        let mut s = Stack::new("svc", &env());
+        let vpc = s.add("vpc", Vpc::new("10.51.0.0/16"));
+        let namespace = s.add(
+            "discovery",
+            PrivateDnsNamespace {
+                dns_name: "lost.svc.internal".into(),
+                vpc: vpc.id(),
+                description: "lost answers".into(),
+                tags: Tags::new(),
+            },
+        );
+        s.add(
+            "cards",
+            DiscoveryService {
+                dns_name: "cards".into(),
+                namespace: namespace.id(),
+                ttl_seconds: 10,
+                tags: Tags::new(),
+            },
+        );
+        let spec = s.build().unwrap();
+        let state = h.apply_converged(&spec).await;
+        assert_eq!(proxy.stats().lost, 2, "{answer}: both creates lost their first answer");
+        let sd = aws_sdk_servicediscovery::Client::new(&h.config);
+        let namespaces = sd.list_namespaces().send().await.unwrap();
+        let ids: Vec<_> = namespaces.namespaces().iter().filter_map(|n| n.id()).collect();
+        assert_eq!(ids, [id_of(&state, "discovery").as_str()], "{answer}");
+        let services = sd.list_services().send().await.unwrap();
+        let ids: Vec<_> = services.services().iter().filter_map(|s| s.id()).collect();
+        assert_eq!(ids, [id_of(&state, "cards").as_str()], "{answer}");
+    }
 }
 
 #[tokio::test]

@@ -3,6 +3,8 @@
 //! deadline passes.
 
 use async_trait::async_trait;
+use aws_sdk_servicediscovery::operation::create_private_dns_namespace::CreatePrivateDnsNamespaceError;
+use aws_sdk_servicediscovery::operation::create_service::CreateServiceError;
 use aws_sdk_servicediscovery::types::{
     DnsConfig, DnsConfigChange, DnsRecord, HealthCheckCustomConfig, Namespace, OperationStatus, OperationTargetType,
     PrivateDnsNamespaceChange, RecordType, RoutingPolicy, ServiceChange, ServiceFilter, ServiceFilterName, Tag,
@@ -130,7 +132,8 @@ impl AwsResource for Namespaces {
         new: &New<'_, PrivateDnsNamespace>,
     ) -> Result<Created<PrivateDnsNamespaceOutputs>, ProviderError> {
         let n = &new.props;
-        let out = aws
+        let what = format!("creating namespace {}", n.dns_name);
+        let sent = aws
             .discovery
             .create_private_dns_namespace()
             .name(&n.dns_name)
@@ -139,10 +142,31 @@ impl AwsResource for Namespaces {
             .creator_request_id(&new.token)
             .set_tags(Some(discovery_tags(new.address, &n.tags)?))
             .send()
-            .await
-            .map_err(api("servicediscovery:CreatePrivateDnsNamespace"))?;
-        let what = format!("creating namespace {}", n.dns_name);
-        let id = await_operation(aws, out.operation_id().unwrap_or_default(), &what)
+            .await;
+        // The SDK sends a create again when its answer is lost, with the same CreatorRequestId,
+        // which "allows failed requests to be retried without the risk of running the operation
+        // twice" (https://docs.aws.amazon.com/cloud-map/latest/api/API_CreatePrivateDnsNamespace.html).
+        // Besides the first answer, AWS documents two errors that say the create is this one's:
+        // DuplicateRequest, naming the operation in progress, and NamespaceAlreadyExists, naming
+        // the CreatorRequestId the namespace was made with
+        // (https://docs.aws.amazon.com/cloud-map/latest/api/API_CreatePrivateDnsNamespace.html#API_CreatePrivateDnsNamespace_Errors).
+        let operation = match sent {
+            Ok(out) => out.operation_id().unwrap_or_default().to_string(),
+            Err(error) => match error.as_service_error() {
+                Some(CreatePrivateDnsNamespaceError::DuplicateRequest(e)) if e.duplicate_operation_id().is_some() => {
+                    e.duplicate_operation_id().unwrap_or_default().to_string()
+                }
+                Some(CreatePrivateDnsNamespaceError::NamespaceAlreadyExists(e))
+                    if e.creator_request_id() == Some(new.token.as_str()) && e.namespace_id().is_some() =>
+                {
+                    let namespace = describe(aws, e.namespace_id().unwrap_or_default()).await?;
+                    let id = namespace.id().unwrap_or_default().to_string();
+                    return Ok(Created { physical_id: id, outputs: namespace_outputs(&namespace) });
+                }
+                _ => return Err(api("servicediscovery:CreatePrivateDnsNamespace")(error)),
+            },
+        };
+        let id = await_operation(aws, &operation, &what)
             .await?
             .ok_or_else(|| missing(&what, "the operation names no namespace"))?;
         let namespace = describe(aws, &id).await?;
@@ -250,8 +274,28 @@ impl AwsResource for DiscoveryServices {
             .health_check_custom_config(HealthCheckCustomConfig::builder().build())
             .set_tags(Some(discovery_tags(new.address, &s.tags)?))
             .send()
-            .await
-            .map_err(api("servicediscovery:CreateService"))?;
+            .await;
+        // As for namespaces: a create sent again with its CreatorRequestId may be answered
+        // ServiceAlreadyExists, naming the CreatorRequestId the service was made with
+        // (https://docs.aws.amazon.com/cloud-map/latest/api/API_CreateService.html#API_CreateService_Errors).
+        let out = match out {
+            Ok(out) => out,
+            Err(error) => match error.as_service_error() {
+                Some(CreateServiceError::ServiceAlreadyExists(e))
+                    if e.creator_request_id() == Some(new.token.as_str()) && e.service_id().is_some() =>
+                {
+                    let id = e.service_id().unwrap_or_default();
+                    let found =
+                        aws.discovery.get_service().id(id).send().await.map_err(api("servicediscovery:GetService"))?;
+                    let arn = found.service().and_then(|s| s.arn()).unwrap_or_default().to_string();
+                    return Ok(Created {
+                        physical_id: id.to_string(),
+                        outputs: DiscoveryServiceOutputs { id: id.to_string(), arn },
+                    });
+                }
+                _ => return Err(api("servicediscovery:CreateService")(error)),
+            },
+        };
         let service =
             out.service().ok_or_else(|| missing("servicediscovery:CreateService", "no service in the answer"))?;
         let id = service.id().unwrap_or_default().to_string();
