@@ -54,6 +54,19 @@ Corrections (each is a difference from AWS, not a behaviour of the product):
   CreatorRequestId and the id of what exists) and "in_progress" (namespaces: DuplicateRequest,
   naming the operation in progress).
 
+- ACM certificates: moto 5.2.5 issues every requested certificate a minute after the request,
+  whether its validation record exists or not. AWS issues a DNS-validated certificate only once
+  the CNAME record it names is in the domain's DNS, and keeps it PENDING_VALIDATION (for up to 72
+  hours) until then (https://docs.aws.amazon.com/acm/latest/userguide/dns-validation.html). Here a
+  certificate is issued once the record is in a public hosted zone of the account (with
+  "lifecycles", some AWS minutes later: emulator_aws.py).
+
+- Route 53 ChangeResourceRecordSets: moto 5.2.5 refuses a CREATE only when the very same change
+  was made before; another CREATE of a name and type the zone has adds a second record set. AWS
+  refuses it: CREATE "creates a resource record set that has the specified values" and fails with
+  InvalidChangeBatch when the record exists; UPSERT is what replaces one
+  (https://docs.aws.amazon.com/Route53/latest/APIReference/API_Change.html). Here the same.
+
 AWS behaviours (scripts/emulator_aws.py, installed here): PLATFORM_EMULATOR_AWS='{...}' (JSON), or
 `POST /_platform/aws` with a JSON object while running (`GET /_platform/aws` shows the settings),
 makes the emulator behave as AWS does where moto is lenient. Absent, nothing changes. Settings:
@@ -102,6 +115,9 @@ from moto.core.responses import ActionResult
 from moto.rds.responses import RDSResponse
 from moto.server import main
 from moto.iam.models import IAMBackend
+from moto.acm.models import CertBundle
+from moto.route53.exceptions import ResourceRecordAlreadyExists
+from moto.route53.models import Route53Backend
 from moto.elbv2.models import ELBv2Backend
 from moto.servicediscovery.models import ServiceDiscoveryBackend
 from moto.elbv2.exceptions import DuplicateLoadBalancerName as ELBv2DuplicateLoadBalancerName
@@ -376,7 +392,45 @@ def create_service(self, name, namespace_id, creator_request_id, *args, **kwargs
     return _create_service(self, name, namespace_id, creator_request_id, *args, **kwargs)
 
 
+_change_resource_record_sets = Route53Backend.change_resource_record_sets
+
+
+def change_resource_record_sets(self, zoneid, change_list):
+    """CREATE of a name and type the zone already has is refused, whatever its values."""
+    zone = self.get_hosted_zone(zoneid)
+    norm = lambda name: str(name).rstrip(".").lower()  # noqa: E731
+    for change in change_list:
+        wanted = change["ResourceRecordSet"]
+        if change["Action"] != "CREATE":
+            continue
+        for existing in zone.rrsets:
+            same = (
+                norm(existing.name) == norm(wanted["Name"])
+                and existing.type == wanted["Type"]
+                and existing.set_identifier == wanted.get("SetIdentifier")
+            )
+            if same:
+                raise ResourceRecordAlreadyExists(name=norm(wanted["Name"]) + ".", _type=wanted["Type"])
+    return _change_resource_record_sets(self, zoneid, change_list)
+
+
+_certificate_check = CertBundle.check
+
+
+def certificate_check(self):
+    """Expiry as moto has it; issue as emulator_aws.certificate_check has it."""
+    status = self.status
+    _certificate_check(self)
+    if self.status == "ISSUED" and status == "PENDING_VALIDATION":
+        self.status = status
+    if self.status == "PENDING_VALIDATION":
+        with emulator_aws.LOCK:
+            emulator_aws.certificate_check(self)
+
+
 ELBv2Backend.create_load_balancer = create_load_balancer
+CertBundle.check = certificate_check
+Route53Backend.change_resource_record_sets = change_resource_record_sets
 for _action in ("create_private_dns_namespace", "create_http_namespace", "create_public_dns_namespace"):
     setattr(
         ServiceDiscoveryBackend,

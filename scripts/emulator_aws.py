@@ -96,6 +96,13 @@ DURATIONS = {
     "nat_deleting": 1,
     # Load balancers: `provisioning` after CreateLoadBalancer.
     "lb_provisioning": 3,
+    # ACM: a new certificate names its validation record after "a delay of several seconds";
+    # once the record is in the domain's zone it is issued after this long (AWS gives no figure:
+    # usually minutes); a certificate stays in use this long after the last listener serving it
+    # is gone (AWS gives no figure).
+    "acm_record": 0.1,
+    "acm_validation": 2,
+    "acm_release": 1,
     # ECS: a deployment is IN_PROGRESS this long, then COMPLETED, or FAILED by the circuit
     # breaker when its tasks fail to start.
     "ecs_deployment": 3,
@@ -228,6 +235,7 @@ def reset_state() -> None:
         ECS.clear()
         LINGER.clear()
         MANAGED.clear()
+        CERTIFICATES.clear()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1572,6 +1580,168 @@ def _discovery_service_in_use(call: Call) -> None:
             "ResourceInUse",
             "Service contains registered instances; delete the instances before deleting the service",
         )
+
+
+# --- ACM certificates -------------------------------------------------------------------------
+# Requests: https://docs.aws.amazon.com/acm/latest/APIReference/API_RequestCertificate.html ("there
+# is a delay of several seconds before you can retrieve information about the new certificate")
+# DNS validation: https://docs.aws.amazon.com/acm/latest/userguide/dns-validation.html
+# Statuses: https://docs.aws.amazon.com/acm/latest/APIReference/API_CertificateDetail.html
+# Deletion: https://docs.aws.amazon.com/acm/latest/APIReference/API_DeleteCertificate.html
+# (ResourceInUseException while another AWS service uses the certificate)
+# Listeners: CreateListener and ModifyListener refuse a certificate that is not issued
+# (UnsupportedCertificate; AWS's API reference does not list the case, AWS answers it:
+# https://github.com/hashicorp/terraform-provider-aws/issues/41789).
+
+
+class CertificateRecord:
+    """When a certificate was requested, when its validation record was first seen in its zone,
+    and when listeners stopped serving it."""
+
+    def __init__(self, requested: float):
+        self.requested = requested
+        self.validated: float | None = None
+        self.released: float | None = None
+
+
+CERTIFICATES: dict[str, CertificateRecord] = {}
+
+
+def _route53_has(account: str, name: str, value: str) -> bool:
+    """Whether a public hosted zone of the account holding `name` has the CNAME `name` → `value`."""
+    from moto.route53.models import route53_backends
+
+    norm = lambda text: str(text).rstrip(".").lower()  # noqa: E731
+    name, value = norm(name), norm(value)
+    for backend in route53_backends[account].values():
+        for zone in backend.zones.values():
+            zone_name = norm(zone.name)
+            if zone.private_zone or not (name == zone_name or name.endswith("." + zone_name)):
+                continue
+            for rrset in zone.rrsets:
+                records = [norm(r) if isinstance(r, str) else norm(r.get("Value", "")) for r in rrset.records]
+                if norm(rrset.name) == name and rrset.type == "CNAME" and value in records:
+                    return True
+    return False
+
+
+def certificate_check(bundle: Any, now: float | None = None) -> None:
+    """A requested certificate is issued once its validation CNAME is in a public zone of the
+    account (and, with lifecycles on, `acm_validation` later); never before (moto issues every
+    certificate after a minute, DNS or not)."""
+    if bundle.type != "AMAZON_ISSUED" or bundle.status != "PENDING_VALIDATION":
+        return
+    now = time.monotonic() if now is None else now
+    record = CERTIFICATES.setdefault(bundle.arn, CertificateRecord(now))
+    if record.validated is None:
+        options = bundle.describe()["Certificate"].get("DomainValidationOptions", [])
+        if options and all(
+            _route53_has(bundle.arn.split(":")[4], o["ResourceRecord"]["Name"], o["ResourceRecord"]["Value"])
+            for o in options
+        ):
+            record.validated = now
+    if record.validated is not None and now >= record.validated + seconds("acm_validation"):
+        bundle.status = "ISSUED"
+
+
+@after("acm", "RequestCertificate")
+def _certificate_requested(call: Call, result: Any) -> Any:
+    arn = (getattr(result, "result", None) or {}).get("CertificateArn")
+    if arn and arn not in CERTIFICATES:
+        CERTIFICATES[arn] = CertificateRecord(call.now)
+    return result
+
+
+@before("acm", "DescribeCertificate", "ListTagsForCertificate")
+def _certificate_not_yet_known(call: Call) -> None:
+    """For the first half of `acm_record` ACM does not know the new certificate at all."""
+    arn = call.params.get("CertificateArn", "")
+    record = CERTIFICATES.get(arn)
+    if record is not None and call.now < record.requested + seconds("acm_record") / 2:
+        raise JsonRESTError(
+            "ResourceNotFoundException", f"Could not find certificate {arn}."
+        )
+
+
+@after("acm", "DescribeCertificate")
+def _certificate_described(call: Call, result: Any) -> Any:
+    record = CERTIFICATES.get(call.params.get("CertificateArn", ""))
+    detail = (getattr(result, "result", None) or {}).get("Certificate", {})
+    if record is not None and call.now < record.requested + seconds("acm_record"):
+        for option in detail.get("DomainValidationOptions", []):
+            option.pop("ResourceRecord", None)
+    if detail:
+        detail["InUseBy"] = _listeners_serving(call, detail.get("CertificateArn", ""))
+    return result
+
+
+def _listeners_serving(call: Call, arn: str) -> list[str]:
+    from moto.elbv2.models import elbv2_backends
+
+    backend = elbv2_backends[call.account][call.region]
+    return [
+        lb.arn
+        for lb in backend.load_balancers.values()
+        if any(arn in (listener.certificates or []) for listener in lb.listeners.values())
+    ]
+
+
+@before("acm", "DeleteCertificate")
+def _certificate_in_use(call: Call) -> None:
+    arn = call.params.get("CertificateArn", "")
+    record = CERTIFICATES.get(arn)
+    lingering = (
+        record is not None
+        and record.released is not None
+        and call.now < record.released + seconds("acm_release")
+    )
+    if _listeners_serving(call, arn) or lingering:
+        raise JsonRESTError(
+            "ResourceInUseException",
+            f"Certificate {arn} in account {call.account} is in use.",
+        )
+
+
+def _listener_certificates(call: Call, listener_arns: list[str]) -> list[str]:
+    from moto.elbv2.models import elbv2_backends
+
+    backend = elbv2_backends[call.account][call.region]
+    certificates = []
+    for lb in backend.load_balancers.values():
+        for listener in lb.listeners.values():
+            if listener.arn in listener_arns or lb.arn in listener_arns:
+                certificates.extend(listener.certificates or [])
+    return certificates
+
+
+@before("elbv2", "DeleteListener", "ModifyListener", "DeleteLoadBalancer")
+def _certificates_released(call: Call) -> None:
+    """The certificates the listeners served stay in use for `acm_release` after they stop."""
+    arns = [call.params.get("ListenerArn", ""), call.params.get("LoadBalancerArn", "")]
+    for certificate in _listener_certificates(call, [a for a in arns if a]):
+        record = CERTIFICATES.get(certificate)
+        if record is not None:
+            record.released = call.now
+
+
+@before("elbv2", "CreateListener", "ModifyListener")
+def _listener_certificate_issued(call: Call) -> None:
+    from moto.acm.models import acm_backends
+    from moto.elbv2.exceptions import ELBClientError
+
+    certificates = [v for k, v in call.params.items() if k.startswith("Certificates.member.") and k.endswith("CertificateArn")]
+    backend = acm_backends[call.account][call.region]
+    for arn in certificates:
+        bundle = backend._certificates.get(arn)
+        if bundle is None:
+            continue
+        certificate_check(bundle, call.now)
+        if bundle.status != "ISSUED":
+            raise ELBClientError(
+                "UnsupportedCertificate",
+                f"The certificate '{arn}' must have a fully-qualified domain name, a supported signature, "
+                "and a supported key size.",
+            )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -67,6 +67,8 @@ async fn apply_plan_output_and_destroy_the_foundation() {
     // Another environment is another set of resources, in the same account.
     // The pipeline stack first, as an administrator applies it: the services' roles carry its
     // permissions boundary.
+    // Staging serves HTTPS at names in its public zone, which a person makes first.
+    emulator.public_zone("staging.acme.example").await;
     assert!(run(&["apply", "--stack", "account", "--env", "staging", "--yes"]).status.success());
     let pipeline = run(&["apply", "--stack", "pipeline", "--env", "staging", "--yes"]);
     assert!(pipeline.status.success(), "{}", text(&pipeline.stderr));
@@ -417,9 +419,11 @@ fn production_dependencies_are_applied_in_order_and_protected_from_destroy() {
     assert!(destroy.status.success(), "{}\n{}", text(&destroy.stdout), text(&destroy.stderr));
 }
 
-#[test]
-fn the_whole_card_service_deploys_in_order_and_a_new_image_is_one_revision() {
+#[tokio::test]
+async fn the_whole_card_service_deploys_in_order_and_a_new_image_is_one_revision() {
     let emulator = Emulator::start();
+    // Prod serves HTTPS at names in its public zone, which a person makes first.
+    emulator.public_zone("prod.acme.example").await;
     let dir = tempfile::tempdir().unwrap();
     let run = |args: &[&str]| platform(dir.path(), Some(&emulator), args);
 
@@ -612,6 +616,7 @@ async fn drift_finds_changes_made_outside_and_apply_brings_the_cloud_back() {
     let emulator = Emulator::start();
     let dir = tempfile::tempdir().unwrap();
     let run = |args: &[&str]| platform(dir.path(), Some(&emulator), args);
+    emulator.public_zone("prod.acme.example").await;
     assert!(run(&["apply", "--stack", "account", "--env", "prod", "--yes"]).status.success());
     assert!(run(&["apply", "--stack", "pipeline", "--env", "prod", "--yes"]).status.success());
     let apply = run(&["apply", "--all", "--env", "prod", "--yes", "--var", "image_tag=1.0.0"]);

@@ -53,7 +53,15 @@ pub struct Settings {
     pub force_destroy_data: bool,
     /// Tasks each service keeps running.
     pub service_desired_count: u32,
-    /// A certificate for HTTPS on load balancers; without one they serve HTTP only.
+    /// The environment's public DNS zone (a Route 53 hosted zone of the account, delegated to by
+    /// its parent domain): each service's load balancer is served at `NAME.DOMAIN` over HTTPS,
+    /// with a certificate requested from ACM and validated through a record in that zone, and
+    /// HTTP redirects to HTTPS. None: no DNS name, and HTTPS only with `certificate_arn`.
+    #[serde(default)]
+    pub domain: Option<String>,
+    /// An issued ACM certificate of the environment's own for the load balancers' HTTPS, instead
+    /// of the ones requested for `domain`. With neither, load balancers serve plain HTTP (which
+    /// the `lb-https-only` rule refuses outside dev).
     #[serde(default)]
     pub certificate_arn: Option<String>,
     /// The GitHub environments whose jobs may assume this environment's deploy role.
@@ -92,6 +100,11 @@ impl Environment {
             .into_iter()
             .chain(self.ci_plan_environments.iter().map(|e| format!("repo:{}:environment:{e}", self.github_repository)))
             .collect()
+    }
+
+    /// Whether load balancers serve HTTPS (a domain or a certificate is declared).
+    pub fn https(&self) -> bool {
+        self.settings.domain.is_some() || self.settings.certificate_arn.is_some()
     }
 
     /// The first two numbers of the environment's `network_cidr` (checked to be `A.B.0.0/16`
@@ -144,6 +157,19 @@ impl Environments {
                     "[{name}] network_cidr: `{}` is not a /16 block such as `10.1.0.0/16`",
                     settings.network_cidr
                 ));
+            }
+            if let Some(domain) = &settings.domain {
+                let label_ok = |l: &str| {
+                    (1..=63).contains(&l.len())
+                        && l.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                        && !l.starts_with('-')
+                        && !l.ends_with('-')
+                };
+                if !domain.contains('.') || domain.len() > 200 || !domain.split('.').all(label_ok) {
+                    return Err(format!(
+                        "[{name}] domain: `{domain}` is not a lowercase DNS name such as `prod.example.com`"
+                    ));
+                }
             }
             let github = settings.ci_deploy_environments.iter().chain(&settings.ci_plan_environments);
             if let Some(bad) = github.clone().find(|e| !valid_part(e)) {

@@ -93,13 +93,21 @@ struct Document {
     statement: Vec<DocumentStatement>,
 }
 
-fn statements_of(text: &str, env: &str) -> Vec<DocumentStatement> {
+fn statements_of(text: &str, environment: &Environment) -> Vec<DocumentStatement> {
+    let env = environment.env.as_str();
     let doc: Document = toml::from_str(text).expect("the policy documents are valid");
+    let names_domain = |s: &DocumentStatement| {
+        s.resources.iter().chain(s.conditions.iter().flat_map(|c| &c.values)).any(|t| t.contains("{domain}"))
+    };
     doc.statement
         .into_iter()
+        .filter(|s| environment.domain.is_some() || !names_domain(s))
         .map(|mut s| {
-            let domain = crate::foundation::discovery_domain(env);
-            let fill = |text: &String| text.replace("{discovery_domain}", &domain).replace("{env}", env);
+            let discovery = crate::foundation::discovery_domain(env);
+            let domain = environment.domain.clone().unwrap_or_default();
+            let fill = |text: &String| {
+                text.replace("{discovery_domain}", &discovery).replace("{domain}", &domain).replace("{env}", env)
+            };
             s.resources = s.resources.iter().map(fill).collect();
             for c in &mut s.conditions {
                 c.values = c.values.iter().map(fill).collect();
@@ -109,14 +117,14 @@ fn statements_of(text: &str, env: &str) -> Vec<DocumentStatement> {
         .collect()
 }
 
-/// The statements of `policies/documents/deploy-role.toml` for `env`.
-pub fn deploy_statements(env: &str) -> Vec<DocumentStatement> {
-    statements_of(policies::DEPLOY_ROLE, env)
+/// The statements of `policies/documents/deploy-role.toml` for `environment`.
+pub fn deploy_statements(environment: &Environment) -> Vec<DocumentStatement> {
+    statements_of(policies::DEPLOY_ROLE, environment)
 }
 
-/// The statements of `policies/documents/role-boundary.toml` for `env`.
-pub fn boundary_statements(env: &str) -> Vec<DocumentStatement> {
-    statements_of(policies::ROLE_BOUNDARY, env)
+/// The statements of `policies/documents/role-boundary.toml` for `environment`.
+pub fn boundary_statements(environment: &Environment) -> Vec<DocumentStatement> {
+    statements_of(policies::ROLE_BOUNDARY, environment)
 }
 
 /// An operation's permissions beyond its own action (`policies/documents/implicit-permissions.toml`).
@@ -229,17 +237,17 @@ pub fn pipeline(environment: &Environment) -> Result<Pipeline, StackError> {
         "boundary",
         ManagedPolicy {
             description: format!("The permissions boundary of every role of {env}'s services"),
-            document: PolicyDocument { statements: policy(&boundary_statements(env), &"*".into()) },
+            document: PolicyDocument { statements: policy(&boundary_statements(environment), &"*".into()) },
             tags: Tags::new(),
         },
     );
     let boundary_arn = boundary.arn();
     let states = state_bucket.arn().with_suffix(&format!("/{STATE_PREFIX}/*"));
-    let mut deploy: Vec<Statement> = policy(&deploy_statements(env), &boundary_arn);
+    let mut deploy: Vec<Statement> = policy(&deploy_statements(environment), &boundary_arn);
     // The deploy role manages the roles of its environment, but never the pipeline's own: it
     // could otherwise widen itself.
     let own_roles = Ref::arn(&format!("iam::*:role/{env}-{NAME}-*"));
-    let mut role_actions: Vec<String> = deploy_statements(env)
+    let mut role_actions: Vec<String> = deploy_statements(environment)
         .into_iter()
         .filter(|d| d.effect == Effect::Allow)
         .flat_map(|d| d.actions)
@@ -250,7 +258,7 @@ pub fn pipeline(environment: &Environment) -> Result<Pipeline, StackError> {
     deploy.push(Statement { actions: role_actions, ..Statement::deny(&[], vec![own_roles]) });
     // Nor the state bucket's configuration or object history: only the states' current versions.
     let state_objects = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket"];
-    let bucket_actions: Vec<String> = deploy_statements(env)
+    let bucket_actions: Vec<String> = deploy_statements(environment)
         .into_iter()
         .flat_map(|d| d.actions)
         .filter(|a| a.starts_with("s3:") && !state_objects.contains(&a.as_str()))
@@ -298,7 +306,7 @@ pub fn pipeline(environment: &Environment) -> Result<Pipeline, StackError> {
     // Plans and drift checks only read: the environment's states (never a lock: they run with
     // `--no-lock`, so a pull request can neither block a deploy nor write anything) and what the
     // stacks hold.
-    let reading: Vec<DocumentStatement> = deploy_statements(env)
+    let reading: Vec<DocumentStatement> = deploy_statements(environment)
         .into_iter()
         .filter(|d| d.reason.is_none() && d.effect == Effect::Allow && d.conditions.is_empty())
         .filter_map(|mut d| {

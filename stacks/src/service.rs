@@ -7,9 +7,10 @@ use std::collections::BTreeMap;
 use platform::model::{Handle, Ref, Stack, StackError, StackSpec};
 use platform::resources::iam::{Statement, Trust};
 use platform::resources::{
-    Bucket, Container, ContainerHealthCheck, DiscoveryService, EcrRepository, HealthCheck, Listener, ListenerAction,
-    LoadBalancer, LogGroup, Peer, PolicyDocument, Protocol, Role, Rule, SecurityGroup, SecurityGroupGrant, Service,
-    ServiceLoadBalancer, Tags, TargetGroup, TaskDefinition, TLS12_POLICY,
+    Arn, Bucket, Certificate, CertificateValidation, Container, ContainerHealthCheck, DiscoveryService, EcrRepository,
+    HealthCheck, Listener, ListenerAction, LoadBalancer, LogGroup, Peer, PolicyDocument, Protocol, Record,
+    RecordTarget, Role, Rule, SecurityGroup, SecurityGroupGrant, Service, ServiceLoadBalancer, Tags, TargetGroup,
+    TaskDefinition, TLS12_POLICY,
 };
 
 use crate::{Dependencies, Environment, Foundation};
@@ -90,16 +91,16 @@ pub fn service(
     // reaches the tasks only, the tasks reach the database only. Port 443 is open only where a
     // listener serves it.
     let mut public = vec![Rule::tcp(80, Peer::CidrIpv4("0.0.0.0/0".into()), "HTTP")];
-    if environment.certificate_arn.is_some() {
+    if environment.https() {
         public.push(Rule::tcp(443, Peer::CidrIpv4("0.0.0.0/0".into()), "HTTPS"));
     }
     let lb_group = s.add(
         "lb-group",
         SecurityGroup {
             vpc: foundation.vpc.id(),
-            description: match environment.certificate_arn {
-                Some(_) => format!("Load balancer of {}: HTTP and HTTPS from anywhere", options.name),
-                None => format!("Load balancer of {}: HTTP from anywhere", options.name),
+            description: match environment.https() {
+                true => format!("Load balancer of {}: HTTP and HTTPS from anywhere", options.name),
+                false => format!("Load balancer of {}: HTTP from anywhere", options.name),
             },
             ingress: public,
             egress: vec![
@@ -176,8 +177,50 @@ pub fn service(
             tags: Tags::new(),
         },
     );
+    // HTTPS: with the environment's own certificate, or with one requested for NAME.DOMAIN and
+    // validated in the environment's zone; the listener takes it once ACM has issued it.
+    let host = environment.domain.as_ref().map(|domain| format!("{}.{domain}", options.name));
+    let certificate: Option<Ref<Arn>> = match (&environment.certificate_arn, &environment.domain, &host) {
+        (Some(arn), _, _) => Some(Ref::existing(arn)),
+        (None, Some(domain), Some(host)) => {
+            let certificate = s.add("certificate", Certificate { domain_name: host.clone(), tags: Tags::new() });
+            let record = s.add(
+                "certificate-validation-record",
+                Record {
+                    zone: domain.clone(),
+                    name: certificate.validation_record_name(),
+                    record_type: "CNAME".into(),
+                    target: RecordTarget::Values {
+                        ttl_seconds: 300,
+                        values: vec![certificate.validation_record_value()],
+                    },
+                },
+            );
+            let validation = s.add(
+                "certificate-validation",
+                CertificateValidation { certificate: certificate.arn(), validation_records: vec![record.fqdn()] },
+            );
+            Some(validation.certificate_arn())
+        }
+        _ => None,
+    };
+    if let (Some(domain), Some(host)) = (&environment.domain, &host) {
+        s.add(
+            "dns",
+            Record {
+                zone: domain.clone(),
+                name: Ref::existing(host),
+                record_type: "A".into(),
+                target: RecordTarget::Alias {
+                    dns_name: lb.dns_name(),
+                    zone_id: lb.zone_id(),
+                    evaluate_target_health: false,
+                },
+            },
+        );
+    }
     let forward = ListenerAction::Forward { target_group: targets.arn() };
-    let listener = |port: u16, protocol: &str, certificate: Option<&String>, action| Listener {
+    let listener = |port: u16, protocol: &str, certificate: Option<&Ref<Arn>>, action| Listener {
         load_balancer: lb.arn(),
         port,
         protocol: protocol.into(),
@@ -186,7 +229,7 @@ pub fn service(
         action,
         tags: Tags::new(),
     };
-    let listeners = match &environment.certificate_arn {
+    let listeners = match &certificate {
         Some(certificate) => vec![
             s.add("https", listener(443, "HTTPS", Some(certificate), forward)),
             s.add("http", listener(80, "HTTP", None, ListenerAction::RedirectToHttps)),
@@ -333,7 +376,11 @@ pub fn service(
     s.output("service_name", service.name());
     s.output("discovery_name", format!("{}.{}", options.name, foundation.discovery_domain));
     s.output("image_tag", &options.image_tag);
-    s.output("https", environment.certificate_arn.is_some());
+    s.output("https", certificate.is_some());
+    if let Some(host) = &host {
+        let scheme = if certificate.is_some() { "https" } else { "http" };
+        s.output("url", format!("{scheme}://{host}"));
+    }
     s.output("task_definition_arn", task.arn());
     s.output("tasks_security_group_id", group.id());
     Ok(ServiceStack { spec: s.build()?, security_group: group })
@@ -347,8 +394,13 @@ mod tests {
     use crate::{dependencies, foundation, DatabaseOptions, DependenciesOptions, Environments};
 
     fn build(certificate: Option<&str>) -> StackSpec {
+        build_in(certificate, None)
+    }
+
+    fn build_in(certificate: Option<&str>, domain: Option<&str>) -> StackSpec {
         let mut env = Environments::builtin().get("prod").unwrap().clone();
         env.settings.certificate_arn = certificate.map(str::to_string);
+        env.settings.domain = domain.map(str::to_string);
         let foundation = foundation(&env).unwrap();
         let deps = dependencies(
             "deps",
@@ -386,6 +438,42 @@ mod tests {
         assert_eq!(https["ssl_policy"], TLS12_POLICY);
         assert_eq!(https["action"]["forward"]["target_group"], json!({"$ref": "app-service.targets", "attr": "arn"}));
         assert_eq!(props(&spec, "http")["action"], "redirect_to_https");
+    }
+
+    #[test]
+    fn with_a_domain_a_certificate_is_requested_validated_in_its_zone_and_served_at_the_services_name() {
+        let spec = build_in(None, Some("prod.example.com"));
+        assert_eq!(props(&spec, "certificate")["domain_name"], "app.prod.example.com");
+        let record = props(&spec, "certificate-validation-record");
+        assert_eq!(record["zone"], "prod.example.com");
+        assert_eq!(record["name"], json!({"$ref": "app-service.certificate", "attr": "validation_record_name"}));
+        assert_eq!(
+            record["target"]["values"]["values"],
+            json!([{"$ref": "app-service.certificate", "attr": "validation_record_value"}])
+        );
+        let validation = props(&spec, "certificate-validation");
+        assert_eq!(
+            validation["validation_records"],
+            json!([{"$ref": "app-service.certificate-validation-record", "attr": "fqdn"}])
+        );
+        // The listener takes the certificate once it is issued: through the validation.
+        let https = props(&spec, "https");
+        assert_eq!(
+            https["certificate_arn"],
+            json!({"$ref": "app-service.certificate-validation", "attr": "certificate_arn"})
+        );
+        assert_eq!(https["ssl_policy"], TLS12_POLICY);
+        assert_eq!(props(&spec, "http")["action"], "redirect_to_https");
+        let dns = props(&spec, "dns");
+        assert_eq!((dns["name"].as_str(), dns["record_type"].as_str()), (Some("app.prod.example.com"), Some("A")));
+        assert_eq!(dns["target"]["alias"]["zone_id"], json!({"$ref": "app-service.lb", "attr": "zone_id"}));
+        assert_eq!(spec.outputs["url"], "https://app.prod.example.com");
+
+        // The environment's own certificate is served instead of a requested one.
+        let own = build_in(Some("arn:aws:acm:us-east-1:111111111111:certificate/abc"), Some("prod.example.com"));
+        assert!(own.resources.iter().all(|r| !r.address.name().starts_with("certificate")));
+        assert_eq!(props(&own, "https")["certificate_arn"], "arn:aws:acm:us-east-1:111111111111:certificate/abc");
+        assert!(own.resources.iter().any(|r| r.address.name() == "dns"));
     }
 
     #[test]

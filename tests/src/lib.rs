@@ -282,6 +282,37 @@ impl Emulator {
         self.config_as("testing").await
     }
 
+    /// The id of the public hosted zone `name`, created if the account has none (as a person
+    /// would, before the first apply of an environment with that domain).
+    pub async fn public_zone(&self, name: &str) -> String {
+        let route53 = aws_sdk_route53::Client::new(&self.observer_config().await);
+        let zones = route53.list_hosted_zones_by_name().dns_name(name).send().await.expect("list zones");
+        let existing = zones
+            .hosted_zones()
+            .iter()
+            .find(|z| z.name().trim_end_matches('.') == name && !z.config().is_some_and(|c| c.private_zone()));
+        let id = match existing {
+            Some(zone) => zone.id().to_string(),
+            None => {
+                let created = route53
+                    .create_hosted_zone()
+                    .name(name)
+                    .caller_reference(format!(
+                        "{name}-{}",
+                        std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .unwrap_or_default()
+                            .as_nanos()
+                    ))
+                    .send()
+                    .await
+                    .expect("create the public zone");
+                created.hosted_zone().expect("a zone").id().to_string()
+            }
+        };
+        id.trim_start_matches("/hostedzone/").to_string()
+    }
+
     /// Like [`Emulator::sdk_config`], signed with the access key id `observer`: the identity
     /// tests use to look at the cloud from outside. Eventual consistency never hides anything
     /// from it, and what it reads does not change what the engine's identity will see (it sees
@@ -553,11 +584,21 @@ impl Harness {
     /// `environment`, as an administrator does before any other stack: the services' roles carry
     /// the pipeline's permissions boundary.
     pub async fn bootstrap(&self, environment: &stacks::Environment) -> platform::StackSpec {
+        // The environment's public zone is a person's to make (its parent domain delegates to it).
+        if let Some(domain) = &environment.domain {
+            self.public_zone(domain).await;
+        }
         // The account's stack first (once: applying it again changes nothing).
         self.apply_converged(&stacks::account().expect("the account stack builds").spec).await;
         let pipeline = stacks::pipeline(environment).expect("the pipeline stack builds").spec;
         self.apply_converged(&pipeline).await;
         pipeline
+    }
+
+    /// The id of the public hosted zone `name`, created if the account has none (as a person
+    /// would, before the first apply of an environment with that domain).
+    pub async fn public_zone(&self, name: &str) -> String {
+        self.emulator.public_zone(name).await
     }
 
     /// Destroys the pipeline stack of `environment` (its state bucket, protected, named as allowed).

@@ -893,3 +893,132 @@ async fn cloud_map_creates_sent_again_with_their_request_id_run_once() {
     assert_ne!(first, other, "another request id is another create");
     assert_eq!(discovery.list_services().send().await.unwrap().services().len(), 2);
 }
+
+/// ACM as AWS documents it: a DNS-validated certificate names its record some seconds after the
+/// request, stays PENDING_VALIDATION until that record is in a public zone of the account (moto
+/// issues it after a minute regardless), and a load balancer refuses it until it is issued; it
+/// cannot be deleted while a listener serves it, nor for a while after.
+#[tokio::test]
+async fn certificates_are_issued_only_once_their_validation_record_exists_and_stay_in_use_after_their_listener() {
+    let emulator = Emulator::start_with(
+        AwsBehaviour::strict()
+            .duration("acm_record", 10.0)
+            .duration("acm_validation", 3.0)
+            .duration("acm_release", 5.0),
+    );
+    let config = emulator.observer_config().await;
+    let (ec2, elb) = (aws_sdk_ec2::Client::new(&config), aws_sdk_elasticloadbalancingv2::Client::new(&config));
+    let (acm, route53) = (aws_sdk_acm::Client::new(&config), aws_sdk_route53::Client::new(&config));
+    let zone = route53.create_hosted_zone().name("test.example").caller_reference("zone").send().await.unwrap();
+    let zone = zone.hosted_zone().unwrap().id().to_string();
+    // A private zone of the same name does not validate anything.
+    let private = route53
+        .create_hosted_zone()
+        .name("test.example")
+        .caller_reference("private")
+        .vpc(
+            aws_sdk_route53::types::Vpc::builder()
+                .vpc_id(network(&ec2, 3).await.vpc)
+                .vpc_region("us-east-1".into())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let private = private.hosted_zone().unwrap().id().to_string();
+
+    let requested = acm
+        .request_certificate()
+        .domain_name("web.test.example")
+        .validation_method(aws_sdk_acm::types::ValidationMethod::Dns)
+        .send()
+        .await
+        .unwrap();
+    let arn = requested.certificate_arn().unwrap().to_string();
+    // Unknown for a few seconds, then known without its record, then with it.
+    let (code, _) = refused(acm.describe_certificate().certificate_arn(&arn).send().await);
+    assert_eq!(code, "ResourceNotFoundException");
+    let describe = || async {
+        acm.describe_certificate().certificate_arn(&arn).send().await.unwrap().certificate().unwrap().clone()
+    };
+    let first = eventually("the certificate described", || async {
+        acm.describe_certificate().certificate_arn(&arn).send().await.ok().and_then(|c| c.certificate().cloned())
+    })
+    .await;
+    assert!(first.domain_validation_options()[0].resource_record().is_none(), "no record named at once: {first:?}");
+    let record = eventually("the validation record", || async {
+        describe().await.domain_validation_options()[0].resource_record().cloned()
+    })
+    .await;
+    let status = || async { describe().await.status().unwrap().as_str().to_string() };
+    let write = |zone: String| {
+        let set = aws_sdk_route53::types::ResourceRecordSet::builder()
+            .name(record.name())
+            .r#type(aws_sdk_route53::types::RrType::Cname)
+            .ttl(300)
+            .resource_records(aws_sdk_route53::types::ResourceRecord::builder().value(record.value()).build().unwrap())
+            .build()
+            .unwrap();
+        let change = aws_sdk_route53::types::Change::builder()
+            .action(aws_sdk_route53::types::ChangeAction::Create)
+            .resource_record_set(set)
+            .build()
+            .unwrap();
+        route53
+            .change_resource_record_sets()
+            .hosted_zone_id(zone)
+            .change_batch(aws_sdk_route53::types::ChangeBatch::builder().changes(change).build().unwrap())
+            .send()
+    };
+    write(private).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(status().await, "PENDING_VALIDATION", "a private zone validates nothing");
+
+    // A listener refuses the certificate until it is issued.
+    let net = network(&ec2, 4).await;
+    let lb = elb
+        .create_load_balancer()
+        .name("web")
+        .subnets(&net.subnets[0])
+        .subnets(&net.subnets[1])
+        .security_groups(&net.group)
+        .send()
+        .await
+        .unwrap();
+    let lb = lb.load_balancers()[0].load_balancer_arn().unwrap().to_string();
+    let listen = || {
+        elb.create_listener()
+            .load_balancer_arn(&lb)
+            .port(443)
+            .protocol(aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::Https)
+            .certificates(aws_sdk_elasticloadbalancingv2::types::Certificate::builder().certificate_arn(&arn).build())
+            .default_actions(
+                aws_sdk_elasticloadbalancingv2::types::Action::builder()
+                    .r#type(aws_sdk_elasticloadbalancingv2::types::ActionTypeEnum::FixedResponse)
+                    .fixed_response_config(
+                        aws_sdk_elasticloadbalancingv2::types::FixedResponseActionConfig::builder()
+                            .status_code("200")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send()
+    };
+    let (code, _) = refused(listen().await);
+    assert_eq!(code, "UnsupportedCertificate");
+
+    write(zone).await.unwrap();
+    assert_eq!(states("certificate", "ISSUED", status).await, ["PENDING_VALIDATION", "ISSUED"]);
+    let listener = listen().await.unwrap().listeners()[0].listener_arn().unwrap().to_string();
+    let in_use = describe().await;
+    assert_eq!(in_use.in_use_by(), std::slice::from_ref(&lb));
+    let (code, _) = refused(acm.delete_certificate().certificate_arn(&arn).send().await);
+    assert_eq!(code, "ResourceInUseException", "in use by the listener");
+    elb.delete_listener().listener_arn(&listener).send().await.unwrap();
+    let (code, _) = refused(acm.delete_certificate().certificate_arn(&arn).send().await);
+    assert_eq!(code, "ResourceInUseException", "still in use for a while after the listener");
+    eventually("the certificate deleted", || async {
+        acm.delete_certificate().certificate_arn(&arn).send().await.ok()
+    })
+    .await;
+}

@@ -201,7 +201,8 @@ fn listener<'a>(specs: &'a mut [StackSpec], protocol: &str) -> (Address, &'a mut
 
 #[tokio::test]
 async fn load_balancers_with_a_certificate_use_modern_tls_and_redirect_http() {
-    let mut env = environment("prod");
+    // In dev, where plain HTTP is allowed (so that only this rule is broken).
+    let mut env = environment("dev");
     env.settings.certificate_arn = Some("arn:aws:acm:us-east-1:123456789012:certificate/abc".into());
     let mut specs = card_stacks_for(&env);
     let (address, props) = listener(&mut specs, "HTTPS");
@@ -213,6 +214,22 @@ async fn load_balancers_with_a_certificate_use_modern_tls_and_redirect_http() {
     let (address, props) = listener(&mut specs, "HTTP");
     props["action"] = json!({"forward": {"target_group": {"$ref": target_group.to_string(), "attr": "arn"}}});
     refused(&specs, "lb-https", &address).await;
+}
+
+/// Outside dev an internet-facing load balancer never forwards plain HTTP: an environment that
+/// names no domain and no certificate breaks `lb-https-only`, with no waiver shipped.
+#[tokio::test]
+async fn internet_facing_load_balancers_serve_https_only_outside_dev() {
+    for name in ["staging", "prod"] {
+        let mut env = environment(name);
+        assert!(env.domain.is_some(), "{name} names its domain");
+        env.settings.domain = None;
+        let specs = card_stacks_for(&env);
+        refused(&specs, "lb-https-only", &Address::new("card-service", "http")).await;
+    }
+    let dev = card_stacks("dev");
+    let http = dev[2].resources.iter().find(|r| r.address.name() == "http").unwrap();
+    assert!(http.props["action"]["forward"].is_object(), "dev forwards plain HTTP, and that is allowed");
 }
 
 #[tokio::test]

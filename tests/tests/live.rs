@@ -65,7 +65,10 @@ service_desired_count = 1
 ci_deploy_environments = []
 ci_plan_environments = []
 ci_plan_pull_requests = false
-"#
+{domain}"#,
+        // A public hosted zone of the account (PLATFORM_LIVE_DOMAIN): the service is then served
+        // over HTTPS at card.DOMAIN, with a certificate ACM issues through a record in the zone.
+        domain = std::env::var("PLATFORM_LIVE_DOMAIN").map(|d| format!("domain = \"{d}\"\n")).unwrap_or_default()
     );
     stacks::Environments::parse(&text).expect("the live environment").get(name).expect("defined").clone()
 }
@@ -385,6 +388,32 @@ async fn migrate(live: &Live, stacks: &Stacks) -> Result<()> {
 
 /// A request through the load balancer, as the deploy script's smoke test makes it.
 async fn smoke_test(live: &Live, stacks: &Stacks) -> Result<()> {
+    if let Ok(secure) = live.output(&stacks.service, "url") {
+        // HTTPS at the service's name: plain HTTP there redirects to it (the redirect shows the
+        // alias record resolves to the load balancer; the HTTPS listener exists only with the
+        // issued certificate).
+        let host = secure.trim_start_matches("https://");
+        let url = format!("http://{host}/cards/00000000-0000-0000-0000-000000000000");
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| e.to_string())?;
+        let deadline = Instant::now() + Duration::from_secs(10 * 60);
+        loop {
+            match client.get(&url).send().await {
+                Ok(r) if r.status() == reqwest::StatusCode::MOVED_PERMANENTLY => {
+                    let location = r.headers().get("location").and_then(|l| l.to_str().ok()).unwrap_or_default();
+                    if location.starts_with(&format!("https://{host}")) {
+                        return Ok(());
+                    }
+                    return Err(format!("{url} redirected to {location}"));
+                }
+                Ok(r) if Instant::now() > deadline => return Err(format!("{url} answered {}", r.status())),
+                Err(e) if Instant::now() > deadline => return Err(format!("{url}: {e}")),
+                _ => tokio::time::sleep(Duration::from_secs(10)).await,
+            }
+        }
+    }
     let dns = live.output(&stacks.service, "load_balancer_dns")?;
     let url = format!("http://{dns}/cards/00000000-0000-0000-0000-000000000000");
     let deadline = Instant::now() + Duration::from_secs(5 * 60);

@@ -4,6 +4,7 @@
 mod aws_behaviour;
 mod aws_lifecycle;
 mod dependencies;
+mod dns;
 mod faults;
 mod guardrails;
 mod limits;

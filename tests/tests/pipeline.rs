@@ -143,7 +143,7 @@ async fn the_deploy_role_allows_what_deploying_calls_and_nothing_more() {
     assert!(refused.is_empty(), "the deploy role refuses calls deploying makes:\n{}", refused.join("\n"));
 
     let named = provider_actions();
-    let statements = deploy_statements("staging");
+    let statements = deploy_statements(Environments::builtin().get("staging").unwrap());
     let allowed: BTreeSet<String> = statements
         .iter()
         .filter(|s| s.effect == platform::resources::Effect::Allow)

@@ -59,8 +59,8 @@ async fn the_card_service_in_production() {
     // Security groups chained: internet → load balancer → tasks → database, nothing else.
     let (lb_group, tasks, db) = (id_of(service, "lb-group"), id_of(service, "tasks"), id_of(deps, "db"));
     let anywhere = "0.0.0.0/0".to_string();
-    // Prod declares no certificate here: port 80 only, as no listener serves 443.
-    assert_eq!(ingress(&ec2, &lb_group).await, BTreeSet::from([(80, anywhere.clone())]));
+    // Prod serves HTTPS (port 443) and redirects HTTP (port 80).
+    assert_eq!(ingress(&ec2, &lb_group).await, BTreeSet::from([(80, anywhere.clone()), (443, anywhere.clone())]));
     assert_eq!(ingress(&ec2, &tasks).await, BTreeSet::from([(8080, lb_group.clone()), (8081, lb_group.clone())]));
     assert_eq!(ingress(&ec2, &db).await, BTreeSet::from([(5432, tasks.clone())]));
 
@@ -165,8 +165,46 @@ async fn the_card_service_in_production() {
     };
     assert_eq!(attribute("routing.http.drop_invalid_header_fields.enabled").as_deref(), Some("true"));
     assert_eq!(attribute("deletion_protection.enabled").as_deref(), Some("true"));
+    // HTTPS with the certificate requested for card.prod.acme.example, issued once its validation
+    // record was in the environment's zone; HTTP redirects; the name resolves to the load balancer.
     let listeners = elb.describe_listeners().load_balancer_arn(&lb).send().await.unwrap();
-    assert_eq!(listeners.listeners().len(), 1, "HTTP only: production declares no certificate here");
+    let by_port = |port: i32| listeners.listeners().iter().find(|l| l.port() == Some(port)).unwrap().clone();
+    let (https, http) = (by_port(443), by_port(80));
+    assert_eq!(listeners.listeners().len(), 2);
+    let certificate = id_of(service, "certificate");
+    assert_eq!(https.certificates()[0].certificate_arn(), Some(certificate.as_str()));
+    assert_eq!(https.ssl_policy(), Some(platform::resources::TLS12_POLICY));
+    let redirect = http.default_actions()[0].redirect_config().unwrap();
+    assert_eq!((redirect.protocol(), redirect.port()), (Some("HTTPS"), Some("443")));
+    let acm = aws_sdk_acm::Client::new(&h.config);
+    let described = acm.describe_certificate().certificate_arn(&certificate).send().await.unwrap();
+    let detail = described.certificate().unwrap();
+    assert_eq!(detail.domain_name(), Some("card.prod.acme.example"));
+    assert_eq!(detail.status(), Some(&aws_sdk_acm::types::CertificateStatus::Issued));
+    let route53 = aws_sdk_route53::Client::new(&h.config);
+    let zone = h.public_zone("prod.acme.example").await;
+    let records = route53.list_resource_record_sets().hosted_zone_id(&zone).send().await.unwrap();
+    let record = |name: &str, kind: &str| {
+        records
+            .resource_record_sets()
+            .iter()
+            .find(|r| r.name().trim_end_matches('.') == name && r.r#type().as_str() == kind)
+            .unwrap_or_else(|| panic!("{kind} {name} in {records:?}"))
+            .clone()
+    };
+    let alias = record("card.prod.acme.example", "A");
+    let lb_described = elb.describe_load_balancers().load_balancer_arns(&lb).send().await.unwrap();
+    let lb_described = &lb_described.load_balancers()[0];
+    let alias_target = alias.alias_target().unwrap();
+    assert_eq!(
+        alias_target.dns_name().trim_end_matches('.').to_lowercase(),
+        lb_described.dns_name().unwrap().to_lowercase()
+    );
+    assert_eq!(Some(alias_target.hosted_zone_id()), lb_described.canonical_hosted_zone_id());
+    let validation = detail.domain_validation_options()[0].resource_record().unwrap();
+    let cname = record(validation.name().trim_end_matches('.'), "CNAME");
+    assert_eq!(cname.resource_records()[0].value().trim_end_matches('.'), validation.value().trim_end_matches('.'));
+    assert_eq!(service.outputs["url"], "https://card.prod.acme.example");
     let tg = elb.describe_target_groups().target_group_arns(id_of(service, "targets")).send().await.unwrap();
     let tg = &tg.target_groups()[0];
     assert_eq!((tg.health_check_path(), tg.health_check_port()), (Some("/health/live"), Some("8081")));

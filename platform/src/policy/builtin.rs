@@ -19,6 +19,7 @@ pub(super) fn run(builtin: Builtin, patterns: &[String], spec: &StackSpec, index
         Builtin::OpenIngress => open_ingress(patterns, spec, index),
         Builtin::DatabaseIngressFromGroups => database_ingress(spec, index),
         Builtin::LoadBalancerTls => load_balancer_tls(patterns, spec, index),
+        Builtin::NoPlainHttp => no_plain_http(spec, index),
         Builtin::ContainerSecrets => container_secrets(patterns, spec),
         Builtin::IamWildcards => iam_wildcards(patterns, spec),
         Builtin::IamPassRole => iam_pass_role(spec),
@@ -119,13 +120,13 @@ fn load_balancer_tls(policies: &[String], spec: &StackSpec, index: &Index<'_>) -
     let listeners: Vec<_> = index.of_type(LISTENER.type_name).collect();
     let with_certificate: BTreeSet<String> = listeners
         .iter()
-        .filter(|l| l.props["certificate_arn"].is_string())
+        .filter(|l| !l.props["certificate_arn"].is_null())
         .filter_map(|l| index.target(&l.props["load_balancer"]).map(|lb| lb.address.to_string()))
         .collect();
     for listener in of_type(spec, LISTENER.type_name) {
         let p = &listener.props;
         let protocol = p["protocol"].as_str().unwrap_or("");
-        let has_certificate = p["certificate_arn"].is_string();
+        let has_certificate = !p["certificate_arn"].is_null();
         let lb = index.target(&p["load_balancer"]).map(|lb| lb.address.to_string());
         if has_certificate && protocol != "HTTPS" {
             hits.push((listener.address.clone(), format!("has a certificate but listens with {protocol}, not HTTPS")));
@@ -147,6 +148,25 @@ fn load_balancer_tls(policies: &[String], spec: &StackSpec, index: &Index<'_>) -
                 format!(
                     "HTTP on port {} serves traffic although the load balancer has HTTPS; it must redirect",
                     p["port"]
+                ),
+            ));
+        }
+    }
+    hits
+}
+
+fn no_plain_http(spec: &StackSpec, index: &Index<'_>) -> Hits {
+    let mut hits = vec![];
+    for listener in of_type(spec, LISTENER.type_name) {
+        let p = &listener.props;
+        let Some(lb) = index.target(&p["load_balancer"]) else { continue };
+        let internet_facing = lb.type_name == LOAD_BALANCER.type_name && lb.props["internal"] == false;
+        if internet_facing && p["protocol"] == "HTTP" && p["action"] != "redirect_to_https" {
+            hits.push((
+                listener.address.clone(),
+                format!(
+                    "serves plain HTTP on port {} of the internet-facing load balancer {}; it must redirect to HTTPS",
+                    p["port"], lb.address
                 ),
             ));
         }

@@ -126,6 +126,9 @@ pub enum Builtin {
     /// Where a load balancer has a certificate: HTTPS listeners with a TLS policy from
     /// `patterns`, and HTTP listeners that only redirect to HTTPS.
     LoadBalancerTls,
+    /// No internet-facing load balancer forwards plain HTTP: its HTTP listeners only redirect to
+    /// HTTPS.
+    NoPlainHttp,
     /// No container environment variable whose name contains one of `patterns` (case-insensitive,
     /// names ending in `_ARN` excepted) or whose value looks like a credential.
     ContainerSecrets,

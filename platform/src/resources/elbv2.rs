@@ -181,8 +181,9 @@ pub struct Listener {
     pub port: u16,
     /// `HTTP` or `HTTPS`.
     pub protocol: String,
-    /// The certificate (HTTPS).
-    pub certificate_arn: Option<String>,
+    /// The certificate (HTTPS): an issued one (a certificate validation's `certificate_arn`, or
+    /// one the environment declares).
+    pub certificate_arn: Option<Ref<Arn>>,
     /// The TLS policy (HTTPS).
     pub ssl_policy: Option<String>,
     /// The default action.
@@ -191,8 +192,11 @@ pub struct Listener {
     pub tags: Tags,
 }
 
-/// A TLS policy allowing TLS 1.2 and 1.3 only.
-pub const TLS12_POLICY: &str = "ELBSecurityPolicy-TLS13-1-2-2021-06";
+/// The TLS policy of HTTPS listeners: TLS 1.2 and 1.3 only, with post-quantum key exchange, the
+/// one AWS recommends. It is always named: a listener created through the API without one gets
+/// `ELBSecurityPolicy-2016-08`, which allows TLS 1.0
+/// (<https://docs.aws.amazon.com/elasticloadbalancing/latest/application/describe-ssl-policies.html>).
+pub const TLS12_POLICY: &str = "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09";
 
 impl Resource for Listener {
     const SCHEMA: &'static TypeSchema = &LISTENER;

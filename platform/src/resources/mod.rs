@@ -5,6 +5,7 @@
 //! The AWS provider implements create, read, update, delete, find and await for every type
 //! listed in [`SCHEMAS`] (its registry lists the same types; a test checks it).
 
+pub mod acm;
 pub mod ec2;
 pub mod ecr;
 pub mod ecs;
@@ -12,6 +13,7 @@ pub mod elbv2;
 pub mod iam;
 pub mod logs;
 pub mod rds;
+pub mod route53;
 pub mod s3;
 pub mod servicediscovery;
 
@@ -19,6 +21,7 @@ use std::collections::BTreeMap;
 
 use crate::model::TypeSchema;
 
+pub use acm::{Certificate, CertificateValidation};
 pub use ec2::{
     AllocationId, AzIndex, CidrBlock, ElasticIp, InternetGateway, InternetGatewayId, NatGateway, NatGatewayId, Peer,
     Protocol, Route, RouteTable, RouteTableAssociation, RouteTableId, Rule, SecurityGroup, SecurityGroupGrant,
@@ -32,6 +35,7 @@ pub use elbv2::{HealthCheck, Listener, ListenerAction, LoadBalancer, TargetGroup
 pub use iam::{Condition, Effect, ManagedPolicy, OidcProvider, PolicyDocument, Role, Statement, Trust};
 pub use logs::LogGroup;
 pub use rds::{DbEngine, DbInstance, DbParameterGroup, DbParameterGroupName, DbSubnetGroup, DbSubnetGroupName};
+pub use route53::{Record, RecordTarget};
 pub use s3::{Bucket, BucketEncryption, ObjectLifecycle};
 pub use servicediscovery::{DiscoveryService, NamespaceId, PrivateDnsNamespace};
 
@@ -75,6 +79,9 @@ pub const SCHEMAS: &[&TypeSchema] = &[
     &rds::DB_PARAMETER_GROUP,
     &rds::DB_INSTANCE,
     &s3::BUCKET,
+    &acm::CERTIFICATE,
+    &acm::CERTIFICATE_VALIDATION,
+    &route53::RECORD,
     #[cfg(test)]
     &test_thing::SCHEMA,
     #[cfg(test)]

@@ -14,6 +14,7 @@ use crate::provider::{Identity, ProviderError};
 /// The clients of every AWS service the provider uses, built from one SDK configuration.
 #[derive(Debug)]
 pub(crate) struct Aws {
+    pub acm: aws_sdk_acm::Client,
     pub ec2: aws_sdk_ec2::Client,
     /// EC2 without the SDK's retries, for the creates EC2 cannot recognise as repeated (VPCs,
     /// subnets, gateways, addresses, route tables): a retry after a lost answer would make a
@@ -28,6 +29,7 @@ pub(crate) struct Aws {
     pub discovery: aws_sdk_servicediscovery::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub rds: aws_sdk_rds::Client,
+    pub route53: aws_sdk_route53::Client,
     pub s3: aws_sdk_s3::Client,
     pub sts: aws_sdk_sts::Client,
     pub tagging: aws_sdk_resourcegroupstagging::Client,
@@ -123,6 +125,7 @@ impl Aws {
             }};
         }
         Self {
+            acm: client!(aws_sdk_acm),
             ec2: client!(aws_sdk_ec2),
             ec2_once: once!(aws_sdk_ec2),
             ecr: client!(aws_sdk_ecr),
@@ -133,6 +136,7 @@ impl Aws {
             discovery: client!(aws_sdk_servicediscovery),
             logs: client!(aws_sdk_cloudwatchlogs),
             rds: client!(aws_sdk_rds),
+            route53: client!(aws_sdk_route53),
             s3: client!(aws_sdk_s3),
             sts: client!(aws_sdk_sts),
             tagging: client!(aws_sdk_resourcegroupstagging),

@@ -635,7 +635,7 @@ fn observe_listener(
         certificate_arn: https
             .then(|| l.certificates().first().and_then(|c| c.certificate_arn()))
             .flatten()
-            .map(str::to_string),
+            .map(Ref::existing),
         ssl_policy: https.then(|| l.ssl_policy()).flatten().map(str::to_string),
         action: l.default_actions().first().map(declared_action).unwrap_or(ListenerAction::Unsupported(String::new())),
         tags,
@@ -674,7 +674,7 @@ impl AwsResource for Listeners {
             .protocol(ProtocolEnum::from(l.protocol.as_str()))
             .set_ssl_policy(l.ssl_policy.clone())
             .set_certificates(
-                l.certificate_arn.as_ref().map(|c| vec![Certificate::builder().certificate_arn(c).build()]),
+                l.certificate_arn.as_ref().map(|c| vec![Certificate::builder().certificate_arn(c.as_str()).build()]),
             )
             .default_actions(action(&l.action))
             .set_tags(Some(elb_tags(&l.tags)))
@@ -723,7 +723,9 @@ impl AwsResource for Listeners {
                 .protocol(ProtocolEnum::from(new.protocol.as_str()))
                 .set_ssl_policy(new.ssl_policy.clone())
                 .set_certificates(
-                    new.certificate_arn.as_ref().map(|c| vec![Certificate::builder().certificate_arn(c).build()]),
+                    new.certificate_arn
+                        .as_ref()
+                        .map(|c| vec![Certificate::builder().certificate_arn(c.as_str()).build()]),
                 )
                 .default_actions(action(&new.action))
                 .send()

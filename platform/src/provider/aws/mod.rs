@@ -10,6 +10,7 @@
 //! concurrency per AWS service. This module only dispatches, with slots and retries. Imports run
 //! one way: this module → registry → types → client and support.
 
+mod acm;
 mod client;
 mod ec2;
 mod ecr;
@@ -22,6 +23,7 @@ mod rds;
 mod registry;
 mod resource;
 mod retry;
+mod route53;
 mod s3;
 mod servicediscovery;
 mod support;

@@ -5,7 +5,7 @@
 use std::sync::OnceLock;
 
 use super::resource::Implementation;
-use super::{ec2, ecr, ecs, elbv2, iam, logs, rds, s3, servicediscovery};
+use super::{acm, ec2, ecr, ecs, elbv2, iam, logs, rds, route53, s3, servicediscovery};
 use crate::provider::ProviderError;
 
 /// The implementations, one per resource type.
@@ -36,6 +36,9 @@ static TYPES: &[&dyn Implementation] = &[
     &rds::DbParameterGroups,
     &rds::DbInstances,
     &s3::Buckets,
+    &acm::Certificates,
+    &acm::CertificateValidations,
+    &route53::Records,
 ];
 
 /// Every implementation.
