@@ -229,6 +229,7 @@ def reset_state() -> None:
     with LOCK:
         FRESH.clear()
         FRESH_ROLES.clear()
+        FRESH_ASSUMABLE.clear()
         RDS.clear()
         NATS.clear()
         LBS.clear()
@@ -432,6 +433,7 @@ DESCRIBES = {
 # Resource id -> when its create answered (monotonic). Removed once it has been not found once.
 FRESH: dict[str, float] = {}
 # (account, role name) -> when CreateRole answered.
+FRESH_ASSUMABLE: dict[tuple[str, str], float] = {}
 FRESH_ROLES: dict[tuple[str, str], float] = {}
 
 
@@ -516,6 +518,18 @@ for _action in DESCRIBES:
 def _record_role(call: Call, status: int, body: Any) -> None:
     if on("consistency") and status == 200 and call.params.get("RoleName"):
         FRESH_ROLES[(call.account, call.params["RoleName"])] = time.monotonic()
+        FRESH_ASSUMABLE[(call.account, call.params["RoleName"])] = time.monotonic()
+
+
+@before("ec2", "CreateFlowLogs")
+def _flow_log_role_not_assumable_yet(call: Call) -> None:
+    """A flow log naming a role created within the window: EC2 cannot assume it yet, once
+    (https://github.com/hashicorp/terraform-provider-aws/issues/29323)."""
+    arn = str(call.params.get("DeliverLogsPermissionArn", ""))
+    key = (call.account, arn.split("/")[-1])
+    if on("consistency") and not call.observer and _still_fresh(FRESH_ASSUMABLE.get(key), call.now):
+        del FRESH_ASSUMABLE[key]
+        raise EC2ClientError("InvalidParameter", f"Unable to assume given IAM role: {arn}")
 
 
 @guard("iam")

@@ -370,8 +370,11 @@ fn production_dependencies_are_applied_in_order_and_protected_from_destroy() {
     let emulator = Emulator::start();
     let dir = tempfile::tempdir().unwrap();
     let run = |args: &[&str]| platform(dir.path(), Some(&emulator), args);
+    // The foundation's flow log role carries the boundary the pipeline stack owns.
+    assert!(run(&["apply", "--stack", "account", "--env", "prod", "--yes"]).status.success());
+    assert!(run(&["apply", "--stack", "pipeline", "--env", "prod", "--yes"]).status.success());
 
-    // Planned together before anything exists, the dependencies see the foundation's ids as unknown.
+    // Planned together before they exist, the dependencies see the foundation's ids as unknown.
     let plan = run(&["plan", "--stack", "foundation", "--stack", "card-dependencies", "--env", "prod"]);
     assert!(plan.status.success(), "{}", text(&plan.stderr));
     assert!(text(&plan.stdout).contains("subnets = [(known after apply), (known after apply), (known after apply)]"));

@@ -49,6 +49,9 @@ pub struct Settings {
     /// Days a bucket keeps an object's old versions (overwritten or deleted) before S3 expires
     /// them; the current version is never expired.
     pub noncurrent_version_days: u32,
+    /// VPC flow logs: the IP traffic of every network interface of the VPC, recorded in a log
+    /// group of the foundation (kept `log_retention_days`).
+    pub flow_logs: bool,
     /// Buckets and repositories may be deleted with their content.
     pub force_destroy_data: bool,
     /// Tasks each service keeps running.

@@ -3,10 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use platform::model::{Handle, Stack, StackError, StackSpec};
+use platform::model::{Handle, Ref, Stack, StackError, StackSpec};
+use platform::resources::iam::{Statement, Trust};
 use platform::resources::{
-    AzIndex, EcrRepository, EcsCluster, ElasticIp, ImageLifecycle, InternetGateway, LogGroup, NatGateway,
-    PrivateDnsNamespace, Route, RouteTable, RouteTableAssociation, Subnet, Tags, Vpc,
+    AzIndex, EcrRepository, EcsCluster, ElasticIp, FlowLog, ImageLifecycle, InternetGateway, LogGroup, NatGateway,
+    PolicyDocument, PrivateDnsNamespace, Role, Route, RouteTable, RouteTableAssociation, Subnet, Tags, Vpc,
 };
 
 use crate::Environment;
@@ -149,6 +150,10 @@ pub fn foundation_with(environment: &Environment, options: &FoundationOptions) -
         },
     );
     let logs = s.add("logs", LogGroup::new(environment.log_retention_days));
+    let pipeline = crate::pipeline::pipeline(environment)?;
+    if environment.flow_logs {
+        flow_logs(&mut s, environment, &vpc, &pipeline);
+    }
 
     s.output("vpc_id", vpc.id());
     s.output("public_subnet_ids", public.iter().map(|h| h.id()).collect::<Vec<_>>());
@@ -162,7 +167,7 @@ pub fn foundation_with(environment: &Environment, options: &FoundationOptions) -
         s.output(&format!("{}_repository_uri", service.replace('-', "_")), repo.repository_uri());
     }
     Ok(Foundation {
-        pipeline: crate::pipeline::pipeline(environment)?,
+        pipeline,
         spec: s.build()?,
         vpc,
         public_subnets: public,
@@ -173,6 +178,53 @@ pub fn foundation_with(environment: &Environment, options: &FoundationOptions) -
         logs,
         repositories: repositories.into_iter().collect(),
     })
+}
+
+/// The VPC's flow log: every interface's traffic, accepted and rejected, aggregated over a
+/// minute, into a log group of its own through a role only VPC Flow Logs of this account may
+/// assume (the confused-deputy conditions AWS documents:
+/// <https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html>). The role carries
+/// the environment's permissions boundary, so the foundation then uses the pipeline stack.
+fn flow_logs(s: &mut Stack, environment: &Environment, vpc: &Handle<Vpc>, pipeline: &crate::pipeline::Pipeline) {
+    s.uses(&pipeline.spec);
+    let group = s.add("flow-logs", LogGroup::new(environment.log_retention_days));
+    // AWS's example grants these on `*`; scoped here to the group and its streams (`NAME:*`: the
+    // group's ARN alone does not cover creating its streams).
+    let delivery = PolicyDocument {
+        statements: vec![
+            Statement::allow(
+                &["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
+                vec![group.arn().with_suffix(":*")],
+            ),
+            Statement::allow(&["logs:DescribeLogGroups"], vec![Ref::account_arn_in("logs", "*", "log-group:*")]),
+        ],
+    };
+    let role = s.add(
+        "flow-logs-role",
+        Role {
+            trust: Trust::ServiceFor {
+                service: "vpc-flow-logs.amazonaws.com".into(),
+                account: Ref::account(),
+                source_arn: Ref::account_arn_in("ec2", "*", "vpc-flow-log/*"),
+            },
+            policies: BTreeMap::from([("delivery".to_string(), delivery)]),
+            managed_policies: vec![],
+            permissions_boundary: Some(pipeline.boundary.arn()),
+            max_session_seconds: None,
+            tags: Tags::new(),
+        },
+    );
+    s.add(
+        "flow-log",
+        FlowLog {
+            vpc: vpc.id(),
+            traffic_type: "ALL".into(),
+            log_group: group.name(),
+            delivery_role: role.arn(),
+            max_aggregation_interval_seconds: 60,
+            tags: Tags::new(),
+        },
+    );
 }
 
 #[cfg(test)]

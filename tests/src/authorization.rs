@@ -119,6 +119,7 @@ fn ec2_type(id: &str) -> Option<&'static str> {
         "igw" => "internet-gateway",
         "nat" => "natgateway",
         "eipalloc" => "elastic-ip",
+        "fl" => "vpc-flow-log",
         _ => return None,
     })
 }
@@ -133,6 +134,8 @@ fn ec2_created(operation: &str) -> Option<(&'static str, &'static str)> {
         "CreateInternetGateway" => ("internet-gateway", "internetGatewayId"),
         "CreateNatGateway" => ("natgateway", "natGatewayId"),
         "AllocateAddress" => ("elastic-ip", "allocationId"),
+        // `<flowLogIdSet><item>fl-…</item></flowLogIdSet>`.
+        "CreateFlowLogs" => ("vpc-flow-log", "item"),
         _ => return None,
     })
 }

@@ -863,6 +863,8 @@ pub fn iam_action(service: &str, operation: &str) -> String {
     let prefix = match service.to_ascii_lowercase().replace(' ', "").as_str() {
         "elasticloadbalancingv2" | "elasticloadbalancing" => "elasticloadbalancing".to_string(),
         "cloudwatchlogs" | "logs" => "logs".to_string(),
+        // The Resource Groups Tagging API's actions are `tag:*`.
+        "resourcegroupstaggingapi" => "tag".to_string(),
         other => other.to_string(),
     };
     let action = match (prefix.as_str(), operation) {

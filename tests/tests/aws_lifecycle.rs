@@ -307,6 +307,7 @@ async fn a_region_with_two_zones_takes_three_zones_of_subnets_round_its_zones() 
     let h = Harness::with(AwsBehaviour::strict().zones(&["us-east-1a", "us-east-1b"])).await;
     let environment = environment("prod");
     let foundation = stacks::foundation(&environment).unwrap().spec;
+    h.bootstrap(&environment).await;
     h.apply_converged(&foundation).await;
     let state = state(&h, &foundation);
     let zone =

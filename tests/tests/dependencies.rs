@@ -36,6 +36,7 @@ async fn production_gets_a_protected_highly_available_database_and_a_locked_down
     let h = Harness::new().await;
     let prod = environment("prod");
     let (foundation, deps) = stacks_for(&prod, DatabaseOptions::postgres("cards"));
+    h.bootstrap(&prod).await;
     h.apply_converged(&foundation).await;
     let state = h.apply_converged(&deps).await;
 
@@ -206,6 +207,7 @@ async fn instance_class_changes_in_place_and_an_engine_change_replaces_only_when
     let h = Harness::new().await;
     let prod = environment("prod");
     let (foundation, deps) = stacks_for(&prod, DatabaseOptions::postgres("cards"));
+    h.bootstrap(&prod).await;
     h.apply_converged(&foundation).await;
     let state = h.apply_converged(&deps).await;
     let identifier = id_of(&state, "db-instance");

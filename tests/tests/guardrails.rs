@@ -232,6 +232,20 @@ async fn internet_facing_load_balancers_serve_https_only_outside_dev() {
     assert!(http.props["action"]["forward"].is_object(), "dev forwards plain HTTP, and that is allowed");
 }
 
+/// Outside dev every VPC records its traffic: an environment with flow logs off breaks
+/// `vpc-flow-logs` at the VPC.
+#[tokio::test]
+async fn vpcs_record_their_traffic_outside_dev() {
+    for name in ["staging", "prod"] {
+        let mut env = environment(name);
+        assert!(env.flow_logs, "{name} turns flow logs on");
+        env.settings.flow_logs = false;
+        refused(&card_stacks_for(&env), "vpc-flow-logs", &Address::new("foundation", "vpc")).await;
+    }
+    let dev = card_stacks("dev");
+    assert!(dev[0].resources.iter().all(|r| r.type_name != "aws.ec2.flow_log"), "dev goes without, and may");
+}
+
 #[tokio::test]
 async fn load_balancers_drop_invalid_headers() {
     let mut specs = card_stacks("dev");
@@ -406,6 +420,10 @@ async fn a_waiver_with_a_reason_lets_the_plan_proceed_and_shows_in_it() {
     let deps = specs.iter().find(|s| s.name == "card-dependencies").unwrap();
     // The engine plans it (the upstream foundation state is needed: plan the foundation first).
     let (engine, _dir) = engine();
+    // The foundation uses the pipeline stack (its flow log's role carries the boundary).
+    let pipeline = stacks::pipeline(&environment("staging")).unwrap().spec;
+    let prepared = engine.prepare(&pipeline, false, "apply").await.unwrap();
+    engine.apply(prepared, &|_| {}).await.unwrap();
     let foundation = &specs[0];
     let prepared = engine.prepare(foundation, false, "apply").await.unwrap();
     engine.apply(prepared, &|_| {}).await.unwrap();

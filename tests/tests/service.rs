@@ -205,6 +205,32 @@ async fn the_card_service_in_production() {
     let cname = record(validation.name().trim_end_matches('.'), "CNAME");
     assert_eq!(cname.resource_records()[0].value().trim_end_matches('.'), validation.value().trim_end_matches('.'));
     assert_eq!(service.outputs["url"], "https://card.prod.acme.example");
+
+    // The VPC's flow log: all traffic, into the foundation's flow-log group, through its role
+    // (which only VPC Flow Logs of this account may assume).
+    let flow_logs = ec2
+        .describe_flow_logs()
+        .filter(aws_sdk_ec2::types::Filter::builder().name("resource-id").values(id_of(foundation, "vpc")).build())
+        .send()
+        .await
+        .unwrap();
+    let [flow_log] = flow_logs.flow_logs() else { panic!("one flow log: {flow_logs:?}") };
+    assert_eq!(flow_log.traffic_type().map(|t| t.as_str()), Some("ALL"));
+    assert_eq!(flow_log.log_group_name(), Some("/platform/prod/foundation/flow-logs"));
+    assert_eq!(flow_log.deliver_logs_status(), Some("SUCCESS"));
+    assert_eq!(flow_log.max_aggregation_interval(), Some(60));
+    let role = iam.get_role().role_name("prod-foundation-flow-logs-role").send().await.unwrap();
+    let trust = percent_encoding::percent_decode_str(role.role().unwrap().assume_role_policy_document().unwrap())
+        .decode_utf8()
+        .unwrap()
+        .to_string();
+    let trust: Value = serde_json::from_str(&trust).unwrap();
+    assert_eq!(trust["Statement"][0]["Principal"], json!({"Service": "vpc-flow-logs.amazonaws.com"}));
+    assert_eq!(
+        trust["Statement"][0]["Condition"],
+        json!({"StringEquals": {"aws:SourceAccount": "123456789012"},
+               "ArnLike": {"aws:SourceArn": "arn:aws:ec2:*:123456789012:vpc-flow-log/*"}})
+    );
     let tg = elb.describe_target_groups().target_group_arns(id_of(service, "targets")).send().await.unwrap();
     let tg = &tg.target_groups()[0];
     assert_eq!((tg.health_check_path(), tg.health_check_port()), (Some("/health/live"), Some("8081")));

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::{matches_pattern, Builtin, Index};
 use crate::model::{Address, StackSpec};
-use crate::resources::ec2::{SECURITY_GROUP, SECURITY_GROUP_GRANT};
+use crate::resources::ec2::{FLOW_LOG, SECURITY_GROUP, SECURITY_GROUP_GRANT, VPC};
 use crate::resources::ecs::{self, TASK_DEFINITION};
 use crate::resources::elbv2::{LISTENER, LOAD_BALANCER};
 use crate::resources::iam::ROLE;
@@ -20,6 +20,7 @@ pub(super) fn run(builtin: Builtin, patterns: &[String], spec: &StackSpec, index
         Builtin::DatabaseIngressFromGroups => database_ingress(spec, index),
         Builtin::LoadBalancerTls => load_balancer_tls(patterns, spec, index),
         Builtin::NoPlainHttp => no_plain_http(spec, index),
+        Builtin::VpcFlowLogs => vpc_flow_logs(spec, index),
         Builtin::ContainerSecrets => container_secrets(patterns, spec),
         Builtin::IamWildcards => iam_wildcards(patterns, spec),
         Builtin::IamPassRole => iam_pass_role(spec),
@@ -172,6 +173,18 @@ fn no_plain_http(spec: &StackSpec, index: &Index<'_>) -> Hits {
         }
     }
     hits
+}
+
+fn vpc_flow_logs(spec: &StackSpec, index: &Index<'_>) -> Hits {
+    let logged: BTreeSet<String> = index
+        .of_type(FLOW_LOG.type_name)
+        .filter(|f| f.props["traffic_type"] == "ALL")
+        .filter_map(|f| index.target(&f.props["vpc"]).map(|vpc| vpc.address.to_string()))
+        .collect();
+    of_type(spec, VPC.type_name)
+        .filter(|vpc| !logged.contains(&vpc.address.to_string()))
+        .map(|vpc| (vpc.address.clone(), "has no flow log recording all its traffic".to_string()))
+        .collect()
 }
 
 /// Whether a literal environment value looks like a credential.

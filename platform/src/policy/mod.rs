@@ -129,6 +129,8 @@ pub enum Builtin {
     /// No internet-facing load balancer forwards plain HTTP: its HTTP listeners only redirect to
     /// HTTPS.
     NoPlainHttp,
+    /// Every VPC has a flow log recording all its traffic (`ALL`).
+    VpcFlowLogs,
     /// No container environment variable whose name contains one of `patterns` (case-insensitive,
     /// names ending in `_ARN` excepted) or whose value looks like a credential.
     ContainerSecrets,

@@ -195,6 +195,11 @@ impl ProviderError {
         self.is_not_found()
             || matches!(self, ProviderError::Api { code: Some(code), message, .. }
                 if code == "MalformedPolicyDocument" && message.contains("Invalid principal"))
+            // A flow log naming a delivery role created moments ago: EC2 cannot assume it yet
+            // (IAM's consistency again; answered `InvalidParameter: Unable to assume given IAM
+            // role`, https://github.com/hashicorp/terraform-provider-aws/issues/29323).
+            || matches!(self, ProviderError::Api { code: Some(code), message, .. }
+                if code == "InvalidParameter" && message.contains("Unable to assume given IAM role"))
     }
 }
 

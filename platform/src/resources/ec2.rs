@@ -635,3 +635,59 @@ outputs! {
         id: String => id(NatGatewayId),
     }
 }
+
+/// Marker for references to VPC flow log ids.
+pub struct FlowLogId;
+
+/// Schema of [`FlowLog`].
+pub const FLOW_LOG: TypeSchema = TypeSchema {
+    type_name: "aws.ec2.flow_log",
+    name_style: NameStyle::Tag,
+    // A flow log cannot be changed once created, only deleted
+    // (https://docs.aws.amazon.com/vpc/latest/userguide/working-with-flow-logs.html).
+    force_new: &["vpc", "traffic_type", "log_group", "delivery_role", "max_aggregation_interval_seconds"],
+    taggable: true,
+    outputs: FlowLogOutputs::NAMES,
+    ..TypeSchema::BASE
+};
+
+/// A VPC's flow log: a record of the IP traffic of every network interface in the VPC, delivered
+/// to a CloudWatch Logs group through a role the VPC Flow Logs service assumes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FlowLog {
+    /// The VPC.
+    pub vpc: Ref<VpcId>,
+    /// `ALL`, `ACCEPT` or `REJECT`.
+    pub traffic_type: String,
+    /// The log group's name.
+    pub log_group: Ref<super::Name>,
+    /// The role VPC Flow Logs assumes to write to the group.
+    pub delivery_role: Ref<super::Arn>,
+    /// Seconds over which a flow record aggregates packets: 60 or 600.
+    pub max_aggregation_interval_seconds: u32,
+    /// User tags.
+    pub tags: Tags,
+}
+
+impl Resource for FlowLog {
+    const SCHEMA: &'static TypeSchema = &FLOW_LOG;
+    fn validate(&self, problems: &mut Vec<String>) {
+        if !["ALL", "ACCEPT", "REJECT"].contains(&self.traffic_type.as_str()) {
+            problems.push(format!("traffic_type: `{}` must be ALL, ACCEPT or REJECT", self.traffic_type));
+        }
+        if ![60, 600].contains(&self.max_aggregation_interval_seconds) {
+            problems.push(format!(
+                "max_aggregation_interval_seconds: {} must be 60 or 600",
+                self.max_aggregation_interval_seconds
+            ));
+        }
+    }
+}
+
+outputs! {
+    /// What a flow log records.
+    FlowLog => FlowLogOutputs {
+        /// Its id.
+        id: String => id(FlowLogId),
+    }
+}

@@ -19,6 +19,7 @@ static TYPES: &[&dyn Implementation] = &[
     &ec2::SecurityGroupGrants,
     &ec2::ElasticIps,
     &ec2::NatGateways,
+    &ec2::FlowLogs,
     &ecr::Repositories,
     &ecs::Clusters,
     &ecs::TaskDefinitions,

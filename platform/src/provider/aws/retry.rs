@@ -211,6 +211,13 @@ mod tests {
         assert!(principal("Invalid principal in policy: \"Federated\":\"arn:aws:iam::1:oidc-provider/x\"")
             .is_not_yet_visible());
         assert!(!principal("Policy document should not specify a principal.").is_not_yet_visible());
+        let flow_log = |message: &str| ProviderError::Api {
+            operation: "ec2:CreateFlowLogs",
+            code: Some("InvalidParameter".into()),
+            message: message.into(),
+        };
+        assert!(flow_log("Unable to assume given IAM role: arn:aws:iam::1:role/x").is_not_yet_visible());
+        assert!(!flow_log("Invalid traffic type").is_not_yet_visible());
         assert!(api(Some("DependencyViolation")).is_in_use());
         assert!(api(Some("ResourceInUse")).is_in_use());
         assert!(api(Some("ClusterContainsServicesException")).is_in_use());

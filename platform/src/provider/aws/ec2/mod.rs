@@ -1,8 +1,10 @@
 //! EC2 networking, by resource family: the network itself ([`network`]: VPC, subnets, internet
 //! gateway), its routing ([`routing`]: route tables and their associations, Elastic IPs, NAT
-//! gateways) and its firewall ([`security_group`]: groups and grants). What they share is here:
+//! gateways), its firewall ([`security_group`]: groups and grants) and its flow logs
+//! ([`flow_log`]). What they share is here:
 //! tags in create calls and on updates, batched describes, lookups by tags.
 
+mod flow_log;
 mod network;
 mod routing;
 mod security_group;
@@ -11,6 +13,7 @@ use std::collections::HashMap;
 
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 
+pub(crate) use flow_log::FlowLogs;
 pub(crate) use network::{InternetGateways, Subnets, Vpcs};
 pub(crate) use routing::{ElasticIps, NatGateways, RouteTableAssociations, RouteTables};
 pub(crate) use security_group::{SecurityGroupGrants, SecurityGroups};
