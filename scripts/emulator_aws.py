@@ -1758,6 +1758,46 @@ def _listener_certificate_issued(call: Call) -> None:
             )
 
 
+# --- Secrets Manager ---------------------------------------------------------------------------
+# A secret scheduled for deletion keeps its name until the recovery window ends: CreateSecret of
+# that name is refused with InvalidRequestException ("You can't create this secret because a
+# secret with this name is already scheduled for deletion",
+# https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_CreateSecret.html); moto
+# answers ResourceExistsException, which says the secret is live.
+
+
+@before("secretsmanager", "CreateSecret")
+def _secret_scheduled_for_deletion(call: Call) -> None:
+    from moto.secretsmanager.models import secretsmanager_backends
+
+    name = call.params.get("Name", "")
+    backend = secretsmanager_backends[call.account][call.region]
+    secret = backend.secrets.get(name)
+    if secret is not None and getattr(secret, "deleted_date", None) is not None:
+        raise JsonRESTError(
+            "InvalidRequestException",
+            "You can't create this secret because a secret with this name is already scheduled for deletion.",
+        )
+
+
+# GetSecretValue without a stage or version answers the version staged AWSCURRENT ("If you don't
+# specify either a VersionStage or VersionId, then Secrets Manager returns the AWSCURRENT
+# version", https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_GetSecretValue.html);
+# moto answers the version it last made current by PutSecretValue, not one UpdateSecretVersionStage
+# moved AWSCURRENT to (the last step of a rotation).
+
+
+@after("secretsmanager", "UpdateSecretVersionStage")
+def _secret_current_moved(call: Call, result: Any) -> Any:
+    from moto.secretsmanager.models import secretsmanager_backends
+
+    if call.params.get("VersionStage") == "AWSCURRENT" and call.params.get("MoveToVersionId"):
+        secret = secretsmanager_backends[call.account][call.region].secrets.get(call.params.get("SecretId", ""))
+        if secret is not None:
+            secret.default_version_id = call.params["MoveToVersionId"]
+    return result
+
+
 # ---------------------------------------------------------------------------------------------
 # 4. Availability zones.
 # https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_AvailabilityZone.html

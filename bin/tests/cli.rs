@@ -423,7 +423,7 @@ fn production_dependencies_are_applied_in_order_and_protected_from_destroy() {
 }
 
 #[tokio::test]
-async fn the_whole_card_service_deploys_in_order_and_a_new_image_is_one_revision() {
+async fn the_whole_card_service_deploys_in_order_and_a_new_image_is_one_revision_of_each_task() {
     let emulator = Emulator::start();
     // Prod serves HTTPS at names in its public zone, which a person makes first.
     emulator.public_zone("prod.acme.example").await;
@@ -463,7 +463,8 @@ async fn the_whole_card_service_deploys_in_order_and_a_new_image_is_one_revision
     assert_eq!(plan.status.code(), Some(2));
     let stdout = text(&plan.stdout);
     assert!(stdout.contains("will be replaced because containers[0].image cannot change in place"), "{stdout}");
-    assert!(stdout.contains("0 to create, 1 to update, 1 to replace, 0 to delete."), "{stdout}");
+    // The service's task definition and the migration task's, and the service.
+    assert!(stdout.contains("0 to create, 1 to update, 2 to replace, 0 to delete."), "{stdout}");
 
     let bad = run(&["plan", "--all", "--env", "prod", "--var", "image_tag=-x"]);
     assert!(text(&bad.stderr).contains("is not an image tag"));

@@ -19,6 +19,12 @@ pub struct Config {
     /// run time and again after a rotation ([`crate::database`]), when they are not given as
     /// `DB_USERNAME` and `DB_PASSWORD`.
     pub db_secret_arn: Option<String>,
+    /// The secret holding the application role's credentials (`DB_APP_SECRET_ARN`), which
+    /// `migrate`, connected as the owner, fills and rotates ([`crate::credentials`]).
+    pub db_app_secret_arn: Option<String>,
+    /// How old the application role's password may get before `migrate` rotates it
+    /// (`DB_APP_PASSWORD_MAX_AGE_DAYS`, [`crate::credentials::DEFAULT_MAX_AGE`]).
+    pub db_app_password_max_age: std::time::Duration,
     /// The bucket holding card images.
     pub bucket: String,
     /// The API port.
@@ -132,9 +138,24 @@ impl Config {
             .get("CARD_IMAGES_BUCKET")
             .cloned()
             .ok_or(ConfigError::Missing("CARD_IMAGES_BUCKET", "set it to the bucket holding the card images"))?;
+        let db_app_password_max_age = match vars.get("DB_APP_PASSWORD_MAX_AGE_DAYS") {
+            None => crate::credentials::DEFAULT_MAX_AGE,
+            Some(v) => v
+                .parse::<u64>()
+                .ok()
+                .filter(|d| (1..=365).contains(d))
+                .map(|d| std::time::Duration::from_secs(d * 24 * 3600))
+                .ok_or_else(|| ConfigError::Invalid {
+                    name: "DB_APP_PASSWORD_MAX_AGE_DAYS",
+                    value: v.clone(),
+                    expected: "a number of days from 1 to 365",
+                })?,
+        };
         Ok(Self {
             database,
             db_secret_arn,
+            db_app_secret_arn: vars.get("DB_APP_SECRET_ARN").cloned(),
+            db_app_password_max_age,
             bucket,
             port: port(vars, "PORT", 8080)?,
             health_port: port(vars, "HEALTH_PORT", 8081)?,

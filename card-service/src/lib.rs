@@ -4,6 +4,8 @@
 //! - [`config`]: configuration from the environment, with clear errors.
 //! - [`cards`]: the API (`GET /cards/{account_id}`, `POST /cards/{card_id}/activation`).
 //! - [`images`]: presigned URLs of card images, signed in the process.
+//! - [`credentials`]: the application role's password, generated and rotated by the migrations
+//!   task in the service's own secret.
 //! - [`database`]: the pool, its credentials read from the secret and read again after a
 //!   rotation.
 //! - [`health`]: liveness, readiness and Prometheus metrics on their own port.
@@ -12,6 +14,7 @@
 
 pub mod cards;
 pub mod config;
+pub mod credentials;
 pub mod database;
 pub mod error;
 pub mod health;

@@ -27,8 +27,22 @@ async fn run(command: &str) -> anyhow::Result<()> {
     };
     match command {
         "migrate" => {
-            MIGRATOR.run(database().await?.pool()).await?;
+            // As the owner (the master user's secret): the schema, the application role, then
+            // the role's own credentials in the service's secret.
+            let owner = database().await?;
+            MIGRATOR.run(owner.pool()).await?;
             tracing::info!("migrations applied");
+            if let Some(arn) = &config.db_app_secret_arn {
+                let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+                let mut credentials = card_service::credentials::AppCredentials::new(
+                    aws_sdk_secretsmanager::Client::new(&aws),
+                    arn,
+                    config.database.clone(),
+                );
+                credentials.max_age = config.db_app_password_max_age;
+                let outcome = credentials.ensure(owner.pool()).await?;
+                tracing::info!(?outcome, role = card_service::credentials::APP_USER, "application credentials");
+            }
         }
         "serve" => {
             let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;

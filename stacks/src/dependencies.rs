@@ -5,7 +5,7 @@
 
 use platform::model::{Handle, Ref, Stack, StackError, StackSpec};
 use platform::resources::{
-    Bucket, DbEngine, DbInstance, DbSubnetGroup, ObjectLifecycle, SecurityGroup, SecurityGroupId, Tags,
+    Bucket, DbEngine, DbInstance, DbSubnetGroup, ObjectLifecycle, Secret, SecurityGroup, SecurityGroupId, Tags,
 };
 
 use crate::{Environment, Foundation};
@@ -61,6 +61,10 @@ pub struct Database {
     pub security_group: Handle<SecurityGroup>,
     /// The port it listens on.
     pub port: u16,
+    /// The secret holding the application role's credentials: created empty here, filled and
+    /// rotated by the service's migration task (with the owner's credentials), read by its
+    /// tasks. The owner's credentials are the master user secret RDS manages.
+    pub app_credentials: Handle<Secret>,
 }
 
 /// A service's dependencies stack and typed handles to what the service stack uses.
@@ -135,7 +139,22 @@ pub fn dependencies(
         s.output("db_port", instance.port());
         s.output("db_secret_arn", instance.master_user_secret_arn());
         s.output("db_security_group_id", security_group.id());
-        Database { instance, security_group, port }
+        let app_credentials = s.add(
+            "db-app-credentials",
+            Secret {
+                description: format!(
+                    "Credentials of the application role of the {name} database: written and rotated by the \
+                     service's migration task, read by its tasks"
+                ),
+                // Recoverable for 30 days where data is protected (an apply of the same address
+                // restores it); elsewhere deleted at once. The migration task makes a new password
+                // either way.
+                recovery_window_days: if environment.protected { 30 } else { 0 },
+                tags: Tags::new(),
+            },
+        );
+        s.output("db_app_secret_arn", app_credentials.arn());
+        Database { instance, security_group, port, app_credentials }
     });
     let bucket = options.bucket.then(|| {
         let lifecycle = ObjectLifecycle::Expire {

@@ -57,6 +57,9 @@ pub struct ServiceOptions {
     pub database: bool,
     /// What its code may do.
     pub grants: Vec<Grant>,
+    /// The command that migrates its database (as the owner) and keeps the application role's
+    /// secret, run by the pipeline before each rollout as the stack's `migrate` task.
+    pub migration_command: Vec<String>,
 }
 
 /// A service stack and handles to what others may use.
@@ -270,11 +273,12 @@ pub fn service(
         })
         .collect();
     if let Some(db) = database {
-        // The code reads the credentials at run time, and again after a rotation, rather than
-        // ECS injecting them once at start (they would go stale when the secret rotates). The
-        // secret is encrypted with `aws/secretsmanager`, so no KMS permission is needed
-        // (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_GetSecretValue.html).
-        grants.push(Statement::allow(&["secretsmanager:GetSecretValue"], vec![db.instance.master_user_secret_arn()]));
+        // The code reads the application role's credentials at run time, and again after a
+        // rotation, rather than ECS injecting them once at start (they would go stale when the
+        // secret rotates). Only that secret: the owner's (the master user's) is the migration
+        // task's. The secret is encrypted with `aws/secretsmanager`, so no KMS permission is
+        // needed (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_GetSecretValue.html).
+        grants.push(Statement::allow(&["secretsmanager:GetSecretValue"], vec![db.app_credentials.arn()]));
     }
     // Tasks of this account only (ECS sends both keys when a task assumes its role,
     // https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-iam-roles.html). The
@@ -306,7 +310,7 @@ pub fn service(
     if let Some(db) = database {
         environment_variables.insert("DB_HOST".into(), db.instance.endpoint().to_text());
         environment_variables.insert("DB_PORT".into(), db.instance.port().to_text());
-        environment_variables.insert("DB_SECRET_ARN".into(), db.instance.master_user_secret_arn().to_text());
+        environment_variables.insert("DB_SECRET_ARN".into(), db.app_credentials.arn().to_text());
     }
     let task = s.add(
         "task",
@@ -318,6 +322,7 @@ pub fn service(
             containers: vec![Container {
                 name: options.name.clone(),
                 image: repository.repository_uri().with_suffix(&format!(":{}", options.image_tag)),
+                command: vec![],
                 ports: vec![port, health],
                 environment: environment_variables,
                 secrets: BTreeMap::new(),
@@ -337,6 +342,7 @@ pub fn service(
             tags: Tags::new(),
         },
     );
+    let migration = database.map(|db| migration_task(&mut s, options, db, &logs, &execution_role, &boundary));
     let discovery = s.add(
         "discovery",
         DiscoveryService {
@@ -382,8 +388,83 @@ pub fn service(
         s.output("url", format!("{scheme}://{host}"));
     }
     s.output("task_definition_arn", task.arn());
+    if let Some(migration) = &migration {
+        s.output("migration_task_definition_arn", migration.arn());
+    }
     s.output("tasks_security_group_id", group.id());
     Ok(ServiceStack { spec: s.build()?, security_group: group })
+}
+
+/// The task the pipeline runs before each rollout (`scripts/ci/migrate`): the service's image
+/// running its migration command as the database's owner (the master user secret), which also
+/// fills and rotates the application role's secret. Its role is its own, so the service's role
+/// never reads the owner's credentials nor writes a secret; its family ends in `-migrate`, the
+/// only families the deploy role may run.
+fn migration_task(
+    s: &mut Stack,
+    options: &ServiceOptions,
+    db: &crate::dependencies::Database,
+    logs: &Handle<LogGroup>,
+    execution_role: &Handle<Role>,
+    boundary: &Ref<Arn>,
+) -> Handle<TaskDefinition> {
+    let statements = vec![
+        Statement::allow(&["secretsmanager:GetSecretValue"], vec![db.instance.master_user_secret_arn()]),
+        // The four steps of a rotation: read the versions, store the pending one, move the
+        // stages (https://docs.aws.amazon.com/secretsmanager/latest/userguide/rotate-secrets_lambda.html).
+        Statement::allow(
+            &[
+                "secretsmanager:GetSecretValue",
+                "secretsmanager:PutSecretValue",
+                "secretsmanager:UpdateSecretVersionStage",
+            ],
+            vec![db.app_credentials.arn()],
+        ),
+    ];
+    let role = s.add(
+        "migration-role",
+        Role {
+            trust: Trust::ServiceFor {
+                service: "ecs-tasks.amazonaws.com".into(),
+                account: Ref::account(),
+                source_arn: Ref::account_arn_in("ecs", "*", "*"),
+            },
+            policies: BTreeMap::from([("migrate".to_string(), PolicyDocument { statements })]),
+            managed_policies: vec![],
+            permissions_boundary: Some(boundary.clone()),
+            max_session_seconds: None,
+            tags: Tags::new(),
+        },
+    );
+    let mut environment = options.environment.clone();
+    environment.insert("DB_HOST".into(), db.instance.endpoint().to_text());
+    environment.insert("DB_PORT".into(), db.instance.port().to_text());
+    environment.insert("DB_SECRET_ARN".into(), db.instance.master_user_secret_arn().to_text());
+    environment.insert("DB_APP_SECRET_ARN".into(), db.app_credentials.arn().to_text());
+    s.add(
+        "migrate",
+        TaskDefinition {
+            cpu: options.cpu,
+            memory: options.memory,
+            execution_role: execution_role.arn(),
+            task_role: role.arn(),
+            containers: vec![Container {
+                name: format!("{}-migrate", options.name),
+                image: options.repository.repository_uri().with_suffix(&format!(":{}", options.image_tag)),
+                command: options.migration_command.clone(),
+                ports: vec![],
+                environment,
+                secrets: BTreeMap::new(),
+                readonly_root_filesystem: true,
+                user: CONTAINER_USER.into(),
+                privileged: false,
+                health_check: None,
+                log_group: logs.name(),
+                log_stream_prefix: "migrate".into(),
+            }],
+            tags: Tags::new(),
+        },
+    )
 }
 
 #[cfg(test)]
@@ -422,6 +503,7 @@ mod tests {
             environment: BTreeMap::new(),
             database: true,
             grants: vec![],
+            migration_command: vec!["migrate".into()],
         };
         service("app-service", &env, &foundation, &deps, &options).unwrap().spec
     }

@@ -760,6 +760,26 @@ impl Postgres {
         );
     }
 
+    /// Logs every statement from now on (`log_statement = 'all'`), as a database whose query
+    /// logging is on: what [`Postgres::server_log`] then shows.
+    pub fn log_statements(&self) {
+        self.write_config("postgresql.conf", "log_statement = 'all'\n", true);
+        self.run("pg_ctl", &["-D", self.data.to_str().unwrap(), "reload"]);
+        // A reload is signalled, not awaited: wait until the setting is in effect.
+        for _ in 0..100 {
+            if self.query("postgres", "SHOW log_statement") == "all" {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("log_statement did not become `all`");
+    }
+
+    /// What the server has logged so far.
+    pub fn server_log(&self) -> String {
+        std::fs::read_to_string(self.data.parent().unwrap().join("log")).unwrap_or_default()
+    }
+
     /// Stops the server (an outage).
     pub fn stop(&self) {
         self.run("pg_ctl", &["-D", self.data.to_str().unwrap(), "-m", "immediate", "-w", "stop"]);
@@ -805,6 +825,17 @@ impl Postgres {
         let port = self.port.to_string();
         let args = ["-h", &socket_dir, "-p", &port, "-U", "postgres", "-d", name, "-v", "ON_ERROR_STOP=1", "-c", sql];
         self.run("psql", &args);
+    }
+
+    /// Runs `sql` as the superuser in database `name` and returns what it prints, unaligned and
+    /// without headers (`psql -tA`), trimmed.
+    pub fn query(&self, name: &str, sql: &str) -> String {
+        let socket_dir = self.data.parent().unwrap().to_str().unwrap().to_string();
+        let port = self.port.to_string();
+        let args = ["-h", &socket_dir, "-p", &port, "-U", "postgres", "-d", name, "-tA", "-c", sql];
+        let out = self.command("psql").args(args).stdin(Stdio::null()).output().expect("psql runs");
+        assert!(out.status.success(), "psql failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 }
 

@@ -133,11 +133,19 @@ async fn the_card_stacks_apply_in_dev_and_prod_as_aws_behaves_and_destroy_leaves
             assert!(state(&h, spec).resources.is_empty(), "{env}: {} is empty", spec.name);
         }
         h.unbootstrap(&environment).await;
-        // Outside dev the database leaves its final snapshot, on purpose; nothing else is left.
+        // Outside dev the database leaves its final snapshot and the application role's secret is
+        // only scheduled for deletion (restorable for 30 days), on purpose; nothing else is left.
         let (snapshots, left): (Vec<String>, Vec<String>) =
             tagged(&h, env).await.into_iter().partition(|arn| arn.contains(":snapshot:") && arn.contains("-final-"));
+        let (secrets, left): (Vec<String>, Vec<String>) = left.into_iter().partition(|arn| arn.contains(":secret:"));
         assert_eq!(left, Vec::<String>::new(), "{env}: nothing tagged with the environment is left");
         assert_eq!(snapshots.len(), usize::from(env != "dev"), "{env}: a final snapshot outside dev: {snapshots:?}");
+        assert_eq!(secrets.len(), usize::from(env != "dev"), "{env}: a restorable secret outside dev: {secrets:?}");
+        let secretsmanager = aws_sdk_secretsmanager::Client::new(&h.config);
+        for secret in &secrets {
+            let described = secretsmanager.describe_secret().secret_id(secret).send().await.unwrap();
+            assert!(described.deleted_date().is_some(), "{secret} is scheduled for deletion");
+        }
         let iam = aws_sdk_iam::Client::new(&h.config);
         let roles = iam.list_roles().send().await.unwrap();
         let left: Vec<&str> =

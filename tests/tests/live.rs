@@ -12,7 +12,7 @@
 //! naming whatever is left.
 //!
 //! The lifecycle: apply the card stacks (the first deploy as `scripts/ci/deploy` makes it:
-//! image pushed, task definition and security group first, migrations as a one-off task, then
+//! image pushed, the migration task definition and security group first, migrations as a one-off task, then
 //! the service, and a request through the load balancer); deploy a new image; deploy an image that
 //! cannot start (the circuit breaker rolls it back: the apply fails naming the service, the
 //! previous revision stays registered, and the next apply succeeds); grow the database's storage;
@@ -322,8 +322,9 @@ async fn push_image(live: &Live, repository: &str, tags: &[&str]) -> Result<()> 
     Ok(())
 }
 
-/// Runs the database migrations as `scripts/ci/migrate` does: the service's task definition with
-/// the `migrate` command, as a one-off task in the private subnets with the tasks' group.
+/// Runs the migration task as `scripts/ci/migrate` does: the stack's `migrate` task definition, as
+/// a one-off task in the private subnets with the tasks' group (the migrations as the owner, then
+/// the application role's credentials in its own secret).
 async fn migrate(live: &Live, stacks: &Stacks) -> Result<()> {
     use aws_sdk_ecs::types::{AwsVpcConfiguration, LaunchType, NetworkConfiguration};
     let ecs = aws_sdk_ecs::Client::new(&live.config);
@@ -331,27 +332,7 @@ async fn migrate(live: &Live, stacks: &Stacks) -> Result<()> {
     let subnets: Vec<String> = serde_json::from_str(&live.output(&stacks.foundation, "private_subnet_ids")?)
         .map_err(|e| format!("private_subnet_ids: {e}"))?;
     let group = live.output(&stacks.service, "tasks_security_group_id")?;
-    let current = live.output(&stacks.service, "task_definition_arn")?;
-    let described = ecs.describe_task_definition().task_definition(&current).send().await.map_err(|e| e.to_string())?;
-    let td = described.task_definition().ok_or("no task definition")?;
-    let mut container = td.container_definitions().first().ok_or("no container")?.clone();
-    container.command = Some(vec!["migrate".into()]);
-    container.port_mappings = None;
-    container.health_check = None;
-    let registered = ecs
-        .register_task_definition()
-        .family(format!("{}-migrate", td.family().unwrap_or_default()))
-        .set_task_role_arn(td.task_role_arn().map(str::to_string))
-        .set_execution_role_arn(td.execution_role_arn().map(str::to_string))
-        .set_network_mode(td.network_mode().cloned())
-        .set_requires_compatibilities(Some(td.requires_compatibilities().to_vec()))
-        .set_cpu(td.cpu().map(str::to_string))
-        .set_memory(td.memory().map(str::to_string))
-        .container_definitions(container)
-        .send()
-        .await
-        .map_err(|e| format!("registering the migration task: {e}"))?;
-    let arn = registered.task_definition().and_then(|t| t.task_definition_arn()).unwrap_or_default().to_string();
+    let arn = live.output(&stacks.service, "migration_task_definition_arn")?;
     let network = NetworkConfiguration::builder()
         .awsvpc_configuration(
             AwsVpcConfiguration::builder()
@@ -377,7 +358,6 @@ async fn migrate(live: &Live, stacks: &Stacks) -> Result<()> {
         let t = out.tasks().first().ok_or("the migration task is gone")?;
         if t.last_status() == Some("STOPPED") {
             let code = t.containers().first().and_then(|c| c.exit_code());
-            let _ = ecs.deregister_task_definition().task_definition(&arn).send().await;
             return (code == Some(0)).then_some(()).ok_or(format!("the migrations failed (exit {code:?}): {t:?}"));
         }
         if Instant::now() > deadline {
@@ -444,7 +424,7 @@ async fn lifecycle(live: &Live) -> Result<()> {
 
     // 1. The first deploy: what the migrations need, the migrations, then the service.
     let first: BTreeSet<Address> =
-        ["task", "tasks"].into_iter().map(|n| Address::new(card_stacks::SERVICE, n)).collect();
+        ["migrate", "tasks"].into_iter().map(|n| Address::new(card_stacks::SERVICE, n)).collect();
     let targets = platform::plan::targeted(&[&stacks.service], &first, false);
     let failed = live.apply(&stacks.service, Some(targets)).await?;
     if !failed.is_empty() {

@@ -14,6 +14,7 @@ mod network;
 mod parameter_groups;
 mod pipeline;
 mod refresh;
+mod secrets;
 mod security_groups;
 mod service;
 mod services;

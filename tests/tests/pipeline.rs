@@ -76,7 +76,7 @@ async fn the_deploy_role_allows_what_deploying_calls_and_nothing_more() {
         serde_json::from_str(&percent_encoding::percent_decode_str(text).decode_utf8().unwrap()).unwrap()
     };
     let mut role_statements = vec![];
-    for role in ["execution-role", "task-role"] {
+    for role in ["execution-role", "task-role", "migration-role"] {
         let name = id_of(&h.state(&specs[2]), role);
         let got = iam.get_role().role_name(&name).send().await.unwrap();
         let bound = got.role().unwrap().permissions_boundary().and_then(|b| b.permissions_boundary_arn());

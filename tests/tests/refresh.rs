@@ -169,6 +169,7 @@ async fn refresh_reads_ecs_services_ten_at_a_time() {
             containers: vec![Container {
                 name: "app".into(),
                 image: platform::Ref::literal("public.ecr.aws/docker/library/busybox:1"),
+                command: vec![],
                 ports: vec![8080],
                 environment: BTreeMap::new(),
                 secrets: BTreeMap::new(),

@@ -72,10 +72,12 @@ async fn the_card_service_in_production() {
         state.resources[&Address::new(stack, name)].outputs[attr].as_str().unwrap().to_string()
     };
     let repository = output(foundation, "foundation.card-service-images", "arn");
-    let secret = output(deps, "card-dependencies.db-instance", "master_user_secret_arn");
+    let master = output(deps, "card-dependencies.db-instance", "master_user_secret_arn");
+    let secret = output(deps, "card-dependencies.db-app-credentials", "arn");
     let bucket = output(deps, "card-dependencies.images", "arn");
     let logs = output(service, "card-service.logs", "arn");
-    for role in ["prod-card-service-execution-role", "prod-card-service-task-role"] {
+    for role in ["prod-card-service-execution-role", "prod-card-service-task-role", "prod-card-service-migration-role"]
+    {
         let got = iam.get_role().role_name(role).send().await.unwrap();
         let trust = percent_encoding::percent_decode_str(got.role().unwrap().assume_role_policy_document().unwrap())
             .decode_utf8()
@@ -87,7 +89,7 @@ async fn the_card_service_in_production() {
         // The task role is assumed for this account's tasks only (confused deputy); the
         // execution role keeps the service's plain trust.
         let condition = &trust["Statement"][0]["Condition"];
-        match role.ends_with("task-role") {
+        match !role.ends_with("execution-role") {
             true => assert_eq!(
                 condition,
                 &json!({"StringEquals": {"aws:SourceAccount": "123456789012"},
@@ -107,7 +109,8 @@ async fn the_card_service_in_production() {
             json!({"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": [format!("{logs}:log-stream:*")]}),
         ]
     );
-    // The code reads the secret itself, at run time and again after a rotation.
+    // The code reads the application role's secret itself, at run time and again after a
+    // rotation; never the owner's.
     assert_eq!(
         role_policies(&iam, "prod-card-service-task-role").await,
         [
@@ -115,6 +118,17 @@ async fn the_card_service_in_production() {
             json!({"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": [secret.clone()]}),
         ]
     );
+    // The migration task reads the owner's secret and keeps the application role's.
+    assert_eq!(
+        role_policies(&iam, "prod-card-service-migration-role").await,
+        [
+            json!({"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": [master.clone()]}),
+            json!({"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"], "Resource": [secret.clone()]}),
+        ]
+    );
+    let secrets = aws_sdk_secretsmanager::Client::new(&h.config);
+    let declared = secrets.describe_secret().secret_id(&secret).send().await.unwrap();
+    assert!(declared.version_ids_to_stages().is_none_or(|v| v.is_empty()), "declared without a value");
 
     // The task: the secret named by its ARN (the code reads it), nothing secret in the definition;
     // hardened container.
@@ -130,6 +144,19 @@ async fn the_card_service_in_production() {
     assert_eq!(container.privileged(), Some(false));
     assert!(container.image().unwrap().ends_with("/prod-foundation-card-service-images:v1"));
     assert!(container.health_check().is_some());
+    // The migration task: the same image, its own role, the owner's secret and the application
+    // role's, run by the pipeline as the family the deploy role may run.
+    let migrate = ecs.describe_task_definition().task_definition(id_of(service, "migrate")).send().await.unwrap();
+    let migrate = migrate.task_definition().unwrap();
+    assert_eq!(migrate.family(), Some("prod-card-service-migrate"));
+    assert_eq!(migrate.task_role_arn().map(|a| a.ends_with("role/prod-card-service-migration-role")), Some(true));
+    let container = &migrate.container_definitions()[0];
+    assert_eq!(container.command(), ["migrate"]);
+    assert!(container.image().unwrap().ends_with("/prod-foundation-card-service-images:v1"));
+    let variable =
+        |name: &str| container.environment().iter().find(|kv| kv.name() == Some(name)).and_then(|kv| kv.value());
+    assert_eq!(variable("DB_SECRET_ARN"), Some(master.as_str()));
+    assert_eq!(variable("DB_APP_SECRET_ARN"), Some(secret.as_str()));
 
     // The service: two tasks in the private subnets, behind the target group, named in Cloud Map.
     let cluster = output(foundation, "foundation.cluster", "arn");
@@ -254,12 +281,13 @@ async fn the_card_service_in_production() {
         assert!(arns.contains(arn.as_str()), "{name} is tagged ({arn} in {arns:?})");
     }
 
-    // A new image: one new task definition revision, one service update, nothing else.
+    // A new image: a new revision of the service's task definition and of the migration task's,
+    // one service update, nothing else.
     let next = card("v2");
     let plan = h.plan(&next[2]).await;
     let changed: Vec<(&str, Action)> =
         plan.resources.iter().filter(|r| r.action != Action::NoOp).map(|r| (r.address.name(), r.action)).collect();
-    assert_eq!(changed, [("task", Action::Replace), ("service", Action::Update)]);
+    assert_eq!(changed, [("migrate", Action::Replace), ("task", Action::Replace), ("service", Action::Update)]);
     let state = h.apply_converged(&next[2]).await;
     let revision = ecs.describe_task_definition().task_definition(id_of(&state, "task")).send().await.unwrap();
     assert_eq!(revision.task_definition().unwrap().revision(), 2);

@@ -51,5 +51,6 @@ pub fn service_options(foundation: &Foundation, deps: &Dependencies, image_tag: 
         ]),
         database: true,
         grants: vec![Grant::ReadObjects { bucket: images, prefix: "cards/".into() }],
+        migration_command: vec!["migrate".into()],
     }
 }

@@ -97,6 +97,9 @@ pub struct Container {
     pub name: String,
     /// The image, e.g. the repository URI followed by `:tag`.
     pub image: Ref<Uri>,
+    /// The command it runs instead of the image's (`CMD`); empty: the image's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub command: Vec<String>,
     /// Container ports (TCP).
     pub ports: Vec<u16>,
     /// Plain environment variables (never secrets); values may be references (a database's host).

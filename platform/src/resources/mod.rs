@@ -15,6 +15,7 @@ pub mod logs;
 pub mod rds;
 pub mod route53;
 pub mod s3;
+pub mod secretsmanager;
 pub mod servicediscovery;
 
 use std::collections::BTreeMap;
@@ -37,6 +38,7 @@ pub use logs::LogGroup;
 pub use rds::{DbEngine, DbInstance, DbParameterGroup, DbParameterGroupName, DbSubnetGroup, DbSubnetGroupName};
 pub use route53::{Record, RecordTarget};
 pub use s3::{Bucket, BucketEncryption, ObjectLifecycle};
+pub use secretsmanager::Secret;
 pub use servicediscovery::{DiscoveryService, NamespaceId, PrivateDnsNamespace};
 
 /// User tags of a resource (the engine adds `Name` and the `platform:*` tags).
@@ -83,6 +85,7 @@ pub const SCHEMAS: &[&TypeSchema] = &[
     &acm::CERTIFICATE,
     &acm::CERTIFICATE_VALIDATION,
     &route53::RECORD,
+    &secretsmanager::SECRET,
     #[cfg(test)]
     &test_thing::SCHEMA,
     #[cfg(test)]

@@ -206,6 +206,7 @@ fn container_definition(c: &Container, region: &str) -> ContainerDefinition {
         .name(&c.name)
         .image(c.image.as_str())
         .essential(true)
+        .set_command((!c.command.is_empty()).then(|| c.command.clone()))
         .set_port_mappings(Some(
             c.ports
                 .iter()
@@ -245,6 +246,7 @@ fn declared_container(c: &ContainerDefinition) -> Container {
     Container {
         name: c.name().unwrap_or_default().to_string(),
         image: Ref::existing(c.image().unwrap_or_default()),
+        command: c.command().to_vec(),
         ports: c
             .port_mappings()
             .iter()

@@ -22,6 +22,10 @@ impl Default for ServiceLimits {
             ("iam", 4),
             ("logs", 10),
             ("rds", 5),
+            // Route 53 takes five requests a second per account, all APIs together
+            // (https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/DNSLimitations.html#limits-api-requests),
+            // and a record's create polls its change until it is in sync.
+            ("route53", 4),
             ("s3", 10),
             ("servicediscovery", 4),
         ]))

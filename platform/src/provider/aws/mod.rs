@@ -25,6 +25,7 @@ mod resource;
 mod retry;
 mod route53;
 mod s3;
+mod secretsmanager;
 mod servicediscovery;
 mod support;
 

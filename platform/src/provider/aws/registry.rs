@@ -5,7 +5,7 @@
 use std::sync::OnceLock;
 
 use super::resource::Implementation;
-use super::{acm, ec2, ecr, ecs, elbv2, iam, logs, rds, route53, s3, servicediscovery};
+use super::{acm, ec2, ecr, ecs, elbv2, iam, logs, rds, route53, s3, secretsmanager, servicediscovery};
 use crate::provider::ProviderError;
 
 /// The implementations, one per resource type.
@@ -40,6 +40,7 @@ static TYPES: &[&dyn Implementation] = &[
     &acm::Certificates,
     &acm::CertificateValidations,
     &route53::Records,
+    &secretsmanager::Secrets,
 ];
 
 /// Every implementation.
