@@ -39,24 +39,24 @@ async fn apply_plan_output_and_destroy_the_foundation() {
     // Before apply, a detailed plan exits 2.
     let plan = run(&["plan", "--stack", "foundation", "--env", "dev", "--detailed-exitcode"]);
     assert_eq!(plan.status.code(), Some(2), "{}", text(&plan.stderr));
-    assert!(text(&plan.stdout).contains("24 to create, 0 to update, 0 to replace, 0 to delete."));
+    assert!(text(&plan.stdout).contains("25 to create, 0 to update, 0 to replace, 0 to delete."));
 
     let apply = run(&["apply", "--stack", "foundation", "--env", "dev", "--yes"]);
     assert!(apply.status.success(), "{}\n{}", text(&apply.stdout), text(&apply.stderr));
     let stdout = text(&apply.stdout);
-    assert!(stdout.contains("Stack `foundation`: 24 done, 0 failed, 0 skipped."), "{stdout}");
+    assert!(stdout.contains("Stack `foundation`: 25 done, 0 failed, 0 skipped."), "{stdout}");
     assert!(stdout.contains("vpc_id = \"vpc-"), "{stdout}");
     assert!(text(&apply.stderr).contains("created foundation.vpc [vpc-"), "progress is shown");
 
     // Right after, nothing to change.
     let plan = run(&["plan", "--stack", "foundation", "--env", "dev", "--detailed-exitcode"]);
     assert_eq!(plan.status.code(), Some(0), "{}\n{}", text(&plan.stdout), text(&plan.stderr));
-    assert!(text(&plan.stdout).contains("No changes. 24 resources up to date."));
+    assert!(text(&plan.stdout).contains("No changes. 25 resources up to date."));
 
     let json = run(&["plan", "--stack", "foundation", "--json"]);
     let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(doc["format_version"], 1);
-    assert_eq!(doc["plans"][0]["resources"].as_array().unwrap().len(), 24);
+    assert_eq!(doc["plans"][0]["resources"].as_array().unwrap().len(), 25);
     assert!(doc["plans"][0]["resources"].as_array().unwrap().iter().all(|r| r["action"] == "no-op"));
 
     let output = run(&["output", "--stack", "foundation", "--env", "dev", "--json"]);
@@ -564,7 +564,7 @@ fn a_saved_plan_is_applied_exactly_and_refused_once_stale() {
     // Applied as saved, without asking (it was reviewed), and to the end.
     let out = run(&["apply", "first.plan"]);
     assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
-    assert!(text(&out.stdout).contains("Stack `foundation`: 24 done, 0 failed"), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("Stack `foundation`: 25 done, 0 failed"), "{}", text(&out.stdout));
     // The same file again: the state moved on since it was made.
     let out = run(&["apply", "first.plan"]);
     assert_eq!(out.status.code(), Some(1));

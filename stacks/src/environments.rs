@@ -52,6 +52,9 @@ pub struct Settings {
     /// VPC flow logs: the IP traffic of every network interface of the VPC, recorded in a log
     /// group of the foundation (kept `log_retention_days`).
     pub flow_logs: bool,
+    /// The VPC's default security group is taken over and emptied: a resource launched without a
+    /// group of its own reaches nothing and is reached by nothing.
+    pub close_default_security_group: bool,
     /// Buckets and repositories may be deleted with their content.
     pub force_destroy_data: bool,
     /// Tasks each service keeps running.

@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use platform::model::{Handle, Ref, Stack, StackError, StackSpec};
 use platform::resources::iam::{Statement, Trust};
 use platform::resources::{
-    AzIndex, EcrRepository, EcsCluster, ElasticIp, FlowLog, ImageLifecycle, InternetGateway, LogGroup, NatGateway,
-    PolicyDocument, PrivateDnsNamespace, Role, Route, RouteTable, RouteTableAssociation, Subnet, Tags, Vpc,
+    AzIndex, DefaultSecurityGroup, EcrRepository, EcsCluster, ElasticIp, FlowLog, ImageLifecycle, InternetGateway,
+    LogGroup, NatGateway, PolicyDocument, PrivateDnsNamespace, Role, Route, RouteTable, RouteTableAssociation, Subnet,
+    Tags, Vpc,
 };
 
 use crate::Environment;
@@ -153,6 +154,9 @@ pub fn foundation_with(environment: &Environment, options: &FoundationOptions) -
     let pipeline = crate::pipeline::pipeline(environment)?;
     if environment.flow_logs {
         flow_logs(&mut s, environment, &vpc, &pipeline);
+    }
+    if environment.close_default_security_group {
+        s.add("default-security-group", DefaultSecurityGroup::closed(vpc.id()));
     }
 
     s.output("vpc_id", vpc.id());

@@ -246,6 +246,24 @@ async fn vpcs_record_their_traffic_outside_dev() {
     assert!(dev[0].resources.iter().all(|r| r.type_name != "aws.ec2.flow_log"), "dev goes without, and may");
 }
 
+/// Outside dev every VPC's default security group is taken over with no rule: an environment
+/// with it off breaks `vpc-default-security-group-closed` at the VPC, and so does a rule added
+/// to the group.
+#[tokio::test]
+async fn default_security_groups_are_closed_outside_dev() {
+    for name in ["staging", "prod"] {
+        let mut env = environment(name);
+        assert!(env.close_default_security_group, "{name} closes the default group");
+        env.settings.close_default_security_group = false;
+        refused(&card_stacks_for(&env), "vpc-default-security-group-closed", &Address::new("foundation", "vpc")).await;
+        let mut specs = card_stacks(name);
+        let group = specs[0].resources.iter_mut().find(|r| r.address.name() == "default-security-group").unwrap();
+        let open = platform::resources::Rule::tcp(443, platform::resources::Peer::CidrIpv4("0.0.0.0/0".into()), "out");
+        group.props["egress"] = serde_json::to_value(vec![open]).unwrap();
+        refused(&specs, "vpc-default-security-group-closed", &Address::new("foundation", "vpc")).await;
+    }
+}
+
 #[tokio::test]
 async fn load_balancers_drop_invalid_headers() {
     let mut specs = card_stacks("dev");

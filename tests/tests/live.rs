@@ -61,6 +61,7 @@ images_kept = 10
 untagged_image_days = 1
 noncurrent_version_days = 1
 flow_logs = true
+close_default_security_group = true
 force_destroy_data = true
 service_desired_count = 1
 ci_deploy_environments = []

@@ -233,6 +233,19 @@ async fn the_card_service_in_production() {
     assert_eq!(cname.resource_records()[0].value().trim_end_matches('.'), validation.value().trim_end_matches('.'));
     assert_eq!(service.outputs["url"], "https://card.prod.acme.example");
 
+    // The VPC's default security group: taken over (tagged) and left with no rule.
+    let default = ec2
+        .describe_security_groups()
+        .filters(aws_sdk_ec2::types::Filter::builder().name("vpc-id").values(id_of(foundation, "vpc")).build())
+        .filters(aws_sdk_ec2::types::Filter::builder().name("group-name").values("default").build())
+        .send()
+        .await
+        .unwrap();
+    let [default] = default.security_groups() else { panic!("one default group: {default:?}") };
+    assert_eq!(default.group_id(), Some(id_of(foundation, "default-security-group").as_str()));
+    assert!(default.ip_permissions().is_empty() && default.ip_permissions_egress().is_empty(), "{default:?}");
+    assert!(default.tags().iter().any(|t| t.key() == Some("platform:env") && t.value() == Some("prod")));
+
     // The VPC's flow log: all traffic, into the foundation's flow-log group, through its role
     // (which only VPC Flow Logs of this account may assume).
     let flow_logs = ec2

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::{matches_pattern, Builtin, Index};
 use crate::model::{Address, StackSpec};
-use crate::resources::ec2::{FLOW_LOG, SECURITY_GROUP, SECURITY_GROUP_GRANT, VPC};
+use crate::resources::ec2::{DEFAULT_SECURITY_GROUP, FLOW_LOG, SECURITY_GROUP, SECURITY_GROUP_GRANT, VPC};
 use crate::resources::ecs::{self, TASK_DEFINITION};
 use crate::resources::elbv2::{LISTENER, LOAD_BALANCER};
 use crate::resources::iam::ROLE;
@@ -21,6 +21,7 @@ pub(super) fn run(builtin: Builtin, patterns: &[String], spec: &StackSpec, index
         Builtin::LoadBalancerTls => load_balancer_tls(patterns, spec, index),
         Builtin::NoPlainHttp => no_plain_http(spec, index),
         Builtin::VpcFlowLogs => vpc_flow_logs(spec, index),
+        Builtin::DefaultSecurityGroupClosed => default_security_group_closed(spec, index),
         Builtin::ContainerSecrets => container_secrets(patterns, spec),
         Builtin::IamWildcards => iam_wildcards(patterns, spec),
         Builtin::IamPassRole => iam_pass_role(spec),
@@ -184,6 +185,19 @@ fn vpc_flow_logs(spec: &StackSpec, index: &Index<'_>) -> Hits {
     of_type(spec, VPC.type_name)
         .filter(|vpc| !logged.contains(&vpc.address.to_string()))
         .map(|vpc| (vpc.address.clone(), "has no flow log recording all its traffic".to_string()))
+        .collect()
+}
+
+fn default_security_group_closed(spec: &StackSpec, index: &Index<'_>) -> Hits {
+    let empty = |v: &Value| v.as_array().is_none_or(|rules| rules.is_empty());
+    let closed: BTreeSet<String> = index
+        .of_type(DEFAULT_SECURITY_GROUP.type_name)
+        .filter(|g| empty(&g.props["ingress"]) && empty(&g.props["egress"]))
+        .filter_map(|g| index.target(&g.props["vpc"]).map(|vpc| vpc.address.to_string()))
+        .collect();
+    of_type(spec, VPC.type_name)
+        .filter(|vpc| !closed.contains(&vpc.address.to_string()))
+        .map(|vpc| (vpc.address.clone(), "its default security group is not taken over with no rule".to_string()))
         .collect()
 }
 

@@ -131,6 +131,8 @@ pub enum Builtin {
     NoPlainHttp,
     /// Every VPC has a flow log recording all its traffic (`ALL`).
     VpcFlowLogs,
+    /// Every VPC's default security group is taken over with no rule.
+    DefaultSecurityGroupClosed,
     /// No container environment variable whose name contains one of `patterns` (case-insensitive,
     /// names ending in `_ARN` excepted) or whose value looks like a credential.
     ContainerSecrets,

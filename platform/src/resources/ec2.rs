@@ -310,6 +310,54 @@ pub struct SecurityGroup {
     pub tags: Tags,
 }
 
+/// Schema of [`DefaultSecurityGroup`].
+pub const DEFAULT_SECURITY_GROUP: TypeSchema = TypeSchema {
+    type_name: "aws.ec2.default_security_group",
+    name_style: NameStyle::None,
+    force_new: &["vpc"],
+    sets: &["ingress", "egress"],
+    taggable: true,
+    outputs: DefaultSecurityGroupOutputs::NAMES,
+    widening: Some(security_group_widening),
+    ..TypeSchema::BASE
+};
+
+/// The default security group of a VPC, which AWS creates with the VPC (allowing all traffic
+/// from its own members and all outbound traffic) and deletes with it: taken over, tagged, and
+/// its rules made exactly the declared ones — none, so that a resource launched without a group
+/// of its own is cut off (<https://docs.aws.amazon.com/vpc/latest/userguide/default-security-group.html>;
+/// Security Hub EC2.2). Deleting it only stops managing it: the group goes with its VPC.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DefaultSecurityGroup {
+    /// The VPC whose default group it is.
+    pub vpc: Ref<VpcId>,
+    /// Inbound rules (none: closed).
+    pub ingress: Vec<Rule>,
+    /// Outbound rules (none: closed).
+    pub egress: Vec<Rule>,
+    /// User tags.
+    pub tags: Tags,
+}
+
+impl DefaultSecurityGroup {
+    /// The default group of `vpc`, with no rule.
+    pub fn closed(vpc: Ref<VpcId>) -> Self {
+        Self { vpc, ingress: vec![], egress: vec![], tags: Tags::new() }
+    }
+}
+
+impl Resource for DefaultSecurityGroup {
+    const SCHEMA: &'static TypeSchema = &DEFAULT_SECURITY_GROUP;
+}
+
+outputs! {
+    /// What a VPC's default security group records.
+    DefaultSecurityGroup => DefaultSecurityGroupOutputs {
+        /// The group's id.
+        id: String => id(SecurityGroupId),
+    }
+}
+
 /// An IP protocol of a rule, as AWS names it: `tcp`, `udp`, `icmp`, `-1` for every protocol, or
 /// another protocol's number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

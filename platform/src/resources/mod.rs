@@ -24,9 +24,9 @@ use crate::model::TypeSchema;
 
 pub use acm::{Certificate, CertificateValidation};
 pub use ec2::{
-    AllocationId, AzIndex, CidrBlock, ElasticIp, FlowLog, InternetGateway, InternetGatewayId, NatGateway, NatGatewayId,
-    Peer, Protocol, Route, RouteTable, RouteTableAssociation, RouteTableId, Rule, SecurityGroup, SecurityGroupGrant,
-    SecurityGroupId, Subnet, SubnetId, Vpc, VpcId,
+    AllocationId, AzIndex, CidrBlock, DefaultSecurityGroup, ElasticIp, FlowLog, InternetGateway, InternetGatewayId,
+    NatGateway, NatGatewayId, Peer, Protocol, Route, RouteTable, RouteTableAssociation, RouteTableId, Rule,
+    SecurityGroup, SecurityGroupGrant, SecurityGroupId, Subnet, SubnetId, Vpc, VpcId,
 };
 pub use ecr::{EcrRepository, ImageLifecycle, TagMutability};
 pub use ecs::{
@@ -62,6 +62,7 @@ pub const SCHEMAS: &[&TypeSchema] = &[
     &ec2::ROUTE_TABLE_ASSOCIATION,
     &ec2::SECURITY_GROUP,
     &ec2::SECURITY_GROUP_GRANT,
+    &ec2::DEFAULT_SECURITY_GROUP,
     &ec2::ELASTIC_IP,
     &ec2::NAT_GATEWAY,
     &ec2::FLOW_LOG,

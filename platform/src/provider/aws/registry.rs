@@ -17,6 +17,7 @@ static TYPES: &[&dyn Implementation] = &[
     &ec2::RouteTableAssociations,
     &ec2::SecurityGroups,
     &ec2::SecurityGroupGrants,
+    &ec2::DefaultSecurityGroups,
     &ec2::ElasticIps,
     &ec2::NatGateways,
     &ec2::FlowLogs,

@@ -16,7 +16,7 @@ use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 pub(crate) use flow_log::FlowLogs;
 pub(crate) use network::{InternetGateways, Subnets, Vpcs};
 pub(crate) use routing::{ElasticIps, NatGateways, RouteTableAssociations, RouteTables};
-pub(crate) use security_group::{SecurityGroupGrants, SecurityGroups};
+pub(crate) use security_group::{DefaultSecurityGroups, SecurityGroupGrants, SecurityGroups};
 
 use super::client::Aws;
 use super::resource::{Lookup, Recorded};

@@ -13,14 +13,16 @@ use crate::provider::aws::resource::{read_one, AwsResource, Created, Current, Lo
 use crate::provider::aws::support::{api, filter, incomplete, settled};
 use crate::provider::ProviderError;
 use crate::resources::ec2::{
-    Peer, Protocol, Rule, SecurityGroup, SecurityGroupGrant, SecurityGroupGrantOutputs, SecurityGroupOutputs,
-    GRANT_DESCRIPTION_PREFIX,
+    DefaultSecurityGroup, DefaultSecurityGroupOutputs, Peer, Protocol, Rule, SecurityGroup, SecurityGroupGrant,
+    SecurityGroupGrantOutputs, SecurityGroupOutputs, GRANT_DESCRIPTION_PREFIX,
 };
 
 /// `aws.ec2.security_group`.
 pub(crate) struct SecurityGroups;
 /// `aws.ec2.security_group_grant`.
 pub(crate) struct SecurityGroupGrants;
+/// `aws.ec2.default_security_group`.
+pub(crate) struct DefaultSecurityGroups;
 
 /// The rules of an AWS permission, one per peer, in the declared form.
 fn rules_of(perm: &IpPermission) -> Vec<Rule> {
@@ -314,6 +316,116 @@ impl AwsResource for SecurityGroups {
             .await
             .map_err(api("ec2:DescribeSecurityGroups"))?;
         Ok(one_of(lookup, out.security_groups().iter().filter_map(|g| g.group_id().map(str::to_string)).collect()))
+    }
+}
+
+// ---- A VPC's default group: taken over, its rules made the declared ones ----
+
+/// The id of the default group of `vpc` ("each VPC has a default security group … named
+/// default", <https://docs.aws.amazon.com/vpc/latest/userguide/default-security-group.html>).
+async fn default_group_of(aws: &Aws, vpc: &str) -> Result<Option<aws_sdk_ec2::types::SecurityGroup>, ProviderError> {
+    let out = aws
+        .ec2
+        .describe_security_groups()
+        .filters(filter("vpc-id", [vpc]))
+        .filters(filter("group-name", ["default"]))
+        .send()
+        .await
+        .map_err(api("ec2:DescribeSecurityGroups"))?;
+    Ok(out.security_groups().first().cloned())
+}
+
+fn observe_default_group(
+    g: &aws_sdk_ec2::types::SecurityGroup,
+    id: &str,
+) -> Read<DefaultSecurityGroup, DefaultSecurityGroupOutputs> {
+    let (ingress, egress) = group_rules(g);
+    let props = DefaultSecurityGroup {
+        vpc: Ref::existing(g.vpc_id().unwrap_or_default()),
+        ingress,
+        egress,
+        tags: tags_of(g.tags()),
+    };
+    Read::new(props, DefaultSecurityGroupOutputs { id: id.to_string() })
+}
+
+#[async_trait]
+impl AwsResource for DefaultSecurityGroups {
+    type Props = DefaultSecurityGroup;
+    type Outputs = DefaultSecurityGroupOutputs;
+
+    const BATCHED: bool = true;
+
+    /// Tags the VPC's default group first (AWS creates it untagged; the deploy role acts on the
+    /// environment's tagged resources only), then makes its rules the declared ones. A VPC created
+    /// moments ago may not show its group yet: looked for until the deadline.
+    async fn create(
+        &self,
+        aws: &Aws,
+        new: &New<'_, DefaultSecurityGroup>,
+    ) -> Result<Created<DefaultSecurityGroupOutputs>, ProviderError> {
+        let g = &new.props;
+        let vpc = g.vpc.as_str();
+        let found = crate::provider::aws::support::wait_for(
+            format!("the default security group of {vpc}"),
+            aws.operation_timeout,
+            || default_group_of(aws, vpc),
+        )
+        .await?;
+        let id = found.group_id().unwrap_or_default().to_string();
+        let outputs = DefaultSecurityGroupOutputs { id: id.clone() };
+        update_tags(aws, &id, &tags_of(found.tags()), &g.tags).await?;
+        sync_rules(aws, &id, &g.ingress, &g.egress).await.map_err(incomplete(&id, &outputs))?;
+        Ok(Created { physical_id: id, outputs })
+    }
+
+    async fn read(
+        &self,
+        aws: &Aws,
+        recorded: &Recorded<'_, DefaultSecurityGroup>,
+    ) -> Result<Option<Read<DefaultSecurityGroup, DefaultSecurityGroupOutputs>>, ProviderError> {
+        read_one(self, aws, recorded).await
+    }
+
+    async fn read_batch(
+        &self,
+        aws: &Aws,
+        recorded: &[Recorded<'_, DefaultSecurityGroup>],
+    ) -> Result<Vec<Option<Read<DefaultSecurityGroup, DefaultSecurityGroupOutputs>>>, ProviderError> {
+        batched(recorded, |ids| describe_groups(aws, ids), |g, r| Some(observe_default_group(g, r.physical_id))).await
+    }
+
+    async fn update(
+        &self,
+        aws: &Aws,
+        current: &Current<'_, DefaultSecurityGroup, DefaultSecurityGroupOutputs>,
+        new: &DefaultSecurityGroup,
+    ) -> Result<(), ProviderError> {
+        sync_rules(aws, current.physical_id, &new.ingress, &new.egress).await?;
+        update_tags(aws, current.physical_id, &current.props.tags, &new.tags).await
+    }
+
+    /// A default group cannot be deleted ("You can't delete a default security group"): it goes
+    /// with its VPC. It is left as it is (closed, tagged), no longer managed.
+    async fn delete(
+        &self,
+        _aws: &Aws,
+        _current: &Current<'_, DefaultSecurityGroup, DefaultSecurityGroupOutputs>,
+    ) -> Result<(), ProviderError> {
+        Ok(())
+    }
+
+    async fn find(
+        &self,
+        aws: &Aws,
+        lookup: &Lookup<'_, DefaultSecurityGroup>,
+    ) -> Result<Option<String>, ProviderError> {
+        let Some(vpc) = lookup.props.as_ref().map(|p| p.vpc.as_str().to_string()) else { return Ok(None) };
+        let found = default_group_of(aws, &vpc).await?;
+        let address = lookup.address.to_string();
+        Ok(found
+            .filter(|g| tags_of(g.tags()).get(crate::model::TAG_ADDRESS) == Some(&address))
+            .and_then(|g| g.group_id().map(str::to_string)))
     }
 }
 
