@@ -75,6 +75,7 @@ from moto.elbv2.models import FakeLoadBalancer
 from moto.iam.exceptions import NoSuchEntity
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from moto.rds.exceptions import DBInstanceAlreadyExists, RDSClientError
+from moto.rds.models import DBInstance as _RdsDBInstance
 from moto.utilities.utils import filter_resources
 
 # ---------------------------------------------------------------------------------------------
@@ -1898,6 +1899,7 @@ def install() -> None:
         configure(json.loads(initial))
     BaseResponse.call_action = call_action
     FakeLoadBalancer.activate = activate
+    _RdsDBInstance.default_db_parameter_group_details = _default_parameter_group
     dispatch = DomainDispatcherApplication.__call__
 
     def dispatch_with_control(self, environ, start_response):
@@ -1909,3 +1911,156 @@ def install() -> None:
         return dispatch(self, environ, start_response)
 
     DomainDispatcherApplication.__call__ = dispatch_with_control
+
+
+# ---------------------------------------------------------------------------------------------
+# RDS parameter groups, log exports and Enhanced Monitoring
+# ---------------------------------------------------------------------------------------------
+# Enhanced Monitoring (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_Monitoring.OS.Enabling.html):
+#   RDS assumes the role the request names; one it cannot assume (missing, not trusting
+#   monitoring.rds.amazonaws.com, or created moments ago under `consistency`) is refused with
+#   InvalidParameterValue "IAM role ARN value is invalid or does not include the required
+#   permissions for: ENHANCED_MONITORING" (what Terraform's RDS resources retry on); moto checks
+#   nothing.
+# Parameter groups (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/parameter-groups-overview.html):
+#   an instance takes only a group of its engine version's family (InvalidParameterCombination);
+#   a group an instance uses cannot be deleted (InvalidDBParameterGroupState,
+#   https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DeleteDBParameterGroup.html).
+# Log exports (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_LogAccess.Procedural.UploadtoCloudWatch.html):
+#   RDS publishes each exported log to /aws/rds/instance/ID/TYPE, creating a missing group with no
+#   retention; moto creates nothing.
+
+MONITORING_PRINCIPAL = "monitoring.rds.amazonaws.com"
+MONITORING_REFUSED = (
+    "IAM role ARN value is invalid or does not include the required permissions for: ENHANCED_MONITORING"
+)
+
+
+def _trusts(document: str, service: str) -> bool:
+    from urllib.parse import unquote
+
+    try:
+        policy = json.loads(document)
+    except ValueError:
+        try:
+            policy = json.loads(unquote(document))
+        except ValueError:
+            return False
+    statements = policy.get("Statement", [])
+    if isinstance(statements, dict):
+        statements = [statements]
+    for statement in statements:
+        actions = statement.get("Action", [])
+        actions = [actions] if isinstance(actions, str) else actions
+        services = (statement.get("Principal") or {}).get("Service", [])
+        services = [services] if isinstance(services, str) else services
+        if statement.get("Effect") == "Allow" and "sts:AssumeRole" in actions and service in services:
+            return True
+    return False
+
+
+@before("rds", "CreateDBInstance", "ModifyDBInstance")
+def _rds_monitoring_role(call: Call) -> None:
+    from moto.iam.models import iam_backends
+
+    arn = call.params.get("MonitoringRoleArn")
+    if not arn:
+        return
+    name = str(arn).split("/")[-1]
+    key = (call.account, name)
+    if on("consistency") and not call.observer and _still_fresh(FRESH_ASSUMABLE.get(key), call.now):
+        del FRESH_ASSUMABLE[key]
+        raise RDSClientError("InvalidParameterValue", MONITORING_REFUSED)
+    partition = str(arn).split(":")[1] if str(arn).count(":") > 1 else "aws"
+    try:
+        role = iam_backends[call.account][partition].get_role(name)
+    except NoSuchEntity:
+        raise RDSClientError("InvalidParameterValue", MONITORING_REFUSED) from None
+    if not _trusts(role.assume_role_policy_document, MONITORING_PRINCIPAL):
+        raise RDSClientError("InvalidParameterValue", MONITORING_REFUSED)
+
+
+def _rds_family(engine: str, version: str) -> str:
+    parts = str(version).split(".")
+    if engine == "postgres":
+        return f"postgres{parts[0]}"
+    return f"{engine}{parts[0]}.{parts[1] if len(parts) > 1 else '0'}"
+
+
+def _default_parameter_group(self: Any) -> tuple[str, str]:
+    """The engine's default group, named after its family as AWS names it (`default.postgres17`
+    for PostgreSQL 17.x); moto drops the last part of the version, so a major version alone
+    (`17`) gives `default.postgres`."""
+    family = _rds_family(self.engine.lower(), str(self.engine_version))
+    return family, f"default.{family}"
+
+
+@before("rds", "CreateDBInstance", "ModifyDBInstance")
+def _rds_parameter_group_family(call: Call) -> None:
+    from moto.rds.models import DBParameterGroup
+
+    name = call.params.get("DBParameterGroupName")
+    backend = call.response.backend
+    if name and str(name).startswith("default.") and name not in backend.db_parameter_groups:
+        # AWS's default groups exist in every account and region; moto makes one only when an
+        # instance created with it is described.
+        family = str(name)[len("default.") :]
+        backend.db_parameter_groups[name] = DBParameterGroup(
+            backend=backend,
+            db_parameter_group_name=name,
+            db_parameter_group_family=family,
+            description=f"Default parameter group for {family}",
+            tags=[],
+        )
+    if not name or str(name).startswith("default."):
+        return
+    group = backend.db_parameter_groups.get(name)
+    if group is None:
+        return  # moto answers DBParameterGroupNotFound
+    if call.action == "CreateDBInstance":
+        engine, version = call.params.get("Engine", ""), call.params.get("EngineVersion", "")
+    else:
+        db = backend.databases.get(str(call.params.get("DBInstanceIdentifier", "")).lower())
+        if db is None:
+            return
+        engine, version = db.engine, call.params.get("EngineVersion") or db.engine_version
+    family = _rds_family(str(engine), str(version))
+    if version and group.family != family:
+        raise RDSClientError(
+            "InvalidParameterCombination",
+            f"The parameter group {name} with DBParameterGroupFamily {group.family} can't be used for "
+            f"this instance. Use a parameter group with DBParameterGroupFamily {family}.",
+        )
+
+
+@before("rds", "DeleteDBParameterGroup")
+def _rds_parameter_group_in_use(call: Call) -> None:
+    name = call.params.get("DBParameterGroupName")
+    backend = call.response.backend
+    users = [
+        db.db_instance_identifier
+        for db in list(backend.databases.values())
+        + [r.ghost for r in RDS.values() if r.ghost is not None and r.backend is backend]
+        if getattr(db, "db_parameter_group_name", None) == name
+    ]
+    if users:
+        raise RDSClientError(
+            "InvalidDBParameterGroupState",
+            f"One or more database instances are still members of this parameter group {name}, so the "
+            "group cannot be deleted",
+        )
+
+
+@after("rds", "CreateDBInstance", "ModifyDBInstance")
+def _rds_log_groups(call: Call, result: Any) -> Any:
+    from moto.logs.models import logs_backends
+
+    db = (getattr(result, "result", None) or {}).get("DBInstance")
+    if db is None:
+        return result
+    logs = logs_backends[call.account][call.region]
+    for log in getattr(db, "enabled_cloudwatch_logs_exports", None) or []:
+        group = f"/aws/rds/instance/{db.db_instance_identifier}/{log}"
+        if group not in logs.groups:
+            logs.create_log_group(group, tags={})
+    return result

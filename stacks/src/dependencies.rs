@@ -3,9 +3,12 @@
 //! environment: Multi-AZ, backups, deletion protection, final snapshots and protection of the data
 //! against deletion are settings of [`Environment`], not flags.
 
+use std::collections::BTreeMap;
+
 use platform::model::{Handle, Ref, Stack, StackError, StackSpec};
 use platform::resources::{
-    Bucket, DbEngine, DbInstance, DbSubnetGroup, ObjectLifecycle, Secret, SecurityGroup, SecurityGroupId, Tags,
+    Bucket, DbEngine, DbInstance, DbParameterGroup, DbSubnetGroup, LogGroup, ObjectLifecycle, PolicyDocument, Role,
+    Secret, SecurityGroup, SecurityGroupId, Statement, Tags, Trust,
 };
 
 use crate::{Environment, Foundation};
@@ -78,6 +81,105 @@ pub struct Dependencies {
     pub bucket: Option<Handle<Bucket>>,
 }
 
+/// The logical name of the database instance.
+const INSTANCE: &str = "db-instance";
+
+/// The name the database instance is created with.
+fn instance_name(s: &Stack) -> String {
+    s.name_for::<DbInstance>(INSTANCE).unwrap_or_default()
+}
+
+/// PostgreSQL's log, published to CloudWatch Logs: a parameter group of the stack's own sets what
+/// is logged, and the group RDS publishes to (`/aws/rds/instance/ID/postgresql`, which RDS would
+/// create with no retention:
+/// <https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_LogAccess.Concepts.PostgreSQL.html>)
+/// is declared with the environment's retention. What is logged: errors (always), connections
+/// and disconnections (who logged in, from where), DDL (schema and role changes: a role's
+/// password reaches the database only as a SCRAM verifier, see `card-service/src/credentials.rs`)
+/// and statements slower than a second, never the values of their parameters (card data), whether
+/// they succeed or fail. `rds.force_ssl` is on, as it is by default from PostgreSQL 15
+/// (<https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/PostgreSQL.Concepts.General.SSL.html>):
+/// said here, it survives a change of default.
+fn database_logging(
+    s: &mut Stack,
+    environment: &Environment,
+    stack: &str,
+    instance: &mut DbInstance,
+) -> Handle<LogGroup> {
+    let parameters = match instance.engine {
+        DbEngine::Postgres => BTreeMap::from([
+            ("log_connections".to_string(), "1".to_string()),
+            ("log_disconnections".to_string(), "1".to_string()),
+            ("log_statement".to_string(), "ddl".to_string()),
+            ("log_min_duration_statement".to_string(), "1000".to_string()),
+            ("log_parameter_max_length".to_string(), "0".to_string()),
+            ("log_parameter_max_length_on_error".to_string(), "0".to_string()),
+            ("rds.force_ssl".to_string(), "1".to_string()),
+        ]),
+        DbEngine::Mysql => BTreeMap::from([
+            ("slow_query_log".to_string(), "1".to_string()),
+            ("long_query_time".to_string(), "1".to_string()),
+            ("log_output".to_string(), "FILE".to_string()),
+            ("require_secure_transport".to_string(), "1".to_string()),
+        ]),
+    };
+    let group = s.add(
+        "db-parameters",
+        DbParameterGroup::new(
+            &instance.parameter_group_family(),
+            &format!("Engine settings of the {stack} database: what it logs, TLS only"),
+            parameters,
+        ),
+    );
+    instance.parameter_group = Some(group.name());
+    let (log_type, exports) = match instance.engine {
+        DbEngine::Postgres => ("postgresql", vec!["postgresql".to_string(), "upgrade".to_string()]),
+        DbEngine::Mysql => ("error", vec!["error".to_string(), "slowquery".to_string()]),
+    };
+    instance.log_exports = exports;
+    let name = format!("/aws/rds/instance/{}/{log_type}", instance_name(s));
+    s.add_named("db-log", &name, LogGroup::new(environment.log_retention_days))
+}
+
+/// Enhanced Monitoring: the database host's operating system metrics, sent by RDS with a role
+/// only RDS monitoring of this account, for this instance, may assume (the confused-deputy
+/// conditions of <https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_Monitoring.OS.Enabling.html>),
+/// allowed what AWS's `AmazonRDSEnhancedMonitoringRole` allows, narrowed to the one log group RDS
+/// writes the metrics to (`RDSOSMetrics`, which RDS creates and keeps 30 days).
+fn enhanced_monitoring(s: &mut Stack, foundation: &Foundation, instance: &mut DbInstance, interval: u32) {
+    s.uses(&foundation.pipeline.spec);
+    let group = "log-group:RDSOSMetrics";
+    let policy = PolicyDocument {
+        statements: vec![
+            Statement::allow(
+                &["logs:CreateLogGroup", "logs:PutRetentionPolicy"],
+                vec![Ref::account_arn_in("logs", "*", group)],
+            ),
+            Statement::allow(
+                &["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams", "logs:GetLogEvents"],
+                vec![Ref::account_arn_in("logs", "*", &format!("{group}:log-stream:*"))],
+            ),
+        ],
+    };
+    let role = s.add(
+        "db-monitoring",
+        Role {
+            trust: Trust::ServiceFor {
+                service: "monitoring.rds.amazonaws.com".into(),
+                account: Ref::account(),
+                source_arn: Ref::account_arn_in("rds", "*", &format!("db:{}", instance_name(s))),
+            },
+            policies: BTreeMap::from([("metrics".to_string(), policy)]),
+            managed_policies: vec![],
+            permissions_boundary: Some(foundation.pipeline.boundary.arn()),
+            max_session_seconds: None,
+            tags: Tags::new(),
+        },
+    );
+    instance.monitoring_interval_seconds = interval;
+    instance.monitoring_role = Some(role.arn());
+}
+
 /// The dependencies stack `name` of `environment`, in `foundation`'s network.
 pub fn dependencies(
     name: &str,
@@ -133,7 +235,15 @@ pub fn dependencies(
         instance.maintenance_window = Some(environment.db_maintenance_window.clone());
         instance.backup_window = Some(environment.db_backup_window.clone());
         instance.apply_immediately = environment.db_apply_immediately;
-        let instance = s.add("db-instance", instance);
+        let logs = environment.db_logging.then(|| database_logging(&mut s, environment, name, &mut instance));
+        if environment.db_monitoring_interval_seconds > 0 {
+            enhanced_monitoring(&mut s, foundation, &mut instance, environment.db_monitoring_interval_seconds);
+        }
+        let instance = s.add(INSTANCE, instance);
+        if let Some(logs) = &logs {
+            // RDS creates a missing group itself, keeping events forever: this one exists first.
+            s.depends_on(&instance, logs);
+        }
         s.protect(&instance, environment.protected);
         s.output("db_address", instance.endpoint());
         s.output("db_port", instance.port());

@@ -55,6 +55,13 @@ pub struct Settings {
     /// The VPC's default security group is taken over and emptied: a resource launched without a
     /// group of its own reaches nothing and is reached by nothing.
     pub close_default_security_group: bool,
+    /// Database logging: the engine's log (errors, connections, DDL, statements slower than a
+    /// second, never their parameter values) through a parameter group the dependencies stack
+    /// owns, published to CloudWatch Logs into a group kept `log_retention_days`.
+    pub db_logging: bool,
+    /// Enhanced Monitoring of databases: seconds between operating system metrics (1, 5, 10, 15,
+    /// 30 or 60), or 0: off.
+    pub db_monitoring_interval_seconds: u32,
     /// Buckets and repositories may be deleted with their content.
     pub force_destroy_data: bool,
     /// Tasks each service keeps running.

@@ -286,6 +286,75 @@ async fn rds_instances_are_created_then_modified_in_stages() {
     assert_eq!(seen.first().map(String::as_str), Some("storage-optimization"));
 }
 
+/// What RDS checks of the parameter group and the Enhanced Monitoring role an instance names,
+/// and the log groups it publishes to.
+#[tokio::test]
+async fn rds_checks_parameter_groups_and_monitoring_roles_and_creates_log_groups() {
+    // Lifecycles off: the instance takes a modification at once.
+    let emulator = Emulator::start_with(AwsBehaviour::lenient().consistency(true));
+    let config = emulator.sdk_config().await;
+    let (rds, iam) = (aws_sdk_rds::Client::new(&config), aws_sdk_iam::Client::new(&config));
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&config);
+    let group = |name: &str, family: &str| {
+        rds.create_db_parameter_group()
+            .db_parameter_group_name(name)
+            .db_parameter_group_family(family)
+            .description("test")
+            .send()
+    };
+    group("pg15", "postgres15").await.unwrap();
+    group("pg16", "postgres16").await.unwrap();
+    let (code, message) = refused(rds_create(&rds, "cards").db_parameter_group_name("pg15").send().await);
+    assert_eq!(code, "InvalidParameterCombination");
+    assert!(message.contains("Use a parameter group with DBParameterGroupFamily postgres16"), "{message}");
+
+    // A role that does not trust RDS monitoring is refused; a trusting one, moments after its
+    // creation, once.
+    let trust = |service: &str| {
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"Service":"{service}"}},"Action":"sts:AssumeRole"}}]}}"#
+        )
+    };
+    let role = |name: &'static str, service: &str| {
+        iam.create_role().role_name(name).assume_role_policy_document(trust(service)).send()
+    };
+    let ecs = role("ecs", "ecs-tasks.amazonaws.com").await.unwrap().role().unwrap().arn().to_string();
+    let monitoring =
+        role("monitoring", "monitoring.rds.amazonaws.com").await.unwrap().role().unwrap().arn().to_string();
+    let monitored = |arn: &str| {
+        rds_create(&rds, "cards")
+            .db_parameter_group_name("pg16")
+            .enable_cloudwatch_logs_exports("postgresql")
+            .monitoring_interval(60)
+            .monitoring_role_arn(arn)
+    };
+    let enhanced =
+        "IAM role ARN value is invalid or does not include the required permissions for: ENHANCED_MONITORING";
+    assert_eq!(refused(monitored(&ecs).send().await), ("InvalidParameterValue".to_string(), enhanced.to_string()));
+    assert_eq!(refused(monitored(&monitoring).send().await).1, enhanced, "not assumable yet");
+    monitored(&monitoring).send().await.expect("assumable by now");
+
+    // RDS made the log group it publishes to, keeping events forever.
+    let groups = logs.describe_log_groups().log_group_name_prefix("/aws/rds/instance/cards/").send().await.unwrap();
+    let [group] = groups.log_groups() else { panic!("one group: {groups:?}") };
+    assert_eq!((group.log_group_name(), group.retention_in_days()), (Some("/aws/rds/instance/cards/postgresql"), None));
+
+    // A group in use is not deleted; the engine's default group is there to go back to.
+    let (code, _) = refused(rds.delete_db_parameter_group().db_parameter_group_name("pg16").send().await);
+    assert_eq!(code, "InvalidDBParameterGroupState");
+    let back = rds
+        .modify_db_instance()
+        .db_instance_identifier("cards")
+        .db_parameter_group_name("default.postgres16")
+        .apply_immediately(true)
+        .send()
+        .await
+        .unwrap();
+    let name = back.db_instance().unwrap().db_parameter_groups()[0].db_parameter_group_name();
+    assert_eq!(name, Some("default.postgres16"));
+    rds.delete_db_parameter_group().db_parameter_group_name("pg16").send().await.unwrap();
+}
+
 #[tokio::test]
 async fn rds_modifications_not_applied_immediately_wait_for_the_maintenance_window() {
     let emulator = Emulator::start_with(AwsBehaviour::strict().duration("rds_modifying", 10.0));

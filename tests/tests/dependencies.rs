@@ -304,3 +304,71 @@ async fn the_dependencies_need_the_foundation_applied_first() {
         .to_string()
         .starts_with("stack `card-dependencies` uses stack `foundation`, which has not been applied in `dev`"));
 }
+
+/// Database logging and Enhanced Monitoring switched on for an existing database, then off: the
+/// parameter group, the log group and the monitoring role are made before the instance is
+/// changed to use them (RDS refuses a role it cannot assume yet, once, and is asked again), the
+/// plan says the group takes effect at the next reboot, nothing is planned again, and switched
+/// off the instance lets go of them before they are deleted (RDS refuses to delete a group in
+/// use).
+#[tokio::test]
+async fn database_logging_and_monitoring_switch_on_and_off_in_place() {
+    let h = Harness::new().await;
+    let dev = environment("dev");
+    assert!(!dev.db_logging && dev.db_monitoring_interval_seconds == 0);
+    h.bootstrap(&dev).await;
+    let (foundation, deps) = stacks_for(&dev, DatabaseOptions::postgres("cards"));
+    h.apply_converged(&foundation).await;
+    let state = h.apply_converged(&deps).await;
+    let identifier = id_of(&state, "db-instance");
+
+    let mut on = dev.clone();
+    on.settings.db_logging = true;
+    on.settings.db_monitoring_interval_seconds = 60;
+    let (_, logged) = stacks_for(&on, DatabaseOptions::postgres("cards"));
+    let plan = h.plan(&logged).await;
+    let created: BTreeSet<&str> =
+        plan.resources.iter().filter(|r| r.action == Action::Create).map(|r| r.address.name()).collect();
+    assert_eq!(created, BTreeSet::from(["db-log", "db-monitoring", "db-parameters"]));
+    let change = plan.change(&db_address()).unwrap();
+    assert_eq!(change.action, Action::Update);
+    let text = platform::render::plan_text(&plan);
+    assert!(text.contains("the instance uses the new group's parameters after its next reboot"), "{text}");
+    let state = h.apply_converged(&logged).await;
+    let db = instance(&h, &identifier).await;
+    assert_eq!(db.enabled_cloudwatch_logs_exports(), ["postgresql", "upgrade"]);
+    assert_eq!(db.monitoring_interval(), Some(60));
+    assert_eq!(
+        db.monitoring_role_arn(),
+        state.resources[&Address::new("card-dependencies", "db-monitoring")].outputs["arn"].as_str()
+    );
+    assert_eq!(db.db_parameter_groups()[0].db_parameter_group_name(), Some("dev-card-dependencies-db-parameters"));
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&h.config);
+    let name = format!("/aws/rds/instance/{identifier}/postgresql");
+    let groups = logs.describe_log_groups().log_group_name_prefix(&name).send().await.unwrap();
+    assert_eq!(
+        groups.log_groups()[0].retention_in_days(),
+        Some(30),
+        "the stack's group, with the environment's retention"
+    );
+    assert!(!h.plan(&logged).await.has_changes(), "nothing planned again");
+
+    // Off again: the instance back on the engine's default group, exporting nothing, unmonitored;
+    // then what it used is deleted.
+    let plan = h.plan(&deps).await;
+    let deleted: BTreeSet<&str> =
+        plan.resources.iter().filter(|r| r.action == Action::Delete).map(|r| r.address.name()).collect();
+    assert_eq!(deleted, BTreeSet::from(["db-log", "db-monitoring", "db-parameters"]));
+    h.apply_converged(&deps).await;
+    let db = instance(&h, &identifier).await;
+    assert!(db.enabled_cloudwatch_logs_exports().is_empty());
+    assert_eq!(db.monitoring_interval(), Some(0));
+    assert_eq!(db.db_parameter_groups()[0].db_parameter_group_name(), Some("default.postgres17"));
+    let rds = aws_sdk_rds::Client::new(&h.config);
+    let gone =
+        rds.describe_db_parameter_groups().db_parameter_group_name("dev-card-dependencies-db-parameters").send().await;
+    assert!(gone.map_or(true, |g| g.db_parameter_groups().is_empty()), "the group is deleted once no instance uses it");
+    assert!(!h.plan(&deps).await.has_changes());
+    h.destroy(&deps).await;
+    h.destroy(&foundation).await;
+}

@@ -264,6 +264,31 @@ async fn default_security_groups_are_closed_outside_dev() {
     }
 }
 
+/// Outside dev every database publishes its log with queries logged, and has Enhanced
+/// Monitoring: an environment with either off breaks its rule at the instance, and so does a
+/// parameter group that stops logging statements.
+#[tokio::test]
+async fn databases_log_and_are_monitored_outside_dev() {
+    let instance = Address::new("card-dependencies", "db-instance");
+    for name in ["staging", "prod"] {
+        let mut env = environment(name);
+        assert!(env.db_logging && env.db_monitoring_interval_seconds > 0, "{name} logs and monitors its databases");
+        env.settings.db_logging = false;
+        refused(&card_stacks_for(&env), "rds-logging", &instance).await;
+        let mut env = environment(name);
+        env.settings.db_monitoring_interval_seconds = 0;
+        refused(&card_stacks_for(&env), "rds-enhanced-monitoring", &instance).await;
+        let mut specs = card_stacks(name);
+        let deps = stack(&mut specs, "card-dependencies");
+        let group = deps.resources.iter_mut().find(|r| r.address.name() == "db-parameters").unwrap();
+        group.props["parameters"]["log_statement"] = json!("none");
+        refused(&specs, "rds-logging", &instance).await;
+    }
+    let mut dev = card_stacks("dev");
+    let deps = stack(&mut dev, "card-dependencies");
+    assert!(deps.resources.iter().all(|r| r.type_name != "aws.rds.db_parameter_group"), "dev goes without, and may");
+}
+
 #[tokio::test]
 async fn load_balancers_drop_invalid_headers() {
     let mut specs = card_stacks("dev");

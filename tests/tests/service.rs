@@ -3,7 +3,7 @@
 //! ECS secrets, the service registered with its target group and Cloud Map, everything tagged, no
 //! change planned right after apply, and a new image deployed as one new task definition revision.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use platform::plan::Action;
 use platform::{Address, StackSpec};
@@ -271,6 +271,42 @@ async fn the_card_service_in_production() {
         json!({"StringEquals": {"aws:SourceAccount": "123456789012"},
                "ArnLike": {"aws:SourceArn": "arn:aws:ec2:*:123456789012:vpc-flow-log/*"}})
     );
+    // The database: its log published into a group of the stack's own (created first, with the
+    // environment's retention), queries logged through a parameter group of its own, Enhanced
+    // Monitoring every minute through a role only RDS monitoring may assume for this instance.
+    let rds = aws_sdk_rds::Client::new(&h.config);
+    let instance = rds.describe_db_instances().db_instance_identifier(id_of(deps, "db-instance")).send().await.unwrap();
+    let instance = &instance.db_instances()[0];
+    assert_eq!(instance.enabled_cloudwatch_logs_exports(), ["postgresql", "upgrade"]);
+    assert_eq!(instance.monitoring_interval(), Some(60));
+    assert_eq!(instance.monitoring_role_arn(), Some(output(deps, "card-dependencies.db-monitoring", "arn").as_str()));
+    let group = instance.db_parameter_groups()[0].db_parameter_group_name().unwrap();
+    assert_eq!(group, "prod-card-dependencies-db-parameters");
+    let parameters = rds.describe_db_parameters().db_parameter_group_name(group).source("user").send().await.unwrap();
+    let parameters: BTreeMap<&str, &str> =
+        parameters.parameters().iter().filter_map(|p| Some((p.parameter_name()?, p.parameter_value()?))).collect();
+    for (name, value) in
+        [("log_statement", "ddl"), ("log_min_duration_statement", "1000"), ("log_parameter_max_length", "0")]
+    {
+        assert_eq!(parameters.get(name), Some(&value), "{name} in {parameters:?}");
+    }
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&h.config);
+    let log_group = "/aws/rds/instance/prod-card-dependencies-db-instance/postgresql";
+    let groups = logs.describe_log_groups().log_group_name_prefix(log_group).send().await.unwrap();
+    let [db_logs] = groups.log_groups() else { panic!("one group: {groups:?}") };
+    assert_eq!((db_logs.log_group_name(), db_logs.retention_in_days()), (Some(log_group), Some(365)));
+    let role = iam.get_role().role_name("prod-card-dependencies-db-monitoring").send().await.unwrap();
+    let trust = percent_encoding::percent_decode_str(role.role().unwrap().assume_role_policy_document().unwrap())
+        .decode_utf8()
+        .unwrap()
+        .to_string();
+    let trust: Value = serde_json::from_str(&trust).unwrap();
+    assert_eq!(trust["Statement"][0]["Principal"], json!({"Service": "monitoring.rds.amazonaws.com"}));
+    assert_eq!(
+        trust["Statement"][0]["Condition"]["ArnLike"],
+        json!({"aws:SourceArn": "arn:aws:rds:*:123456789012:db:prod-card-dependencies-db-instance"})
+    );
+
     let tg = elb.describe_target_groups().target_group_arns(id_of(service, "targets")).send().await.unwrap();
     let tg = &tg.target_groups()[0];
     assert_eq!((tg.health_check_path(), tg.health_check_port()), (Some("/health/live"), Some("8081")));

@@ -194,6 +194,28 @@ impl Stack {
 
     /// Adds a resource under `logical` (unique in the stack) and returns its typed handle.
     pub fn add<R: Resource>(&mut self, logical: &str, resource: R) -> Handle<R> {
+        self.insert(logical, None, resource)
+    }
+
+    /// The name a resource of type `R` added under `logical` gets, known before it is added (for
+    /// names other resources must spell out, such as a log group named after an instance);
+    /// `None` for types whose name depends on their attributes or that have none.
+    pub fn name_for<R: Resource>(&self, logical: &str) -> Option<String> {
+        match R::SCHEMA.name_style {
+            NameStyle::Tag | NameStyle::Dashed { .. } => Some(format!("{}-{}-{}", self.env, self.name, logical)),
+            NameStyle::Path { .. } => Some(format!("/platform/{}/{}/{}", self.env, self.name, logical)),
+            NameStyle::Unique { .. } | NameStyle::None => None,
+        }
+    }
+
+    /// Adds a resource like [`Stack::add`], named `name` instead of the name platform derives from
+    /// the address: for a name AWS dictates, such as the log group an RDS instance publishes to
+    /// (`/aws/rds/instance/ID/postgresql`). Only for types with a name of their own.
+    pub fn add_named<R: Resource>(&mut self, logical: &str, name: &str, resource: R) -> Handle<R> {
+        self.insert(logical, Some(name), resource)
+    }
+
+    fn insert<R: Resource>(&mut self, logical: &str, named: Option<&str>, resource: R) -> Handle<R> {
         let address = Address::new(&self.name, logical);
         let handle = Handle { address: address.clone(), _type: PhantomData };
         if let Err(e) = validate::logical_name(logical) {
@@ -217,9 +239,20 @@ impl Stack {
                 return handle;
             }
         };
-        let name = match schema.name_style {
-            NameStyle::Tag => Some(format!("{}-{}-{}", self.env, self.name, logical)),
-            NameStyle::Dashed { max_len, lowercase } | NameStyle::Unique { max_len, lowercase } => {
+        let name = match (schema.name_style, named) {
+            (NameStyle::Tag | NameStyle::None, Some(_)) => {
+                self.problems.push(format!("{address}: a {} is not named by its declaration", schema.type_name));
+                None
+            }
+            (
+                NameStyle::Dashed { max_len, .. } | NameStyle::Unique { max_len, .. } | NameStyle::Path { max_len },
+                Some(n),
+            ) => {
+                validate::length(&format!("{address}: name `{n}`"), n, max_len, &mut self.problems);
+                Some(n.to_string())
+            }
+            (NameStyle::Tag, None) => self.name_for::<R>(logical),
+            (NameStyle::Dashed { max_len, lowercase } | NameStyle::Unique { max_len, lowercase }, None) => {
                 let mut n = format!("{}-{}-{}", self.env, self.name, logical);
                 if matches!(schema.name_style, NameStyle::Unique { .. }) {
                     // The readable part is shortened to leave room for the hash.
@@ -232,12 +265,12 @@ impl Stack {
                 validate::length(&format!("{address}: name `{n}`"), &n, max_len, &mut self.problems);
                 Some(n)
             }
-            NameStyle::Path { max_len } => {
-                let n = format!("/platform/{}/{}/{}", self.env, self.name, logical);
+            (NameStyle::Path { max_len }, None) => {
+                let n = self.name_for::<R>(logical).unwrap_or_default();
                 validate::length(&format!("{address}: name `{n}`"), &n, max_len, &mut self.problems);
                 Some(n)
             }
-            NameStyle::None => None,
+            (NameStyle::None, None) => None,
         };
         if let (Some(n), true) = (&name, schema.name_style.in_props()) {
             props.insert("name".into(), Value::String(n.clone()));

@@ -22,6 +22,7 @@ pub(super) fn run(builtin: Builtin, patterns: &[String], spec: &StackSpec, index
         Builtin::NoPlainHttp => no_plain_http(spec, index),
         Builtin::VpcFlowLogs => vpc_flow_logs(spec, index),
         Builtin::DefaultSecurityGroupClosed => default_security_group_closed(spec, index),
+        Builtin::DatabaseLogging => database_logging(spec, index),
         Builtin::ContainerSecrets => container_secrets(patterns, spec),
         Builtin::IamWildcards => iam_wildcards(patterns, spec),
         Builtin::IamPassRole => iam_pass_role(spec),
@@ -199,6 +200,46 @@ fn default_security_group_closed(spec: &StackSpec, index: &Index<'_>) -> Hits {
         .filter(|vpc| !closed.contains(&vpc.address.to_string()))
         .map(|vpc| (vpc.address.clone(), "its default security group is not taken over with no rule".to_string()))
         .collect()
+}
+
+fn database_logging(spec: &StackSpec, index: &Index<'_>) -> Hits {
+    let mut hits = vec![];
+    for db in of_type(spec, DB_INSTANCE.type_name) {
+        let postgres = db.props["engine"] == "postgres";
+        let exported: Vec<&str> = db.props["log_exports"]
+            .as_array()
+            .map(|l| l.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let needed: &[&str] = if postgres { &["postgresql"] } else { &["error", "slowquery"] };
+        let missing: Vec<&str> = needed.iter().copied().filter(|l| !exported.contains(l)).collect();
+        if !missing.is_empty() {
+            hits.push((
+                db.address.clone(),
+                format!("does not publish its {} log to CloudWatch Logs", missing.join(" and ")),
+            ));
+        }
+        let Some(group) = index.target(&db.props["parameter_group"]) else {
+            hits.push((
+                db.address.clone(),
+                "has no parameter group of the stacks' own turning query logging on".into(),
+            ));
+            continue;
+        };
+        let parameter = |name: &str| group.props["parameters"][name].as_str().map(str::to_string);
+        let logs_queries = if postgres {
+            parameter("log_statement").is_some_and(|v| v != "none")
+                && parameter("log_min_duration_statement").and_then(|v| v.parse::<i64>().ok()).is_some_and(|v| v >= 0)
+        } else {
+            parameter("slow_query_log").is_some_and(|v| v == "1")
+        };
+        if !logs_queries {
+            hits.push((
+                db.address.clone(),
+                format!("its parameter group {} does not turn query logging on", group.address),
+            ));
+        }
+    }
+    hits
 }
 
 /// Whether a literal environment value looks like a credential.

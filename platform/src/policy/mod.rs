@@ -133,6 +133,11 @@ pub enum Builtin {
     VpcFlowLogs,
     /// Every VPC's default security group is taken over with no rule.
     DefaultSecurityGroupClosed,
+    /// Every database publishes its engine's log to CloudWatch Logs (PostgreSQL: `postgresql`;
+    /// MySQL: `error` and `slowquery`) with query logging on in a parameter group declared in the
+    /// stacks (PostgreSQL: `log_statement` other than `none` and `log_min_duration_statement` of
+    /// 0 or more; MySQL: `slow_query_log`).
+    DatabaseLogging,
     /// No container environment variable whose name contains one of `patterns` (case-insensitive,
     /// names ending in `_ARN` excepted) or whose value looks like a credential.
     ContainerSecrets,

@@ -200,6 +200,13 @@ impl ProviderError {
             // role`, https://github.com/hashicorp/terraform-provider-aws/issues/29323).
             || matches!(self, ProviderError::Api { code: Some(code), message, .. }
                 if code == "InvalidParameter" && message.contains("Unable to assume given IAM role"))
+            // RDS naming an Enhanced Monitoring role created moments ago (`InvalidParameterValue:
+            // IAM role ARN value is invalid or does not include the required permissions for:
+            // ENHANCED_MONITORING`, which Terraform's RDS resources retry for the same reason:
+            // https://github.com/hashicorp/terraform-provider-aws/blob/main/internal/service/rds/instance.go).
+            || matches!(self, ProviderError::Api { code: Some(code), message, .. }
+                if code == "InvalidParameterValue"
+                    && message.contains("IAM role ARN value is invalid or does not include the required permissions"))
     }
 }
 

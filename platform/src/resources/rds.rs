@@ -135,7 +135,7 @@ pub const DB_INSTANCE: TypeSchema = TypeSchema {
     name_style: NameStyle::Dashed { max_len: 63, lowercase: true },
     // What AWS cannot change on an existing instance. Everything else is modified in place.
     force_new: &["name", "engine", "storage_encrypted", "master_username", "db_name", "subnet_group"],
-    sets: &["security_groups"],
+    sets: &["security_groups", "log_exports"],
     taggable: true,
     outputs: DbInstanceOutputs::NAMES,
     awaits: true,
@@ -163,6 +163,14 @@ fn instance_update_check(before: &Value, after: &Value) -> UpdateCheck {
                 (old * 11).div_ceil(10)
             ));
         }
+    }
+    if before.get("parameter_group") != after.get("parameter_group") {
+        // https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_WorkingWithParamGroups.Associating.html
+        check.notes.push(
+            "parameter_group: the instance uses the new group's parameters after its next reboot (platform does not \
+             reboot it; RDS reports the group `pending-reboot` until then)"
+                .into(),
+        );
     }
     let deferred: Vec<&str> = DISRUPTIVE.iter().copied().filter(|a| before.get(*a) != after.get(*a)).collect();
     if !deferred.is_empty() {
@@ -238,6 +246,24 @@ pub struct DbInstance {
     pub auto_minor_version_upgrade: bool,
     /// Performance Insights.
     pub performance_insights: bool,
+    /// The DB parameter group of the instance's engine settings; `None`: the engine's default
+    /// group (`default.postgres17`), which cannot be changed. A new instance takes the group at
+    /// once; for an existing one, a change of group takes effect at its next reboot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter_group: Option<Ref<DbParameterGroupName>>,
+    /// The engine logs RDS publishes to CloudWatch Logs, into `/aws/rds/instance/ID/TYPE`
+    /// (PostgreSQL: `postgresql`, `upgrade`; MySQL: `error`, `general`, `slowquery`):
+    /// <https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_LogAccess.Concepts.PostgreSQL.html>.
+    /// RDS creates a missing group with no retention: declare the group first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub log_exports: Vec<String>,
+    /// Enhanced Monitoring: seconds between the operating system metrics RDS sends to CloudWatch
+    /// Logs (1, 5, 10, 15, 30 or 60), or 0: off. Needs `monitoring_role`.
+    #[serde(default)]
+    pub monitoring_interval_seconds: u32,
+    /// The role RDS sends Enhanced Monitoring metrics with (trusting `monitoring.rds.amazonaws.com`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitoring_role: Option<Ref<Arn>>,
     /// Take a final snapshot when the instance is deleted. Not an AWS attribute: it only changes how
     /// the instance is deleted. (Automated backups are always kept when an instance is deleted.)
     #[serde(default)]
@@ -308,12 +334,31 @@ impl DbInstance {
             copy_tags_to_snapshot: true,
             auto_minor_version_upgrade: true,
             performance_insights: false,
+            parameter_group: None,
+            log_exports: vec![],
+            monitoring_interval_seconds: 0,
+            monitoring_role: None,
             final_snapshot: true,
             max_allocated_storage_gb: None,
             maintenance_window: None,
             backup_window: None,
             apply_immediately: true,
             tags: Tags::new(),
+        }
+    }
+}
+
+impl DbInstance {
+    /// The parameter group family of the instance's engine and version (`postgres17`,
+    /// `mysql8.0`): a group of another family is refused
+    /// (<https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/parameter-groups-overview.html>).
+    pub fn parameter_group_family(&self) -> String {
+        let mut parts = self.engine_version.split('.');
+        match self.engine {
+            DbEngine::Postgres => format!("postgres{}", parts.next().unwrap_or_default()),
+            DbEngine::Mysql => {
+                format!("mysql{}.{}", parts.next().unwrap_or_default(), parts.next().unwrap_or("0"))
+            }
         }
     }
 }
@@ -398,6 +443,28 @@ impl Resource for DbInstance {
         }
         if self.security_groups.is_empty() {
             problems.push("security_groups: a database needs its own security group".into());
+        }
+        // https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html
+        // (EnableCloudwatchLogsExports, MonitoringInterval, MonitoringRoleArn).
+        let exportable: &[&str] = match self.engine {
+            DbEngine::Postgres => &["postgresql", "upgrade", "iam-db-auth-error"],
+            DbEngine::Mysql => &["error", "general", "slowquery", "audit", "iam-db-auth-error"],
+        };
+        for log in &self.log_exports {
+            if !exportable.contains(&log.as_str()) {
+                problems.push(format!("log_exports: `{log}` is not a log this engine exports ({exportable:?})"));
+            }
+        }
+        if ![0, 1, 5, 10, 15, 30, 60].contains(&self.monitoring_interval_seconds) {
+            problems.push(format!(
+                "monitoring_interval_seconds: {} must be 0 (off), 1, 5, 10, 15, 30 or 60",
+                self.monitoring_interval_seconds
+            ));
+        }
+        if (self.monitoring_interval_seconds > 0) != self.monitoring_role.is_some() {
+            problems.push(
+                "monitoring_role: Enhanced Monitoring needs both an interval and a role (and neither when off)".into(),
+            );
         }
         if let Some(max) = self.max_allocated_storage_gb {
             // https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_PIOPS.Autoscaling.html

@@ -414,6 +414,7 @@ fn observe_instance(
     if max_allocated.is_some_and(|max| allocated > declared_storage && allocated <= max) && declared_storage > 0 {
         allocated = declared_storage;
     }
+    let monitoring = db.monitoring_interval().and_then(|v| u32::try_from(v).ok()).unwrap_or_default();
     // A window RDS picked (none declared) is not a change; a declared one is read back.
     let window = |reported: Option<&str>, declared: Option<String>| declared.and(reported.map(str::to_string));
     let props = DbInstance {
@@ -450,6 +451,23 @@ fn observe_instance(
         performance_insights: db
             .performance_insights_enabled()
             .unwrap_or_else(|| recorded.kept(|p| p.performance_insights)),
+        // The engine's default group (`default.postgres17`) is what an instance declared without
+        // one uses.
+        parameter_group: db
+            .db_parameter_groups()
+            .first()
+            .and_then(|g| g.db_parameter_group_name())
+            .filter(|name| !name.starts_with("default."))
+            .map(Ref::existing),
+        log_exports: {
+            let mut logs = db.enabled_cloudwatch_logs_exports().to_vec();
+            logs.sort();
+            logs
+        },
+        monitoring_interval_seconds: monitoring,
+        // With Enhanced Monitoring off, a role RDS still reports (it keeps the last one named) is
+        // not in use: read as none, as declared.
+        monitoring_role: db.monitoring_role_arn().filter(|arn| !arn.is_empty() && monitoring > 0).map(Ref::existing),
         final_snapshot: recorded.kept(|p| p.final_snapshot),
         max_allocated_storage_gb: max_allocated.filter(|max| *max > allocated),
         maintenance_window: window(db.preferred_maintenance_window(), recorded.kept(|p| p.maintenance_window.clone())),
@@ -501,6 +519,10 @@ impl AwsResource for DbInstances {
             .copy_tags_to_snapshot(i.copy_tags_to_snapshot)
             .auto_minor_version_upgrade(i.auto_minor_version_upgrade)
             .enable_performance_insights(i.performance_insights)
+            .set_db_parameter_group_name(i.parameter_group.as_ref().map(|g| g.as_str().to_string()))
+            .set_enable_cloudwatch_logs_exports((!i.log_exports.is_empty()).then(|| i.log_exports.clone()))
+            .monitoring_interval(i32::try_from(i.monitoring_interval_seconds).unwrap_or_default())
+            .set_monitoring_role_arn(i.monitoring_role.as_ref().map(|r| r.as_str().to_string()))
             .set_max_allocated_storage(i.max_allocated_storage_gb.map(|v| i32::try_from(v).unwrap_or(i32::MAX)))
             .set_preferred_maintenance_window(i.maintenance_window.clone())
             .set_preferred_backup_window(i.backup_window.clone())
@@ -592,6 +614,39 @@ impl AwsResource for DbInstances {
             modify = modify.max_allocated_storage(int(max));
             changed = true;
         }
+        if old.parameter_group != new.parameter_group {
+            // Back to the engine's default group: RDS takes its name.
+            let group = match &new.parameter_group {
+                Some(g) => g.as_str().to_string(),
+                None => format!("default.{}", new.parameter_group_family()),
+            };
+            modify = modify.db_parameter_group_name(group);
+            changed = true;
+        }
+        let (mut old_logs, mut new_logs) = (old.log_exports.clone(), new.log_exports.clone());
+        old_logs.sort();
+        new_logs.sort();
+        if old_logs != new_logs {
+            // Applied at once whatever ApplyImmediately says
+            // (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBInstance.html,
+            // CloudwatchLogsExportConfiguration).
+            let enable: Vec<String> = new_logs.iter().filter(|l| !old_logs.contains(l)).cloned().collect();
+            let disable: Vec<String> = old_logs.iter().filter(|l| !new_logs.contains(l)).cloned().collect();
+            let config = aws_sdk_rds::types::CloudwatchLogsExportConfiguration::builder()
+                .set_enable_log_types((!enable.is_empty()).then_some(enable))
+                .set_disable_log_types((!disable.is_empty()).then_some(disable))
+                .build();
+            modify = modify.cloudwatch_logs_export_configuration(config);
+            changed = true;
+        }
+        if old.monitoring_interval_seconds != new.monitoring_interval_seconds
+            || old.monitoring_role != new.monitoring_role
+        {
+            modify = modify
+                .monitoring_interval(i32::try_from(new.monitoring_interval_seconds).unwrap_or_default())
+                .set_monitoring_role_arn(new.monitoring_role.as_ref().map(|r| r.as_str().to_string()));
+            changed = true;
+        }
         if let Some(w) = new.maintenance_window.as_ref().filter(|w| old.maintenance_window.as_ref() != Some(*w)) {
             modify = modify.preferred_maintenance_window(w);
             changed = true;
@@ -624,6 +679,10 @@ impl AwsResource for DbInstances {
                     {
                         tokio::time::sleep(poll_delay(started.elapsed())).await;
                         wait_usable(aws, id, current.progress).await?;
+                    }
+                    // A monitoring role created moments ago, which RDS cannot assume yet.
+                    Err(e) if e.is_not_yet_visible() && started.elapsed() < super::retry::CONSISTENCY_WINDOW => {
+                        tokio::time::sleep(poll_delay(started.elapsed())).await;
                     }
                     other => {
                         other?;

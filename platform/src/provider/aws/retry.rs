@@ -218,6 +218,16 @@ mod tests {
         };
         assert!(flow_log("Unable to assume given IAM role: arn:aws:iam::1:role/x").is_not_yet_visible());
         assert!(!flow_log("Invalid traffic type").is_not_yet_visible());
+        let monitoring = |message: &str| ProviderError::Api {
+            operation: "rds:CreateDBInstance",
+            code: Some("InvalidParameterValue".into()),
+            message: message.into(),
+        };
+        assert!(monitoring(
+            "IAM role ARN value is invalid or does not include the required permissions for: ENHANCED_MONITORING"
+        )
+        .is_not_yet_visible());
+        assert!(!monitoring("Invalid DB instance class").is_not_yet_visible());
         assert!(api(Some("DependencyViolation")).is_in_use());
         assert!(api(Some("ResourceInUse")).is_in_use());
         assert!(api(Some("ClusterContainsServicesException")).is_in_use());
