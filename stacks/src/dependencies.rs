@@ -89,15 +89,16 @@ fn instance_name(s: &Stack) -> String {
     s.name_for::<DbInstance>(INSTANCE).unwrap_or_default()
 }
 
-/// PostgreSQL's log, published to CloudWatch Logs: a parameter group of the stack's own sets what
-/// is logged, and the group RDS publishes to (`/aws/rds/instance/ID/postgresql`, which RDS would
-/// create with no retention:
-/// <https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_LogAccess.Concepts.PostgreSQL.html>)
-/// is declared with the environment's retention. What is logged: errors (always), connections
+/// PostgreSQL's logs, published to CloudWatch Logs: a parameter group of the stack's own sets what
+/// is logged, and the groups RDS publishes to (`/aws/rds/instance/ID/TYPE`, one per exported log,
+/// which RDS would create keeping events forever:
+/// <https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_LogAccess.Procedural.UploadtoCloudWatch.html>)
+/// are declared with the environment's retention, before the instance. What is logged: errors (always), connections
 /// and disconnections (who logged in, from where), DDL (schema and role changes: a role's
 /// password reaches the database only as a SCRAM verifier, see `card-service/src/credentials.rs`)
-/// and statements slower than a second, never the values of their parameters (card data), whether
-/// they succeed or fail. `rds.force_ssl` is on, as it is by default from PostgreSQL 15
+/// and statements slower than a second, never the values bound to their parameters (card data),
+/// whether they succeed or fail (values written into a statement's text would be logged with it:
+/// the service binds every value). `rds.force_ssl` is on, as it is by default from PostgreSQL 15
 /// (<https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/PostgreSQL.Concepts.General.SSL.html>):
 /// said here, it survives a change of default.
 fn database_logging(
@@ -105,7 +106,7 @@ fn database_logging(
     environment: &Environment,
     stack: &str,
     instance: &mut DbInstance,
-) -> Handle<LogGroup> {
+) -> Vec<Handle<LogGroup>> {
     let parameters = match instance.engine {
         DbEngine::Postgres => BTreeMap::from([
             ("log_connections".to_string(), "1".to_string()),
@@ -132,13 +133,18 @@ fn database_logging(
         ),
     );
     instance.parameter_group = Some(group.name());
-    let (log_type, exports) = match instance.engine {
-        DbEngine::Postgres => ("postgresql", vec!["postgresql".to_string(), "upgrade".to_string()]),
-        DbEngine::Mysql => ("error", vec!["error".to_string(), "slowquery".to_string()]),
+    let exports: &[&str] = match instance.engine {
+        DbEngine::Postgres => &["postgresql", "upgrade"],
+        DbEngine::Mysql => &["error", "slowquery"],
     };
-    instance.log_exports = exports;
-    let name = format!("/aws/rds/instance/{}/{log_type}", instance_name(s));
-    s.add_named("db-log", &name, LogGroup::new(environment.log_retention_days))
+    instance.log_exports = exports.iter().map(|l| l.to_string()).collect();
+    exports
+        .iter()
+        .map(|log| {
+            let name = format!("/aws/rds/instance/{}/{log}", instance_name(s));
+            s.add_named(&format!("db-{log}-log"), &name, LogGroup::new(environment.log_retention_days))
+        })
+        .collect()
 }
 
 /// Enhanced Monitoring: the database host's operating system metrics, sent by RDS with a role
@@ -151,9 +157,10 @@ fn enhanced_monitoring(s: &mut Stack, foundation: &Foundation, instance: &mut Db
     let group = "log-group:RDSOSMetrics";
     let policy = PolicyDocument {
         statements: vec![
+            // The group's ARN in both forms (`NAME` and `NAME:*`), as AWS's `log-group:RDS*` covers.
             Statement::allow(
                 &["logs:CreateLogGroup", "logs:PutRetentionPolicy"],
-                vec![Ref::account_arn_in("logs", "*", group)],
+                vec![Ref::account_arn_in("logs", "*", group), Ref::account_arn_in("logs", "*", &format!("{group}:*"))],
             ),
             Statement::allow(
                 &["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams", "logs:GetLogEvents"],
@@ -240,9 +247,9 @@ pub fn dependencies(
             enhanced_monitoring(&mut s, foundation, &mut instance, environment.db_monitoring_interval_seconds);
         }
         let instance = s.add(INSTANCE, instance);
-        if let Some(logs) = &logs {
-            // RDS creates a missing group itself, keeping events forever: this one exists first.
-            s.depends_on(&instance, logs);
+        for group in logs.iter().flatten() {
+            // RDS creates a missing group itself, keeping events forever: these exist first.
+            s.depends_on(&instance, group);
         }
         s.protect(&instance, environment.protected);
         s.output("db_address", instance.endpoint());

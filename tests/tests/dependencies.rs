@@ -329,7 +329,7 @@ async fn database_logging_and_monitoring_switch_on_and_off_in_place() {
     let plan = h.plan(&logged).await;
     let created: BTreeSet<&str> =
         plan.resources.iter().filter(|r| r.action == Action::Create).map(|r| r.address.name()).collect();
-    assert_eq!(created, BTreeSet::from(["db-log", "db-monitoring", "db-parameters"]));
+    assert_eq!(created, BTreeSet::from(["db-monitoring", "db-parameters", "db-postgresql-log", "db-upgrade-log"]));
     let change = plan.change(&db_address()).unwrap();
     assert_eq!(change.action, Action::Update);
     let text = platform::render::plan_text(&plan);
@@ -344,13 +344,13 @@ async fn database_logging_and_monitoring_switch_on_and_off_in_place() {
     );
     assert_eq!(db.db_parameter_groups()[0].db_parameter_group_name(), Some("dev-card-dependencies-db-parameters"));
     let logs = aws_sdk_cloudwatchlogs::Client::new(&h.config);
-    let name = format!("/aws/rds/instance/{identifier}/postgresql");
-    let groups = logs.describe_log_groups().log_group_name_prefix(&name).send().await.unwrap();
-    assert_eq!(
-        groups.log_groups()[0].retention_in_days(),
-        Some(30),
-        "the stack's group, with the environment's retention"
-    );
+    let prefix = format!("/aws/rds/instance/{identifier}/");
+    let groups = logs.describe_log_groups().log_group_name_prefix(&prefix).send().await.unwrap();
+    let groups: Vec<(&str, Option<i32>)> =
+        groups.log_groups().iter().map(|g| (g.log_group_name().unwrap(), g.retention_in_days())).collect();
+    let (postgresql, upgrade) = (format!("{prefix}postgresql"), format!("{prefix}upgrade"));
+    // The stack's groups, one per exported log, with the environment's retention.
+    assert_eq!(groups, [(postgresql.as_str(), Some(30)), (upgrade.as_str(), Some(30))]);
     assert!(!h.plan(&logged).await.has_changes(), "nothing planned again");
 
     // Off again: the instance back on the engine's default group, exporting nothing, unmonitored;
@@ -358,7 +358,7 @@ async fn database_logging_and_monitoring_switch_on_and_off_in_place() {
     let plan = h.plan(&deps).await;
     let deleted: BTreeSet<&str> =
         plan.resources.iter().filter(|r| r.action == Action::Delete).map(|r| r.address.name()).collect();
-    assert_eq!(deleted, BTreeSet::from(["db-log", "db-monitoring", "db-parameters"]));
+    assert_eq!(deleted, BTreeSet::from(["db-monitoring", "db-parameters", "db-postgresql-log", "db-upgrade-log"]));
     h.apply_converged(&deps).await;
     let db = instance(&h, &identifier).await;
     assert!(db.enabled_cloudwatch_logs_exports().is_empty());

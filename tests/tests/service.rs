@@ -291,10 +291,11 @@ async fn the_card_service_in_production() {
         assert_eq!(parameters.get(name), Some(&value), "{name} in {parameters:?}");
     }
     let logs = aws_sdk_cloudwatchlogs::Client::new(&h.config);
-    let log_group = "/aws/rds/instance/prod-card-dependencies-db-instance/postgresql";
-    let groups = logs.describe_log_groups().log_group_name_prefix(log_group).send().await.unwrap();
-    let [db_logs] = groups.log_groups() else { panic!("one group: {groups:?}") };
-    assert_eq!((db_logs.log_group_name(), db_logs.retention_in_days()), (Some(log_group), Some(365)));
+    let prefix = "/aws/rds/instance/prod-card-dependencies-db-instance/";
+    let groups = logs.describe_log_groups().log_group_name_prefix(prefix).send().await.unwrap();
+    let groups: Vec<(String, Option<i32>)> =
+        groups.log_groups().iter().map(|g| (g.log_group_name().unwrap().to_string(), g.retention_in_days())).collect();
+    assert_eq!(groups, [(format!("{prefix}postgresql"), Some(365)), (format!("{prefix}upgrade"), Some(365))]);
     let role = iam.get_role().role_name("prod-card-dependencies-db-monitoring").send().await.unwrap();
     let trust = percent_encoding::percent_decode_str(role.role().unwrap().assume_role_policy_document().unwrap())
         .decode_utf8()
