@@ -61,6 +61,11 @@ Corrections (each is a difference from AWS, not a behaviour of the product):
   certificate is issued once the record is in a public hosted zone of the account (with
   "lifecycles", some AWS minutes later: emulator_aws.py).
 
+- Route 53 CreateHostedZone: moto 5.2.5 makes a zone created with a VPC public unless
+  HostedZoneConfig.PrivateZone is sent too; AWS makes it private ("VPC (Private hosted zones
+  only)", https://docs.aws.amazon.com/Route53/latest/APIReference/API_CreateHostedZone.html). Here
+  the same, so a private zone's records validate no certificate.
+
 - Route 53 ChangeResourceRecordSets: moto 5.2.5 refuses a CREATE only when the very same change
   was made before; another CREATE of a name and type the zone has adds a second record set. AWS
   refuses it: CREATE "creates a resource record set that has the specified values" and fails with
@@ -118,6 +123,7 @@ from moto.iam.models import IAMBackend
 from moto.acm.models import CertBundle
 from moto.route53.exceptions import ResourceRecordAlreadyExists
 from moto.route53.models import Route53Backend
+from moto.route53.responses import Route53 as Route53Response
 from moto.elbv2.models import ELBv2Backend
 from moto.servicediscovery.models import ServiceDiscoveryBackend
 from moto.elbv2.exceptions import DuplicateLoadBalancerName as ELBv2DuplicateLoadBalancerName
@@ -414,6 +420,21 @@ def change_resource_record_sets(self, zoneid, change_list):
     return _change_resource_record_sets(self, zoneid, change_list)
 
 
+_create_hosted_zone = Route53Response.create_hosted_zone
+
+
+def create_hosted_zone(self):
+    """A zone created with a VPC is private ("VPC (Private hosted zones only)",
+    https://docs.aws.amazon.com/Route53/latest/APIReference/API_CreateHostedZone.html); moto makes it
+    public unless HostedZoneConfig.PrivateZone is sent too."""
+    if self._get_param("VPC.VPCId") and self._get_param("HostedZoneConfig.PrivateZone") is None:
+        get_bool = self._get_bool_param
+        self._get_bool_param = lambda name, if_none=None: (
+            True if name == "HostedZoneConfig.PrivateZone" else get_bool(name, if_none)
+        )
+    return _create_hosted_zone(self)
+
+
 _certificate_check = CertBundle.check
 
 
@@ -431,6 +452,7 @@ def certificate_check(self):
 ELBv2Backend.create_load_balancer = create_load_balancer
 CertBundle.check = certificate_check
 Route53Backend.change_resource_record_sets = change_resource_record_sets
+Route53Response.create_hosted_zone = create_hosted_zone
 for _action in ("create_private_dns_namespace", "create_http_namespace", "create_public_dns_namespace"):
     setattr(
         ServiceDiscoveryBackend,

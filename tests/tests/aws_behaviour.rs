@@ -1040,6 +1040,9 @@ async fn certificates_are_issued_only_once_their_validation_record_exists_and_st
             .send()
     };
     write(private).await.unwrap();
+    // Looked at (a record found would start the validation), then again well after a validation
+    // would have ended.
+    assert_eq!(status().await, "PENDING_VALIDATION");
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(status().await, "PENDING_VALIDATION", "a private zone validates nothing");
 
