@@ -839,6 +839,16 @@ def _rds_deleted(call: Call, result: Any) -> Any:
     return result
 
 
+def _rds_instances_using(backend: Any, attr: str, name: Any) -> list[str]:
+    """The instances (deleting ones included) whose `attr` names `name`."""
+    return [
+        db.db_instance_identifier
+        for db in list(backend.databases.values())
+        + [r.ghost for r in RDS.values() if r.ghost is not None and r.backend is backend]
+        if getattr(db, attr, None) == name
+    ]
+
+
 @before("rds", "DeleteDBSubnetGroup")
 def _rds_subnet_group_in_use(call: Call) -> None:
     """https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DeleteDBSubnetGroup.html:
@@ -846,13 +856,7 @@ def _rds_subnet_group_in_use(call: Call) -> None:
     if not on("lifecycles"):
         return
     name = call.params.get("DBSubnetGroupName")
-    backend = call.response.backend
-    users = [
-        db.db_instance_identifier
-        for db in list(backend.databases.values())
-        + [r.ghost for r in RDS.values() if r.ghost is not None and r.backend is backend]
-        if getattr(db, "_db_subnet_group_name", None) == name
-    ]
+    users = _rds_instances_using(call.response.backend, "_db_subnet_group_name", name)
     if users:
         raise RDSClientError(
             "InvalidDBSubnetGroupStateFault",
@@ -2036,13 +2040,7 @@ def _rds_parameter_group_family(call: Call) -> None:
 @before("rds", "DeleteDBParameterGroup")
 def _rds_parameter_group_in_use(call: Call) -> None:
     name = call.params.get("DBParameterGroupName")
-    backend = call.response.backend
-    users = [
-        db.db_instance_identifier
-        for db in list(backend.databases.values())
-        + [r.ghost for r in RDS.values() if r.ghost is not None and r.backend is backend]
-        if getattr(db, "db_parameter_group_name", None) == name
-    ]
+    users = _rds_instances_using(call.response.backend, "db_parameter_group_name", name)
     if users:
         raise RDSClientError(
             "InvalidDBParameterGroupState",
