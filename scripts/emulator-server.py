@@ -72,6 +72,20 @@ Corrections (each is a difference from AWS, not a behaviour of the product):
   InvalidChangeBatch when the record exists; UPSERT is what replaces one
   (https://docs.aws.amazon.com/Route53/latest/APIReference/API_Change.html). Here the same.
 
+- S3 PutBucketLogging: moto 5.2.5 takes a target bucket's policy as allowing S3 logging only when
+  a statement's Resource is exactly `BUCKET/PREFIX*` or `BUCKET/*`, and fails with an internal
+  error on a statement whose Principal is "*" (a TLS-only deny). AWS delivers the logs with the
+  `logging.s3.amazonaws.com` principal, which the target's policy must allow to put objects under
+  the prefix (https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html).
+  Here the policy is evaluated for such an object (its Allow, resource patterns, aws:SourceAccount).
+- ELBv2 ModifyLoadBalancerAttributes with access logs on: moto 5.2.5 accepts any bucket. AWS
+  writes a test object under PREFIX/AWSLogs/ACCOUNT/ first and answers InvalidConfigurationRequest
+  ("Access Denied for bucket") when the bucket is missing, in another region, or its policy does
+  not let the region's Elastic Load Balancing account (or service principal) put it
+  (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html,
+  https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-troubleshooting.html).
+  Here the same (the test object itself is not written).
+
 AWS behaviours (scripts/emulator_aws.py, installed here): PLATFORM_EMULATOR_AWS='{...}' (JSON), or
 `POST /_platform/aws` with a JSON object while running (`GET /_platform/aws` shows the settings),
 makes the emulator behave as AWS does where moto is lenient. Absent, nothing changes. Settings:
@@ -127,6 +141,7 @@ from moto.route53.responses import Route53 as Route53Response
 from moto.elbv2.models import ELBv2Backend
 from moto.servicediscovery.models import ServiceDiscoveryBackend
 from moto.elbv2.exceptions import DuplicateLoadBalancerName as ELBv2DuplicateLoadBalancerName
+from moto.elbv2.exceptions import InvalidConfigurationRequest as ELBv2ConfigurationError
 from moto.iam.exceptions import LimitExceededException
 from moto.iam.exceptions import MalformedPolicyDocument as IAMMalformedPolicyDocument
 from moto.iam.exceptions import NotFoundException as IAMNotFoundException
@@ -450,6 +465,122 @@ def certificate_check(self):
 
 
 ELBv2Backend.create_load_balancer = create_load_balancer
+
+
+# --- Access logs written into buckets ----------------------------------------------------------
+# The account Elastic Load Balancing writes access logs from, in the regions available before
+# August 2022; newer regions use the service principal
+# (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html).
+ELB_ACCOUNTS = {
+    "us-east-1": "127311923021", "us-east-2": "033677994240", "us-west-1": "027434742980",
+    "us-west-2": "797873946194", "af-south-1": "098369216593", "ap-east-1": "754344448648",
+    "ap-southeast-3": "589379963580", "ap-south-1": "718504428378", "ap-northeast-3": "383597477331",
+    "ap-northeast-2": "600734575887", "ap-southeast-1": "114774131450", "ap-southeast-2": "783225319266",
+    "ap-northeast-1": "582318560864", "ca-central-1": "985666609251", "eu-central-1": "054676820928",
+    "eu-west-1": "156460612806", "eu-west-2": "652711504416", "eu-south-1": "635631232127",
+    "eu-west-3": "009996457667", "eu-north-1": "897822967062", "me-south-1": "076674570225",
+    "sa-east-1": "507241528517",
+}
+
+
+def _listed(value):
+    return value if isinstance(value, list) else [value]
+
+
+def bucket_policy_allows_put(bucket, principals, key, source_account):
+    """Whether `bucket`'s policy lets one of `principals` ({"AWS": [...]} or {"Service": [...]})
+    put `key` in a delivery made over TLS for `source_account`: an Allow statement naming it,
+    s3:PutObject and a resource matching the object, whose conditions hold, and no Deny that
+    applies. Conditions other than aws:SourceAccount and aws:SecureTransport do not hold."""
+    import fnmatch
+
+    if bucket.policy is None:
+        return False
+    document = json.loads(bucket.policy.decode())
+    arn = f"arn:{bucket.partition}:s3:::{bucket.name}/{key}"
+    allowed = False
+    for statement in _listed(document.get("Statement", [])):
+        principal = statement.get("Principal")
+        if principal == "*" or principal == {"AWS": "*"}:
+            named = True
+        elif isinstance(principal, dict):
+            named = any(p in _listed(principal.get(kind, [])) for kind, ps in principals.items() for p in ps)
+        else:
+            named = False
+        actions = _listed(statement.get("Action", []))
+        resources = _listed(statement.get("Resource", []))
+        if not (
+            named
+            and any(a in ("s3:PutObject", "s3:*", "*") for a in actions)
+            and any(fnmatch.fnmatchcase(arn, r) for r in resources)
+        ):
+            continue
+        holds = True
+        for operator, pairs in (statement.get("Condition") or {}).items():
+            for condition, values in pairs.items():
+                values = [str(v) for v in _listed(values)]
+                if operator == "StringEquals" and condition == "aws:SourceAccount":
+                    holds = holds and source_account in values
+                elif operator == "Bool" and condition == "aws:SecureTransport":
+                    holds = holds and "true" in [v.lower() for v in values]
+                else:
+                    holds = False
+        if not holds:
+            continue
+        if statement.get("Effect") == "Deny":
+            return False
+        allowed = allowed or statement.get("Effect") == "Allow"
+    return allowed
+
+
+def log_permissions_enabled_policy(target_bucket, target_prefix):
+    """S3 PutBucketLogging (see the module's corrections): the target's policy must let
+    `logging.s3.amazonaws.com` put an object under the prefix, for this account's bucket."""
+    key = f"{target_prefix or ''}2026-01-01-00-00-00-0123456789ABCDEF"
+    return bucket_policy_allows_put(
+        target_bucket, {"Service": ["logging.s3.amazonaws.com"]}, key, target_bucket.account_id
+    )
+
+
+FakeBucket._log_permissions_enabled_policy = staticmethod(log_permissions_enabled_policy)
+
+_modify_load_balancer_attributes = ELBv2Backend.modify_load_balancer_attributes
+
+
+def modify_load_balancer_attributes(self, arn, attrs):
+    """ELBv2 access logs (see the module's corrections): Elastic Load Balancing writes a test
+    object (`PREFIX/AWSLogs/ACCOUNT/ELBAccessLogTestFile`) first and answers
+    InvalidConfigurationRequest "Access Denied for bucket" when the bucket is missing, in another
+    region, or its policy does not let the region's Elastic Load Balancing account put it."""
+    from moto.s3.models import s3_backends
+
+    balancer = self.load_balancers.get(arn)
+    merged = {**(balancer.attrs if balancer is not None else {}), **attrs}
+    if balancer is not None and str(merged.get("access_logs.s3.enabled", "false")).lower() == "true":
+        name = merged.get("access_logs.s3.bucket") or ""
+        prefix = merged.get("access_logs.s3.prefix") or ""
+        if "AWSLogs" in prefix:
+            raise ELBv2ConfigurationError("ValidationError", "The prefix can't include the string 'AWSLogs'")
+        bucket = s3_backends[self.account_id][self.partition].buckets.get(name)
+        key = f"{prefix + '/' if prefix else ''}AWSLogs/{self.account_id}/ELBAccessLogTestFile"
+        elb = ELB_ACCOUNTS.get(self.region_name)
+        principals = (
+            {"AWS": [f"arn:aws:iam::{elb}:root", elb]}
+            if elb
+            else {"Service": ["logdelivery.elasticloadbalancing.amazonaws.com"]}
+        )
+        if (
+            bucket is None
+            or bucket.region_name != self.region_name
+            or not bucket_policy_allows_put(bucket, principals, key, self.account_id)
+        ):
+            raise ELBv2ConfigurationError(
+                f"Access Denied for bucket: {name}. Please check S3bucket permission"
+            )
+    return _modify_load_balancer_attributes(self, arn, attrs)
+
+
+ELBv2Backend.modify_load_balancer_attributes = modify_load_balancer_attributes
 CertBundle.check = certificate_check
 Route53Backend.change_resource_record_sets = change_resource_record_sets
 Route53Response.create_hosted_zone = create_hosted_zone

@@ -252,13 +252,15 @@ impl Upstream {
 }
 
 /// Puts a props document in canonical form: unordered lists sorted and deduplicated,
-/// tags managed by AWS (`aws:*`) dropped. Object keys are already sorted (JSON maps are ordered).
+/// tags managed by AWS (`aws:*`) dropped, attributes that are not set (`null`) left out, as a
+/// type leaves out an optional attribute it does not declare. Object keys are already sorted
+/// (JSON maps are ordered).
 pub fn normalize(schema: &TypeSchema, props: &Value) -> Value {
     let Value::Object(map) = props else {
         return props.clone();
     };
     let mut out = Map::new();
-    for (key, value) in map {
+    for (key, value) in map.iter().filter(|(_, v)| !v.is_null()) {
         let value = match (key.as_str(), value) {
             (k, Value::Array(items)) if schema.sets.contains(&k) => {
                 let mut keyed: Vec<(String, Value)> = items.iter().map(|v| (v.to_string(), v.clone())).collect();

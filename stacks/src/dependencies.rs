@@ -275,12 +275,20 @@ pub fn dependencies(
     });
     let bucket = options.bucket.then(|| {
         let lifecycle = ObjectLifecycle::Expire {
+            current_days: None,
             noncurrent_days: environment.noncurrent_version_days,
             incomplete_upload_days: INCOMPLETE_UPLOAD_DAYS,
         };
+        let name = s.name_for::<Bucket>("images").expect("buckets have names");
+        let access_logs = foundation.bucket_logs(&mut s, &name);
         let bucket = s.add(
             "images",
-            Bucket { lifecycle: Some(lifecycle), force_destroy: environment.force_destroy_data, ..Bucket::default() },
+            Bucket {
+                lifecycle: Some(lifecycle),
+                access_logs,
+                force_destroy: environment.force_destroy_data,
+                ..Bucket::default()
+            },
         );
         s.protect(&bucket, environment.protected);
         s.output("bucket_name", bucket.name());

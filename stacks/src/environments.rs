@@ -52,6 +52,9 @@ pub struct Settings {
     /// VPC flow logs: the IP traffic of every network interface of the VPC, recorded in a log
     /// group of the foundation (kept `log_retention_days`).
     pub flow_logs: bool,
+    /// Access logs: every request to a service's load balancer and to a service's bucket is
+    /// recorded in the foundation's access-log bucket (kept `log_retention_days`, then expired).
+    pub access_logs: bool,
     /// The VPC's default security group is taken over and emptied: a resource launched without a
     /// group of its own reaches nothing and is reached by nothing.
     pub close_default_security_group: bool,

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use platform::model::{Handle, Ref, Stack, StackError, StackSpec};
 use platform::resources::iam::{Statement, Trust};
 use platform::resources::{
-    AzIndex, DefaultSecurityGroup, EcrRepository, EcsCluster, ElasticIp, FlowLog, ImageLifecycle, InternetGateway,
-    LogGroup, NatGateway, PolicyDocument, PrivateDnsNamespace, Role, Route, RouteTable, RouteTableAssociation, Subnet,
-    Tags, Vpc,
+    AccessLogs, AzIndex, DefaultSecurityGroup, EcrRepository, EcsCluster, ElasticIp, FlowLog, ImageLifecycle,
+    InternetGateway, LogGroup, NatGateway, PolicyDocument, PrivateDnsNamespace, Role, Route, RouteTable,
+    RouteTableAssociation, Subnet, Tags, Vpc,
 };
 
 use crate::Environment;
@@ -182,6 +182,25 @@ pub fn foundation_with(environment: &Environment, options: &FoundationOptions) -
         logs,
         repositories: repositories.into_iter().collect(),
     })
+}
+
+impl Foundation {
+    /// Where the load balancer `name` (a service's, say) of stack `s` writes its access logs, if
+    /// the environment keeps them: `lb/NAME` of the pipeline stack's access-log bucket (which `s`
+    /// then uses).
+    pub fn load_balancer_logs(&self, s: &mut Stack, name: &str) -> Option<AccessLogs> {
+        let bucket = self.pipeline.access_logs.as_ref()?;
+        s.uses(&self.pipeline.spec);
+        Some(AccessLogs { bucket: bucket.name(), prefix: format!("{}/{name}", crate::pipeline::LOAD_BALANCER_LOGS) })
+    }
+
+    /// Where the bucket `name` (`ENV-STACK-LOGICAL`) of stack `s` has S3 write its server access
+    /// logs, if the environment keeps them: `s3/NAME/` of the access-log bucket.
+    pub fn bucket_logs(&self, s: &mut Stack, name: &str) -> Option<AccessLogs> {
+        let bucket = self.pipeline.access_logs.as_ref()?;
+        s.uses(&self.pipeline.spec);
+        Some(crate::pipeline::bucket_logs(bucket, name))
+    }
 }
 
 /// The VPC's flow log: every interface's traffic, accepted and rejected, aggregated over a

@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use platform::model::{Handle, Ref, Stack, StackError, StackSpec};
 use platform::resources::iam::{quotas, Effect, ManagedPolicy, PolicyDocument, Role, Statement, Trust};
-use platform::resources::{Arn, Bucket, ObjectLifecycle, Tags};
+use platform::resources::{AccessLogs, Arn, Bucket, LogSource, ObjectLifecycle, Tags};
 use platform::Address;
 
 use crate::dependencies::INCOMPLETE_UPLOAD_DAYS;
@@ -39,6 +39,10 @@ pub struct Pipeline {
     pub spec: StackSpec,
     /// The bucket holding the states.
     pub state_bucket: Handle<Bucket>,
+    /// The bucket the environment's access logs go to, where it keeps them (`access_logs`): load
+    /// balancers write under `lb/`, buckets' server access logs under `s3/`. An administrator's,
+    /// like the rest of this stack: the deploy role cannot change it nor delete what it holds.
+    pub access_logs: Option<Handle<Bucket>>,
     /// The role the deploy jobs assume.
     pub deploy_role: Handle<Role>,
     /// What it may do: `policies/documents/deploy-role.toml` and the pipeline's own statements, in
@@ -216,16 +220,70 @@ fn reads(action: &str) -> bool {
     ["Describe", "Get", "List"].iter().any(|p| name.starts_with(p)) && action != "ecr:GetAuthorizationToken"
 }
 
+/// The prefixes load balancers write access logs under, and S3 server access logs, in the
+/// access-log bucket.
+pub(crate) const LOAD_BALANCER_LOGS: &str = "lb";
+const BUCKET_LOGS: &str = "s3/";
+
+/// Where the bucket `name` has S3 write its server access logs: `s3/NAME/` of `bucket`.
+pub(crate) fn bucket_logs(bucket: &Handle<Bucket>, name: &str) -> AccessLogs {
+    AccessLogs { bucket: bucket.name(), prefix: format!("{BUCKET_LOGS}{name}/") }
+}
+
+/// The access-log bucket: private, TLS only, encrypted with S3-managed keys (the only encryption
+/// load balancers write to), unversioned (logs are written once, under keys of their own), its
+/// objects expired after the environment's log retention, and only Elastic Load Balancing and S3
+/// logging of this account may write to it, each under its prefix. Protected like data.
+fn access_log_bucket(s: &mut Stack, environment: &Environment) -> Handle<Bucket> {
+    let bucket = s.add(
+        "access-logs",
+        Bucket {
+            versioning: false,
+            lifecycle: Some(ObjectLifecycle::Expire {
+                current_days: Some(environment.log_retention_days),
+                noncurrent_days: 1,
+                incomplete_upload_days: INCOMPLETE_UPLOAD_DAYS,
+            }),
+            log_sources: vec![
+                LogSource::LoadBalancers { prefix: LOAD_BALANCER_LOGS.into() },
+                LogSource::S3ServerAccess { prefix: BUCKET_LOGS.into() },
+            ],
+            force_destroy: environment.force_destroy_data,
+            ..Bucket::default()
+        },
+    );
+    s.protect(&bucket, environment.protected);
+    s.waive(
+        &bucket,
+        "s3-access-logs",
+        "the access-log bucket itself: logging the requests to it would log each log delivery, without end",
+    );
+    s.output("access_log_bucket", bucket.name());
+    bucket
+}
+
 /// The pipeline stack of `environment`.
 pub fn pipeline(environment: &Environment) -> Result<Pipeline, StackError> {
     let env = environment.env.as_str();
     let mut s = Stack::new(NAME, &environment.env);
     // Every apply writes a version of a state: old ones are kept a year (history to recover
     // from), then expire.
-    let lifecycle = ObjectLifecycle::Expire { noncurrent_days: 365, incomplete_upload_days: INCOMPLETE_UPLOAD_DAYS };
+    let lifecycle = ObjectLifecycle::Expire {
+        current_days: None,
+        noncurrent_days: 365,
+        incomplete_upload_days: INCOMPLETE_UPLOAD_DAYS,
+    };
+    let access_logs = environment.access_logs.then(|| access_log_bucket(&mut s, environment));
+    let state_name = s.name_for::<Bucket>("state").expect("buckets have names");
     let state_bucket = s.add(
         "state",
-        Bucket { force_destroy: false, versioning: true, lifecycle: Some(lifecycle), ..Bucket::default() },
+        Bucket {
+            force_destroy: false,
+            versioning: true,
+            lifecycle: Some(lifecycle),
+            access_logs: access_logs.as_ref().map(|b| bucket_logs(b, &state_name)),
+            ..Bucket::default()
+        },
     );
     // Every state of the environment is in it.
     s.protect(&state_bucket, true);
@@ -335,7 +393,7 @@ pub fn pipeline(environment: &Environment) -> Result<Pipeline, StackError> {
     s.output("deploy_role_arn", deploy_role.arn());
     s.output("plan_role_arn", plan_role.arn());
     s.output("boundary_arn", boundary.arn());
-    Ok(Pipeline { spec: s.build()?, state_bucket, deploy_role, deploy_policies, plan_role, boundary })
+    Ok(Pipeline { spec: s.build()?, state_bucket, access_logs, deploy_role, deploy_policies, plan_role, boundary })
 }
 
 #[cfg(test)]
@@ -382,7 +440,7 @@ mod tests {
         // It cannot change the pipeline's own roles (and so widen itself).
         let deny = statements
             .iter()
-            .find(|s| s["effect"] == "Deny" && s["resources"].to_string().contains("pipeline-"))
+            .find(|s| s["effect"] == "Deny" && s["resources"].to_string().contains("role/prod-pipeline-"))
             .unwrap();
         let partition = serde_json::json!({"$ref": "aws.partition", "attr": "value"});
         assert_eq!(
@@ -392,6 +450,19 @@ mod tests {
         for action in ["iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:UpdateAssumeRolePolicy", "iam:PassRole"] {
             assert!(deny["actions"].as_array().unwrap().contains(&serde_json::json!(action)), "{action}");
         }
+        // Nor the pipeline's buckets, nor delete an access log.
+        let buckets = statements
+            .iter()
+            .find(|s| s["effect"] == "Deny" && s["resources"].to_string().contains(":s3:::prod-pipeline-*"))
+            .unwrap();
+        for action in ["s3:PutBucketPolicy", "s3:DeleteBucket", "s3:PutBucketLogging", "s3:PutLifecycleConfiguration"] {
+            assert!(buckets["actions"].as_array().unwrap().contains(&serde_json::json!(action)), "{action}");
+        }
+        let logs = statements
+            .iter()
+            .find(|s| s["effect"] == "Deny" && s["resources"].to_string().contains("prod-pipeline-access-logs-*/*"))
+            .unwrap();
+        assert!(logs["actions"].as_array().unwrap().contains(&serde_json::json!("s3:DeleteObject")));
         let plan = props("plan")["policies"]["plan"]["statements"].clone();
         for statement in plan.as_array().unwrap() {
             for action in statement["actions"].as_array().unwrap() {

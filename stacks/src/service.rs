@@ -147,6 +147,8 @@ pub fn service(
     }
 
     // Load balancer, target group, listeners.
+    let lb_name = s.name_for::<LoadBalancer>("lb").expect("load balancers have names");
+    let access_logs = foundation.load_balancer_logs(&mut s, &lb_name);
     let lb = s.add(
         "lb",
         LoadBalancer {
@@ -155,6 +157,7 @@ pub fn service(
             security_groups: vec![lb_group.id()],
             drop_invalid_header_fields: true,
             deletion_protection: environment.protected,
+            access_logs,
             tags: Tags::new(),
         },
     );

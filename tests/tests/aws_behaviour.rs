@@ -1094,3 +1094,100 @@ async fn certificates_are_issued_only_once_their_validation_record_exists_and_st
     })
     .await;
 }
+
+/// Access logs land only where the bucket's policy lets the writing service put them: Elastic
+/// Load Balancing (the region's account) under `PREFIX/AWSLogs/ACCOUNT/`, S3 logging
+/// (`logging.s3.amazonaws.com`, this account's buckets only) under the target prefix. A policy
+/// that denies plain HTTP after the grants, as platform writes it, is read without fault.
+#[tokio::test]
+async fn access_logs_are_turned_on_only_where_the_bucket_policy_lets_the_service_write() {
+    use aws_sdk_elasticloadbalancingv2::types::LoadBalancerAttribute;
+
+    let emulator = Emulator::start_with(AwsBehaviour::lenient());
+    let config = emulator.sdk_config().await;
+    let (s3, ec2) = (aws_sdk_s3::Client::new(&config), aws_sdk_ec2::Client::new(&config));
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&config);
+    for bucket in ["logs", "images"] {
+        s3.create_bucket().bucket(bucket).send().await.unwrap();
+    }
+    let net = network(&ec2, 7).await;
+    let lb = elb
+        .create_load_balancer()
+        .name("web")
+        .subnets(&net.subnets[0])
+        .subnets(&net.subnets[1])
+        .security_groups(&net.group)
+        .send()
+        .await
+        .unwrap();
+    let lb = lb.load_balancers()[0].load_balancer_arn().unwrap().to_string();
+    let attribute = |k: &str, v: &str| LoadBalancerAttribute::builder().key(k).value(v).build();
+    let lb_logs = |prefix: &str| {
+        elb.modify_load_balancer_attributes()
+            .load_balancer_arn(&lb)
+            .attributes(attribute("access_logs.s3.enabled", "true"))
+            .attributes(attribute("access_logs.s3.bucket", "logs"))
+            .attributes(attribute("access_logs.s3.prefix", prefix))
+            .send()
+    };
+    let bucket_logs = |prefix: &str| {
+        let enabled = aws_sdk_s3::types::LoggingEnabled::builder().target_bucket("logs").target_prefix(prefix).build();
+        s3.put_bucket_logging()
+            .bucket("images")
+            .bucket_logging_status(
+                aws_sdk_s3::types::BucketLoggingStatus::builder().logging_enabled(enabled.unwrap()).build(),
+            )
+            .send()
+    };
+    let policy = |statements: Vec<serde_json::Value>| {
+        s3.put_bucket_policy()
+            .bucket("logs")
+            .policy(serde_json::json!({"Version": "2012-10-17", "Statement": statements}).to_string())
+            .send()
+    };
+    let deny_http = serde_json::json!({
+        "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+        "Resource": ["arn:aws:s3:::logs", "arn:aws:s3:::logs/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    });
+    let elb_grant = serde_json::json!({
+        "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::127311923021:root"}, "Action": "s3:PutObject",
+        "Resource": "arn:aws:s3:::logs/lb/*/AWSLogs/123456789012/*",
+    });
+    let s3_grant = |account: &str| {
+        serde_json::json!({
+            "Effect": "Allow", "Principal": {"Service": "logging.s3.amazonaws.com"}, "Action": "s3:PutObject",
+            "Resource": "arn:aws:s3:::logs/s3/*",
+            "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+        })
+    };
+
+    // No policy, or only the TLS deny: neither service may write.
+    for statements in [None, Some(vec![deny_http.clone()])] {
+        if let Some(statements) = statements {
+            policy(statements).await.unwrap();
+        }
+        let (code, message) = refused(lb_logs("lb/web").await);
+        assert_eq!(code, "InvalidConfigurationRequest", "{message}");
+        assert!(message.contains("Access Denied for bucket: logs"), "{message}");
+        let (code, message) = refused(bucket_logs("s3/images/").await);
+        assert_eq!(code, "InvalidTargetBucketForLogging", "{message}");
+    }
+    // Grants for another account's buckets, and outside the prefix, are not grants.
+    policy(vec![elb_grant.clone(), s3_grant("210987654321"), deny_http.clone()]).await.unwrap();
+    refused(bucket_logs("s3/images/").await);
+    refused(lb_logs("web").await);
+    refused(lb_logs("lb/web/AWSLogs").await);
+    // The grants platform writes: both are turned on, and read back.
+    policy(vec![elb_grant, s3_grant("123456789012"), deny_http]).await.unwrap();
+    lb_logs("lb/web").await.unwrap();
+    bucket_logs("s3/images/").await.unwrap();
+    let got = s3.get_bucket_logging().bucket("images").send().await.unwrap();
+    let enabled = got.logging_enabled().unwrap();
+    assert_eq!((enabled.target_bucket(), enabled.target_prefix()), ("logs", "s3/images/"));
+    let got = elb.describe_load_balancer_attributes().load_balancer_arn(&lb).send().await.unwrap();
+    let value =
+        |k: &str| got.attributes().iter().find(|a| a.key() == Some(k)).and_then(|a| a.value()).map(str::to_string);
+    assert_eq!(value("access_logs.s3.enabled").as_deref(), Some("true"));
+    assert_eq!(value("access_logs.s3.prefix").as_deref(), Some("lb/web"));
+}

@@ -133,11 +133,21 @@ async fn the_card_stacks_apply_in_dev_and_prod_as_aws_behaves_and_destroy_leaves
             assert!(state(&h, spec).resources.is_empty(), "{env}: {} is empty", spec.name);
         }
         h.unbootstrap(&environment).await;
-        // Outside dev the database leaves its final snapshot and the application role's secret is
-        // only scheduled for deletion (restorable for 30 days), on purpose; nothing else is left.
+        // Outside dev the database leaves its final snapshot, the application role's secret is only
+        // scheduled for deletion (restorable for 30 days) and the access logs stay, on purpose;
+        // nothing else is left.
         let (snapshots, left): (Vec<String>, Vec<String>) =
             tagged(&h, env).await.into_iter().partition(|arn| arn.contains(":snapshot:") && arn.contains("-final-"));
         let (secrets, left): (Vec<String>, Vec<String>) = left.into_iter().partition(|arn| arn.contains(":secret:"));
+        // Outside dev the access-log bucket keeps the logs it holds (S3 does not delete a bucket
+        // that is not empty, and the environment does not force it).
+        let (access_logs, left): (Vec<String>, Vec<String>) =
+            left.into_iter().partition(|arn| arn.contains(&format!(":s3:::{env}-pipeline-access-logs-")));
+        assert_eq!(
+            access_logs.len(),
+            usize::from(env != "dev"),
+            "{env}: access logs kept outside dev: {access_logs:?}"
+        );
         assert_eq!(left, Vec::<String>::new(), "{env}: nothing tagged with the environment is left");
         assert_eq!(snapshots.len(), usize::from(env != "dev"), "{env}: a final snapshot outside dev: {snapshots:?}");
         assert_eq!(secrets.len(), usize::from(env != "dev"), "{env}: a restorable secret outside dev: {secrets:?}");

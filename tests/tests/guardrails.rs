@@ -246,6 +246,42 @@ async fn vpcs_record_their_traffic_outside_dev() {
     assert!(dev[0].resources.iter().all(|r| r.type_name != "aws.ec2.flow_log"), "dev goes without, and may");
 }
 
+/// Outside dev every load balancer and every service's bucket keeps access logs: an environment
+/// with them off breaks `lb-access-logs` at the load balancer and `s3-access-logs` at the bucket;
+/// the access-log bucket itself is waived, with its reason.
+#[tokio::test]
+async fn requests_are_recorded_in_access_logs_outside_dev() {
+    for name in ["staging", "prod"] {
+        let mut env = environment(name);
+        assert!(env.access_logs, "{name} keeps access logs");
+        let pipeline = stacks::pipeline(&env).unwrap().spec;
+        let report = check(&[&pipeline], &[], &RuleSet::builtin());
+        let waived: Vec<_> = report.waived().map(|f| (f.rule.as_str(), f.address.name().to_string())).collect();
+        assert_eq!(waived, [("s3-access-logs", "access-logs".to_string())], "{name}");
+        assert!(report.passes(), "{name}: the pipeline stack keeps its own access logs");
+        for (in_stack, resource, rule) in
+            [("card-service", "lb", "lb-access-logs"), ("card-dependencies", "images", "s3-access-logs")]
+        {
+            let mut specs = card_stacks(name);
+            let r = stack(&mut specs, in_stack).resources.iter_mut().find(|r| r.address.name() == resource).unwrap();
+            r.props.as_object_mut().unwrap().remove("access_logs");
+            refused(&specs, rule, &Address::new(in_stack, resource)).await;
+        }
+        env.settings.access_logs = false;
+        let off = violations(&card_stacks_for(&env));
+        assert_eq!(
+            off,
+            [
+                ("s3-access-logs".to_string(), "card-dependencies.images".to_string()),
+                ("lb-access-logs".to_string(), "card-service.lb".to_string())
+            ],
+            "{name}"
+        );
+    }
+    let dev = environment("dev");
+    assert!(stacks::pipeline(&dev).unwrap().access_logs.is_none(), "dev goes without, and may");
+}
+
 /// Outside dev every VPC's default security group is taken over with no rule: an environment
 /// with it off breaks `vpc-default-security-group-closed` at the VPC, and so does a rule added
 /// to the group.

@@ -61,6 +61,7 @@ images_kept = 10
 untagged_image_days = 1
 noncurrent_version_days = 1
 flow_logs = true
+access_logs = true
 close_default_security_group = true
 db_logging = true
 db_monitoring_interval_seconds = 60

@@ -1,6 +1,7 @@
 //! The workspace's integration tests, one module per file, built as one binary (see
 //! `tests/Cargo.toml`). Each starts its own emulator on a free loopback port.
 
+mod access_logs;
 mod aws_behaviour;
 mod aws_lifecycle;
 mod dependencies;

@@ -8,7 +8,6 @@
 
 use std::collections::BTreeSet;
 
-use platform::apply::ApplyOptions;
 use platform::{Address, StackSpec};
 use platform_tests::authorization::{authorizations, Account};
 use platform_tests::iam::{evaluate, Decision, Policy, Request};
@@ -278,12 +277,9 @@ async fn the_pipeline_stack_trusts_only_github_tokens_of_its_subjects() {
     );
     h.apply_converged(&p2.spec).await;
 
-    // The state bucket is protected: destroying it must be allowed by address.
-    let options = ApplyOptions { allow_destroy: [Address::new("pipeline", "state")].into(), ..ApplyOptions::default() };
-    let engine = h.engine_with(options);
-    let prepared = engine.prepare(&p2.spec, true, "destroy").await.unwrap();
-    let report = engine.apply(prepared, &|_| {}).await.unwrap();
-    assert!(report.is_success(), "{}", platform::render::report_text("pipeline", &report));
+    // The state and access-log buckets are protected: destroying them must be allowed by address
+    // (prod keeps the access-log bucket while it holds logs).
+    h.unbootstrap(&rotated).await;
     assert!(
         iam.get_open_id_connect_provider().open_id_connect_provider_arn(&provider_arn).send().await.is_ok(),
         "the provider is the account's: it outlives an environment's pipeline"

@@ -267,6 +267,7 @@ async fn refresh_reads_load_balancers_target_groups_listeners_and_databases_in_b
                 security_groups: vec![group.id()],
                 drop_invalid_header_fields: true,
                 deletion_protection: false,
+                access_logs: None,
                 tags: Tags::new(),
             },
         );

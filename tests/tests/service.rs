@@ -308,6 +308,27 @@ async fn the_card_service_in_production() {
         json!({"aws:SourceArn": "arn:aws:rds:*:123456789012:db:prod-card-dependencies-db-instance"})
     );
 
+    // Access logs: the load balancer's and the images bucket's, into the pipeline stack's
+    // access-log bucket, each under its prefix.
+    let pipeline = h.state(&stacks::pipeline(&Environments::builtin().get("prod").unwrap().clone()).unwrap().spec);
+    let log_bucket = id_of(&pipeline, "access-logs");
+    let attributes =
+        elb.describe_load_balancer_attributes().load_balancer_arn(id_of(service, "lb")).send().await.unwrap();
+    let attribute = |k: &str| {
+        attributes.attributes().iter().find(|a| a.key() == Some(k)).and_then(|a| a.value()).unwrap_or_default()
+    };
+    assert_eq!(
+        (attribute("access_logs.s3.enabled"), attribute("access_logs.s3.bucket"), attribute("access_logs.s3.prefix")),
+        ("true", log_bucket.as_str(), "lb/prod-card-service-lb")
+    );
+    let s3 = aws_sdk_s3::Client::new(&h.config);
+    let logging = s3.get_bucket_logging().bucket(id_of(deps, "images")).send().await.unwrap();
+    let logging = logging.logging_enabled().expect("the images bucket logs its requests");
+    assert_eq!(
+        (logging.target_bucket(), logging.target_prefix()),
+        (log_bucket.as_str(), "s3/prod-card-dependencies-images/")
+    );
+
     let tg = elb.describe_target_groups().target_group_arns(id_of(service, "targets")).send().await.unwrap();
     let tg = &tg.target_groups()[0];
     assert_eq!((tg.health_check_path(), tg.health_check_port()), (Some("/health/live"), Some("8081")));

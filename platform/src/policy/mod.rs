@@ -112,6 +112,9 @@ pub struct AttributeCheck {
     /// The value must match none of these patterns (`*` matches any text).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_matching: Option<Vec<String>>,
+    /// The attribute must be set (`true`) or not set (`false`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub present: Option<bool>,
 }
 
 /// The structural checks.
@@ -204,10 +207,11 @@ impl RuleSet {
                             a.one_of.is_some(),
                             a.not_one_of.is_some(),
                             a.not_matching.is_some(),
+                            a.present.is_some(),
                         ];
                         if expectations.iter().filter(|e| **e).count() != 1 {
                             return Err(invalid(format!(
-                                "rule `{}`: a check of `{}` needs exactly one of equals, at_least, one_of, not_one_of, not_matching",
+                                "rule `{}`: a check of `{}` needs exactly one of equals, at_least, one_of, not_one_of, not_matching, present",
                                 rule.id, a.attribute
                             )));
                         }
@@ -440,6 +444,15 @@ fn attribute_findings(check: &AttributeCheck, props: &Value) -> Vec<String> {
         if let Some(refused) = &check.not_one_of {
             if refused.contains(value) {
                 out.push(format!("{at} is {}, which is not allowed", show(value)));
+            }
+        }
+        if let Some(wanted) = check.present {
+            if value.is_null() == wanted {
+                out.push(if wanted {
+                    format!("{at} is not set; it must be")
+                } else {
+                    format!("{at} is set; it must not be")
+                });
             }
         }
         if let Some(patterns) = &check.not_matching {

@@ -70,12 +70,16 @@ fn attribute_checks_name_the_element_and_the_values() {
         one_of: None,
         not_one_of: Some(vec![json!("root"), json!("")]),
         not_matching: None,
+        present: None,
     };
     let props = json!({"containers": [{"user": "10001"}, {"user": "root"}]});
     assert_eq!(attribute_findings(&check, &props), ["containers[1].user is `root`, which is not allowed"]);
     let least = AttributeCheck { at_least: Some(7.0), not_one_of: None, attribute: "days".into(), ..check };
     assert_eq!(attribute_findings(&least, &json!({"days": 3})), ["days is `3`; it must be at least 7"]);
     assert_eq!(attribute_findings(&least, &json!({})), ["days is not set; it must be at least 7"]);
+    let present = AttributeCheck { at_least: None, present: Some(true), attribute: "access_logs".into(), ..least };
+    assert_eq!(attribute_findings(&present, &json!({})), ["access_logs is not set; it must be"]);
+    assert!(attribute_findings(&present, &json!({"access_logs": {"prefix": "lb"}})).is_empty());
 }
 
 /// A stack with one log group, its retention then set to `retention` in the desired props (0

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Arn, SecurityGroupId, SubnetId, Tags, VpcId};
+use super::{AccessLogs, Arn, SecurityGroupId, SubnetId, Tags, VpcId};
 use crate::access;
 use crate::model::{outputs, NameStyle, Ref, Resource, TypeSchema};
 
@@ -37,6 +37,10 @@ pub struct LoadBalancer {
     pub drop_invalid_header_fields: bool,
     /// AWS refuses to delete it while this is on.
     pub deletion_protection: bool,
+    /// Access logs: every request, written every 5 minutes into a bucket (which accepts
+    /// [`LogSource::LoadBalancers`](super::LogSource) under a prefix holding this one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_logs: Option<AccessLogs>,
     /// User tags.
     pub tags: Tags,
 }
@@ -46,6 +50,16 @@ impl Resource for LoadBalancer {
     fn validate(&self, problems: &mut Vec<String>) {
         if self.subnets.len() < 2 {
             problems.push("subnets: a load balancer needs subnets in at least two zones".into());
+        }
+        if let Some(logs) = &self.access_logs {
+            // "The prefix can't include the string AWSLogs" and does not start or end with `/`
+            // (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html).
+            let p = &logs.prefix;
+            if p.is_empty() || p.starts_with('/') || p.ends_with('/') || p.contains("AWSLogs") {
+                problems.push(format!(
+                    "access_logs.prefix: `{p}` is not empty, neither starts nor ends with `/` and does not hold `AWSLogs`"
+                ));
+            }
         }
     }
 }

@@ -37,7 +37,7 @@ pub use iam::{Condition, Effect, ManagedPolicy, OidcProvider, PolicyDocument, Ro
 pub use logs::LogGroup;
 pub use rds::{DbEngine, DbInstance, DbParameterGroup, DbParameterGroupName, DbSubnetGroup, DbSubnetGroupName};
 pub use route53::{Record, RecordTarget};
-pub use s3::{Bucket, BucketEncryption, ObjectLifecycle};
+pub use s3::{AccessLogs, Bucket, BucketEncryption, LogSource, ObjectLifecycle};
 pub use secretsmanager::Secret;
 pub use servicediscovery::{DiscoveryService, NamespaceId, PrivateDnsNamespace};
 

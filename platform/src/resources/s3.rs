@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::{Arn, Name, Tags};
 use crate::access;
-use crate::model::{outputs, NameStyle, Resource, TypeSchema};
+use crate::model::{outputs, NameStyle, Ref, Resource, TypeSchema};
 
 /// Schema of [`Bucket`].
 pub const BUCKET: TypeSchema = TypeSchema {
@@ -14,6 +14,7 @@ pub const BUCKET: TypeSchema = TypeSchema {
     // which leaves 34 characters for it.
     name_style: NameStyle::Dashed { max_len: 34, lowercase: true },
     force_new: &["name"],
+    sets: &["log_sources"],
     taggable: true,
     outputs: BucketOutputs::NAMES,
     widening: Some(bucket_widening),
@@ -50,6 +51,15 @@ pub struct Bucket {
     /// deleted object is kept, and paid for, forever).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lifecycle: Option<ObjectLifecycle>,
+    /// Server access logging: S3 records every request made to the bucket into another bucket
+    /// (which accepts [`LogSource::S3ServerAccess`] under the prefix).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_logs: Option<AccessLogs>,
+    /// The AWS services that may write their logs into this bucket, each only under its prefix
+    /// (statements of the bucket policy, beside the TLS-only one). A bucket with log sources keeps
+    /// S3-managed encryption: load balancers write to no other.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub log_sources: Vec<LogSource>,
     /// Delete the bucket with its objects (every version). Not an AWS attribute: it only changes how
     /// the bucket is deleted; without it, deleting a bucket that holds objects fails.
     #[serde(default)]
@@ -66,6 +76,8 @@ impl Default for Bucket {
             versioning: true,
             enforce_tls: true,
             lifecycle: None,
+            access_logs: None,
+            log_sources: vec![],
             force_destroy: false,
             tags: Tags::new(),
         }
@@ -82,6 +94,10 @@ pub enum ObjectLifecycle {
     /// uploads left incomplete are aborted after `incomplete_upload_days` (their parts are billed
     /// until then). Current objects never expire.
     Expire {
+        /// Days a current object is kept (none: forever). Only on an unversioned bucket: on a
+        /// versioned one an expired object would leave a delete marker behind.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        current_days: Option<u32>,
         /// Days a noncurrent version is kept.
         noncurrent_days: u32,
         /// Days an incomplete multipart upload is kept.
@@ -93,11 +109,61 @@ pub enum ObjectLifecycle {
     Rules(Value),
 }
 
+/// Where a bucket's server access logs (or a load balancer's access logs) go: a bucket of the
+/// same account and region, under a prefix.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccessLogs {
+    /// The bucket's (global) name.
+    pub bucket: Ref<Name>,
+    /// The key prefix the logs are written under (`lb/prod-card-service`, `s3/prod-images/`).
+    pub prefix: String,
+}
+
+impl AccessLogs {
+    fn validate(&self, what: &str, problems: &mut Vec<String>) {
+        let p = &self.prefix;
+        if p.is_empty() || p.starts_with('/') || p.len() > 200 {
+            problems.push(format!("{what}.prefix: `{p}` is 1 to 200 characters and does not start with `/`"));
+        }
+    }
+}
+
+/// An AWS service that writes its logs into a bucket, under a prefix. The bucket policy allows it
+/// `s3:PutObject` there and nowhere else, from this account only.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogSource {
+    /// Application load balancers' access logs
+    /// (<https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html>):
+    /// written under `PREFIX/ANY/AWSLogs/ACCOUNT/`, for load balancers whose access logs name a
+    /// prefix under this one.
+    LoadBalancers {
+        /// The prefix (`lb`).
+        prefix: String,
+    },
+    /// S3 server access logs
+    /// (<https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html>)
+    /// of the account's buckets, written under the prefix.
+    S3ServerAccess {
+        /// The prefix (`s3/`).
+        prefix: String,
+    },
+}
+
+impl LogSource {
+    /// The key prefix the source writes under.
+    pub fn prefix(&self) -> &str {
+        match self {
+            LogSource::LoadBalancers { prefix } | LogSource::S3ServerAccess { prefix } => prefix,
+        }
+    }
+}
+
 impl Resource for Bucket {
     const SCHEMA: &'static TypeSchema = &BUCKET;
     fn validate(&self, problems: &mut Vec<String>) {
         match &self.lifecycle {
-            Some(ObjectLifecycle::Expire { noncurrent_days, incomplete_upload_days })
+            Some(ObjectLifecycle::Expire { noncurrent_days, incomplete_upload_days, .. })
                 if *noncurrent_days == 0 || *incomplete_upload_days == 0 =>
             {
                 problems.push("lifecycle: noncurrent_days and incomplete_upload_days are at least 1".into());
@@ -106,6 +172,44 @@ impl Resource for Bucket {
                 problems.push("lifecycle: declare `expire`, not rules read from S3".into());
             }
             _ => {}
+        }
+        if let Some(ObjectLifecycle::Expire { current_days: Some(days), .. }) = &self.lifecycle {
+            if *days == 0 {
+                problems.push("lifecycle: current_days is at least 1".into());
+            }
+            if self.versioning {
+                problems.push(
+                    "lifecycle: current_days needs an unversioned bucket (on a versioned one each expired object \
+                     leaves a delete marker)"
+                        .into(),
+                );
+            }
+        }
+        if let Some(logs) = &self.access_logs {
+            logs.validate("access_logs", problems);
+        }
+        for source in &self.log_sources {
+            let p = source.prefix();
+            if p.is_empty() || p.starts_with('/') || p.contains('*') || p.contains('?') || p.len() > 100 {
+                problems.push(format!(
+                    "log_sources: the prefix `{p}` is 1 to 100 characters, without `*` or `?`, not starting with `/`"
+                ));
+            }
+        }
+        let mut prefixes: Vec<&str> = self.log_sources.iter().map(LogSource::prefix).collect();
+        prefixes.sort_unstable();
+        if prefixes.windows(2).any(|w| w[1].starts_with(w[0])) {
+            problems.push("log_sources: each source needs a prefix of its own, not inside another's".into());
+        }
+        // "The only server-side encryption option that's supported is Amazon S3-managed keys
+        // (SSE-S3)" (enable-access-logging.html, above).
+        if self.log_sources.iter().any(|s| matches!(s, LogSource::LoadBalancers { .. }))
+            && self.encryption != BucketEncryption::S3Managed
+        {
+            problems.push(
+                "log_sources: load balancers write access logs only to a bucket encrypted with SSE-S3 (`AES256`)"
+                    .into(),
+            );
         }
     }
 }
@@ -134,4 +238,51 @@ fn bucket_widening(before: Option<&Value>, after: &Value) -> Vec<String> {
         out.push("the bucket accepts requests without TLS".into());
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(bucket: &Bucket) -> Vec<String> {
+        let mut out = vec![];
+        bucket.validate(&mut out);
+        out
+    }
+
+    #[test]
+    fn log_buckets_are_checked_before_any_call() {
+        let sources =
+            vec![LogSource::LoadBalancers { prefix: "lb".into() }, LogSource::S3ServerAccess { prefix: "s3/".into() }];
+        let logs = Bucket {
+            versioning: false,
+            lifecycle: Some(ObjectLifecycle::Expire {
+                current_days: Some(90),
+                noncurrent_days: 1,
+                incomplete_upload_days: 1,
+            }),
+            log_sources: sources.clone(),
+            ..Bucket::default()
+        };
+        assert!(problems(&logs).is_empty(), "{:?}", problems(&logs));
+        let versioned = Bucket { versioning: true, ..logs.clone() };
+        assert!(problems(&versioned)[0].contains("current_days needs an unversioned bucket"));
+        let kms = Bucket { encryption: BucketEncryption::KmsManaged, ..logs.clone() };
+        assert!(problems(&kms)[0].contains("load balancers write access logs only to a bucket encrypted with SSE-S3"));
+        let nested = Bucket {
+            log_sources: vec![
+                LogSource::LoadBalancers { prefix: "logs".into() },
+                LogSource::S3ServerAccess { prefix: "logs/s3".into() },
+            ],
+            ..logs.clone()
+        };
+        assert!(problems(&nested)[0].contains("a prefix of its own"));
+        let wild = Bucket { log_sources: vec![LogSource::S3ServerAccess { prefix: "s3/*".into() }], ..logs };
+        assert!(problems(&wild)[0].contains("without `*` or `?`"));
+        let source = Bucket {
+            access_logs: Some(AccessLogs { bucket: Ref::existing("logs"), prefix: "/s3".into() }),
+            ..Bucket::default()
+        };
+        assert!(problems(&source)[0].contains("access_logs.prefix"));
+    }
 }

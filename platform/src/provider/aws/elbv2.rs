@@ -19,7 +19,7 @@ use crate::resources::elbv2::{
     HealthCheck, Listener, ListenerAction, ListenerOutputs, LoadBalancer, LoadBalancerOutputs, TargetGroup,
     TargetGroupOutputs,
 };
-use crate::resources::Tags;
+use crate::resources::{AccessLogs, Tags};
 
 /// `aws.elbv2.load_balancer`.
 pub(crate) struct LoadBalancers;
@@ -112,22 +112,29 @@ where
 
 const DROP_INVALID: &str = "routing.http.drop_invalid_header_fields.enabled";
 const DELETION_PROTECTION: &str = "deletion_protection.enabled";
+const ACCESS_LOGS: &str = "access_logs.s3.enabled";
+const ACCESS_LOGS_BUCKET: &str = "access_logs.s3.bucket";
+const ACCESS_LOGS_PREFIX: &str = "access_logs.s3.prefix";
 
-async fn set_attributes(
-    aws: &Aws,
-    arn: &str,
-    drop_invalid: bool,
-    deletion_protection: bool,
-) -> Result<(), ProviderError> {
-    let attribute = |k: &str, v: bool| LoadBalancerAttribute::builder().key(k).value(v.to_string()).build();
-    aws.elb
+/// Sets the load balancer's attributes to `lb`'s. Turning access logs on makes Elastic Load
+/// Balancing write a test object into the bucket; it answers `InvalidConfigurationRequest`
+/// ("Access Denied for bucket") when the bucket policy does not let it
+/// (<https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-troubleshooting.html>).
+async fn set_attributes(aws: &Aws, arn: &str, lb: &LoadBalancer) -> Result<(), ProviderError> {
+    let attribute = |k: &str, v: String| LoadBalancerAttribute::builder().key(k).value(v).build();
+    let mut call = aws
+        .elb
         .modify_load_balancer_attributes()
         .load_balancer_arn(arn)
-        .attributes(attribute(DROP_INVALID, drop_invalid))
-        .attributes(attribute(DELETION_PROTECTION, deletion_protection))
-        .send()
-        .await
-        .map_err(api("elasticloadbalancing:ModifyLoadBalancerAttributes"))?;
+        .attributes(attribute(DROP_INVALID, lb.drop_invalid_header_fields.to_string()))
+        .attributes(attribute(DELETION_PROTECTION, lb.deletion_protection.to_string()))
+        .attributes(attribute(ACCESS_LOGS, lb.access_logs.is_some().to_string()));
+    if let Some(logs) = &lb.access_logs {
+        call = call
+            .attributes(attribute(ACCESS_LOGS_BUCKET, logs.bucket.as_str().to_string()))
+            .attributes(attribute(ACCESS_LOGS_PREFIX, logs.prefix.clone()));
+    }
+    call.send().await.map_err(api("elasticloadbalancing:ModifyLoadBalancerAttributes"))?;
     Ok(())
 }
 
@@ -152,14 +159,19 @@ async fn observe_load_balancer(
         .send()
         .await
         .map_err(api("elasticloadbalancing:DescribeLoadBalancerAttributes"))?;
-    let attribute =
-        |k: &str| attributes.attributes().iter().find(|a| a.key() == Some(k)).and_then(|a| a.value()) == Some("true");
+    let value = |k: &str| attributes.attributes().iter().find(|a| a.key() == Some(k)).and_then(|a| a.value());
+    let attribute = |k: &str| value(k) == Some("true");
+    let access_logs = attribute(ACCESS_LOGS).then(|| AccessLogs {
+        bucket: Ref::existing(value(ACCESS_LOGS_BUCKET).unwrap_or_default()),
+        prefix: value(ACCESS_LOGS_PREFIX).unwrap_or_default().to_string(),
+    });
     let props = LoadBalancer {
         internal: lb.scheme() == Some(&LoadBalancerSchemeEnum::Internal),
         subnets: refs(lb.availability_zones().iter().filter_map(|z| z.subnet_id())),
         security_groups: refs(lb.security_groups()),
         drop_invalid_header_fields: attribute(DROP_INVALID),
         deletion_protection: attribute(DELETION_PROTECTION),
+        access_logs,
         tags,
     };
     Ok(Read::named(props, lb.load_balancer_name().unwrap_or_default(), lb_outputs(lb)))
@@ -217,9 +229,7 @@ impl AwsResource for LoadBalancers {
             .ok_or_else(|| missing("elasticloadbalancing:CreateLoadBalancer", "the response holds no load balancer"))?;
         let arn = created.load_balancer_arn().unwrap_or_default().to_string();
         let outputs = lb_outputs(created);
-        set_attributes(aws, &arn, lb.drop_invalid_header_fields, lb.deletion_protection)
-            .await
-            .map_err(incomplete(&arn, &outputs))?;
+        set_attributes(aws, &arn, lb).await.map_err(incomplete(&arn, &outputs))?;
         Ok(Created { physical_id: arn, outputs })
     }
 
@@ -278,10 +288,10 @@ impl AwsResource for LoadBalancers {
                 .await
                 .map_err(api("elasticloadbalancing:SetSecurityGroups"))?;
         }
-        if (old.drop_invalid_header_fields, old.deletion_protection)
-            != (new.drop_invalid_header_fields, new.deletion_protection)
+        if (old.drop_invalid_header_fields, old.deletion_protection, &old.access_logs)
+            != (new.drop_invalid_header_fields, new.deletion_protection, &new.access_logs)
         {
-            set_attributes(aws, arn, new.drop_invalid_header_fields, new.deletion_protection).await?;
+            set_attributes(aws, arn, new).await?;
         }
         update_tags(aws, arn, &old.tags, &new.tags).await
     }
@@ -294,7 +304,7 @@ impl AwsResource for LoadBalancers {
         let (lb, arn) = (&current.props, current.physical_id);
         if lb.deletion_protection && current.delete_allowed {
             // The user named this address explicitly: lift AWS's own deletion protection first.
-            set_attributes(aws, arn, lb.drop_invalid_header_fields, false).await?;
+            set_attributes(aws, arn, &LoadBalancer { deletion_protection: false, ..lb.clone() }).await?;
         }
         aws.elb
             .delete_load_balancer()

@@ -272,13 +272,22 @@ fn parse_outputs<T: DeserializeOwned>(
     parse(address, "outputs", &value)
 }
 
-fn observed<T: AwsResource>(read: Read<T::Props, T::Outputs>) -> Observed {
+/// What a read reports, as props: every attribute of the type, except those it does not report.
+/// An optional attribute AWS has not set is left out of the typed props' JSON; where the state
+/// records one, it is reported as `null` (not set), so that a setting removed outside platform
+/// shows as a change rather than keeping the recorded value.
+fn observed<T: AwsResource>(read: Read<T::Props, T::Outputs>, recorded: &Value) -> Observed {
     let mut props = match serde_json::to_value(&read.props) {
         Ok(Value::Object(map)) => map,
         _ => Map::new(),
     };
     if let (Some(name), true) = (read.name, <T::Props as Resource>::SCHEMA.name_style.in_props()) {
         props.insert("name".into(), Value::String(name));
+    }
+    for key in recorded.as_object().into_iter().flat_map(|m| m.keys()) {
+        if key != "name" && !T::NOT_REPORTED.contains(&key.as_str()) && !props.contains_key(key) {
+            props.insert(key.clone(), Value::Null);
+        }
     }
     for attribute in T::NOT_REPORTED {
         props.remove(*attribute);
@@ -351,7 +360,7 @@ impl<T: AwsResource> Implementation for T {
     async fn read(&self, aws: &Aws, e: &Existing) -> Result<Option<Observed>, ProviderError> {
         let found = AwsResource::read(self, aws, &recorded::<T>(e)).await;
         match found {
-            Ok(read) => Ok(read.map(observed::<T>)),
+            Ok(read) => Ok(read.map(|r| observed::<T>(r, &e.props))),
             Err(err) if err.is_not_found() => Ok(None),
             Err(err) => Err(err),
         }
@@ -360,7 +369,7 @@ impl<T: AwsResource> Implementation for T {
     async fn read_batch(&self, aws: &Aws, existing: &[Existing]) -> Result<Vec<Option<Observed>>, ProviderError> {
         let all: Vec<_> = existing.iter().map(recorded::<T>).collect();
         let found = AwsResource::read_batch(self, aws, &all).await?;
-        Ok(found.into_iter().map(|r| r.map(observed::<T>)).collect())
+        Ok(found.into_iter().zip(existing).map(|(r, e)| r.map(|r| observed::<T>(r, &e.props))).collect())
     }
 
     async fn update(&self, aws: &Aws, e: &Existing, desired: &Value) -> Result<Applied, ProviderError> {
