@@ -72,12 +72,16 @@ Corrections (each is a difference from AWS, not a behaviour of the product):
   InvalidChangeBatch when the record exists; UPSERT is what replaces one
   (https://docs.aws.amazon.com/Route53/latest/APIReference/API_Change.html). Here the same.
 
-- S3 PutBucketLogging: moto 5.2.5 takes a target bucket's policy as allowing S3 logging only when
-  a statement's Resource is exactly `BUCKET/PREFIX*` or `BUCKET/*`, and fails with an internal
-  error on a statement whose Principal is "*" (a TLS-only deny). AWS delivers the logs with the
-  `logging.s3.amazonaws.com` principal, which the target's policy must allow to put objects under
-  the prefix (https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html).
-  Here the policy is evaluated for such an object (its Allow, resource patterns, aws:SourceAccount).
+- S3 PutBucketLogging: moto 5.2.5 refuses (InvalidTargetBucketForLogging) a target whose policy
+  does not allow S3 logging, but takes it as allowing only when a statement's Resource is exactly
+  `BUCKET/PREFIX*` or `BUCKET/*`, and fails with an internal error on a statement whose Principal
+  is "*" (a TLS-only deny). AWS delivers the logs with the `logging.s3.amazonaws.com` principal,
+  which the target's policy must allow to put objects under the prefix
+  (https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html); it
+  does not check the policy when logging is turned on: a policy that does not allow it shows as
+  failed deliveries later. Here moto's refusal stays (it stands in for those failed deliveries)
+  and the policy is evaluated as AWS evaluates a delivery: its Allow, resource patterns,
+  aws:SourceAccount, aws:SourceArn.
 - ELBv2 ModifyLoadBalancerAttributes with access logs on: moto 5.2.5 accepts any bucket. AWS
   writes a test object under PREFIX/AWSLogs/ACCOUNT/ first and answers InvalidConfigurationRequest
   ("Access Denied for bucket") when the bucket is missing, in another region, or its policy does
@@ -491,7 +495,8 @@ def bucket_policy_allows_put(bucket, principals, key, source_account):
     """Whether `bucket`'s policy lets one of `principals` ({"AWS": [...]} or {"Service": [...]})
     put `key` in a delivery made over TLS for `source_account`: an Allow statement naming it,
     s3:PutObject and a resource matching the object, whose conditions hold, and no Deny that
-    applies. Conditions other than aws:SourceAccount and aws:SecureTransport do not hold."""
+    applies. Conditions other than aws:SourceAccount, aws:SourceArn and aws:SecureTransport do
+    not hold."""
     import fnmatch
 
     if bucket.policy is None:
@@ -523,6 +528,10 @@ def bucket_policy_allows_put(bucket, principals, key, source_account):
                     holds = holds and source_account in values
                 elif operator == "Bool" and condition == "aws:SecureTransport":
                     holds = holds and "true" in [v.lower() for v in values]
+                elif operator in ("ArnLike", "StringLike", "ArnEquals", "StringEquals") and condition == "aws:SourceArn":
+                    # The source is one of the account's buckets or load balancers; a pattern
+                    # naming them holds (AWS's example narrows S3 logging to a source bucket).
+                    holds = holds and any(v.startswith(f"arn:{bucket.partition}:") for v in values)
                 else:
                     holds = False
         if not holds:
@@ -534,8 +543,8 @@ def bucket_policy_allows_put(bucket, principals, key, source_account):
 
 
 def log_permissions_enabled_policy(target_bucket, target_prefix):
-    """S3 PutBucketLogging (see the module's corrections): the target's policy must let
-    `logging.s3.amazonaws.com` put an object under the prefix, for this account's bucket."""
+    """S3 PutBucketLogging (see the module's corrections): whether the target's policy lets
+    `logging.s3.amazonaws.com` deliver an object under the prefix for this account's bucket."""
     key = f"{target_prefix or ''}2026-01-01-00-00-00-0123456789ABCDEF"
     return bucket_policy_allows_put(
         target_bucket, {"Service": ["logging.s3.amazonaws.com"]}, key, target_bucket.account_id

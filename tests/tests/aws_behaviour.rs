@@ -1095,10 +1095,11 @@ async fn certificates_are_issued_only_once_their_validation_record_exists_and_st
     .await;
 }
 
-/// Access logs land only where the bucket's policy lets the writing service put them: Elastic
-/// Load Balancing (the region's account) under `PREFIX/AWSLogs/ACCOUNT/`, S3 logging
-/// (`logging.s3.amazonaws.com`, this account's buckets only) under the target prefix. A policy
-/// that denies plain HTTP after the grants, as platform writes it, is read without fault.
+/// Access logs are turned on only where the bucket's policy lets the writing service put them:
+/// Elastic Load Balancing (the region's account) under `PREFIX/AWSLogs/ACCOUNT/`, as AWS checks
+/// it; S3 logging (`logging.s3.amazonaws.com`, this account's buckets only) under the target
+/// prefix, which moto checks when logging is turned on (AWS would fail the deliveries later). A
+/// policy with a TLS-only deny, as platform writes it, is read without fault.
 #[tokio::test]
 async fn access_logs_are_turned_on_only_where_the_bucket_policy_lets_the_service_write() {
     use aws_sdk_elasticloadbalancingv2::types::LoadBalancerAttribute;

@@ -57,7 +57,7 @@ pub struct Bucket {
     pub access_logs: Option<AccessLogs>,
     /// The AWS services that may write their logs into this bucket, each only under its prefix
     /// (statements of the bucket policy, beside the TLS-only one). A bucket with log sources keeps
-    /// S3-managed encryption: load balancers write to no other.
+    /// S3-managed encryption: neither service writes to another.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub log_sources: Vec<LogSource>,
     /// Delete the bucket with its objects (every version). Not an AWS attribute: it only changes how
@@ -201,15 +201,12 @@ impl Resource for Bucket {
         if prefixes.windows(2).any(|w| w[1].starts_with(w[0])) {
             problems.push("log_sources: each source needs a prefix of its own, not inside another's".into());
         }
-        // "The only server-side encryption option that's supported is Amazon S3-managed keys
-        // (SSE-S3)" (enable-access-logging.html, above).
-        if self.log_sources.iter().any(|s| matches!(s, LogSource::LoadBalancers { .. }))
-            && self.encryption != BucketEncryption::S3Managed
-        {
-            problems.push(
-                "log_sources: load balancers write access logs only to a bucket encrypted with SSE-S3 (`AES256`)"
-                    .into(),
-            );
+        // Load balancers: "The only server-side encryption option that's supported is Amazon
+        // S3-managed keys (SSE-S3)" (enable-access-logging.html, above); S3 server access logs:
+        // "You can use default bucket encryption on the target bucket only if you use SSE-S3"
+        // (enable-server-access-logging.html, above).
+        if !self.log_sources.is_empty() && self.encryption != BucketEncryption::S3Managed {
+            problems.push("log_sources: services write logs only to a bucket encrypted with SSE-S3 (`AES256`)".into());
         }
     }
 }
@@ -268,7 +265,7 @@ mod tests {
         let versioned = Bucket { versioning: true, ..logs.clone() };
         assert!(problems(&versioned)[0].contains("current_days needs an unversioned bucket"));
         let kms = Bucket { encryption: BucketEncryption::KmsManaged, ..logs.clone() };
-        assert!(problems(&kms)[0].contains("load balancers write access logs only to a bucket encrypted with SSE-S3"));
+        assert!(problems(&kms)[0].contains("services write logs only to a bucket encrypted with SSE-S3"));
         let nested = Bucket {
             log_sources: vec![
                 LogSource::LoadBalancers { prefix: "logs".into() },

@@ -116,25 +116,43 @@ const ACCESS_LOGS: &str = "access_logs.s3.enabled";
 const ACCESS_LOGS_BUCKET: &str = "access_logs.s3.bucket";
 const ACCESS_LOGS_PREFIX: &str = "access_logs.s3.prefix";
 
-/// Sets the load balancer's attributes to `lb`'s. Turning access logs on makes Elastic Load
-/// Balancing write a test object into the bucket; it answers `InvalidConfigurationRequest`
-/// ("Access Denied for bucket") when the bucket policy does not let it
-/// (<https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-troubleshooting.html>).
-async fn set_attributes(aws: &Aws, arn: &str, lb: &LoadBalancer) -> Result<(), ProviderError> {
+/// Sets the attributes of `new` that differ from `old` (all of them for a new load balancer).
+/// Access logs are sent only when they change: turning them on makes Elastic Load Balancing
+/// validate the bucket and write a test object into it, and it answers
+/// `InvalidConfigurationRequest` when the bucket's policy does not let it
+/// (<https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html>,
+/// "Verify bucket permissions"), which must not fail an unrelated change.
+async fn set_attributes(
+    aws: &Aws,
+    arn: &str,
+    old: Option<&LoadBalancer>,
+    new: &LoadBalancer,
+) -> Result<(), ProviderError> {
     let attribute = |k: &str, v: String| LoadBalancerAttribute::builder().key(k).value(v).build();
-    let mut call = aws
-        .elb
+    let mut attributes = vec![];
+    if old.is_none_or(|o| o.drop_invalid_header_fields != new.drop_invalid_header_fields) {
+        attributes.push(attribute(DROP_INVALID, new.drop_invalid_header_fields.to_string()));
+    }
+    if old.is_none_or(|o| o.deletion_protection != new.deletion_protection) {
+        attributes.push(attribute(DELETION_PROTECTION, new.deletion_protection.to_string()));
+    }
+    if old.map_or(new.access_logs.is_some(), |o| o.access_logs != new.access_logs) {
+        attributes.push(attribute(ACCESS_LOGS, new.access_logs.is_some().to_string()));
+        if let Some(logs) = &new.access_logs {
+            attributes.push(attribute(ACCESS_LOGS_BUCKET, logs.bucket.as_str().to_string()));
+            attributes.push(attribute(ACCESS_LOGS_PREFIX, logs.prefix.clone()));
+        }
+    }
+    if attributes.is_empty() {
+        return Ok(());
+    }
+    aws.elb
         .modify_load_balancer_attributes()
         .load_balancer_arn(arn)
-        .attributes(attribute(DROP_INVALID, lb.drop_invalid_header_fields.to_string()))
-        .attributes(attribute(DELETION_PROTECTION, lb.deletion_protection.to_string()))
-        .attributes(attribute(ACCESS_LOGS, lb.access_logs.is_some().to_string()));
-    if let Some(logs) = &lb.access_logs {
-        call = call
-            .attributes(attribute(ACCESS_LOGS_BUCKET, logs.bucket.as_str().to_string()))
-            .attributes(attribute(ACCESS_LOGS_PREFIX, logs.prefix.clone()));
-    }
-    call.send().await.map_err(api("elasticloadbalancing:ModifyLoadBalancerAttributes"))?;
+        .set_attributes(Some(attributes))
+        .send()
+        .await
+        .map_err(api("elasticloadbalancing:ModifyLoadBalancerAttributes"))?;
     Ok(())
 }
 
@@ -229,7 +247,7 @@ impl AwsResource for LoadBalancers {
             .ok_or_else(|| missing("elasticloadbalancing:CreateLoadBalancer", "the response holds no load balancer"))?;
         let arn = created.load_balancer_arn().unwrap_or_default().to_string();
         let outputs = lb_outputs(created);
-        set_attributes(aws, &arn, lb).await.map_err(incomplete(&arn, &outputs))?;
+        set_attributes(aws, &arn, None, lb).await.map_err(incomplete(&arn, &outputs))?;
         Ok(Created { physical_id: arn, outputs })
     }
 
@@ -288,11 +306,7 @@ impl AwsResource for LoadBalancers {
                 .await
                 .map_err(api("elasticloadbalancing:SetSecurityGroups"))?;
         }
-        if (old.drop_invalid_header_fields, old.deletion_protection, &old.access_logs)
-            != (new.drop_invalid_header_fields, new.deletion_protection, &new.access_logs)
-        {
-            set_attributes(aws, arn, new).await?;
-        }
+        set_attributes(aws, arn, Some(old), new).await?;
         update_tags(aws, arn, &old.tags, &new.tags).await
     }
 
@@ -304,7 +318,7 @@ impl AwsResource for LoadBalancers {
         let (lb, arn) = (&current.props, current.physical_id);
         if lb.deletion_protection && current.delete_allowed {
             // The user named this address explicitly: lift AWS's own deletion protection first.
-            set_attributes(aws, arn, &LoadBalancer { deletion_protection: false, ..lb.clone() }).await?;
+            set_attributes(aws, arn, Some(lb), &LoadBalancer { deletion_protection: false, ..lb.clone() }).await?;
         }
         aws.elb
             .delete_load_balancer()

@@ -115,8 +115,8 @@ impl PolicyContext<'_> {
         }
     }
 
-    /// The bucket policy: the log sources' grants, then the TLS-only statement (a deny of every
-    /// principal first would leave S3 unable to read the grants after it), or none.
+    /// The bucket policy: the log sources' grants and the TLS-only statement (which denies only
+    /// requests without TLS: log deliveries use TLS), or none.
     fn policy(&self, enforce_tls: bool, sources: &[LogSource]) -> Option<String> {
         let mut statements: Vec<Value> = sources.iter().map(|s| self.log_source(s)).collect();
         if enforce_tls {
