@@ -98,6 +98,20 @@ async fn network(ec2: &aws_sdk_ec2::Client, cidr: u8) -> Network {
     }
 }
 
+/// The ARN of a new load balancer `web` in `net`'s two subnets.
+async fn load_balancer(elb: &aws_sdk_elasticloadbalancingv2::Client, net: &Network) -> String {
+    let created = elb
+        .create_load_balancer()
+        .name("web")
+        .subnets(&net.subnets[0])
+        .subnets(&net.subnets[1])
+        .security_groups(&net.group)
+        .send()
+        .await
+        .unwrap();
+    created.load_balancers()[0].load_balancer_arn().unwrap().to_string()
+}
+
 /// The network interfaces with `name` = `value` (a DescribeNetworkInterfaces filter).
 async fn interfaces(ec2: &aws_sdk_ec2::Client, name: &str, value: &str) -> Vec<aws_sdk_ec2::types::NetworkInterface> {
     let filter = Filter::builder().name(name).values(value).build();
@@ -1047,17 +1061,7 @@ async fn certificates_are_issued_only_once_their_validation_record_exists_and_st
     assert_eq!(status().await, "PENDING_VALIDATION", "a private zone validates nothing");
 
     // A listener refuses the certificate until it is issued.
-    let net = network(&ec2, 4).await;
-    let lb = elb
-        .create_load_balancer()
-        .name("web")
-        .subnets(&net.subnets[0])
-        .subnets(&net.subnets[1])
-        .security_groups(&net.group)
-        .send()
-        .await
-        .unwrap();
-    let lb = lb.load_balancers()[0].load_balancer_arn().unwrap().to_string();
+    let lb = load_balancer(&elb, &network(&ec2, 4).await).await;
     let listen = || {
         elb.create_listener()
             .load_balancer_arn(&lb)
@@ -1111,17 +1115,7 @@ async fn access_logs_are_turned_on_only_where_the_bucket_policy_lets_the_service
     for bucket in ["logs", "images"] {
         s3.create_bucket().bucket(bucket).send().await.unwrap();
     }
-    let net = network(&ec2, 7).await;
-    let lb = elb
-        .create_load_balancer()
-        .name("web")
-        .subnets(&net.subnets[0])
-        .subnets(&net.subnets[1])
-        .security_groups(&net.group)
-        .send()
-        .await
-        .unwrap();
-    let lb = lb.load_balancers()[0].load_balancer_arn().unwrap().to_string();
+    let lb = load_balancer(&elb, &network(&ec2, 7).await).await;
     let attribute = |k: &str, v: &str| LoadBalancerAttribute::builder().key(k).value(v).build();
     let lb_logs = |prefix: &str| {
         elb.modify_load_balancer_attributes()
