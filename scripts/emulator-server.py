@@ -90,6 +90,17 @@ Corrections (each is a difference from AWS, not a behaviour of the product):
   https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-troubleshooting.html).
   Here the same (the test object itself is not written).
 
+- AWS WAF (regional): moto 5.2.5 associates a web ACL with any ARN, even a load balancer that
+  does not exist, keeps a resource's earlier web ACL as well, deletes a web ACL that is still
+  associated, and takes any logging destination. AWS answers WAFNonexistentItemException for a
+  resource that does not exist, replaces a resource's web ACL
+  (https://docs.aws.amazon.com/waf/latest/APIReference/API_AssociateWebACL.html), refuses to
+  delete a web ACL still associated (WAFAssociatedItemException,
+  https://docs.aws.amazon.com/waf/latest/APIReference/API_DeleteWebACL.html), and logs only into
+  a log group of the account and region whose name starts with `aws-waf-logs-`
+  (WAFInvalidParameterException, https://docs.aws.amazon.com/waf/latest/developerguide/logging-cw-logs.html).
+  Here the same; a deleted load balancer leaves its web ACL.
+
 AWS behaviours (scripts/emulator_aws.py, installed here): PLATFORM_EMULATOR_AWS='{...}' (JSON), or
 `POST /_platform/aws` with a JSON object while running (`GET /_platform/aws` shows the settings),
 makes the emulator behave as AWS does where moto is lenient. Absent, nothing changes. Settings:
@@ -144,6 +155,7 @@ from moto.route53.models import Route53Backend
 from moto.route53.responses import Route53 as Route53Response
 from moto.elbv2.models import ELBv2Backend
 from moto.servicediscovery.models import ServiceDiscoveryBackend
+from moto.wafv2.models import WAFV2Backend
 from moto.elbv2.exceptions import DuplicateLoadBalancerName as ELBv2DuplicateLoadBalancerName
 from moto.elbv2.exceptions import InvalidConfigurationRequest as ELBv2ConfigurationError
 from moto.iam.exceptions import LimitExceededException
@@ -590,6 +602,109 @@ def modify_load_balancer_attributes(self, arn, attrs):
 
 
 ELBv2Backend.modify_load_balancer_attributes = modify_load_balancer_attributes
+
+
+# --- AWS WAF -----------------------------------------------------------------------------------
+class WafError(JsonRESTError):
+    code = 400
+
+    def __init__(self, error_type, message):
+        super().__init__(error_type, message)
+
+
+def _waf_nonexistent():
+    return WafError(
+        "WAFNonexistentItemException", "AWS WAF couldn’t perform the operation because your resource doesn’t exist."
+    )
+
+
+def _load_balancer_exists(account_id, region, arn):
+    from moto.elbv2.models import elbv2_backends
+
+    return arn in elbv2_backends[account_id][region].load_balancers
+
+
+def waf_associate_web_acl(self, web_acl_arn, resource_arn):
+    """AWS WAF AssociateWebACL (see the module's corrections)."""
+    web_acl = self.wacls.get(web_acl_arn)
+    is_load_balancer = ":elasticloadbalancing:" in resource_arn
+    if web_acl is None or (
+        is_load_balancer and not _load_balancer_exists(self.account_id, self.region_name, resource_arn)
+    ):
+        raise _waf_nonexistent()
+    for other in self.wacls.values():
+        if resource_arn in other.associated_resources:
+            other.associated_resources.remove(resource_arn)
+    web_acl.associated_resources.append(resource_arn)
+
+
+def waf_get_web_acl_for_resource(self, resource_arn):
+    """A load balancer deleted since its association has no web ACL any more ("If there is no
+    associated resource, WAF returns a null web ACL":
+    https://docs.aws.amazon.com/waf/latest/APIReference/API_GetWebACLForResource.html)."""
+    if ":elasticloadbalancing:" in resource_arn and not _load_balancer_exists(
+        self.account_id, self.region_name, resource_arn
+    ):
+        for web_acl in self.wacls.values():
+            if resource_arn in web_acl.associated_resources:
+                web_acl.associated_resources.remove(resource_arn)
+        return None
+    return _waf_get_web_acl_for_resource(self, resource_arn)
+
+
+def waf_delete_web_acl(self, name, scope, _id, lock_token):
+    """AWS WAF DeleteWebACL: refused while the web ACL is associated with a resource that exists."""
+    for web_acl in self.wacls.values():
+        if web_acl.name == name and web_acl.id == _id:
+            live = [
+                r
+                for r in web_acl.associated_resources
+                if ":elasticloadbalancing:" not in r or _load_balancer_exists(self.account_id, self.region_name, r)
+            ]
+            web_acl.associated_resources[:] = live
+            if live:
+                raise WafError(
+                    "WAFAssociatedItemException",
+                    "AWS WAF couldn’t perform the operation because your resource is being used by another "
+                    "resource or it’s associated with another resource.",
+                )
+    arn = next((arn for arn, w in self.wacls.items() if w.name == name and w.id == _id), None)
+    _waf_delete_web_acl(self, name, scope, _id, lock_token)
+    # Its logging goes with it.
+    self.logging_configurations.pop(arn, None)
+
+
+def waf_put_logging_configuration(self, arn, log_destination_configs, *args, **kwargs):
+    """AWS WAF PutLoggingConfiguration: the web ACL exists, and its one destination is a log
+    group of this account and region named `aws-waf-logs-…`."""
+    from moto.logs.models import logs_backends
+
+    if arn not in self.wacls:
+        raise _waf_nonexistent()
+    if len(log_destination_configs) != 1:
+        raise WafError("WAFInvalidParameterException", "Error reason: exactly one log destination, field: LOG_DESTINATION")
+    destination = log_destination_configs[0]
+    parts = destination.split(":")
+    prefix = f"arn:{self.partition}:logs:{self.region_name}:{self.account_id}:log-group:"
+    name = destination[len(prefix):] if destination.startswith(prefix) else None
+    if name is None or ":" in name or not name.startswith("aws-waf-logs-") or len(parts) < 7:
+        raise WafError(
+            "WAFInvalidParameterException",
+            "Error reason: The ARN isn't valid. A valid ARN begins with arn: and includes other information "
+            "separated by colons or slashes., field: LOG_DESTINATION, parameter: " + destination,
+        )
+    if name not in logs_backends[self.account_id][self.region_name].groups:
+        raise _waf_nonexistent()
+    return _waf_put_logging_configuration(self, arn, log_destination_configs, *args, **kwargs)
+
+
+_waf_get_web_acl_for_resource = WAFV2Backend.get_web_acl_for_resource
+_waf_delete_web_acl = WAFV2Backend.delete_web_acl
+_waf_put_logging_configuration = WAFV2Backend.put_logging_configuration
+WAFV2Backend.associate_web_acl = waf_associate_web_acl
+WAFV2Backend.get_web_acl_for_resource = waf_get_web_acl_for_resource
+WAFV2Backend.delete_web_acl = waf_delete_web_acl
+WAFV2Backend.put_logging_configuration = waf_put_logging_configuration
 CertBundle.check = certificate_check
 Route53Backend.change_resource_record_sets = change_resource_record_sets
 Route53Response.create_hosted_zone = create_hosted_zone

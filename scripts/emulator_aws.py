@@ -19,7 +19,10 @@ and nothing posted, the emulator is moto as it is (lenient).
                         resource created less than the consistency window ago answers the NotFound
                         error of its kind, and the first describe call that would list it leaves
                         it out (or answers NotFound when it names it by id). Once per resource.
-                        Requests signed with the access key id `observer` are exempt.
+                        AWS WAF likewise: the first AssociateWebACL or PutLoggingConfiguration
+                        naming a web ACL created within the window answers
+                        WAFUnavailableEntityException. Requests signed with the access key id
+                        `observer` are exempt.
     lifecycles          RDS instances, NAT gateways, load balancers and ECS services and
                         deployments go through the states AWS reports, each for its duration;
                         deleted RDS instances and ECS services stay visible while `deleting` /
@@ -230,6 +233,7 @@ def reset_state() -> None:
     with LOCK:
         FRESH.clear()
         FRESH_ROLES.clear()
+        FRESH_WEB_ACLS.clear()
         FRESH_ASSUMABLE.clear()
         RDS.clear()
         NATS.clear()
@@ -531,6 +535,43 @@ def _flow_log_role_not_assumable_yet(call: Call) -> None:
     if on("consistency") and not call.observer and _still_fresh(FRESH_ASSUMABLE.get(key), call.now):
         del FRESH_ASSUMABLE[key]
         raise EC2ClientError("InvalidParameter", f"Unable to assume given IAM role: {arn}")
+
+
+# Web ACL ARN -> when CreateWebACL answered.
+FRESH_WEB_ACLS: dict[str, float] = {}
+
+
+class WafUnavailable(JsonRESTError):
+    code = 400
+
+    def __init__(self) -> None:
+        super().__init__(
+            "WAFUnavailableEntityException",
+            "AWS WAF couldn’t retrieve a resource that you specified for this operation. If you've just "
+            "created a resource that you're using in this operation, you might just need to wait a few "
+            "minutes. It can take from a few seconds to a number of minutes for changes to propagate. "
+            "Verify the resource specifications in your request parameters and then retry the operation.",
+        )
+
+
+@answered("wafv2", "CreateWebACL")
+def _record_web_acl(call: Call, status: int, body: Any) -> None:
+    if on("consistency") and status == 200:
+        try:
+            arn = json.loads(body)["Summary"]["ARN"]
+        except (ValueError, KeyError, TypeError):
+            return
+        FRESH_WEB_ACLS[arn] = time.monotonic()
+
+
+@before("wafv2", "AssociateWebACL", "PutLoggingConfiguration")
+def _web_acl_unavailable_yet(call: Call) -> None:
+    """A web ACL created within the window is not known yet to the calls that use it, once
+    (https://docs.aws.amazon.com/waf/latest/APIReference/API_AssociateWebACL.html)."""
+    arn = call.params.get("WebACLArn") or (call.params.get("LoggingConfiguration") or {}).get("ResourceArn")
+    if on("consistency") and not call.observer and _still_fresh(FRESH_WEB_ACLS.get(arn), call.now):
+        del FRESH_WEB_ACLS[arn]
+        raise WafUnavailable()
 
 
 @guard("iam")

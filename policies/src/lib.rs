@@ -14,6 +14,7 @@ pub const RULE_FILES: &[(&str, &str)] = &[
     ("s3.toml", include_str!("../rules/s3.toml")),
     ("logs-and-registry.toml", include_str!("../rules/logs-and-registry.toml")),
     ("service.toml", include_str!("../rules/service.toml")),
+    ("waf.toml", include_str!("../rules/waf.toml")),
 ];
 
 /// The policy document of the pipeline's deploy role (`documents/deploy-role.toml`): what

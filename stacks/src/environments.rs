@@ -55,6 +55,9 @@ pub struct Settings {
     /// Access logs: every request to a service's load balancer and to a service's bucket is
     /// recorded in the foundation's access-log bucket (kept `log_retention_days`, then expired).
     pub access_logs: bool,
+    /// A web ACL of AWS's managed rule groups in front of every internet-facing load balancer,
+    /// logging into a log group of the foundation (kept `log_retention_days`).
+    pub waf: bool,
     /// The VPC's default security group is taken over and emptied: a resource launched without a
     /// group of its own reaches nothing and is reached by nothing.
     pub close_default_security_group: bool,

@@ -4,11 +4,13 @@
 use std::collections::BTreeMap;
 
 use platform::model::{Handle, Ref, Stack, StackError, StackSpec};
+use platform::resources::elbv2::LoadBalancer;
 use platform::resources::iam::{Statement, Trust};
+use platform::resources::wafv2::{CREDENTIAL_HEADERS, LOG_GROUP_PREFIX};
 use platform::resources::{
     AccessLogs, AzIndex, DefaultSecurityGroup, EcrRepository, EcsCluster, ElasticIp, FlowLog, ImageLifecycle,
     InternetGateway, LogGroup, NatGateway, PolicyDocument, PrivateDnsNamespace, Role, Route, RouteTable,
-    RouteTableAssociation, Subnet, Tags, Vpc,
+    RouteTableAssociation, Subnet, Tags, Vpc, WafLogging, WebAcl, WebAclAssociation,
 };
 
 use crate::Environment;
@@ -57,6 +59,9 @@ pub struct Foundation {
     /// The environment's pipeline stack (applied by an administrator before the foundation): the
     /// permissions boundary every role of a service carries is its `boundary`.
     pub pipeline: crate::pipeline::Pipeline,
+    /// The web ACL in front of every internet-facing load balancer, where the environment has
+    /// one (`waf`).
+    pub web_acl: Option<Handle<WebAcl>>,
 }
 
 /// The private DNS domain of `env`'s service discovery namespace: services find each other as
@@ -158,6 +163,7 @@ pub fn foundation_with(environment: &Environment, options: &FoundationOptions) -
     if environment.close_default_security_group {
         s.add("default-security-group", DefaultSecurityGroup::closed(vpc.id()));
     }
+    let web_acl = environment.waf.then(|| web_acl(&mut s, environment));
 
     s.output("vpc_id", vpc.id());
     s.output("public_subnet_ids", public.iter().map(|h| h.id()).collect::<Vec<_>>());
@@ -167,6 +173,9 @@ pub fn foundation_with(environment: &Environment, options: &FoundationOptions) -
     s.output("namespace_id", namespace.id());
     s.output("namespace_arn", namespace.arn());
     s.output("log_group_name", logs.name());
+    if let Some(acl) = &web_acl {
+        s.output("web_acl_arn", acl.arn());
+    }
     for (service, repo) in &repositories {
         s.output(&format!("{}_repository_uri", service.replace('-', "_")), repo.repository_uri());
     }
@@ -181,10 +190,42 @@ pub fn foundation_with(environment: &Environment, options: &FoundationOptions) -
         discovery_domain,
         logs,
         repositories: repositories.into_iter().collect(),
+        web_acl,
     })
 }
 
+/// The environment's web ACL: AWS's baseline managed rule groups (one web ACL for every load
+/// balancer of the environment: AWS charges per web ACL and per rule, not per association), and
+/// its logging into `aws-waf-logs-ENV-foundation` (the prefix AWS WAF requires), with the headers
+/// that carry credentials redacted.
+fn web_acl(s: &mut Stack, environment: &Environment) -> Handle<WebAcl> {
+    let env = &environment.env;
+    let acl = s.add("web-acl", WebAcl::baseline(format!("AWS managed rules in front of the {env} load balancers")));
+    let group = s.add_named(
+        "waf-logs",
+        &format!("{LOG_GROUP_PREFIX}{env}-{NAME}"),
+        LogGroup::new(environment.log_retention_days),
+    );
+    s.add(
+        "waf-logging",
+        WafLogging {
+            web_acl: acl.arn(),
+            log_group: group.arn(),
+            redacted_headers: CREDENTIAL_HEADERS.iter().map(|h| h.to_string()).collect(),
+        },
+    );
+    acl
+}
+
 impl Foundation {
+    /// Puts the environment's web ACL, where it has one, in front of the internet-facing load
+    /// balancer `lb` of stack `s` (which then uses the foundation).
+    pub fn filter_requests(&self, s: &mut Stack, logical: &str, lb: &Handle<LoadBalancer>) {
+        let Some(acl) = &self.web_acl else { return };
+        s.uses(&self.spec);
+        s.add(logical, WebAclAssociation { web_acl: acl.arn(), resource: lb.arn() });
+    }
+
     /// Where the load balancer `name` (a service's, say) of stack `s` writes its access logs, if
     /// the environment keeps them: `lb/NAME` of the pipeline stack's access-log bucket (which `s`
     /// then uses).

@@ -163,6 +163,8 @@ pub fn service(
     );
     // Deleting a protected environment's load balancer (and its public name) must be named.
     s.protect(&lb, environment.protected);
+    // The environment's web ACL inspects every request before it reaches the load balancer.
+    foundation.filter_requests(&mut s, "lb-web-acl", &lb);
     let targets = s.add(
         "targets",
         TargetGroup {

@@ -1186,3 +1186,99 @@ async fn access_logs_are_turned_on_only_where_the_bucket_policy_lets_the_service
     assert_eq!(value("access_logs.s3.enabled").as_deref(), Some("true"));
     assert_eq!(value("access_logs.s3.prefix").as_deref(), Some("lb/web"));
 }
+
+/// AWS WAF as AWS answers: a web ACL is associated only with a load balancer that exists, one web
+/// ACL per resource (a second replaces the first), never deleted while associated, and logs only
+/// into an existing `aws-waf-logs-*` group of its account and region; right after its create,
+/// the first association names a web ACL AWS WAF does not know yet.
+#[tokio::test]
+async fn web_acls_front_load_balancers_that_exist_one_each_and_log_only_into_waf_log_groups() {
+    use aws_sdk_wafv2::types::{
+        AllowAction, DefaultAction, FieldToMatch, LoggingConfiguration, Scope, SingleHeader, VisibilityConfig,
+    };
+    // A window of 100 AWS minutes (10 s): long enough that no call of this test misses it.
+    let emulator = Emulator::start_with(AwsBehaviour::lenient().consistency(true).duration("consistency", 100.0));
+    let config = emulator.sdk_config().await;
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&config);
+    let (waf, logs) = (aws_sdk_wafv2::Client::new(&config), aws_sdk_cloudwatchlogs::Client::new(&config));
+    // The network as the observer makes it (EC2's own consistency is not what this test is about).
+    let net = network(&aws_sdk_ec2::Client::new(&emulator.observer_config().await), 7).await;
+    let lb = load_balancer(&elb, &net).await;
+    let create = |name: &'static str| {
+        waf.create_web_acl()
+            .name(name)
+            .scope(Scope::Regional)
+            .default_action(DefaultAction::builder().allow(AllowAction::builder().build()).build())
+            .visibility_config(
+                VisibilityConfig::builder()
+                    .sampled_requests_enabled(true)
+                    .cloud_watch_metrics_enabled(true)
+                    .metric_name(name)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+    };
+    let first = create("first").await.unwrap().summary().unwrap().arn().unwrap().to_string();
+    let associate =
+        |acl: String, resource: String| waf.associate_web_acl().web_acl_arn(acl).resource_arn(resource).send();
+
+    let (code, message) = refused(associate(first.clone(), lb.clone()).await);
+    assert_eq!(code, "WAFUnavailableEntityException", "the new web ACL is not known yet");
+    assert!(message.contains("If you've just created a resource"), "{message}");
+    associate(first.clone(), lb.clone()).await.expect("known a moment later");
+    let gone = lb.replace("/web/", "/gone/");
+    let (code, _) = refused(associate(first.clone(), gone).await);
+    assert_eq!(code, "WAFNonexistentItemException", "a load balancer that does not exist");
+
+    let second = create("second").await.unwrap().summary().unwrap().arn().unwrap().to_string();
+    let _ = refused(associate(second.clone(), lb.clone()).await);
+    associate(second.clone(), lb.clone()).await.unwrap();
+    let front = || waf.get_web_acl_for_resource().resource_arn(&lb).send();
+    assert_eq!(front().await.unwrap().web_acl().map(|a| a.arn().to_string()), Some(second.clone()), "replaced");
+
+    let (name, id) = {
+        let rest = second.split_once(":regional/webacl/").unwrap().1;
+        let (name, id) = rest.split_once('/').unwrap();
+        (name.to_string(), id.to_string())
+    };
+    let token = waf.get_web_acl().name(&name).id(&id).scope(Scope::Regional).send().await.unwrap();
+    let token = token.lock_token().unwrap().to_string();
+    let delete = || waf.delete_web_acl().name(&name).id(&id).scope(Scope::Regional).lock_token(&token).send();
+    let (code, _) = refused(delete().await);
+    assert_eq!(code, "WAFAssociatedItemException", "still in front of the load balancer");
+
+    // Logging: only into an existing group named aws-waf-logs-*, of this account and region.
+    let account = first.split(':').nth(4).unwrap().to_string();
+    let group_arn = |name: &str| format!("arn:aws:logs:us-east-1:{account}:log-group:{name}");
+    for name in ["/platform/test/waf", "aws-waf-logs-test"] {
+        logs.create_log_group().log_group_name(name).send().await.unwrap();
+    }
+    let put = |destination: String| {
+        let configuration = LoggingConfiguration::builder()
+            .resource_arn(&first)
+            .log_destination_configs(destination)
+            .redacted_fields(
+                FieldToMatch::builder()
+                    .single_header(SingleHeader::builder().name("authorization").build().unwrap())
+                    .build(),
+            )
+            .build()
+            .unwrap();
+        waf.put_logging_configuration().logging_configuration(configuration).send()
+    };
+    let (code, _) = refused(put(group_arn("/platform/test/waf")).await);
+    assert_eq!(code, "WAFInvalidParameterException", "not an aws-waf-logs- group");
+    let (code, _) = refused(put(group_arn("aws-waf-logs-missing")).await);
+    assert_eq!(code, "WAFNonexistentItemException", "no such group");
+    let (code, _) = refused(put(group_arn("aws-waf-logs-test").replace("us-east-1", "eu-west-1")).await);
+    assert_eq!(code, "WAFInvalidParameterException", "another region's group");
+    put(group_arn("aws-waf-logs-test")).await.unwrap();
+    let read = waf.get_logging_configuration().resource_arn(&first).send().await.unwrap();
+    assert_eq!(read.logging_configuration().unwrap().log_destination_configs(), [group_arn("aws-waf-logs-test")]);
+
+    // Once the load balancer is gone, so is its association, and the web ACL can go.
+    elb.delete_load_balancer().load_balancer_arn(&lb).send().await.unwrap();
+    assert!(front().await.unwrap().web_acl().is_none());
+    delete().await.unwrap();
+}

@@ -282,6 +282,39 @@ async fn requests_are_recorded_in_access_logs_outside_dev() {
     assert!(stacks::pipeline(&dev).unwrap().access_logs.is_none(), "dev goes without, and may");
 }
 
+/// Outside dev every request from the internet passes AWS WAF first: a load balancer without the
+/// web ACL, or a web ACL with a baseline group only counting, breaks `lb-waf`; a web ACL that logs nothing
+/// breaks `waf-logging`; an environment with `waf` off breaks `lb-waf` at each load balancer.
+#[tokio::test]
+async fn internet_facing_load_balancers_sit_behind_a_logging_web_acl_outside_dev() {
+    for name in ["staging", "prod"] {
+        let mut env = environment(name);
+        assert!(env.waf, "{name} has a web ACL");
+        let mut specs = card_stacks(name);
+        let service = stack(&mut specs, "card-service");
+        service.resources.retain(|r| r.type_name != "aws.wafv2.web_acl_association");
+        refused(&specs, "lb-waf", &Address::new("card-service", "lb")).await;
+
+        let mut specs = card_stacks(name);
+        let (_, acl) = first(&mut specs, "foundation", "aws.wafv2.web_acl");
+        acl["rule_groups"][1]["count_only"] = json!(true);
+        refused(&specs, "lb-waf", &Address::new("foundation", "web-acl")).await;
+
+        let mut specs = card_stacks(name);
+        stack(&mut specs, "foundation").resources.retain(|r| r.type_name != "aws.wafv2.logging_configuration");
+        refused(&specs, "waf-logging", &Address::new("foundation", "web-acl")).await;
+
+        env.settings.waf = false;
+        assert_eq!(
+            violations(&card_stacks_for(&env)),
+            [("lb-waf".to_string(), "card-service.lb".to_string())],
+            "{name}"
+        );
+    }
+    let dev = card_stacks("dev");
+    assert!(dev.iter().flat_map(|s| &s.resources).all(|r| !r.type_name.starts_with("aws.wafv2.")), "dev goes without");
+}
+
 /// Outside dev every VPC's default security group is taken over with no rule: an environment
 /// with it off breaks `vpc-default-security-group-closed` at the VPC, and so does a rule added
 /// to the group.

@@ -62,6 +62,7 @@ untagged_image_days = 1
 noncurrent_version_days = 1
 flow_logs = true
 access_logs = true
+waf = true
 close_default_security_group = true
 db_logging = true
 db_monitoring_interval_seconds = 60

@@ -20,4 +20,5 @@ mod security_groups;
 mod service;
 mod services;
 mod state_backends;
+mod waf;
 mod workflows;

@@ -329,6 +329,26 @@ async fn the_card_service_in_production() {
         (log_bucket.as_str(), "s3/prod-card-dependencies-images/")
     );
 
+    // AWS WAF: the foundation's web ACL in front of the load balancer, logging into its
+    // aws-waf-logs- group with credentials redacted.
+    let waf = aws_sdk_wafv2::Client::new(&h.config);
+    let web_acl = output(foundation, "foundation.web-acl", "arn");
+    let front = waf.get_web_acl_for_resource().resource_arn(id_of(service, "lb")).send().await.unwrap();
+    let front = front.web_acl().expect("a web ACL in front of the load balancer");
+    assert_eq!(front.arn(), web_acl);
+    let groups: Vec<&str> = front
+        .rules()
+        .iter()
+        .filter(|r| r.override_action().is_some_and(|o| o.none().is_some()))
+        .filter_map(|r| r.statement()?.managed_rule_group_statement().map(|g| g.name()))
+        .collect();
+    assert_eq!(groups, platform::resources::wafv2::BASELINE_RULE_GROUPS);
+    let logging = waf.get_logging_configuration().resource_arn(&web_acl).send().await.unwrap();
+    let logging = logging.logging_configuration().unwrap();
+    assert_eq!(logging.log_destination_configs(), [output(foundation, "foundation.waf-logs", "arn")]);
+    assert!(logging.log_destination_configs()[0].ends_with(":log-group:aws-waf-logs-prod-foundation"));
+    assert_eq!(logging.redacted_fields().len(), 2);
+
     let tg = elb.describe_target_groups().target_group_arns(id_of(service, "targets")).send().await.unwrap();
     let tg = &tg.target_groups()[0];
     assert_eq!((tg.health_check_path(), tg.health_check_port()), (Some("/health/live"), Some("8081")));

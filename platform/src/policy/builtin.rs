@@ -11,6 +11,7 @@ use crate::resources::ecs::{self, TASK_DEFINITION};
 use crate::resources::elbv2::{LISTENER, LOAD_BALANCER};
 use crate::resources::iam::ROLE;
 use crate::resources::rds::DB_INSTANCE;
+use crate::resources::wafv2::{LOGGING, WEB_ACL, WEB_ACL_ASSOCIATION};
 
 type Hits = Vec<(Address, String)>;
 
@@ -20,6 +21,8 @@ pub(super) fn run(builtin: Builtin, patterns: &[String], spec: &StackSpec, index
         Builtin::DatabaseIngressFromGroups => database_ingress(spec, index),
         Builtin::LoadBalancerTls => load_balancer_tls(patterns, spec, index),
         Builtin::NoPlainHttp => no_plain_http(spec, index),
+        Builtin::LoadBalancerWebAcl => load_balancer_web_acl(patterns, spec, index),
+        Builtin::WebAclLogging => web_acl_logging(spec, index),
         Builtin::VpcFlowLogs => vpc_flow_logs(spec, index),
         Builtin::DefaultSecurityGroupClosed => default_security_group_closed(spec, index),
         Builtin::DatabaseLogging => database_logging(spec, index),
@@ -175,6 +178,39 @@ fn no_plain_http(spec: &StackSpec, index: &Index<'_>) -> Hits {
         }
     }
     hits
+}
+
+fn load_balancer_web_acl(groups: &[String], spec: &StackSpec, index: &Index<'_>) -> Hits {
+    let mut hits = vec![];
+    // The web ACL may be another stack's (the foundation's), checked where it is declared.
+    for lb in of_type(spec, LOAD_BALANCER.type_name).filter(|lb| lb.props["internal"] == false) {
+        let fronted = index
+            .of_type(WEB_ACL_ASSOCIATION.type_name)
+            .any(|a| index.target(&a.props["resource"]).is_some_and(|r| r.address == lb.address));
+        if !fronted {
+            hits.push((lb.address.clone(), "is internet-facing with no web ACL in front of it".into()));
+        }
+    }
+    for acl in of_type(spec, WEB_ACL.type_name) {
+        let listed = acl.props["rule_groups"].as_array().cloned().unwrap_or_default();
+        let acting = |name: &str| listed.iter().any(|g| g["name"] == name && g["count_only"] != true);
+        let missing: Vec<&str> = groups.iter().map(String::as_str).filter(|g| !acting(g)).collect();
+        if !missing.is_empty() {
+            hits.push((acl.address.clone(), format!("does not act on the rule groups {}", missing.join(", "))));
+        }
+    }
+    hits
+}
+
+fn web_acl_logging(spec: &StackSpec, index: &Index<'_>) -> Hits {
+    let logged: BTreeSet<String> = index
+        .of_type(LOGGING.type_name)
+        .filter_map(|l| index.target(&l.props["web_acl"]).map(|acl| acl.address.to_string()))
+        .collect();
+    of_type(spec, WEB_ACL.type_name)
+        .filter(|acl| !logged.contains(&acl.address.to_string()))
+        .map(|acl| (acl.address.clone(), "logs none of the requests it inspects".to_string()))
+        .collect()
 }
 
 fn vpc_flow_logs(spec: &StackSpec, index: &Index<'_>) -> Hits {

@@ -132,6 +132,11 @@ pub enum Builtin {
     /// No internet-facing load balancer forwards plain HTTP: its HTTP listeners only redirect to
     /// HTTPS.
     NoPlainHttp,
+    /// Every internet-facing load balancer has a web ACL in front of it, and every web ACL's rule
+    /// groups include each of `patterns`, acting on what they match (not only counting).
+    LoadBalancerWebAcl,
+    /// Every web ACL logs what it inspects.
+    WebAclLogging,
     /// Every VPC has a flow log recording all its traffic (`ALL`).
     VpcFlowLogs,
     /// Every VPC's default security group is taken over with no rule.

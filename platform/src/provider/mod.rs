@@ -184,7 +184,10 @@ fn holders_text(holders: &[String]) -> String {
 impl ProviderError {
     /// Whether the error says the resource does not exist.
     pub fn is_not_found(&self) -> bool {
-        matches!(self, ProviderError::Api { code: Some(code), .. } if code.contains("NotFound") || code.contains("NoSuch"))
+        // AWS WAF says `WAFNonexistentItemException`
+        // (https://docs.aws.amazon.com/waf/latest/APIReference/CommonErrors.html).
+        matches!(self, ProviderError::Api { code: Some(code), .. }
+            if code.contains("NotFound") || code.contains("NoSuch") || code == "WAFNonexistentItemException")
     }
 
     /// Whether AWS may answer this only because something a request names was created moments ago
@@ -207,6 +210,10 @@ impl ProviderError {
             || matches!(self, ProviderError::Api { code: Some(code), message, .. }
                 if code == "InvalidParameterValue"
                     && message.contains("IAM role ARN value is invalid or does not include the required permissions"))
+            // AWS WAF naming a web ACL (or a resource) created moments ago: "If you've just
+            // created a resource that you're using in this operation, you might just need to wait
+            // a few minutes" (https://docs.aws.amazon.com/waf/latest/APIReference/API_AssociateWebACL.html).
+            || matches!(self, ProviderError::Api { code: Some(code), .. } if code == "WAFUnavailableEntityException")
     }
 }
 

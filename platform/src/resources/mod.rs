@@ -17,6 +17,7 @@ pub mod route53;
 pub mod s3;
 pub mod secretsmanager;
 pub mod servicediscovery;
+pub mod wafv2;
 
 use std::collections::BTreeMap;
 
@@ -40,6 +41,7 @@ pub use route53::{Record, RecordTarget};
 pub use s3::{AccessLogs, Bucket, BucketEncryption, LogSource, ObjectLifecycle};
 pub use secretsmanager::Secret;
 pub use servicediscovery::{DiscoveryService, NamespaceId, PrivateDnsNamespace};
+pub use wafv2::{ManagedRuleGroup, WafAction, WafLogging, WebAcl, WebAclAssociation};
 
 /// User tags of a resource (the engine adds `Name` and the `platform:*` tags).
 pub type Tags = BTreeMap<String, String>;
@@ -87,6 +89,9 @@ pub const SCHEMAS: &[&TypeSchema] = &[
     &acm::CERTIFICATE_VALIDATION,
     &route53::RECORD,
     &secretsmanager::SECRET,
+    &wafv2::WEB_ACL,
+    &wafv2::WEB_ACL_ASSOCIATION,
+    &wafv2::LOGGING,
     #[cfg(test)]
     &test_thing::SCHEMA,
     #[cfg(test)]

@@ -28,6 +28,7 @@ mod s3;
 mod secretsmanager;
 mod servicediscovery;
 mod support;
+mod wafv2;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -5,7 +5,7 @@
 use std::sync::OnceLock;
 
 use super::resource::Implementation;
-use super::{acm, ec2, ecr, ecs, elbv2, iam, logs, rds, route53, s3, secretsmanager, servicediscovery};
+use super::{acm, ec2, ecr, ecs, elbv2, iam, logs, rds, route53, s3, secretsmanager, servicediscovery, wafv2};
 use crate::provider::ProviderError;
 
 /// The implementations, one per resource type.
@@ -42,6 +42,9 @@ static TYPES: &[&dyn Implementation] = &[
     &acm::CertificateValidations,
     &route53::Records,
     &secretsmanager::Secrets,
+    &wafv2::WebAcls,
+    &wafv2::WebAclAssociations,
+    &wafv2::Loggings,
 ];
 
 /// Every implementation.

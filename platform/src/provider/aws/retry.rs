@@ -116,6 +116,9 @@ const IN_USE: &[&str] = &[
     "InvalidDBSubnetGroupStateFault",
     "InvalidDBParameterGroupState",
     "InvalidDBInstanceState",
+    // A web ACL still associated with a resource: removed associations take a moment to be seen
+    // (https://docs.aws.amazon.com/waf/latest/APIReference/API_DeleteWebACL.html).
+    "WAFAssociatedItemException",
 ];
 
 /// `f`, again after throttling and transient failures (exponential backoff with jitter, within a
@@ -232,6 +235,9 @@ mod tests {
         assert!(api(Some("ResourceInUse")).is_in_use());
         assert!(api(Some("ClusterContainsServicesException")).is_in_use());
         assert!(!api(Some("InvalidGroup.NotFound")).is_in_use());
+        assert!(api(Some("WAFAssociatedItemException")).is_in_use());
+        assert!(api(Some("WAFNonexistentItemException")).is_not_found());
+        assert!(api(Some("WAFUnavailableEntityException")).is_not_yet_visible());
         assert_eq!(api(Some("DependencyViolation")).retry(), Retry::No, "retried by deletes only");
         assert!(api(Some("EntityAlreadyExists")).is_already_exists());
         assert!(api(Some("InvalidPermission.Duplicate")).is_already_exists());
