@@ -92,14 +92,17 @@ Corrections (each is a difference from AWS, not a behaviour of the product):
 
 - AWS WAF (regional): moto 5.2.5 associates a web ACL with any ARN, even a load balancer that
   does not exist, keeps a resource's earlier web ACL as well, deletes a web ACL that is still
-  associated, and takes any logging destination. AWS answers WAFNonexistentItemException for a
-  resource that does not exist, replaces a resource's web ACL
-  (https://docs.aws.amazon.com/waf/latest/APIReference/API_AssociateWebACL.html), refuses to
-  delete a web ACL still associated (WAFAssociatedItemException,
-  https://docs.aws.amazon.com/waf/latest/APIReference/API_DeleteWebACL.html), and logs only into
-  a log group of the account and region whose name starts with `aws-waf-logs-`
-  (WAFInvalidParameterException, https://docs.aws.amazon.com/waf/latest/developerguide/logging-cw-logs.html).
-  Here the same; a deleted load balancer leaves its web ACL.
+  associated, takes any logging destination, and has no ListResourcesForWebACL. AWS gives a
+  resource one web ACL ("You can associate each AWS resource with only one web ACL":
+  https://docs.aws.amazon.com/waf/latest/developerguide/web-acl-associating-aws-resource.html; a
+  new association replaces the old one, as users report, e.g.
+  https://github.com/pulumi/pulumi-aws/issues/4782), refuses to delete a web ACL still associated
+  (WAFAssociatedItemException, https://docs.aws.amazon.com/waf/latest/APIReference/API_DeleteWebACL.html),
+  and logs only into a log group of the web ACL's account and region whose name starts with
+  `aws-waf-logs-` (https://docs.aws.amazon.com/waf/latest/developerguide/logging-cw-logs.html).
+  Here the same, with the errors AWS documents for those calls (which one AWS answers for a
+  missing load balancer or a wrong destination it does not say: WAFNonexistentItemException
+  and WAFInvalidParameterException here); a deleted load balancer leaves its web ACL.
 
 AWS behaviours (scripts/emulator_aws.py, installed here): PLATFORM_EMULATOR_AWS='{...}' (JSON), or
 `POST /_platform/aws` with a JSON object while running (`GET /_platform/aws` shows the settings),
@@ -156,6 +159,7 @@ from moto.route53.responses import Route53 as Route53Response
 from moto.elbv2.models import ELBv2Backend
 from moto.servicediscovery.models import ServiceDiscoveryBackend
 from moto.wafv2.models import WAFV2Backend
+from moto.wafv2.responses import WAFV2Response
 from moto.elbv2.exceptions import DuplicateLoadBalancerName as ELBv2DuplicateLoadBalancerName
 from moto.elbv2.exceptions import InvalidConfigurationRequest as ELBv2ConfigurationError
 from moto.iam.exceptions import LimitExceededException
@@ -698,6 +702,21 @@ def waf_put_logging_configuration(self, arn, log_destination_configs, *args, **k
     return _waf_put_logging_configuration(self, arn, log_destination_configs, *args, **kwargs)
 
 
+def waf_list_resources_for_web_acl(self):
+    """AWS WAF ListResourcesForWebACL (not in moto 5.2.5): the resources of a type (load balancers
+    by default) a web ACL is in front of
+    (https://docs.aws.amazon.com/waf/latest/APIReference/API_ListResourcesForWebACL.html)."""
+    body = json.loads(self.body)
+    web_acl = self.wafv2_backend.wacls.get(body.get("WebACLArn"))
+    if web_acl is None:
+        raise _waf_nonexistent()
+    wanted = body.get("ResourceType", "APPLICATION_LOAD_BALANCER")
+    kind = {"APPLICATION_LOAD_BALANCER": ":elasticloadbalancing:"}.get(wanted, f":{wanted.lower()}:")
+    arns = [r for r in web_acl.associated_resources if kind in r]
+    return 200, {"Content-Type": "application/json"}, json.dumps({"ResourceArns": arns})
+
+
+WAFV2Response.list_resources_for_web_acl = waf_list_resources_for_web_acl
 _waf_get_web_acl_for_resource = WAFV2Backend.get_web_acl_for_resource
 _waf_delete_web_acl = WAFV2Backend.delete_web_acl
 _waf_put_logging_configuration = WAFV2Backend.put_logging_configuration

@@ -19,9 +19,9 @@ and nothing posted, the emulator is moto as it is (lenient).
                         resource created less than the consistency window ago answers the NotFound
                         error of its kind, and the first describe call that would list it leaves
                         it out (or answers NotFound when it names it by id). Once per resource.
-                        AWS WAF likewise: the first AssociateWebACL or PutLoggingConfiguration
-                        naming a web ACL created within the window answers
-                        WAFUnavailableEntityException. Requests signed with the access key id
+                        AWS WAF likewise: the first AssociateWebACL (WAFUnavailableEntityException)
+                        or PutLoggingConfiguration (WAFNonexistentItemException) naming a web ACL
+                        created within the window. Requests signed with the access key id
                         `observer` are exempt.
     lifecycles          RDS instances, NAT gateways, load balancers and ECS services and
                         deployments go through the states AWS reports, each for its duration;
@@ -566,12 +566,20 @@ def _record_web_acl(call: Call, status: int, body: Any) -> None:
 
 @before("wafv2", "AssociateWebACL", "PutLoggingConfiguration")
 def _web_acl_unavailable_yet(call: Call) -> None:
-    """A web ACL created within the window is not known yet to the calls that use it, once
-    (https://docs.aws.amazon.com/waf/latest/APIReference/API_AssociateWebACL.html)."""
-    arn = call.params.get("WebACLArn") or (call.params.get("LoggingConfiguration") or {}).get("ResourceArn")
+    """A web ACL created within the window is not known yet to the calls that use it, once:
+    AssociateWebACL answers WAFUnavailableEntityException
+    (https://docs.aws.amazon.com/waf/latest/APIReference/API_AssociateWebACL.html),
+    PutLoggingConfiguration, whose documented errors do not include it, WAFNonexistentItemException
+    (https://docs.aws.amazon.com/waf/latest/APIReference/API_PutLoggingConfiguration.html)."""
+    association = call.action == "AssociateWebACL"
+    arn = call.params.get("WebACLArn") if association else (call.params.get("LoggingConfiguration") or {}).get("ResourceArn")
     if on("consistency") and not call.observer and _still_fresh(FRESH_WEB_ACLS.get(arn), call.now):
         del FRESH_WEB_ACLS[arn]
-        raise WafUnavailable()
+        if association:
+            raise WafUnavailable()
+        raise JsonRESTError(
+            "WAFNonexistentItemException", "AWS WAF couldn’t perform the operation because your resource doesn’t exist."
+        )
 
 
 @guard("iam")

@@ -182,7 +182,8 @@ fn no_plain_http(spec: &StackSpec, index: &Index<'_>) -> Hits {
 
 fn load_balancer_web_acl(groups: &[String], spec: &StackSpec, index: &Index<'_>) -> Hits {
     let mut hits = vec![];
-    // The web ACL may be another stack's (the foundation's), checked where it is declared.
+    // The web ACL may be another stack's (the foundation's), checked where it is declared; one
+    // outside the stacks (a literal ARN) is not checked.
     for lb in of_type(spec, LOAD_BALANCER.type_name).filter(|lb| lb.props["internal"] == false) {
         let fronted = index
             .of_type(WEB_ACL_ASSOCIATION.type_name)

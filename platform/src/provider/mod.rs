@@ -212,7 +212,8 @@ impl ProviderError {
                     && message.contains("IAM role ARN value is invalid or does not include the required permissions"))
             // AWS WAF naming a web ACL (or a resource) created moments ago: "If you've just
             // created a resource that you're using in this operation, you might just need to wait
-            // a few minutes" (https://docs.aws.amazon.com/waf/latest/APIReference/API_AssociateWebACL.html).
+            // a few minutes" (https://docs.aws.amazon.com/waf/latest/APIReference/API_AssociateWebACL.html;
+            // the WAF calls themselves wait longer: provider/aws/wafv2.rs).
             || matches!(self, ProviderError::Api { code: Some(code), .. } if code == "WAFUnavailableEntityException")
     }
 }

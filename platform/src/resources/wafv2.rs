@@ -104,12 +104,13 @@ impl WebAcl {
 impl Resource for WebAcl {
     const SCHEMA: &'static TypeSchema = &WEB_ACL;
     fn validate(&self, problems: &mut Vec<String>) {
-        // "Description: ^[\w+=:#@/\-,\.][\w+=:#@/\-,\.\s]+[\w+=:#@/\-,\.]$", 1 to 256 characters.
+        // "^[\w+=:#@/\-,\.][\w+=:#@/\-,\.\s]+[\w+=:#@/\-,\.]$", at most 256 characters: three or more,
+        // neither starting nor ending with a space.
+        let d = &self.description;
         let allowed = |c: char| c.is_ascii_alphanumeric() || "_+=:#@/-,. ".contains(c);
-        if self.description.is_empty() || self.description.len() > 256 || !self.description.chars().all(allowed) {
+        if d.len() < 3 || d.len() > 256 || !d.chars().all(allowed) || d.starts_with(' ') || d.ends_with(' ') {
             problems.push(format!(
-                "description: `{}` must be 1 to 256 letters, digits, spaces or `_+=:#@/-,.`",
-                self.description
+                "description: `{d}` must be 3 to 256 letters, digits, spaces or `_+=:#@/-,.`, not starting or ending with a space"
             ));
         }
         let mut capacity = 0;
@@ -261,14 +262,21 @@ mod tests {
     fn rule_groups_are_listed_once_within_the_capacity_a_web_acl_may_use() {
         assert!(problems(&WebAcl::baseline("Baseline of dev")).is_empty());
         let mut heavy = WebAcl::baseline("Baseline of dev");
-        for g in ["AWSManagedRulesSQLiRuleSet", "AWSManagedRulesLinuxRuleSet", "AWSManagedRulesAdminProtectionRuleSet"]
-        {
+        for g in [
+            "AWSManagedRulesSQLiRuleSet",
+            "AWSManagedRulesLinuxRuleSet",
+            "AWSManagedRulesAdminProtectionRuleSet",
+            "AWSManagedRulesUnixRuleSet",
+        ] {
             heavy.rule_groups.push(ManagedRuleGroup::aws(g));
         }
         assert!(problems(&heavy).is_empty(), "1,525 units: more per request, but allowed");
         heavy.rule_groups.extend((0..6).map(|_| ManagedRuleGroup::aws("AWSManagedRulesCommonRuleSet")));
         assert!(problems(&heavy).iter().any(|p| p.contains("capacity units")), "{:?}", problems(&heavy));
         heavy.rule_groups.truncate(3);
+        heavy.description = " padded".into();
+        assert!(problems(&heavy).iter().any(|p| p.starts_with("description")));
+        heavy.description = "Baseline".into();
         heavy.rule_groups.push(ManagedRuleGroup::aws("AWSManagedRulesCommonRuleSet"));
         assert!(problems(&heavy).iter().any(|p| p.contains("listed twice")));
         heavy.description = "new\nline".into();

@@ -59,6 +59,9 @@ const TRANSIENT: &[&str] = &[
     "Unavailable",
     "RequestTimeout",
     "RequestTimeoutException",
+    // AWS WAF: "Your request is valid, but WAF couldn’t perform the operation because of a system
+    // problem. Retry your request." (https://docs.aws.amazon.com/waf/latest/APIReference/CommonErrors.html)
+    "WAFInternalErrorException",
 ];
 
 impl ProviderError {

@@ -8,8 +8,8 @@
 use async_trait::async_trait;
 use aws_sdk_wafv2::types::{
     AllowAction, BlockAction, CountAction, DefaultAction, FieldToMatch, LoggingConfiguration,
-    ManagedRuleGroupStatement, NoneAction, OverrideAction, Rule, Scope, SingleHeader, Statement, Tag, VisibilityConfig,
-    WebAcl as AwsWebAcl,
+    ManagedRuleGroupStatement, NoneAction, OverrideAction, ResourceType, Rule, Scope, SingleHeader, Statement, Tag,
+    VisibilityConfig, WebAcl as AwsWebAcl,
 };
 
 use super::client::Aws;
@@ -143,6 +143,37 @@ async fn tags_of(aws: &Aws, arn: &str) -> Result<Tags, ProviderError> {
     Ok(tags(list.iter().map(|t| (t.key(), t.value()))))
 }
 
+/// How long a call naming a web ACL created moments ago is sent again while AWS WAF does not
+/// know it yet: "from a few seconds to a number of minutes"
+/// (<https://docs.aws.amazon.com/waf/latest/APIReference/API_AssociateWebACL.html>).
+const PROPAGATION: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+
+/// `call`, sent again (every few seconds, for up to [`PROPAGATION`]) while AWS WAF answers that
+/// the web ACL it names is not known yet (`WAFUnavailableEntityException`), or that its lock
+/// token went stale (a change of its own, such as the log resource policy AWS WAF writes).
+async fn propagated<F, Fut>(call: F) -> Result<(), ProviderError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<(), ProviderError>>,
+{
+    let started = std::time::Instant::now();
+    let mut delay = std::time::Duration::from_secs(1);
+    loop {
+        match call().await {
+            Err(err) if (unavailable(&err) || stale_lock(&err)) && started.elapsed() < PROPAGATION => {
+                tracing::debug!(error = %err, ?delay, "AWS WAF does not know it yet; again");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(std::time::Duration::from_secs(15));
+            }
+            other => return other,
+        }
+    }
+}
+
+fn unavailable(err: &ProviderError) -> bool {
+    matches!(err, ProviderError::Api { code: Some(code), .. } if code == "WAFUnavailableEntityException")
+}
+
 /// Whether `err` is AWS WAF refusing a change because the lock token is stale.
 fn stale_lock(err: &ProviderError) -> bool {
     matches!(err, ProviderError::Api { code: Some(code), .. } if code == "WAFOptimisticLockException")
@@ -207,9 +238,10 @@ impl AwsResource for WebAcls {
         let definition_changed = current.props.description != new.description
             || current.props.default_action != new.default_action
             || current.props.rule_groups != new.rule_groups;
-        let mut attempt = 0;
-        while definition_changed {
-            attempt += 1;
+        for attempt in 1..=LOCK_ATTEMPTS {
+            if !definition_changed {
+                break;
+            }
             let Some((_, token)) = get(aws, address, current.physical_id).await? else {
                 return Err(ProviderError::Api {
                     operation: "wafv2:GetWebACL",
@@ -232,6 +264,7 @@ impl AwsResource for WebAcls {
                 .await
                 .map_err(api("wafv2:UpdateWebACL"));
             match sent {
+                // Changed since the read: read again and send the whole definition again.
                 Err(err) if stale_lock(&err) && attempt < LOCK_ATTEMPTS => continue,
                 Err(err) => return Err(err),
                 Ok(_) => break,
@@ -292,6 +325,24 @@ impl AwsResource for WebAcls {
         Ok(())
     }
 
+    /// The load balancers it is still in front of (another stack's association, or one made by
+    /// hand), for the error of a delete refused until its deadline.
+    async fn holders(
+        &self,
+        aws: &Aws,
+        current: &Current<'_, WebAcl, WebAclOutputs>,
+    ) -> Result<Vec<String>, ProviderError> {
+        let out = aws
+            .wafv2
+            .list_resources_for_web_acl()
+            .web_acl_arn(current.physical_id)
+            .resource_type(ResourceType::ApplicationLoadBalancer)
+            .send()
+            .await
+            .map_err(api("wafv2:ListResourcesForWebACL"))?;
+        Ok(out.resource_arns().to_vec())
+    }
+
     /// By name, among the region's web ACLs.
     async fn find(&self, aws: &Aws, lookup: &Lookup<'_, WebAcl>) -> Result<Option<String>, ProviderError> {
         let Some(name) = lookup.name else { return Ok(None) };
@@ -333,15 +384,19 @@ async fn web_acl_for(aws: &Aws, resource: &str) -> Result<Option<String>, Provid
     }
 }
 
+/// AssociateWebACL: the web ACL in front of `resource`, replacing any other.
 async fn associate(aws: &Aws, web_acl: &str, resource: &str) -> Result<(), ProviderError> {
-    aws.wafv2
-        .associate_web_acl()
-        .web_acl_arn(web_acl)
-        .resource_arn(resource)
-        .send()
-        .await
-        .map_err(api("wafv2:AssociateWebACL"))?;
-    Ok(())
+    propagated(|| async {
+        aws.wafv2
+            .associate_web_acl()
+            .web_acl_arn(web_acl)
+            .resource_arn(resource)
+            .send()
+            .await
+            .map_err(api("wafv2:AssociateWebACL"))?;
+        Ok(())
+    })
+    .await
 }
 
 #[async_trait]
@@ -350,8 +405,7 @@ impl AwsResource for WebAclAssociations {
     type Outputs = WebAclAssociationOutputs;
 
     /// AssociateWebACL; right after the web ACL's create AWS WAF may not know it yet
-    /// (`WAFUnavailableEntityException`, "wait a few minutes"), which the provider retries as
-    /// not yet visible.
+    /// (`WAFUnavailableEntityException`, "wait a few minutes"): sent again meanwhile.
     async fn create(
         &self,
         aws: &Aws,
@@ -377,7 +431,8 @@ impl AwsResource for WebAclAssociations {
     }
 
     /// Another web ACL: AssociateWebACL replaces the one in front of the resource, with no moment
-    /// without one.
+    /// without one (a resource has one web ACL:
+    /// <https://docs.aws.amazon.com/waf/latest/developerguide/web-acl-associating-aws-resource.html>).
     async fn update(
         &self,
         aws: &Aws,
@@ -434,13 +489,22 @@ fn logging_configuration(address: &Address, p: &WafLogging) -> Result<LoggingCon
 /// `delivery.logs.amazonaws.com` with the caller's permissions
 /// (<https://docs.aws.amazon.com/waf/latest/developerguide/logging-cw-logs.html>).
 async fn put_logging(aws: &Aws, address: &Address, p: &WafLogging) -> Result<(), ProviderError> {
-    aws.wafv2
-        .put_logging_configuration()
-        .logging_configuration(logging_configuration(address, p)?)
-        .send()
-        .await
-        .map_err(api("wafv2:PutLoggingConfiguration"))?;
-    Ok(())
+    let configuration = logging_configuration(address, p)?;
+    propagated(|| async {
+        aws.wafv2
+            .put_logging_configuration()
+            .logging_configuration(configuration.clone())
+            .send()
+            .await
+            .map_err(api("wafv2:PutLoggingConfiguration"))?;
+        Ok(())
+    })
+    .await
+}
+
+/// A log destination as sent: a log group's ARN without the `:*` some APIs add.
+fn destination(arn: &str) -> String {
+    arn.trim_end_matches(":*").to_string()
 }
 
 #[async_trait]
@@ -479,7 +543,7 @@ impl AwsResource for Loggings {
         redacted_headers.sort();
         let props = WafLogging {
             web_acl: Ref::existing(c.resource_arn()),
-            log_group: Ref::existing(c.log_destination_configs().first().cloned().unwrap_or_default()),
+            log_group: Ref::existing(c.log_destination_configs().first().map(|d| destination(d)).unwrap_or_default()),
             redacted_headers,
         };
         Ok(Some(Read::new(props, WafLoggingOutputs { web_acl_arn: recorded.physical_id.to_string() })))
@@ -513,9 +577,9 @@ impl AwsResource for Loggings {
         let Some(p) = &lookup.props else { return Ok(None) };
         match aws.wafv2.get_logging_configuration().resource_arn(p.web_acl.as_str()).send().await {
             Ok(out) => {
-                let logs_there = out
-                    .logging_configuration()
-                    .is_some_and(|c| c.log_destination_configs().iter().any(|d| d == p.log_group.as_str()));
+                let logs_there = out.logging_configuration().is_some_and(|c| {
+                    c.log_destination_configs().iter().any(|d| destination(d) == p.log_group.as_str())
+                });
                 Ok(logs_there.then(|| p.web_acl.as_str().to_string()))
             }
             Err(err) => {
