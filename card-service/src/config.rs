@@ -33,6 +33,9 @@ pub struct Config {
     pub health_port: u16,
     /// The most database connections this process keeps (`DB_POOL_SIZE`).
     pub pool_size: u32,
+    /// Whether the API port serves TLS with a certificate made at start (`API_TLS=self-signed`):
+    /// what the load balancer's HTTPS target group connects to ([`crate::tls`]).
+    pub api_tls: bool,
 }
 
 /// Database connections per process unless `DB_POOL_SIZE` says otherwise. Small: a query here
@@ -79,7 +82,7 @@ impl Config {
     /// `DB_SECRET_ARN` (the secret holding the credentials, as the stacks deploy it) or
     /// `DB_USERNAME` and `DB_PASSWORD`;
     /// `CARD_IMAGES_BUCKET`; `PORT` (8080), `HEALTH_PORT` (8081) and `DB_POOL_SIZE`
-    /// ([`DEFAULT_POOL_SIZE`]).
+    /// ([`DEFAULT_POOL_SIZE`]); `API_TLS` (`self-signed`: the API port serves TLS).
     ///
     /// The database is reached over TLS only, its certificate verified against the authorities of
     /// `DB_CA_BUNDLE` ([`DEFAULT_CA_BUNDLE`]) and its name (`verify-full`): a `DATABASE_URL`
@@ -159,6 +162,17 @@ impl Config {
             bucket,
             port: port(vars, "PORT", 8080)?,
             health_port: port(vars, "HEALTH_PORT", 8081)?,
+            api_tls: match vars.get("API_TLS").map(String::as_str) {
+                None | Some("") => false,
+                Some("self-signed") => true,
+                Some(other) => {
+                    return Err(ConfigError::Invalid {
+                        name: "API_TLS",
+                        value: other.to_string(),
+                        expected: "`self-signed` (or unset: plain HTTP)",
+                    })
+                }
+            },
             pool_size: match vars.get("DB_POOL_SIZE") {
                 None => DEFAULT_POOL_SIZE,
                 Some(v) => v.parse().ok().filter(|n| (1..=1000).contains(n)).ok_or_else(|| ConfigError::Invalid {
@@ -230,6 +244,19 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(from_secret.db_secret_arn.as_deref(), Some("arn:secret"), "no DB_USERNAME/DB_PASSWORD needed");
+    }
+
+    #[test]
+    fn the_api_serves_tls_only_when_asked_with_a_certificate_of_its_own() {
+        let config = |tls: Option<&str>| {
+            let mut pairs = vec![("DATABASE_URL", "postgres://u:p@h/d"), ("CARD_IMAGES_BUCKET", "b")];
+            pairs.extend(tls.map(|v| ("API_TLS", v)));
+            Config::from_vars(&vars(&pairs))
+        };
+        assert!(!config(None).unwrap().api_tls);
+        assert!(config(Some("self-signed")).unwrap().api_tls);
+        let err = config(Some("true")).unwrap_err();
+        assert_eq!(err.to_string(), "API_TLS is `true`, which is not `self-signed` (or unset: plain HTTP)");
     }
 
     #[test]

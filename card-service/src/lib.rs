@@ -11,6 +11,7 @@
 //! - [`health`]: liveness, readiness and Prometheus metrics on their own port.
 //! - [`error`]: every failure as a JSON error body with the right status.
 //! - [`seed`]: the sample data set.
+//! - [`tls`]: TLS on the API port, for the load balancer's connections.
 
 pub mod cards;
 pub mod config;
@@ -20,6 +21,7 @@ pub mod error;
 pub mod health;
 pub mod images;
 pub mod seed;
+pub mod tls;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -59,14 +61,19 @@ pub fn routers(
     (api, health)
 }
 
-/// Serves the API and the health endpoints until `shutdown` completes; in-flight requests are
-/// drained before it returns.
-pub async fn serve(
+/// Serves the API (on a TCP listener, or a [`tls::TlsListener`]) and the health endpoints (plain
+/// HTTP, for the load balancer's and the container's health checks and the metrics scraper) until
+/// `shutdown` completes; in-flight requests are drained before it returns.
+pub async fn serve<L>(
     state: AppState,
-    api: tokio::net::TcpListener,
+    api: L,
     health: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) -> std::io::Result<()>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
     let watch = tokio::spawn(health::watch_database(state.db.clone(), Duration::from_secs(15)));
     let (api_router, health_router) = routers(state, health::recorder());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

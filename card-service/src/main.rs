@@ -51,8 +51,15 @@ async fn run(command: &str) -> anyhow::Result<()> {
             let state = AppState { db: database().await?, images: Arc::new(images) };
             let api = tokio::net::TcpListener::bind(("0.0.0.0", config.port)).await?;
             let health = tokio::net::TcpListener::bind(("0.0.0.0", config.health_port)).await?;
-            tracing::info!(port = config.port, health_port = config.health_port, "serving");
-            card_service::serve(state, api, health, shutdown()).await?;
+            tracing::info!(port = config.port, health_port = config.health_port, tls = config.api_tls, "serving");
+            if config.api_tls {
+                // The task's host name, as far as it has one (the load balancer checks none).
+                let names = vec![std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into())];
+                let api = card_service::tls::TlsListener::new(api, card_service::tls::self_signed(&names)?)?;
+                card_service::serve(state, api, health, shutdown()).await?;
+            } else {
+                card_service::serve(state, api, health, shutdown()).await?;
+            }
             tracing::info!("stopped after draining in-flight requests");
         }
         "seed" => {

@@ -58,6 +58,9 @@ pub struct Settings {
     /// A web ACL of AWS's managed rule groups in front of every internet-facing load balancer,
     /// logging into a log group of the foundation (kept `log_retention_days`).
     pub waf: bool,
+    /// TLS from the load balancer to the tasks: HTTPS target groups, and services that serve
+    /// their API port over TLS (`API_TLS=self-signed`).
+    pub tls_to_tasks: bool,
     /// The VPC's default security group is taken over and emptied: a resource launched without a
     /// group of its own reaches nothing and is reached by nothing.
     pub close_default_security_group: bool,

@@ -74,6 +74,12 @@ pub struct ServiceStack {
 /// The user the containers run as (not root).
 pub const CONTAINER_USER: &str = "10001";
 
+/// The variable that tells a service to serve its API port over TLS with a certificate it makes
+/// at start (`self-signed`), where the environment encrypts the load balancer's connections to
+/// the tasks (`tls_to_tasks`): what the load balancer's HTTPS target group connects to, checking
+/// no certificate (the card service: `card-service/src/tls.rs`).
+pub const TLS_VARIABLE: &str = "API_TLS";
+
 /// The service stack `stack` of `environment`, on `foundation` and `dependencies`.
 pub fn service(
     stack: &str,
@@ -170,7 +176,9 @@ pub fn service(
         TargetGroup {
             vpc: foundation.vpc.id(),
             port,
-            protocol: "HTTP".into(),
+            // Encrypted to the tasks where the environment asks; the health checks stay HTTP, on
+            // the health port.
+            protocol: if environment.tls_to_tasks { "HTTPS" } else { "HTTP" }.into(),
             target_type: "ip".into(),
             health_check: HealthCheck {
                 path: options.health_path.clone(),
@@ -312,6 +320,10 @@ pub fn service(
 
     // The task and the service.
     let mut environment_variables = options.environment.clone();
+    if environment.tls_to_tasks {
+        // The service serves its API port over TLS, with a certificate it makes at start.
+        environment_variables.insert(TLS_VARIABLE.into(), Ref::literal("self-signed"));
+    }
     if let Some(db) = database {
         environment_variables.insert("DB_HOST".into(), db.instance.endpoint().to_text());
         environment_variables.insert("DB_PORT".into(), db.instance.port().to_text());

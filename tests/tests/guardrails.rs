@@ -315,6 +315,35 @@ async fn internet_facing_load_balancers_sit_behind_a_logging_web_acl_outside_dev
     assert!(dev.iter().flat_map(|s| &s.resources).all(|r| !r.type_name.starts_with("aws.wafv2.")), "dev goes without");
 }
 
+/// Outside dev the load balancer reaches the tasks over TLS: a plain HTTP target group breaks
+/// `lb-tls-to-targets`, and so does an environment with `tls_to_tasks` off; the service is told
+/// to serve TLS exactly where its target group speaks it.
+#[tokio::test]
+async fn load_balancers_reach_the_tasks_over_tls_outside_dev() {
+    let serves_tls = |specs: &mut [StackSpec]| {
+        let (_, task) = first(specs, "card-service", "aws.ecs.task_definition");
+        task["containers"][0]["environment"].get(stacks::service::TLS_VARIABLE).cloned()
+    };
+    for name in ["staging", "prod"] {
+        let mut env = environment(name);
+        assert!(env.tls_to_tasks, "{name} encrypts to the tasks");
+        let mut specs = card_stacks(name);
+        assert_eq!(serves_tls(&mut specs), Some(json!("self-signed")), "{name}");
+        let (address, group) = first(&mut specs, "card-service", "aws.elbv2.target_group");
+        assert_eq!(group["protocol"], "HTTPS");
+        assert_eq!(group["health_check"]["port"], 8081, "health checks on the health port");
+        group["protocol"] = json!("HTTP");
+        refused(&specs, "lb-tls-to-targets", &address).await;
+
+        env.settings.tls_to_tasks = false;
+        let mut specs = card_stacks_for(&env);
+        assert_eq!(serves_tls(&mut specs), None);
+        assert_eq!(violations(&specs), [("lb-tls-to-targets".to_string(), address.to_string())], "{name}");
+    }
+    let mut dev = card_stacks("dev");
+    assert_eq!(serves_tls(&mut dev), None, "dev serves plain HTTP, and may");
+}
+
 /// Outside dev every VPC's default security group is taken over with no rule: an environment
 /// with it off breaks `vpc-default-security-group-closed` at the VPC, and so does a rule added
 /// to the group.

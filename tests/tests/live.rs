@@ -63,6 +63,7 @@ noncurrent_version_days = 1
 flow_logs = true
 access_logs = true
 waf = true
+tls_to_tasks = true
 close_default_security_group = true
 db_logging = true
 db_monitoring_interval_seconds = 60

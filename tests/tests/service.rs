@@ -352,6 +352,9 @@ async fn the_card_service_in_production() {
     let tg = elb.describe_target_groups().target_group_arns(id_of(service, "targets")).send().await.unwrap();
     let tg = &tg.target_groups()[0];
     assert_eq!((tg.health_check_path(), tg.health_check_port()), (Some("/health/live"), Some("8081")));
+    // TLS to the tasks: the target group speaks HTTPS to the API port, health checks HTTP.
+    assert_eq!(tg.protocol().map(|p| p.as_str()), Some("HTTPS"));
+    assert_eq!(tg.health_check_protocol().map(|p| p.as_str()), Some("HTTP"));
 
     // Everything is tagged.
     let tagging = aws_sdk_resourcegroupstagging::Client::new(&h.config);
