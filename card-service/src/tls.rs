@@ -25,6 +25,9 @@ use tokio_rustls::TlsAcceptor;
 /// How long a client may take to complete its handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How many handshakes may be under way at once; more connections wait to be accepted.
+const CONCURRENT_HANDSHAKES: usize = 1024;
+
 /// Why TLS could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
@@ -53,9 +56,9 @@ pub fn self_signed_with_certificate(
         .with_safe_default_protocol_versions()?
         .with_no_client_auth()
         .with_single_cert(vec![cert.der().clone()], key)?;
-    // HTTP/1.1 only: what the load balancer speaks to an HTTPS target group unless its protocol
-    // version is set to HTTP/2 (it is not).
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // No ALPN list: a client offering protocols is not refused for them (the load balancer speaks
+    // HTTP/1.1 to an HTTPS target group whose protocol version is not set to HTTP/2).
+    config.alpn_protocols = vec![];
     Ok((Arc::new(config), cert.der().clone()))
 }
 
@@ -72,20 +75,36 @@ impl TlsListener {
         let local = tcp.local_addr()?;
         let (tx, accepted) = mpsc::channel(64);
         let tls = TlsAcceptor::from(config);
+        let handshakes = Arc::new(tokio::sync::Semaphore::new(CONCURRENT_HANDSHAKES));
         let acceptor = tokio::spawn(async move {
             loop {
+                let Ok(permit) = handshakes.clone().acquire_owned().await else { return };
                 let (stream, peer) = match tcp.accept().await {
                     Ok(accepted) => accepted,
+                    // The connection went away before it was accepted: the next one.
+                    Err(err)
+                        if matches!(
+                            err.kind(),
+                            std::io::ErrorKind::ConnectionRefused
+                                | std::io::ErrorKind::ConnectionAborted
+                                | std::io::ErrorKind::ConnectionReset
+                        ) =>
+                    {
+                        continue
+                    }
                     Err(err) => {
-                        // Out of file descriptors, say: wait a moment rather than spin.
+                        // Out of file descriptors, say: wait a moment rather than spin (as axum's
+                        // own TCP listener does).
                         tracing::warn!(error = %err, "accepting a connection");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        tokio::time::sleep(Duration::from_secs(1)).await;
                         continue;
                     }
                 };
                 let (tls, tx) = (tls.clone(), tx.clone());
                 tokio::spawn(async move {
-                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(stream)).await {
+                    let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(stream)).await;
+                    drop(permit);
+                    match handshake {
                         Ok(Ok(stream)) => {
                             let _ = tx.send((stream, peer)).await;
                         }
@@ -112,8 +131,12 @@ impl axum::serve::Listener for TlsListener {
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         match self.accepted.recv().await {
             Some(accepted) => accepted,
-            // The accepting task ended (it only does when aborted): no connection comes again.
-            None => std::future::pending().await,
+            // The accepting task ended (it only does when aborted, as the listener is dropped):
+            // no connection comes again.
+            None => {
+                tracing::error!("the TLS acceptor stopped: no connection is accepted any more");
+                std::future::pending().await
+            }
         }
     }
 
@@ -172,6 +195,79 @@ mod tests {
         let mut answer = Vec::new();
         let _ = tokio::time::timeout(Duration::from_secs(5), plain.read_to_end(&mut answer)).await;
         assert!(!String::from_utf8_lossy(&answer).contains("hello"), "plain HTTP was served");
+    }
+
+    /// What the load balancer is: a client that checks no certificate.
+    #[derive(Debug)]
+    struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+    impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
+        fn verify_server_cert(
+            &self,
+            _: &rustls::pki_types::CertificateDer<'_>,
+            _: &[rustls::pki_types::CertificateDer<'_>],
+            _: &rustls::pki_types::ServerName<'_>,
+            _: &[u8],
+            _: rustls::pki_types::UnixTime,
+        ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+            Ok(rustls::client::danger::ServerCertVerified::assertion())
+        }
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &rustls::pki_types::CertificateDer<'_>,
+            dss: &rustls::DigitallySignedStruct,
+        ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        }
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &rustls::pki_types::CertificateDer<'_>,
+            dss: &rustls::DigitallySignedStruct,
+        ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        }
+        fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+            self.0.signature_verification_algorithms.supported_schemes()
+        }
+    }
+
+    /// A handshake as the load balancer makes it under `ELBSecurityPolicy-2016-08` (TLS 1.2,
+    /// ECDHE with AES-GCM, no server name: it connects to the task's address,
+    /// https://docs.aws.amazon.com/elasticloadbalancing/latest/application/describe-ssl-policies.html),
+    /// checking no certificate, succeeds, and so does one with TLS 1.3.
+    #[tokio::test]
+    async fn a_load_balancer_like_client_completes_its_handshake_with_tls_1_2_and_1_3() {
+        let (address, _) = server().await;
+        let suites = [
+            rustls::crypto::aws_lc_rs::cipher_suite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+            rustls::crypto::aws_lc_rs::cipher_suite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+        ];
+        let tls12 = rustls::crypto::CryptoProvider {
+            cipher_suites: suites.to_vec(),
+            ..rustls::crypto::aws_lc_rs::default_provider()
+        };
+        for (provider, versions) in [
+            (tls12, &[&rustls::version::TLS12][..]),
+            (rustls::crypto::aws_lc_rs::default_provider(), &[&rustls::version::TLS13][..]),
+        ] {
+            let provider = Arc::new(provider);
+            let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+                .with_protocol_versions(versions)
+                .unwrap()
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+                .with_no_client_auth();
+            let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+            let tcp = TcpStream::connect(address).await.unwrap();
+            let name = rustls::pki_types::ServerName::IpAddress(address.ip().into());
+            let mut tls = connector.connect(name, tcp).await.expect("the handshake the load balancer makes");
+            tls.write_all(b"GET /hello HTTP/1.1\r\nHost: 10.0.0.1\r\nConnection: close\r\n\r\n").await.unwrap();
+            let mut answer = String::new();
+            tls.read_to_string(&mut answer).await.unwrap();
+            assert!(answer.starts_with("HTTP/1.1 200"), "{versions:?}: {answer}");
+        }
     }
 
     #[tokio::test]

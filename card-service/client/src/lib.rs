@@ -83,7 +83,10 @@ impl CardClient {
         Self { base: base_url.into().trim_end_matches('/').to_string(), http, attempts: 3 }
     }
 
-    /// A client of the card service found by its Cloud Map name in `namespace`.
+    /// A client of the card service found by its Cloud Map name in `namespace`. Plain HTTP: where
+    /// the environment encrypts to the tasks (`tls_to_tasks`) the API port serves TLS only, and
+    /// no caller is granted a path to it yet (the service-to-service calls of issue 19 bring the
+    /// encrypted path).
     pub fn in_namespace(namespace: &str, port: u16) -> Self {
         Self::new(format!("http://card.{namespace}:{port}"))
     }

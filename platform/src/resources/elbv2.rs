@@ -126,7 +126,7 @@ pub struct TargetGroup {
     pub vpc: Ref<VpcId>,
     /// The traffic port.
     pub port: u16,
-    /// `HTTP`.
+    /// `HTTP`, or `HTTPS` (TLS to the targets; the load balancer checks no target certificate).
     pub protocol: String,
     /// `ip` for Fargate.
     pub target_type: String,
