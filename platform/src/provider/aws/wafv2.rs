@@ -125,14 +125,7 @@ async fn get(aws: &Aws, address: &Address, arn: &str) -> Result<Option<(AwsWebAc
             (Some(acl), Some(token)) => Ok(Some((acl.clone(), token.to_string()))),
             _ => Ok(None),
         },
-        Err(err) => {
-            let err = api("wafv2:GetWebACL")(err);
-            if err.is_not_found() {
-                Ok(None)
-            } else {
-                Err(err)
-            }
-        }
+        Err(err) => unless_gone(Err(api("wafv2:GetWebACL")(err))),
     }
 }
 
@@ -172,6 +165,15 @@ where
 
 fn unavailable(err: &ProviderError) -> bool {
     matches!(err, ProviderError::Api { code: Some(code), .. } if code == "WAFUnavailableEntityException")
+}
+
+/// A read's result, `None` when AWS WAF answers that what it names does not exist.
+fn unless_gone<T>(result: Result<T, ProviderError>) -> Result<Option<T>, ProviderError> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(err) if err.is_not_found() => Ok(None),
+        Err(err) => Err(err),
+    }
 }
 
 /// Whether `err` is AWS WAF refusing a change because the lock token is stale.
@@ -373,14 +375,7 @@ impl AwsResource for WebAcls {
 async fn web_acl_for(aws: &Aws, resource: &str) -> Result<Option<String>, ProviderError> {
     match aws.wafv2.get_web_acl_for_resource().resource_arn(resource).send().await {
         Ok(out) => Ok(out.web_acl().map(|a| a.arn().to_string())),
-        Err(err) => {
-            let err = api("wafv2:GetWebACLForResource")(err);
-            if err.is_not_found() {
-                Ok(None)
-            } else {
-                Err(err)
-            }
-        }
+        Err(err) => unless_gone(Err(api("wafv2:GetWebACLForResource")(err))),
     }
 }
 
@@ -523,13 +518,8 @@ impl AwsResource for Loggings {
         aws: &Aws,
         recorded: &Recorded<'_, WafLogging>,
     ) -> Result<Option<Read<WafLogging, WafLoggingOutputs>>, ProviderError> {
-        let out = match aws.wafv2.get_logging_configuration().resource_arn(recorded.physical_id).send().await {
-            Ok(out) => out,
-            Err(err) => {
-                let err = api("wafv2:GetLoggingConfiguration")(err);
-                return if err.is_not_found() { Ok(None) } else { Err(err) };
-            }
-        };
+        let sent = aws.wafv2.get_logging_configuration().resource_arn(recorded.physical_id).send().await;
+        let Some(out) = unless_gone(sent.map_err(api("wafv2:GetLoggingConfiguration")))? else { return Ok(None) };
         let Some(c) = out.logging_configuration() else { return Ok(None) };
         let mut redacted_headers: Vec<String> = c
             .redacted_fields()
@@ -582,14 +572,7 @@ impl AwsResource for Loggings {
                 });
                 Ok(logs_there.then(|| p.web_acl.as_str().to_string()))
             }
-            Err(err) => {
-                let err = api("wafv2:GetLoggingConfiguration")(err);
-                if err.is_not_found() {
-                    Ok(None)
-                } else {
-                    Err(err)
-                }
-            }
+            Err(err) => unless_gone(Err(api("wafv2:GetLoggingConfiguration")(err))),
         }
     }
 }
