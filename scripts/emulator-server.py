@@ -103,6 +103,21 @@ Corrections (each is a difference from AWS, not a behaviour of the product):
   Here the same, with the errors AWS documents for those calls (which one AWS answers for a
   missing load balancer or a wrong destination it does not say: WAFNonexistentItemException
   and WAFInvalidParameterException here); a deleted load balancer leaves its web ACL.
+- KMS and what encrypts with it: moto 5.2.5 takes any key policy, ignores a rotation period, and
+  lets CloudWatch Logs, ECR and RDS name any text as their key. AWS refuses a key policy that would
+  not let the caller change it again (MalformedPolicyDocumentException, the lockout check of
+  https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateKey.html), keeps the rotation
+  period (90 to 2560 days, 365 by default) and reports it (API_EnableKeyRotation.html,
+  API_GetKeyRotationStatus.html), rotates only enabled keys (KMSInvalidStateException); CloudWatch
+  Logs takes a key only if it is enabled (InvalidParameterException) and its policy lets
+  `logs.REGION.amazonaws.com` use it for that log group (AccessDeniedException,
+  https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html), and has
+  AssociateKmsKey and DisassociateKmsKey (not in moto); ECR (KmsException) and RDS
+  (KMSKeyNotAccessibleFault) take only an enabled key. RDS reports Performance Insights (not in
+  moto) and the key of its data (`aws/rds` unless one is named), which never changes once set
+  (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_PerfInsights.Enabling.html). Here
+  the same. Key policies are not evaluated for who calls (moto enforces no IAM): the live suite
+  shows they let each service work.
 
 AWS behaviours (scripts/emulator_aws.py, installed here): PLATFORM_EMULATOR_AWS='{...}' (JSON), or
 `POST /_platform/aws` with a JSON object while running (`GET /_platform/aws` shows the settings),
@@ -134,6 +149,7 @@ Benchmarks only: PLATFORM_EMULATOR_LATENCY_MS=N delays every request by N millis
 is answered (requests are served on threads, so delays overlap as a real region's would).
 """
 
+import fnmatch
 import json
 import os
 import time
@@ -715,6 +731,305 @@ def waf_list_resources_for_web_acl(self):
     arns = [r for r in web_acl.associated_resources if kind in r]
     return 200, {"Content-Type": "application/json"}, json.dumps({"ResourceArns": arns})
 
+
+
+# --- KMS, and the services that encrypt with it -------------------------------------------------
+from moto.kms.models import KmsBackend, kms_backends  # noqa: E402
+from moto.kms.responses import KmsResponse  # noqa: E402
+from moto.logs.models import LogsBackend  # noqa: E402
+from moto.logs.responses import LogsResponse  # noqa: E402
+from moto.ecr.models import ECRBackend  # noqa: E402
+
+
+class AwsError(JsonRESTError):
+    code = 400
+
+    def __init__(self, error_type, message):
+        super().__init__(error_type, message)
+
+
+def _kms_key(account_id, region, key_id):
+    """The KMS key `key_id` (id, ARN, alias or alias ARN) of the account and region, or None."""
+    backend = kms_backends[account_id][region]
+    try:
+        return backend.keys.get(backend.any_id_to_key_id(key_id))
+    except Exception:  # an alias that names no key
+        return None
+
+
+def _allows(statement, principal_matches, action, conditions_hold=lambda c: True):
+    if statement.get("Effect") != "Allow":
+        return False
+    if not any(fnmatch.fnmatchcase(action.lower(), a.lower()) for a in _listed(statement.get("Action", []))):
+        return False
+    principal = statement.get("Principal", {})
+    if principal != "*" and not principal_matches(principal):
+        return False
+    return conditions_hold(statement.get("Condition", {}))
+
+
+def _policy_statements(policy):
+    try:
+        return _listed(json.loads(policy or "{}").get("Statement", []))
+    except ValueError:
+        return []
+
+
+def _root_may_put_policy(policy, account_id, partition):
+    """AWS's lockout check: the new policy must let the caller change it again (here: through
+    the account, whose IAM policies then decide)."""
+    root = f"arn:{partition}:iam::{account_id}:root"
+    return any(
+        _allows(s, lambda p: root in _listed(p.get("AWS", [])) or account_id in _listed(p.get("AWS", [])), "kms:PutKeyPolicy")
+        and "Condition" not in s
+        for s in _policy_statements(policy)
+    )
+
+
+def _lockout():
+    return AwsError(
+        "MalformedPolicyDocumentException",
+        "The new key policy will not allow you to update the key policy in the future.",
+    )
+
+
+_kms_create_key = KmsBackend.create_key
+_kms_put_key_policy = KmsBackend.put_key_policy
+
+
+def kms_create_key(self, policy, *args, **kwargs):
+    """KMS CreateKey: a key policy that would lock the account out is refused
+    (https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateKey.html, BypassPolicyLockoutSafetyCheck)."""
+    if policy and not _root_may_put_policy(policy, self.account_id, self.partition):
+        raise _lockout()
+    key = _kms_create_key(self, policy, *args, **kwargs)
+    key.rotation_period_in_days = None
+    return key
+
+
+def kms_put_key_policy(self, key_id, policy):
+    if not _root_may_put_policy(policy, self.account_id, self.partition):
+        raise _lockout()
+    return _kms_put_key_policy(self, key_id, policy)
+
+
+def _kms_invalid_state(key):
+    return AwsError("KMSInvalidStateException", f"{key.arn} is {key.key_state}")
+
+
+def kms_enable_key_rotation_response(self):
+    """KMS EnableKeyRotation with RotationPeriodInDays (90 to 2560, 365 by default), on an
+    enabled key only (https://docs.aws.amazon.com/kms/latest/APIReference/API_EnableKeyRotation.html);
+    moto 5.2.5 ignores the period."""
+    key_id = self._get_param("KeyId")
+    self._validate_cmk_id(key_id)
+    period = self._get_param("RotationPeriodInDays")
+    if period is not None and not 90 <= int(period) <= 2560:
+        raise AwsError("ValidationException", "RotationPeriodInDays must be between 90 and 2560")
+    key = self.kms_backend.keys[self.kms_backend.any_id_to_key_id(key_id)]
+    if key.key_state != "Enabled":
+        raise _kms_invalid_state(key)
+    key.key_rotation_status = True
+    key.rotation_period_in_days = int(period) if period is not None else 365
+    return json.dumps(None)
+
+
+def kms_get_key_rotation_status_response(self):
+    """KMS GetKeyRotationStatus, with the period while rotation is on."""
+    key_id = self._get_param("KeyId")
+    self._validate_cmk_id(key_id)
+    key = self.kms_backend.keys[self.kms_backend.any_id_to_key_id(key_id)]
+    out = {"KeyRotationEnabled": bool(key.key_rotation_status), "KeyId": key.arn}
+    if key.key_rotation_status:
+        out["RotationPeriodInDays"] = getattr(key, "rotation_period_in_days", None) or 365
+    return json.dumps(out)
+
+
+def _usable_key(account_id, region, key_id, error):
+    key = _kms_key(account_id, region, key_id)
+    if key is None or key.key_state != "Enabled":
+        raise error(f"The KMS key {key_id} does not exist or is not enabled")
+    return key
+
+
+def _logs_may_use(key, account_id, region, partition, group_arn):
+    """Whether `key`'s policy lets CloudWatch Logs of the region use it for the log group
+    `group_arn`: its service principal, the operations it needs and, when the statement has one,
+    the encryption-context condition naming the group
+    (https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html)."""
+    service = f"logs.{region}.amazonaws.com"
+
+    def conditions_hold(conditions):
+        for operator, pairs in conditions.items():
+            for condition_key, values in pairs.items():
+                if condition_key != "kms:EncryptionContext:aws:logs:arn":
+                    continue
+                if operator in ("ArnLike", "StringLike"):
+                    if not any(fnmatch.fnmatchcase(group_arn, v) for v in _listed(values)):
+                        return False
+                elif operator in ("ArnEquals", "StringEquals"):
+                    if group_arn not in _listed(values):
+                        return False
+        return True
+
+    return all(
+        any(_allows(s, lambda p: service in _listed(p.get("Service", [])), action, conditions_hold) for s in _policy_statements(key.policy))
+        for action in ("kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey")
+    )
+
+
+def _check_log_group_key(backend, name, key_id):
+    def missing(message):
+        return AwsError("InvalidParameterException", message)
+
+    key = _usable_key(backend.account_id, backend.region_name, key_id, missing)
+    group_arn = f"arn:{backend.partition}:logs:{backend.region_name}:{backend.account_id}:log-group:{name}"
+    if not _logs_may_use(key, backend.account_id, backend.region_name, backend.partition, group_arn):
+        raise AwsError(
+            "AccessDeniedException",
+            f"The specified KMS key does not exist or is not allowed to be used with Arn '{group_arn}'",
+        )
+    return key
+
+
+_logs_create_log_group = LogsBackend.create_log_group
+
+
+def logs_create_log_group(self, log_group_name, tags, **kwargs):
+    """CloudWatch Logs CreateLogGroup with kmsKeyId: the key exists, is enabled, and its policy
+    lets CloudWatch Logs use it for this group (moto 5.2.5 stores any text)."""
+    key_id = kwargs.get("kmsKeyId")
+    if key_id:
+        key = _check_log_group_key(self, log_group_name, key_id)
+        kwargs["kmsKeyId"] = key.arn
+    return _logs_create_log_group(self, log_group_name, tags, **kwargs)
+
+
+def logs_associate_kms_key_response(self):
+    """CloudWatch Logs AssociateKmsKey (not in moto 5.2.5), with CreateLogGroup's checks
+    (https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_AssociateKmsKey.html)."""
+    from moto.logs.exceptions import ResourceNotFoundException
+
+    name = self._get_param("logGroupName")
+    group = self.logs_backend.groups.get(name)
+    if group is None:
+        raise ResourceNotFoundException()
+    key = _check_log_group_key(self.logs_backend, name, self._get_param("kmsKeyId"))
+    group.kms_key_id = key.arn
+    return ""
+
+
+def logs_disassociate_kms_key_response(self):
+    """CloudWatch Logs DisassociateKmsKey (not in moto 5.2.5)."""
+    from moto.logs.exceptions import ResourceNotFoundException
+
+    group = self.logs_backend.groups.get(self._get_param("logGroupName"))
+    if group is None:
+        raise ResourceNotFoundException()
+    group.kms_key_id = None
+    return ""
+
+
+_ecr_create_repository = ECRBackend.create_repository
+
+
+def ecr_create_repository(self, repository_name, registry_id, encryption_config, *args, **kwargs):
+    """ECR CreateRepository with a KMS key: the key exists and is enabled (ECR creates its grants
+    on it: https://docs.aws.amazon.com/AmazonECR/latest/userguide/encryption-at-rest.html); moto
+    5.2.5 takes any text."""
+    if encryption_config and encryption_config.get("encryptionType") == "KMS" and encryption_config.get("kmsKey"):
+        def refused(message):
+            return AwsError("KmsException", message)
+
+        key = _usable_key(self.account_id, self.region_name, encryption_config["kmsKey"], refused)
+        encryption_config = dict(encryption_config, kmsKey=key.arn)
+    return _ecr_create_repository(self, repository_name, registry_id, encryption_config, *args, **kwargs)
+
+
+
+from moto.rds.models import DBInstance, RDSBackend  # noqa: E402
+
+
+def _rds_key(instance_or_backend, key_id):
+    """The ARN of the KMS key `key_id` an RDS request names: it exists and is enabled
+    (KMSKeyNotAccessibleFault otherwise, as RDS answers:
+    https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html)."""
+    from moto.rds.exceptions import KMSKeyNotAccessibleFault
+
+    backend = instance_or_backend
+    return _usable_key(backend.account_id, backend.region_name, key_id, lambda _: KMSKeyNotAccessibleFault(key_id)).arn
+
+
+def _aws_rds_key(backend):
+    """The AWS managed key `aws/rds` (made on first use), whose ARN RDS reports for what it
+    encrypts without a key of the account's."""
+    kms = kms_backends[backend.account_id][backend.region_name]
+    return kms.keys[kms.get_key_id_from_alias("alias/aws/rds")].arn
+
+
+_rds_instance_init = DBInstance.__init__
+
+
+def rds_instance_init(self, backend, **kwargs):
+    """Performance Insights (not in moto 5.2.5): on or off, and the key of its data, reported by
+    DescribeDBInstances; the storage and Performance Insights keys exist and are enabled."""
+    if kwargs.get("kms_key_id"):
+        kwargs["kms_key_id"] = _rds_key(backend, kwargs["kms_key_id"])
+    _rds_instance_init(self, backend, **kwargs)
+    self.performance_insights_enabled = bool(kwargs.get("enable_performance_insights"))
+    self.performance_insights_kms_key_id = None
+    if self.performance_insights_enabled:
+        key = kwargs.get("performance_insights_kms_key_id")
+        self.performance_insights_kms_key_id = _rds_key(backend, key) if key else _aws_rds_key(backend)
+
+
+_rds_modify_db_instance = RDSBackend.modify_db_instance
+
+
+def rds_modify_db_instance(self, db_instance_identifier, db_kwargs):
+    """Performance Insights turned on or off; its key is set when it is first turned on and
+    never changes after: "After the KMS key is set, you can't change it"
+    (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_PerfInsights.Enabling.html)."""
+    database = self.databases.get(db_instance_identifier)
+    enable = db_kwargs.pop("enable_performance_insights", None)
+    key = db_kwargs.pop("performance_insights_kms_key_id", None)
+    if database is not None and key:
+        arn = _rds_key(self, key)
+        if database.performance_insights_kms_key_id and database.performance_insights_kms_key_id != arn:
+            from moto.rds.exceptions import InvalidParameterCombination
+
+            raise InvalidParameterCombination("You can't change the KMS key of Performance Insights once it is set")
+    result = _rds_modify_db_instance(self, db_instance_identifier, db_kwargs)
+    if database is not None and enable is not None:
+        database.performance_insights_enabled = bool(enable)
+        if enable and not database.performance_insights_kms_key_id:
+            database.performance_insights_kms_key_id = _rds_key(self, key) if key else _aws_rds_key(self)
+    return result
+
+
+DBInstance.__init__ = rds_instance_init
+RDSBackend.modify_db_instance = rds_modify_db_instance
+
+def _by_any_id(original):
+    """A KMS backend method taking a key id that also takes the key's ARN or an alias, as AWS's
+    DisableKey, EnableKey, ScheduleKeyDeletion and CancelKeyDeletion do (moto 5.2.5: the bare id)."""
+
+    def call(self, key_id, *args, **kwargs):
+        return original(self, self.any_id_to_key_id(key_id), *args, **kwargs)
+
+    return call
+
+
+for _method in ("disable_key", "enable_key", "schedule_key_deletion", "cancel_key_deletion"):
+    setattr(KmsBackend, _method, _by_any_id(getattr(KmsBackend, _method)))
+KmsBackend.create_key = kms_create_key
+KmsBackend.put_key_policy = kms_put_key_policy
+KmsResponse.enable_key_rotation = kms_enable_key_rotation_response
+KmsResponse.get_key_rotation_status = kms_get_key_rotation_status_response
+LogsBackend.create_log_group = logs_create_log_group
+LogsResponse.associate_kms_key = logs_associate_kms_key_response
+LogsResponse.disassociate_kms_key = logs_disassociate_kms_key_response
+ECRBackend.create_repository = ecr_create_repository
 
 WAFV2Response.list_resources_for_web_acl = waf_list_resources_for_web_acl
 _waf_get_web_acl_for_resource = WAFV2Backend.get_web_acl_for_resource

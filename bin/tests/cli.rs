@@ -401,7 +401,14 @@ fn production_dependencies_are_applied_in_order_and_protected_from_destroy() {
     let destroy = run(&["destroy", "--all", "--env", "prod", "--yes"]);
     assert_eq!(destroy.status.code(), Some(1));
     let stderr = text(&destroy.stderr);
-    assert!(stderr.contains("card-dependencies.db-instance (delete), card-dependencies.images (delete)"), "{stderr}");
+    // The keys too: what they encrypted would be unreadable once they are deleted.
+    assert!(
+        stderr.contains(
+            "card-dependencies.db-instance (delete), card-dependencies.images (delete), \
+             card-dependencies.data-key (delete), foundation.key (delete)"
+        ),
+        "{stderr}"
+    );
     assert!(stderr.contains("--allow-destroy card-dependencies.db-instance --allow-destroy card-dependencies.images"));
     let plan =
         run(&["plan", "--stack", "foundation", "--stack", "card-dependencies", "--env", "prod", "--detailed-exitcode"]);
@@ -418,6 +425,10 @@ fn production_dependencies_are_applied_in_order_and_protected_from_destroy() {
         "card-dependencies.db-instance",
         "--allow-destroy",
         "card-dependencies.images",
+        "--allow-destroy",
+        "card-dependencies.data-key",
+        "--allow-destroy",
+        "foundation.key",
     ]);
     assert!(destroy.status.success(), "{}\n{}", text(&destroy.stdout), text(&destroy.stderr));
 }

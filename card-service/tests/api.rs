@@ -736,16 +736,27 @@ async fn the_roles_allow_exactly_what_the_code_calls_plus_what_ecs_needs() {
         .unwrap()
     };
     Database::from_secret(secrets, &secret_arn, config.database, 1).await.unwrap();
-    let calls = recorder.calls.lock().unwrap().clone();
+    let mut calls = recorder.calls.lock().unwrap().clone();
     let actions: std::collections::BTreeSet<&str> = calls.iter().map(|(a, _)| a.as_str()).collect();
     assert_eq!(actions, ["s3:GetObject", "secretsmanager:GetSecretValue"].into(), "{calls:?}");
 
-    // What the card stacks grant, with the test's bucket and secret in place of the stacks' own.
+    // What the card stacks grant, with the test's bucket, key and secret in place of the stacks' own.
     let env = stacks::Environments::builtin().get("prod").unwrap().clone();
     let foundation = stacks::foundation(&env).unwrap();
     let specs = card_stacks::card_stacks(&env, &foundation, "1.0.0").unwrap();
     let service = specs.iter().find(|s| s.name == "card-service").unwrap();
+    // In prod the images are SSE-KMS with the dependencies' key: S3 decrypts each object read
+    // with the reader's permissions, so a GetObject is also a kms:Decrypt of the key, through S3
+    // (https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html).
+    let deps = specs.iter().find(|s| s.name == "card-dependencies").unwrap();
+    let images = deps.resources.iter().find(|r| r.address.to_string() == "card-dependencies.images").unwrap();
+    assert!(!images.props["kms_key"].is_null(), "prod's images are encrypted with the data key");
+    let key_arn = "arn:aws:kms:us-east-1:123456789012:key/data".to_string();
+    if calls.iter().any(|(a, _)| a == "s3:GetObject") {
+        calls.insert(("kms:Decrypt".to_string(), key_arn.clone()));
+    }
     let known = std::collections::BTreeMap::from([
+        ("card-dependencies.data-key.arn".to_string(), key_arn.clone()),
         ("card-dependencies.images.arn".to_string(), "arn:aws:s3:::images".to_string()),
         ("card-dependencies.db-app-credentials.arn".to_string(), secret_arn.clone()),
         (
@@ -792,6 +803,7 @@ async fn the_roles_allow_exactly_what_the_code_calls_plus_what_ecs_needs() {
         task,
         [
             ("s3:GetObject".to_string(), "arn:aws:s3:::images/cards/*".to_string()),
+            ("kms:Decrypt".to_string(), key_arn.clone()),
             ("secretsmanager:GetSecretValue".to_string(), secret_arn.clone()),
         ]
     );

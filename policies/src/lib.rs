@@ -15,6 +15,7 @@ pub const RULE_FILES: &[(&str, &str)] = &[
     ("logs-and-registry.toml", include_str!("../rules/logs-and-registry.toml")),
     ("service.toml", include_str!("../rules/service.toml")),
     ("waf.toml", include_str!("../rules/waf.toml")),
+    ("kms.toml", include_str!("../rules/kms.toml")),
 ];
 
 /// The policy document of the pipeline's deploy role (`documents/deploy-role.toml`): what

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 
 use platform::model::{Handle, Ref, Stack, StackError, StackSpec};
 use platform::resources::{
-    Bucket, DbEngine, DbInstance, DbParameterGroup, DbSubnetGroup, LogGroup, ObjectLifecycle, PolicyDocument, Role,
-    Secret, SecurityGroup, SecurityGroupId, Statement, Tags, Trust,
+    Bucket, BucketEncryption, DbEngine, DbInstance, DbParameterGroup, DbSubnetGroup, Key, KeyService, KeyUse, LogGroup,
+    ObjectLifecycle, PolicyDocument, Role, Secret, SecurityGroup, SecurityGroupId, Statement, Tags, Trust,
 };
 
 use crate::{Environment, Foundation};
@@ -78,7 +78,17 @@ pub struct Dependencies {
     /// The database.
     pub database: Option<Database>,
     /// The bucket.
-    pub bucket: Option<Handle<Bucket>>,
+    pub bucket: Option<DataBucket>,
+}
+
+/// A bucket of a dependencies stack and the key its objects are encrypted with, if the
+/// environment has customer-managed keys: who reads or writes its objects needs both.
+#[derive(Debug, Clone)]
+pub struct DataBucket {
+    /// The bucket.
+    pub bucket: Handle<Bucket>,
+    /// Its customer-managed key.
+    pub key: Option<Handle<Key>>,
 }
 
 /// The logical name of the database instance.
@@ -104,6 +114,7 @@ fn instance_name(s: &Stack) -> String {
 fn database_logging(
     s: &mut Stack,
     environment: &Environment,
+    foundation: &Foundation,
     stack: &str,
     instance: &mut DbInstance,
 ) -> Vec<Handle<LogGroup>> {
@@ -142,7 +153,8 @@ fn database_logging(
         .iter()
         .map(|log| {
             let name = format!("/aws/rds/instance/{}/{log}", instance_name(s));
-            s.add_named(&format!("db-{log}-log"), &name, LogGroup::new(environment.log_retention_days))
+            let group = foundation.log_group(s, environment);
+            s.add_named(&format!("db-{log}-log"), &name, group)
         })
         .collect()
 }
@@ -196,6 +208,25 @@ pub fn dependencies(
 ) -> Result<Dependencies, StackError> {
     let mut s = Stack::new(name, &environment.env);
     s.uses(&foundation.spec);
+    let key = (environment.customer_managed_keys && (options.database.is_some() || options.bucket)).then(|| {
+        let mut uses = vec![];
+        if options.bucket {
+            uses.push(KeyUse::ThroughService { service: KeyService::S3 });
+        }
+        if options.database.is_some() {
+            uses.push(KeyUse::ThroughService { service: KeyService::Rds });
+        }
+        let key = s.add(
+            "data-key",
+            Key::new(
+                format!("The data of {name}: its bucket's objects, its database's storage and Performance Insights"),
+                uses,
+                crate::foundation::key_deletion_window(environment),
+            ),
+        );
+        s.protect(&key, environment.protected);
+        key
+    });
     let database = options.database.as_ref().map(|db| {
         let port = match db.engine {
             DbEngine::Postgres => 5432,
@@ -238,11 +269,15 @@ pub fn dependencies(
         instance.deletion_protection = environment.protected;
         instance.final_snapshot = environment.db_final_snapshot;
         instance.performance_insights = environment.performance_insights;
+        instance.kms_key = key.as_ref().map(|k| k.arn());
+        instance.performance_insights_kms_key =
+            key.as_ref().filter(|_| environment.performance_insights).map(|k| k.arn());
         instance.max_allocated_storage_gb = environment.db_max_allocated_storage_gb;
         instance.maintenance_window = Some(environment.db_maintenance_window.clone());
         instance.backup_window = Some(environment.db_backup_window.clone());
         instance.apply_immediately = environment.db_apply_immediately;
-        let logs = environment.db_logging.then(|| database_logging(&mut s, environment, name, &mut instance));
+        let logs =
+            environment.db_logging.then(|| database_logging(&mut s, environment, foundation, name, &mut instance));
         if environment.db_monitoring_interval_seconds > 0 {
             enhanced_monitoring(&mut s, foundation, &mut instance, environment.db_monitoring_interval_seconds);
         }
@@ -284,6 +319,8 @@ pub fn dependencies(
         let bucket = s.add(
             "images",
             Bucket {
+                encryption: if key.is_some() { BucketEncryption::KmsManaged } else { BucketEncryption::S3Managed },
+                kms_key: key.as_ref().map(|k| k.arn()),
                 lifecycle: Some(lifecycle),
                 access_logs,
                 force_destroy: environment.force_destroy_data,
@@ -293,7 +330,7 @@ pub fn dependencies(
         s.protect(&bucket, environment.protected);
         s.output("bucket_name", bucket.name());
         s.output("bucket_arn", bucket.arn());
-        bucket
+        DataBucket { bucket, key: key.clone() }
     });
     Ok(Dependencies { spec: s.build()?, database, bucket })
 }
@@ -327,7 +364,7 @@ mod tests {
         assert_eq!(db["storage_encrypted"], json!(true));
         assert_eq!(db["publicly_accessible"], json!(false));
         assert_eq!(db["manage_master_user_password"], json!(true));
-        assert!(prod.resources.iter().filter(|r| r.protected).count() == 2, "the database and the bucket");
+        assert!(prod.resources.iter().filter(|r| r.protected).count() == 3, "the database, the bucket and their key");
     }
 
     #[test]

@@ -61,6 +61,10 @@ pub struct Settings {
     /// TLS from the load balancer to the tasks: HTTPS target groups, and services that serve
     /// their API port over TLS (`API_TLS=self-signed`).
     pub tls_to_tasks: bool,
+    /// Customer-managed KMS keys (rotating yearly, protected like data): the foundation's for the
+    /// environment's log groups and images, each dependencies stack's for its bucket, database
+    /// storage and Performance Insights.
+    pub customer_managed_keys: bool,
     /// The VPC's default security group is taken over and emptied: a resource launched without a
     /// group of its own reaches nothing and is reached by nothing.
     pub close_default_security_group: bool,

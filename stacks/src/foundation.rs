@@ -9,8 +9,8 @@ use platform::resources::iam::{Statement, Trust};
 use platform::resources::wafv2::{CREDENTIAL_HEADERS, LOG_GROUP_PREFIX};
 use platform::resources::{
     AccessLogs, AzIndex, DefaultSecurityGroup, EcrRepository, EcsCluster, ElasticIp, FlowLog, ImageLifecycle,
-    InternetGateway, LogGroup, NatGateway, PolicyDocument, PrivateDnsNamespace, Role, Route, RouteTable,
-    RouteTableAssociation, Subnet, Tags, Vpc, WafLogging, WebAcl, WebAclAssociation,
+    InternetGateway, Key, KeyService, KeyUse, LogGroup, NatGateway, PolicyDocument, PrivateDnsNamespace, Role, Route,
+    RouteTable, RouteTableAssociation, Subnet, Tags, Vpc, WafLogging, WebAcl, WebAclAssociation,
 };
 
 use crate::Environment;
@@ -62,6 +62,9 @@ pub struct Foundation {
     /// The web ACL in front of every internet-facing load balancer, where the environment has
     /// one (`waf`).
     pub web_acl: Option<Handle<WebAcl>>,
+    /// The environment's customer-managed key of its log groups and images, where it has one
+    /// (`customer_managed_keys`).
+    pub key: Option<Handle<Key>>,
 }
 
 /// The private DNS domain of `env`'s service discovery namespace: services find each other as
@@ -129,11 +132,13 @@ pub fn foundation_with(environment: &Environment, options: &FoundationOptions) -
         private.push(q);
     }
 
+    let key = environment.customer_managed_keys.then(|| foundation_key(&mut s, environment));
     let repositories: Vec<_> = options
         .repositories
         .iter()
         .map(|service| {
             let repository = EcrRepository {
+                kms_key: key.as_ref().map(|k| k.arn()),
                 lifecycle: Some(ImageLifecycle::Expire {
                     untagged_days: environment.untagged_image_days,
                     keep: environment.images_kept,
@@ -155,15 +160,15 @@ pub fn foundation_with(environment: &Environment, options: &FoundationOptions) -
             tags: Tags::new(),
         },
     );
-    let logs = s.add("logs", LogGroup::new(environment.log_retention_days));
+    let logs = s.add("logs", log_group(environment, key.as_ref()));
     let pipeline = crate::pipeline::pipeline(environment)?;
     if environment.flow_logs {
-        flow_logs(&mut s, environment, &vpc, &pipeline);
+        flow_logs(&mut s, environment, &vpc, &pipeline, key.as_ref());
     }
     if environment.close_default_security_group {
         s.add("default-security-group", DefaultSecurityGroup::closed(vpc.id()));
     }
-    let web_acl = environment.waf.then(|| web_acl(&mut s, environment));
+    let web_acl = environment.waf.then(|| web_acl(&mut s, environment, key.as_ref()));
 
     s.output("vpc_id", vpc.id());
     s.output("public_subnet_ids", public.iter().map(|h| h.id()).collect::<Vec<_>>());
@@ -191,6 +196,7 @@ pub fn foundation_with(environment: &Environment, options: &FoundationOptions) -
         logs,
         repositories: repositories.into_iter().collect(),
         web_acl,
+        key,
     })
 }
 
@@ -198,14 +204,10 @@ pub fn foundation_with(environment: &Environment, options: &FoundationOptions) -
 /// balancer of the environment: AWS charges per web ACL and per rule, not per association), and
 /// its logging into `aws-waf-logs-ENV-foundation` (the prefix AWS WAF requires), with the headers
 /// that carry credentials redacted.
-fn web_acl(s: &mut Stack, environment: &Environment) -> Handle<WebAcl> {
+fn web_acl(s: &mut Stack, environment: &Environment, key: Option<&Handle<Key>>) -> Handle<WebAcl> {
     let env = &environment.env;
     let acl = s.add("web-acl", WebAcl::baseline(format!("AWS managed rules in front of the {env} load balancers")));
-    let group = s.add_named(
-        "waf-logs",
-        &format!("{LOG_GROUP_PREFIX}{env}-{NAME}"),
-        LogGroup::new(environment.log_retention_days),
-    );
+    let group = s.add_named("waf-logs", &format!("{LOG_GROUP_PREFIX}{env}-{NAME}"), log_group(environment, key));
     s.add(
         "waf-logging",
         WafLogging {
@@ -217,7 +219,59 @@ fn web_acl(s: &mut Stack, environment: &Environment) -> Handle<WebAcl> {
     acl
 }
 
+/// The names of every log group of environment `env`, as patterns: the groups platform names
+/// (`/platform/ENV/STACK/NAME`), the ones RDS publishes to (`/aws/rds/instance/ID/LOG`, ID
+/// starting with the environment) and AWS WAF's (`aws-waf-logs-ENV-…`). The foundation's key
+/// lets CloudWatch Logs use it for these only.
+pub fn log_group_patterns(env: &str) -> Vec<String> {
+    vec![format!("/platform/{env}/*"), format!("/aws/rds/instance/{env}-*"), format!("{LOG_GROUP_PREFIX}{env}-*")]
+}
+
+/// The environment's key (alias `ENV-foundation-key`): what CloudWatch Logs encrypts the
+/// environment's log groups with, and ECR its images. Protected like data: deleting it would
+/// leave what it encrypted unreadable, so it waits 30 days (7 where nothing is protected).
+fn foundation_key(s: &mut Stack, environment: &Environment) -> Handle<Key> {
+    let env = environment.env.as_str();
+    let key = s.add(
+        "key",
+        Key::new(
+            format!("Log groups and images of the {env} environment"),
+            vec![
+                KeyUse::LogGroups { names: log_group_patterns(env) },
+                KeyUse::ThroughService { service: KeyService::Ecr },
+            ],
+            key_deletion_window(environment),
+        ),
+    );
+    s.protect(&key, environment.protected);
+    key
+}
+
+/// The days a deleted key of `environment` waits before KMS deletes it: the longest KMS allows
+/// where data is protected, the shortest elsewhere.
+pub fn key_deletion_window(environment: &Environment) -> u32 {
+    if environment.protected {
+        30
+    } else {
+        7
+    }
+}
+
+/// A log group of `environment`, kept `log_retention_days`, encrypted with `key` where there is one.
+fn log_group(environment: &Environment, key: Option<&Handle<Key>>) -> LogGroup {
+    LogGroup { kms_key: key.map(|k| k.arn()), ..LogGroup::new(environment.log_retention_days) }
+}
+
 impl Foundation {
+    /// A log group of stack `s` (which then uses the foundation where the environment has a key),
+    /// kept the environment's `log_retention_days` and encrypted with the environment's key.
+    pub fn log_group(&self, s: &mut Stack, environment: &Environment) -> LogGroup {
+        if self.key.is_some() {
+            s.uses(&self.spec);
+        }
+        log_group(environment, self.key.as_ref())
+    }
+
     /// Puts the environment's web ACL, where it has one, in front of the internet-facing load
     /// balancer `lb` of stack `s` (which then uses the foundation).
     pub fn filter_requests(&self, s: &mut Stack, logical: &str, lb: &Handle<LoadBalancer>) {
@@ -249,9 +303,15 @@ impl Foundation {
 /// assume (the confused-deputy conditions AWS documents:
 /// <https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html>). The role carries
 /// the environment's permissions boundary, so the foundation then uses the pipeline stack.
-fn flow_logs(s: &mut Stack, environment: &Environment, vpc: &Handle<Vpc>, pipeline: &crate::pipeline::Pipeline) {
+fn flow_logs(
+    s: &mut Stack,
+    environment: &Environment,
+    vpc: &Handle<Vpc>,
+    pipeline: &crate::pipeline::Pipeline,
+    key: Option<&Handle<Key>>,
+) {
     s.uses(&pipeline.spec);
-    let group = s.add("flow-logs", LogGroup::new(environment.log_retention_days));
+    let group = s.add("flow-logs", log_group(environment, key));
     // AWS's example grants these on `*`; scoped here to the group and its streams (`NAME:*`: the
     // group's ARN alone does not cover creating its streams).
     let delivery = PolicyDocument {

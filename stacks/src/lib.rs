@@ -9,7 +9,7 @@ pub mod pipeline;
 pub mod service;
 
 pub use account::{account, Account};
-pub use dependencies::{dependencies, DatabaseOptions, Dependencies, DependenciesOptions};
+pub use dependencies::{dependencies, DataBucket, DatabaseOptions, Dependencies, DependenciesOptions};
 pub use environments::{Environment, Environments, Settings};
 pub use foundation::{foundation, foundation_with, Foundation, FoundationOptions};
 pub use pipeline::{pipeline, Pipeline};

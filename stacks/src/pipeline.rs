@@ -287,6 +287,15 @@ pub fn pipeline(environment: &Environment) -> Result<Pipeline, StackError> {
     );
     // Every state of the environment is in it.
     s.protect(&state_bucket, true);
+    if environment.customer_managed_keys {
+        s.waive(
+            &state_bucket,
+            "kms-customer-managed-keys",
+            "the state bucket holds no secret (platform records none in a state) and is read by every plan, \
+             CI's plan role included, before any stack exists to declare a key: SSE-S3 until the pipeline \
+             stack declares a key of its own with grants for its roles",
+        );
+    }
     // GitHub's OIDC provider is the account's (the `account` stack), found by its URL.
     let github = crate::account::github_provider_arn();
     // What any role the deploy role creates may ever do: administrators own it, the deploy role

@@ -7,21 +7,22 @@ use std::collections::BTreeMap;
 use platform::model::{Handle, Ref, Stack, StackError, StackSpec};
 use platform::resources::iam::{Statement, Trust};
 use platform::resources::{
-    Arn, Bucket, Certificate, CertificateValidation, Container, ContainerHealthCheck, DiscoveryService, EcrRepository,
+    Arn, Certificate, CertificateValidation, Container, ContainerHealthCheck, DiscoveryService, EcrRepository,
     HealthCheck, Listener, ListenerAction, LoadBalancer, LogGroup, Peer, PolicyDocument, Protocol, Record,
     RecordTarget, Role, Rule, SecurityGroup, SecurityGroupGrant, Service, ServiceLoadBalancer, Tags, TargetGroup,
     TaskDefinition, TLS12_POLICY,
 };
 
-use crate::{Dependencies, Environment, Foundation};
+use crate::{DataBucket, Dependencies, Environment, Foundation};
 
 /// What the service's code may do, each scoped to one resource.
 #[derive(Debug, Clone)]
 pub enum Grant {
-    /// Read objects of a bucket under a prefix (`s3:GetObject` on `bucket/prefix*`).
+    /// Read objects of a bucket under a prefix (`s3:GetObject` on `bucket/prefix*`, and
+    /// `kms:Decrypt` on the bucket's key through S3 only, where it has one).
     ReadObjects {
         /// The bucket.
-        bucket: Handle<Bucket>,
+        bucket: DataBucket,
         /// The key prefix, e.g. `cards/`.
         prefix: String,
     },
@@ -254,7 +255,8 @@ pub fn service(
     };
 
     // Logs and roles.
-    let logs = s.add("logs", LogGroup::new(environment.log_retention_days));
+    let log_group = foundation.log_group(&mut s, environment);
+    let logs = s.add("logs", log_group);
     let repository = &options.repository;
     let execution = vec![
         Statement::allow(
@@ -279,9 +281,21 @@ pub fn service(
     let mut grants: Vec<Statement> = options
         .grants
         .iter()
-        .map(|grant| match grant {
-            Grant::ReadObjects { bucket, prefix } => {
-                Statement::allow(&["s3:GetObject"], vec![bucket.arn().with_suffix(&format!("/{prefix}*"))])
+        .flat_map(|grant| match grant {
+            Grant::ReadObjects { bucket: DataBucket { bucket, key }, prefix } => {
+                let mut statements =
+                    vec![Statement::allow(&["s3:GetObject"], vec![bucket.arn().with_suffix(&format!("/{prefix}*"))])];
+                // Reading an SSE-KMS object (or signing a URL that does) takes `kms:Decrypt` on
+                // its key (https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html);
+                // through S3 only, so the role cannot decrypt anything else with it.
+                if let Some(key) = key {
+                    statements.push(Statement::allow(&["kms:Decrypt"], vec![key.arn()]).when(
+                        "StringLike",
+                        "kms:ViaService",
+                        vec!["s3.*".into()],
+                    ));
+                }
+                statements
             }
         })
         .collect();

@@ -1282,3 +1282,94 @@ async fn web_acls_front_load_balancers_that_exist_one_each_and_log_only_into_waf
     assert!(front().await.unwrap().web_acl().is_none());
     delete().await.unwrap();
 }
+
+/// KMS as AWS answers: a key policy that would not let the account change it again is refused
+/// (the lockout check), a rotation period outside 90 to 2560 days is refused and the period kept
+/// is reported, a disabled key cannot rotate, and CloudWatch Logs, ECR and RDS take only an
+/// enabled key (CloudWatch Logs only one whose policy lets it encrypt that log group); Performance
+/// Insights keeps its key once set.
+#[tokio::test]
+async fn keys_lock_no_one_out_rotate_as_asked_and_encrypt_only_where_their_policy_and_state_allow() {
+    let emulator = Emulator::start_with(AwsBehaviour::lenient());
+    let config = emulator.sdk_config().await;
+    let kms = aws_sdk_kms::Client::new(&config);
+    let account = "123456789012";
+    let statement = |principal: serde_json::Value, actions: &[&str]| serde_json::json!({"Effect": "Allow", "Principal": principal, "Action": actions, "Resource": "*"});
+    let policy = |statements: Vec<serde_json::Value>| {
+        serde_json::json!({"Version": "2012-10-17", "Statement": statements}).to_string()
+    };
+    let root = serde_json::json!({"AWS": format!("arn:aws:iam::{account}:root")});
+
+    // Only a service may use it, no one may manage it: refused.
+    let locked =
+        policy(vec![statement(serde_json::json!({"Service": "logs.us-east-1.amazonaws.com"}), &["kms:Encrypt*"])]);
+    let (code, _) = refused(kms.create_key().policy(&locked).send().await);
+    assert_eq!(code, "MalformedPolicyDocumentException");
+
+    // The account administers it; CloudWatch Logs may use it for `/covered/*` only.
+    let logs_statement = serde_json::json!({
+        "Effect": "Allow", "Principal": {"Service": "logs.us-east-1.amazonaws.com"},
+        "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:GenerateDataKey*", "kms:Describe*"], "Resource": "*",
+        "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": format!("arn:aws:logs:us-east-1:{account}:log-group:/covered/*")}}
+    });
+    let good = policy(vec![statement(root.clone(), &["kms:Create*", "kms:Put*", "kms:Describe*"]), logs_statement]);
+    let key = kms.create_key().policy(&good).send().await.unwrap();
+    let key = key.key_metadata().unwrap().arn().unwrap().to_string();
+    let (code, _) = refused(kms.put_key_policy().key_id(&key).policy_name("default").policy(&locked).send().await);
+    assert_eq!(code, "MalformedPolicyDocumentException");
+
+    let (code, _) = refused(kms.enable_key_rotation().key_id(&key).rotation_period_in_days(30).send().await);
+    assert_eq!(code, "ValidationException");
+    kms.enable_key_rotation().key_id(&key).rotation_period_in_days(180).send().await.unwrap();
+    let rotation = kms.get_key_rotation_status().key_id(&key).send().await.unwrap();
+    assert_eq!((rotation.key_rotation_enabled(), rotation.rotation_period_in_days()), (true, Some(180)));
+
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&config);
+    logs.create_log_group().log_group_name("/covered/a").kms_key_id(&key).send().await.unwrap();
+    let (code, message) = refused(logs.create_log_group().log_group_name("/other/a").kms_key_id(&key).send().await);
+    assert_eq!(code, "AccessDeniedException", "{message}");
+    logs.create_log_group().log_group_name("/covered/b").send().await.unwrap();
+    logs.associate_kms_key().log_group_name("/covered/b").kms_key_id(&key).send().await.unwrap();
+    let groups = logs.describe_log_groups().log_group_name_prefix("/covered/").send().await.unwrap();
+    assert!(groups.log_groups().iter().all(|g| g.kms_key_id() == Some(key.as_str())));
+    logs.disassociate_kms_key().log_group_name("/covered/b").send().await.unwrap();
+
+    // Disabled: no rotation change, and no service takes it.
+    kms.disable_key().key_id(&key).send().await.unwrap();
+    let (code, _) = refused(kms.enable_key_rotation().key_id(&key).send().await);
+    assert_eq!(code, "KMSInvalidStateException");
+    let (code, _) = refused(logs.create_log_group().log_group_name("/covered/c").kms_key_id(&key).send().await);
+    assert_eq!(code, "InvalidParameterException");
+    let ecr = aws_sdk_ecr::Client::new(&config);
+    let encryption = aws_sdk_ecr::types::EncryptionConfiguration::builder()
+        .encryption_type(aws_sdk_ecr::types::EncryptionType::Kms)
+        .kms_key(&key)
+        .build()
+        .unwrap();
+    let (code, _) =
+        refused(ecr.create_repository().repository_name("r").encryption_configuration(encryption).send().await);
+    assert_eq!(code, "KmsException");
+    let rds = aws_sdk_rds::Client::new(&config);
+    let (code, _) = refused(rds_create(&rds, "db").storage_encrypted(true).kms_key_id(&key).send().await);
+    assert_eq!(code, "KMSKeyNotAccessibleFault");
+
+    // Performance Insights: AWS's own key unless one is named, and the key never changes after.
+    kms.enable_key().key_id(&key).send().await.unwrap();
+    rds_create(&rds, "db").storage_encrypted(true).kms_key_id(&key).send().await.unwrap();
+    let db = rds_read(&rds, "db").await;
+    assert_eq!((db.kms_key_id(), db.performance_insights_enabled()), (Some(key.as_str()), Some(false)));
+    rds.modify_db_instance()
+        .db_instance_identifier("db")
+        .enable_performance_insights(true)
+        .performance_insights_kms_key_id(&key)
+        .apply_immediately(true)
+        .send()
+        .await
+        .unwrap();
+    let db = rds_read(&rds, "db").await;
+    assert_eq!(db.performance_insights_kms_key_id(), Some(key.as_str()));
+    let other = kms.create_key().policy(&good).send().await.unwrap().key_metadata().unwrap().arn().unwrap().to_string();
+    let changed =
+        rds.modify_db_instance().db_instance_identifier("db").performance_insights_kms_key_id(&other).send().await;
+    assert_eq!(refused(changed).0, "InvalidParameterCombination");
+}

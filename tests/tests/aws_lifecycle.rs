@@ -148,6 +148,19 @@ async fn the_card_stacks_apply_in_dev_and_prod_as_aws_behaves_and_destroy_leaves
             usize::from(env != "dev"),
             "{env}: access logs kept outside dev: {access_logs:?}"
         );
+        // Outside dev the keys wait out their deletion window (30 days), disabled: KMS deletes
+        // them then (what they encrypted, snapshots included, stays readable until).
+        let (keys, left): (Vec<String>, Vec<String>) = left.into_iter().partition(|arn| arn.contains(":key/"));
+        assert_eq!(keys.len(), if env == "dev" { 0 } else { 2 }, "{env}: the foundation's key and the data key");
+        let kms = aws_sdk_kms::Client::new(&h.config);
+        for key in &keys {
+            let described = kms.describe_key().key_id(key).send().await.unwrap();
+            let metadata = described.key_metadata().unwrap();
+            assert_eq!(metadata.key_state(), Some(&aws_sdk_kms::types::KeyState::PendingDeletion), "{key}");
+            let window = metadata.deletion_date().unwrap().secs()
+                - aws_smithy_types::DateTime::from(std::time::SystemTime::now()).secs();
+            assert!(window > 29 * 86_400, "{key}: deleted after 30 days, not {window} s");
+        }
         assert_eq!(left, Vec::<String>::new(), "{env}: nothing tagged with the environment is left");
         assert_eq!(snapshots.len(), usize::from(env != "dev"), "{env}: a final snapshot outside dev: {snapshots:?}");
         assert_eq!(secrets.len(), usize::from(env != "dev"), "{env}: a restorable secret outside dev: {secrets:?}");

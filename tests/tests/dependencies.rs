@@ -84,7 +84,14 @@ async fn production_gets_a_protected_highly_available_database_and_a_locked_down
     );
     let encryption = s3.get_bucket_encryption().bucket(&bucket).send().await.unwrap();
     let rule = &encryption.server_side_encryption_configuration().unwrap().rules()[0];
-    assert_eq!(rule.apply_server_side_encryption_by_default().unwrap().sse_algorithm().as_str(), "AES256");
+    // SSE-KMS with the stack's own key (customer_managed_keys), S3 Bucket Keys on.
+    let default = rule.apply_server_side_encryption_by_default().unwrap();
+    assert_eq!(default.sse_algorithm().as_str(), "aws:kms");
+    assert_eq!(
+        default.kms_master_key_id(),
+        state.resources[&platform::Address::new("card-dependencies", "data-key")].outputs["arn"].as_str()
+    );
+    assert_eq!(rule.bucket_key_enabled(), Some(true));
     let versioning = s3.get_bucket_versioning().bucket(&bucket).send().await.unwrap();
     assert_eq!(versioning.status().map(|s| s.as_str()), Some("Enabled"));
     let policy: serde_json::Value =

@@ -257,7 +257,11 @@ async fn requests_are_recorded_in_access_logs_outside_dev() {
         let pipeline = stacks::pipeline(&env).unwrap().spec;
         let report = check(&[&pipeline], &[], &RuleSet::builtin());
         let waived: Vec<_> = report.waived().map(|f| (f.rule.as_str(), f.address.name().to_string())).collect();
-        assert_eq!(waived, [("s3-access-logs", "access-logs".to_string())], "{name}");
+        assert_eq!(
+            waived,
+            [("s3-access-logs", "access-logs".to_string()), ("kms-customer-managed-keys", "state".to_string())],
+            "{name}"
+        );
         assert!(report.passes(), "{name}: the pipeline stack keeps its own access logs");
         for (in_stack, resource, rule) in
             [("card-service", "lb", "lb-access-logs"), ("card-dependencies", "images", "s3-access-logs")]
@@ -342,6 +346,49 @@ async fn load_balancers_reach_the_tasks_over_tls_outside_dev() {
     }
     let mut dev = card_stacks("dev");
     assert_eq!(serves_tls(&mut dev), None, "dev serves plain HTTP, and may");
+}
+
+/// Outside dev what holds data is encrypted with the account's own keys: an environment with
+/// `customer_managed_keys` off breaks `kms-customer-managed-keys` at every log group, image
+/// repository, data bucket and database (the access-log bucket excepted: AWS writes logs only to
+/// SSE-S3), and a key whose rotation is turned off breaks `kms-key-rotation`.
+#[tokio::test]
+async fn data_is_encrypted_with_customer_managed_keys_outside_dev() {
+    for name in ["staging", "prod"] {
+        let mut env = environment(name);
+        assert!(env.customer_managed_keys, "{name} has keys of its own");
+        let mut specs = card_stacks(name);
+        let (address, key) = first(&mut specs, "card-dependencies", "aws.kms.key");
+        key["rotation_period_days"] = json!(null);
+        refused(&specs, "kms-key-rotation", &address).await;
+
+        env.settings.customer_managed_keys = false;
+        let specs = card_stacks_for(&env);
+        let flagged: std::collections::BTreeSet<String> = violations(&specs)
+            .into_iter()
+            .filter(|(rule, _)| rule == "kms-customer-managed-keys")
+            .map(|(_, address)| address)
+            .collect();
+        for expected in [
+            "foundation.logs",
+            "foundation.flow-logs",
+            "foundation.waf-logs",
+            "foundation.card-service-images",
+            "card-dependencies.images",
+            "card-dependencies.db-instance",
+            "card-dependencies.db-postgresql-log",
+            "card-service.logs",
+        ] {
+            assert!(flagged.contains(expected), "{name}: {expected} not flagged: {flagged:?}");
+        }
+        assert!(!flagged.iter().any(|a| a.contains("access-logs")), "the access-log bucket stays SSE-S3");
+        assert!(
+            specs.iter().flat_map(|s| &s.resources).all(|r| r.type_name != "aws.kms.key"),
+            "{name} without keys declares none"
+        );
+    }
+    let dev = card_stacks("dev");
+    assert!(dev.iter().flat_map(|s| &s.resources).all(|r| r.type_name != "aws.kms.key"), "dev goes without");
 }
 
 /// Outside dev every VPC's default security group is taken over with no rule: an environment

@@ -64,6 +64,7 @@ flow_logs = true
 access_logs = true
 waf = true
 tls_to_tasks = true
+customer_managed_keys = true
 close_default_security_group = true
 db_logging = true
 db_monitoring_interval_seconds = 60
@@ -256,6 +257,19 @@ impl Live {
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| format!("tag:GetResources: {e}"))?;
             for r in page.resource_tag_mapping_list() {
+                // A deleted key waits out its window (7 days here) before KMS deletes it, still
+                // tagged: it is gone as far as platform is concerned.
+                let arn = r.resource_arn().unwrap_or_default();
+                if arn.contains(":key/") {
+                    let kms = aws_sdk_kms::Client::new(&self.config);
+                    let key =
+                        kms.describe_key().key_id(arn).send().await.map_err(|e| format!("kms:DescribeKey: {e}"))?;
+                    if key.key_metadata().and_then(|k| k.key_state())
+                        == Some(&aws_sdk_kms::types::KeyState::PendingDeletion)
+                    {
+                        continue;
+                    }
+                }
                 let address = r
                     .tags()
                     .iter()
@@ -278,6 +292,7 @@ fn physical_id(type_name: &str, arn: &str) -> String {
         Some("s3") => after(":::"),
         Some("iam") => after(":role/"),
         Some("ecr") => after(":repository/"),
+        Some("kms") => after(":key/"),
         _ => None,
     };
     id.unwrap_or_else(|| arn.to_string())

@@ -8,6 +8,7 @@ mod dependencies;
 mod dns;
 mod faults;
 mod guardrails;
+mod kms;
 mod limits;
 mod live;
 mod managed_policies;

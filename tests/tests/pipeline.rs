@@ -196,6 +196,14 @@ async fn the_deploy_role_allows_what_deploying_calls_and_nothing_more() {
                     // RDS tags each secret it manages with its instance (`aws:rds:primaryDBInstanceArn`).
                     request = request.with("aws:ResourceTag/aws:rds:primaryDBInstanceArn", &[&database]);
                 }
+                if resource.contains(":key/") {
+                    // The environment's keys carry its tag; a role's use of one goes through the
+                    // service its statement names (`kms:ViaService`), S3 in the region.
+                    request = request.with("aws:ResourceTag/platform:env", &["staging"]);
+                    if !statement["Condition"]["StringLike"]["kms:ViaService"].is_null() {
+                        request = request.with("kms:ViaService", &["s3.us-east-1.amazonaws.com"]);
+                    }
+                }
                 if evaluate(std::slice::from_ref(&boundary), None, &request) != Decision::Allowed {
                     outside.push(format!("{role} may {action} on {resource}"));
                 }

@@ -115,6 +115,10 @@ async fn the_card_service_in_production() {
         role_policies(&iam, "prod-card-service-task-role").await,
         [
             json!({"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": [format!("{bucket}/cards/*")]}),
+            // The images are SSE-KMS: reading one (or signing a URL that does) decrypts with the
+            // bucket's key, through S3 only.
+            json!({"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": [output(deps, "card-dependencies.data-key", "arn")],
+                   "Condition": {"StringLike": {"kms:ViaService": ["s3.*"]}}}),
             json!({"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": [secret.clone()]}),
         ]
     );
@@ -355,6 +359,34 @@ async fn the_card_service_in_production() {
     // TLS to the tasks: the target group speaks HTTPS to the API port, health checks HTTP.
     assert_eq!(tg.protocol().map(|p| p.as_str()), Some("HTTPS"));
     assert_eq!(tg.health_check_protocol().map(|p| p.as_str()), Some("HTTP"));
+
+    // Customer-managed keys: the foundation's encrypts every log group and the image repository,
+    // the dependencies' the bucket, the database's storage and Performance Insights; both rotate.
+    let kms = aws_sdk_kms::Client::new(&h.config);
+    let (logs_key, data_key) =
+        (output(foundation, "foundation.key", "arn"), output(deps, "card-dependencies.data-key", "arn"));
+    for key in [&logs_key, &data_key] {
+        let rotation = kms.get_key_rotation_status().key_id(key).send().await.unwrap();
+        assert_eq!((rotation.key_rotation_enabled(), rotation.rotation_period_in_days()), (true, Some(365)));
+    }
+    for prefix in ["/platform/prod/", "/aws/rds/instance/prod-", "aws-waf-logs-prod-"] {
+        let groups = logs.describe_log_groups().log_group_name_prefix(prefix).send().await.unwrap();
+        assert!(!groups.log_groups().is_empty(), "{prefix}");
+        for group in groups.log_groups() {
+            assert_eq!(group.kms_key_id(), Some(logs_key.as_str()), "{:?}", group.log_group_name());
+        }
+    }
+    let ecr = aws_sdk_ecr::Client::new(&h.config);
+    let repository =
+        ecr.describe_repositories().repository_names(id_of(foundation, "card-service-images")).send().await;
+    let encryption = repository.unwrap().repositories()[0].encryption_configuration().cloned().unwrap();
+    assert_eq!(encryption.kms_key(), Some(logs_key.as_str()));
+    let encryption = s3.get_bucket_encryption().bucket(id_of(deps, "images")).send().await.unwrap();
+    let rule = &encryption.server_side_encryption_configuration().unwrap().rules()[0];
+    assert_eq!(rule.apply_server_side_encryption_by_default().unwrap().kms_master_key_id(), Some(data_key.as_str()));
+    assert_eq!(instance.kms_key_id(), Some(data_key.as_str()));
+    assert_eq!(instance.performance_insights_enabled(), Some(true));
+    assert_eq!(instance.performance_insights_kms_key_id(), Some(data_key.as_str()));
 
     // Everything is tagged.
     let tagging = aws_sdk_resourcegroupstagging::Client::new(&h.config);

@@ -45,7 +45,7 @@ pub fn service_options(foundation: &Foundation, deps: &Dependencies, image_tag: 
         memory: 512,
         environment: BTreeMap::from([
             ("RUST_LOG".into(), "info".into()),
-            ("CARD_IMAGES_BUCKET".into(), images.name().to_text()),
+            ("CARD_IMAGES_BUCKET".into(), images.bucket.name().to_text()),
             ("CARD_IMAGES_PREFIX".into(), "cards/".into()),
             ("DB_NAME".into(), "cards".into()),
         ]),

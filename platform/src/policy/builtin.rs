@@ -7,10 +7,13 @@ use serde_json::Value;
 use super::{matches_pattern, Builtin, Index};
 use crate::model::{Address, StackSpec};
 use crate::resources::ec2::{DEFAULT_SECURITY_GROUP, FLOW_LOG, SECURITY_GROUP, SECURITY_GROUP_GRANT, VPC};
+use crate::resources::ecr::REPOSITORY;
 use crate::resources::ecs::{self, TASK_DEFINITION};
 use crate::resources::elbv2::{LISTENER, LOAD_BALANCER};
 use crate::resources::iam::ROLE;
+use crate::resources::logs::LOG_GROUP;
 use crate::resources::rds::DB_INSTANCE;
+use crate::resources::s3::BUCKET;
 use crate::resources::wafv2::{LOGGING, WEB_ACL, WEB_ACL_ASSOCIATION};
 
 type Hits = Vec<(Address, String)>;
@@ -26,6 +29,7 @@ pub(super) fn run(builtin: Builtin, patterns: &[String], spec: &StackSpec, index
         Builtin::VpcFlowLogs => vpc_flow_logs(spec, index),
         Builtin::DefaultSecurityGroupClosed => default_security_group_closed(spec, index),
         Builtin::DatabaseLogging => database_logging(spec, index),
+        Builtin::CustomerManagedKeys => customer_managed_keys(spec),
         Builtin::ContainerSecrets => container_secrets(patterns, spec),
         Builtin::IamWildcards => iam_wildcards(patterns, spec),
         Builtin::IamPassRole => iam_pass_role(spec),
@@ -237,6 +241,34 @@ fn default_security_group_closed(spec: &StackSpec, index: &Index<'_>) -> Hits {
         .filter(|vpc| !closed.contains(&vpc.address.to_string()))
         .map(|vpc| (vpc.address.clone(), "its default security group is not taken over with no rule".to_string()))
         .collect()
+}
+
+fn customer_managed_keys(spec: &StackSpec) -> Hits {
+    let unset = |r: &crate::model::ResourceSpec, attribute: &str| r.props[attribute].is_null();
+    let mut hits: Hits = vec![];
+    for (type_name, what) in [(LOG_GROUP.type_name, "its events"), (REPOSITORY.type_name, "its images")] {
+        for r in of_type(spec, type_name).filter(|r| unset(r, "kms_key")) {
+            hits.push((r.address.clone(), format!("encrypts {what} with a key of AWS's, not the account's")));
+        }
+    }
+    // Buckets receiving load balancer or S3 access logs take only SSE-S3 (s3.rs).
+    for r in of_type(spec, BUCKET.type_name).filter(|r| unset(r, "kms_key")) {
+        if r.props["log_sources"].as_array().is_none_or(Vec::is_empty) {
+            hits.push((r.address.clone(), "encrypts its objects with a key of AWS's, not the account's".into()));
+        }
+    }
+    for db in of_type(spec, DB_INSTANCE.type_name) {
+        if unset(db, "kms_key") {
+            hits.push((db.address.clone(), "encrypts its storage with a key of AWS's, not the account's".into()));
+        }
+        if db.props["performance_insights"] == true && unset(db, "performance_insights_kms_key") {
+            hits.push((
+                db.address.clone(),
+                "encrypts Performance Insights with a key of AWS's, not the account's".into(),
+            ));
+        }
+    }
+    hits
 }
 
 fn database_logging(spec: &StackSpec, index: &Index<'_>) -> Hits {

@@ -146,6 +146,10 @@ pub enum Builtin {
     /// stacks (PostgreSQL: `log_statement` other than `none` and `log_min_duration_statement` of
     /// 0 or more; MySQL: `slow_query_log`).
     DatabaseLogging,
+    /// What holds data is encrypted with a customer-managed key: every log group, image
+    /// repository, bucket (but those that receive AWS services' logs, which take only SSE-S3),
+    /// database's storage and, where it is on, Performance Insights.
+    CustomerManagedKeys,
     /// No container environment variable whose name contains one of `patterns` (case-insensitive,
     /// names ending in `_ARN` excepted) or whose value looks like a credential.
     ContainerSecrets,

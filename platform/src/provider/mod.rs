@@ -215,6 +215,16 @@ impl ProviderError {
             // a few minutes" (https://docs.aws.amazon.com/waf/latest/APIReference/API_AssociateWebACL.html;
             // the WAF calls themselves wait longer: provider/aws/wafv2.rs).
             || matches!(self, ProviderError::Api { code: Some(code), .. } if code == "WAFUnavailableEntityException")
+            // A KMS key created moments ago, named by what it encrypts: "changes to AWS KMS
+            // resources might not be immediately visible … in some cases it can take several
+            // minutes" (https://docs.aws.amazon.com/kms/latest/developerguide/programming-eventual-consistency.html).
+            // CloudWatch Logs answers that its key "does not exist or is not allowed to be used"
+            // (a policy that never lets it stays refused once the window is over), ECR
+            // `KmsException`, RDS `KMSKeyNotAccessibleFault`.
+            || matches!(self, ProviderError::Api { code: Some(code), message, .. }
+                if code == "AccessDeniedException" && message.contains("KMS key"))
+            || matches!(self, ProviderError::Api { code: Some(code), .. }
+                if code == "KmsException" || code == "KMSKeyNotAccessibleFault")
     }
 }
 

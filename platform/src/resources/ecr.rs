@@ -3,13 +3,15 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Arn, Name, Tags, Uri};
-use crate::model::{outputs, NameStyle, Resource, TypeSchema};
+use crate::model::{outputs, NameStyle, Ref, Resource, TypeSchema};
 
 /// Schema of [`EcrRepository`].
 pub const REPOSITORY: TypeSchema = TypeSchema {
     type_name: "aws.ecr.repository",
     name_style: NameStyle::Dashed { max_len: 256, lowercase: true },
-    force_new: &["name"],
+    // "You can't change the encryption settings for a repository after it's created"
+    // (https://docs.aws.amazon.com/AmazonECR/latest/userguide/encryption-at-rest.html).
+    force_new: &["name", "kms_key"],
     taggable: true,
     outputs: EcrRepositoryOutputs::NAMES,
     ..TypeSchema::BASE
@@ -40,6 +42,11 @@ pub struct EcrRepository {
     /// attribute: it only changes how `destroy` deletes.
     #[serde(default)]
     pub force_delete: bool,
+    /// The customer-managed KMS key images are encrypted with (its ARN), or none: AES-256 with
+    /// ECR's own key. Fixed at creation; its key policy must let ECR create grants on it
+    /// ([`crate::resources::KeyService::Ecr`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key: Option<Ref<Arn>>,
     /// User tags.
     pub tags: Tags,
 }
@@ -52,6 +59,7 @@ impl Default for EcrRepository {
             image_tag_mutability: TagMutability::Immutable,
             lifecycle: None,
             force_delete: false,
+            kms_key: None,
             tags: Tags::new(),
         }
     }

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Arn, Name, Tags};
-use crate::model::{outputs, NameStyle, Resource, TypeSchema};
+use crate::model::{outputs, NameStyle, Ref, Resource, TypeSchema};
 
 /// Schema of [`LogGroup`].
 pub const LOG_GROUP: TypeSchema = TypeSchema {
@@ -25,6 +25,13 @@ pub struct LogGroup {
     /// Days events are kept (one of [`RETENTION_DAYS`]), or 0: kept forever (no retention
     /// policy, which is also how a group whose retention was removed reads back).
     pub retention_in_days: u32,
+    /// The customer-managed KMS key its events are encrypted with (its ARN), or none: CloudWatch
+    /// Logs' own key. The key's policy must let CloudWatch Logs use it for this group
+    /// ([`crate::resources::KeyUse::LogGroups`]); changed in place (AssociateKmsKey, which "can
+    /// take up to five minutes" to apply to new events; events already stored stay under the key
+    /// they were written with: https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key: Option<Ref<Arn>>,
     /// User tags.
     pub tags: Tags,
 }
@@ -32,7 +39,7 @@ pub struct LogGroup {
 impl LogGroup {
     /// A log group keeping events for `retention_in_days`.
     pub fn new(retention_in_days: u32) -> Self {
-        Self { retention_in_days, tags: Tags::new() }
+        Self { retention_in_days, kms_key: None, tags: Tags::new() }
     }
 }
 

@@ -11,6 +11,7 @@ pub mod ecr;
 pub mod ecs;
 pub mod elbv2;
 pub mod iam;
+pub mod kms;
 pub mod logs;
 pub mod rds;
 pub mod route53;
@@ -35,6 +36,7 @@ pub use ecs::{
 };
 pub use elbv2::{HealthCheck, Listener, ListenerAction, LoadBalancer, TargetGroup, TLS12_POLICY};
 pub use iam::{Condition, Effect, ManagedPolicy, OidcProvider, PolicyDocument, Role, Statement, Trust};
+pub use kms::{Key, KeyService, KeyUse};
 pub use logs::LogGroup;
 pub use rds::{DbEngine, DbInstance, DbParameterGroup, DbParameterGroupName, DbSubnetGroup, DbSubnetGroupName};
 pub use route53::{Record, RecordTarget};
@@ -92,6 +94,7 @@ pub const SCHEMAS: &[&TypeSchema] = &[
     &wafv2::WEB_ACL,
     &wafv2::WEB_ACL_ASSOCIATION,
     &wafv2::LOGGING,
+    &kms::KEY,
     #[cfg(test)]
     &test_thing::SCHEMA,
     #[cfg(test)]

@@ -134,7 +134,10 @@ pub const DB_INSTANCE: TypeSchema = TypeSchema {
     type_name: "aws.rds.db_instance",
     name_style: NameStyle::Dashed { max_len: 63, lowercase: true },
     // What AWS cannot change on an existing instance. Everything else is modified in place.
-    force_new: &["name", "engine", "storage_encrypted", "master_username", "db_name", "subnet_group"],
+    // The storage key too: "You can't change the KMS key … after you have created an encrypted DB
+    // instance" (a snapshot copied with another key and restored: a new instance;
+    // https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Overview.Encryption.html).
+    force_new: &["name", "engine", "storage_encrypted", "kms_key", "master_username", "db_name", "subnet_group"],
     sets: &["security_groups", "log_exports"],
     taggable: true,
     outputs: DbInstanceOutputs::NAMES,
@@ -163,6 +166,14 @@ fn instance_update_check(before: &Value, after: &Value) -> UpdateCheck {
                 (old * 11).div_ceil(10)
             ));
         }
+    }
+    let insights = |v: &Value| v.get("performance_insights").and_then(Value::as_bool).unwrap_or(false);
+    if insights(before) && before.get("performance_insights_kms_key") != after.get("performance_insights_kms_key") {
+        check.refused.push(
+            "performance_insights_kms_key: Performance Insights keeps the key it was turned on with (AWS cannot \
+             change it); keep the key, or move the data to a new instance"
+                .into(),
+        );
     }
     if before.get("parameter_group") != after.get("parameter_group") {
         // https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_WorkingWithParamGroups.Associating.html
@@ -246,6 +257,16 @@ pub struct DbInstance {
     pub auto_minor_version_upgrade: bool,
     /// Performance Insights.
     pub performance_insights: bool,
+    /// The customer-managed KMS key of the storage (its ARN; with `storage_encrypted`), or none:
+    /// the AWS managed key `aws/rds`. Fixed at creation; its key policy must allow use through
+    /// RDS ([`crate::resources::KeyService::Rds`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key: Option<Ref<Arn>>,
+    /// The customer-managed KMS key of Performance Insights' data (its ARN), or none: `aws/rds`.
+    /// Set when Performance Insights is turned on, and never changed after: "After the KMS key is
+    /// set, you can't change it" (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_PerfInsights.Enabling.html).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub performance_insights_kms_key: Option<Ref<Arn>>,
     /// The DB parameter group of the instance's engine settings; `None`: the engine's default
     /// group (`default.postgres17`), which cannot be changed. A new instance takes the group at
     /// once; for an existing one, a change of group takes effect at its next reboot.
@@ -338,6 +359,8 @@ impl DbInstance {
             log_exports: vec![],
             monitoring_interval_seconds: 0,
             monitoring_role: None,
+            kms_key: None,
+            performance_insights_kms_key: None,
             final_snapshot: true,
             max_allocated_storage_gb: None,
             maintenance_window: None,
@@ -460,6 +483,12 @@ impl Resource for DbInstance {
                 "monitoring_interval_seconds: {} must be 0 (off), 1, 5, 10, 15, 30 or 60",
                 self.monitoring_interval_seconds
             ));
+        }
+        if self.kms_key.is_some() && !self.storage_encrypted {
+            problems.push("kms_key: a storage key needs storage_encrypted".into());
+        }
+        if self.performance_insights_kms_key.is_some() && !self.performance_insights {
+            problems.push("performance_insights_kms_key: needs performance_insights".into());
         }
         if (self.monitoring_interval_seconds > 0) != self.monitoring_role.is_some() {
             problems.push(

@@ -27,7 +27,7 @@ pub enum BucketEncryption {
     /// S3-managed keys (SSE-S3).
     #[serde(rename = "AES256")]
     S3Managed,
-    /// The AWS-managed KMS key for S3 (SSE-KMS).
+    /// SSE-KMS: with the bucket's `kms_key`, or else the AWS managed key `aws/s3`.
     #[serde(rename = "aws:kms")]
     KmsManaged,
     /// Dual-layer encryption with KMS keys (DSSE-KMS).
@@ -43,6 +43,13 @@ pub struct Bucket {
     pub block_public_access: bool,
     /// Default encryption.
     pub encryption: BucketEncryption,
+    /// The customer-managed KMS key (its ARN) of SSE-KMS, with S3 Bucket Keys (S3 then asks KMS
+    /// for a data key per bucket and period, not per object: https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-key.html).
+    /// Whoever reads or writes objects then needs `kms:Decrypt` or `kms:GenerateDataKey` on it
+    /// (a presigned URL: its signer), and its key policy must allow use through S3
+    /// ([`crate::resources::KeyService::S3`]). Changing it applies to objects written afterwards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key: Option<Ref<Arn>>,
     /// Keep every version of every object.
     pub versioning: bool,
     /// A bucket policy denying requests not made over TLS.
@@ -73,6 +80,7 @@ impl Default for Bucket {
         Self {
             block_public_access: true,
             encryption: BucketEncryption::S3Managed,
+            kms_key: None,
             versioning: true,
             enforce_tls: true,
             lifecycle: None,
@@ -205,6 +213,9 @@ impl Resource for Bucket {
         // S3-managed keys (SSE-S3)" (enable-access-logging.html, above); S3 server access logs:
         // "You can use default bucket encryption on the target bucket only if you use SSE-S3"
         // (enable-server-access-logging.html, above).
+        if self.kms_key.is_some() && self.encryption == BucketEncryption::S3Managed {
+            problems.push("kms_key: a KMS key encrypts only with SSE-KMS (`aws:kms` or `aws:kms:dsse`)".into());
+        }
         if !self.log_sources.is_empty() && self.encryption != BucketEncryption::S3Managed {
             problems.push("log_sources: services write logs only to a bucket encrypted with SSE-S3 (`AES256`)".into());
         }

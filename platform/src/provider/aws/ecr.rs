@@ -1,12 +1,14 @@
 //! ECR repositories. The physical id is the repository name.
 
 use async_trait::async_trait;
-use aws_sdk_ecr::types::{ImageScanningConfiguration, ImageTagMutability, Repository, Tag};
+use aws_sdk_ecr::types::{
+    EncryptionConfiguration, EncryptionType, ImageScanningConfiguration, ImageTagMutability, Repository, Tag,
+};
 
 use super::client::Aws;
 use super::resource::{AwsResource, Created, Current, Lookup, New, Read, Recorded};
 use super::support::{api, malformed, missing, sync_tags, tags, wait_read_back};
-use crate::model::Address;
+use crate::model::{Address, Ref};
 use crate::provider::ProviderError;
 use crate::resources::ecr::{EcrRepository, EcrRepositoryOutputs, ImageLifecycle, TagMutability};
 use crate::resources::Tags;
@@ -94,6 +96,18 @@ impl AwsResource for Repositories {
             .repository_name(name)
             .image_tag_mutability(mutability(r.image_tag_mutability))
             .image_scanning_configuration(ImageScanningConfiguration::builder().scan_on_push(r.scan_on_push).build())
+            .set_encryption_configuration(
+                r.kms_key
+                    .as_ref()
+                    .map(|key| {
+                        EncryptionConfiguration::builder()
+                            .encryption_type(EncryptionType::Kms)
+                            .kms_key(key.as_str())
+                            .build()
+                            .map_err(malformed(new.address))
+                    })
+                    .transpose()?,
+            )
             .set_tags(Some(ecr_tags(new.address, &r.tags)?))
             .send()
             .await
@@ -135,6 +149,11 @@ impl AwsResource for Repositories {
             },
             lifecycle: read_lifecycle(aws, recorded.physical_id).await?,
             force_delete: recorded.kept(|p| p.force_delete),
+            kms_key: repo
+                .encryption_configuration()
+                .filter(|c| c.encryption_type() == &EncryptionType::Kms)
+                .and_then(|c| c.kms_key())
+                .map(Ref::existing),
             tags: tags(listed.tags().iter().map(|t| (t.key(), t.value()))),
         };
         Ok(Some(Read::named(props, repo.repository_name().unwrap_or_default(), outputs(repo))))

@@ -63,7 +63,8 @@ async fn put_retention(aws: &Aws, name: &str, days: u32) -> Result<(), ProviderE
 fn observe(g: &AwsLogGroup, tags: Tags) -> Read<LogGroup, LogGroupOutputs> {
     let name = g.log_group_name().unwrap_or_default();
     let outputs = LogGroupOutputs { arn: arn_of(g), name: name.to_string() };
-    Read::named(LogGroup { retention_in_days: retention(g), tags }, name, outputs)
+    let kms_key = g.kms_key_id().map(crate::model::Ref::existing);
+    Read::named(LogGroup { retention_in_days: retention(g), kms_key, tags }, name, outputs)
 }
 
 /// The longest prefix all `names` share.
@@ -106,6 +107,7 @@ impl AwsResource for LogGroups {
         aws.logs
             .create_log_group()
             .log_group_name(name)
+            .set_kms_key_id(new.props.kms_key.as_ref().map(|k| k.as_str().to_string()))
             .set_tags(Some(new.props.tags.clone().into_iter().collect()))
             .send()
             .await
@@ -187,6 +189,27 @@ impl AwsResource for LogGroups {
     ) -> Result<(), ProviderError> {
         if current.props.retention_in_days != new.retention_in_days {
             put_retention(aws, current.physical_id, new.retention_in_days).await?;
+        }
+        if current.props.kms_key != new.kms_key {
+            match &new.kms_key {
+                Some(key) => {
+                    aws.logs
+                        .associate_kms_key()
+                        .log_group_name(current.physical_id)
+                        .kms_key_id(key.as_str())
+                        .send()
+                        .await
+                        .map_err(api("logs:AssociateKmsKey"))?;
+                }
+                None => {
+                    aws.logs
+                        .disassociate_kms_key()
+                        .log_group_name(current.physical_id)
+                        .send()
+                        .await
+                        .map_err(api("logs:DisassociateKmsKey"))?;
+                }
+            }
         }
         let arn = current.outputs.arn.as_str();
         sync_tags(

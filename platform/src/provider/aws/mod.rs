@@ -17,6 +17,7 @@ mod ecr;
 mod ecs;
 mod elbv2;
 mod iam;
+mod kms;
 mod limits;
 mod logs;
 mod rds;

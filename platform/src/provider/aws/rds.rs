@@ -451,6 +451,24 @@ fn observe_instance(
         performance_insights: db
             .performance_insights_enabled()
             .unwrap_or_else(|| recorded.kept(|p| p.performance_insights)),
+        // The keys: RDS reports `aws/rds` (its ARN) for an instance created without one of its
+        // own; that reads as none, as declared.
+        kms_key: db
+            .kms_key_id()
+            .filter(|_| recorded.props.as_ref().is_none_or(|p| p.kms_key.is_some()))
+            .map(Ref::existing),
+        performance_insights_kms_key: db
+            .performance_insights_kms_key_id()
+            .filter(|_| db.performance_insights_enabled().unwrap_or(false))
+            .filter(|_| recorded.props.as_ref().is_none_or(|p| p.performance_insights_kms_key.is_some()))
+            .map(Ref::existing)
+            .or_else(|| {
+                // Not every endpoint reports Performance Insights: then the recorded key stands.
+                db.performance_insights_enabled()
+                    .is_none()
+                    .then(|| recorded.kept(|p| p.performance_insights_kms_key.clone()))
+                    .flatten()
+            }),
         // The engine's default group (`default.postgres17`) is what an instance declared without
         // one uses.
         parameter_group: db
@@ -519,6 +537,13 @@ impl AwsResource for DbInstances {
             .copy_tags_to_snapshot(i.copy_tags_to_snapshot)
             .auto_minor_version_upgrade(i.auto_minor_version_upgrade)
             .enable_performance_insights(i.performance_insights)
+            .set_kms_key_id(i.kms_key.as_ref().map(|k| k.as_str().to_string()))
+            .set_performance_insights_kms_key_id(
+                i.performance_insights_kms_key
+                    .as_ref()
+                    .filter(|_| i.performance_insights)
+                    .map(|k| k.as_str().to_string()),
+            )
             .set_db_parameter_group_name(i.parameter_group.as_ref().map(|g| g.as_str().to_string()))
             .set_enable_cloudwatch_logs_exports((!i.log_exports.is_empty()).then(|| i.log_exports.clone()))
             .monitoring_interval(i32::try_from(i.monitoring_interval_seconds).unwrap_or_default())
@@ -608,6 +633,12 @@ impl AwsResource for DbInstances {
         when_changed!(copy_tags_to_snapshot, copy_tags_to_snapshot, same);
         when_changed!(auto_minor_version_upgrade, auto_minor_version_upgrade, same);
         when_changed!(performance_insights, enable_performance_insights, same);
+        // The key goes with Performance Insights being turned on (and cannot change after).
+        if new.performance_insights && !old.performance_insights {
+            modify = modify.set_performance_insights_kms_key_id(
+                new.performance_insights_kms_key.as_ref().map(|k| k.as_str().to_string()),
+            );
+        }
         if old.max_allocated_storage_gb != new.max_allocated_storage_gb {
             // Autoscaling is turned off by a maximum equal to the allocated storage.
             let max = new.max_allocated_storage_gb.unwrap_or(new.allocated_storage_gb);

@@ -5,7 +5,7 @@
 use std::sync::OnceLock;
 
 use super::resource::Implementation;
-use super::{acm, ec2, ecr, ecs, elbv2, iam, logs, rds, route53, s3, secretsmanager, servicediscovery, wafv2};
+use super::{acm, ec2, ecr, ecs, elbv2, iam, kms, logs, rds, route53, s3, secretsmanager, servicediscovery, wafv2};
 use crate::provider::ProviderError;
 
 /// The implementations, one per resource type.
@@ -45,6 +45,7 @@ static TYPES: &[&dyn Implementation] = &[
     &wafv2::WebAcls,
     &wafv2::WebAclAssociations,
     &wafv2::Loggings,
+    &kms::Keys,
 ];
 
 /// Every implementation.

@@ -207,11 +207,15 @@ async fn configure(aws: &Aws, bucket: &str, old: Option<&Bucket>, new: &Bucket) 
             .await
             .map_err(api("s3:PutPublicAccessBlock"))?;
     }
-    if old.is_none_or(|o| o.encryption != new.encryption) {
+    if old.is_none_or(|o| (o.encryption, &o.kms_key) != (new.encryption, &new.kms_key)) {
+        // S3 takes the key as given and does not check it here ("Amazon S3 does not validate
+        // the KMS key ID provided", API_PutBucketEncryption.html): a wrong key fails the first
+        // write.
         let rule = ServerSideEncryptionRule::builder()
             .apply_server_side_encryption_by_default(
                 ServerSideEncryptionByDefault::builder()
                     .sse_algorithm(algorithm(new.encryption))
+                    .set_kms_master_key_id(new.kms_key.as_ref().map(|k| k.as_str().to_string()))
                     .build()
                     .map_err(failed("s3 encryption"))?,
             )
@@ -561,12 +565,13 @@ impl AwsResource for Buckets {
             aws.s3.get_bucket_encryption().bucket(bucket).send().await.map_err(api("s3:GetBucketEncryption")),
             &["ServerSideEncryptionConfigurationNotFoundError"],
         )?;
-        let algorithm = encryption
+        let default = encryption
             .as_ref()
             .and_then(|e| e.server_side_encryption_configuration())
             .and_then(|c| c.rules().first())
-            .and_then(|r| r.apply_server_side_encryption_by_default())
-            .map(|d| d.sse_algorithm().clone());
+            .and_then(|r| r.apply_server_side_encryption_by_default());
+        let algorithm = default.map(|d| d.sse_algorithm().clone());
+        let kms_key = default.and_then(|d| d.kms_master_key_id()).map(crate::model::Ref::existing);
         let versioning =
             aws.s3.get_bucket_versioning().bucket(bucket).send().await.map_err(api("s3:GetBucketVersioning"))?;
         let policy = absent_if(
@@ -591,6 +596,7 @@ impl AwsResource for Buckets {
                 Some(ServerSideEncryption::AwsKmsDsse) => BucketEncryption::KmsDualLayer,
                 _ => BucketEncryption::S3Managed,
             },
+            kms_key,
             versioning: versioning.status() == Some(&BucketVersioningStatus::Enabled),
             enforce_tls,
             lifecycle: read_lifecycle(aws, bucket).await?,
