@@ -19,6 +19,8 @@ and nothing posted, the emulator is moto as it is (lenient).
                         resource created less than the consistency window ago answers the NotFound
                         error of its kind, and the first describe call that would list it leaves
                         it out (or answers NotFound when it names it by id). Once per resource.
+                        KMS likewise: the first CreateAlias naming a new key (NotFoundException),
+                        and the first log group naming it (AccessDeniedException, once per key).
                         AWS WAF likewise: the first AssociateWebACL (WAFUnavailableEntityException)
                         or PutLoggingConfiguration (WAFNonexistentItemException) naming a web ACL
                         created within the window. Requests signed with the access key id
@@ -579,6 +581,55 @@ def _web_acl_unavailable_yet(call: Call) -> None:
             raise WafUnavailable()
         raise JsonRESTError(
             "WAFNonexistentItemException", "AWS WAF couldn’t perform the operation because your resource doesn’t exist."
+        )
+
+
+# KMS key id or ARN -> when CreateKey answered: not known yet to an alias, and to CloudWatch Logs.
+FRESH_KEYS_FOR_ALIASES: dict[str, float] = {}
+FRESH_KEYS_FOR_LOGS: dict[str, float] = {}
+
+
+@answered("kms", "CreateKey")
+def _record_key(call: Call, status: int, body: Any) -> None:
+    if on("consistency") and status == 200:
+        try:
+            metadata = json.loads(body)["KeyMetadata"]
+        except (ValueError, KeyError, TypeError):
+            return
+        for fresh in (FRESH_KEYS_FOR_ALIASES, FRESH_KEYS_FOR_LOGS):
+            fresh[metadata["KeyId"]] = fresh[metadata["Arn"]] = time.monotonic()
+
+
+def _fresh_key(fresh: dict[str, float], call: Call, key: Any) -> bool:
+    """Whether `key` names a KMS key created within the window (then forgotten: once per key)."""
+    if not on("consistency") or call.observer or not isinstance(key, str) or not _still_fresh(fresh.get(key), call.now):
+        return False
+    created = fresh[key]
+    for name in [n for n, at in fresh.items() if at == created]:
+        del fresh[name]
+    return True
+
+
+@before("kms", "CreateAlias")
+def _key_not_found_yet(call: Call) -> None:
+    """KMS is eventually consistent: "changes to AWS KMS resources might not be immediately
+    visible", answered NotFoundException meanwhile
+    (https://docs.aws.amazon.com/kms/latest/developerguide/programming-eventual-consistency.html):
+    the first alias naming a key created within the window, once."""
+    if _fresh_key(FRESH_KEYS_FOR_ALIASES, call, call.params.get("TargetKeyId")):
+        raise JsonRESTError("NotFoundException", f"Key '{call.params.get('TargetKeyId')}' does not exist")
+
+
+@before("logs", "CreateLogGroup", "AssociateKmsKey")
+def _key_not_usable_by_logs_yet(call: Call) -> None:
+    """The key a log group names, created within the window, is not known to CloudWatch Logs yet:
+    the answer it gives a key it cannot use, once
+    (https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html)."""
+    if _fresh_key(FRESH_KEYS_FOR_LOGS, call, call.params.get("kmsKeyId")):
+        raise JsonRESTError(
+            "AccessDeniedException",
+            f"The specified KMS key does not exist or is not allowed to be used with Arn "
+            f"'arn:aws:logs:{call.region}:{call.account}:log-group:{call.params.get('logGroupName')}'",
         )
 
 
