@@ -779,9 +779,13 @@ def _root_may_put_policy(policy, account_id, partition):
     """AWS's lockout check: the new policy must let the caller change it again (here: through
     the account, whose IAM policies then decide)."""
     root = f"arn:{partition}:iam::{account_id}:root"
+
+    def names_account(principal):
+        names = _listed(principal.get("AWS", [])) if isinstance(principal, dict) else []
+        return root in names or account_id in names
+
     return any(
-        _allows(s, lambda p: root in _listed(p.get("AWS", [])) or account_id in _listed(p.get("AWS", [])), "kms:PutKeyPolicy")
-        and "Condition" not in s
+        isinstance(s, dict) and _allows(s, names_account, "kms:PutKeyPolicy") and "Condition" not in s
         for s in _policy_statements(policy)
     )
 
@@ -827,6 +831,8 @@ def kms_enable_key_rotation_response(self):
     if period is not None and not 90 <= int(period) <= 2560:
         raise AwsError("ValidationException", "RotationPeriodInDays must be between 90 and 2560")
     key = self.kms_backend.keys[self.kms_backend.any_id_to_key_id(key_id)]
+    if key.key_state == "Disabled":
+        raise AwsError("DisabledException", f"{key.arn} is disabled.")
     if key.key_state != "Enabled":
         raise _kms_invalid_state(key)
     key.key_rotation_status = True
@@ -839,8 +845,11 @@ def kms_get_key_rotation_status_response(self):
     key_id = self._get_param("KeyId")
     self._validate_cmk_id(key_id)
     key = self.kms_backend.keys[self.kms_backend.any_id_to_key_id(key_id)]
-    out = {"KeyRotationEnabled": bool(key.key_rotation_status), "KeyId": key.arn}
-    if key.key_rotation_status:
+    # "Pending deletion: While a KMS key is pending deletion, its key rotation status is false"
+    # (API_GetKeyRotationStatus.html); cancelling the deletion leaves rotation as it was.
+    rotating = bool(key.key_rotation_status) and key.key_state != "PendingDeletion"
+    out = {"KeyRotationEnabled": rotating, "KeyId": key.arn}
+    if rotating:
         out["RotationPeriodInDays"] = getattr(key, "rotation_period_in_days", None) or 365
     return json.dumps(out)
 

@@ -1337,7 +1337,7 @@ async fn keys_lock_no_one_out_rotate_as_asked_and_encrypt_only_where_their_polic
     // Disabled: no rotation change, and no service takes it.
     kms.disable_key().key_id(&key).send().await.unwrap();
     let (code, _) = refused(kms.enable_key_rotation().key_id(&key).send().await);
-    assert_eq!(code, "KMSInvalidStateException");
+    assert_eq!(code, "DisabledException");
     let (code, _) = refused(logs.create_log_group().log_group_name("/covered/c").kms_key_id(&key).send().await);
     assert_eq!(code, "InvalidParameterException");
     let ecr = aws_sdk_ecr::Client::new(&config);

@@ -116,6 +116,22 @@ async fn a_key_encrypts_logs_objects_and_images_and_its_policy_and_rotation_are_
     assert!(!policy.policy().unwrap().contains("999999999999"));
     assert!(kms.get_key_rotation_status().key_id(&key_id).send().await.unwrap().key_rotation_enabled());
 
+    // By hand: its alias deleted and the key scheduled for deletion. The key reads as disabled,
+    // under its recorded name: what it encrypts keeps it (no replacement), and the apply takes it
+    // back and names it again.
+    kms.delete_alias().alias_name(&alias).send().await.unwrap();
+    kms.schedule_key_deletion().key_id(&key_id).pending_window_in_days(7).send().await.unwrap();
+    let plan = h.plan(&spec).await;
+    let text = platform::render::plan_text(&plan);
+    assert_eq!(plan.change(&Address::new("kms", "key")).unwrap().action, Action::Update, "{text}");
+    for other in ["logs", "images", "repository"] {
+        assert!(plan.change(&Address::new("kms", other)).is_none_or(|c| c.action == Action::NoOp), "{other}: {text}");
+    }
+    h.apply_converged(&spec).await;
+    let back = kms.describe_key().key_id(&alias).send().await.unwrap();
+    assert_eq!(back.key_metadata().unwrap().key_id(), key_id);
+    assert_eq!(back.key_metadata().unwrap().key_state(), Some(&KeyState::Enabled));
+
     // Destroyed: the key waits out its window, disabled, under its alias; the next apply takes
     // it back (what it encrypted stays readable) rather than making another.
     h.destroy(&spec).await;

@@ -259,7 +259,7 @@ fn customer_managed_keys(spec: &StackSpec) -> Hits {
     }
     for db in of_type(spec, DB_INSTANCE.type_name) {
         if unset(db, "kms_key") {
-            hits.push((db.address.clone(), "encrypts its storage with a key of AWS's, not the account's".into()));
+            hits.push((db.address.clone(), "does not encrypt its storage with a key of the account's".into()));
         }
         if db.props["performance_insights"] == true && unset(db, "performance_insights_kms_key") {
             hits.push((

@@ -15,7 +15,7 @@ use aws_sdk_kms::types::{KeyMetadata, KeyState, Tag};
 
 use super::client::Aws;
 use super::resource::{AwsResource, Created, Current, Lookup, New, Read, Recorded};
-use super::support::{api, incomplete, malformed, sync_tags, tags, wait_for};
+use super::support::{api, incomplete, malformed, poll_delay, sync_tags, tags};
 use crate::provider::ProviderError;
 use crate::resources::kms::{Key, KeyOutputs, KeyPolicyContext};
 use crate::resources::Tags;
@@ -116,28 +116,61 @@ where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = Result<(), ProviderError>>,
 {
+    settled_on(aws, what, &["NotFoundException", "AccessDeniedException"], call).await
+}
+
+/// Sends `call` until it succeeds or fails with an error other than `codes`, up to
+/// [`AUTHORIZATION_DELAY`] (or the operation deadline); then the last refusal is the error (it
+/// says what is missing).
+async fn settled_on<F, Fut>(aws: &Aws, what: String, codes: &[&str], call: F) -> Result<(), ProviderError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<(), ProviderError>>,
+{
     let started = std::time::Instant::now();
     let deadline = AUTHORIZATION_DELAY.min(aws.operation_timeout);
-    wait_for(what, deadline, || async {
+    loop {
         match call().await {
-            Ok(()) => Ok(Some(())),
+            Ok(()) => return Ok(()),
             Err(ProviderError::Api { code: Some(code), .. })
-                if (code == "NotFoundException" || code == "AccessDeniedException") && started.elapsed() < deadline =>
+                if codes.contains(&code.as_str()) && started.elapsed() + poll_delay(started.elapsed()) < deadline =>
             {
-                Ok(None)
+                tracing::debug!(%what, %code, "waiting for KMS");
+                tokio::time::sleep(poll_delay(started.elapsed())).await;
             }
-            Err(e) => Err(e),
+            Err(e) => return Err(e),
         }
-    })
-    .await
+    }
+}
+
+/// Points the alias at the key, unless it already does (an answer lost and the call sent again
+/// is refused with `AlreadyExistsException`); an alias naming another key stays refused.
+async fn ensure_alias(aws: &Aws, alias: &str, key_id: &str) -> Result<(), ProviderError> {
+    match aws.kms.create_alias().alias_name(alias).target_key_id(key_id).send().await.map_err(api("kms:CreateAlias")) {
+        Ok(_) => Ok(()),
+        Err(e) if matches!(&e, ProviderError::Api { code: Some(c), .. } if c == "AlreadyExistsException") => {
+            match describe(aws, alias).await? {
+                Some(found) if found.key_id() == key_id => Ok(()),
+                _ => Err(e),
+            }
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Brings an existing key to `new` from `old` (a key taken back from its deletion, or updated).
 async fn converge(aws: &Aws, key_id: &str, old: &Key, new: &Key) -> Result<(), ProviderError> {
-    // A disabled key takes no rotation change ("KMSInvalidStateException" for a key that is not
-    // enabled, API_EnableKeyRotation.html): enabled first, disabled last.
+    // A disabled key takes no rotation change (API_EnableKeyRotation.html): enabled first,
+    // disabled last. A key scheduled for deletion by hand (it reads as disabled) is taken back.
     if new.enabled && !old.enabled {
-        aws.kms.enable_key().key_id(key_id).send().await.map_err(api("kms:EnableKey"))?;
+        if describe(aws, key_id).await?.is_some_and(|k| pending_deletion(&k)) {
+            aws.kms.cancel_key_deletion().key_id(key_id).send().await.map_err(api("kms:CancelKeyDeletion"))?;
+        }
+        // Right after CancelKeyDeletion the key may still answer as being deleted for a moment.
+        settled_on(aws, format!("key {key_id} to be enabled"), &["KMSInvalidStateException"], || async {
+            aws.kms.enable_key().key_id(key_id).send().await.map_err(api("kms:EnableKey")).map(|_| ())
+        })
+        .await?;
     }
     if old.description != new.description {
         aws.kms
@@ -148,7 +181,13 @@ async fn converge(aws: &Aws, key_id: &str, old: &Key, new: &Key) -> Result<(), P
             .await
             .map_err(api("kms:UpdateKeyDescription"))?;
     }
-    if old.uses != new.uses {
+    // The recorded uses are sorted (a set), the declared ones in declaration order.
+    let sorted = |uses: &[crate::resources::KeyUse]| {
+        let mut texts: Vec<String> = uses.iter().map(|u| serde_json::to_string(u).unwrap_or_default()).collect();
+        texts.sort();
+        texts
+    };
+    if sorted(&old.uses) != sorted(&new.uses) {
         aws.kms
             .put_key_policy()
             .key_id(key_id)
@@ -252,17 +291,7 @@ impl AwsResource for Keys {
             // The new key is authorized through its tags, which "might take up to five minutes"
             // to count (https://docs.aws.amazon.com/kms/latest/developerguide/tag-authorization.html),
             // and may not be visible at once: refusals of either are sent again meanwhile.
-            settled_after_create(aws, format!("key {alias} to be usable"), || async {
-                aws.kms
-                    .create_alias()
-                    .alias_name(&alias)
-                    .target_key_id(&id)
-                    .send()
-                    .await
-                    .map_err(api("kms:CreateAlias"))
-                    .map(|_| ())
-            })
-            .await?;
+            settled_after_create(aws, format!("key {alias} to be usable"), || ensure_alias(aws, &alias, &id)).await?;
             settled_after_create(aws, format!("the rotation of key {alias}"), || {
                 set_rotation(aws, &id, new.props.rotation_period_days)
             })
@@ -276,29 +305,35 @@ impl AwsResource for Keys {
         Ok(Created { physical_id: id, outputs: made })
     }
 
-    /// A key waiting out its deletion window reads as gone (it cannot be used; creating the
-    /// address again takes it back).
+    /// A key scheduled for deletion (by hand: platform's own deletes forget the key) reads as
+    /// disabled, not gone: what it encrypts keeps its ARN, and the next apply takes it back
+    /// (CancelKeyDeletion, EnableKey) instead of replacing everything that names it.
     async fn read(
         &self,
         aws: &Aws,
         recorded: &Recorded<'_, Key>,
     ) -> Result<Option<Read<Key, KeyOutputs>>, ProviderError> {
         let Some(key) = describe(aws, recorded.physical_id).await? else { return Ok(None) };
-        if pending_deletion(&key) {
-            return Ok(None);
-        }
         let props = observe(aws, &key, recorded.kept(|p| p.deletion_window_days)).await?;
-        // The alias it is named by: the recorded one while it still points at this key.
+        // The alias it is named by: the recorded one while it still points at this key; a key
+        // whose alias is gone keeps its recorded name (the next change points it there again)
+        // rather than reading as another key to replace.
         let aliases = aws.kms.list_aliases().key_id(key.key_id()).send().await.map_err(api("kms:ListAliases"))?;
-        let recorded_alias = recorded.output("alias").unwrap_or_default();
+        let recorded_alias = recorded.output("alias").unwrap_or_default().to_string();
         let names: Vec<&str> = aliases.aliases().iter().filter_map(|a| a.alias_name()).collect();
-        let alias = names.iter().find(|a| **a == recorded_alias).or(names.first()).copied().unwrap_or_default();
+        let alias = names.iter().find(|a| **a == recorded_alias).or(names.first()).map(|a| a.to_string());
+        let alias = alias.unwrap_or(recorded_alias);
         let name = alias.strip_prefix("alias/").unwrap_or_default().to_string();
-        Ok(Some(Read::named(props, name, outputs(&key, alias.to_string()))))
+        Ok(Some(Read::named(props, name, outputs(&key, alias))))
     }
 
     async fn update(&self, aws: &Aws, current: &Current<'_, Key, KeyOutputs>, new: &Key) -> Result<(), ProviderError> {
-        converge(aws, current.physical_id, &current.props, new).await
+        converge(aws, current.physical_id, &current.props, new).await?;
+        // An alias deleted by hand (the key then reads with its recorded name) is made again.
+        if !current.outputs.alias.is_empty() && describe(aws, &current.outputs.alias).await?.is_none() {
+            ensure_alias(aws, &current.outputs.alias, current.physical_id).await?;
+        }
+        Ok(())
     }
 
     /// Schedules the key's deletion after its window; the alias stays with it, so the address
