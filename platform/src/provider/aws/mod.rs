@@ -181,6 +181,25 @@ impl AwsProvider {
     }
 
     /// Finds what a create may have made, and reads it: adopted only if it is this address's.
+    /// Looks the resource up; when the create was sent moments ago and nothing is found, looks
+    /// again a few times (1, 2, 4 s later): AWS's describes may not list a resource for a moment
+    /// after its create (<https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html>),
+    /// and a create found missing is made again. The caller holds the type's slot.
+    async fn find_again(&self, lookup: &Lookup) -> Result<Option<Found>, ProviderError> {
+        let mut pause = std::time::Duration::from_secs(1);
+        loop {
+            let found = retrying(&lookup.type_name, || self.find_once(lookup)).await?;
+            let recent =
+                lookup.since.and_then(|since| since.elapsed().ok()).is_some_and(|age| age < retry::CONSISTENCY_WINDOW);
+            if found.is_some() || !recent || pause > std::time::Duration::from_secs(4) {
+                return Ok(found);
+            }
+            tracing::debug!(address = %lookup.address, ?pause, "not found moments after its create; looking again");
+            tokio::time::sleep(pause).await;
+            pause *= 2;
+        }
+    }
+
     async fn find_once(&self, lookup: &Lookup) -> Result<Option<Found>, ProviderError> {
         let kind = implementation(&lookup.type_name)?;
         let Some(id) = kind.find(&self.aws, lookup).await? else { return Ok(None) };
@@ -277,7 +296,9 @@ impl Provider for AwsProvider {
                     props: d.props.clone(),
                     since: Some(sent),
                 };
-                if let Some(found) = retrying(&d.type_name, || self.find_once(&lookup)).await? {
+                // Looked for as a resumed create is (a describe moments after the create may
+                // not list it yet), so a lost answer never makes it twice.
+                if let Some(found) = self.find_again(&lookup).await? {
                     tracing::info!(address = %d.address, id = %found.physical_id, "found after an unanswered create");
                     let applied = Applied { physical_id: found.physical_id.clone(), outputs: found.observed.outputs };
                     self.remember(d, &applied);
@@ -305,24 +326,11 @@ impl Provider for AwsProvider {
         retrying(&e.type_name, || kind.read(&self.aws, e)).await
     }
 
-    /// Looks the resource up; when the create was sent moments ago and nothing is found, looks
-    /// again a few times (1, 2, 4 s later): AWS's describes may not list a resource for a moment
-    /// after its create (<https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html>),
-    /// and a create found missing is made again.
+    /// Looks the resource up, again a few times when its create was sent moments ago
+    /// ([`AwsProvider::find_again`]).
     async fn find(&self, lookup: &Lookup) -> Result<Option<Found>, ProviderError> {
         let _slot = self.slots.take(&lookup.type_name).await;
-        let mut pause = std::time::Duration::from_secs(1);
-        loop {
-            let found = retrying(&lookup.type_name, || self.find_once(lookup)).await?;
-            let recent =
-                lookup.since.and_then(|since| since.elapsed().ok()).is_some_and(|age| age < retry::CONSISTENCY_WINDOW);
-            if found.is_some() || !recent || pause > std::time::Duration::from_secs(4) {
-                return Ok(found);
-            }
-            tracing::debug!(address = %lookup.address, ?pause, "not found moments after its create; looking again");
-            tokio::time::sleep(pause).await;
-            pause *= 2;
-        }
+        self.find_again(lookup).await
     }
 
     async fn update(&self, e: &Existing, desired: &Value) -> Result<Applied, ProviderError> {
